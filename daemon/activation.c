@@ -1,0 +1,575 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Bus activation. A .service file makes its Name= activatable; the first
+ * message for it (without NO_AUTO_START) or a StartServiceByName starts its
+ * Exec= line, and every message that arrives meanwhile waits in the name's
+ * queue. When the name gets an owner the queue is dispatched in order, as if
+ * each message had just been sent. If the service exits with an error or
+ * does not appear within service_start_timeout, every waiter gets an error.
+ *
+ * Children are forked directly (no helper process) and reaped through a
+ * signalfd in the main loop, so the bus never blocks on them.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "activation.h"
+
+struct pending {
+        struct list_head link;
+        uint64_t sender_id;
+        struct message *m;     /* the held message, or the StartServiceByName call */
+        bool start_by_name;
+};
+
+struct child {
+        struct list_head link;
+        pid_t pid;
+        char *name;
+        bool acquired;
+};
+
+struct activation {
+        struct hashmap *entries; /* name -> struct activation_entry */
+        struct list_head children;
+        char **env; /* KEY=VALUE set through UpdateActivationEnvironment */
+        size_t n_env, allocated_env;
+};
+
+static void entry_free(struct activation_entry *e)
+{
+        if (!e)
+                return;
+        free(e->name);
+        free(e->exec);
+        free(e->user);
+        free(e->file);
+        free(e);
+}
+
+int activation_new(struct bus *b)
+{
+        struct activation *a = zalloc(sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        a->entries = hashmap_new(&string_hash_ops);
+        if (!a->entries) {
+                free(a);
+                return -ENOMEM;
+        }
+        list_init(&a->children);
+        b->activation = a;
+        return 0;
+}
+
+static void clear_entries(struct bus *b)
+{
+        struct activation *a = b->activation;
+        struct hashmap_iter it;
+        struct activation_entry *e;
+        HASHMAP_FOREACH(e, a->entries, it)
+        {
+                hashmap_remove(a->entries, e->name);
+                struct name *n = name_get(b, e->name);
+                if (n) {
+                        n->activatable = NULL;
+                        name_unref_if_unused(n);
+                }
+                entry_free(e);
+        }
+}
+
+void activation_free(struct bus *b)
+{
+        struct activation *a = b->activation;
+        if (!a)
+                return;
+        clear_entries(b);
+        hashmap_free(a->entries);
+        struct child *c, *tmp;
+        list_for_each_entry_safe(c, tmp, &a->children, link)
+        {
+                free(c->name);
+                free(c);
+        }
+        for (size_t i = 0; i < a->n_env; i++)
+                free(a->env[i]);
+        free(a->env);
+        free(a);
+        b->activation = NULL;
+}
+
+static char *strip(char *s)
+{
+        while (isspace((unsigned char)*s))
+                s++;
+        char *e = s + strlen(s);
+        while (e > s && isspace((unsigned char)e[-1]))
+                *--e = 0;
+        return s;
+}
+
+/* Parse one .service file (desktop-entry syntax, group [D-BUS Service]). */
+static int parse_service_file(struct bus *b, const char *path, struct activation_entry **ret)
+{
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        struct activation_entry *e = zalloc(sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        char line[4096];
+        bool in_group = false;
+        unsigned lineno = 0;
+        while (fgets(line, sizeof(line), f)) {
+                lineno++;
+                char *s = strip(line);
+                if (!*s || *s == '#')
+                        continue;
+                if (*s == '[') {
+                        in_group = streq(s, "[D-BUS Service]");
+                        continue;
+                }
+                if (!in_group)
+                        continue;
+                char *eq = strchr(s, '=');
+                if (!eq) {
+                        bus_log(b, 4, "%s:%u: ignoring line without '='", path, lineno);
+                        continue;
+                }
+                *eq = 0;
+                char *key = strip(s), *value = strip(eq + 1);
+                char **slot = streq(key, "Name") ? &e->name
+                            : streq(key, "Exec") ? &e->exec
+                            : streq(key, "User") ? &e->user
+                                                 : NULL;
+                if (!slot)
+                        continue; /* SystemdService=, AssumedAppArmorLabel=, ...: not ours to act on */
+                free(*slot);
+                *slot = strdup(value);
+                if (!*slot) {
+                        entry_free(e);
+                        return -ENOMEM;
+                }
+        }
+        if (!e->name || !e->exec || !dbus_validate_well_known_name(e->name, strlen(e->name))) {
+                bus_log(b, 4, "%s: not a valid service file (needs a valid Name= and an Exec=), ignored", path);
+                entry_free(e);
+                return -EINVAL;
+        }
+        e->file = strdup(path);
+        if (!e->file) {
+                entry_free(e);
+                return -ENOMEM;
+        }
+        *ret = e;
+        return 0;
+}
+
+static int load_dir(struct bus *b, const char *dir)
+{
+        struct activation *a = b->activation;
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                size_t l = strlen(de->d_name);
+                if (l <= 8 || !streq(de->d_name + l - 8, ".service"))
+                        continue;
+                char path[4096];
+                snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+                struct activation_entry *e;
+                if (parse_service_file(b, path, &e) < 0)
+                        continue;
+                if (hashmap_get(a->entries, e->name)) {
+                        entry_free(e); /* an earlier directory wins, as in dbus-daemon */
+                        continue;
+                }
+                struct name *n;
+                if (hashmap_put(a->entries, e->name, e) < 0 || name_ref(b, e->name, &n) < 0) {
+                        hashmap_remove(a->entries, e->name);
+                        entry_free(e);
+                        return -ENOMEM;
+                }
+                n->activatable = e;
+        }
+        return 0;
+}
+
+int activation_load(struct bus *b, char *const *dirs, size_t n_dirs)
+{
+        clear_entries(b);
+        for (size_t i = 0; i < n_dirs; i++) {
+                int r = load_dir(b, dirs[i]);
+                if (r < 0)
+                        bus_log(b, 4, "cannot read service directory %s: %s", dirs[i], strerror(-r));
+        }
+        return 0;
+}
+
+bool activation_is_activatable(struct bus *b, const char *name)
+{
+        return b->activation && hashmap_get(b->activation->entries, name) != NULL;
+}
+
+int activation_set_env(struct bus *b, const char *key, const char *value)
+{
+        struct activation *a = b->activation;
+        if (!*key || strchr(key, '='))
+                return -EINVAL;
+        size_t kl = strlen(key);
+        char *kv;
+        if (asprintf(&kv, "%s=%s", key, value) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < a->n_env; i++)
+                if (strncmp(a->env[i], key, kl) == 0 && a->env[i][kl] == '=') {
+                        free(a->env[i]);
+                        a->env[i] = kv;
+                        return 0;
+                }
+        if (GREEDY_REALLOC(a->env, a->allocated_env, a->n_env + 2) < 0) {
+                free(kv);
+                return -ENOMEM;
+        }
+        a->env[a->n_env++] = kv;
+        a->env[a->n_env] = NULL;
+        return 0;
+}
+
+/* Split an Exec= line the way dbus-daemon's _dbus_shell_parse_argv does: whitespace separates,
+ * single quotes are literal, double quotes allow \" \\ \$ \`, a backslash outside quotes escapes. */
+static int split_exec(const char *s, char ***ret)
+{
+        char **argv = NULL;
+        size_t n = 0, allocated = 0;
+        char *word = NULL;
+        size_t wl = 0, wa = 0;
+        bool have_word = false;
+
+        for (const char *p = s;; p++) {
+                char c = *p;
+                if (c == 0 || c == ' ' || c == '\t' || c == '\n') {
+                        if (have_word) {
+                                if (GREEDY_REALLOC(word, wa, wl + 1) < 0 || GREEDY_REALLOC(argv, allocated, n + 2) < 0)
+                                        goto oom;
+                                word[wl] = 0;
+                                argv[n++] = word;
+                                argv[n] = NULL;
+                                word = NULL;
+                                wl = wa = 0;
+                                have_word = false;
+                        }
+                        if (c == 0)
+                                break;
+                        continue;
+                }
+                have_word = true;
+                if (c == '\'') {
+                        for (p++; *p && *p != '\''; p++) {
+                                if (GREEDY_REALLOC(word, wa, wl + 1) < 0)
+                                        goto oom;
+                                word[wl++] = *p;
+                        }
+                        if (!*p)
+                                goto bad;
+                        continue;
+                }
+                if (c == '"') {
+                        for (p++; *p && *p != '"'; p++) {
+                                char ch = *p;
+                                if (ch == '\\' && p[1] && strchr("\"\\$`", p[1]))
+                                        ch = *++p;
+                                if (GREEDY_REALLOC(word, wa, wl + 1) < 0)
+                                        goto oom;
+                                word[wl++] = ch;
+                        }
+                        if (!*p)
+                                goto bad;
+                        continue;
+                }
+                if (c == '\\' && p[1])
+                        c = *++p;
+                if (GREEDY_REALLOC(word, wa, wl + 1) < 0)
+                        goto oom;
+                word[wl++] = c;
+        }
+        if (n == 0)
+                goto bad;
+        *ret = argv;
+        return 0;
+bad:
+        free(word);
+        for (size_t i = 0; i < n; i++)
+                free(argv[i]);
+        free(argv);
+        return -EINVAL;
+oom:
+        free(word);
+        for (size_t i = 0; i < n; i++)
+                free(argv[i]);
+        free(argv);
+        return -ENOMEM;
+}
+
+static const char *bus_address_for_children(struct bus *b)
+{
+        struct listener *l;
+        list_for_each_entry(l, &b->listeners, link)
+        {
+                if (l->origin == ORIGIN_BUS)
+                        return l->address;
+        }
+        return "";
+}
+
+static int spawn_service(struct bus *b, struct activation_entry *e)
+{
+        struct activation *a = b->activation;
+        char **argv = NULL;
+        int r = split_exec(e->exec, &argv);
+        if (r < 0)
+                return r;
+
+        struct passwd *pw = NULL;
+        if (e->user && geteuid() == 0) {
+                pw = getpwnam(e->user);
+                if (!pw) {
+                        for (char **s = argv; *s; s++)
+                                free(*s);
+                        free(argv);
+                        return -ESRCH;
+                }
+        }
+
+        const char *address = bus_address_for_children(b);
+        const char *type = b->bus_type ? b->bus_type : "session";
+
+        pid_t pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                for (char **s = argv; *s; s++)
+                        free(*s);
+                free(argv);
+                return r;
+        }
+        if (pid == 0) {
+                /* Child: a clean signal state, the activation environment, the right user, then exec. */
+                sigset_t none;
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                signal(SIGPIPE, SIG_DFL);
+                setsid();
+                for (size_t i = 0; i < a->n_env; i++)
+                        putenv(a->env[i]);
+                setenv("DBUS_STARTER_ADDRESS", address, 1);
+                setenv("DBUS_STARTER_BUS_TYPE", type, 1);
+                if (streq(type, "session"))
+                        setenv("DBUS_SESSION_BUS_ADDRESS", address, 1);
+                else if (streq(type, "system"))
+                        setenv("DBUS_SYSTEM_BUS_ADDRESS", address, 1);
+                if (pw) {
+                        if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+                            setuid(pw->pw_uid) < 0)
+                                _exit(126);
+                        setenv("HOME", pw->pw_dir, 1);
+                        setenv("USER", pw->pw_name, 1);
+                        setenv("LOGNAME", pw->pw_name, 1);
+                }
+                execv(argv[0], argv);
+                if (!strchr(argv[0], '/'))
+                        execvp(argv[0], argv);
+                _exit(127);
+        }
+        for (char **s = argv; *s; s++)
+                free(*s);
+        free(argv);
+
+        struct child *c = zalloc(sizeof(*c));
+        if (c) {
+                c->pid = pid;
+                c->name = strdup(e->name);
+                list_add_tail(&a->children, &c->link);
+        }
+        return 0;
+}
+
+static void fail_pending(struct bus *b, struct name *n, const char *error, const char *fmt, ...) _printf_(4, 5);
+
+static void fail_pending(struct bus *b, struct name *n, const char *error, const char *fmt, ...)
+{
+        char text[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+
+        n->activating = false;
+        while (!list_empty(&n->pending_activation)) {
+                struct pending *pd = list_first_entry(&n->pending_activation, struct pending, link);
+                list_del(&pd->link);
+                uint64_t id = pd->sender_id;
+                struct peer *sender = hashmap_get(b->peers_by_id, &id);
+                if (sender && sender->state == PEER_RUNNING)
+                        bus_reply_error(b, sender, pd->m, error, "%s", text);
+                message_unref(pd->m);
+                free(pd);
+        }
+        name_unref_if_unused(n);
+}
+
+static int start(struct bus *b, struct peer *sender, struct message *m, const char *name, bool by_name)
+{
+        struct name *n;
+        int r = name_ref(b, name, &n);
+        if (r < 0)
+                return r;
+        size_t queued = 0;
+        struct pending *pd;
+        list_for_each_entry(pd, &n->pending_activation, link) queued++;
+        if (queued >= bus_limit(b->limits.max_pending_service_starts))
+                return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                                       "The maximum number of pending activations has been reached");
+
+        pd = zalloc(sizeof(*pd));
+        if (!pd)
+                return -ENOMEM;
+        pd->sender_id = sender->id;
+        pd->m = message_ref(m);
+        pd->start_by_name = by_name;
+        list_add_tail(&n->pending_activation, &pd->link);
+
+        if (n->activating)
+                return 0;
+        n->activating = true;
+        n->activation_deadline_usec = now_usec() + (uint64_t)b->limits.service_start_timeout * 1000;
+        r = spawn_service(b, n->activatable);
+        if (r < 0)
+                fail_pending(b, n, "org.freedesktop.DBus.Error.Spawn.ExecFailed",
+                             "Failed to execute program %s: %s", n->activatable->exec, strerror(-r));
+        return 0;
+}
+
+int activation_queue_message(struct bus *b, struct peer *sender, struct message *m)
+{
+        return start(b, sender, m, m->destination, false);
+}
+
+int activation_start_by_name(struct bus *b, struct peer *p, struct message *call, const char *name)
+{
+        return start(b, p, call, name, true);
+}
+
+void activation_name_acquired(struct bus *b, const char *name)
+{
+        struct name *n = name_get(b, name);
+        if (!n || list_empty(&n->pending_activation))
+                return;
+        struct activation *a = b->activation;
+        struct child *c;
+        list_for_each_entry(c, &a->children, link)
+        {
+                if (streq_ptr(c->name, name))
+                        c->acquired = true;
+        }
+        n->activating = false;
+
+        /* Detach the queue first: dispatching may queue new activations of the same name. */
+        struct list_head q;
+        list_init(&q);
+        while (!list_empty(&n->pending_activation)) {
+                struct pending *pd = list_first_entry(&n->pending_activation, struct pending, link);
+                list_del(&pd->link);
+                list_add_tail(&q, &pd->link);
+        }
+        while (!list_empty(&q)) {
+                struct pending *pd = list_first_entry(&q, struct pending, link);
+                list_del(&pd->link);
+                uint64_t id = pd->sender_id;
+                struct peer *sender = hashmap_get(b->peers_by_id, &id);
+                if (sender && sender->state == PEER_RUNNING) {
+                        if (pd->start_by_name) {
+                                struct msg_builder mb;
+                                msg_builder_init(&mb, MESSAGE_METHOD_RETURN, bus_next_serial(b));
+                                mb.flags = MESSAGE_FLAG_NO_REPLY_EXPECTED;
+                                mb.reply_serial = pd->m->serial;
+                                mb.destination = sender->unique_name;
+                                mb.sender = DRIVER_NAME;
+                                msg_builder_append(&mb, "u", (uint32_t)1); /* DBUS_START_REPLY_SUCCESS */
+                                struct message *reply;
+                                if (!(pd->m->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED) &&
+                                    msg_builder_finish(&mb, &reply) >= 0) {
+                                        bus_send_driver_message(b, reply);
+                                        message_unref(reply);
+                                } else {
+                                        msg_builder_done(&mb);
+                                }
+                        } else {
+                                bus_dispatch_message(b, sender, pd->m);
+                        }
+                }
+                message_unref(pd->m);
+                free(pd);
+        }
+        name_unref_if_unused(n);
+}
+
+void activation_reap_children(struct bus *b)
+{
+        struct activation *a = b->activation;
+        for (;;) {
+                int status;
+                pid_t pid = waitpid(-1, &status, WNOHANG);
+                if (pid <= 0)
+                        return;
+                struct child *c, *tmp;
+                list_for_each_entry_safe(c, tmp, &a->children, link)
+                {
+                        if (c->pid != pid)
+                                continue;
+                        struct name *n = c->name ? name_get(b, c->name) : NULL;
+                        /* A zero exit may be a service that forked into the background: keep waiting. */
+                        bool failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+                        if (n && n->activating && !c->acquired && failed) {
+                                if (WIFEXITED(status))
+                                        fail_pending(b, n, "org.freedesktop.DBus.Error.Spawn.ChildExited",
+                                                     "Process %s exited with status %d", c->name,
+                                                     WEXITSTATUS(status));
+                                else
+                                        fail_pending(b, n, "org.freedesktop.DBus.Error.Spawn.ChildSignaled",
+                                                     "Process %s received signal %d", c->name,
+                                                     WTERMSIG(status));
+                        }
+                        list_del(&c->link);
+                        free(c->name);
+                        free(c);
+                        break;
+                }
+        }
+}
+
+int activation_check_timeouts(struct bus *b, uint64_t now)
+{
+        uint64_t next = UINT64_MAX;
+        struct hashmap_iter it;
+        struct name *n;
+        HASHMAP_FOREACH(n, b->names, it)
+        {
+                if (!n->activating)
+                        continue;
+                if (n->activation_deadline_usec <= now) {
+                        /* fail_pending may free n: that is the entry the iterator just handed out. */
+                        fail_pending(b, n, "org.freedesktop.DBus.Error.TimedOut",
+                                     "Activation of %s timed out", n->name);
+                        continue;
+                }
+                next = MIN(next, n->activation_deadline_usec);
+        }
+        if (next == UINT64_MAX)
+                return -1;
+        return (int)MIN((next - now) / 1000 + 1, (uint64_t)INT32_MAX);
+}

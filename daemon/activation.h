@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Bus activation: .service files from the configured service directories,
+ * starting the service when a message or StartServiceByName asks for its
+ * name, and holding those messages until the name has an owner.
+ */
+#pragma once
+
+#include "bus.h"
+
+struct activation_entry {
+        char *name;
+        char *exec;
+        char *user; /* User=, honoured only when the bus runs as root */
+        char *file;
+};
+
+int activation_new(struct bus *b);
+void activation_free(struct bus *b);
+/* (Re)load every *.service file of the given directories; later directories do not override earlier ones. */
+int activation_load(struct bus *b, char *const *dirs, size_t n_dirs);
+bool activation_is_activatable(struct bus *b, const char *name);
+/* Hold m until name has an owner, starting the service if it is not already starting. */
+int activation_queue_message(struct bus *b, struct peer *sender, struct message *m);
+/* StartServiceByName: the reply is sent when the name appears or activation fails. */
+int activation_start_by_name(struct bus *b, struct peer *p, struct message *call, const char *name);
+void activation_name_acquired(struct bus *b, const char *name);
+int activation_set_env(struct bus *b, const char *key, const char *value);
+/* The child reaper: call when SIGCHLD arrived. */
+void activation_reap_children(struct bus *b);
+/* Fail activations past service_start_timeout; returns ms until the next deadline or -1. */
+int activation_check_timeouts(struct bus *b, uint64_t now);

@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The bus object and its event loop: one thread, one epoll set, every socket
+ * non-blocking. An iteration reads from every ready socket and routes what
+ * it reads; output is queued, then written once per peer at the end of the
+ * iteration (the flush list), so a fan-out of N messages to one receiver
+ * costs one writev. Peers disconnected during the iteration are freed only
+ * after it, when nothing can still point at them.
+ *
+ * Signals arrive through a signalfd (SIGCHLD for activation, SIGHUP for
+ * reload, SIGTERM/SIGINT to exit); no signal handler ever runs bus code.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <syslog.h>
+
+#include "activation.h"
+#include "address.h"
+#include "bus.h"
+#include "policy-check.h"
+#include "quotas.h"
+
+/* epoll data for the bus's own fds: listeners are struct listener, peers struct peer. Tags tell them apart. */
+enum { TAG_SIGNALFD = 1 };
+static const int signalfd_tag = TAG_SIGNALFD;
+
+static int bus_signal_fd = -1;
+bool bus_log_syslog;
+bool bus_log_stderr = true;
+
+void bus_log(struct bus *b, int priority, const char *fmt, ...)
+{
+        char text[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        if (bus_log_stderr)
+                fprintf(stderr, "nsbusd: %s\n", text);
+        if (bus_log_syslog)
+                syslog(priority, "%s", text);
+}
+
+static void random_hex(char *out, size_t n_hex)
+{
+        uint8_t raw[32];
+        size_t n = n_hex / 2;
+        _cleanup_close_ int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || read(fd, raw, n) != (ssize_t)n) {
+                uint64_t v = now_usec() ^ ((uint64_t)getpid() << 40);
+                for (size_t i = 0; i < n; i++) {
+                        v = v * 6364136223846793005ULL + 1442695040888963407ULL;
+                        raw[i] = (uint8_t)(v >> 56);
+                }
+        }
+        for (size_t i = 0; i < n; i++)
+                snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+static void read_machine_id(char out[33])
+{
+        const char *files[] = { "/etc/machine-id", "/var/lib/dbus/machine-id" };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_fclose_ FILE *f = fopen(files[i], "re");
+                char buf[64];
+                if (f && fgets(buf, sizeof(buf), f) && strlen(buf) >= 32) {
+                        bool ok = true;
+                        for (int k = 0; k < 32; k++)
+                                ok &= (buf[k] >= '0' && buf[k] <= '9') || (buf[k] >= 'a' && buf[k] <= 'f');
+                        if (ok) {
+                                memcpy(out, buf, 32);
+                                out[32] = 0;
+                                return;
+                        }
+                }
+        }
+        /* No machine id on this system: a random one, stable for this bus's lifetime. */
+        random_hex(out, 32);
+}
+
+int bus_new(struct bus **ret)
+{
+        struct bus *b = zalloc(sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        b->epoll_fd = -1;
+        list_init(&b->listeners);
+        list_init(&b->peers);
+        list_init(&b->monitors);
+        list_init(&b->dead_peers);
+        list_init(&b->flush_list);
+        match_registry_init(&b->wildcard_matches);
+        match_registry_init(&b->driver_matches);
+        b->next_id = 1;
+        b->allow_external = true;
+        bus_limits_init_default(&b->limits);
+        random_hex(b->guid, 32);
+        read_machine_id(b->machine_id);
+
+        b->peers_by_id = hashmap_new(&uint64_hash_ops);
+        b->names = hashmap_new(&string_hash_ops);
+        b->users = hashmap_new(&uint64_hash_ops);
+        int r = -ENOMEM;
+        if (!b->peers_by_id || !b->names || !b->users || activation_new(b) < 0)
+                goto fail;
+        r = bus_policy_new_allow_all(&b->policy);
+        if (r < 0)
+                goto fail;
+
+        b->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        if (b->epoll_fd < 0) {
+                r = -errno;
+                goto fail;
+        }
+
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        bus_signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+        if (bus_signal_fd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = (void *)&signalfd_tag };
+        if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, bus_signal_fd, &ev) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        *ret = b;
+        return 0;
+fail:
+        bus_free(b);
+        return r;
+}
+
+static void free_dead_peers(struct bus *b)
+{
+        while (!list_empty(&b->dead_peers)) {
+                struct peer *p = list_first_entry(&b->dead_peers, struct peer, dead_link);
+                policy_peer_detach(p);
+                peer_free(p);
+        }
+}
+
+void bus_free(struct bus *b)
+{
+        if (!b)
+                return;
+        while (!list_empty(&b->peers)) {
+                struct peer *p = list_first_entry(&b->peers, struct peer, link);
+                peer_disconnect(p, NULL);
+                free_dead_peers(b);
+        }
+        while (!list_empty(&b->listeners)) {
+                struct listener *l = list_first_entry(&b->listeners, struct listener, link);
+                list_del(&l->link);
+                if (l->path)
+                        unlink(l->path);
+                close(l->fd);
+                free(l->address);
+                free(l->path);
+                free(l);
+        }
+        activation_free(b);
+        /* Names can only be left over through registries that referenced them. */
+        struct hashmap_iter it;
+        struct name *n;
+        HASHMAP_FOREACH(n, b->names, it)
+        {
+                hashmap_remove(b->names, n->name);
+                match_registry_done(&n->matches);
+                free(n->name);
+                free(n);
+        }
+        hashmap_free(b->names);
+        hashmap_free(b->peers_by_id);
+        quotas_done(b);
+        hashmap_free(b->users);
+        match_registry_done(&b->wildcard_matches);
+        match_registry_done(&b->driver_matches);
+        bus_policy_unref(b->policy);
+        if (b->config)
+                bus_config_free(b->config);
+        free(b->config_file);
+        free(b->bus_type);
+        if (b->epoll_fd >= 0)
+                close(b->epoll_fd);
+        if (bus_signal_fd >= 0) {
+                close(bus_signal_fd);
+                bus_signal_fd = -1;
+        }
+        free(b);
+}
+
+int bus_add_listener(struct bus *b, const char *address, enum listener_origin origin, struct listener **ret)
+{
+        char err[512] = "";
+        _cleanup_(address_freep) struct address *a = NULL;
+        int r = address_parse(address, &a, err, sizeof(err));
+        if (r < 0) {
+                bus_log(b, LOG_ERR, "invalid listen address: %s", err[0] ? err : address);
+                return r;
+        }
+        /* Like libdbus, a listen address with several entries uses the first that works. */
+        for (size_t i = 0; i < a->n_entries; i++) {
+                int fd;
+                char *actual = NULL;
+                r = address_listen(&a->entries[i], b->guid, &fd, &actual, err, sizeof(err));
+                if (r < 0) {
+                        bus_log(b, LOG_WARNING, "cannot listen on %s: %s", address, err[0] ? err : strerror(-r));
+                        continue;
+                }
+                struct listener *l = zalloc(sizeof(*l));
+                if (!l) {
+                        close(fd);
+                        free(actual);
+                        return -ENOMEM;
+                }
+                l->bus = b;
+                l->fd = fd;
+                l->origin = origin;
+                l->address = actual;
+                struct sockaddr_un sa;
+                socklen_t sl = sizeof(sa);
+                if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0 && sl > offsetof(struct sockaddr_un, sun_path) &&
+                    sa.sun_path[0] != 0)
+                        l->path = strndup(sa.sun_path, sl - offsetof(struct sockaddr_un, sun_path));
+                struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+                if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+                        r = -errno;
+                        close(fd);
+                        free(l->address);
+                        free(l->path);
+                        free(l);
+                        return r;
+                }
+                list_add_tail(&b->listeners, &l->link);
+                if (ret)
+                        *ret = l;
+                return 0;
+        }
+        return r < 0 ? r : -EINVAL;
+}
+
+static bool config_allows_mech(const struct bus_config *c, const char *mech)
+{
+        if (c->n_auth == 0)
+                return true;
+        for (size_t i = 0; i < c->n_auth; i++)
+                if (streq(c->auth[i], mech))
+                        return true;
+        return false;
+}
+
+static void apply_limits(struct bus *b, const struct bus_limits *l)
+{
+        b->limits = *l;
+        /* A message must always fit in an otherwise empty queue, or it could never be delivered. */
+        if (b->limits.max_outgoing_bytes < b->limits.max_message_size)
+                b->limits.max_outgoing_bytes = b->limits.max_message_size;
+        if (b->limits.max_message_size > (int64_t)DBUS_MAXIMUM_MESSAGE_LENGTH)
+                b->limits.max_message_size = DBUS_MAXIMUM_MESSAGE_LENGTH;
+}
+
+static int apply_servicedirs(struct bus *b, const struct bus_config *c)
+{
+        _cleanup_free_ char **dirs = new0(char *, c->n_servicedirs + 1);
+        if (!dirs)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_servicedirs; i++)
+                dirs[i] = c->servicedirs[i].path;
+        return activation_load(b, dirs, c->n_servicedirs);
+}
+
+int bus_apply_config(struct bus *b, struct bus_config *c)
+{
+        apply_limits(b, &c->limits);
+        b->allow_anonymous = c->allow_anonymous && config_allows_mech(c, "ANONYMOUS");
+        b->allow_external = config_allows_mech(c, "EXTERNAL");
+        for (size_t i = 0; i < c->n_auth; i++)
+                if (!streq(c->auth[i], "EXTERNAL") && !streq(c->auth[i], "ANONYMOUS"))
+                        bus_log(b, LOG_WARNING, "auth mechanism %s is not supported by nsbusd and is ignored",
+                                c->auth[i]);
+        free(b->bus_type);
+        b->bus_type = c->type ? strdup(c->type) : NULL;
+        bus_policy_unref(b->policy);
+        b->policy = bus_policy_ref(c->policy);
+        if (b->config && b->config != c)
+                bus_config_free(b->config);
+        b->config = c;
+        return apply_servicedirs(b, c);
+}
+
+static void warn_cb(void *userdata, const char *msg)
+{
+        bus_log(userdata, LOG_WARNING, "%s", msg);
+}
+
+int bus_reload_config(struct bus *b)
+{
+        if (!b->config_file) {
+                /* Without a file there is only the service directories to re-read. */
+                return b->config ? apply_servicedirs(b, b->config) : 0;
+        }
+        struct bus_config *c;
+        char err[1024] = "";
+        struct bus_config_load_options o = { .warn = warn_cb, .userdata = b, .listen_optional = true };
+        int r = bus_config_load_with(b->config_file, &o, &c, err, sizeof(err));
+        if (r < 0) {
+                bus_log(b, LOG_ERR, "reloading configuration failed, keeping the old one: %s", err);
+                return r;
+        }
+        r = bus_apply_config(b, c);
+        /* Policies apply to existing peers too, as after a dbus-daemon reload. */
+        struct peer *p;
+        list_for_each_entry(p, &b->peers, link)
+        {
+                if (p->state == PEER_DEAD || !p->policy_view)
+                        continue;
+                policy_peer_detach(p);
+                if (policy_peer_attach(b, p) < 0)
+                        peer_disconnect(p, "out of memory while applying the new policy");
+        }
+        bus_log(b, LOG_INFO, "configuration reloaded");
+        return r;
+}
+
+struct peer *bus_find_peer_by_name(struct bus *b, const char *name)
+{
+        if (name[0] == ':') {
+                const char *s = startswith(name, ":1.");
+                if (!s || !*s || (s[0] == '0' && s[1]))
+                        return NULL;
+                char *end;
+                errno = 0;
+                unsigned long long id = strtoull(s, &end, 10);
+                if (*end || errno || s[0] == '+' || s[0] == '-')
+                        return NULL;
+                uint64_t key = id;
+                struct peer *p = hashmap_get(b->peers_by_id, &key);
+                return p && p->state == PEER_RUNNING ? p : NULL;
+        }
+        struct name *n = name_get(b, name);
+        return n ? name_primary_owner(n) : NULL;
+}
+
+uint32_t bus_next_serial(struct bus *b)
+{
+        if (++b->driver_serial == 0)
+                b->driver_serial = 1;
+        return b->driver_serial;
+}
+
+static void bus_accept(struct bus *b, struct listener *l)
+{
+        /* Accept a batch; a connection storm must not monopolise the loop. */
+        for (int i = 0; i < 64; i++) {
+                int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0) {
+                        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                                bus_log(b, LOG_WARNING, "accept failed: %m");
+                        return;
+                }
+                struct peer *p;
+                int r = peer_new(b, fd, l->origin, &p);
+                if (r < 0) {
+                        struct ucred uc = { 0 };
+                        socklen_t len = sizeof(uc);
+                        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len);
+                        bus_log(b, LOG_WARNING, "connection (pid %d, uid %u): refused: %s", (int)uc.pid,
+                                (unsigned)uc.uid,
+                                r == -EUSERS ? "too many connections (limits in the configuration)" : strerror(-r));
+                        close(fd);
+                        continue;
+                }
+                if (!policy_check_connect(b, p)) {
+                        peer_disconnect(p, "not allowed to connect by the bus policy");
+                        continue;
+                }
+                if (policy_peer_attach(b, p) < 0)
+                        peer_disconnect(p, "out of memory");
+        }
+}
+
+static void bus_handle_signals(struct bus *b)
+{
+        struct signalfd_siginfo si;
+        while (read(bus_signal_fd, &si, sizeof(si)) == sizeof(si)) {
+                switch (si.ssi_signo) {
+                case SIGCHLD:
+                        activation_reap_children(b);
+                        break;
+                case SIGHUP:
+                        bus_reload_config(b);
+                        break;
+                case SIGTERM:
+                case SIGINT:
+                        b->exiting = true;
+                        break;
+                }
+        }
+}
+
+/* Disconnect peers that have not finished authenticating in time; returns ms to the next deadline or -1. */
+static int check_auth_timeouts(struct bus *b, uint64_t now)
+{
+        if (b->n_peers_authenticating == 0)
+                return -1;
+        uint64_t next = UINT64_MAX;
+        struct peer *p, *tmp;
+        list_for_each_entry_safe(p, tmp, &b->peers, link)
+        {
+                if (p->state != PEER_AUTHENTICATING)
+                        continue;
+                if (p->auth_deadline_usec <= now)
+                        peer_disconnect(p, "did not authenticate within %d ms", b->limits.auth_timeout);
+                else
+                        next = MIN(next, p->auth_deadline_usec);
+        }
+        return next == UINT64_MAX ? -1 : (int)MIN((next - now) / 1000 + 1, (uint64_t)INT32_MAX);
+}
+
+static int min_timeout(int a, int b)
+{
+        if (a < 0)
+                return b;
+        if (b < 0)
+                return a;
+        return MIN(a, b);
+}
+
+int bus_run(struct bus *b)
+{
+        struct epoll_event events[128];
+
+        while (!b->exiting) {
+                uint64_t now = now_usec();
+                int timeout = min_timeout(check_auth_timeouts(b, now), activation_check_timeouts(b, now));
+                free_dead_peers(b);
+
+                int n = epoll_wait(b->epoll_fd, events, ELEMENTSOF(events), timeout);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                for (int i = 0; i < n; i++) {
+                        void *ptr = events[i].data.ptr;
+                        if (ptr == &signalfd_tag) {
+                                bus_handle_signals(b);
+                                continue;
+                        }
+                        struct listener *l;
+                        bool is_listener = false;
+                        list_for_each_entry(l, &b->listeners, link)
+                        {
+                                if ((void *)l == ptr) {
+                                        is_listener = true;
+                                        break;
+                                }
+                        }
+                        if (is_listener) {
+                                bus_accept(b, l);
+                                continue;
+                        }
+                        struct peer *p = ptr;
+                        /* A peer freed earlier in this batch is on the dead list, not freed yet. */
+                        if (p->state != PEER_DEAD)
+                                peer_dispatch(p, events[i].events);
+                }
+                while (!list_empty(&b->flush_list))
+                        peer_flush(list_first_entry(&b->flush_list, struct peer, flush_link));
+                free_dead_peers(b);
+        }
+        return 0;
+}

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The data model of nsbusd: the bus, its listeners, peers, the name
+ * registry, match rules and pending replies.
+ *
+ * Ownership is strict and one-way: the bus owns peers and names; a peer owns
+ * its match rules, its name-ownership entries and the reply slots for calls
+ * it has to answer. Every cross reference (a rule in a registry, an owner in
+ * a name's queue, a reply slot in its caller's list) is an intrusive list
+ * node, so tearing a peer down unlinks everything in time proportional to
+ * what it owned, never to the size of the bus.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "creds.h"
+#include "hashmap.h"
+#include "io.h"
+#include "list.h"
+#include "match-rule.h"
+#include "message.h"
+#include "sasl.h"
+
+struct bus;
+struct peer;
+struct bus_config;
+struct bus_policy;
+struct activation;
+
+#define DRIVER_NAME "org.freedesktop.DBus"
+#define DRIVER_PATH "/org/freedesktop/DBus"
+#define DRIVER_INTERFACE "org.freedesktop.DBus"
+
+/* Where a connection came in; bus policy can tell them apart (the host
+ * listener is for the bridge and admins, never visible in a container). */
+enum listener_origin {
+        ORIGIN_BUS = 0,  /* the bus's normal listener(s) */
+        ORIGIN_HOST = 1, /* host-only listener (per-container mode) */
+};
+
+struct listener {
+        struct bus *bus;
+        int fd;
+        enum listener_origin origin;
+        char *address; /* connectable address with guid */
+        char *path;    /* socket file to unlink on exit, or NULL */
+        struct list_head link;
+};
+
+/*
+ * A match registry holds rules keyed by the one field that most often tells
+ * rules apart: member. A broadcast looks at the bucket of its own member and
+ * at the rules without a member, never at the rest.
+ */
+struct match_registry {
+        struct hashmap *by_member; /* member -> struct match_bucket */
+        struct list_head any_member;
+        size_t n_rules;
+};
+
+struct match_bucket {
+        char *member;
+        struct list_head rules;
+};
+
+struct match_rule {
+        struct match_rule_keys keys;
+        struct peer *owner;
+        unsigned n_refs; /* AddMatch of an equal rule twice needs RemoveMatch twice */
+        struct match_registry *registry;
+        struct match_bucket *bucket; /* NULL when in registry->any_member */
+        struct list_head registry_link;
+        struct list_head owner_link;
+        struct name *sender_name; /* keeps the name alive while the rule refers to it */
+        bool eavesdrop_counted;   /* counted in bus->n_eavesdrop_rules */
+};
+
+/* A well-known name: its queue of owners (the head is the primary owner) and
+ * the rules of everyone who listens to signals from it. */
+struct name {
+        struct bus *bus;
+        char *name;
+        struct list_head owners; /* struct name_owner, by queue order */
+        struct match_registry matches;
+        unsigned n_users; /* match rules that refer to it */
+        struct activation_entry *activatable;
+        struct list_head pending_activation; /* messages waiting for the name to appear */
+        bool activating;
+        uint64_t activation_deadline_usec;
+};
+
+struct name_owner {
+        struct name *name;
+        struct peer *peer;
+        uint32_t flags; /* RequestName flags */
+        struct list_head name_link;
+        struct list_head peer_link;
+};
+
+/*
+ * A reply the callee owes: created when a method call expecting a reply is
+ * delivered, consumed by the reply. A reply without a slot is dropped, so
+ * no peer can inject unsolicited "replies". Keyed by (caller id, serial) in
+ * the callee's map.
+ */
+struct reply_slot {
+        uint64_t caller_id;
+        uint32_t serial;
+        struct peer *caller, *callee;
+        struct list_head caller_link;
+        uint64_t key[2];
+        uint64_t deadline_usec;
+};
+
+enum peer_state {
+        PEER_AUTHENTICATING,
+        PEER_AWAITING_HELLO,
+        PEER_RUNNING,
+        PEER_MONITOR,
+        PEER_DEAD,
+};
+
+struct user_account; /* per-uid charges, quotas.c */
+
+struct peer {
+        struct bus *bus;
+        int fd;
+        uint64_t id;
+        char unique_name[32];
+        enum peer_state state;
+        enum listener_origin origin;
+        uint32_t epoll_events;
+        bool unix_fds;
+        bool want_write;
+
+        struct peer_creds creds;
+        struct user_account *user;
+        struct sasl_server *sasl; /* only while authenticating */
+        struct bus_policy_view *policy_view; /* resolved once, after authentication */
+        uint64_t auth_deadline_usec;
+
+        struct io_in in;
+        struct io_out out;
+
+        struct list_head names;       /* struct name_owner, by peer_link */
+        struct list_head matches;     /* struct match_rule owned, by owner_link */
+        struct match_registry sender_matches; /* rules of others with sender = our unique name */
+        struct hashmap *replies_owed; /* key[2] -> struct reply_slot: calls we must answer */
+        struct list_head replies_waiting; /* slots in others' maps for calls we made */
+        size_t n_replies_waiting;
+
+        struct list_head monitor_link; /* in bus->monitors */
+        struct list_head flush_link;   /* in bus->flush_list while output is pending */
+        struct list_head dead_link;    /* in bus->dead_peers */
+        struct list_head link;         /* in bus->peers */
+        uint64_t delivery_seq;         /* de-duplicates broadcast delivery */
+
+        /* counters for Debug.Stats */
+        uint64_t n_messages_in, n_messages_out;
+};
+
+
+struct bus {
+        int epoll_fd;
+        char guid[33];
+        char machine_id[33];
+        char *bus_type; /* "session", "system", ... from <type> */
+        uint64_t next_id;
+        uint32_t driver_serial;
+        uint64_t delivery_seq;
+        bool exiting;
+
+        struct bus_config *config;
+        char *config_file;
+        struct bus_policy *policy;
+        struct bus_limits limits;
+        bool allow_anonymous;
+        bool allow_external;
+
+        struct list_head listeners;
+        struct list_head peers;
+        struct list_head monitors;
+        struct list_head dead_peers;
+        struct list_head flush_list; /* peers with queued output, written once per loop iteration */
+        struct hashmap *peers_by_id;    /* uint64 id -> peer */
+        struct hashmap *names;          /* char * -> struct name */
+        struct hashmap *users;          /* uid -> struct user_account */
+        struct match_registry wildcard_matches; /* rules without sender */
+        struct match_registry driver_matches;   /* rules with sender = org.freedesktop.DBus */
+        size_t n_eavesdrop_rules;
+        size_t n_peers_authenticating;
+        size_t n_peers_connected;
+        size_t n_match_rules;
+
+        struct activation *activation;
+
+        uint8_t scratch[64 * 1024];
+};
+
+/* Limits from the config are signed (dbus-daemon's types); a negative one means "none". */
+static inline size_t bus_limit(int64_t v)
+{
+        return v < 0 ? SIZE_MAX : (size_t)v;
+}
+
+/* bus.c */
+int bus_new(struct bus **ret);
+void bus_free(struct bus *b);
+int bus_add_listener(struct bus *b, const char *address, enum listener_origin origin, struct listener **ret);
+int bus_apply_config(struct bus *b, struct bus_config *c);
+int bus_reload_config(struct bus *b);
+int bus_run(struct bus *b);
+struct peer *bus_find_peer_by_name(struct bus *b, const char *name);
+uint32_t bus_next_serial(struct bus *b);
+void bus_log(struct bus *b, int priority, const char *fmt, ...) _printf_(3, 4);
+
+/* peer.c */
+int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **ret);
+void peer_disconnect(struct peer *p, const char *fmt, ...) _printf_(2, 3);
+void peer_free(struct peer *p);
+void peer_dispatch(struct peer *p, uint32_t events);
+/* Queue a stamped message for p. Returns -ENOBUFS if p is over its outgoing quota. */
+int peer_queue(struct peer *p, struct message *m);
+void peer_flush(struct peer *p);
+const char *peer_describe(const struct peer *p, char *buf, size_t n);
+
+/* routing.c */
+int bus_dispatch_message(struct bus *b, struct peer *sender, struct message *m);
+/* Broadcast a driver-generated signal, or deliver it to its destination. */
+void bus_send_driver_message(struct bus *b, struct message *m);
+void bus_send_to_monitors(struct bus *b, struct message *m);
+int bus_reply_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
+                    const char *fmt, ...) _printf_(5, 6);
+void reply_slot_free(struct reply_slot *s);
+
+/* names.c */
+enum {
+        NAME_FLAG_ALLOW_REPLACEMENT = 0x1,
+        NAME_FLAG_REPLACE_EXISTING = 0x2,
+        NAME_FLAG_DO_NOT_QUEUE = 0x4,
+};
+enum {
+        NAME_REPLY_PRIMARY_OWNER = 1,
+        NAME_REPLY_IN_QUEUE = 2,
+        NAME_REPLY_EXISTS = 3,
+        NAME_REPLY_ALREADY_OWNER = 4,
+        NAME_RELEASE_RELEASED = 1,
+        NAME_RELEASE_NON_EXISTENT = 2,
+        NAME_RELEASE_NOT_OWNER = 3,
+};
+struct name *name_get(struct bus *b, const char *name);
+int name_ref(struct bus *b, const char *name, struct name **ret);
+void name_unref_if_unused(struct name *n);
+static inline struct peer *name_primary_owner(const struct name *n)
+{
+        return list_empty(&n->owners) ? NULL : list_first_entry(&n->owners, struct name_owner, name_link)->peer;
+}
+int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flags, uint32_t *reply);
+int names_release(struct bus *b, struct peer *p, const char *name, uint32_t *reply);
+void names_release_all(struct bus *b, struct peer *p);
+
+/* match.c */
+void match_registry_init(struct match_registry *r);
+void match_registry_done(struct match_registry *r);
+int match_add(struct bus *b, struct peer *p, const char *rule_text, char *err, size_t errlen);
+int match_remove(struct bus *b, struct peer *p, const char *rule_text);
+void match_rule_free(struct match_rule *r);
+void match_remove_all(struct peer *p);
+/* Collect peers with a rule matching m in the registries that apply to sender; calls deliver for each peer
+ * once. sender may be NULL for the driver. */
+void match_broadcast(struct bus *b, struct peer *sender, struct message *m,
+                     void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud), void *ud);
+/* The same for a unicast message to recipient: only eavesdropping rules, never the recipient itself. */
+void match_broadcast_full(struct bus *b, struct peer *sender, struct peer *recipient, struct message *m,
+                          void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud), void *ud);
+bool match_monitor_wants(struct bus *b, struct peer *mon, struct peer *sender, struct peer *recipient,
+                         struct message *m);
+bool match_peer_has_eavesdrop(const struct peer *p);
+
+/* driver.c */
+int driver_handle(struct bus *b, struct peer *p, struct message *m);
+void driver_peer_gone(struct bus *b, struct peer *p);
+int driver_become_monitor(struct bus *b, struct peer *p, struct message *m);
+void driver_emit_name_owner_changed(struct bus *b, const char *name, const char *old_owner, const char *new_owner);
+void driver_emit_name_acquired(struct bus *b, struct peer *p, const char *name);
+void driver_emit_name_lost(struct bus *b, struct peer *p, const char *name);

@@ -1,0 +1,1076 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The bus driver: org.freedesktop.DBus and the other interfaces the bus
+ * itself implements (Properties, Introspectable, Peer, Monitoring,
+ * Debug.Stats), with the error names and texts of the specification and
+ * dbus-daemon.
+ *
+ * Methods are a table: name, interface, argument signature, handler. The
+ * table drives dispatch, argument checking and Introspect alike, so they
+ * cannot drift apart. Every identity a reply carries (uid, gids, pid, pidfd)
+ * goes through driver_view_creds(), the single place where a peer's
+ * credentials are expressed for the viewer who asks.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+
+#include "activation.h"
+#include "bus.h"
+#include "policy-check.h"
+
+struct method {
+        const char *interface;
+        const char *name;
+        const char *in_sig;
+        const char *out_sig;
+        int (*handler)(struct bus *b, struct peer *p, struct message *m);
+        bool needs_driver_path; /* only on /org/freedesktop/DBus, as in dbus-daemon */
+};
+
+static const struct method methods[];
+
+/* ---- building replies ---- */
+
+static void reply_init(struct bus *b, struct peer *p, const struct message *call, struct msg_builder *mb)
+{
+        msg_builder_init(mb, MESSAGE_METHOD_RETURN, bus_next_serial(b));
+        mb->flags = MESSAGE_FLAG_NO_REPLY_EXPECTED;
+        mb->reply_serial = call->serial;
+        mb->destination = p->unique_name[0] ? p->unique_name : NULL;
+        mb->sender = DRIVER_NAME;
+}
+
+static int reply_send(struct bus *b, struct peer *p, const struct message *call, struct msg_builder *mb)
+{
+        struct message *m;
+        if (call->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED) {
+                msg_builder_done(mb);
+                return 0;
+        }
+        int r = msg_builder_finish(mb, &m);
+        if (r < 0)
+                return r;
+        bus_send_driver_message(b, m);
+        message_unref(m);
+        return 0;
+}
+
+static int reply_empty(struct bus *b, struct peer *p, const struct message *call)
+{
+        struct msg_builder mb;
+        reply_init(b, p, call, &mb);
+        return reply_send(b, p, call, &mb);
+}
+
+#define reply_error(b, p, m, name, ...) bus_reply_error((b), (p), (m), (name), __VA_ARGS__)
+
+static int emit_signal(struct bus *b, const char *dest, const char *member, const char *sig, ...)
+{
+        struct msg_builder mb;
+        msg_builder_init(&mb, MESSAGE_SIGNAL, bus_next_serial(b));
+        mb.path = DRIVER_PATH;
+        mb.interface = DRIVER_INTERFACE;
+        mb.member = member;
+        mb.destination = dest;
+        mb.sender = DRIVER_NAME;
+        va_list ap;
+        va_start(ap, sig);
+        for (const char *t = sig; *t; t++) {
+                const char *s = va_arg(ap, const char *);
+                msg_builder_append_basic(&mb, *t, &s);
+        }
+        va_end(ap);
+        struct message *m;
+        int r = msg_builder_finish(&mb, &m);
+        if (r < 0)
+                return r;
+        bus_send_driver_message(b, m);
+        message_unref(m);
+        return 0;
+}
+
+void driver_emit_name_owner_changed(struct bus *b, const char *name, const char *old_owner, const char *new_owner)
+{
+        emit_signal(b, NULL, "NameOwnerChanged", "sss", name, old_owner, new_owner);
+        if (new_owner[0])
+                activation_name_acquired(b, name);
+}
+
+void driver_emit_name_acquired(struct bus *b, struct peer *p, const char *name)
+{
+        if (p->state == PEER_RUNNING)
+                emit_signal(b, p->unique_name, "NameAcquired", "s", name);
+}
+
+void driver_emit_name_lost(struct bus *b, struct peer *p, const char *name)
+{
+        if (p->state == PEER_RUNNING || p->state == PEER_MONITOR)
+                emit_signal(b, p->unique_name, "NameLost", "s", name);
+}
+
+/* ---- identity, as seen by the viewer ---- */
+
+struct creds_view {
+        uid_t uid;
+        const gid_t *groups;
+        size_t n_groups;
+        gid_t primary_gid;
+        pid_t pid; /* 0: not visible */
+        int pidfd; /* -1: none to give */
+        const char *seclabel;
+};
+
+/*
+ * The one place identities leave the bus. Today every peer is described as
+ * the bus's own namespaces see it; per-viewer translation across user and
+ * pid namespaces plugs in here.
+ */
+static void driver_view_creds(struct bus *b, const struct peer *viewer, const struct peer *subject,
+                              struct creds_view *v)
+{
+        const struct peer_creds *c = &subject->creds;
+        *v = (struct creds_view){
+                .uid = c->uid,
+                .groups = c->groups,
+                .n_groups = c->n_groups,
+                .primary_gid = c->gid,
+                .pid = c->pid,
+                .pidfd = c->pidfd,
+                .seclabel = c->seclabel,
+        };
+}
+
+/* The peer a name refers to, or an error reply already sent (NULL). For org.freedesktop.DBus, *is_driver. */
+static struct peer *resolve_name_arg(struct bus *b, struct peer *p, struct message *m, const char *name,
+                                     const char *what, bool *is_driver)
+{
+        *is_driver = false;
+        if (!dbus_validate_bus_name(name, strlen(name))) {
+                reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs", "Name \"%s\" is not valid",
+                            name);
+                return NULL;
+        }
+        if (streq(name, DRIVER_NAME)) {
+                *is_driver = true;
+                return NULL;
+        }
+        struct peer *q = bus_find_peer_by_name(b, name);
+        if (!q || q->state == PEER_DEAD)
+                reply_error(b, p, m, "org.freedesktop.DBus.Error.NameHasNoOwner",
+                            "Could not get %s of name '%s': no such name", what, name);
+        return q;
+}
+
+/* ---- org.freedesktop.DBus ---- */
+
+static int method_hello(struct bus *b, struct peer *p, struct message *m)
+{
+        if (p->state != PEER_AWAITING_HELLO)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.Failed",
+                                   "Already handled an Hello message");
+        p->id = b->next_id++;
+        snprintf(p->unique_name, sizeof(p->unique_name), ":1.%" PRIu64, p->id);
+        int r = hashmap_put(b->peers_by_id, &p->id, p);
+        if (r < 0)
+                return r;
+        p->state = PEER_RUNNING;
+
+        /* The Hello reply must be the first thing the new peer reads from its name. */
+        r = message_stamp(m, p->unique_name);
+        if (r < 0)
+                return r;
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        msg_builder_append(&mb, "s", p->unique_name);
+        struct message *reply;
+        r = msg_builder_finish(&mb, &reply);
+        if (r < 0)
+                return r;
+        bus_send_driver_message(b, reply);
+        message_unref(reply);
+
+        driver_emit_name_owner_changed(b, p->unique_name, "", p->unique_name);
+        driver_emit_name_acquired(b, p, p->unique_name);
+        return 0;
+}
+
+static int check_name_arg(struct bus *b, struct peer *p, struct message *m, const char *name, bool acquire)
+{
+        if (!dbus_validate_bus_name(name, strlen(name)))
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                                   "Requested bus name \"%s\" is not valid", name),
+                       -EINVAL;
+        if (name[0] == ':')
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                                   "Cannot %s a service starting with ':' such as \"%s\"",
+                                   acquire ? "acquire" : "release", name),
+                       -EINVAL;
+        if (streq(name, DRIVER_NAME))
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                                   "Connection \"%s\" is not allowed to %s the service \"%s\" because it is "
+                                   "reserved for D-Bus' use only",
+                                   p->unique_name, acquire ? "own" : "release", DRIVER_NAME),
+                       -EINVAL;
+        return 0;
+}
+
+static int reply_u(struct bus *b, struct peer *p, struct message *m, uint32_t v)
+{
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        msg_builder_append(&mb, "u", v);
+        return reply_send(b, p, m, &mb);
+}
+
+static int method_request_name(struct bus *b, struct peer *p, struct message *m)
+{
+        const char *name;
+        uint32_t flags, result;
+        if (message_read(m, "su", &name, &flags) < 0)
+                return -EBADMSG;
+        if (check_name_arg(b, p, m, name, true) < 0)
+                return 0;
+        if (!policy_check_own(b, p, name))
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                                   "Connection \"%s\" is not allowed to own the service \"%s\" due to security "
+                                   "policies in the configuration file",
+                                   p->unique_name, name);
+        int r = names_request(b, p, name, flags, &result);
+        if (r == -EDQUOT)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                                   "Connection \"%s\" is not allowed to own more services (increase limits in "
+                                   "configuration file if required; max_names_per_connection=%d)",
+                                   p->unique_name, b->limits.max_names_per_connection);
+        if (r < 0)
+                return r;
+        return reply_u(b, p, m, result);
+}
+
+static int method_release_name(struct bus *b, struct peer *p, struct message *m)
+{
+        const char *name;
+        uint32_t result;
+        if (message_read(m, "s", &name) < 0)
+                return -EBADMSG;
+        if (check_name_arg(b, p, m, name, false) < 0)
+                return 0;
+        int r = names_release(b, p, name, &result);
+        if (r < 0)
+                return r;
+        return reply_u(b, p, m, result);
+}
+
+static int method_list_names(struct bus *b, struct peer *p, struct message *m)
+{
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        msg_builder_open(&mb, 'a', "s");
+        const char *s = DRIVER_NAME;
+        msg_builder_append_basic(&mb, 's', &s);
+        struct hashmap_iter it;
+        struct peer *q;
+        HASHMAP_FOREACH(q, b->peers_by_id, it)
+        {
+                if (q->state != PEER_RUNNING)
+                        continue;
+                s = q->unique_name;
+                msg_builder_append_basic(&mb, 's', &s);
+        }
+        struct name *n;
+        HASHMAP_FOREACH(n, b->names, it)
+        {
+                if (!name_primary_owner(n))
+                        continue;
+                s = n->name;
+                msg_builder_append_basic(&mb, 's', &s);
+        }
+        msg_builder_close(&mb);
+        return reply_send(b, p, m, &mb);
+}
+
+static int method_list_activatable_names(struct bus *b, struct peer *p, struct message *m)
+{
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        msg_builder_open(&mb, 'a', "s");
+        const char *s = DRIVER_NAME;
+        msg_builder_append_basic(&mb, 's', &s);
+        struct hashmap_iter it;
+        struct name *n;
+        HASHMAP_FOREACH(n, b->names, it)
+        {
+                if (!n->activatable)
+                        continue;
+                s = n->name;
+                msg_builder_append_basic(&mb, 's', &s);
+        }
+        msg_builder_close(&mb);
+        return reply_send(b, p, m, &mb);
+}
+
+static int method_name_has_owner(struct bus *b, struct peer *p, struct message *m)
+{
+        const char *name;
+        if (message_read(m, "s", &name) < 0)
+                return -EBADMSG;
+        if (!dbus_validate_bus_name(name, strlen(name)))
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs", "Name \"%s\" is not valid",
+                                   name);
+        bool has = streq(name, DRIVER_NAME) || bus_find_peer_by_name(b, name) != NULL;
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        msg_builder_append(&mb, "b", (int)has);
+        return reply_send(b, p, m, &mb);
+}
+
+static int method_get_name_owner(struct bus *b, struct peer *p, struct message *m)
+{
+        const char *name, *owner;
+        if (message_read(m, "s", &name) < 0)
+                return -EBADMSG;
+        if (!dbus_validate_bus_name(name, strlen(name)))
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs", "Name \"%s\" is not valid",
+                                   name);
+        if (streq(name, DRIVER_NAME)) {
+                owner = DRIVER_NAME;
+        } else {
+                struct peer *q = bus_find_peer_by_name(b, name);
+                if (!q)
+                        return reply_error(b, p, m, "org.freedesktop.DBus.Error.NameHasNoOwner",
+                                           "Could not get owner of name '%s': no such name", name);
+                owner = q->unique_name;
+        }
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        msg_builder_append(&mb, "s", owner);
+        return reply_send(b, p, m, &mb);
+}
+
+static int method_list_queued_owners(struct bus *b, struct peer *p, struct message *m)
+{
+        const char *name;
+        if (message_read(m, "s", &name) < 0)
+                return -EBADMSG;
+        if (!dbus_validate_bus_name(name, strlen(name)))
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs", "Name \"%s\" is not valid",
+                                   name);
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        msg_builder_open(&mb, 'a', "s");
+        if (streq(name, DRIVER_NAME)) {
+                const char *s = DRIVER_NAME;
+                msg_builder_append_basic(&mb, 's', &s);
+        } else if (name[0] == ':') {
+                struct peer *q = bus_find_peer_by_name(b, name);
+                if (!q) {
+                        msg_builder_done(&mb);
+                        return reply_error(b, p, m, "org.freedesktop.DBus.Error.NameHasNoOwner",
+                                           "Could not get owners of name '%s': no such name", name);
+                }
+                const char *s = q->unique_name;
+                msg_builder_append_basic(&mb, 's', &s);
+        } else {
+                struct name *n = name_get(b, name);
+                if (!n || list_empty(&n->owners)) {
+                        msg_builder_done(&mb);
+                        return reply_error(b, p, m, "org.freedesktop.DBus.Error.NameHasNoOwner",
+                                           "Could not get owners of name '%s': no such name", name);
+                }
+                struct name_owner *o;
+                list_for_each_entry(o, &n->owners, name_link)
+                {
+                        const char *s = o->peer->unique_name;
+                        msg_builder_append_basic(&mb, 's', &s);
+                }
+        }
+        msg_builder_close(&mb);
+        return reply_send(b, p, m, &mb);
+}
+
+static int method_start_service_by_name(struct bus *b, struct peer *p, struct message *m)
+{
+        const char *name;
+        uint32_t flags;
+        if (message_read(m, "su", &name, &flags) < 0)
+                return -EBADMSG;
+        if (!dbus_validate_bus_name(name, strlen(name)))
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs", "Name \"%s\" is not valid",
+                                   name);
+        if (streq(name, DRIVER_NAME) || bus_find_peer_by_name(b, name))
+                return reply_u(b, p, m, 2); /* DBUS_START_REPLY_ALREADY_RUNNING */
+        if (!activation_is_activatable(b, name))
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.ServiceUnknown",
+                                   "The name %s was not provided by any .service files", name);
+        return activation_start_by_name(b, p, m, name);
+}
+
+static int method_update_activation_environment(struct bus *b, struct peer *p, struct message *m)
+{
+        struct msg_reader r;
+        if (!streq(m->signature, "a{ss}"))
+                return -EBADMSG;
+        /* Only the bus's own user may change what activated services inherit, as in dbus-daemon. */
+        if (p->creds.uid != geteuid() && p->creds.uid != 0)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                                   "Cannot change activation environment on a shared bus");
+        msg_reader_init(&r, m);
+        msg_reader_enter(&r, 'a', "{ss}");
+        while (msg_reader_peek(&r)) {
+                const char *k, *v;
+                msg_reader_enter(&r, '{', "ss");
+                msg_reader_read_basic(&r, 's', &k);
+                msg_reader_read_basic(&r, 's', &v);
+                msg_reader_exit(&r);
+                int ret = activation_set_env(b, k, v);
+                if (ret == -EINVAL)
+                        return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                                           "Environment variable name \"%s\" is not valid", k);
+                if (ret < 0)
+                        return ret;
+        }
+        return reply_empty(b, p, m);
+}
+
+static int method_add_match(struct bus *b, struct peer *p, struct message *m)
+{
+        const char *rule;
+        char err[256] = "";
+        if (message_read(m, "s", &rule) < 0)
+                return -EBADMSG;
+        int r = match_add(b, p, rule, err, sizeof(err));
+        if (r == -EINVAL)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.MatchRuleInvalid", "%s",
+                                   err[0] ? err : "Invalid match rule");
+        if (r == -E2BIG)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded", "%s",
+                                   err[0] ? err : "Match rule is too long");
+        if (r == -EDQUOT)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                                   "Connection \"%s\" is not allowed to add more match rules (increase limits "
+                                   "in configuration file if required; max_match_rules_per_connection=%d)",
+                                   p->unique_name, b->limits.max_match_rules_per_connection);
+        if (r < 0)
+                return r;
+        return reply_empty(b, p, m);
+}
+
+static int method_remove_match(struct bus *b, struct peer *p, struct message *m)
+{
+        const char *rule;
+        if (message_read(m, "s", &rule) < 0)
+                return -EBADMSG;
+        int r = match_remove(b, p, rule);
+        if (r == -EINVAL || r == -E2BIG)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.MatchRuleInvalid",
+                                   "Invalid match rule \"%s\"", rule);
+        if (r == -ENOENT)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.MatchRuleNotFound",
+                                   "The given match rule wasn't found and can't be removed");
+        if (r < 0)
+                return r;
+        return reply_empty(b, p, m);
+}
+
+static int method_get_connection_unix_user(struct bus *b, struct peer *p, struct message *m)
+{
+        const char *name;
+        bool drv;
+        if (message_read(m, "s", &name) < 0)
+                return -EBADMSG;
+        struct peer *q = resolve_name_arg(b, p, m, name, "UID", &drv);
+        if (!q && !drv)
+                return 0;
+        struct creds_view v;
+        if (drv)
+                v.uid = geteuid();
+        else
+                driver_view_creds(b, p, q, &v);
+        return reply_u(b, p, m, v.uid);
+}
+
+static int method_get_connection_unix_process_id(struct bus *b, struct peer *p, struct message *m)
+{
+        const char *name;
+        bool drv;
+        if (message_read(m, "s", &name) < 0)
+                return -EBADMSG;
+        struct peer *q = resolve_name_arg(b, p, m, name, "PID", &drv);
+        if (!q && !drv)
+                return 0;
+        struct creds_view v;
+        if (drv)
+                v.pid = getpid();
+        else
+                driver_view_creds(b, p, q, &v);
+        if (v.pid <= 0)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnixProcessIdUnknown",
+                                   "Could not determine PID for '%s'", name);
+        return reply_u(b, p, m, (uint32_t)v.pid);
+}
+
+static void append_dict_u(struct msg_builder *mb, const char *key, uint32_t v)
+{
+        msg_builder_open(mb, '{', "sv");
+        msg_builder_append_basic(mb, 's', &key);
+        msg_builder_open(mb, 'v', "u");
+        msg_builder_append_basic(mb, 'u', &v);
+        msg_builder_close(mb);
+        msg_builder_close(mb);
+}
+
+static int method_get_connection_credentials(struct bus *b, struct peer *p, struct message *m)
+{
+        const char *name;
+        bool drv;
+        if (message_read(m, "s", &name) < 0)
+                return -EBADMSG;
+        struct peer *q = resolve_name_arg(b, p, m, name, "credentials", &drv);
+        if (!q && !drv)
+                return 0;
+
+        struct creds_view v;
+        gid_t own_groups[1];
+        if (drv) {
+                own_groups[0] = getegid();
+                v = (struct creds_view){ .uid = geteuid(), .groups = own_groups, .n_groups = 1,
+                                         .pid = getpid(), .pidfd = -1 };
+        } else {
+                driver_view_creds(b, p, q, &v);
+        }
+
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        msg_builder_open(&mb, 'a', "{sv}");
+        append_dict_u(&mb, "UnixUserID", v.uid);
+        if (v.groups) {
+                const char *key = "UnixGroupIDs";
+                msg_builder_open(&mb, '{', "sv");
+                msg_builder_append_basic(&mb, 's', &key);
+                msg_builder_open(&mb, 'v', "au");
+                msg_builder_open(&mb, 'a', "u");
+                for (size_t i = 0; i < v.n_groups; i++) {
+                        uint32_t g = v.groups[i];
+                        msg_builder_append_basic(&mb, 'u', &g);
+                }
+                msg_builder_close(&mb);
+                msg_builder_close(&mb);
+                msg_builder_close(&mb);
+        }
+        if (v.pid > 0)
+                append_dict_u(&mb, "ProcessID", (uint32_t)v.pid);
+        if (v.pidfd >= 0 && p->unix_fds) {
+                const char *key = "ProcessFD";
+                msg_builder_open(&mb, '{', "sv");
+                msg_builder_append_basic(&mb, 's', &key);
+                msg_builder_open(&mb, 'v', "h");
+                msg_builder_append_basic(&mb, 'h', &v.pidfd);
+                msg_builder_close(&mb);
+                msg_builder_close(&mb);
+        }
+        if (v.seclabel) {
+                const char *key = "LinuxSecurityLabel";
+                msg_builder_open(&mb, '{', "sv");
+                msg_builder_append_basic(&mb, 's', &key);
+                msg_builder_open(&mb, 'v', "ay");
+                msg_builder_open(&mb, 'a', "y");
+                /* The label including its trailing NUL, as dbus-daemon sends it. */
+                for (const char *c = v.seclabel;; c++) {
+                        uint8_t y = (uint8_t)*c;
+                        msg_builder_append_basic(&mb, 'y', &y);
+                        if (!*c)
+                                break;
+                }
+                msg_builder_close(&mb);
+                msg_builder_close(&mb);
+                msg_builder_close(&mb);
+        }
+        msg_builder_close(&mb);
+        return reply_send(b, p, m, &mb);
+}
+
+static int method_get_adt_audit_session_data(struct bus *b, struct peer *p, struct message *m)
+{
+        const char *name;
+        bool drv;
+        if (message_read(m, "s", &name) < 0)
+                return -EBADMSG;
+        if (!resolve_name_arg(b, p, m, name, "audit session data", &drv) && !drv)
+                return 0;
+        return reply_error(b, p, m, "org.freedesktop.DBus.Error.AdtAuditDataUnknown",
+                           "Could not determine audit session data for '%s'", name);
+}
+
+static int method_get_connection_selinux_security_context(struct bus *b, struct peer *p, struct message *m)
+{
+        const char *name;
+        bool drv;
+        if (message_read(m, "s", &name) < 0)
+                return -EBADMSG;
+        struct peer *q = resolve_name_arg(b, p, m, name, "security context", &drv);
+        if (!q && !drv)
+                return 0;
+        /* No SELinux here: dbus-daemon answers this error when it is not in use. */
+        return reply_error(b, p, m, "org.freedesktop.DBus.Error.SELinuxSecurityContextUnknown",
+                           "Could not determine security context for '%s'", name);
+}
+
+static int method_reload_config(struct bus *b, struct peer *p, struct message *m)
+{
+        int r = bus_reload_config(b);
+        if (r < 0)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.Failed",
+                                   "Unable to reload configuration: %s", strerror(-r));
+        return reply_empty(b, p, m);
+}
+
+static int method_get_id(struct bus *b, struct peer *p, struct message *m)
+{
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        msg_builder_append(&mb, "s", b->guid);
+        return reply_send(b, p, m, &mb);
+}
+
+/* ---- Peer ---- */
+
+static int method_ping(struct bus *b, struct peer *p, struct message *m)
+{
+        return reply_empty(b, p, m);
+}
+
+static int method_get_machine_id(struct bus *b, struct peer *p, struct message *m)
+{
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        msg_builder_append(&mb, "s", b->machine_id);
+        return reply_send(b, p, m, &mb);
+}
+
+/* ---- Properties ---- */
+
+static const char *const features[] = { "HeaderFiltering", NULL };
+static const char *const extra_interfaces[] = { "org.freedesktop.DBus.Monitoring", "org.freedesktop.DBus.Debug.Stats",
+                                                NULL };
+
+static void append_property(struct msg_builder *mb, const char *prop)
+{
+        msg_builder_open(mb, 'v', "as");
+        msg_builder_append(mb, "as", streq(prop, "Features") ? features : extra_interfaces);
+        msg_builder_close(mb);
+}
+
+static int method_properties_get(struct bus *b, struct peer *p, struct message *m)
+{
+        const char *iface, *prop;
+        if (message_read(m, "ss", &iface, &prop) < 0)
+                return -EBADMSG;
+        if (!streq(iface, DRIVER_INTERFACE))
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownInterface",
+                                   "Interface \"%s\" does not exist", iface);
+        if (!streq(prop, "Features") && !streq(prop, "Interfaces"))
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownProperty",
+                                   "Property \"%s\" does not exist on interface \"%s\"", prop, iface);
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        append_property(&mb, prop);
+        return reply_send(b, p, m, &mb);
+}
+
+static int method_properties_get_all(struct bus *b, struct peer *p, struct message *m)
+{
+        const char *iface;
+        if (message_read(m, "s", &iface) < 0)
+                return -EBADMSG;
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        msg_builder_open(&mb, 'a', "{sv}");
+        if (streq(iface, DRIVER_INTERFACE) || iface[0] == 0) {
+                for (unsigned i = 0; i < 2; i++) {
+                        const char *k = i == 0 ? "Features" : "Interfaces";
+                        msg_builder_open(&mb, '{', "sv");
+                        msg_builder_append_basic(&mb, 's', &k);
+                        append_property(&mb, k);
+                        msg_builder_close(&mb);
+                }
+        } else if (!streq(iface, "org.freedesktop.DBus.Peer") && !streq(iface, "org.freedesktop.DBus.Introspectable") &&
+                   !streq(iface, "org.freedesktop.DBus.Properties") &&
+                   !streq(iface, "org.freedesktop.DBus.Monitoring") &&
+                   !streq(iface, "org.freedesktop.DBus.Debug.Stats")) {
+                msg_builder_done(&mb);
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownInterface",
+                                   "Interface \"%s\" does not exist", iface);
+        }
+        msg_builder_close(&mb);
+        return reply_send(b, p, m, &mb);
+}
+
+static int method_properties_set(struct bus *b, struct peer *p, struct message *m)
+{
+        const char *iface, *prop;
+        struct msg_reader r;
+        if (!streq(m->signature, "ssv"))
+                return -EBADMSG;
+        msg_reader_init(&r, m);
+        msg_reader_read_basic(&r, 's', &iface);
+        msg_reader_read_basic(&r, 's', &prop);
+        if (!streq(iface, DRIVER_INTERFACE))
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownInterface",
+                                   "Interface \"%s\" does not exist", iface);
+        if (!streq(prop, "Features") && !streq(prop, "Interfaces"))
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownProperty",
+                                   "Property \"%s\" does not exist on interface \"%s\"", prop, iface);
+        return reply_error(b, p, m, "org.freedesktop.DBus.Error.PropertyReadOnly",
+                           "Property \"%s\" is read-only", prop);
+}
+
+/* ---- Introspectable ---- */
+
+static void introspect_append(char **buf, size_t *len, size_t *cap, const char *s)
+{
+        size_t l = strlen(s);
+        if (GREEDY_REALLOC(*buf, *cap, *len + l + 1) < 0)
+                return;
+        memcpy(*buf + *len, s, l + 1);
+        *len += l;
+}
+
+static int method_introspect(struct bus *b, struct peer *p, struct message *m)
+{
+        _cleanup_free_ char *xml = NULL;
+        size_t len = 0, cap = 0;
+        const char *path = m->path;
+
+        introspect_append(&xml, &len, &cap,
+                          "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n"
+                          "\"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n<node>\n");
+        const char *last_iface = NULL;
+        for (const struct method *mt = methods; mt->name; mt++) {
+                if (!streq_ptr(last_iface, mt->interface)) {
+                        if (last_iface)
+                                introspect_append(&xml, &len, &cap, "  </interface>\n");
+                        introspect_append(&xml, &len, &cap, "  <interface name=\"");
+                        introspect_append(&xml, &len, &cap, mt->interface);
+                        introspect_append(&xml, &len, &cap, "\">\n");
+                        last_iface = mt->interface;
+                }
+                introspect_append(&xml, &len, &cap, "    <method name=\"");
+                introspect_append(&xml, &len, &cap, mt->name);
+                introspect_append(&xml, &len, &cap, "\">\n");
+                for (int dir = 0; dir < 2; dir++) {
+                        const char *sig = dir == 0 ? mt->in_sig : mt->out_sig;
+                        for (const char *t = sig; *t;) {
+                                size_t n = signature_next_complete(t);
+                                char type[DBUS_MAXIMUM_SIGNATURE_LENGTH + 1];
+                                memcpy(type, t, n);
+                                type[n] = 0;
+                                introspect_append(&xml, &len, &cap, "      <arg direction=\"");
+                                introspect_append(&xml, &len, &cap, dir == 0 ? "in" : "out");
+                                introspect_append(&xml, &len, &cap, "\" type=\"");
+                                introspect_append(&xml, &len, &cap, type);
+                                introspect_append(&xml, &len, &cap, "\"/>\n");
+                                t += n;
+                        }
+                }
+                introspect_append(&xml, &len, &cap, "    </method>\n");
+                if (streq(mt->interface, DRIVER_INTERFACE) && streq(mt->name, "GetId")) {
+                        /* Signals and properties of org.freedesktop.DBus, after its last method. */
+                        introspect_append(
+                                &xml, &len, &cap,
+                                "    <signal name=\"NameOwnerChanged\">\n      <arg type=\"s\"/>\n"
+                                "      <arg type=\"s\"/>\n      <arg type=\"s\"/>\n    </signal>\n"
+                                "    <signal name=\"NameLost\">\n      <arg type=\"s\"/>\n    </signal>\n"
+                                "    <signal name=\"NameAcquired\">\n      <arg type=\"s\"/>\n    </signal>\n"
+                                "    <property name=\"Features\" type=\"as\" access=\"read\">\n"
+                                "      <annotation name=\"org.freedesktop.DBus.Property.EmitsChangedSignal\" "
+                                "value=\"const\"/>\n    </property>\n"
+                                "    <property name=\"Interfaces\" type=\"as\" access=\"read\">\n"
+                                "      <annotation name=\"org.freedesktop.DBus.Property.EmitsChangedSignal\" "
+                                "value=\"const\"/>\n    </property>\n");
+                }
+        }
+        if (last_iface)
+                introspect_append(&xml, &len, &cap, "  </interface>\n");
+        /* Child nodes, so that tree walkers (busctl tree, d-feet) reach /org/freedesktop/DBus from /. */
+        if (streq(path, "/"))
+                introspect_append(&xml, &len, &cap, "  <node name=\"org\"/>\n");
+        else if (streq(path, "/org"))
+                introspect_append(&xml, &len, &cap, "  <node name=\"freedesktop\"/>\n");
+        else if (streq(path, "/org/freedesktop"))
+                introspect_append(&xml, &len, &cap, "  <node name=\"DBus\"/>\n");
+        introspect_append(&xml, &len, &cap, "</node>\n");
+        if (!xml)
+                return -ENOMEM;
+
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        msg_builder_append(&mb, "s", xml);
+        return reply_send(b, p, m, &mb);
+}
+
+/* ---- Monitoring ---- */
+
+static int method_become_monitor(struct bus *b, struct peer *p, struct message *m)
+{
+        return driver_become_monitor(b, p, m);
+}
+
+int driver_become_monitor(struct bus *b, struct peer *p, struct message *m)
+{
+        struct msg_reader r;
+        if (!streq(m->signature, "asu"))
+                return -EBADMSG;
+        if (!policy_check_monitor(b, p))
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                                   "Connection \"%s\" is not allowed to become a monitor", p->unique_name);
+
+        /* Validate all rules before changing anything. */
+        msg_reader_init(&r, m);
+        msg_reader_enter(&r, 'a', "s");
+        while (msg_reader_peek(&r)) {
+                const char *rule;
+                struct match_rule_keys k;
+                char err[256] = "";
+                msg_reader_read_basic(&r, 's', &rule);
+                int ret = match_rule_parse_full(rule, &k, err, sizeof(err));
+                if (ret < 0)
+                        return reply_error(b, p, m, "org.freedesktop.DBus.Error.MatchRuleInvalid", "%s",
+                                           err[0] ? err : "Invalid match rule");
+                match_rule_keys_free(&k);
+        }
+
+        /* The reply goes out before the peer stops being an ordinary one. */
+        int ret = reply_empty(b, p, m);
+        if (ret < 0)
+                return ret;
+
+        /* A monitor gives up its names and its ordinary rules (dbus-daemon: "becomes a monitor"). */
+        names_release_all(b, p);
+        match_remove_all(p);
+        p->state = PEER_MONITOR;
+        list_add_tail(&b->monitors, &p->monitor_link);
+
+        msg_reader_init(&r, m);
+        msg_reader_enter(&r, 'a', "s");
+        while (msg_reader_peek(&r)) {
+                const char *rule;
+                char err[8];
+                msg_reader_read_basic(&r, 's', &rule);
+                ret = match_add(b, p, rule, err, sizeof(err));
+                if (ret < 0 && ret != -EDQUOT)
+                        return ret;
+        }
+
+        /* Its unique name goes away for everyone else. */
+        driver_emit_name_lost(b, p, p->unique_name);
+        driver_emit_name_owner_changed(b, p->unique_name, p->unique_name, "");
+        return 0;
+}
+
+/* ---- Debug.Stats ---- */
+
+static void append_dict_s_u(struct msg_builder *mb, const char *key, uint64_t v)
+{
+        append_dict_u(mb, key, (uint32_t)MIN(v, (uint64_t)UINT32_MAX));
+}
+
+static int method_get_stats(struct bus *b, struct peer *p, struct message *m)
+{
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        msg_builder_open(&mb, 'a', "{sv}");
+        append_dict_s_u(&mb, "Serial", b->driver_serial);
+        append_dict_s_u(&mb, "ActiveConnections", b->n_peers_connected);
+        append_dict_s_u(&mb, "IncompleteConnections", b->n_peers_authenticating);
+        append_dict_s_u(&mb, "MatchRules", b->n_match_rules);
+        append_dict_s_u(&mb, "BusNames", hashmap_size(b->names));
+        append_dict_s_u(&mb, "ListMemPoolUsedBytes", 0);
+        append_dict_s_u(&mb, "ListMemPoolCachedBytes", 0);
+        append_dict_s_u(&mb, "ListMemPoolAllocatedBytes", 0);
+        msg_builder_close(&mb);
+        return reply_send(b, p, m, &mb);
+}
+
+static int method_get_connection_stats(struct bus *b, struct peer *p, struct message *m)
+{
+        const char *name;
+        bool drv;
+        if (message_read(m, "s", &name) < 0)
+                return -EBADMSG;
+        struct peer *q = resolve_name_arg(b, p, m, name, "statistics", &drv);
+        if (!q) {
+                if (drv)
+                        return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                                           "Cannot get statistics of the bus driver");
+                return 0;
+        }
+        size_t n_names = 0, n_rules = 0;
+        struct name_owner *o;
+        list_for_each_entry(o, &q->names, peer_link) n_names++;
+        struct match_rule *rule;
+        list_for_each_entry(rule, &q->matches, owner_link) n_rules++;
+        struct creds_view v;
+        driver_view_creds(b, p, q, &v);
+
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        msg_builder_open(&mb, 'a', "{sv}");
+        append_dict_s_u(&mb, "Serial", b->driver_serial);
+        append_dict_s_u(&mb, "UniqueName", 0);
+        append_dict_s_u(&mb, "IncomingMessages", q->n_messages_in);
+        append_dict_s_u(&mb, "OutgoingMessages", q->n_messages_out);
+        append_dict_s_u(&mb, "OutgoingBytes", q->out.n_bytes);
+        append_dict_s_u(&mb, "OutgoingFDs", q->out.n_fds);
+        append_dict_s_u(&mb, "IncomingBytes", io_in_memory(&q->in));
+        append_dict_s_u(&mb, "MatchRules", n_rules);
+        append_dict_s_u(&mb, "OwnedNames", n_names);
+        append_dict_s_u(&mb, "PendingReplies", q->n_replies_waiting);
+        append_dict_s_u(&mb, "UnixUserID", v.uid);
+        append_dict_s_u(&mb, "ProcessID", (uint32_t)v.pid);
+        msg_builder_close(&mb);
+        return reply_send(b, p, m, &mb);
+}
+
+static int method_get_all_match_rules(struct bus *b, struct peer *p, struct message *m)
+{
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        msg_builder_open(&mb, 'a', "{sas}");
+        struct hashmap_iter it;
+        struct peer *q;
+        HASHMAP_FOREACH(q, b->peers_by_id, it)
+        {
+                if (list_empty(&q->matches))
+                        continue;
+                const char *s = q->unique_name;
+                msg_builder_open(&mb, '{', "sas");
+                msg_builder_append_basic(&mb, 's', &s);
+                msg_builder_open(&mb, 'a', "s");
+                struct match_rule *rule;
+                list_for_each_entry(rule, &q->matches, owner_link)
+                {
+                        _cleanup_free_ char *text = match_rule_keys_to_string(&rule->keys);
+                        if (!text) {
+                                msg_builder_done(&mb);
+                                return -ENOMEM;
+                        }
+                        for (unsigned i = 0; i < rule->n_refs; i++)
+                                msg_builder_append_basic(&mb, 's', &text);
+                }
+                msg_builder_close(&mb);
+                msg_builder_close(&mb);
+        }
+        msg_builder_close(&mb);
+        return reply_send(b, p, m, &mb);
+}
+
+/* Grouped by interface: Introspect walks the table in order. */
+static const struct method methods[] = {
+        { DRIVER_INTERFACE, "Hello", "", "s", method_hello, false },
+        { DRIVER_INTERFACE, "RequestName", "su", "u", method_request_name, false },
+        { DRIVER_INTERFACE, "ReleaseName", "s", "u", method_release_name, false },
+        { DRIVER_INTERFACE, "StartServiceByName", "su", "u", method_start_service_by_name, false },
+        { DRIVER_INTERFACE, "UpdateActivationEnvironment", "a{ss}", "", method_update_activation_environment,
+          true },
+        { DRIVER_INTERFACE, "NameHasOwner", "s", "b", method_name_has_owner, false },
+        { DRIVER_INTERFACE, "ListNames", "", "as", method_list_names, false },
+        { DRIVER_INTERFACE, "ListActivatableNames", "", "as", method_list_activatable_names, false },
+        { DRIVER_INTERFACE, "AddMatch", "s", "", method_add_match, false },
+        { DRIVER_INTERFACE, "RemoveMatch", "s", "", method_remove_match, false },
+        { DRIVER_INTERFACE, "GetNameOwner", "s", "s", method_get_name_owner, false },
+        { DRIVER_INTERFACE, "ListQueuedOwners", "s", "as", method_list_queued_owners, false },
+        { DRIVER_INTERFACE, "GetConnectionUnixUser", "s", "u", method_get_connection_unix_user, false },
+        { DRIVER_INTERFACE, "GetConnectionUnixProcessID", "s", "u", method_get_connection_unix_process_id, false },
+        { DRIVER_INTERFACE, "GetAdtAuditSessionData", "s", "ay", method_get_adt_audit_session_data, false },
+        { DRIVER_INTERFACE, "GetConnectionSELinuxSecurityContext", "s", "ay",
+          method_get_connection_selinux_security_context, false },
+        { DRIVER_INTERFACE, "GetConnectionCredentials", "s", "a{sv}", method_get_connection_credentials, false },
+        { DRIVER_INTERFACE, "ReloadConfig", "", "", method_reload_config, false },
+        { DRIVER_INTERFACE, "GetId", "", "s", method_get_id, false },
+        { "org.freedesktop.DBus.Properties", "Get", "ss", "v", method_properties_get, false },
+        { "org.freedesktop.DBus.Properties", "GetAll", "s", "a{sv}", method_properties_get_all, false },
+        { "org.freedesktop.DBus.Properties", "Set", "ssv", "", method_properties_set, false },
+        { "org.freedesktop.DBus.Introspectable", "Introspect", "", "s", method_introspect, false },
+        { "org.freedesktop.DBus.Peer", "Ping", "", "", method_ping, false },
+        { "org.freedesktop.DBus.Peer", "GetMachineId", "", "s", method_get_machine_id, false },
+        { "org.freedesktop.DBus.Monitoring", "BecomeMonitor", "asu", "", method_become_monitor, true },
+        { "org.freedesktop.DBus.Debug.Stats", "GetStats", "", "a{sv}", method_get_stats, true },
+        { "org.freedesktop.DBus.Debug.Stats", "GetConnectionStats", "s", "a{sv}", method_get_connection_stats,
+          true },
+        { "org.freedesktop.DBus.Debug.Stats", "GetAllMatchRules", "", "a{sas}", method_get_all_match_rules, true },
+        {},
+};
+
+int driver_handle(struct bus *b, struct peer *p, struct message *m)
+{
+        if (m->type != MESSAGE_METHOD_CALL)
+                return 0; /* signals and replies to the driver go nowhere */
+
+        const struct method *found = NULL;
+        for (const struct method *mt = methods; mt->name; mt++) {
+                if (!streq(mt->name, m->member))
+                        continue;
+                if (m->interface && !streq(m->interface, mt->interface))
+                        continue;
+                found = mt;
+                break;
+        }
+        if (!found) {
+                if (m->interface && !streq(m->interface, DRIVER_INTERFACE)) {
+                        bool known = false;
+                        for (const struct method *mt = methods; mt->name; mt++)
+                                known |= streq(mt->interface, m->interface);
+                        if (!known)
+                                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownInterface",
+                                                   "org.freedesktop.DBus does not understand interface %s",
+                                                   m->interface);
+                }
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownMethod",
+                                   "org.freedesktop.DBus does not understand message %s", m->member);
+        }
+        if (found->needs_driver_path && !streq(m->path, DRIVER_PATH))
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownObject",
+                                   "Method '%s' is only available at the canonical object path '%s'",
+                                   found->name, DRIVER_PATH);
+        if (!streq(m->signature, found->in_sig))
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                                   "Call to %s has wrong args (%s, expected %s)", found->name, m->signature,
+                                   found->in_sig);
+        if (p->state == PEER_AWAITING_HELLO && found->handler != method_hello)
+                return -EPERM;
+
+        int r = found->handler(b, p, m);
+        if (r == -EBADMSG)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                                   "Call to %s has invalid arguments", found->name);
+        if (r < 0 && r != -ENOMEM)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.Failed", "%s: %s", found->name,
+                                   strerror(-r));
+        return r;
+}
+
+/* A peer that was registered (or waiting for Hello) goes away. */
+void driver_peer_gone(struct bus *b, struct peer *p)
+{
+        names_release_all(b, p);
+
+        /* Callers waiting on us get an error now rather than a timeout later, as from dbus-daemon. */
+        if (p->replies_owed) {
+                struct hashmap_iter it;
+                struct reply_slot *s;
+                HASHMAP_FOREACH(s, p->replies_owed, it)
+                {
+                        struct peer *caller = s->caller;
+                        struct message fake = { .type = MESSAGE_METHOD_CALL, .serial = s->serial };
+                        reply_slot_free(s);
+                        bus_reply_error(b, caller, &fake, "org.freedesktop.DBus.Error.NoReply",
+                                        "Message recipient disconnected from message bus without replying");
+                }
+        }
+        /* Replies owed to us will be dropped when they come. */
+        while (!list_empty(&p->replies_waiting))
+                reply_slot_free(list_first_entry(&p->replies_waiting, struct reply_slot, caller_link));
+
+        if (p->id && p->unique_name[0] && p->creds.pid >= 0)
+                driver_emit_name_owner_changed(b, p->unique_name, p->unique_name, "");
+}

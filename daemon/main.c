@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * nsbusd's command line: dbus-daemon's, so that anything that spawns "a
+ * dbus-daemon" (dbus-run-session, GTestDBus, test harnesses) can spawn
+ * nsbusd instead. The address and pid are printed only once the bus
+ * accepts connections, which is what those callers wait for.
+ */
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <syslog.h>
+
+#include "bus.h"
+
+extern bool bus_log_syslog;
+extern bool bus_log_stderr;
+
+#define SESSION_CONF "/usr/share/dbus-1/session.conf"
+#define SYSTEM_CONF "/usr/share/dbus-1/system.conf"
+
+static void usage(FILE *f)
+{
+        fprintf(f, "Usage: nsbusd [--version] [--session] [--system] [--config-file=FILE] [--print-address[=DESCRIPTOR]]\n"
+                   "              [--print-pid[=DESCRIPTOR]] [--introspect] [--address=ADDRESS] [--nopidfile]\n"
+                   "              [--nofork] [--fork] [--syslog] [--syslog-only] [--nosyslog]\n");
+}
+
+/* "" or missing: stdout. Otherwise a descriptor number, as dbus-daemon. */
+static int parse_print_fd(const char *arg, const char *what)
+{
+        if (!arg || !*arg)
+                return STDOUT_FILENO;
+        char *end;
+        errno = 0;
+        long v = strtol(arg, &end, 10);
+        if (*end || errno || v < 0 || v > INT32_MAX) {
+                fprintf(stderr, "nsbusd: invalid file descriptor for %s: '%s'\n", what, arg);
+                exit(1);
+        }
+        return (int)v;
+}
+
+static void print_to_fd(int fd, const char *text)
+{
+        size_t len = strlen(text);
+        while (len > 0) {
+                ssize_t n = write(fd, text, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        fprintf(stderr, "nsbusd: cannot write to descriptor %d: %m\n", fd);
+                        exit(1);
+                }
+                text += n;
+                len -= (size_t)n;
+        }
+}
+
+static void raise_fd_limit(void)
+{
+        /* Every connection is an fd; as dbus-daemon does for the system bus, take what the hard limit allows. */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
+static int drop_to_user(const char *user)
+{
+        struct passwd *pw = getpwnam(user);
+        if (!pw) {
+                char *end;
+                long uid = strtol(user, &end, 10);
+                if (*end || uid < 0)
+                        return -ESRCH;
+                pw = getpwuid((uid_t)uid);
+                if (!pw)
+                        return -ESRCH;
+        }
+        if (geteuid() == pw->pw_uid)
+                return 0;
+        if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+                return -errno;
+        return 0;
+}
+
+static void warn_cb(void *userdata, const char *msg)
+{
+        bus_log(userdata, LOG_WARNING, "%s", msg);
+}
+
+int main(int argc, char **argv)
+{
+        enum {
+                ARG_CONFIG = 0x100,
+                ARG_SESSION,
+                ARG_SYSTEM,
+                ARG_ADDRESS,
+                ARG_NOFORK,
+                ARG_FORK,
+                ARG_PRINT_ADDRESS,
+                ARG_PRINT_PID,
+                ARG_NOPIDFILE,
+                ARG_SYSLOG,
+                ARG_SYSLOG_ONLY,
+                ARG_NOSYSLOG,
+                ARG_INTROSPECT,
+                ARG_VERSION,
+                ARG_SYSTEMD_ACTIVATION,
+                ARG_READY_EVENT_FD,
+        };
+        static const struct option options[] = {
+                { "config-file", required_argument, NULL, ARG_CONFIG },
+                { "session", no_argument, NULL, ARG_SESSION },
+                { "system", no_argument, NULL, ARG_SYSTEM },
+                { "address", required_argument, NULL, ARG_ADDRESS },
+                { "nofork", no_argument, NULL, ARG_NOFORK },
+                { "fork", no_argument, NULL, ARG_FORK },
+                { "print-address", optional_argument, NULL, ARG_PRINT_ADDRESS },
+                { "print-pid", optional_argument, NULL, ARG_PRINT_PID },
+                { "nopidfile", no_argument, NULL, ARG_NOPIDFILE },
+                { "syslog", no_argument, NULL, ARG_SYSLOG },
+                { "syslog-only", no_argument, NULL, ARG_SYSLOG_ONLY },
+                { "nosyslog", no_argument, NULL, ARG_NOSYSLOG },
+                { "introspect", no_argument, NULL, ARG_INTROSPECT },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "systemd-activation", no_argument, NULL, ARG_SYSTEMD_ACTIVATION },
+                { "ready-event-fd", required_argument, NULL, ARG_READY_EVENT_FD },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *config_file = NULL, *address = NULL;
+        int print_address_fd = -1, print_pid_fd = -1;
+        int fork_mode = -1; /* -1: as the config says */
+        bool nopidfile = false;
+        int syslog_mode = -1; /* -1 config, 0 none, 1 also, 2 only */
+
+        int c;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (c) {
+                case ARG_CONFIG:
+                        if (config_file) {
+                                fprintf(stderr, "nsbusd: --config-file given twice\n");
+                                return 1;
+                        }
+                        config_file = optarg;
+                        break;
+                case ARG_SESSION:
+                case ARG_SYSTEM:
+                        if (config_file) {
+                                fprintf(stderr, "nsbusd: only one of --config-file, --session, --system\n");
+                                return 1;
+                        }
+                        config_file = c == ARG_SESSION ? SESSION_CONF : SYSTEM_CONF;
+                        break;
+                case ARG_ADDRESS:
+                        address = optarg;
+                        break;
+                case ARG_NOFORK:
+                        fork_mode = 0;
+                        break;
+                case ARG_FORK:
+                        fork_mode = 1;
+                        break;
+                case ARG_PRINT_ADDRESS:
+                        print_address_fd = parse_print_fd(optarg, "--print-address");
+                        break;
+                case ARG_PRINT_PID:
+                        print_pid_fd = parse_print_fd(optarg, "--print-pid");
+                        break;
+                case ARG_NOPIDFILE:
+                        nopidfile = true;
+                        break;
+                case ARG_SYSLOG:
+                        syslog_mode = 1;
+                        break;
+                case ARG_SYSLOG_ONLY:
+                        syslog_mode = 2;
+                        break;
+                case ARG_NOSYSLOG:
+                        syslog_mode = 0;
+                        break;
+                case ARG_SYSTEMD_ACTIVATION:
+                        fprintf(stderr, "nsbusd: --systemd-activation is not supported; ignored\n");
+                        break;
+                case ARG_READY_EVENT_FD:
+                        fprintf(stderr, "nsbusd: --ready-event-fd is not supported; ignored\n");
+                        break;
+                case ARG_INTROSPECT:
+                        /* The driver's own Introspect answer is the source of truth; ask a running bus. */
+                        fprintf(stderr, "nsbusd: --introspect: call org.freedesktop.DBus.Introspectable.Introspect "
+                                        "on a running bus instead\n");
+                        return 1;
+                case ARG_VERSION:
+                        printf("nsbusd %s\n", NSBUS_VERSION);
+                        return 0;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 1;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "nsbusd: unknown argument '%s'\n", argv[optind]);
+                usage(stderr);
+                return 1;
+        }
+        if (!config_file) {
+                fprintf(stderr, "nsbusd: no configuration file specified (use --config-file, --session or "
+                                "--system)\n");
+                return 1;
+        }
+
+        signal(SIGPIPE, SIG_IGN);
+        raise_fd_limit();
+
+        struct bus *b;
+        int r = bus_new(&b);
+        if (r < 0) {
+                fprintf(stderr, "nsbusd: cannot set up the bus: %s\n", strerror(-r));
+                return 1;
+        }
+
+        struct bus_config *cfg;
+        char err[1024] = "";
+        struct bus_config_load_options o = { .warn = warn_cb, .userdata = b, .listen_optional = address != NULL };
+        r = bus_config_load_with(config_file, &o, &cfg, err, sizeof(err));
+        if (r < 0) {
+                fprintf(stderr, "nsbusd: failed to load configuration: %s\n", err[0] ? err : strerror(-r));
+                bus_free(b);
+                return 1;
+        }
+        b->config_file = strdup(config_file);
+        bool want_fork = fork_mode >= 0 ? fork_mode == 1 : cfg->fork;
+        if (syslog_mode < 0)
+                syslog_mode = cfg->syslog ? 1 : 0;
+        if (syslog_mode > 0) {
+                openlog("nsbusd", LOG_PID, LOG_DAEMON);
+                bus_log_syslog = true;
+                bus_log_stderr = syslog_mode != 2;
+        }
+        if (!cfg->keep_umask)
+                umask(022);
+        const char *pidfile = nopidfile ? NULL : cfg->pidfile;
+        r = bus_apply_config(b, cfg);
+        if (r < 0) {
+                fprintf(stderr, "nsbusd: cannot apply configuration: %s\n", strerror(-r));
+                bus_free(b);
+                return 1;
+        }
+
+        if (address) {
+                r = bus_add_listener(b, address, ORIGIN_BUS, NULL);
+        } else {
+                r = cfg->n_listen ? 0 : -EINVAL;
+                for (size_t i = 0; i < cfg->n_listen && r >= 0; i++)
+                        r = bus_add_listener(b, cfg->listen[i], ORIGIN_BUS, NULL);
+        }
+        if (r < 0) {
+                fprintf(stderr, "nsbusd: cannot listen: %s\n", strerror(-r));
+                bus_free(b);
+                return 1;
+        }
+
+        if (cfg->user && (r = drop_to_user(cfg->user)) < 0) {
+                fprintf(stderr, "nsbusd: cannot change to user %s: %s\n", cfg->user, strerror(-r));
+                bus_free(b);
+                return 1;
+        }
+
+        if (want_fork) {
+                /* The parent exits once the child owns the listeners; callers then find the bus ready. */
+                pid_t pid = fork();
+                if (pid < 0) {
+                        fprintf(stderr, "nsbusd: fork failed: %m\n");
+                        return 1;
+                }
+                if (pid > 0)
+                        _exit(0);
+                setsid();
+                if (chdir("/") < 0) {
+                        /* not fatal: the bus uses absolute paths only */
+                }
+        }
+
+        if (pidfile) {
+                _cleanup_fclose_ FILE *f = fopen(pidfile, "we");
+                if (!f || fprintf(f, "%d\n", (int)getpid()) < 0) {
+                        fprintf(stderr, "nsbusd: cannot write pid file %s: %m\n", pidfile);
+                        bus_free(b);
+                        return 1;
+                }
+        }
+
+        struct listener *first = list_first_entry(&b->listeners, struct listener, link);
+        if (print_address_fd >= 0) {
+                char *line;
+                if (asprintf(&line, "%s\n", first->address) < 0)
+                        return 1;
+                print_to_fd(print_address_fd, line);
+                free(line);
+                if (print_address_fd > 2)
+                        close(print_address_fd);
+        }
+        if (print_pid_fd >= 0) {
+                char line[32];
+                snprintf(line, sizeof(line), "%d\n", (int)getpid());
+                print_to_fd(print_pid_fd, line);
+                if (print_pid_fd > 2 && print_pid_fd != print_address_fd)
+                        close(print_pid_fd);
+        }
+
+        r = bus_run(b);
+        if (pidfile)
+                unlink(pidfile);
+        bus_free(b);
+        return r < 0 ? 1 : 0;
+}

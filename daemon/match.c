@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Match rules and the broadcast index.
+ *
+ * A rule lives in exactly one registry, chosen by its sender key: the
+ * sending peer's own registry for a unique name, the name's registry for a
+ * well-known name, the driver's for org.freedesktop.DBus, and the bus-wide
+ * wildcard registry when it has no sender. Inside a registry rules are
+ * bucketed by member. A broadcast therefore only looks at rules that name
+ * its sender (or no sender) and its member (or no member): installing
+ * thousands of rules for other senders or other signals costs a broadcast
+ * nothing.
+ */
+#include "bus.h"
+
+void match_registry_init(struct match_registry *r)
+{
+        r->by_member = NULL;
+        list_init(&r->any_member);
+        r->n_rules = 0;
+}
+
+void match_registry_done(struct match_registry *r)
+{
+        struct hashmap_iter it;
+        struct match_bucket *bk;
+        /* Rules still linked here belong to peers that are being torn down with the bus. */
+        HASHMAP_FOREACH(bk, r->by_member, it)
+        {
+                struct match_rule *rule, *tmp;
+                list_for_each_entry_safe(rule, tmp, &bk->rules, registry_link)
+                {
+                        list_del(&rule->registry_link);
+                        rule->registry = NULL;
+                        rule->bucket = NULL;
+                }
+                hashmap_remove(r->by_member, bk->member);
+                free(bk->member);
+                free(bk);
+        }
+        hashmap_free(r->by_member);
+        r->by_member = NULL;
+        struct match_rule *rule, *tmp;
+        list_for_each_entry_safe(rule, tmp, &r->any_member, registry_link)
+        {
+                list_del(&rule->registry_link);
+                rule->registry = NULL;
+        }
+        r->n_rules = 0;
+}
+
+static int registry_link(struct match_registry *r, struct match_rule *rule)
+{
+        const char *member = rule->keys.member;
+        if (!member) {
+                list_add_tail(&r->any_member, &rule->registry_link);
+        } else {
+                if (!r->by_member) {
+                        r->by_member = hashmap_new(&string_hash_ops);
+                        if (!r->by_member)
+                                return -ENOMEM;
+                }
+                struct match_bucket *bk = hashmap_get(r->by_member, member);
+                if (!bk) {
+                        bk = zalloc(sizeof(*bk));
+                        if (!bk)
+                                return -ENOMEM;
+                        bk->member = strdup(member);
+                        list_init(&bk->rules);
+                        if (!bk->member || hashmap_put(r->by_member, bk->member, bk) < 0) {
+                                free(bk->member);
+                                free(bk);
+                                return -ENOMEM;
+                        }
+                }
+                list_add_tail(&bk->rules, &rule->registry_link);
+                rule->bucket = bk;
+        }
+        rule->registry = r;
+        r->n_rules++;
+        return 0;
+}
+
+static void registry_unlink(struct match_rule *rule)
+{
+        struct match_registry *r = rule->registry;
+        if (!r)
+                return;
+        list_del(&rule->registry_link);
+        r->n_rules--;
+        struct match_bucket *bk = rule->bucket;
+        if (bk && list_empty(&bk->rules)) {
+                hashmap_remove(r->by_member, bk->member);
+                free(bk->member);
+                free(bk);
+        }
+        rule->registry = NULL;
+        rule->bucket = NULL;
+}
+
+void match_rule_free(struct match_rule *rule)
+{
+        struct bus *b = rule->owner->bus;
+        registry_unlink(rule);
+        list_del(&rule->owner_link);
+        if (rule->eavesdrop_counted)
+                b->n_eavesdrop_rules--;
+        b->n_match_rules--;
+        if (rule->sender_name) {
+                rule->sender_name->n_users--;
+                name_unref_if_unused(rule->sender_name);
+        }
+        match_rule_keys_free(&rule->keys);
+        free(rule);
+}
+
+static size_t peer_count_rules(const struct peer *p)
+{
+        size_t n = 0;
+        const struct match_rule *r;
+        list_for_each_entry(r, &p->matches, owner_link) n++;
+        return n;
+}
+
+/* An equal rule of the same owner can only be in the same registry and bucket. */
+static struct match_rule *registry_find_equal(struct match_registry *reg, const struct peer *owner,
+                                              const struct match_rule_keys *k)
+{
+        struct list_head *head = &reg->any_member;
+        if (k->member) {
+                struct match_bucket *bk = hashmap_get(reg->by_member, k->member);
+                if (!bk)
+                        return NULL;
+                head = &bk->rules;
+        }
+        struct match_rule *r;
+        list_for_each_entry(r, head, registry_link)
+        {
+                if (r->owner == owner && match_rule_keys_equal(&r->keys, k))
+                        return r;
+        }
+        return NULL;
+}
+
+/* The registry a rule with this sender key belongs in; NULL for a unique name that is gone for good. */
+static int registry_for_sender(struct bus *b, const char *sender, struct match_registry **ret, struct name **ret_name)
+{
+        *ret_name = NULL;
+        if (!sender) {
+                *ret = &b->wildcard_matches;
+                return 0;
+        }
+        if (streq(sender, DRIVER_NAME)) {
+                *ret = &b->driver_matches;
+                return 0;
+        }
+        if (sender[0] == ':') {
+                struct peer *p = bus_find_peer_by_name(b, sender);
+                /* Unique names are never reused: a rule for a gone one can never match. */
+                *ret = p ? &p->sender_matches : NULL;
+                return 0;
+        }
+        struct name *n;
+        int r = name_ref(b, sender, &n);
+        if (r < 0)
+                return r;
+        *ret = &n->matches;
+        *ret_name = n;
+        return 0;
+}
+
+/* Returns 0, -EINVAL (bad rule, message in err), -E2BIG (rule too long), -EDQUOT, -ENOMEM. */
+int match_add(struct bus *b, struct peer *p, const char *text, char *err, size_t errlen)
+{
+        struct match_rule_keys k;
+        int r = match_rule_parse_full(text, &k, err, errlen);
+        if (r < 0)
+                return r;
+
+        bool monitor = p->state == PEER_MONITOR;
+        struct match_registry *reg = NULL;
+        struct name *sender_name = NULL;
+        if (!monitor) {
+                r = registry_for_sender(b, k.sender, &reg, &sender_name);
+                if (r < 0) {
+                        match_rule_keys_free(&k);
+                        return r;
+                }
+                if (reg) {
+                        struct match_rule *dup = registry_find_equal(reg, p, &k);
+                        if (dup) {
+                                dup->n_refs++;
+                                match_rule_keys_free(&k);
+                                return 0;
+                        }
+                }
+        }
+        if (peer_count_rules(p) >= bus_limit(b->limits.max_match_rules_per_connection)) {
+                match_rule_keys_free(&k);
+                if (sender_name)
+                        name_unref_if_unused(sender_name);
+                return -EDQUOT;
+        }
+
+        struct match_rule *rule = zalloc(sizeof(*rule));
+        if (!rule) {
+                match_rule_keys_free(&k);
+                if (sender_name)
+                        name_unref_if_unused(sender_name);
+                return -ENOMEM;
+        }
+        rule->keys = k;
+        rule->owner = p;
+        rule->n_refs = 1;
+        list_init(&rule->registry_link);
+        list_add_tail(&p->matches, &rule->owner_link);
+        b->n_match_rules++;
+        if (k.eavesdrop && !monitor) {
+                rule->eavesdrop_counted = true;
+                b->n_eavesdrop_rules++;
+        }
+        if (sender_name) {
+                rule->sender_name = sender_name;
+                sender_name->n_users++;
+        }
+        if (reg && registry_link(reg, rule) < 0) {
+                match_rule_free(rule);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Returns 0, -EINVAL for a bad rule, -ENOENT when the peer has no such rule. */
+int match_remove(struct bus *b, struct peer *p, const char *text)
+{
+        struct match_rule_keys k;
+        int r = match_rule_parse(text, &k);
+        if (r < 0)
+                return r;
+        struct match_rule *rule, *found = NULL;
+        list_for_each_entry(rule, &p->matches, owner_link)
+        {
+                if (match_rule_keys_equal(&rule->keys, &k)) {
+                        found = rule;
+                        break;
+                }
+        }
+        match_rule_keys_free(&k);
+        if (!found)
+                return -ENOENT;
+        if (--found->n_refs == 0)
+                match_rule_free(found);
+        return 0;
+}
+
+void match_remove_all(struct peer *p)
+{
+        while (!list_empty(&p->matches))
+                match_rule_free(list_first_entry(&p->matches, struct match_rule, owner_link));
+        /* Others' rules naming us can never match again: unique names are not reused. */
+        match_registry_done(&p->sender_matches);
+}
+
+bool match_peer_has_eavesdrop(const struct peer *p)
+{
+        const struct match_rule *r;
+        list_for_each_entry(r, &p->matches, owner_link)
+        {
+                if (r->keys.eavesdrop)
+                        return true;
+        }
+        return false;
+}
+
+/* Whether peer q is the recipient named by a rule's destination key: its unique name or a name it owns. */
+static bool peer_is_named(struct bus *b, const struct peer *q, const char *name)
+{
+        if (!q)
+                return false;
+        if (name[0] == ':')
+                return streq(q->unique_name, name);
+        struct name *n = name_get(b, name);
+        return n && name_primary_owner(n) == q;
+}
+
+struct broadcast {
+        struct bus *bus;
+        struct peer *sender;
+        struct peer *recipient; /* unicast: the addressed peer, which is not an eavesdropper */
+        struct message *m;
+        uint64_t seq;
+        void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud);
+        void *ud;
+};
+
+static void broadcast_list(struct broadcast *bc, struct list_head *head)
+{
+        struct match_rule *rule;
+        struct message *m = bc->m;
+        list_for_each_entry(rule, head, registry_link)
+        {
+                struct peer *q = rule->owner;
+                if (q->delivery_seq == bc->seq || q->state != PEER_RUNNING)
+                        continue;
+                if (m->destination) {
+                        /* Somebody else's unicast message: only for eavesdroppers. */
+                        if (!rule->keys.eavesdrop || q == bc->recipient)
+                                continue;
+                        if (rule->keys.destination && !peer_is_named(bc->bus, bc->recipient, rule->keys.destination))
+                                continue;
+                } else if (rule->keys.destination) {
+                        continue;
+                }
+                if (match_rule_keys_has_args(&rule->keys) && message_parse_args(m) < 0)
+                        continue;
+                if (!match_rule_keys_match_message(&rule->keys, m))
+                        continue;
+                q->delivery_seq = bc->seq;
+                bc->deliver(bc->bus, q, m, bc->ud);
+        }
+}
+
+static void broadcast_registry(struct broadcast *bc, struct match_registry *r)
+{
+        if (r->n_rules == 0)
+                return;
+        if (bc->m->member && r->by_member) {
+                struct match_bucket *bk = hashmap_get(r->by_member, bc->m->member);
+                if (bk)
+                        broadcast_list(bc, &bk->rules);
+        }
+        broadcast_list(bc, &r->any_member);
+}
+
+void match_broadcast_full(struct bus *b, struct peer *sender, struct peer *recipient, struct message *m,
+                          void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud), void *ud)
+{
+        struct broadcast bc = {
+                .bus = b,
+                .sender = sender,
+                .recipient = recipient,
+                .m = m,
+                .seq = ++b->delivery_seq,
+                .deliver = deliver,
+                .ud = ud,
+        };
+        broadcast_registry(&bc, &b->wildcard_matches);
+        if (!sender) {
+                broadcast_registry(&bc, &b->driver_matches);
+                return;
+        }
+        broadcast_registry(&bc, &sender->sender_matches);
+        struct name_owner *o;
+        list_for_each_entry(o, &sender->names, peer_link)
+        {
+                if (name_primary_owner(o->name) == sender)
+                        broadcast_registry(&bc, &o->name->matches);
+        }
+}
+
+void match_broadcast(struct bus *b, struct peer *sender, struct message *m,
+                     void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud), void *ud)
+{
+        match_broadcast_full(b, sender, NULL, m, deliver, ud);
+}
+
+/* Monitors match with every key, sender and destination included, against the message as delivered. */
+bool match_monitor_wants(struct bus *b, struct peer *mon, struct peer *sender, struct peer *recipient,
+                         struct message *m)
+{
+        if (list_empty(&mon->matches))
+                return true;
+        struct match_rule *rule;
+        list_for_each_entry(rule, &mon->matches, owner_link)
+        {
+                const struct match_rule_keys *k = &rule->keys;
+                if (k->sender) {
+                        if (streq(k->sender, DRIVER_NAME) ? sender != NULL : !peer_is_named(b, sender, k->sender))
+                                continue;
+                }
+                if (k->destination && !streq_ptr(m->destination, k->destination) &&
+                    !peer_is_named(b, recipient, k->destination))
+                        continue;
+                if (match_rule_keys_has_args(k) && message_parse_args(m) < 0)
+                        continue;
+                if (match_rule_keys_match_message(k, m))
+                        return true;
+        }
+        return false;
+}

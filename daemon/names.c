@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The name registry: well-known names, their owner queues and the
+ * RequestName/ReleaseName rules of the D-Bus specification ("Message Bus
+ * Messages", org.freedesktop.DBus.RequestName).
+ *
+ * A name object exists while anything refers to it: an owner, a queued
+ * owner, a match rule with that sender, an activatable service file, or a
+ * message waiting for activation. Lookup is one hash probe.
+ */
+#include "bus.h"
+
+struct name *name_get(struct bus *b, const char *name)
+{
+        return hashmap_get(b->names, name);
+}
+
+int name_ref(struct bus *b, const char *name, struct name **ret)
+{
+        struct name *n = name_get(b, name);
+        if (n) {
+                *ret = n;
+                return 0;
+        }
+        n = zalloc(sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        n->bus = b;
+        n->name = strdup(name);
+        if (!n->name) {
+                free(n);
+                return -ENOMEM;
+        }
+        list_init(&n->owners);
+        list_init(&n->pending_activation);
+        match_registry_init(&n->matches);
+        int r = hashmap_put(b->names, n->name, n);
+        if (r < 0) {
+                free(n->name);
+                free(n);
+                return r;
+        }
+        *ret = n;
+        return 0;
+}
+
+void name_unref_if_unused(struct name *n)
+{
+        if (!list_empty(&n->owners) || n->n_users > 0 || n->activatable || !list_empty(&n->pending_activation) ||
+            n->matches.n_rules > 0)
+                return;
+        hashmap_remove(n->bus->names, n->name);
+        match_registry_done(&n->matches);
+        free(n->name);
+        free(n);
+}
+
+static struct name_owner *name_find_owner(struct name *n, struct peer *p)
+{
+        struct name_owner *o;
+        /* A peer's own list is usually shorter than a name's queue. */
+        list_for_each_entry(o, &p->names, peer_link)
+        {
+                if (o->name == n)
+                        return o;
+        }
+        return NULL;
+}
+
+static void owner_free(struct name_owner *o)
+{
+        list_del(&o->name_link);
+        list_del(&o->peer_link);
+        free(o);
+}
+
+static size_t peer_count_names(struct peer *p)
+{
+        size_t n = 0;
+        struct name_owner *o;
+        list_for_each_entry(o, &p->names, peer_link) n++;
+        return n;
+}
+
+/* The primary owner of n changed from old (may be NULL) to whoever heads the queue now. */
+static void name_announce_change(struct bus *b, struct name *n, struct peer *old)
+{
+        struct peer *now = name_primary_owner(n);
+        if (old == now)
+                return;
+        if (old)
+                driver_emit_name_lost(b, old, n->name);
+        driver_emit_name_owner_changed(b, n->name, old ? old->unique_name : "", now ? now->unique_name : "");
+        if (now)
+                driver_emit_name_acquired(b, now, n->name);
+}
+
+/* Returns 0 and *reply, or -EDQUOT when the peer owns too many names, -ENOMEM. */
+int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flags, uint32_t *reply)
+{
+        struct name *n;
+        int r = name_ref(b, name, &n);
+        if (r < 0)
+                return r;
+
+        struct peer *primary = name_primary_owner(n);
+        struct name_owner *mine = name_find_owner(n, p);
+
+        if (primary == p) {
+                mine->flags = flags;
+                *reply = NAME_REPLY_ALREADY_OWNER;
+                return 0;
+        }
+
+        if (!mine && peer_count_names(p) >= bus_limit(b->limits.max_names_per_connection)) {
+                name_unref_if_unused(n);
+                return -EDQUOT;
+        }
+
+        struct name_owner *head = primary ? list_first_entry(&n->owners, struct name_owner, name_link) : NULL;
+        bool take = !primary || ((flags & NAME_FLAG_REPLACE_EXISTING) && (head->flags & NAME_FLAG_ALLOW_REPLACEMENT));
+
+        if (!take && (flags & NAME_FLAG_DO_NOT_QUEUE)) {
+                /* Asking again with DO_NOT_QUEUE takes a queued peer out of the queue. */
+                if (mine)
+                        owner_free(mine);
+                name_unref_if_unused(n);
+                *reply = NAME_REPLY_EXISTS;
+                return 0;
+        }
+
+        if (!mine) {
+                mine = zalloc(sizeof(*mine));
+                if (!mine) {
+                        name_unref_if_unused(n);
+                        return -ENOMEM;
+                }
+                mine->name = n;
+                mine->peer = p;
+                list_init(&mine->name_link);
+                list_add_tail(&p->names, &mine->peer_link);
+        } else {
+                list_del(&mine->name_link);
+        }
+        mine->flags = flags;
+
+        if (!take) {
+                list_add_tail(&n->owners, &mine->name_link);
+                *reply = NAME_REPLY_IN_QUEUE;
+                return 0;
+        }
+
+        list_add_head(&n->owners, &mine->name_link);
+        if (head && (head->flags & NAME_FLAG_DO_NOT_QUEUE))
+                owner_free(head); /* the replaced owner asked not to wait in line */
+        /* Otherwise it stays right behind the new owner, first to get the name back. */
+        name_announce_change(b, n, primary);
+        *reply = NAME_REPLY_PRIMARY_OWNER;
+        return 0;
+}
+
+static void names_drop_owner(struct bus *b, struct name_owner *o)
+{
+        struct name *n = o->name;
+        struct peer *primary = name_primary_owner(n);
+        owner_free(o);
+        name_announce_change(b, n, primary);
+        name_unref_if_unused(n);
+}
+
+int names_release(struct bus *b, struct peer *p, const char *name, uint32_t *reply)
+{
+        struct name *n = name_get(b, name);
+        if (!n || list_empty(&n->owners)) {
+                *reply = NAME_RELEASE_NON_EXISTENT;
+                return 0;
+        }
+        struct name_owner *o = name_find_owner(n, p);
+        if (!o) {
+                *reply = NAME_RELEASE_NOT_OWNER;
+                return 0;
+        }
+        names_drop_owner(b, o);
+        *reply = NAME_RELEASE_RELEASED;
+        return 0;
+}
+
+void names_release_all(struct bus *b, struct peer *p)
+{
+        while (!list_empty(&p->names))
+                names_drop_owner(b, list_first_entry(&p->names, struct name_owner, peer_link));
+}

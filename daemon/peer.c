@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * One connection: authentication, reading and parsing its messages, and its
+ * output queue.
+ *
+ * Output is never written at queue time. A peer with queued output joins the
+ * bus's flush list and is written once at the end of the event-loop
+ * iteration, so a burst of messages to one receiver leaves in one writev().
+ * A peer that is disconnected is only marked dead and unlinked from the
+ * routing structures; its memory is freed after the iteration, because a
+ * dispatch in progress may still hold a pointer to it.
+ */
+#include <stdarg.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "bus.h"
+#include "quotas.h"
+
+const char *peer_describe(const struct peer *p, char *buf, size_t n)
+{
+        if (p->unique_name[0])
+                snprintf(buf, n, "peer %s (pid %d, uid %u)", p->unique_name, (int)p->creds.pid,
+                         (unsigned)p->creds.uid);
+        else
+                snprintf(buf, n, "connection (pid %d, uid %u)", (int)p->creds.pid, (unsigned)p->creds.uid);
+        return buf;
+}
+
+int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **ret)
+{
+        struct peer *p = zalloc(sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->bus = b;
+        p->fd = fd;
+        p->origin = origin;
+        p->state = PEER_AUTHENTICATING;
+        p->creds.pidfd = -1;
+        list_init(&p->names);
+        list_init(&p->matches);
+        list_init(&p->replies_waiting);
+        list_init(&p->monitor_link);
+        list_init(&p->flush_link);
+        list_init(&p->dead_link);
+        list_init(&p->link);
+        match_registry_init(&p->sender_matches);
+
+        int r = creds_from_socket(fd, &p->creds);
+        if (r < 0) {
+                free(p);
+                return r;
+        }
+        r = quotas_charge_connection(b, p);
+        if (r < 0) {
+                creds_done(&p->creds);
+                free(p);
+                return r;
+        }
+
+        p->sasl = zalloc(sizeof(*p->sasl));
+        if (!p->sasl) {
+                quotas_uncharge_connection(b, p);
+                creds_done(&p->creds);
+                free(p);
+                return -ENOMEM;
+        }
+        sasl_server_init(p->sasl, b->guid, p->creds.uid, b->allow_external, b->allow_anonymous, true);
+        p->auth_deadline_usec = now_usec() + (uint64_t)b->limits.auth_timeout * 1000;
+
+        p->epoll_events = EPOLLIN;
+        struct epoll_event ev = { .events = p->epoll_events, .data.ptr = p };
+        if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+                r = -errno;
+                quotas_uncharge_connection(b, p);
+                creds_done(&p->creds);
+                free(p->sasl);
+                free(p);
+                return r;
+        }
+        list_add_tail(&b->peers, &p->link);
+        b->n_peers_authenticating++;
+        *ret = p;
+        return 0;
+}
+
+static void peer_update_epoll(struct peer *p)
+{
+        uint32_t want = EPOLLIN | (io_out_empty(&p->out) ? 0 : EPOLLOUT);
+        if (want == p->epoll_events || p->state == PEER_DEAD)
+                return;
+        struct epoll_event ev = { .events = want, .data.ptr = p };
+        if (epoll_ctl(p->bus->epoll_fd, EPOLL_CTL_MOD, p->fd, &ev) >= 0)
+                p->epoll_events = want;
+}
+
+void peer_flush(struct peer *p)
+{
+        list_del(&p->flush_link);
+        if (p->state == PEER_DEAD)
+                return;
+        int r = io_out_flush(&p->out, p->fd);
+        if (r < 0 && r != -EAGAIN) {
+                peer_disconnect(p, "write failed: %s", strerror(-r));
+                return;
+        }
+        peer_update_epoll(p);
+}
+
+int peer_queue(struct peer *p, struct message *m)
+{
+        struct bus *b = p->bus;
+        if (p->state == PEER_DEAD)
+                return 0;
+        if (p->out.n_bytes + m->out_header_size + m->body_size > bus_limit(b->limits.max_outgoing_bytes) ||
+            p->out.n_fds + m->n_fds > bus_limit(b->limits.max_outgoing_unix_fds))
+                return -ENOBUFS;
+        if (m->n_fds && !p->unix_fds)
+                return -EOPNOTSUPP;
+        int r = io_out_queue(&p->out, m);
+        if (r < 0)
+                return r;
+        p->n_messages_out++;
+        if (list_unlinked(&p->flush_link))
+                list_add_tail(&b->flush_list, &p->flush_link);
+        return 0;
+}
+
+/* Tear down everything that makes the peer reachable; memory goes at the end of the iteration. */
+void peer_disconnect(struct peer *p, const char *fmt, ...)
+{
+        struct bus *b = p->bus;
+        if (p->state == PEER_DEAD)
+                return;
+
+        if (fmt) {
+                char reason[256], who[128];
+                va_list ap;
+                va_start(ap, fmt);
+                vsnprintf(reason, sizeof(reason), fmt, ap);
+                va_end(ap);
+                bus_log(b, 4, "%s: disconnected: %s", peer_describe(p, who, sizeof(who)), reason);
+        }
+
+        enum peer_state old = p->state;
+        p->state = PEER_DEAD;
+        epoll_ctl(b->epoll_fd, EPOLL_CTL_DEL, p->fd, NULL);
+        list_del(&p->flush_link);
+        list_del(&p->monitor_link);
+        if (old == PEER_AUTHENTICATING)
+                b->n_peers_authenticating--;
+        else
+                b->n_peers_connected--;
+
+        if (p->id) {
+                uint64_t id = p->id;
+                hashmap_remove(b->peers_by_id, &id);
+        }
+        match_remove_all(p);
+        if (old == PEER_RUNNING || old == PEER_AWAITING_HELLO)
+                driver_peer_gone(b, p);
+        list_add_tail(&b->dead_peers, &p->dead_link);
+}
+
+void peer_free(struct peer *p)
+{
+        struct bus *b = p->bus;
+        list_del(&p->dead_link);
+        list_del(&p->link);
+        io_in_done(&p->in);
+        io_out_done(&p->out);
+        match_registry_done(&p->sender_matches);
+        hashmap_free(p->replies_owed);
+        quotas_uncharge_connection(b, p);
+        creds_done(&p->creds);
+        free(p->sasl);
+        if (p->fd >= 0)
+                close(p->fd);
+        free(p);
+}
+
+/* Responses during SASL are tiny and the socket buffer is empty then; a short write means a peer that
+ * pipelines garbage without reading, which we do not wait for. */
+static int peer_write_raw(struct peer *p, const char *buf, size_t n)
+{
+        ssize_t w = send(p->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0)
+                return -errno;
+        return (size_t)w == n ? 0 : -EAGAIN;
+}
+
+static int peer_authenticate(struct peer *p)
+{
+        size_t len, consumed = 0, out_len = 0;
+        char out[SASL_RESPONSE_MAX * 4];
+        const uint8_t *in = io_in_peek(&p->in, &len);
+
+        for (;;) {
+                size_t c = 0;
+                int r = sasl_server_feed(p->sasl, (const char *)in + consumed, len - consumed, &c, out,
+                                         sizeof(out), &out_len);
+                consumed += c;
+                if (r == -ENOBUFS) {
+                        int w = peer_write_raw(p, out, out_len);
+                        if (w < 0) {
+                                peer_disconnect(p, "authentication: cannot write response: %s", strerror(-w));
+                                return w;
+                        }
+                        out_len = 0;
+                        continue;
+                }
+                io_in_consume(&p->in, c);
+                if (out_len > 0) {
+                        int w = peer_write_raw(p, out, out_len);
+                        if (w < 0 && r >= 0) {
+                                peer_disconnect(p, "authentication: cannot write response: %s", strerror(-w));
+                                return w;
+                        }
+                }
+                if (r < 0) {
+                        peer_disconnect(p, "authentication failed (protocol violation or too many attempts)");
+                        return r;
+                }
+                if (r == SASL_AUTHENTICATED)
+                        break;
+                /* Keep the partial line for the next read. */
+                r = io_in_stash(&p->in);
+                if (r < 0)
+                        peer_disconnect(p, "out of memory");
+                return r < 0 ? r : 0;
+        }
+
+        p->unix_fds = sasl_server_get_unix_fd(p->sasl);
+        free(p->sasl);
+        p->sasl = NULL;
+        p->state = PEER_AWAITING_HELLO;
+        p->bus->n_peers_authenticating--;
+        p->bus->n_peers_connected++;
+        return 1;
+}
+
+static void peer_handle_message(struct peer *p, struct message *m)
+{
+        struct bus *b = p->bus;
+        p->n_messages_in++;
+
+        if (p->state == PEER_AWAITING_HELLO) {
+                if (m->type != MESSAGE_METHOD_CALL || !streq_ptr(m->destination, DRIVER_NAME) ||
+                    !streq_ptr(m->member, "Hello") ||
+                    (m->interface && !streq(m->interface, DRIVER_INTERFACE))) {
+                        peer_disconnect(p, "sent a message before Hello");
+                        return;
+                }
+        } else if (p->state == PEER_MONITOR) {
+                /* Monitors are read-only (spec, "BecomeMonitor"): anything they send ends them. */
+                peer_disconnect(p, "monitor sent a message");
+                return;
+        }
+        bus_dispatch_message(b, p, m);
+}
+
+/* Read at most this many times per wakeup, so one busy peer cannot starve the others. */
+#define PEER_READS_PER_WAKEUP 8
+
+void peer_dispatch(struct peer *p, uint32_t events)
+{
+        struct bus *b = p->bus;
+
+        if (events & EPOLLOUT) {
+                list_del(&p->flush_link);
+                peer_flush(p);
+                if (p->state == PEER_DEAD)
+                        return;
+        }
+        if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                return;
+
+        for (unsigned i = 0; i < PEER_READS_PER_WAKEUP && p->state != PEER_DEAD; i++) {
+                ssize_t n = io_in_read(&p->in, p->fd, b->scratch, sizeof(b->scratch), p->unix_fds);
+                if (n == -EAGAIN)
+                        return;
+                if (n == 0) {
+                        peer_disconnect(p, NULL);
+                        return;
+                }
+                if (n == -EPROTO) {
+                        peer_disconnect(p, "sent file descriptors without negotiating them");
+                        return;
+                }
+                if (n == -ECONNRESET) {
+                        peer_disconnect(p, NULL);
+                        return;
+                }
+                if (n < 0) {
+                        peer_disconnect(p, "read failed: %s", strerror((int)-n));
+                        return;
+                }
+
+                if (p->state == PEER_AUTHENTICATING) {
+                        int r = peer_authenticate(p);
+                        if (r <= 0)
+                                continue;
+                }
+
+                for (;;) {
+                        struct message *m = NULL;
+                        int r = io_in_pop_message(&p->in, bus_limit(b->limits.max_message_size), &m);
+                        if (r == 0)
+                                break;
+                        if (r < 0) {
+                                peer_disconnect(p, "%s",
+                                                r == -ENOMEM ? "out of memory"
+                                                             : "sent an invalid message (bad header, body, "
+                                                               "length or missing fds)");
+                                return;
+                        }
+                        if (m->n_unix_fds > bus_limit(b->limits.max_message_unix_fds)) {
+                                message_unref(m);
+                                peer_disconnect(p, "sent a message with too many fds");
+                                return;
+                        }
+                        peer_handle_message(p, m);
+                        message_unref(m);
+                        if (p->state == PEER_DEAD)
+                                return;
+                }
+        }
+}

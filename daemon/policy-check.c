@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Glue between the bus and policy/: translate peers and messages into the
+ * policy module's plain structs. A peer's names are gathered only when a
+ * check needs them, into a small stack array in the common case.
+ */
+#include "policy-check.h"
+
+/* Groups beyond this many are not consulted by policy; dbus-daemon has a similar cap (NGROUPS_MAX). */
+#define NGROUPS_MAX_SMALL 256
+
+static void subject_of(const struct peer *p, struct policy_subject *s, gid_t *buf, size_t buf_n)
+{
+        size_t n = 0;
+        buf[n++] = p->creds.gid;
+        for (size_t i = 0; i < p->creds.n_groups && n < buf_n; i++)
+                buf[n++] = p->creds.groups[i];
+        *s = (struct policy_subject){
+                .uid = p->creds.uid,
+                .gids = buf,
+                .n_gids = n,
+                .at_console = false,
+                .origin = p->origin == ORIGIN_HOST ? POLICY_ORIGIN_HOST : POLICY_ORIGIN_ANY,
+        };
+}
+
+int policy_peer_attach(struct bus *b, struct peer *p)
+{
+        gid_t gids[NGROUPS_MAX_SMALL];
+        struct policy_subject s;
+        subject_of(p, &s, gids, ELEMENTSOF(gids));
+        return bus_policy_view_new(b->policy, &s, &p->policy_view);
+}
+
+void policy_peer_detach(struct peer *p)
+{
+        p->policy_view = bus_policy_view_unref(p->policy_view);
+}
+
+bool policy_check_connect(struct bus *b, struct peer *p)
+{
+        gid_t gids[NGROUPS_MAX_SMALL];
+        struct policy_subject s;
+        subject_of(p, &s, gids, ELEMENTSOF(gids));
+        return bus_policy_check_connect(b->policy, &s);
+}
+
+bool policy_check_own(struct bus *b, struct peer *p, const char *name)
+{
+        return p->policy_view && bus_policy_view_check_own(p->policy_view, name);
+}
+
+/* Names a peer holds, primary or queued; heap only past the stack array. */
+struct names_buf {
+        const char *stack[16];
+        const char **v;
+        size_t n;
+};
+
+static void names_of(const struct peer *p, struct names_buf *nb, struct policy_names *out)
+{
+        size_t n = 0;
+        struct name_owner *o;
+        list_for_each_entry(o, &p->names, peer_link) n++;
+        nb->v = n <= ELEMENTSOF(nb->stack) ? nb->stack : calloc(n, sizeof(char *));
+        nb->n = 0;
+        if (nb->v)
+                list_for_each_entry(o, &p->names, peer_link) nb->v[nb->n++] = o->name->name;
+        *out = (struct policy_names){ .unique = p->unique_name, .names = nb->v, .n_names = nb->n };
+}
+
+static void names_done(struct names_buf *nb)
+{
+        if (nb->v != nb->stack)
+                free(nb->v);
+}
+
+static void msg_of(const struct message *m, bool requested_reply, bool eavesdropping, struct policy_msg *pm)
+{
+        *pm = (struct policy_msg){
+                .type = m->type,
+                .path = m->path,
+                .interface = m->interface,
+                .member = m->member,
+                .error_name = m->error_name,
+                .destination = m->destination,
+                .sender = m->stamped_sender ? m->stamped_sender : m->sender,
+                .has_reply_serial = m->reply_serial != 0,
+                .requested_reply = requested_reply,
+                .eavesdropping = eavesdropping,
+                .n_fds = (uint32_t)m->n_fds,
+        };
+}
+
+bool policy_check_send(struct bus *b, struct peer *from, struct peer *to, struct message *m, bool requested_reply)
+{
+        if (!from || !from->policy_view)
+                return true; /* the bus driver is not subject to send rules */
+        struct policy_msg pm;
+        msg_of(m, requested_reply, false, &pm);
+        if (!to)
+                return bus_policy_view_check_send(from->policy_view, NULL, &pm, NULL);
+        struct names_buf nb;
+        struct policy_names pn;
+        names_of(to, &nb, &pn);
+        bool ok = bus_policy_view_check_send(from->policy_view, &pn, &pm, NULL);
+        names_done(&nb);
+        return ok;
+}
+
+bool policy_check_receive(struct bus *b, struct peer *to, struct peer *from, struct message *m, bool requested_reply,
+                          bool eavesdropping)
+{
+        if (!to->policy_view)
+                return false;
+        struct policy_msg pm;
+        msg_of(m, requested_reply, eavesdropping, &pm);
+        if (!from)
+                return bus_policy_view_check_receive(to->policy_view, NULL, &pm, NULL);
+        struct names_buf nb;
+        struct policy_names pn;
+        names_of(from, &nb, &pn);
+        bool ok = bus_policy_view_check_receive(to->policy_view, &pn, &pm, NULL);
+        names_done(&nb);
+        return ok;
+}
+
+/* dbus-daemon lets a connection monitor when it is uid 0 or the bus owner's uid. */
+bool policy_check_monitor(struct bus *b, struct peer *p)
+{
+        return p->creds.uid == 0 || p->creds.uid == geteuid();
+}

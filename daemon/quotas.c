@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Per-uid charges. Accounts are created on first use and dropped when the
+ * last charge goes, so the table is as big as the set of connected users.
+ */
+#include "quotas.h"
+
+int quotas_charge_connection(struct bus *b, struct peer *p)
+{
+        uint64_t key = p->creds.uid;
+        struct user_account *u = hashmap_get(b->users, &key);
+
+        if (b->n_peers_authenticating + b->n_peers_connected >= bus_limit(b->limits.max_completed_connections))
+                return -EUSERS;
+        if (b->n_peers_authenticating >= bus_limit(b->limits.max_incomplete_connections))
+                return -EUSERS;
+        if (!u) {
+                u = zalloc(sizeof(*u));
+                if (!u)
+                        return -ENOMEM;
+                u->key = key;
+                u->uid = p->creds.uid;
+                if (hashmap_put(b->users, &u->key, u) < 0) {
+                        free(u);
+                        return -ENOMEM;
+                }
+        }
+        if (u->n_connections >= bus_limit(b->limits.max_connections_per_user))
+                return -EUSERS;
+        u->n_connections++;
+        p->user = u;
+        return 0;
+}
+
+static void user_account_free(struct bus *b, struct user_account *u)
+{
+        hashmap_remove(b->users, &u->key);
+        free(u);
+}
+
+void quotas_uncharge_connection(struct bus *b, struct peer *p)
+{
+        struct user_account *u = p->user;
+        if (!u)
+                return;
+        p->user = NULL;
+        if (--u->n_connections == 0)
+                user_account_free(b, u);
+}
+
+void quotas_done(struct bus *b)
+{
+        struct hashmap_iter it;
+        struct user_account *u;
+        HASHMAP_FOREACH(u, b->users, it)
+        user_account_free(b, u);
+}

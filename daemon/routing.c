@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Routing: where a message goes and who is blamed when it cannot.
+ *
+ * A message is stamped once (SENDER filled in, unknown header fields
+ * dropped) and then queued by reference on every receiver: unicast
+ * recipient, eavesdroppers, subscribers of a broadcast, monitors. The body
+ * is never copied or re-marshalled.
+ *
+ * Following dbus-broker, an unsolicited message (a call, a broadcast) that a
+ * receiver has no room for is the sender's problem: the sender gets
+ * LimitsExceeded. A solicited one (a reply it asked for) that it has no
+ * room for is the receiver's problem: it is disconnected. Replies need a
+ * slot created when the call was delivered; anything else that claims to be
+ * a reply is dropped and never delivered.
+ */
+#include <stdarg.h>
+
+#include "activation.h"
+#include "bus.h"
+#include "policy-check.h"
+
+static uint64_t reply_key_hash(const void *k)
+{
+        return hash_bytes(k, 2 * sizeof(uint64_t));
+}
+static bool reply_key_equal(const void *a, const void *b)
+{
+        return memcmp(a, b, 2 * sizeof(uint64_t)) == 0;
+}
+static const struct hash_ops reply_hash_ops = { reply_key_hash, reply_key_equal };
+
+void reply_slot_free(struct reply_slot *s)
+{
+        hashmap_remove(s->callee->replies_owed, s->key);
+        list_del(&s->caller_link);
+        s->caller->n_replies_waiting--;
+        free(s);
+}
+
+static int reply_slot_new(struct bus *b, struct peer *caller, struct peer *callee, uint32_t serial)
+{
+        if (caller->n_replies_waiting >= bus_limit(b->limits.max_replies_per_connection))
+                return -EDQUOT;
+        if (!callee->replies_owed) {
+                callee->replies_owed = hashmap_new(&reply_hash_ops);
+                if (!callee->replies_owed)
+                        return -ENOMEM;
+        }
+        struct reply_slot *s = zalloc(sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->caller_id = caller->id;
+        s->serial = serial;
+        s->caller = caller;
+        s->callee = callee;
+        s->key[0] = caller->id;
+        s->key[1] = serial;
+        int r = hashmap_put(callee->replies_owed, s->key, s);
+        if (r < 0) {
+                free(s);
+                /* The same serial twice while the first is unanswered: one reply will do for both. */
+                return r == -EEXIST ? 0 : r;
+        }
+        list_add_tail(&caller->replies_waiting, &s->caller_link);
+        caller->n_replies_waiting++;
+        return 0;
+}
+
+static struct reply_slot *reply_slot_find(struct peer *callee, uint64_t caller_id, uint32_t serial)
+{
+        uint64_t key[2] = { caller_id, serial };
+        return hashmap_get(callee->replies_owed, key);
+}
+
+int bus_reply_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
+                    const char *fmt, ...)
+{
+        if (call->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED || call->type != MESSAGE_METHOD_CALL)
+                return 0;
+        if (to->state == PEER_DEAD)
+                return 0;
+
+        char text[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+        /* Error texts embed peer-supplied names; keep the reply valid UTF-8 whatever was cut. */
+        if (!utf8_validate(text, strlen(text)))
+                snprintf(text, sizeof(text), "%s", name);
+
+        struct msg_builder mb;
+        msg_builder_init(&mb, MESSAGE_ERROR, bus_next_serial(b));
+        mb.flags = MESSAGE_FLAG_NO_REPLY_EXPECTED;
+        mb.reply_serial = call->serial;
+        mb.error_name = name;
+        mb.destination = to->unique_name[0] ? to->unique_name : NULL;
+        mb.sender = DRIVER_NAME;
+        msg_builder_append(&mb, "s", text);
+        struct message *m;
+        int r = msg_builder_finish(&mb, &m);
+        if (r < 0)
+                return r;
+        bus_send_driver_message(b, m);
+        message_unref(m);
+        return 0;
+}
+
+static void deliver_to_monitor(struct bus *b, struct peer *mon, struct message *m)
+{
+        /* A monitor that cannot keep up is disconnected rather than silently missing messages. */
+        if (peer_queue(mon, m) < 0)
+                peer_disconnect(mon, "monitor is not reading its messages");
+}
+
+static void send_to_monitors_ex(struct bus *b, struct peer *sender, struct peer *recipient, struct message *m)
+{
+        struct peer *mon, *tmp;
+        list_for_each_entry_safe(mon, tmp, &b->monitors, monitor_link)
+        {
+                if (match_monitor_wants(b, mon, sender, recipient, m))
+                        deliver_to_monitor(b, mon, m);
+        }
+}
+
+void bus_send_to_monitors(struct bus *b, struct message *m)
+{
+        send_to_monitors_ex(b, NULL, NULL, m);
+}
+
+struct broadcast_ctx {
+        struct peer *sender;
+        bool failed;
+};
+
+static void deliver_broadcast(struct bus *b, struct peer *to, struct message *m, void *ud)
+{
+        struct broadcast_ctx *ctx = ud;
+        /* dbus-daemon checks a broadcast's send rules per recipient, against the recipient's names. */
+        if (!policy_check_send(b, ctx->sender, to, m, false) || !policy_check_receive(b, to, ctx->sender, m, false, false))
+                return;
+        int r = peer_queue(to, m);
+        if (r == -ENOBUFS) {
+                /* A subscriber asked for these signals: not keeping up is its fault. */
+                peer_disconnect(to, "outgoing queue full: not reading subscribed messages");
+        } else if (r == -EOPNOTSUPP) {
+                /* Signals with fds silently skip peers that cannot take fds, as dbus-daemon does. */
+        } else if (r < 0) {
+                ctx->failed = true;
+        }
+}
+
+static void deliver_eavesdrop(struct bus *b, struct peer *to, struct message *m, void *ud)
+{
+        struct broadcast_ctx *ctx = ud;
+        if (!policy_check_receive(b, to, ctx->sender, m, false, true))
+                return;
+        if (peer_queue(to, m) == -ENOBUFS)
+                peer_disconnect(to, "outgoing queue full: not reading eavesdropped messages");
+}
+
+void bus_send_driver_message(struct bus *b, struct message *m)
+{
+        struct broadcast_ctx ctx = { .sender = NULL };
+        struct peer *to = NULL;
+
+        if (m->destination) {
+                to = bus_find_peer_by_name(b, m->destination);
+                if (to && to->state != PEER_DEAD && peer_queue(to, m) == -ENOBUFS)
+                        peer_disconnect(to, "outgoing queue full: not reading messages from the bus");
+                if (b->n_eavesdrop_rules)
+                        match_broadcast_full(b, NULL, to, m, deliver_eavesdrop, &ctx);
+        } else {
+                match_broadcast(b, NULL, m, deliver_broadcast, &ctx);
+        }
+        send_to_monitors_ex(b, NULL, to, m);
+}
+
+static struct peer *lookup_destination(struct bus *b, const char *dest, struct name **ret_name)
+{
+        *ret_name = NULL;
+        if (dest[0] == ':')
+                return bus_find_peer_by_name(b, dest);
+        struct name *n = name_get(b, dest);
+        *ret_name = n;
+        return n ? name_primary_owner(n) : NULL;
+}
+
+static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *m)
+{
+        struct name *name;
+        struct peer *to = lookup_destination(b, m->destination, &name);
+
+        if (!to || to->state == PEER_DEAD || to->state == PEER_MONITOR) {
+                if (m->type != MESSAGE_METHOD_CALL)
+                        return 0; /* replies and signals to nobody are dropped, as in dbus-daemon */
+                if (m->destination[0] != ':' && !(m->flags & MESSAGE_FLAG_NO_AUTO_START) &&
+                    activation_is_activatable(b, m->destination))
+                        return activation_queue_message(b, sender, m);
+                return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.ServiceUnknown",
+                                       "The name %s was not provided by any .service files", m->destination);
+        }
+
+        bool solicited = false;
+        struct reply_slot *slot = NULL;
+        if (m->type == MESSAGE_METHOD_RETURN || m->type == MESSAGE_ERROR) {
+                slot = reply_slot_find(sender, to->id, m->reply_serial);
+                if (!slot)
+                        return 0; /* nobody asked for it: never delivered */
+                solicited = true;
+        }
+
+        if (!policy_check_send(b, sender, to, m, solicited))
+                return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.AccessDenied",
+                                       "Rejected send message, 1 matched rules; type=\"%s\", sender=\"%s\", "
+                                       "interface=\"%s\" member=\"%s\" error name=\"%s\" "
+                                       "requested_reply=\"%d\" destination=\"%s\"",
+                                       message_type_to_string(m->type), sender->unique_name,
+                                       m->interface ?: "(unset)", m->member ?: "(unset)",
+                                       m->error_name ?: "(unset)", solicited, m->destination);
+        if (!policy_check_receive(b, to, sender, m, solicited, false)) {
+                if (slot)
+                        reply_slot_free(slot);
+                return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.AccessDenied",
+                                       "Rejected receive message, 1 matched rules; type=\"%s\", sender=\"%s\", "
+                                       "destination=\"%s\"",
+                                       message_type_to_string(m->type), sender->unique_name, m->destination);
+        }
+
+        bool wants_reply = m->type == MESSAGE_METHOD_CALL && !(m->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED);
+        if (wants_reply) {
+                int r = reply_slot_new(b, sender, to, m->serial);
+                if (r == -EDQUOT)
+                        return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                                               "The maximum number of pending replies for \"%s\" (uid=%u) "
+                                               "has been reached",
+                                               sender->unique_name, (unsigned)sender->creds.uid);
+                if (r < 0)
+                        return r;
+        }
+
+        int r = peer_queue(to, m);
+        if (r == -ENOBUFS) {
+                if (solicited) {
+                        reply_slot_free(slot);
+                        peer_disconnect(to, "outgoing queue full: not reading replies it asked for");
+                        return 0;
+                }
+                if (wants_reply) {
+                        struct reply_slot *s = reply_slot_find(to, sender->id, m->serial);
+                        if (s)
+                                reply_slot_free(s);
+                }
+                return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                                       "The destination %s is not reading its messages fast enough",
+                                       to->unique_name);
+        }
+        if (r == -EOPNOTSUPP) {
+                if (slot)
+                        reply_slot_free(slot);
+                if (wants_reply) {
+                        struct reply_slot *s = reply_slot_find(to, sender->id, m->serial);
+                        if (s)
+                                reply_slot_free(s);
+                }
+                return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.NotSupported",
+                                       "Tried to send message with Unix file descriptors to a client that "
+                                       "doesn't support that.");
+        }
+        if (r < 0)
+                return r;
+        if (slot)
+                reply_slot_free(slot);
+
+        if (b->n_eavesdrop_rules) {
+                struct broadcast_ctx ctx = { .sender = sender };
+                match_broadcast_full(b, sender, to, m, deliver_eavesdrop, &ctx);
+        }
+        send_to_monitors_ex(b, sender, to, m);
+        return 0;
+}
+
+int bus_dispatch_message(struct bus *b, struct peer *sender, struct message *m)
+{
+        int r;
+
+        if (sender->state == PEER_RUNNING || sender->state == PEER_AWAITING_HELLO) {
+                r = message_stamp(m, sender->unique_name[0] ? sender->unique_name : NULL);
+                if (r < 0) {
+                        peer_disconnect(sender, "message too large after adding the sender");
+                        return r;
+                }
+        }
+
+        if (m->destination && streq(m->destination, DRIVER_NAME)) {
+                send_to_monitors_ex(b, sender, NULL, m);
+                r = driver_handle(b, sender, m);
+                if (r == -ENOMEM)
+                        peer_disconnect(sender, "out of memory while handling a bus method call");
+                return r;
+        }
+        if (m->destination)
+                return dispatch_unicast(b, sender, m);
+
+        /* No destination: a broadcast to whoever subscribed, whatever its type (as dbus-daemon). */
+        struct broadcast_ctx ctx = { .sender = sender };
+        match_broadcast(b, sender, m, deliver_broadcast, &ctx);
+        send_to_monitors_ex(b, sender, NULL, m);
+        return 0;
+}

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Peer credentials from the kernel. SO_PEERCRED's pid and ids are already
+ * translated into the reader's namespaces at getsockopt() time (and were
+ * captured by the kernel at connect()), so the bus stores them as its own
+ * view and translates for other viewers later. The pidfd pins the process:
+ * reading NSpid from the pidfd's fdinfo cannot race with pid reuse, unlike
+ * /proc/<pid>/status.
+ */
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "creds.h"
+#include "util.h"
+
+void creds_done(struct peer_creds *c)
+{
+        free(c->groups);
+        free(c->seclabel);
+        if (c->pidfd >= 0)
+                close(c->pidfd);
+        c->groups = NULL;
+        c->seclabel = NULL;
+        c->pidfd = -1;
+}
+
+int creds_parse_nspid(const char *text, pid_t *pids, unsigned max)
+{
+        const char *p = strstr(text, "NSpid:");
+        unsigned n = 0;
+
+        if (!p)
+                return -EINVAL;
+        p += strlen("NSpid:");
+        while (*p && *p != '\n') {
+                while (*p == ' ' || *p == '\t')
+                        p++;
+                if (*p == '\n' || !*p)
+                        break;
+                char *end;
+                errno = 0;
+                long v = strtol(p, &end, 10);
+                if (end == p || errno || v < 0 || v > INT32_MAX || n >= max)
+                        return -EINVAL;
+                pids[n++] = (pid_t)v;
+                p = end;
+        }
+        return n ? (int)n : -EINVAL;
+}
+
+static int read_fdinfo_nspid(int pidfd, pid_t *pids, unsigned max)
+{
+        char path[64], buf[4096];
+        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        return creds_parse_nspid(buf, pids, max);
+}
+
+static uint64_t ns_inode(pid_t pid, const char *ns)
+{
+        char path[64];
+        struct stat st;
+        snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, ns);
+        return stat(path, &st) < 0 ? 0 : (uint64_t)st.st_ino;
+}
+
+int creds_from_socket(int fd, struct peer_creds *ret)
+{
+        struct ucred uc;
+        socklen_t len = sizeof(uc);
+        struct peer_creds c = { .pidfd = -1 };
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+                return -errno;
+        c.pid = uc.pid;
+        c.uid = uc.uid;
+        c.gid = uc.gid;
+
+        /* SO_PEERGROUPS: ERANGE tells the size needed. */
+        gid_t small[64];
+        len = sizeof(small);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, small, &len) >= 0) {
+                c.n_groups = len / sizeof(gid_t);
+                c.groups = new0(gid_t, c.n_groups);
+                if (!c.groups)
+                        return -ENOMEM;
+                memcpy(c.groups, small, len);
+        } else if (errno == ERANGE) {
+                c.groups = malloc(len);
+                if (!c.groups)
+                        return -ENOMEM;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, c.groups, &len) < 0) {
+                        free(c.groups);
+                        return -errno;
+                }
+                c.n_groups = len / sizeof(gid_t);
+        }
+
+        /* UnixGroupIDs is "primary and supplementary" (spec, GetConnectionCredentials): primary first. */
+        bool has_primary = false;
+        for (size_t i = 0; i < c.n_groups; i++)
+                has_primary |= c.groups[i] == c.gid;
+        if (!has_primary) {
+                gid_t *g = realloc(c.groups, (c.n_groups + 1) * sizeof(gid_t));
+                if (!g) {
+                        free(c.groups);
+                        return -ENOMEM;
+                }
+                memmove(g + 1, g, c.n_groups * sizeof(gid_t));
+                g[0] = c.gid;
+                c.groups = g;
+                c.n_groups++;
+        }
+
+        int pidfd;
+        len = sizeof(pidfd);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) >= 0) {
+                c.pidfd = pidfd;
+                int n = read_fdinfo_nspid(pidfd, c.ns_pids, CREDS_MAX_NS_LEVELS);
+                c.n_ns_pids = n > 0 ? (unsigned)n : 0;
+        }
+        if (c.n_ns_pids == 0 && c.pid > 0) {
+                c.ns_pids[0] = c.pid;
+                c.n_ns_pids = 1;
+        }
+
+        char label[256];
+        len = sizeof(label) - 1;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERSEC, label, &len) >= 0 && len > 0) {
+                label[len] = 0;
+                c.seclabel = strdup(label);
+        }
+
+        if (c.pid > 0) {
+                c.user_ns = ns_inode(c.pid, "user");
+                c.pid_ns = ns_inode(c.pid, "pid");
+        }
+        *ret = c;
+        return 0;
+}

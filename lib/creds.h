@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Identity of a socket peer as the kernel reports it at accept time:
+ * SO_PEERCRED, SO_PEERGROUPS, SO_PEERPIDFD and SO_PEERSEC, plus the pid
+ * chain (NSpid) read race-free from the pidfd's fdinfo and the peer's user
+ * and pid namespace inodes. Nothing here comes from what a client says.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Debian 12's headers predate these (Linux 6.5). */
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76
+#endif
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+#ifndef SCM_PIDFD
+#define SCM_PIDFD 0x04
+#endif
+
+#define CREDS_MAX_NS_LEVELS 33 /* the kernel's MAX_PID_NS_LEVEL is 32, plus the root */
+
+struct peer_creds {
+        pid_t pid; /* in the bus's own pid namespace; 0 if unknown */
+        uid_t uid;
+        gid_t gid;
+        gid_t *groups; /* supplementary groups, in the bus's user namespace */
+        size_t n_groups;
+        int pidfd;     /* -1 when the kernel offers none */
+        char *seclabel; /* SO_PEERSEC, NULL when no LSM labels sockets */
+        /* NSpid: the pid at each pid-namespace level from the bus's level down to the peer's own */
+        pid_t ns_pids[CREDS_MAX_NS_LEVELS];
+        unsigned n_ns_pids;
+        uint64_t user_ns; /* inode of the peer's user namespace, 0 if unknown */
+        uint64_t pid_ns;  /* inode of the peer's pid namespace, 0 if unknown */
+};
+
+/* Capture everything the kernel tells about the peer of a connected socket. */
+int creds_from_socket(int fd, struct peer_creds *ret);
+void creds_done(struct peer_creds *c);
+/* Parse the "NSpid:" line of a /proc/.../fdinfo or status text. Returns the number of levels, -EINVAL. */
+int creds_parse_nspid(const char *text, pid_t *pids, unsigned max);

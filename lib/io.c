@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Stream I/O with fd passing; see io.h for the buffering design.
+ *
+ * File descriptors: on a unix stream socket the kernel never merges data
+ * that carries SCM_RIGHTS with earlier data in one recvmsg(), so fds arrive
+ * with the first bytes of the write that sent them. Senders attach a
+ * message's fds to its first byte; we queue fds in arrival order and hand
+ * each completed message the number its UNIX_FDS field announces, as libdbus
+ * does. A message whose fds have not arrived by its last byte is malformed.
+ */
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "io.h"
+#include "wire.h"
+
+void io_in_done(struct io_in *in)
+{
+        free(in->pending);
+        free(in->msg);
+        close_fds(in->fds, in->n_fds);
+        free(in->fds);
+        *in = (struct io_in){ 0 };
+}
+
+size_t io_in_memory(const struct io_in *in)
+{
+        return in->allocated_pending + (in->msg ? in->msg_size : 0) + in->allocated_fds * sizeof(int);
+}
+
+static int queue_fds(struct io_in *in, struct msghdr *mh, bool fds_allowed)
+{
+        int r = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+                        continue;
+                size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                int *fds = (int *)(void *)CMSG_DATA(c);
+                if (!fds_allowed || r < 0) {
+                        close_fds(fds, n);
+                        r = -EPROTO;
+                        continue;
+                }
+                if (GREEDY_REALLOC(in->fds, in->allocated_fds, in->n_fds + n) < 0) {
+                        close_fds(fds, n);
+                        r = -ENOMEM;
+                        continue;
+                }
+                memcpy(in->fds + in->n_fds, fds, n * sizeof(int));
+                in->n_fds += n;
+        }
+        if (r >= 0 && (mh->msg_flags & MSG_CTRUNC))
+                r = -EPROTO; /* fds were lost: the stream can no longer be interpreted */
+        return r;
+}
+
+ssize_t io_in_read(struct io_in *in, int fd, uint8_t *scratch, size_t scratch_size, bool fds_allowed)
+{
+        union {
+                struct cmsghdr align;
+                uint8_t buf[CMSG_SPACE(sizeof(int) * IO_MAX_FDS_PER_RECV)];
+        } control;
+        struct iovec iov;
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        size_t base = 0;
+
+        /* Only ask for ancillary data when fds may come; the buffer is not free to set up. */
+        if (fds_allowed) {
+                mh.msg_control = &control;
+                mh.msg_controllen = sizeof(control);
+        } else {
+                mh.msg_control = &control;
+                mh.msg_controllen = CMSG_SPACE(sizeof(int) * 4); /* enough to notice and close them */
+        }
+
+        if (in->msg) {
+                iov.iov_base = in->msg + in->msg_have;
+                iov.iov_len = in->msg_size - in->msg_have;
+        } else {
+                /* Carried-over bytes go first, so one contiguous view covers them and the new ones. */
+                if (in->n_pending > scratch_size / 2)
+                        return -ENOBUFS;
+                memcpy(scratch, in->pending, in->n_pending);
+                base = in->n_pending;
+                iov.iov_base = scratch + base;
+                iov.iov_len = scratch_size - base;
+        }
+
+        ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0)
+                return errno == EINTR ? -EAGAIN : -errno;
+        int r = queue_fds(in, &mh, fds_allowed);
+        if (r < 0)
+                return r;
+        if (n == 0)
+                return 0;
+
+        if (in->msg) {
+                in->msg_have += (size_t)n;
+                in->cur = NULL;
+                in->cur_len = in->cur_pos = 0;
+        } else {
+                free(in->pending);
+                in->pending = NULL;
+                in->n_pending = in->allocated_pending = 0;
+                in->cur = scratch;
+                in->cur_len = base + (size_t)n;
+                in->cur_pos = 0;
+        }
+        return n;
+}
+
+int io_in_stash(struct io_in *in)
+{
+        size_t left = in->cur_len - in->cur_pos;
+        if (left == 0)
+                return 0;
+        uint8_t *p = malloc(left);
+        if (!p)
+                return -ENOMEM;
+        memcpy(p, in->cur + in->cur_pos, left);
+        free(in->pending);
+        in->pending = p;
+        in->n_pending = in->allocated_pending = left;
+        in->cur_pos = in->cur_len;
+        return 0;
+}
+
+static int finish_message(struct io_in *in, uint8_t *data, size_t size, struct message **ret)
+{
+        struct message *m;
+        int r = message_new_from_data(data, size, &m);
+        if (r < 0)
+                return r;
+        if (m->n_unix_fds) {
+                if (in->n_fds < m->n_unix_fds) {
+                        message_unref(m);
+                        return -EBADMSG;
+                }
+                int *fds = malloc(sizeof(int) * m->n_unix_fds);
+                if (!fds) {
+                        message_unref(m);
+                        return -ENOMEM;
+                }
+                memcpy(fds, in->fds, sizeof(int) * m->n_unix_fds);
+                in->n_fds -= m->n_unix_fds;
+                memmove(in->fds, in->fds + m->n_unix_fds, sizeof(int) * in->n_fds);
+                message_attach_fds(m, fds, m->n_unix_fds);
+        }
+        if (in->n_fds == 0 && in->allocated_fds) {
+                free(in->fds);
+                in->fds = NULL;
+                in->allocated_fds = 0;
+        }
+        *ret = m;
+        return 1;
+}
+
+int io_in_pop_message(struct io_in *in, size_t max_size, struct message **ret)
+{
+        if (in->msg) {
+                if (in->msg_have < in->msg_size)
+                        return 0;
+                uint8_t *data = in->msg;
+                size_t size = in->msg_size;
+                in->msg = NULL;
+                in->msg_size = in->msg_have = 0;
+                return finish_message(in, data, size, ret);
+        }
+
+        size_t avail = in->cur_len - in->cur_pos;
+        if (avail < DBUS_MINIMUM_HEADER_SIZE) {
+                int r = io_in_stash(in);
+                return r < 0 ? r : 0;
+        }
+
+        const uint8_t *p = in->cur + in->cur_pos;
+        size_t size;
+        if (message_peek_size(p, &size) < 0 || size > max_size)
+                return -EBADMSG;
+
+        /* +1: the builder and parser like a terminating byte of slack; cheap insurance. */
+        uint8_t *data = malloc(size + 1);
+        if (!data)
+                return -ENOMEM;
+        if (avail >= size) {
+                memcpy(data, p, size);
+                in->cur_pos += size;
+                return finish_message(in, data, size, ret);
+        }
+        memcpy(data, p, avail);
+        in->cur_pos += avail;
+        in->msg = data;
+        in->msg_size = size;
+        in->msg_have = avail;
+        return 0;
+}
+
+void io_out_done(struct io_out *out)
+{
+        for (size_t i = out->head; i < out->tail; i++)
+                message_unref(out->queue[i]);
+        free(out->queue);
+        *out = (struct io_out){ 0 };
+}
+
+static size_t message_wire_size(const struct message *m)
+{
+        return m->out_header_size + m->body_size;
+}
+
+int io_out_queue(struct io_out *out, struct message *m)
+{
+        if (out->tail == out->allocated && out->head > 0) {
+                /* Slide down instead of growing when the front has drained. */
+                memmove(out->queue, out->queue + out->head, (out->tail - out->head) * sizeof(*out->queue));
+                out->tail -= out->head;
+                out->head = 0;
+        }
+        if (GREEDY_REALLOC(out->queue, out->allocated, out->tail + 1) < 0)
+                return -ENOMEM;
+        out->queue[out->tail++] = message_ref(m);
+        out->n_bytes += message_wire_size(m);
+        out->n_fds += m->n_fds;
+        return 0;
+}
+
+/* Batches are bounded so one writev() stays cheap for the kernel to set up. */
+#define IO_MAX_BATCH 128
+
+int io_out_flush(struct io_out *out, int fd)
+{
+        while (out->head < out->tail) {
+                struct iovec iov[IO_MAX_BATCH * 2];
+                size_t n_iov = 0, off = out->offset;
+                union {
+                        struct cmsghdr align;
+                        uint8_t buf[CMSG_SPACE(sizeof(int) * IO_MAX_FDS_PER_RECV)];
+                } control;
+                struct msghdr mh = { .msg_iov = iov };
+
+                for (size_t i = out->head; i < out->tail && n_iov < ELEMENTSOF(iov) - 1; i++) {
+                        struct message *m = out->queue[i];
+                        /* A message's fds must travel with its first byte, alone in that sendmsg(). */
+                        if (m->n_fds && off == 0) {
+                                if (n_iov > 0)
+                                        break;
+                                if (m->n_fds > IO_MAX_FDS_PER_RECV)
+                                        return -E2BIG;
+                                mh.msg_control = &control;
+                                mh.msg_controllen = CMSG_SPACE(sizeof(int) * m->n_fds);
+                                struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+                                c->cmsg_level = SOL_SOCKET;
+                                c->cmsg_type = SCM_RIGHTS;
+                                c->cmsg_len = CMSG_LEN(sizeof(int) * m->n_fds);
+                                memcpy(CMSG_DATA(c), m->fds, sizeof(int) * m->n_fds);
+                        }
+                        const uint8_t *body = m->data + m->body_offset;
+                        if (m->out_header == m->data && off < m->body_offset + m->body_size) {
+                                /* built message: header and body are contiguous */
+                                iov[n_iov++] = (struct iovec){ (void *)(m->data + off),
+                                                               m->body_offset + m->body_size - off };
+                        } else {
+                                if (off < m->out_header_size)
+                                        iov[n_iov++] = (struct iovec){ m->out_header + off,
+                                                                       m->out_header_size - off };
+                                size_t boff = off > m->out_header_size ? off - m->out_header_size : 0;
+                                if (m->body_size > boff)
+                                        iov[n_iov++] = (struct iovec){ (void *)(body + boff),
+                                                                       m->body_size - boff };
+                        }
+                        off = 0;
+                        if (mh.msg_control)
+                                break;
+                }
+                mh.msg_iovlen = n_iov;
+                size_t total = 0;
+                for (size_t i = 0; i < n_iov; i++)
+                        total += iov[i].iov_len;
+
+                ssize_t n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+
+                /* Retire what was written. */
+                size_t left = (size_t)n;
+                out->n_bytes -= left;
+                while (left > 0 && out->head < out->tail) {
+                        struct message *m = out->queue[out->head];
+                        size_t rem = message_wire_size(m) - out->offset;
+                        if (left < rem) {
+                                out->offset += left;
+                                break;
+                        }
+                        left -= rem;
+                        out->offset = 0;
+                        out->n_fds -= m->n_fds;
+                        message_unref(m);
+                        out->head++;
+                }
+                /* A short write means the socket buffer is full; don't ask again just to hear EAGAIN. */
+                if ((size_t)n < total)
+                        return -EAGAIN;
+        }
+        /* Drained: release the array, idle connections should cost nothing. */
+        free(out->queue);
+        out->queue = NULL;
+        out->head = out->tail = out->allocated = 0;
+        return 0;
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Non-blocking socket I/O for D-Bus streams, with fd passing.
+ *
+ * Input is read into a scratch buffer owned by the caller (one per thread,
+ * shared by all connections), and each complete message is copied out into
+ * its own allocation. Only bytes that do not yet form a message header are
+ * carried over per connection, so an idle connection holds no buffer at all.
+ * A message larger than what has arrived is allocated at its full size once
+ * its header is known and the rest is read straight into it: big bodies are
+ * never copied twice.
+ *
+ * Output is a FIFO of referenced messages written with writev() in batches;
+ * the bytes are never copied into a per-connection buffer.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "message.h"
+
+/* The kernel's SCM_MAX_FD: at most this many fds arrive with one recvmsg(). */
+#define IO_MAX_FDS_PER_RECV 253
+
+struct io_in {
+        uint8_t *pending; /* carried-over bytes (short header, partial SASL line) */
+        size_t n_pending, allocated_pending;
+
+        uint8_t *msg; /* a message being assembled in its own allocation */
+        size_t msg_size, msg_have;
+
+        int *fds; /* received fds not yet handed to a message, in arrival order */
+        size_t n_fds, allocated_fds;
+
+        const uint8_t *cur; /* bytes of the last read not yet consumed */
+        size_t cur_len, cur_pos;
+};
+
+void io_in_done(struct io_in *in);
+
+/* One recvmsg(). Returns bytes read (>0), 0 on EOF, -EAGAIN, -EPROTO when fds
+ * arrive and fds_allowed is false (they are closed), or another -errno. */
+ssize_t io_in_read(struct io_in *in, int fd, uint8_t *scratch, size_t scratch_size, bool fds_allowed);
+
+/* The unconsumed bytes of the last read, for the SASL phase. */
+static inline const uint8_t *io_in_peek(const struct io_in *in, size_t *len)
+{
+        *len = in->cur_len - in->cur_pos;
+        return in->cur + in->cur_pos;
+}
+static inline void io_in_consume(struct io_in *in, size_t n)
+{
+        in->cur_pos += n;
+}
+/* Keep unconsumed bytes for the next read (they live in the scratch buffer until then). */
+int io_in_stash(struct io_in *in);
+
+/* Extract the next complete message: 1 and *ret set, 0 when more bytes are
+ * needed (unconsumed bytes are stashed), -EBADMSG for a malformed message or
+ * missing fds, -ENOMEM. max_size below the protocol maximum is the bus's
+ * max_message_size limit. */
+int io_in_pop_message(struct io_in *in, size_t max_size, struct message **ret);
+
+/* Bytes held for this connection's input right now. */
+size_t io_in_memory(const struct io_in *in);
+
+struct io_out {
+        struct message **queue; /* FIFO: queue[head..tail) */
+        size_t head, tail, allocated;
+        size_t offset; /* bytes of queue[head] already written */
+        size_t n_bytes; /* bytes queued and not yet written */
+        size_t n_fds;   /* fds queued */
+};
+
+void io_out_done(struct io_out *out);
+/* Queue a stamped message (takes a new reference). */
+int io_out_queue(struct io_out *out, struct message *m);
+static inline bool io_out_empty(const struct io_out *out)
+{
+        return out->head == out->tail;
+}
+/* Write as much as the socket takes. 0 when everything is written, -EAGAIN
+ * when the socket is full, or -errno (-EPIPE, -ECONNRESET, ...). */
+int io_out_flush(struct io_out *out, int fd);

@@ -1,0 +1,664 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Parsing and validation of received messages, and the forwarding header.
+ *
+ * A message is validated once, completely, when it arrives: fixed header,
+ * header fields, and the body against its signature (alignment padding,
+ * booleans, UTF-8, object paths, nested signatures, array lengths, depth,
+ * fd indices). Everything downstream (routing, matching, the driver's
+ * reader) may then trust the bytes. The body is never rewritten: forwarding
+ * sends a freshly stamped header plus the original body bytes.
+ */
+#include <stdarg.h>
+
+#include "message.h"
+#include "wire.h"
+
+int message_peek_size(const uint8_t *p, size_t *total)
+{
+        bool be;
+
+        if (p[0] == 'l')
+                be = false;
+        else if (p[0] == 'B')
+                be = true;
+        else
+                return -EBADMSG;
+        if (p[3] != 1)
+                return -EBADMSG;
+
+        uint64_t body = wire_u32(p + 4, be);
+        uint64_t fields = wire_u32(p + 12, be);
+        if (fields > DBUS_MAXIMUM_ARRAY_LENGTH)
+                return -EBADMSG;
+        uint64_t t = 16 + ALIGN8(fields) + body;
+        if (t > DBUS_MAXIMUM_MESSAGE_LENGTH)
+                return -EBADMSG;
+        *total = (size_t)t;
+        return 0;
+}
+
+/* ---- body validation ---- */
+
+struct vctx {
+        const uint8_t *data; /* base for alignment (message start or body start, both 8-aligned) */
+        size_t end;
+        size_t pos;
+        bool be;
+        uint32_t n_fds;
+};
+
+static bool v_align(struct vctx *c, unsigned a)
+{
+        size_t np = ALIGN_TO(c->pos, a);
+        if (np > c->end)
+                return false;
+        for (size_t i = c->pos; i < np; i++)
+                if (c->data[i] != 0)
+                        return false;
+        c->pos = np;
+        return true;
+}
+
+static bool v_need(const struct vctx *c, size_t n)
+{
+        return c->end - c->pos >= n;
+}
+
+/* Validates a string-like value of type t and returns it through str and len. */
+static bool v_string(struct vctx *c, char t, const char **str, size_t *len)
+{
+        size_t l;
+        if (t == 'g') {
+                if (!v_need(c, 1))
+                        return false;
+                l = c->data[c->pos++];
+        } else {
+                if (!v_align(c, 4) || !v_need(c, 4))
+                        return false;
+                l = wire_u32(c->data + c->pos, c->be);
+                c->pos += 4;
+        }
+        if (l >= c->end - c->pos || c->data[c->pos + l] != 0)
+                return false;
+        const char *s = (const char *)c->data + c->pos;
+        switch (t) {
+        case 's':
+                if (!utf8_validate(s, l))
+                        return false;
+                break;
+        case 'o':
+                if (!dbus_validate_object_path(s, l))
+                        return false;
+                break;
+        case 'g':
+                if (!signature_validate(s, l))
+                        return false;
+                break;
+        }
+        c->pos += l + 1;
+        if (str)
+                *str = s;
+        if (len)
+                *len = l;
+        return true;
+}
+
+/*
+ * Validate one value of the complete type at *sig, advancing *sig past it.
+ * depth counts every container level including variants: the spec caps
+ * arrays and structs at 32 each inside one signature, and libdbus caps the
+ * total recursion at 64 across variants, which we follow.
+ */
+static bool v_value(struct vctx *c, const char **sig, unsigned depth)
+{
+        char t = *(*sig)++;
+        unsigned fs = wire_fixed_size(t);
+
+        if (fs) {
+                if (!v_align(c, fs) || !v_need(c, fs))
+                        return false;
+                if (t == 'b' && wire_u32(c->data + c->pos, c->be) > 1)
+                        return false;
+                if (t == 'h' && wire_u32(c->data + c->pos, c->be) >= c->n_fds)
+                        return false;
+                c->pos += fs;
+                return true;
+        }
+
+        switch (t) {
+        case 's':
+        case 'o':
+        case 'g':
+                return v_string(c, t, NULL, NULL);
+
+        case 'v': {
+                const char *vs;
+                size_t vl;
+                if (depth + 1 > 2 * DBUS_MAXIMUM_TYPE_RECURSION_DEPTH)
+                        return false;
+                if (!v_string(c, 'g', &vs, &vl) || !signature_validate_single(vs, vl))
+                        return false;
+                const char *p = vs;
+                return v_value(c, &p, depth + 1);
+        }
+
+        case 'a': {
+                if (depth + 1 > 2 * DBUS_MAXIMUM_TYPE_RECURSION_DEPTH)
+                        return false;
+                if (!v_align(c, 4) || !v_need(c, 4))
+                        return false;
+                uint32_t len = wire_u32(c->data + c->pos, c->be);
+                c->pos += 4;
+                const char *elem = *sig;
+                size_t elen = signature_next_complete(elem);
+                char et = elem[0];
+                if (len > DBUS_MAXIMUM_ARRAY_LENGTH || !v_align(c, wire_alignment(et)))
+                        return false;
+                if (len > c->end - c->pos)
+                        return false;
+                size_t aend = c->pos + len;
+                unsigned efs = wire_fixed_size(et);
+                if (efs && et != 'b' && et != 'h') {
+                        /* Fixed-size elements need no per-element checks. */
+                        if (len % efs)
+                                return false;
+                        c->pos = aend;
+                } else {
+                        size_t saved_end = c->end;
+                        c->end = aend;
+                        while (c->pos < aend) {
+                                const char *p = elem;
+                                if (et == '{') {
+                                        p++; /* dict entries are 8-aligned structs */
+                                        if (!v_align(c, 8) || !v_value(c, &p, depth + 2) ||
+                                            !v_value(c, &p, depth + 2))
+                                                return false;
+                                } else if (!v_value(c, &p, depth + 1)) {
+                                        return false;
+                                }
+                        }
+                        c->end = saved_end;
+                }
+                *sig = elem + elen;
+                return true;
+        }
+
+        case '(':
+                if (depth + 1 > 2 * DBUS_MAXIMUM_TYPE_RECURSION_DEPTH)
+                        return false;
+                if (!v_align(c, 8))
+                        return false;
+                while (**sig != ')')
+                        if (!v_value(c, sig, depth + 1))
+                                return false;
+                (*sig)++;
+                return true;
+
+        default:
+                return false;
+        }
+}
+
+static int validate_body(const struct message *m)
+{
+        struct vctx c = {
+                .data = m->data + m->body_offset,
+                .end = m->body_size,
+                .pos = 0,
+                .be = m->big_endian,
+                .n_fds = m->n_unix_fds,
+        };
+        const char *sig = m->signature;
+
+        while (*sig)
+                if (!v_value(&c, &sig, 0))
+                        return -EBADMSG;
+        return c.pos == c.end ? 0 : -EBADMSG;
+}
+
+/* ---- header ---- */
+
+static const char field_types[FIELD_MAX_KNOWN + 1] = {
+        [FIELD_PATH] = 'o',         [FIELD_INTERFACE] = 's',   [FIELD_MEMBER] = 's',
+        [FIELD_ERROR_NAME] = 's',   [FIELD_REPLY_SERIAL] = 'u', [FIELD_DESTINATION] = 's',
+        [FIELD_SENDER] = 's',       [FIELD_SIGNATURE] = 'g',    [FIELD_UNIX_FDS] = 'u',
+};
+
+static int parse_header(struct message *m)
+{
+        const uint8_t *p = m->data;
+        bool be = p[0] == 'B';
+        uint32_t fields_len;
+        size_t total;
+
+        if (m->size < DBUS_MINIMUM_HEADER_SIZE || message_peek_size(p, &total) < 0 || total != m->size)
+                return -EBADMSG;
+
+        m->big_endian = be;
+        m->type = p[1];
+        m->flags = p[2];
+        m->body_size = wire_u32(p + 4, be);
+        m->serial = wire_u32(p + 8, be);
+        fields_len = wire_u32(p + 12, be);
+        m->body_offset = 16 + ALIGN8(fields_len);
+        m->signature = "";
+
+        if (m->type < MESSAGE_METHOD_CALL || m->type > MESSAGE_SIGNAL || m->serial == 0)
+                return -EBADMSG;
+
+        struct vctx c = { .data = p, .end = 16 + (size_t)fields_len, .pos = 16, .be = be, .n_fds = 0 };
+        unsigned seen = 0;
+
+        while (c.pos < c.end) {
+                if (!v_align(&c, 8) || !v_need(&c, 1))
+                        return -EBADMSG;
+                uint8_t code = p[c.pos++];
+                const char *vs;
+                size_t vl;
+                if (!v_string(&c, 'g', &vs, &vl) || !signature_validate_single(vs, vl))
+                        return -EBADMSG;
+
+                if (code == FIELD_INVALID)
+                        return -EBADMSG;
+                if (code > FIELD_MAX_KNOWN) {
+                        /* Unknown fields are validated and then dropped by message_stamp(). */
+                        const char *s = vs;
+                        if (!v_value(&c, &s, 1))
+                                return -EBADMSG;
+                        continue;
+                }
+                if (vl != 1 || vs[0] != field_types[code] || (seen & (1u << code)))
+                        return -EBADMSG;
+                seen |= 1u << code;
+
+                if (field_types[code] == 'u') {
+                        if (!v_align(&c, 4) || !v_need(&c, 4))
+                                return -EBADMSG;
+                        uint32_t v = wire_u32(p + c.pos, be);
+                        c.pos += 4;
+                        if (code == FIELD_REPLY_SERIAL) {
+                                if (v == 0)
+                                        return -EBADMSG;
+                                m->reply_serial = v;
+                        } else {
+                                m->n_unix_fds = v;
+                        }
+                        continue;
+                }
+
+                const char *s;
+                size_t l;
+                if (!v_string(&c, field_types[code], &s, &l))
+                        return -EBADMSG;
+                switch (code) {
+                case FIELD_PATH:
+                        m->path = s;
+                        break;
+                case FIELD_INTERFACE:
+                        if (!dbus_validate_interface(s, l))
+                                return -EBADMSG;
+                        m->interface = s;
+                        break;
+                case FIELD_MEMBER:
+                        if (!dbus_validate_member(s, l))
+                                return -EBADMSG;
+                        m->member = s;
+                        break;
+                case FIELD_ERROR_NAME:
+                        if (!dbus_validate_error_name(s, l))
+                                return -EBADMSG;
+                        m->error_name = s;
+                        break;
+                case FIELD_DESTINATION:
+                        if (!dbus_validate_bus_name(s, l))
+                                return -EBADMSG;
+                        m->destination = s;
+                        break;
+                case FIELD_SENDER:
+                        if (!dbus_validate_bus_name(s, l))
+                                return -EBADMSG;
+                        m->sender = s;
+                        break;
+                case FIELD_SIGNATURE:
+                        m->signature = s;
+                        break;
+                }
+        }
+        /* Padding between the header fields and the body must be zeros too. */
+        c.end = m->body_offset;
+        if (!v_align(&c, 8))
+                return -EBADMSG;
+
+        /* Required fields, "Message Types" in the spec. */
+        switch (m->type) {
+        case MESSAGE_METHOD_CALL:
+                if (!m->path || !m->member)
+                        return -EBADMSG;
+                break;
+        case MESSAGE_SIGNAL:
+                if (!m->path || !m->interface || !m->member)
+                        return -EBADMSG;
+                break;
+        case MESSAGE_ERROR:
+                if (!m->error_name || !m->reply_serial)
+                        return -EBADMSG;
+                break;
+        case MESSAGE_METHOD_RETURN:
+                if (!m->reply_serial)
+                        return -EBADMSG;
+                break;
+        }
+        if (m->n_unix_fds > DBUS_MAXIMUM_UNIX_FDS)
+                return -EBADMSG;
+        return 0;
+}
+
+int message_new_from_data(uint8_t *data, size_t size, struct message **ret)
+{
+        struct message *m = zalloc(sizeof(*m));
+        if (!m) {
+                free(data);
+                return -ENOMEM;
+        }
+        m->n_ref = 1;
+        m->data = data;
+        m->size = size;
+
+        int r = parse_header(m);
+        if (r >= 0)
+                r = validate_body(m);
+        if (r < 0) {
+                message_unref(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+void message_attach_fds(struct message *m, int *fds, size_t n)
+{
+        m->fds = fds;
+        m->n_fds = n;
+}
+
+int *message_steal_fds(struct message *m, size_t *n)
+{
+        int *fds = m->fds;
+        *n = m->n_fds;
+        m->fds = NULL;
+        m->n_fds = 0;
+        return fds;
+}
+
+struct message *message_ref(struct message *m)
+{
+        if (m)
+                m->n_ref++;
+        return m;
+}
+
+struct message *message_unref(struct message *m)
+{
+        if (!m || --m->n_ref > 0)
+                return NULL;
+        if (m->out_header != m->data)
+                free(m->out_header);
+        if (m->fds) {
+                close_fds(m->fds, m->n_fds);
+                free(m->fds);
+        }
+        free(m->data);
+        free(m);
+        return NULL;
+}
+
+/* ---- header writer, shared by message_stamp() and the builder ---- */
+
+struct hdr {
+        uint8_t *buf;
+        size_t size, allocated;
+        bool be;
+};
+
+static int hdr_reserve(struct hdr *h, size_t n)
+{
+        return GREEDY_REALLOC(h->buf, h->allocated, h->size + n);
+}
+
+static int hdr_pad(struct hdr *h, unsigned a)
+{
+        size_t np = ALIGN_TO(h->size, a);
+        int r = hdr_reserve(h, np - h->size);
+        if (r < 0)
+                return r;
+        memset(h->buf + h->size, 0, np - h->size);
+        h->size = np;
+        return 0;
+}
+
+static int hdr_field_string(struct hdr *h, uint8_t code, const char *s, const char **ret_copy)
+{
+        if (!s)
+                return 0;
+        char t = field_types[code];
+        size_t l = strlen(s);
+        int r = hdr_pad(h, 8);
+        if (r < 0)
+                return r;
+        r = hdr_reserve(h, 4 + 4 + 4 + l + 1);
+        if (r < 0)
+                return r;
+        uint8_t *p = h->buf + h->size;
+        p[0] = code;
+        p[1] = 1;
+        p[2] = (uint8_t)t;
+        p[3] = 0;
+        h->size += 4;
+        if (t == 'g') {
+                h->buf[h->size++] = (uint8_t)l;
+        } else {
+                wire_put_u32(h->buf + h->size, (uint32_t)l, h->be);
+                h->size += 4;
+        }
+        memcpy(h->buf + h->size, s, l + 1);
+        if (ret_copy)
+                *ret_copy = (const char *)h->buf + h->size; /* offset fixed up by the caller */
+        h->size += l + 1;
+        return 0;
+}
+
+static int hdr_field_u32(struct hdr *h, uint8_t code, uint32_t v)
+{
+        int r = hdr_pad(h, 8);
+        if (r < 0)
+                return r;
+        r = hdr_reserve(h, 8);
+        if (r < 0)
+                return r;
+        uint8_t *p = h->buf + h->size;
+        p[0] = code;
+        p[1] = 1;
+        p[2] = 'u';
+        p[3] = 0;
+        wire_put_u32(p + 4, v, h->be);
+        h->size += 8;
+        return 0;
+}
+
+/* Writes a complete header padded to 8; *sender_offset is where SENDER's string starts (or 0). */
+static int hdr_write(struct hdr *h, const struct hdr_fields *f, size_t *sender_offset)
+{
+        const char *sp = NULL;
+        int r = hdr_reserve(h, 16);
+        if (r < 0)
+                return r;
+        h->buf[0] = h->be ? 'B' : 'l';
+        h->buf[1] = f->type;
+        h->buf[2] = f->flags;
+        h->buf[3] = 1;
+        wire_put_u32(h->buf + 4, f->body_size, h->be);
+        wire_put_u32(h->buf + 8, f->serial, h->be);
+        h->size = 16;
+
+        if ((r = hdr_field_string(h, FIELD_PATH, f->path, NULL)) < 0 ||
+            (r = hdr_field_string(h, FIELD_INTERFACE, f->interface, NULL)) < 0 ||
+            (r = hdr_field_string(h, FIELD_MEMBER, f->member, NULL)) < 0 ||
+            (r = hdr_field_string(h, FIELD_ERROR_NAME, f->error_name, NULL)) < 0 ||
+            (f->reply_serial && (r = hdr_field_u32(h, FIELD_REPLY_SERIAL, f->reply_serial)) < 0) ||
+            (r = hdr_field_string(h, FIELD_DESTINATION, f->destination, NULL)) < 0)
+                return r;
+        if (f->sender) {
+                r = hdr_field_string(h, FIELD_SENDER, f->sender, &sp);
+                if (r < 0)
+                        return r;
+                *sender_offset = (size_t)((const uint8_t *)sp - h->buf);
+        }
+        if ((f->signature && f->signature[0] &&
+             (r = hdr_field_string(h, FIELD_SIGNATURE, f->signature, NULL)) < 0) ||
+            (f->n_unix_fds && (r = hdr_field_u32(h, FIELD_UNIX_FDS, f->n_unix_fds)) < 0))
+                return r;
+
+        wire_put_u32(h->buf + 12, (uint32_t)(h->size - 16), h->be);
+        return hdr_pad(h, 8);
+}
+
+int message_stamp(struct message *m, const char *sender)
+{
+        if (m->out_header && streq_ptr(m->stamped_sender, sender))
+                return 0;
+
+        struct hdr h = { .be = m->big_endian };
+        struct hdr_fields f = {
+                .type = m->type,
+                .flags = m->flags,
+                .body_size = m->body_size,
+                .serial = m->serial,
+                .reply_serial = m->reply_serial,
+                .n_unix_fds = m->n_unix_fds,
+                .path = m->path,
+                .interface = m->interface,
+                .member = m->member,
+                .error_name = m->error_name,
+                .destination = m->destination,
+                .sender = sender,
+                .signature = m->signature,
+        };
+        size_t so = 0;
+        int r = hdr_write(&h, &f, &so);
+        if (r < 0) {
+                free(h.buf);
+                return r;
+        }
+        if (h.size - 16 > DBUS_MAXIMUM_ARRAY_LENGTH || h.size + m->body_size > DBUS_MAXIMUM_MESSAGE_LENGTH) {
+                free(h.buf);
+                return -E2BIG;
+        }
+        if (m->out_header != m->data)
+                free(m->out_header);
+        m->out_header = h.buf;
+        m->out_header_size = h.size;
+        m->stamped_sender = sender ? (const char *)h.buf + so : NULL;
+        return 0;
+}
+
+/* ---- arguments for match rules ---- */
+
+static size_t skip_string(const uint8_t *d, size_t pos, char t, bool be)
+{
+        if (t == 'g')
+                return pos + 1 + d[pos] + 1;
+        pos = ALIGN_TO(pos, 4);
+        return pos + 4 + wire_u32(d + pos, be) + 1;
+}
+
+/* Skips a value of validated data; mirrors v_value() without the checks. */
+size_t wire_skip_value(const uint8_t *d, size_t pos, const char **sig, bool be)
+{
+        char t = *(*sig)++;
+        unsigned fs = wire_fixed_size(t);
+        if (fs)
+                return ALIGN_TO(pos, fs) + fs;
+        switch (t) {
+        case 's':
+        case 'o':
+        case 'g':
+                return skip_string(d, pos, t, be);
+        case 'v': {
+                const char *vs = (const char *)d + pos + 1;
+                pos = skip_string(d, pos, 'g', be);
+                return wire_skip_value(d, pos, &vs, be);
+        }
+        case 'a': {
+                pos = ALIGN_TO(pos, 4);
+                uint32_t len = wire_u32(d + pos, be);
+                pos += 4;
+                const char *elem = *sig;
+                *sig = elem + signature_next_complete(elem);
+                return ALIGN_TO(pos, wire_alignment(elem[0])) + len;
+        }
+        case '(':
+                pos = ALIGN_TO(pos, 8);
+                while (**sig != ')')
+                        pos = wire_skip_value(d, pos, sig, be);
+                (*sig)++;
+                return pos;
+        }
+        return pos;
+}
+
+int message_parse_args(struct message *m)
+{
+        if (m->args_parsed)
+                return 0;
+        const uint8_t *d = m->data + m->body_offset;
+        const char *sig = m->signature;
+        size_t pos = 0;
+        unsigned n = 0;
+
+        while (*sig && n < MESSAGE_MAX_MATCH_ARGS) {
+                char t = *sig;
+                if (t == 's' || t == 'o' || t == 'g') {
+                        size_t p = t == 'g' ? pos : ALIGN_TO(pos, 4);
+                        m->args[n] = (const char *)d + p + (t == 'g' ? 1 : 4);
+                        m->arg_types[n] = t;
+                } else {
+                        m->args[n] = NULL;
+                        m->arg_types[n] = 0;
+                }
+                pos = wire_skip_value(d, pos, &sig, m->big_endian);
+                n++;
+        }
+        m->n_args = (uint8_t)n;
+        m->args_parsed = true;
+        return 0;
+}
+
+const char *message_type_to_string(uint8_t type)
+{
+        switch (type) {
+        case MESSAGE_METHOD_CALL:
+                return "method_call";
+        case MESSAGE_METHOD_RETURN:
+                return "method_return";
+        case MESSAGE_ERROR:
+                return "error";
+        case MESSAGE_SIGNAL:
+                return "signal";
+        }
+        return "invalid";
+}
+
+int message_write_header_(bool be, const struct hdr_fields *f, uint8_t **ret, size_t *ret_size)
+{
+        struct hdr h = { .be = be };
+        size_t so = 0;
+        int r = hdr_write(&h, f, &so);
+        if (r < 0) {
+                free(h.buf);
+                return r;
+        }
+        *ret = h.buf;
+        *ret_size = h.size;
+        return 0;
+}

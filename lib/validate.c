@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Validation of the string-like things the D-Bus specification constrains:
+ * bus, interface, member and error names, object paths, signatures and
+ * UTF-8. Every function takes an explicit length, so it can check a string
+ * in place inside a received message without copying it.
+ */
+#include "message.h"
+#include "wire.h"
+
+static bool is_name_char(char c, bool allow_dash)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+               (allow_dash && c == '-');
+}
+
+static bool is_digit(char c)
+{
+        return c >= '0' && c <= '9';
+}
+
+/* Dotted names: at least two elements, none empty; element start rules differ per kind. */
+static bool validate_dotted(const char *s, size_t n, bool allow_dash, bool allow_leading_digit)
+{
+        size_t elements = 0, elen = 0;
+
+        if (n == 0 || n > DBUS_MAXIMUM_NAME_LENGTH)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char c = s[i];
+                if (c == '.') {
+                        if (elen == 0)
+                                return false;
+                        elements++;
+                        elen = 0;
+                        continue;
+                }
+                if (!is_name_char(c, allow_dash))
+                        return false;
+                if (elen == 0 && is_digit(c) && !allow_leading_digit)
+                        return false;
+                elen++;
+        }
+        if (elen == 0)
+                return false;
+        return elements + 1 >= 2;
+}
+
+bool dbus_validate_unique_name(const char *s, size_t n)
+{
+        /* ":" followed by dotted elements that may start with digits. */
+        if (n < 2 || s[0] != ':')
+                return false;
+        return validate_dotted(s + 1, n - 1, true, true) && n <= DBUS_MAXIMUM_NAME_LENGTH;
+}
+
+bool dbus_validate_well_known_name(const char *s, size_t n)
+{
+        return n > 0 && s[0] != ':' && validate_dotted(s, n, true, false);
+}
+
+bool dbus_validate_bus_name(const char *s, size_t n)
+{
+        return n > 0 && (s[0] == ':' ? dbus_validate_unique_name(s, n) : dbus_validate_well_known_name(s, n));
+}
+
+bool dbus_validate_interface(const char *s, size_t n)
+{
+        return n > 0 && s[0] != ':' && validate_dotted(s, n, false, false);
+}
+
+bool dbus_validate_error_name(const char *s, size_t n)
+{
+        return dbus_validate_interface(s, n);
+}
+
+bool dbus_validate_member(const char *s, size_t n)
+{
+        if (n == 0 || n > DBUS_MAXIMUM_NAME_LENGTH || is_digit(s[0]))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!is_name_char(s[i], false))
+                        return false;
+        return true;
+}
+
+bool dbus_validate_object_path(const char *s, size_t n)
+{
+        if (n == 0 || s[0] != '/')
+                return false;
+        if (n == 1)
+                return true;
+        if (s[n - 1] == '/')
+                return false;
+        for (size_t i = 1; i < n; i++) {
+                if (s[i] == '/') {
+                        if (s[i - 1] == '/')
+                                return false;
+                } else if (!is_name_char(s[i], false)) {
+                        return false;
+                }
+        }
+        return true;
+}
+
+/*
+ * Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
+ * U+10FFFF. NUL bytes are rejected as the spec forbids them inside strings.
+ * Runs of ASCII are checked eight bytes at a time; most strings are ASCII.
+ */
+bool utf8_validate(const char *str, size_t n)
+{
+        const unsigned char *s = (const unsigned char *)str;
+        size_t i = 0;
+
+        while (i < n) {
+                if (n - i >= 8) {
+                        uint64_t w;
+                        memcpy(&w, s + i, 8);
+                        /* all bytes in 1..0x7f: no high bit, and no zero byte */
+                        if (!(w & 0x8080808080808080ULL) &&
+                            !((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL)) {
+                                i += 8;
+                                continue;
+                        }
+                }
+                unsigned char c = s[i];
+                if (c == 0)
+                        return false;
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                }
+                uint32_t cp;
+                size_t len;
+                if ((c & 0xe0) == 0xc0) {
+                        len = 2;
+                        cp = c & 0x1f;
+                } else if ((c & 0xf0) == 0xe0) {
+                        len = 3;
+                        cp = c & 0x0f;
+                } else if ((c & 0xf8) == 0xf0) {
+                        len = 4;
+                        cp = c & 0x07;
+                } else {
+                        return false;
+                }
+                if (n - i < len)
+                        return false;
+                for (size_t k = 1; k < len; k++) {
+                        if ((s[i + k] & 0xc0) != 0x80)
+                                return false;
+                        cp = (cp << 6) | (s[i + k] & 0x3f);
+                }
+                if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+                    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                        return false;
+                i += len;
+        }
+        return true;
+}
+
+/*
+ * One complete type starting at s[*i] (with s[n] the end). Tracks array and
+ * struct depth separately, as the spec limits each to 32.
+ */
+static bool signature_complete(const char *s, size_t n, size_t *i, unsigned arrays, unsigned structs)
+{
+        if (*i >= n)
+                return false;
+        char c = s[(*i)++];
+        switch (c) {
+        case 'y':
+        case 'b':
+        case 'n':
+        case 'q':
+        case 'i':
+        case 'u':
+        case 'x':
+        case 't':
+        case 'd':
+        case 'h':
+        case 's':
+        case 'o':
+        case 'g':
+        case 'v':
+                return true;
+        case 'a':
+                if (arrays + 1 > DBUS_MAXIMUM_TYPE_RECURSION_DEPTH)
+                        return false;
+                if (*i < n && s[*i] == '{') {
+                        (*i)++;
+                        if (structs + 1 > DBUS_MAXIMUM_TYPE_RECURSION_DEPTH)
+                                return false;
+                        /* dict entry: basic key, one complete value, '}' */
+                        if (*i >= n || !wire_is_basic(s[*i]))
+                                return false;
+                        (*i)++;
+                        if (!signature_complete(s, n, i, arrays + 1, structs + 1))
+                                return false;
+                        if (*i >= n || s[*i] != '}')
+                                return false;
+                        (*i)++;
+                        return true;
+                }
+                return signature_complete(s, n, i, arrays + 1, structs);
+        case '(': {
+                if (structs + 1 > DBUS_MAXIMUM_TYPE_RECURSION_DEPTH)
+                        return false;
+                size_t fields = 0;
+                while (*i < n && s[*i] != ')') {
+                        if (!signature_complete(s, n, i, arrays, structs + 1))
+                                return false;
+                        fields++;
+                }
+                if (*i >= n || fields == 0)
+                        return false;
+                (*i)++;
+                return true;
+        }
+        default:
+                /* '{' outside an array, ')', '}', 'r', 'e', 'm', '*', '?', '@', '&', '^' and anything else */
+                return false;
+        }
+}
+
+bool signature_validate(const char *s, size_t n)
+{
+        if (n > DBUS_MAXIMUM_SIGNATURE_LENGTH)
+                return false;
+        for (size_t i = 0; i < n;)
+                if (!signature_complete(s, n, &i, 0, 0))
+                        return false;
+        return memchr(s, 0, n) == NULL;
+}
+
+bool signature_validate_single(const char *s, size_t n)
+{
+        size_t i = 0;
+        if (n == 0 || n > DBUS_MAXIMUM_SIGNATURE_LENGTH || memchr(s, 0, n))
+                return false;
+        return signature_complete(s, n, &i, 0, 0) && i == n;
+}
+
+/* For signatures that are already known to be valid. */
+size_t signature_next_complete(const char *s)
+{
+        size_t i = 0, n = strnlen(s, DBUS_MAXIMUM_SIGNATURE_LENGTH + 1);
+        /* An array's element may be a dict entry, which is not a complete type on its own. */
+        if (s[0] == '{') {
+                i = 2;
+                if (n < 4 || !wire_is_basic(s[1]) || !signature_complete(s, n, &i, 1, 1) || i >= n || s[i] != '}')
+                        return 0;
+                return i + 1;
+        }
+        if (!signature_complete(s, n, &i, 0, 0))
+                return 0;
+        return i;
+}

@@ -1,0 +1,1 @@
+nsbus_unit_test(test-hashmap nsbus)
