@@ -96,7 +96,7 @@ int bus_new(struct bus **ret)
         list_init(&b->flush_list);
         match_registry_init(&b->wildcard_matches);
         match_registry_init(&b->driver_matches);
-        b->next_id = 1;
+        b->next_id = 0; /* dbus-daemon's first peer is :1.0 */
         b->allow_external = true;
         bus_limits_init_default(&b->limits);
         random_hex(b->guid, 32);

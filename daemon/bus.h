@@ -283,7 +283,9 @@ bool match_peer_has_eavesdrop(const struct peer *p);
 
 /* driver.c */
 int driver_handle(struct bus *b, struct peer *p, struct message *m);
-void driver_peer_gone(struct bus *b, struct peer *p);
+int driver_assign_unique_name(struct bus *b, struct peer *p);
+/* announce: emit NameOwnerChanged for the unique name (not for monitors, which already lost it). */
+void driver_peer_gone(struct bus *b, struct peer *p, bool announce);
 int driver_become_monitor(struct bus *b, struct peer *p, struct message *m);
 void driver_emit_name_owner_changed(struct bus *b, const char *name, const char *old_owner, const char *new_owner);
 void driver_emit_name_acquired(struct bus *b, struct peer *p, const char *name);

@@ -285,7 +285,7 @@ static int config_add_servicedir(struct bus_config *c, char *path, unsigned flag
                 free(path);
                 return -ENOMEM;
         }
-        n[c->n_servicedirs++] = (struct bus_service_dir){ .path = path, .flags = flags };
+        n[c->n_servicedirs++] = (struct bus_service_dir){.path = path, .flags = flags};
         c->servicedirs = n;
         return 0;
 }
@@ -308,7 +308,7 @@ static int config_add_association(struct bus_config *c, const char *own, const c
                 realloc(c->selinux_associations, (c->n_selinux_associations + 1) * sizeof(*n));
         if (!n)
                 return -ENOMEM;
-        n[c->n_selinux_associations++] = (struct bus_selinux_association){ TAKE_PTR(o), TAKE_PTR(ctx) };
+        n[c->n_selinux_associations++] = (struct bus_selinux_association){TAKE_PTR(o), TAKE_PTR(ctx)};
         c->selinux_associations = n;
         return 0;
 }
@@ -362,7 +362,8 @@ static int config_merge(struct bus_config *dst, struct bus_config *src)
                 return r;
 
         for (size_t i = 0; i < src->n_servicedirs; i++) {
-                r = config_add_servicedir(dst, TAKE_PTR(src->servicedirs[i].path), src->servicedirs[i].flags);
+                r = config_add_servicedir(dst, TAKE_PTR(src->servicedirs[i].path),
+                                          src->servicedirs[i].flags);
                 if (r < 0)
                         return r;
         }
@@ -463,7 +464,7 @@ static struct element *parser_push(struct parser *p, enum element_type type)
                 return NULL;
         }
         struct element *e = &p->stack[p->depth++];
-        *e = (struct element){ .type = type, .line = parser_line(p) };
+        *e = (struct element){.type = type, .line = parser_line(p)};
         return e;
 }
 
@@ -493,8 +494,8 @@ static int parser_get_attributes(struct parser *p, const char *element, const ch
                                 break;
                 if (j == n_wanted)
                         return parser_fail(p, -EINVAL, parser_line(p),
-                                           "Attribute \"%s\" is invalid on <%s> element in this context", atts[i],
-                                           element);
+                                           "Attribute \"%s\" is invalid on <%s> element in this context",
+                                           atts[i], element);
                 values[j] = atts[i + 1];
         }
         return 0;
@@ -502,7 +503,7 @@ static int parser_get_attributes(struct parser *p, const char *element, const ch
 
 static int parser_no_attributes(struct parser *p, const char *element, const char **atts)
 {
-        static const char *const none[] = { NULL };
+        static const char *const none[] = {NULL};
 
         return parser_get_attributes(p, element, atts, none, NULL);
 }
@@ -516,8 +517,8 @@ static int parse_yes_no(struct parser *p, const char *attribute, const char *val
         else if (streq(value, "no"))
                 *ret = false;
         else
-                return parser_fail(p, -EINVAL, parser_line(p), "%s attribute must have value \"yes\" or \"no\"",
-                                   attribute);
+                return parser_fail(p, -EINVAL, parser_line(p),
+                                   "%s attribute must have value \"yes\" or \"no\"", attribute);
         return 0;
 }
 
@@ -531,7 +532,8 @@ static int parse_true_false(struct parser *p, const char *attribute, const char 
                 *ret = false;
         else
                 return parser_fail(p, -EINVAL, parser_line(p),
-                                   "Bad value \"%s\" for %s attribute, must be true or false", value, attribute);
+                                   "Bad value \"%s\" for %s attribute, must be true or false", value,
+                                   attribute);
         return 0;
 }
 
@@ -559,9 +561,10 @@ static int parse_fds_attribute(struct parser *p, const char *attribute, const ch
         if (!value)
                 return 0;
         if (!parse_long_like_dbus(value, &v) || v < 0 || v > (long)POLICY_MAX_FDS)
-                return parser_fail(p, -EINVAL, parser_line(p),
-                                   "Bad value \"%s\" for %s attribute, must be an integer in range 0 to %ld inclusive",
-                                   value, attribute, (long)POLICY_MAX_FDS);
+                return parser_fail(
+                        p, -EINVAL, parser_line(p),
+                        "Bad value \"%s\" for %s attribute, must be an integer in range 0 to %ld inclusive",
+                        value, attribute, (long)POLICY_MAX_FDS);
         *ret = (uint32_t)v;
         return 0;
 }
@@ -676,7 +679,7 @@ static int parser_lookup_group(struct parser *p, const char *name, gid_t *ret)
 
 static int parser_start_policy(struct parser *p, const char **atts)
 {
-        static const char *const wanted[] = { "context", "user", "group", "at_console", NULL };
+        static const char *const wanted[] = {"context", "user", "group", "at_console", NULL};
         const char *v[4];
         struct element *e;
         int r;
@@ -691,7 +694,8 @@ static int parser_start_policy(struct parser *p, const char **atts)
 
         if (!!context + !!user + !!group + !!at_console != 1)
                 return parser_fail(p, -EINVAL, e->line,
-                                   "<policy> element must have exactly one of (context|user|group|at_console) attributes");
+                                   "<policy> element must have exactly one of "
+                                   "(context|user|group|at_console) attributes");
 
         if (context) {
                 if (streq(context, "default"))
@@ -700,39 +704,45 @@ static int parser_start_policy(struct parser *p, const char **atts)
                         e->policy.context.kind = POLICY_CONTEXT_MANDATORY;
                 else
                         return parser_fail(p, -EINVAL, e->line,
-                                           "context attribute on <policy> must have the value \"default\" or \"mandatory\", not \"%s\"",
+                                           "context attribute on <policy> must have the value \"default\" "
+                                           "or \"mandatory\", not \"%s\"",
                                            context);
         } else if (user) {
                 uid_t uid;
                 if (parser_lookup_user(p, user, &uid) < 0) {
                         e->policy.ignored = true;
                         return parser_warn(p, e->line,
-                                           "Unknown username \"%s\" in message bus configuration file; ignoring this <policy>",
+                                           "Unknown username \"%s\" in message bus configuration file; "
+                                           "ignoring this <policy>",
                                            user);
                 }
-                e->policy.context = (struct policy_context){ POLICY_CONTEXT_USER, uid };
+                e->policy.context = (struct policy_context){POLICY_CONTEXT_USER, uid};
         } else if (group) {
                 gid_t gid;
                 if (parser_lookup_group(p, group, &gid) < 0) {
                         e->policy.ignored = true;
                         return parser_warn(p, e->line,
-                                           "Unknown group \"%s\" in message bus configuration file; ignoring this <policy>",
+                                           "Unknown group \"%s\" in message bus configuration file; "
+                                           "ignoring this <policy>",
                                            group);
                 }
-                e->policy.context = (struct policy_context){ POLICY_CONTEXT_GROUP, gid };
+                e->policy.context = (struct policy_context){POLICY_CONTEXT_GROUP, gid};
         } else {
                 bool t = streq(at_console, "true");
                 if (!t && !streq(at_console, "false"))
-                        return parser_fail(p, -EINVAL, e->line,
-                                           "Unknown value \"%s\" for at_console in message bus configuration file",
-                                           at_console);
-                e->policy.context = (struct policy_context){ POLICY_CONTEXT_CONSOLE, t };
+                        return parser_fail(
+                                p, -EINVAL, e->line,
+                                "Unknown value \"%s\" for at_console in message bus configuration file",
+                                at_console);
+                e->policy.context = (struct policy_context){POLICY_CONTEXT_CONSOLE, t};
                 /* dbus-daemon asks systemd-logind (or /var/run/console)
                  * whether a uid is at a local seat. nsbus has no seats, so
                  * it behaves like dbus-daemon on a machine where nobody is. */
                 return parser_warn(p, e->line,
-                                   t ? "<policy at_console=\"true\"> never applies: nsbus has no notion of a console user"
-                                     : "<policy at_console=\"false\"> applies to every connection: nsbus has no notion of a console user");
+                                   t ? "<policy at_console=\"true\"> never applies: nsbus has no notion of "
+                                       "a console user"
+                                     : "<policy at_console=\"false\"> applies to every connection: nsbus "
+                                       "has no notion of a console user");
         }
         return 0;
 }
@@ -816,33 +826,40 @@ static int parser_start_rule(struct parser *p, const char *element, const char *
         bool any_message = any_send || any_receive || a[A_EAVESDROP] || a[A_MAX_FDS] || a[A_MIN_FDS];
 
         if (!(any_send || any_receive || a[A_OWN] || a[A_OWN_PREFIX] || a[A_USER] || a[A_GROUP]))
-                return parser_fail(p, -EINVAL, line, "Element <%s> must have one or more attributes", element);
+                return parser_fail(p, -EINVAL, line, "Element <%s> must have one or more attributes",
+                                   element);
 
         if ((a[A_SEND_MEMBER] && !a[A_SEND_INTERFACE] && !a[A_SEND_PATH]) ||
             (a[A_RECEIVE_MEMBER] && !a[A_RECEIVE_INTERFACE] && !a[A_RECEIVE_PATH]))
                 return parser_fail(p, -EINVAL, line,
-                                   "On element <%s>, if you specify a member you must specify an interface or a path. Keep in mind that not all messages have an interface field.",
+                                   "On element <%s>, if you specify a member you must specify an interface "
+                                   "or a path. Keep in mind that not all messages have an interface field.",
                                    element);
 
         if (any_message + !!a[A_OWN] + !!a[A_OWN_PREFIX] + !!a[A_USER] + !!a[A_GROUP] > 1)
                 return parser_fail(p, -EINVAL, line,
-                                   "Invalid combination of attributes on element <%s>: own, own_prefix, user, group and the message-related attributes cannot be combined",
+                                   "Invalid combination of attributes on element <%s>: own, own_prefix, "
+                                   "user, group and the message-related attributes cannot be combined",
                                    element);
         if (any_send && any_receive)
                 return parser_fail(p, -EINVAL, line,
-                                   "Invalid combination of attributes on element <%s>: send and receive attributes cannot be combined",
+                                   "Invalid combination of attributes on element <%s>: send and receive "
+                                   "attributes cannot be combined",
                                    element);
         if ((a[A_SEND_MEMBER] || a[A_SEND_INTERFACE]) && a[A_SEND_ERROR])
                 return parser_fail(p, -EINVAL, line,
-                                   "Invalid combination of attributes on element <%s>: send_error cannot be combined with send_member or send_interface",
+                                   "Invalid combination of attributes on element <%s>: send_error cannot be "
+                                   "combined with send_member or send_interface",
                                    element);
         if (a[A_SEND_DESTINATION] && a[A_SEND_DESTINATION_PREFIX])
                 return parser_fail(p, -EINVAL, line,
-                                   "Invalid combination of attributes on element <%s>: send_destination cannot be combined with send_destination_prefix",
+                                   "Invalid combination of attributes on element <%s>: send_destination "
+                                   "cannot be combined with send_destination_prefix",
                                    element);
         if ((a[A_RECEIVE_MEMBER] || a[A_RECEIVE_INTERFACE]) && a[A_RECEIVE_ERROR])
                 return parser_fail(p, -EINVAL, line,
-                                   "Invalid combination of attributes on element <%s>: receive_error cannot be combined with receive_member or receive_interface",
+                                   "Invalid combination of attributes on element <%s>: receive_error cannot "
+                                   "be combined with receive_member or receive_interface",
                                    element);
 
         if (any_send || any_receive) {
@@ -865,9 +882,11 @@ static int parser_start_rule(struct parser *p, const char *element, const char *
                          * send_destination="*" is fine here. */
                         if (broadcast && unwild(a[A_SEND_DESTINATION]))
                                 return parser_fail(p, -EINVAL, line,
-                                                   "Rule with send_broadcast=\"true\" and send_destination=\"%s\" cannot match anything",
+                                                   "Rule with send_broadcast=\"true\" and "
+                                                   "send_destination=\"%s\" cannot match anything",
                                                    a[A_SEND_DESTINATION]);
-                        r = parse_true_false(p, "send_requested_reply", a[A_SEND_REQUESTED_REPLY], &requested_reply);
+                        r = parse_true_false(p, "send_requested_reply", a[A_SEND_REQUESTED_REPLY],
+                                             &requested_reply);
                 } else
                         r = parse_true_false(p, "receive_requested_reply", a[A_RECEIVE_REQUESTED_REPLY],
                                              &requested_reply);
@@ -926,7 +945,8 @@ static int parser_start_rule(struct parser *p, const char *element, const char *
                         rule.user.any = true;
                 else if (parser_lookup_user(p, a[A_USER], &rule.user.uid) < 0) {
                         have_rule = false;
-                        if ((r = parser_warn(p, line, "Unknown username \"%s\" on element <%s>; ignoring this rule",
+                        if ((r = parser_warn(p, line,
+                                             "Unknown username \"%s\" on element <%s>; ignoring this rule",
                                              a[A_USER], element)) < 0)
                                 return r;
                 }
@@ -936,7 +956,8 @@ static int parser_start_rule(struct parser *p, const char *element, const char *
                         rule.group.any = true;
                 else if (parser_lookup_group(p, a[A_GROUP], &rule.group.gid) < 0) {
                         have_rule = false;
-                        if ((r = parser_warn(p, line, "Unknown group \"%s\" on element <%s>; ignoring this rule",
+                        if ((r = parser_warn(p, line,
+                                             "Unknown group \"%s\" on element <%s>; ignoring this rule",
                                              a[A_GROUP], element)) < 0)
                                 return r;
                 }
@@ -949,10 +970,12 @@ static int parser_start_rule(struct parser *p, const char *element, const char *
         bool connect_rule = rule.type == POLICY_RULE_USER || rule.type == POLICY_RULE_GROUP;
         if (connect_rule && pe->policy.context.kind == POLICY_CONTEXT_USER)
                 return parser_fail(p, -EINVAL, line,
-                                   "<%s> rule cannot be per-user because it has bus-global semantics", element);
+                                   "<%s> rule cannot be per-user because it has bus-global semantics",
+                                   element);
         if (connect_rule && pe->policy.context.kind == POLICY_CONTEXT_GROUP)
                 return parser_fail(p, -EINVAL, line,
-                                   "<%s> rule cannot be per-group because it has bus-global semantics", element);
+                                   "<%s> rule cannot be per-group because it has bus-global semantics",
+                                   element);
 
         r = bus_policy_add_rule(p->config->policy, &pe->policy.context, &rule);
         if (r == -ENOMEM)
@@ -964,7 +987,7 @@ static int parser_start_rule(struct parser *p, const char *element, const char *
 
 static int parser_start_associate(struct parser *p, const char **atts)
 {
-        static const char *const wanted[] = { "own", "context", NULL };
+        static const char *const wanted[] = {"own", "context", NULL};
         const char *v[2];
         int r;
 
@@ -975,7 +998,8 @@ static int parser_start_associate(struct parser *p, const char **atts)
                 return p->error;
         if (!v[0] || !v[1])
                 return parser_fail(p, -EINVAL, parser_line(p),
-                                   "Element <associate> must have attributes own=\"<servicename>\" and context=\"<selinux context>\"");
+                                   "Element <associate> must have attributes own=\"<servicename>\" and "
+                                   "context=\"<selinux context>\"");
         if (config_add_association(p->config, v[0], v[1]) < 0)
                 return parser_oom(p);
         return 0;
@@ -983,7 +1007,7 @@ static int parser_start_associate(struct parser *p, const char **atts)
 
 static int parser_start_apparmor(struct parser *p, const char **atts)
 {
-        static const char *const wanted[] = { "mode", NULL };
+        static const char *const wanted[] = {"mode", NULL};
         const char *mode;
         unsigned long line = parser_line(p);
         int r;
@@ -1001,14 +1025,17 @@ static int parser_start_apparmor(struct parser *p, const char **atts)
         if (mode && streq(mode, "required"))
                 /* dbus-daemon refuses to start when it cannot mediate; nsbus
                  * never can. */
-                return parser_fail(p, -EOPNOTSUPP, line,
-                                   "<apparmor mode=\"required\">: nsbus does not implement AppArmor mediation");
+                return parser_fail(
+                        p, -EOPNOTSUPP, line,
+                        "<apparmor mode=\"required\">: nsbus does not implement AppArmor mediation");
         if (mode && !streq(mode, "enabled"))
                 return parser_fail(p, -EINVAL, line,
-                                   "Mode attribute on <apparmor> must have value \"required\", \"enabled\" or \"disabled\", not \"%s\"",
+                                   "Mode attribute on <apparmor> must have value \"required\", \"enabled\" "
+                                   "or \"disabled\", not \"%s\"",
                                    mode);
         p->config->apparmor_mode = BUS_APPARMOR_ENABLED;
-        return parser_warn(p, line, "<apparmor> mediation is not enforced by nsbus; AppArmor D-Bus rules are ignored");
+        return parser_warn(
+                p, line, "<apparmor> mediation is not enforced by nsbus; AppArmor D-Bus rules are ignored");
 }
 
 /* _dbus_concat_dir_and_file(): exactly one slash between the two. */
@@ -1053,7 +1080,8 @@ static char *path_dirname(const char *path)
 
 /* _dbus_split_paths_and_append(): split a colon-separated list, skip empty
  * entries and append suffix to each. */
-static int parser_add_split_servicedirs(struct parser *p, const char *list, const char *suffix, unsigned flags)
+static int parser_add_split_servicedirs(struct parser *p, const char *list, const char *suffix,
+                                        unsigned flags)
 {
         _cleanup_free_ char *copy = strdup(list);
         char *s = copy;
@@ -1141,12 +1169,14 @@ static int parser_add_session_servicedirs(struct parser *p, unsigned long line)
                 if (ensure_owned_directory(xdg_runtime_dir, false, &reason) < 0 ||
                     ensure_owned_directory(dbus1, true, &reason) < 0 ||
                     ensure_owned_directory(services, true, &reason) < 0) {
-                        r = parser_warn(p, line, "Unable to set up transient service directory: XDG_RUNTIME_DIR %s",
+                        r = parser_warn(p, line,
+                                        "Unable to set up transient service directory: XDG_RUNTIME_DIR %s",
                                         reason ? reason : "unusable");
                         if (r < 0)
                                 return r;
                 } else if (config_add_servicedir(p->config, TAKE_PTR(services),
-                                                 BUS_SERVICE_DIR_NO_WATCH | BUS_SERVICE_DIR_STRICT_NAMING) < 0)
+                                                 BUS_SERVICE_DIR_NO_WATCH | BUS_SERVICE_DIR_STRICT_NAMING) <
+                           0)
                         return parser_oom(p);
         }
 
@@ -1161,9 +1191,9 @@ static int parser_add_session_servicedirs(struct parser *p, unsigned long line)
 
         /* "$XDG_DATA_HOME:$XDG_DATA_DIRS:" + DBUS_DATADIR, then split: an
          * empty variable contributes nothing, duplicates are dropped. */
-        _cleanup_free_ char *list = format("%s:%s%s%s", xdg_data_home ? xdg_data_home : home_share,
-                                           xdg_data_dirs ? xdg_data_dirs : "/usr/local/share:/usr/share",
-                                           ":", DBUS_DATADIR);
+        _cleanup_free_ char *list =
+                format("%s:%s%s%s", xdg_data_home ? xdg_data_home : home_share,
+                       xdg_data_dirs ? xdg_data_dirs : "/usr/local/share:/usr/share", ":", DBUS_DATADIR);
         if (!list)
                 return parser_oom(p);
         return parser_add_split_servicedirs(p, list, "/dbus-1/services", 0);
@@ -1210,16 +1240,18 @@ static int parser_start_busconfig_child(struct parser *p, const char *name, cons
                 else if (type == ELEMENT_STANDARD_SYSTEM_SERVICEDIRS)
                         /* _dbus_get_standard_system_servicedirs(): the
                          * ${datadir} entry duplicates /usr/share here. */
-                        return parser_add_split_servicedirs(p, "/usr/local/share:/usr/share:" DBUS_DATADIR ":/lib",
-                                                            "/dbus-1/system-services", 0);
+                        return parser_add_split_servicedirs(
+                                p, "/usr/local/share:/usr/share:" DBUS_DATADIR ":/lib",
+                                "/dbus-1/system-services", 0);
                 else if (type == ELEMENT_SELINUX)
                         return parser_warn(p, e->line,
-                                           "<selinux> is not enforced by nsbus; <associate> rules are parsed and ignored");
+                                           "<selinux> is not enforced by nsbus; <associate> rules are "
+                                           "parsed and ignored");
                 return 0;
 
         case ELEMENT_INCLUDE: {
-                static const char *const wanted[] = { "ignore_missing", "if_selinux_enabled",
-                                                      "selinux_root_relative", NULL };
+                static const char *const wanted[] = {"ignore_missing", "if_selinux_enabled",
+                                                     "selinux_root_relative", NULL};
                 const char *v[3];
 
                 e = parser_push(p, ELEMENT_INCLUDE);
@@ -1228,7 +1260,8 @@ static int parser_start_busconfig_child(struct parser *p, const char *name, cons
                 if ((r = parser_get_attributes(p, "include", atts, wanted, v)) < 0 ||
                     (r = parse_yes_no(p, "ignore_missing", v[0], &e->include.ignore_missing)) < 0 ||
                     (r = parse_yes_no(p, "if_selinux_enabled", v[1], &e->include.if_selinux_enabled)) < 0 ||
-                    (r = parse_yes_no(p, "selinux_root_relative", v[2], &e->include.selinux_root_relative)) < 0)
+                    (r = parse_yes_no(p, "selinux_root_relative", v[2], &e->include.selinux_root_relative)) <
+                            0)
                         return r;
                 return 0;
         }
@@ -1237,7 +1270,7 @@ static int parser_start_busconfig_child(struct parser *p, const char *name, cons
                 return parser_start_policy(p, atts);
 
         case ELEMENT_LIMIT: {
-                static const char *const wanted[] = { "name", NULL };
+                static const char *const wanted[] = {"name", NULL};
                 const char *limit_name;
 
                 e = parser_push(p, ELEMENT_LIMIT);
@@ -1247,7 +1280,8 @@ static int parser_start_busconfig_child(struct parser *p, const char *name, cons
                 if (r < 0)
                         return r;
                 if (!limit_name)
-                        return parser_fail(p, -EINVAL, e->line, "<limit> element must have a \"name\" attribute");
+                        return parser_fail(p, -EINVAL, e->line,
+                                           "<limit> element must have a \"name\" attribute");
                 e->limit.name = strdup(limit_name);
                 if (!e->limit.name)
                         return parser_oom(p);
@@ -1259,7 +1293,8 @@ static int parser_start_busconfig_child(struct parser *p, const char *name, cons
 
         default:
                 return parser_fail(p, -EINVAL, parser_line(p),
-                                   "Element <%s> not allowed inside <%s> in configuration file", name, "busconfig");
+                                   "Element <%s> not allowed inside <%s> in configuration file", name,
+                                   "busconfig");
         }
 }
 
@@ -1325,7 +1360,8 @@ static int parser_include_dir(struct parser *p, struct element *e, const char *d
         if (!d) {
                 if (errno == ENOENT)
                         return 0;
-                return parser_fail(p, -errno, e->line, "Failed to open directory \"%s\": %s", dir, strerror(errno));
+                return parser_fail(p, -errno, e->line, "Failed to open directory \"%s\": %s", dir,
+                                   strerror(errno));
         }
 
         for (;;) {
@@ -1333,8 +1369,8 @@ static int parser_include_dir(struct parser *p, struct element *e, const char *d
                 struct dirent *de = readdir(d);
                 if (!de) {
                         if (errno != 0)
-                                r = parser_fail(p, -errno, e->line, "Failed to read directory \"%s\": %s", dir,
-                                                strerror(errno));
+                                r = parser_fail(p, -errno, e->line, "Failed to read directory \"%s\": %s",
+                                                dir, strerror(errno));
                         break;
                 }
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
@@ -1410,7 +1446,8 @@ static int parser_flush_content(struct parser *p)
         const char *content = p->content;
 
         if (!e)
-                return parser_fail(p, -EINVAL, line, "Text content outside of any XML element in configuration file");
+                return parser_fail(p, -EINVAL, line,
+                                   "Text content outside of any XML element in configuration file");
         if (e->had_content)
                 return parser_fail(p, -EINVAL, line, "Element <%s> has more than one text block",
                                    element_names[e->type]);
@@ -1454,8 +1491,9 @@ static int parser_flush_content(struct parser *p)
         case ELEMENT_LISTEN:
         case ELEMENT_AUTH:
                 e->had_content = true;
-                r = e->type == ELEMENT_LISTEN ? strv_push_dup(&p->config->listen, &p->config->n_listen, content)
-                                              : strv_push_dup(&p->config->auth, &p->config->n_auth, content);
+                r = e->type == ELEMENT_LISTEN
+                            ? strv_push_dup(&p->config->listen, &p->config->n_listen, content)
+                            : strv_push_dup(&p->config->auth, &p->config->n_auth, content);
                 return r < 0 ? parser_oom(p) : 0;
 
         case ELEMENT_INCLUDE: {
@@ -1466,7 +1504,8 @@ static int parser_flush_content(struct parser *p)
                          * deserves a word. */
                         if (selinux_enabled())
                                 return parser_warn(p, line,
-                                                   "skipping <include if_selinux_enabled=\"yes\"> \"%s\": nsbus does not implement SELinux mediation",
+                                                   "skipping <include if_selinux_enabled=\"yes\"> \"%s\": "
+                                                   "nsbus does not implement SELinux mediation",
                                                    content);
                         return 0;
                 }
@@ -1501,9 +1540,10 @@ static int parser_flush_content(struct parser *p)
         case ELEMENT_LIMIT:
                 e->had_content = true;
                 if (!parse_long_like_dbus(content, &e->limit.value))
-                        return parser_fail(p, -EINVAL, line,
-                                           "<limit name=\"%s\"> element has invalid value (could not parse as integer)",
-                                           e->limit.name);
+                        return parser_fail(
+                                p, -EINVAL, line,
+                                "<limit name=\"%s\"> element has invalid value (could not parse as integer)",
+                                e->limit.name);
                 return 0;
         }
 }
@@ -1514,8 +1554,14 @@ struct limit_desc {
         bool is_int; /* int32_t field that must fit an int; otherwise int64_t */
 };
 
-#define LIMIT64(n) { #n, offsetof(struct bus_limits, n), false }
-#define LIMIT32(n) { #n, offsetof(struct bus_limits, n), true }
+#define LIMIT64(n)                                                                                          \
+        {                                                                                                   \
+#n, offsetof(struct bus_limits, n), false                                                   \
+        }
+#define LIMIT32(n)                                                                                          \
+        {                                                                                                   \
+#n, offsetof(struct bus_limits, n), true                                                    \
+        }
 
 static const struct limit_desc limit_table[] = {
         LIMIT64(max_incoming_bytes),
@@ -1552,12 +1598,12 @@ static int parser_set_limit(struct parser *p, const struct element *e)
                 /* dbus-daemon's wording: every limit "must be a positive
                  * number", though 0 is accepted. */
                 if (e->limit.value < 0)
-                        return parser_fail(p, -EINVAL, e->line, "<limit name=\"%s\"> must be a positive number",
-                                           e->limit.name);
+                        return parser_fail(p, -EINVAL, e->line,
+                                           "<limit name=\"%s\"> must be a positive number", e->limit.name);
                 if (d->is_int) {
                         if (e->limit.value > INT_MAX)
-                                return parser_fail(p, -EINVAL, e->line, "<limit name=\"%s\"> value is too large",
-                                                   e->limit.name);
+                                return parser_fail(p, -EINVAL, e->line,
+                                                   "<limit name=\"%s\"> value is too large", e->limit.name);
                         int32_t v = (int32_t)e->limit.value;
                         memcpy(field, &v, sizeof(v));
                 } else {
@@ -1580,8 +1626,8 @@ static void XMLCALL parser_start_element(void *userdata, const XML_Char *name, c
         top = parser_top(p);
         if (!top) {
                 if (!streq(name, "busconfig")) {
-                        parser_fail(p, -EINVAL, parser_line(p), "Unknown element <%s> at root of configuration file",
-                                    name);
+                        parser_fail(p, -EINVAL, parser_line(p),
+                                    "Unknown element <%s> at root of configuration file", name);
                         return;
                 }
                 if (parser_no_attributes(p, "busconfig", atts) >= 0)
@@ -1600,14 +1646,16 @@ static void XMLCALL parser_start_element(void *userdata, const XML_Char *name, c
                                 parser_push(p, allow ? ELEMENT_ALLOW : ELEMENT_DENY);
                 } else
                         parser_fail(p, -EINVAL, parser_line(p),
-                                    "Element <%s> not allowed inside <%s> in configuration file", name, "policy");
+                                    "Element <%s> not allowed inside <%s> in configuration file", name,
+                                    "policy");
                 return;
         case ELEMENT_SELINUX:
                 if (streq(name, "associate"))
                         parser_start_associate(p, atts);
                 else
                         parser_fail(p, -EINVAL, parser_line(p),
-                                    "Element <%s> not allowed inside <%s> in configuration file", name, "selinux");
+                                    "Element <%s> not allowed inside <%s> in configuration file", name,
+                                    "selinux");
                 return;
         default:
                 parser_fail(p, -EINVAL, parser_line(p), "Element <%s> is not allowed in this context", name);
@@ -1624,7 +1672,8 @@ static void XMLCALL parser_end_element(void *userdata, const XML_Char *name)
                 return;
         e = parser_top(p);
         if (!e) {
-                parser_fail(p, -EINVAL, parser_line(p), "XML parser ended element with no element on the stack");
+                parser_fail(p, -EINVAL, parser_line(p),
+                            "XML parser ended element with no element on the stack");
                 return;
         }
 
@@ -1640,7 +1689,8 @@ static void XMLCALL parser_end_element(void *userdata, const XML_Char *name)
         case ELEMENT_INCLUDEDIR:
         case ELEMENT_LIMIT:
                 if (!e->had_content) {
-                        parser_fail(p, -EINVAL, e->line, "XML element <%s> was expected to have content inside it",
+                        parser_fail(p, -EINVAL, e->line,
+                                    "XML element <%s> was expected to have content inside it",
                                     element_names[e->type]);
                         return;
                 }
@@ -1701,7 +1751,8 @@ static int parser_feed_file(struct parser *p, int fd)
                         enum XML_Error xe = XML_GetErrorCode(p->xml);
                         if (xe == XML_ERROR_NO_MEMORY)
                                 return parser_oom(p);
-                        return parser_fail(p, -EINVAL, parser_line(p), "%s (column %lu)", XML_ErrorString(xe),
+                        return parser_fail(p, -EINVAL, parser_line(p), "%s (column %lu)",
+                                           XML_ErrorString(xe),
                                            (unsigned long)XML_GetCurrentColumnNumber(p->xml));
                 }
                 if (p->error < 0)
@@ -1747,7 +1798,8 @@ static int parse_file(struct load_ctx *ctx, const char *path, bool toplevel, con
                 return -ENOMEM;
         for (size_t i = 0; canonical && i < ctx->depth; i++)
                 if (ctx->stack[i] && streq(ctx->stack[i], canonical))
-                        return set_error(ret_error, -ELOOP, "%s: Circular inclusion of file '%s'", path, path);
+                        return set_error(ret_error, -ELOOP, "%s: Circular inclusion of file '%s'", path,
+                                         path);
         if (ctx->depth >= INCLUDE_DEPTH_MAX)
                 return set_error(ret_error, -ELOOP, "%s: Includes nested more than %d deep", path,
                                  INCLUDE_DEPTH_MAX);
@@ -1773,12 +1825,14 @@ static int parse_file(struct load_ctx *ctx, const char *path, bool toplevel, con
         ctx->depth--;
 
         if (r >= 0 && p.depth > 0)
-                r = parser_fail(&p, -EINVAL, parser_line(&p), "Element <%s> was not closed in configuration file",
+                r = parser_fail(&p, -EINVAL, parser_line(&p),
+                                "Element <%s> was not closed in configuration file",
                                 element_names[parser_top(&p)->type]);
         if (r >= 0 && toplevel && p.config->n_listen == 0 &&
             !(ctx->options && ctx->options->listen_optional)) {
                 r = set_error(ret_error, -EINVAL,
-                              "%s: Configuration file needs one or more <listen> elements giving addresses", path);
+                              "%s: Configuration file needs one or more <listen> elements giving addresses",
+                              path);
                 parser_done(&p);
                 return r;
         }
@@ -1794,10 +1848,10 @@ static int parse_file(struct load_ctx *ctx, const char *path, bool toplevel, con
         return 0;
 }
 
-int bus_config_load_with(const char *path, const struct bus_config_load_options *options, struct bus_config **ret,
-                         char *errbuf, size_t errlen)
+int bus_config_load_with(const char *path, const struct bus_config_load_options *options,
+                         struct bus_config **ret, char *errbuf, size_t errlen)
 {
-        struct load_ctx ctx = { .options = options };
+        struct load_ctx ctx = {.options = options};
         _cleanup_free_ char *error = NULL;
         struct bus_config *c = NULL;
         bool opened;

@@ -22,23 +22,23 @@
  * rest must also fit an int, as in dbus-daemon. Times are milliseconds.
  */
 struct bus_limits {
-        int64_t max_incoming_bytes;            /* 133169152 (127 MiB) */
-        int64_t max_incoming_unix_fds;         /* 64 */
-        int64_t max_outgoing_bytes;            /* 133169152 (127 MiB) */
-        int64_t max_outgoing_unix_fds;         /* 64 */
-        int64_t max_message_size;              /* 33554432 (32 MiB) */
-        int64_t max_message_unix_fds;          /* 16 */
-        int32_t service_start_timeout;         /* 25000 */
-        int32_t auth_timeout;                  /* 30000 */
-        int32_t pending_fd_timeout;            /* 150000 */
-        int32_t max_completed_connections;     /* 2048 */
-        int32_t max_incomplete_connections;    /* 64 */
-        int32_t max_connections_per_user;      /* 256 */
-        int32_t max_pending_service_starts;    /* 512 */
-        int32_t max_names_per_connection;      /* 512 */
+        int64_t max_incoming_bytes;             /* 133169152 (127 MiB) */
+        int64_t max_incoming_unix_fds;          /* 64 */
+        int64_t max_outgoing_bytes;             /* 133169152 (127 MiB) */
+        int64_t max_outgoing_unix_fds;          /* 64 */
+        int64_t max_message_size;               /* 33554432 (32 MiB) */
+        int64_t max_message_unix_fds;           /* 16 */
+        int32_t service_start_timeout;          /* 25000 */
+        int32_t auth_timeout;                   /* 30000 */
+        int32_t pending_fd_timeout;             /* 150000 */
+        int32_t max_completed_connections;      /* 2048 */
+        int32_t max_incomplete_connections;     /* 64 */
+        int32_t max_connections_per_user;       /* 256 */
+        int32_t max_pending_service_starts;     /* 512 */
+        int32_t max_names_per_connection;       /* 512 */
         int32_t max_match_rules_per_connection; /* 512 */
-        int32_t max_replies_per_connection;    /* 128 */
-        int32_t reply_timeout;                 /* -1: never (cannot be set back to -1) */
+        int32_t max_replies_per_connection;     /* 128 */
+        int32_t reply_timeout;                  /* -1: never (cannot be set back to -1) */
         /* Accepted because dbus-daemon 1.14 accepts them; they belong to its
          * experimental Containers1 interface, which nsbus does not have. */
         int32_t max_containers;                /* 512 */
@@ -75,14 +75,14 @@ enum bus_apparmor_mode {
 };
 
 struct bus_config {
-        char *type;          /* <type>: "system", "session", ... or NULL */
-        char *user;          /* <user>: name or uid to run as, or NULL */
-        bool fork;           /* <fork/> */
-        bool keep_umask;     /* <keep_umask/> */
-        bool syslog;         /* <syslog/> */
+        char *type;           /* <type>: "system", "session", ... or NULL */
+        char *user;           /* <user>: name or uid to run as, or NULL */
+        bool fork;            /* <fork/> */
+        bool keep_umask;      /* <keep_umask/> */
+        bool syslog;          /* <syslog/> */
         bool allow_anonymous; /* <allow_anonymous/> */
-        char *pidfile;       /* <pidfile>, as written */
-        char *servicehelper; /* <servicehelper>, made absolute */
+        char *pidfile;        /* <pidfile>, as written */
+        char *servicehelper;  /* <servicehelper>, made absolute */
 
         /* NULL-terminated arrays with their lengths. */
         char **listen; /* <listen> addresses in file order */
@@ -135,8 +135,8 @@ struct bus_config_load_options {
  * does not exist, -EINVAL for a file dbus-daemon would reject, -ELOOP for
  * circular includes, -ENOMEM, or another negative errno from reading.
  */
-int bus_config_load_with(const char *path, const struct bus_config_load_options *options, struct bus_config **ret,
-                         char *errbuf, size_t errlen);
+int bus_config_load_with(const char *path, const struct bus_config_load_options *options,
+                         struct bus_config **ret, char *errbuf, size_t errlen);
 /* The same with default options: warnings are only collected in ret->warnings. */
 int bus_config_load(const char *path, struct bus_config **ret, char *errbuf, size_t errlen);
 

@@ -164,22 +164,27 @@ static struct peer *resolve_name_arg(struct bus *b, struct peer *p, struct messa
 
 /* ---- org.freedesktop.DBus ---- */
 
+int driver_assign_unique_name(struct bus *b, struct peer *p)
+{
+        if (p->unique_name[0])
+                return 0;
+        p->id = b->next_id++;
+        snprintf(p->unique_name, sizeof(p->unique_name), ":1.%" PRIu64, p->id);
+        return hashmap_put(b->peers_by_id, &p->id, p);
+}
+
 static int method_hello(struct bus *b, struct peer *p, struct message *m)
 {
         if (p->state != PEER_AWAITING_HELLO)
                 return reply_error(b, p, m, "org.freedesktop.DBus.Error.Failed",
                                    "Already handled an Hello message");
-        p->id = b->next_id++;
-        snprintf(p->unique_name, sizeof(p->unique_name), ":1.%" PRIu64, p->id);
-        int r = hashmap_put(b->peers_by_id, &p->id, p);
+        /* The name was assigned before the call was stamped, so monitors saw it with its sender. */
+        int r = driver_assign_unique_name(b, p);
         if (r < 0)
                 return r;
         p->state = PEER_RUNNING;
 
         /* The Hello reply must be the first thing the new peer reads from its name. */
-        r = message_stamp(m, p->unique_name);
-        if (r < 0)
-                return r;
         struct msg_builder mb;
         reply_init(b, p, m, &mb);
         msg_builder_append(&mb, "s", p->unique_name);
@@ -793,11 +798,7 @@ static int method_introspect(struct bus *b, struct peer *p, struct message *m)
                 introspect_append(&xml, &len, &cap, "  </interface>\n");
         /* Child nodes, so that tree walkers (busctl tree, d-feet) reach /org/freedesktop/DBus from /. */
         if (streq(path, "/"))
-                introspect_append(&xml, &len, &cap, "  <node name=\"org\"/>\n");
-        else if (streq(path, "/org"))
-                introspect_append(&xml, &len, &cap, "  <node name=\"freedesktop\"/>\n");
-        else if (streq(path, "/org/freedesktop"))
-                introspect_append(&xml, &len, &cap, "  <node name=\"DBus\"/>\n");
+                introspect_append(&xml, &len, &cap, "  <node name=\"org/freedesktop/DBus\"/>\n");
         introspect_append(&xml, &len, &cap, "</node>\n");
         if (!xml)
                 return -ENOMEM;
@@ -820,6 +821,13 @@ int driver_become_monitor(struct bus *b, struct peer *p, struct message *m)
         struct msg_reader r;
         if (!streq(m->signature, "asu"))
                 return -EBADMSG;
+        uint32_t flags;
+        msg_reader_init(&r, m);
+        msg_reader_skip(&r);
+        msg_reader_read_basic(&r, 'u', &flags);
+        if (flags != 0)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                                   "BecomeMonitor does not support any flags yet");
         if (!policy_check_monitor(b, p))
                 return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
                                    "Connection \"%s\" is not allowed to become a monitor", p->unique_name);
@@ -847,9 +855,14 @@ int driver_become_monitor(struct bus *b, struct peer *p, struct message *m)
         /* A monitor gives up its names and its ordinary rules (dbus-daemon: "becomes a monitor"). */
         names_release_all(b, p);
         match_remove_all(p);
+
+        /* Its unique name goes away. NameLost reaches it directly, whatever its monitor rules say:
+         * clients (busctl) wait for exactly this signal to know the switch happened. */
+        driver_emit_name_lost(b, p, p->unique_name);
+        driver_emit_name_owner_changed(b, p->unique_name, p->unique_name, "");
+
         p->state = PEER_MONITOR;
         list_add_tail(&b->monitors, &p->monitor_link);
-
         msg_reader_init(&r, m);
         msg_reader_enter(&r, 'a', "s");
         while (msg_reader_peek(&r)) {
@@ -860,10 +873,6 @@ int driver_become_monitor(struct bus *b, struct peer *p, struct message *m)
                 if (ret < 0 && ret != -EDQUOT)
                         return ret;
         }
-
-        /* Its unique name goes away for everyone else. */
-        driver_emit_name_lost(b, p, p->unique_name);
-        driver_emit_name_owner_changed(b, p->unique_name, p->unique_name, "");
         return 0;
 }
 
@@ -916,7 +925,15 @@ static int method_get_connection_stats(struct bus *b, struct peer *p, struct mes
         reply_init(b, p, m, &mb);
         msg_builder_open(&mb, 'a', "{sv}");
         append_dict_s_u(&mb, "Serial", b->driver_serial);
-        append_dict_s_u(&mb, "UniqueName", 0);
+        {
+                const char *k = "UniqueName", *un = q->unique_name;
+                msg_builder_open(&mb, '{', "sv");
+                msg_builder_append_basic(&mb, 's', &k);
+                msg_builder_open(&mb, 'v', "s");
+                msg_builder_append_basic(&mb, 's', &un);
+                msg_builder_close(&mb);
+                msg_builder_close(&mb);
+        }
         append_dict_s_u(&mb, "IncomingMessages", q->n_messages_in);
         append_dict_s_u(&mb, "OutgoingMessages", q->n_messages_out);
         append_dict_s_u(&mb, "OutgoingBytes", q->out.n_bytes);
@@ -1022,8 +1039,8 @@ int driver_handle(struct bus *b, struct peer *p, struct message *m)
                                 known |= streq(mt->interface, m->interface);
                         if (!known)
                                 return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownInterface",
-                                                   "org.freedesktop.DBus does not understand interface %s",
-                                                   m->interface);
+                                                   "org.freedesktop.DBus does not understand message %s",
+                                                   m->member);
                 }
                 return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownMethod",
                                    "org.freedesktop.DBus does not understand message %s", m->member);
@@ -1050,7 +1067,7 @@ int driver_handle(struct bus *b, struct peer *p, struct message *m)
 }
 
 /* A peer that was registered (or waiting for Hello) goes away. */
-void driver_peer_gone(struct bus *b, struct peer *p)
+void driver_peer_gone(struct bus *b, struct peer *p, bool announce)
 {
         names_release_all(b, p);
 
@@ -1071,6 +1088,6 @@ void driver_peer_gone(struct bus *b, struct peer *p)
         while (!list_empty(&p->replies_waiting))
                 reply_slot_free(list_first_entry(&p->replies_waiting, struct reply_slot, caller_link));
 
-        if (p->id && p->unique_name[0] && p->creds.pid >= 0)
+        if (announce)
                 driver_emit_name_owner_changed(b, p->unique_name, p->unique_name, "");
 }

@@ -43,6 +43,17 @@ static int parse_print_fd(const char *arg, const char *what)
         return (int)v;
 }
 
+/* dbus-daemon also takes "--print-address 4" (dbus-run-session passes it so): a following word made of
+ * digits is the option's argument. */
+static const char *optional_arg(int argc, char **argv)
+{
+        if (optarg)
+                return optarg;
+        if (optind < argc && argv[optind][0] && strspn(argv[optind], "0123456789") == strlen(argv[optind]))
+                return argv[optind++];
+        return NULL;
+}
+
 static void print_to_fd(int fd, const char *text)
 {
         size_t len = strlen(text);
@@ -167,10 +178,10 @@ int main(int argc, char **argv)
                         fork_mode = 1;
                         break;
                 case ARG_PRINT_ADDRESS:
-                        print_address_fd = parse_print_fd(optarg, "--print-address");
+                        print_address_fd = parse_print_fd(optional_arg(argc, argv), "--print-address");
                         break;
                 case ARG_PRINT_PID:
-                        print_pid_fd = parse_print_fd(optarg, "--print-pid");
+                        print_pid_fd = parse_print_fd(optional_arg(argc, argv), "--print-pid");
                         break;
                 case ARG_NOPIDFILE:
                         nopidfile = true;

@@ -129,6 +129,7 @@ int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flag
                 return 0;
         }
 
+        bool was_queued = mine != NULL;
         if (!mine) {
                 mine = zalloc(sizeof(*mine));
                 if (!mine) {
@@ -139,17 +140,24 @@ int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flag
                 mine->peer = p;
                 list_init(&mine->name_link);
                 list_add_tail(&p->names, &mine->peer_link);
-        } else {
-                list_del(&mine->name_link);
         }
         mine->flags = flags;
 
         if (!take) {
-                list_add_tail(&n->owners, &mine->name_link);
+                /* As dbus-daemon (bus_service_add_owner): REPLACE_EXISTING that cannot replace still puts the
+                 * requester second in line, ahead of those already waiting; otherwise a newcomer joins the
+                 * end and a queued peer asking again keeps its place. */
+                if (flags & NAME_FLAG_REPLACE_EXISTING) {
+                        list_del(&mine->name_link);
+                        list_add_head(&head->name_link, &mine->name_link);
+                } else if (!was_queued) {
+                        list_add_tail(&n->owners, &mine->name_link);
+                }
                 *reply = NAME_REPLY_IN_QUEUE;
                 return 0;
         }
 
+        list_del(&mine->name_link);
         list_add_head(&n->owners, &mine->name_link);
         if (head && (head->flags & NAME_FLAG_DO_NOT_QUEUE))
                 owner_free(head); /* the replaced owner asked not to wait in line */

@@ -152,13 +152,13 @@ void peer_disconnect(struct peer *p, const char *fmt, ...)
         else
                 b->n_peers_connected--;
 
-        if (p->id) {
+        if (p->unique_name[0]) {
                 uint64_t id = p->id;
                 hashmap_remove(b->peers_by_id, &id);
         }
         match_remove_all(p);
-        if (old == PEER_RUNNING || old == PEER_AWAITING_HELLO)
-                driver_peer_gone(b, p);
+        if (old != PEER_AUTHENTICATING)
+                driver_peer_gone(b, p, old == PEER_RUNNING);
         list_add_tail(&b->dead_peers, &p->dead_link);
 }
 

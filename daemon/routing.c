@@ -198,6 +198,10 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
                 if (m->destination[0] != ':' && !(m->flags & MESSAGE_FLAG_NO_AUTO_START) &&
                     activation_is_activatable(b, m->destination))
                         return activation_queue_message(b, sender, m);
+                if (m->destination[0] != ':' && (m->flags & MESSAGE_FLAG_NO_AUTO_START))
+                        /* dbus-daemon: without auto-start it never looks for a service file. */
+                        return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.NameHasNoOwner",
+                                               "Name \"%s\" does not exist", m->destination);
                 return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.ServiceUnknown",
                                        "The name %s was not provided by any .service files", m->destination);
         }
@@ -277,7 +281,6 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
                 struct broadcast_ctx ctx = { .sender = sender };
                 match_broadcast_full(b, sender, to, m, deliver_eavesdrop, &ctx);
         }
-        send_to_monitors_ex(b, sender, to, m);
         return 0;
 }
 
@@ -285,16 +288,33 @@ int bus_dispatch_message(struct bus *b, struct peer *sender, struct message *m)
 {
         int r;
 
-        if (sender->state == PEER_RUNNING || sender->state == PEER_AWAITING_HELLO) {
-                r = message_stamp(m, sender->unique_name[0] ? sender->unique_name : NULL);
+        if (sender->state == PEER_AWAITING_HELLO) {
+                /* peer.c lets only Hello through in this state; its sender is the name it is about to get. */
+                r = driver_assign_unique_name(b, sender);
+                if (r < 0) {
+                        peer_disconnect(sender, "out of memory");
+                        return r;
+                }
+        }
+        {
+                r = message_stamp(m, sender->unique_name);
                 if (r < 0) {
                         peer_disconnect(sender, "message too large after adding the sender");
                         return r;
                 }
         }
 
+        /* Monitors see what was sent, before routing decides its fate (as dbus-daemon's capture):
+         * a call to a missing name shows up followed by the bus's error. */
+        if (!list_empty(&b->monitors)) {
+                struct name *unused;
+                struct peer *to = m->destination && !streq(m->destination, DRIVER_NAME)
+                                          ? lookup_destination(b, m->destination, &unused)
+                                          : NULL;
+                send_to_monitors_ex(b, sender, to, m);
+        }
+
         if (m->destination && streq(m->destination, DRIVER_NAME)) {
-                send_to_monitors_ex(b, sender, NULL, m);
                 r = driver_handle(b, sender, m);
                 if (r == -ENOMEM)
                         peer_disconnect(sender, "out of memory while handling a bus method call");
@@ -306,6 +326,5 @@ int bus_dispatch_message(struct bus *b, struct peer *sender, struct message *m)
         /* No destination: a broadcast to whoever subscribed, whatever its type (as dbus-daemon). */
         struct broadcast_ctx ctx = { .sender = sender };
         match_broadcast(b, sender, m, deliver_broadcast, &ctx);
-        send_to_monitors_ex(b, sender, NULL, m);
         return 0;
 }

@@ -91,7 +91,7 @@ static enum rule_kind rule_kind_of(enum policy_rule_type type)
 
 void policy_rule_init(struct policy_rule *rule, enum policy_rule_type type, bool allow)
 {
-        *rule = (struct policy_rule){ .type = type, .allow = allow, .origin = POLICY_ORIGIN_ANY };
+        *rule = (struct policy_rule){.type = type, .allow = allow, .origin = POLICY_ORIGIN_ANY};
 
         /* dbus-daemon: "allow rules default to TRUE (only requested replies
          * allowed), deny rules default to FALSE (only unrequested replies
@@ -230,7 +230,8 @@ static void id_map_free(struct hashmap *h)
 
         if (!h)
                 return;
-        HASHMAP_FOREACH(l, h, it) {
+        HASHMAP_FOREACH(l, h, it)
+        {
                 rule_list_clear(l);
                 free(l);
         }
@@ -275,7 +276,7 @@ int bus_policy_new(struct bus_policy **ret)
 int bus_policy_new_allow_all(struct bus_policy **ret)
 {
         _cleanup_(bus_policy_unrefp) struct bus_policy *p = NULL;
-        const struct policy_context def = { POLICY_CONTEXT_DEFAULT, 0 };
+        const struct policy_context def = {POLICY_CONTEXT_DEFAULT, 0};
         struct policy_rule send, receive, own;
         int r;
 
@@ -291,8 +292,8 @@ int bus_policy_new_allow_all(struct bus_policy **ret)
         receive.receive.eavesdrop = true;
         policy_rule_init(&own, POLICY_RULE_OWN, true);
 
-        if ((r = bus_policy_add_rule(p, &def, &send)) < 0 || (r = bus_policy_add_rule(p, &def, &receive)) < 0 ||
-            (r = bus_policy_add_rule(p, &def, &own)) < 0)
+        if ((r = bus_policy_add_rule(p, &def, &send)) < 0 ||
+            (r = bus_policy_add_rule(p, &def, &receive)) < 0 || (r = bus_policy_add_rule(p, &def, &own)) < 0)
                 return r;
 
         *ret = TAKE_PTR(p);
@@ -404,7 +405,8 @@ static int id_map_absorb(struct hashmap *dst, struct hashmap *src)
         struct rule_list *l;
         struct hashmap_iter it;
 
-        HASHMAP_FOREACH(l, src, it) {
+        HASHMAP_FOREACH(l, src, it)
+        {
                 struct rule_list *d = id_map_ensure(dst, l->id);
 
                 if (!d || rule_list_absorb(d, l) < 0)
@@ -431,9 +433,9 @@ int bus_policy_merge(struct bus_policy *dst, struct bus_policy *src)
         struct rule_list *l;
         struct hashmap_iter it;
         HASHMAP_FOREACH(l, src->by_uid, it)
-                left += rule_list_size(l);
+        left += rule_list_size(l);
         HASHMAP_FOREACH(l, src->by_gid, it)
-                left += rule_list_size(l);
+        left += rule_list_size(l);
 
         dst->n_rules += before - left;
         src->n_rules = left;
@@ -460,7 +462,8 @@ static bool rule_is_catch_all(const struct rule *rule)
                        !r->send.member && !r->send.error && !r->send.destination;
         case POLICY_RULE_RECEIVE:
                 return r->receive.message_type == POLICY_TYPE_ANY && !r->receive.path &&
-                       !r->receive.interface && !r->receive.member && !r->receive.error && !r->receive.sender;
+                       !r->receive.interface && !r->receive.member && !r->receive.error &&
+                       !r->receive.sender;
         case POLICY_RULE_OWN:
                 return !r->own.name;
         case POLICY_RULE_USER:
@@ -496,19 +499,20 @@ int bus_policy_view_new(struct bus_policy *policy, const struct policy_subject *
         const struct rule_list *ul = hashmap_get(policy->by_uid, &uid);
         if (ul)
                 v->lists[v->n_lists++] = ul;
-        v->lists[v->n_lists++] = subject->at_console ? &policy->console_true_rules : &policy->console_false_rules;
+        v->lists[v->n_lists++] =
+                subject->at_console ? &policy->console_true_rules : &policy->console_false_rules;
         v->lists[v->n_lists++] = &policy->mandatory_rules;
 
         /* Find the last catch-all rule of each kind that applies to this
          * peer; evaluation never looks before it. */
         for (size_t k = 0; k < KIND_CONNECT; k++) {
-                v->start[k] = (struct view_start){ 0, 0 };
+                v->start[k] = (struct view_start){0, 0};
                 for (size_t li = v->n_lists; li-- > 0;) {
                         const struct rule_array *a = &v->lists[li]->kinds[k];
                         bool found = false;
                         for (size_t i = a->n; i-- > 0;)
                                 if (rule_applies_to(a->v[i], v->origin) && rule_is_catch_all(a->v[i])) {
-                                        v->start[k] = (struct view_start){ li, i };
+                                        v->start[k] = (struct view_start){li, i};
                                         found = true;
                                         break;
                                 }
@@ -586,7 +590,8 @@ static bool fds_mismatch(uint32_t min_fds, uint32_t max_fds, uint32_t n_fds)
  * (its default) passes only requested replies unless it also says
  * eavesdrop="true"; a <deny> with requested_reply="false" (its default)
  * stops only unrequested ones. */
-static bool reply_mismatch(bool allow, bool rule_requested_reply, bool rule_eavesdrop, const struct policy_msg *m)
+static bool reply_mismatch(bool allow, bool rule_requested_reply, bool rule_eavesdrop,
+                           const struct policy_msg *m)
 {
         if (!m->has_reply_serial)
                 return false;
@@ -633,8 +638,9 @@ static bool send_rule_matches(const struct rule *rule, const struct match_ctx *c
                          * judge by the name the message is addressed to. */
                         if (!m->destination)
                                 return false;
-                        if (r->send.destination_is_prefix ? !policy_name_has_prefix(m->destination, r->send.destination)
-                                                          : !streq(m->destination, r->send.destination))
+                        if (r->send.destination_is_prefix
+                                    ? !policy_name_has_prefix(m->destination, r->send.destination)
+                                    : !streq(m->destination, r->send.destination))
                                 return false;
                 } else if (r->send.destination_is_prefix ? !names_have_prefix(c->peer, r->send.destination)
                                                          : !names_contain(c->peer, r->send.destination))
@@ -732,14 +738,14 @@ static bool view_evaluate(const struct bus_policy_view *v, enum rule_kind kind, 
                                         if (rule_applies_to(a->v[i], v->origin) && match(a->v[i], c))
                                                 n_matched++;
                         }
-                *ret = (struct policy_verdict){ .allow = allow, .log = log, .n_matched = n_matched };
+                *ret = (struct policy_verdict){.allow = allow, .log = log, .n_matched = n_matched};
         }
         return allow;
 }
 
 bool bus_policy_view_check_own(const struct bus_policy_view *view, const char *name)
 {
-        const struct match_ctx c = { .name = name };
+        const struct match_ctx c = {.name = name};
 
         return view_evaluate(view, KIND_OWN, own_rule_matches, &c, NULL);
 }
@@ -747,7 +753,7 @@ bool bus_policy_view_check_own(const struct bus_policy_view *view, const char *n
 bool bus_policy_view_check_send(const struct bus_policy_view *view, const struct policy_names *receiver,
                                 const struct policy_msg *msg, struct policy_verdict *ret_verdict)
 {
-        const struct match_ctx c = { .msg = msg, .peer = receiver };
+        const struct match_ctx c = {.msg = msg, .peer = receiver};
 
         return view_evaluate(view, KIND_SEND, send_rule_matches, &c, ret_verdict);
 }
@@ -755,7 +761,7 @@ bool bus_policy_view_check_send(const struct bus_policy_view *view, const struct
 bool bus_policy_view_check_receive(const struct bus_policy_view *view, const struct policy_names *sender,
                                    const struct policy_msg *msg, struct policy_verdict *ret_verdict)
 {
-        const struct match_ctx c = { .msg = msg, .peer = sender };
+        const struct match_ctx c = {.msg = msg, .peer = sender};
 
         return view_evaluate(view, KIND_RECEIVE, receive_rule_matches, &c, ret_verdict);
 }
