@@ -183,7 +183,7 @@ static int load_dir(struct bus *b, const char *dir)
                         continue;
                 char path[4096];
                 snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-                struct activation_entry *e;
+                struct activation_entry *e = NULL;
                 if (parse_service_file(b, path, &e) < 0)
                         continue;
                 if (hashmap_get(a->entries, e->name)) {
@@ -503,7 +503,7 @@ void activation_name_acquired(struct bus *b, const char *name)
                                 struct message *reply;
                                 if (!(pd->m->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED) &&
                                     msg_builder_finish(&mb, &reply) >= 0) {
-                                        bus_send_driver_message(b, reply);
+                                        bus_send_driver_message(b, sender, reply);
                                         message_unref(reply);
                                 } else {
                                         msg_builder_done(&mb);

@@ -94,6 +94,7 @@ int bus_new(struct bus **ret)
         list_init(&b->monitors);
         list_init(&b->dead_peers);
         list_init(&b->flush_list);
+        list_init(&b->reply_timeouts);
         match_registry_init(&b->wildcard_matches);
         match_registry_init(&b->driver_matches);
         b->next_id = 0; /* dbus-daemon's first peer is :1.0 */
@@ -370,6 +371,18 @@ static void bus_accept(struct bus *b, struct listener *l)
                                 bus_log(b, LOG_WARNING, "accept failed: %m");
                         return;
                 }
+                /* Like dbus-daemon, too many half-open connections cost the oldest one, not the newcomer:
+                 * a client that stalls in SASL cannot lock everybody out. */
+                if (b->n_peers_authenticating >= bus_limit(b->limits.max_incomplete_connections)) {
+                        struct peer *q;
+                        list_for_each_entry(q, &b->peers, link)
+                        {
+                                if (q->state == PEER_AUTHENTICATING) {
+                                        peer_disconnect(q, "too many incomplete connections; dropping the oldest");
+                                        break;
+                                }
+                        }
+                }
                 struct peer *p;
                 int r = peer_new(b, fd, l->origin, &p);
                 if (r < 0) {
@@ -445,6 +458,10 @@ int bus_run(struct bus *b)
         while (!b->exiting) {
                 uint64_t now = now_usec();
                 int timeout = min_timeout(check_auth_timeouts(b, now), activation_check_timeouts(b, now));
+                timeout = min_timeout(timeout, bus_check_reply_timeouts(b, now));
+                /* Timeouts may have queued errors. */
+                while (!list_empty(&b->flush_list))
+                        peer_flush(list_first_entry(&b->flush_list, struct peer, flush_link));
                 free_dead_peers(b);
 
                 int n = epoll_wait(b->epoll_fd, events, ELEMENTSOF(events), timeout);

@@ -114,6 +114,7 @@ struct reply_slot {
         struct list_head caller_link;
         uint64_t key[2];
         uint64_t deadline_usec;
+        struct list_head timeout_link; /* in bus->reply_timeouts, oldest first */
 };
 
 enum peer_state {
@@ -135,7 +136,7 @@ struct peer {
         enum listener_origin origin;
         uint32_t epoll_events;
         bool unix_fds;
-        bool want_write;
+        bool close_after_flush; /* refused: disconnect once the error reply is written */
 
         struct peer_creds creds;
         struct user_account *user;
@@ -185,6 +186,7 @@ struct bus {
         struct list_head peers;
         struct list_head monitors;
         struct list_head dead_peers;
+        struct list_head reply_timeouts; /* reply slots by deadline (one timeout for all: FIFO order) */
         struct list_head flush_list; /* peers with queued output, written once per loop iteration */
         struct hashmap *peers_by_id;    /* uint64 id -> peer */
         struct hashmap *names;          /* char * -> struct name */
@@ -230,12 +232,14 @@ const char *peer_describe(const struct peer *p, char *buf, size_t n);
 
 /* routing.c */
 int bus_dispatch_message(struct bus *b, struct peer *sender, struct message *m);
-/* Broadcast a driver-generated signal, or deliver it to its destination. */
-void bus_send_driver_message(struct bus *b, struct message *m);
+/* Deliver a driver-generated message to `to` (its destination), or broadcast it when to is NULL. */
+void bus_send_driver_message(struct bus *b, struct peer *to, struct message *m);
 void bus_send_to_monitors(struct bus *b, struct message *m);
 int bus_reply_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
                     const char *fmt, ...) _printf_(5, 6);
 void reply_slot_free(struct reply_slot *s);
+/* Answer calls whose reply_timeout passed with NoReply; returns ms to the next deadline or -1. */
+int bus_check_reply_timeouts(struct bus *b, uint64_t now);
 
 /* names.c */
 enum {

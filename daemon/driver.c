@@ -18,6 +18,7 @@
 #include "activation.h"
 #include "bus.h"
 #include "policy-check.h"
+#include "quotas.h"
 
 struct method {
         const char *interface;
@@ -51,7 +52,7 @@ static int reply_send(struct bus *b, struct peer *p, const struct message *call,
         int r = msg_builder_finish(mb, &m);
         if (r < 0)
                 return r;
-        bus_send_driver_message(b, m);
+        bus_send_driver_message(b, p, m);
         message_unref(m);
         return 0;
 }
@@ -65,14 +66,14 @@ static int reply_empty(struct bus *b, struct peer *p, const struct message *call
 
 #define reply_error(b, p, m, name, ...) bus_reply_error((b), (p), (m), (name), __VA_ARGS__)
 
-static int emit_signal(struct bus *b, const char *dest, const char *member, const char *sig, ...)
+static int emit_signal(struct bus *b, struct peer *to, const char *member, const char *sig, ...)
 {
         struct msg_builder mb;
         msg_builder_init(&mb, MESSAGE_SIGNAL, bus_next_serial(b));
         mb.path = DRIVER_PATH;
         mb.interface = DRIVER_INTERFACE;
         mb.member = member;
-        mb.destination = dest;
+        mb.destination = to ? to->unique_name : NULL;
         mb.sender = DRIVER_NAME;
         va_list ap;
         va_start(ap, sig);
@@ -85,7 +86,7 @@ static int emit_signal(struct bus *b, const char *dest, const char *member, cons
         int r = msg_builder_finish(&mb, &m);
         if (r < 0)
                 return r;
-        bus_send_driver_message(b, m);
+        bus_send_driver_message(b, to, m);
         message_unref(m);
         return 0;
 }
@@ -100,13 +101,13 @@ void driver_emit_name_owner_changed(struct bus *b, const char *name, const char 
 void driver_emit_name_acquired(struct bus *b, struct peer *p, const char *name)
 {
         if (p->state == PEER_RUNNING)
-                emit_signal(b, p->unique_name, "NameAcquired", "s", name);
+                emit_signal(b, p, "NameAcquired", "s", name);
 }
 
 void driver_emit_name_lost(struct bus *b, struct peer *p, const char *name)
 {
         if (p->state == PEER_RUNNING || p->state == PEER_MONITOR)
-                emit_signal(b, p->unique_name, "NameLost", "s", name);
+                emit_signal(b, p, "NameLost", "s", name);
 }
 
 /* ---- identity, as seen by the viewer ---- */
@@ -178,6 +179,19 @@ static int method_hello(struct bus *b, struct peer *p, struct message *m)
         if (p->state != PEER_AWAITING_HELLO)
                 return reply_error(b, p, m, "org.freedesktop.DBus.Error.Failed",
                                    "Already handled an Hello message");
+        int q = quotas_check_connection(b, p);
+        if (q < 0) {
+                /* As dbus-daemon: the client learns why, then the connection closes. */
+                if (q == -EMFILE)
+                        reply_error(b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                                    "The maximum number of active connections has been reached");
+                else
+                        reply_error(b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                                    "The maximum number of active connections for UID %u has been reached",
+                                    (unsigned)p->creds.uid);
+                p->close_after_flush = true;
+                return 0;
+        }
         /* The name was assigned before the call was stamped, so monitors saw it with its sender. */
         int r = driver_assign_unique_name(b, p);
         if (r < 0)
@@ -192,7 +206,7 @@ static int method_hello(struct bus *b, struct peer *p, struct message *m)
         r = msg_builder_finish(&mb, &reply);
         if (r < 0)
                 return r;
-        bus_send_driver_message(b, reply);
+        bus_send_driver_message(b, p, reply);
         message_unref(reply);
 
         driver_emit_name_owner_changed(b, p->unique_name, "", p->unique_name);
@@ -1046,7 +1060,7 @@ int driver_handle(struct bus *b, struct peer *p, struct message *m)
                                    "org.freedesktop.DBus does not understand message %s", m->member);
         }
         if (found->needs_driver_path && !streq(m->path, DRIVER_PATH))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownObject",
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
                                    "Method '%s' is only available at the canonical object path '%s'",
                                    found->name, DRIVER_PATH);
         if (!streq(m->signature, found->in_sig))

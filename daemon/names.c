@@ -112,7 +112,8 @@ int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flag
                 return 0;
         }
 
-        if (!mine && peer_count_names(p) >= bus_limit(b->limits.max_names_per_connection)) {
+        /* The unique name counts against max_names_per_connection, as in dbus-daemon. */
+        if (!mine && peer_count_names(p) + 1 >= bus_limit(b->limits.max_names_per_connection)) {
                 name_unref_if_unused(n);
                 return -EDQUOT;
         }

@@ -104,6 +104,10 @@ void peer_flush(struct peer *p)
                 peer_disconnect(p, "write failed: %s", strerror(-r));
                 return;
         }
+        if (r == 0 && p->close_after_flush) {
+                peer_disconnect(p, "refused: over the connection limits");
+                return;
+        }
         peer_update_epoll(p);
 }
 
@@ -272,7 +276,7 @@ void peer_dispatch(struct peer *p, uint32_t events)
                 if (p->state == PEER_DEAD)
                         return;
         }
-        if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || p->close_after_flush)
                 return;
 
         for (unsigned i = 0; i < PEER_READS_PER_WAKEUP && p->state != PEER_DEAD; i++) {

@@ -10,10 +10,6 @@ int quotas_charge_connection(struct bus *b, struct peer *p)
         uint64_t key = p->creds.uid;
         struct user_account *u = hashmap_get(b->users, &key);
 
-        if (b->n_peers_authenticating + b->n_peers_connected >= bus_limit(b->limits.max_completed_connections))
-                return -EUSERS;
-        if (b->n_peers_authenticating >= bus_limit(b->limits.max_incomplete_connections))
-                return -EUSERS;
         if (!u) {
                 u = zalloc(sizeof(*u));
                 if (!u)
@@ -25,10 +21,18 @@ int quotas_charge_connection(struct bus *b, struct peer *p)
                         return -ENOMEM;
                 }
         }
-        if (u->n_connections >= bus_limit(b->limits.max_connections_per_user))
-                return -EUSERS;
+        /* The per-user limit is enforced at Hello (quotas_check_connection), where the peer can be told. */
         u->n_connections++;
         p->user = u;
+        return 0;
+}
+
+int quotas_check_connection(struct bus *b, struct peer *p)
+{
+        if (b->n_peers_connected > bus_limit(b->limits.max_completed_connections))
+                return -EMFILE;
+        if (p->user && p->user->n_connections > bus_limit(b->limits.max_connections_per_user))
+                return -EUSERS;
         return 0;
 }
 

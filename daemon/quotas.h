@@ -14,7 +14,10 @@ struct user_account {
         size_t n_connections;
 };
 
-/* -EUSERS when uid is at max_connections_per_user or the bus at max_completed_connections. */
+/* Charge a new connection to its uid. Limits are checked at Hello (quotas_check_connection()), where the
+ * peer can be told why it is refused, as dbus-daemon does. */
 int quotas_charge_connection(struct bus *b, struct peer *p);
+/* -EMFILE over max_completed_connections, -EUSERS over the uid's max_connections_per_user. */
+int quotas_check_connection(struct bus *b, struct peer *p);
 void quotas_uncharge_connection(struct bus *b, struct peer *p);
 void quotas_done(struct bus *b);

@@ -34,8 +34,24 @@ void reply_slot_free(struct reply_slot *s)
 {
         hashmap_remove(s->callee->replies_owed, s->key);
         list_del(&s->caller_link);
+        list_del(&s->timeout_link);
         s->caller->n_replies_waiting--;
         free(s);
+}
+
+int bus_check_reply_timeouts(struct bus *b, uint64_t now)
+{
+        while (!list_empty(&b->reply_timeouts)) {
+                struct reply_slot *s = list_first_entry(&b->reply_timeouts, struct reply_slot, timeout_link);
+                if (s->deadline_usec > now)
+                        return (int)MIN((s->deadline_usec - now) / 1000 + 1, (uint64_t)INT32_MAX);
+                struct peer *caller = s->caller;
+                struct message fake = { .type = MESSAGE_METHOD_CALL, .serial = s->serial };
+                reply_slot_free(s);
+                bus_reply_error(b, caller, &fake, "org.freedesktop.DBus.Error.NoReply",
+                                "Message did not receive a reply (timeout by message bus)");
+        }
+        return -1;
 }
 
 static int reply_slot_new(struct bus *b, struct peer *caller, struct peer *callee, uint32_t serial)
@@ -56,6 +72,7 @@ static int reply_slot_new(struct bus *b, struct peer *caller, struct peer *calle
         s->callee = callee;
         s->key[0] = caller->id;
         s->key[1] = serial;
+        list_init(&s->timeout_link);
         int r = hashmap_put(callee->replies_owed, s->key, s);
         if (r < 0) {
                 free(s);
@@ -64,6 +81,10 @@ static int reply_slot_new(struct bus *b, struct peer *caller, struct peer *calle
         }
         list_add_tail(&caller->replies_waiting, &s->caller_link);
         caller->n_replies_waiting++;
+        if (b->limits.reply_timeout >= 0) {
+                s->deadline_usec = now_usec() + (uint64_t)b->limits.reply_timeout * 1000;
+                list_add_tail(&b->reply_timeouts, &s->timeout_link);
+        }
         return 0;
 }
 
@@ -102,7 +123,7 @@ int bus_reply_error(struct bus *b, struct peer *to, const struct message *call, 
         int r = msg_builder_finish(&mb, &m);
         if (r < 0)
                 return r;
-        bus_send_driver_message(b, m);
+        bus_send_driver_message(b, to, m);
         message_unref(m);
         return 0;
 }
@@ -160,14 +181,12 @@ static void deliver_eavesdrop(struct bus *b, struct peer *to, struct message *m,
                 peer_disconnect(to, "outgoing queue full: not reading eavesdropped messages");
 }
 
-void bus_send_driver_message(struct bus *b, struct message *m)
+void bus_send_driver_message(struct bus *b, struct peer *to, struct message *m)
 {
         struct broadcast_ctx ctx = { .sender = NULL };
-        struct peer *to = NULL;
 
-        if (m->destination) {
-                to = bus_find_peer_by_name(b, m->destination);
-                if (to && to->state != PEER_DEAD && peer_queue(to, m) == -ENOBUFS)
+        if (to) {
+                if (to->state != PEER_DEAD && peer_queue(to, m) == -ENOBUFS)
                         peer_disconnect(to, "outgoing queue full: not reading messages from the bus");
                 if (b->n_eavesdrop_rules)
                         match_broadcast_full(b, NULL, to, m, deliver_eavesdrop, &ctx);

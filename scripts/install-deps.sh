@@ -1,0 +1,30 @@
+#!/bin/bash
+# Install everything nsbus needs to build and test on Debian 12, as root.
+# Idempotent; used by scripts/demo.sh and scripts/test.sh.
+set -euo pipefail
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: run as root (apt-get install)" >&2
+	exit 1
+fi
+
+packages=(
+	# build
+	build-essential cmake ninja-build pkg-config clang
+	# libraries: libexpat parses dbus-daemon's XML configuration
+	libexpat1-dev
+	# real D-Bus clients the tests and the demo drive
+	dbus-daemon dbus-bin dbus-tests systemd libglib2.0-bin python3-dbus python3-gi
+	# test tooling
+	procps strace
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "install-deps: installing ${missing[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

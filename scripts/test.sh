@@ -1,0 +1,16 @@
+#!/bin/bash
+# Set up a fresh Debian 12 machine (as root), build nsbus, run the whole suite.
+# Usage: scripts/test.sh        (what CI runs, through .ci/run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+# The normal build, warnings as errors.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNSBUS_WERROR=ON >/dev/null
+ninja -C build
+# The same tree with clang, to keep both compilers warning-free.
+cmake -S . -B build-clang -G Ninja -DCMAKE_C_COMPILER=clang -DNSBUS_WERROR=ON >/dev/null
+ninja -C build-clang
+
+ctest --test-dir build --output-on-failure --timeout 600
