@@ -11,6 +11,7 @@
  * signalfd in the main loop, so the bus never blocks on them.
  */
 #include <ctype.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <grp.h>
 #include <pwd.h>
@@ -31,6 +32,7 @@ struct child {
         pid_t pid;
         char *name;
         bool acquired;
+        int exec_errno_fd; /* read end of a CLOEXEC pipe: an errno arrives here if exec failed */
 };
 
 struct activation {
@@ -93,6 +95,8 @@ void activation_free(struct bus *b)
         struct child *c, *tmp;
         list_for_each_entry_safe(c, tmp, &a->children, link)
         {
+                if (c->exec_errno_fd >= 0)
+                        close(c->exec_errno_fd);
                 free(c->name);
                 free(c);
         }
@@ -349,9 +353,22 @@ static int spawn_service(struct bus *b, struct activation_entry *e)
         const char *address = bus_address_for_children(b);
         const char *type = b->bus_type ? b->bus_type : "session";
 
+        /* exec closes the write end; if exec fails, the child writes errno first. Read at reap time,
+         * so the bus never blocks on a child. */
+        int errpipe[2];
+        if (pipe2(errpipe, O_CLOEXEC) < 0) {
+                r = -errno;
+                for (char **s = argv; *s; s++)
+                        free(*s);
+                free(argv);
+                return r;
+        }
+
         pid_t pid = fork();
         if (pid < 0) {
                 r = -errno;
+                close(errpipe[0]);
+                close(errpipe[1]);
                 for (char **s = argv; *s; s++)
                         free(*s);
                 free(argv);
@@ -380,21 +397,30 @@ static int spawn_service(struct bus *b, struct activation_entry *e)
                         setenv("USER", pw->pw_name, 1);
                         setenv("LOGNAME", pw->pw_name, 1);
                 }
+                close(errpipe[0]);
                 execv(argv[0], argv);
                 if (!strchr(argv[0], '/'))
                         execvp(argv[0], argv);
+                int exec_errno = errno;
+                if (write(errpipe[1], &exec_errno, sizeof(exec_errno)) < 0) {
+                        /* nothing more to tell */
+                }
                 _exit(127);
         }
+        close(errpipe[1]);
         for (char **s = argv; *s; s++)
                 free(*s);
         free(argv);
 
         struct child *c = zalloc(sizeof(*c));
-        if (c) {
-                c->pid = pid;
-                c->name = strdup(e->name);
-                list_add_tail(&a->children, &c->link);
+        if (!c) {
+                close(errpipe[0]);
+                return 0; /* it runs; only its exit status will not be interpreted */
         }
+        c->pid = pid;
+        c->name = strdup(e->name);
+        c->exec_errno_fd = errpipe[0];
+        list_add_tail(&a->children, &c->link);
         return 0;
 }
 
@@ -534,7 +560,14 @@ void activation_reap_children(struct bus *b)
                         struct name *n = c->name ? name_get(b, c->name) : NULL;
                         /* A zero exit may be a service that forked into the background: keep waiting. */
                         bool failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-                        if (n && n->activating && !c->acquired && failed) {
+                        int exec_errno = 0;
+                        if (c->exec_errno_fd >= 0 &&
+                            read(c->exec_errno_fd, &exec_errno, sizeof(exec_errno)) != sizeof(exec_errno))
+                                exec_errno = 0;
+                        if (n && n->activating && !c->acquired && exec_errno)
+                                fail_pending(b, n, "org.freedesktop.DBus.Error.Spawn.ExecFailed",
+                                             "Failed to execute program %s: %s", c->name, strerror(exec_errno));
+                        else if (n && n->activating && !c->acquired && failed) {
                                 if (WIFEXITED(status))
                                         fail_pending(b, n, "org.freedesktop.DBus.Error.Spawn.ChildExited",
                                                      "Process %s exited with status %d", c->name,
@@ -545,6 +578,8 @@ void activation_reap_children(struct bus *b)
                                                      WTERMSIG(status));
                         }
                         list_del(&c->link);
+                        if (c->exec_errno_fd >= 0)
+                                close(c->exec_errno_fd);
                         free(c->name);
                         free(c);
                         break;
@@ -562,9 +597,17 @@ int activation_check_timeouts(struct bus *b, uint64_t now)
                 if (!n->activating)
                         continue;
                 if (n->activation_deadline_usec <= now) {
+                        /* As dbus-daemon, a service that did not make it in time is stopped. */
+                        struct child *c;
+                        list_for_each_entry(c, &b->activation->children, link)
+                        {
+                                if (streq_ptr(c->name, n->name))
+                                        kill(c->pid, SIGTERM);
+                        }
                         /* fail_pending may free n: that is the entry the iterator just handed out. */
                         fail_pending(b, n, "org.freedesktop.DBus.Error.TimedOut",
-                                     "Activation of %s timed out", n->name);
+                                     "Failed to activate service '%s': timed out (service_start_timeout=%dms)",
+                                     n->name, b->limits.service_start_timeout);
                         continue;
                 }
                 next = MIN(next, n->activation_deadline_usec);

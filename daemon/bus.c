@@ -11,6 +11,7 @@
  * reload, SIGTERM/SIGINT to exit); no signal handler ever runs bus code.
  */
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/epoll.h>
@@ -93,6 +94,7 @@ int bus_new(struct bus **ret)
         list_init(&b->peers);
         list_init(&b->monitors);
         list_init(&b->dead_peers);
+        list_init(&b->authenticating);
         list_init(&b->flush_list);
         list_init(&b->reply_timeouts);
         match_registry_init(&b->wildcard_matches);
@@ -143,12 +145,35 @@ fail:
         return r;
 }
 
+static void listeners_set_active(struct bus *b, bool active)
+{
+        struct listener *l;
+        list_for_each_entry(l, &b->listeners, link)
+        {
+                struct epoll_event ev = { .events = active ? EPOLLIN : 0, .data.ptr = l };
+                epoll_ctl(b->epoll_fd, EPOLL_CTL_MOD, l->fd, &ev);
+        }
+        b->accept_paused = !active;
+}
+
 static void free_dead_peers(struct bus *b)
 {
+        size_t freed = 0;
         while (!list_empty(&b->dead_peers)) {
                 struct peer *p = list_first_entry(&b->dead_peers, struct peer, dead_link);
                 policy_peer_detach(p);
                 peer_free(p);
+                freed++;
+        }
+        /* After a crowd leaves, give the pages back: one bus per container must stay small. */
+        b->n_freed_since_trim += freed;
+        if (b->n_freed_since_trim >= 256 && list_empty(&b->dead_peers)) {
+                malloc_trim(0);
+                b->n_freed_since_trim = 0;
+        }
+        if (freed && b->accept_paused) {
+                bus_log(b, LOG_INFO, "file descriptors available again: accepting connections");
+                listeners_set_active(b, true);
         }
 }
 
@@ -310,7 +335,9 @@ int bus_reload_config(struct bus *b)
 {
         if (!b->config_file) {
                 /* Without a file there is only the service directories to re-read. */
-                return b->config ? apply_servicedirs(b, b->config) : 0;
+                int r = b->config ? apply_servicedirs(b, b->config) : 0;
+                driver_emit_activatable_services_changed(b);
+                return r;
         }
         struct bus_config *c;
         char err[1024] = "";
@@ -321,6 +348,7 @@ int bus_reload_config(struct bus *b)
                 return r;
         }
         r = bus_apply_config(b, c);
+        driver_emit_activatable_services_changed(b);
         /* Policies apply to existing peers too, as after a dbus-daemon reload. */
         struct peer *p;
         list_for_each_entry(p, &b->peers, link)
@@ -367,22 +395,22 @@ static void bus_accept(struct bus *b, struct listener *l)
         for (int i = 0; i < 64; i++) {
                 int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd < 0) {
-                        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                        if (errno == EMFILE || errno == ENFILE) {
+                                /* Level-triggered listeners would spin on this; waiting clients stay in
+                                 * the backlog until a connection closes and frees an fd. */
+                                bus_log(b, LOG_WARNING, "accept failed: %m; not accepting until a connection closes");
+                                listeners_set_active(b, false);
+                        } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
                                 bus_log(b, LOG_WARNING, "accept failed: %m");
+                        }
                         return;
                 }
                 /* Like dbus-daemon, too many half-open connections cost the oldest one, not the newcomer:
                  * a client that stalls in SASL cannot lock everybody out. */
-                if (b->n_peers_authenticating >= bus_limit(b->limits.max_incomplete_connections)) {
-                        struct peer *q;
-                        list_for_each_entry(q, &b->peers, link)
-                        {
-                                if (q->state == PEER_AUTHENTICATING) {
-                                        peer_disconnect(q, "too many incomplete connections; dropping the oldest");
-                                        break;
-                                }
-                        }
-                }
+                if (b->n_peers_authenticating >= bus_limit(b->limits.max_incomplete_connections) &&
+                    !list_empty(&b->authenticating))
+                        peer_disconnect(list_first_entry(&b->authenticating, struct peer, auth_link),
+                                        "too many incomplete connections; dropping the oldest");
                 struct peer *p;
                 int r = peer_new(b, fd, l->origin, &p);
                 if (r < 0) {
@@ -426,20 +454,13 @@ static void bus_handle_signals(struct bus *b)
 /* Disconnect peers that have not finished authenticating in time; returns ms to the next deadline or -1. */
 static int check_auth_timeouts(struct bus *b, uint64_t now)
 {
-        if (b->n_peers_authenticating == 0)
-                return -1;
-        uint64_t next = UINT64_MAX;
-        struct peer *p, *tmp;
-        list_for_each_entry_safe(p, tmp, &b->peers, link)
-        {
-                if (p->state != PEER_AUTHENTICATING)
-                        continue;
-                if (p->auth_deadline_usec <= now)
-                        peer_disconnect(p, "did not authenticate within %d ms", b->limits.auth_timeout);
-                else
-                        next = MIN(next, p->auth_deadline_usec);
+        while (!list_empty(&b->authenticating)) {
+                struct peer *p = list_first_entry(&b->authenticating, struct peer, auth_link);
+                if (p->auth_deadline_usec > now)
+                        return (int)MIN((p->auth_deadline_usec - now) / 1000 + 1, (uint64_t)INT32_MAX);
+                peer_disconnect(p, "did not authenticate within %d ms", b->limits.auth_timeout);
         }
-        return next == UINT64_MAX ? -1 : (int)MIN((next - now) / 1000 + 1, (uint64_t)INT32_MAX);
+        return -1;
 }
 
 static int min_timeout(int a, int b)

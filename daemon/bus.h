@@ -69,6 +69,7 @@ struct match_bucket {
 
 struct match_rule {
         struct match_rule_keys keys;
+        char *text; /* canonical form: the key in the owner's match_index */
         struct peer *owner;
         unsigned n_refs; /* AddMatch of an equal rule twice needs RemoveMatch twice */
         struct match_registry *registry;
@@ -149,6 +150,8 @@ struct peer {
 
         struct list_head names;       /* struct name_owner, by peer_link */
         struct list_head matches;     /* struct match_rule owned, by owner_link */
+        struct hashmap *match_index;  /* canonical rule text -> struct match_rule, for AddMatch/RemoveMatch */
+        size_t n_matches;
         struct match_registry sender_matches; /* rules of others with sender = our unique name */
         struct hashmap *replies_owed; /* key[2] -> struct reply_slot: calls we must answer */
         struct list_head replies_waiting; /* slots in others' maps for calls we made */
@@ -156,6 +159,7 @@ struct peer {
 
         struct list_head monitor_link; /* in bus->monitors */
         struct list_head flush_link;   /* in bus->flush_list while output is pending */
+        struct list_head auth_link;    /* in bus->authenticating until SASL completes */
         struct list_head dead_link;    /* in bus->dead_peers */
         struct list_head link;         /* in bus->peers */
         uint64_t delivery_seq;         /* de-duplicates broadcast delivery */
@@ -174,6 +178,8 @@ struct bus {
         uint32_t driver_serial;
         uint64_t delivery_seq;
         bool exiting;
+        size_t n_freed_since_trim;
+        bool accept_paused; /* out of fds: listeners are off until a peer goes away */
 
         struct bus_config *config;
         char *config_file;
@@ -186,6 +192,7 @@ struct bus {
         struct list_head peers;
         struct list_head monitors;
         struct list_head dead_peers;
+        struct list_head authenticating; /* peers in SASL, oldest first (so also by auth deadline) */
         struct list_head reply_timeouts; /* reply slots by deadline (one timeout for all: FIFO order) */
         struct list_head flush_list; /* peers with queued output, written once per loop iteration */
         struct hashmap *peers_by_id;    /* uint64 id -> peer */
@@ -292,5 +299,6 @@ int driver_assign_unique_name(struct bus *b, struct peer *p);
 void driver_peer_gone(struct bus *b, struct peer *p, bool announce);
 int driver_become_monitor(struct bus *b, struct peer *p, struct message *m);
 void driver_emit_name_owner_changed(struct bus *b, const char *name, const char *old_owner, const char *new_owner);
+void driver_emit_activatable_services_changed(struct bus *b);
 void driver_emit_name_acquired(struct bus *b, struct peer *p, const char *name);
 void driver_emit_name_lost(struct bus *b, struct peer *p, const char *name);

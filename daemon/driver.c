@@ -98,6 +98,11 @@ void driver_emit_name_owner_changed(struct bus *b, const char *name, const char 
                 activation_name_acquired(b, name);
 }
 
+void driver_emit_activatable_services_changed(struct bus *b)
+{
+        emit_signal(b, NULL, "ActivatableServicesChanged", "");
+}
+
 void driver_emit_name_acquired(struct bus *b, struct peer *p, const char *name)
 {
         if (p->state == PEER_RUNNING)
@@ -128,7 +133,7 @@ struct creds_view {
  * pid namespaces plugs in here.
  */
 static void driver_view_creds(struct bus *b, const struct peer *viewer, const struct peer *subject,
-                              struct creds_view *v)
+                              bool want_pidfd, struct creds_view *v)
 {
         const struct peer_creds *c = &subject->creds;
         *v = (struct creds_view){
@@ -137,9 +142,13 @@ static void driver_view_creds(struct bus *b, const struct peer *viewer, const st
                 .n_groups = c->n_groups,
                 .primary_gid = c->gid,
                 .pid = c->pid,
-                .pidfd = c->pidfd,
+                .pidfd = -1,
                 .seclabel = c->seclabel,
         };
+        /* A fresh pidfd per question: the kernel's pidfd for the socket names the process that
+         * connected, so no fd has to be held per peer in between. */
+        if (want_pidfd && c->has_pidfd)
+                v->pidfd = creds_get_pidfd(subject->fd);
 }
 
 /* The peer a name refers to, or an error reply already sent (NULL). For org.freedesktop.DBus, *is_driver. */
@@ -504,7 +513,7 @@ static int method_get_connection_unix_user(struct bus *b, struct peer *p, struct
         if (drv)
                 v.uid = geteuid();
         else
-                driver_view_creds(b, p, q, &v);
+                driver_view_creds(b, p, q, false, &v);
         return reply_u(b, p, m, v.uid);
 }
 
@@ -521,7 +530,7 @@ static int method_get_connection_unix_process_id(struct bus *b, struct peer *p, 
         if (drv)
                 v.pid = getpid();
         else
-                driver_view_creds(b, p, q, &v);
+                driver_view_creds(b, p, q, false, &v);
         if (v.pid <= 0)
                 return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnixProcessIdUnknown",
                                    "Could not determine PID for '%s'", name);
@@ -555,7 +564,7 @@ static int method_get_connection_credentials(struct bus *b, struct peer *p, stru
                 v = (struct creds_view){ .uid = geteuid(), .groups = own_groups, .n_groups = 1,
                                          .pid = getpid(), .pidfd = -1 };
         } else {
-                driver_view_creds(b, p, q, &v);
+                driver_view_creds(b, p, q, true, &v);
         }
 
         struct msg_builder mb;
@@ -578,12 +587,13 @@ static int method_get_connection_credentials(struct bus *b, struct peer *p, stru
         }
         if (v.pid > 0)
                 append_dict_u(&mb, "ProcessID", (uint32_t)v.pid);
-        if (v.pidfd >= 0 && p->unix_fds) {
+        _cleanup_close_ int pidfd = v.pidfd;
+        if (pidfd >= 0 && p->unix_fds) {
                 const char *key = "ProcessFD";
                 msg_builder_open(&mb, '{', "sv");
                 msg_builder_append_basic(&mb, 's', &key);
                 msg_builder_open(&mb, 'v', "h");
-                msg_builder_append_basic(&mb, 'h', &v.pidfd);
+                msg_builder_append_basic(&mb, 'h', &pidfd);
                 msg_builder_close(&mb);
                 msg_builder_close(&mb);
         }
@@ -668,7 +678,7 @@ static int method_get_machine_id(struct bus *b, struct peer *p, struct message *
 
 /* ---- Properties ---- */
 
-static const char *const features[] = { "HeaderFiltering", NULL };
+static const char *const features[] = { "ActivatableServicesChanged", "HeaderFiltering", NULL };
 static const char *const extra_interfaces[] = { "org.freedesktop.DBus.Monitoring", "org.freedesktop.DBus.Debug.Stats",
                                                 NULL };
 
@@ -800,6 +810,7 @@ static int method_introspect(struct bus *b, struct peer *p, struct message *m)
                                 "      <arg type=\"s\"/>\n      <arg type=\"s\"/>\n    </signal>\n"
                                 "    <signal name=\"NameLost\">\n      <arg type=\"s\"/>\n    </signal>\n"
                                 "    <signal name=\"NameAcquired\">\n      <arg type=\"s\"/>\n    </signal>\n"
+                                "    <signal name=\"ActivatableServicesChanged\">\n    </signal>\n"
                                 "    <property name=\"Features\" type=\"as\" access=\"read\">\n"
                                 "      <annotation name=\"org.freedesktop.DBus.Property.EmitsChangedSignal\" "
                                 "value=\"const\"/>\n    </property>\n"
@@ -933,7 +944,7 @@ static int method_get_connection_stats(struct bus *b, struct peer *p, struct mes
         struct match_rule *rule;
         list_for_each_entry(rule, &q->matches, owner_link) n_rules++;
         struct creds_view v;
-        driver_view_creds(b, p, q, &v);
+        driver_view_creds(b, p, q, false, &v);
 
         struct msg_builder mb;
         reply_init(b, p, m, &mb);

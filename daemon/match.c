@@ -103,6 +103,10 @@ void match_rule_free(struct match_rule *rule)
         struct bus *b = rule->owner->bus;
         registry_unlink(rule);
         list_del(&rule->owner_link);
+        if (rule->text)
+                hashmap_remove(rule->owner->match_index, rule->text);
+        rule->owner->n_matches--;
+        free(rule->text);
         if (rule->eavesdrop_counted)
                 b->n_eavesdrop_rules--;
         b->n_match_rules--;
@@ -114,32 +118,10 @@ void match_rule_free(struct match_rule *rule)
         free(rule);
 }
 
-static size_t peer_count_rules(const struct peer *p)
+/* Equal rules have equal canonical text, so duplicates are found with one hash lookup. */
+static struct match_rule *peer_find_rule(const struct peer *p, const char *text)
 {
-        size_t n = 0;
-        const struct match_rule *r;
-        list_for_each_entry(r, &p->matches, owner_link) n++;
-        return n;
-}
-
-/* An equal rule of the same owner can only be in the same registry and bucket. */
-static struct match_rule *registry_find_equal(struct match_registry *reg, const struct peer *owner,
-                                              const struct match_rule_keys *k)
-{
-        struct list_head *head = &reg->any_member;
-        if (k->member) {
-                struct match_bucket *bk = hashmap_get(reg->by_member, k->member);
-                if (!bk)
-                        return NULL;
-                head = &bk->rules;
-        }
-        struct match_rule *r;
-        list_for_each_entry(r, head, registry_link)
-        {
-                if (r->owner == owner && match_rule_keys_equal(&r->keys, k))
-                        return r;
-        }
-        return NULL;
+        return hashmap_get(p->match_index, text);
 }
 
 /* The registry a rule with this sender key belongs in; NULL for a unique name that is gone for good. */
@@ -170,14 +152,34 @@ static int registry_for_sender(struct bus *b, const char *sender, struct match_r
 }
 
 /* Returns 0, -EINVAL (bad rule, message in err), -E2BIG (rule too long), -EDQUOT, -ENOMEM. */
-int match_add(struct bus *b, struct peer *p, const char *text, char *err, size_t errlen)
+int match_add(struct bus *b, struct peer *p, const char *rule_text, char *err, size_t errlen)
 {
         struct match_rule_keys k;
-        int r = match_rule_parse_full(text, &k, err, errlen);
+        int r = match_rule_parse_full(rule_text, &k, err, errlen);
         if (r < 0)
                 return r;
 
         bool monitor = p->state == PEER_MONITOR;
+        _cleanup_free_ char *text = match_rule_keys_to_string(&k);
+        if (!text) {
+                match_rule_keys_free(&k);
+                return -ENOMEM;
+        }
+        struct match_rule *dup = peer_find_rule(p, text);
+        if (dup) {
+                dup->n_refs++;
+                match_rule_keys_free(&k);
+                return 0;
+        }
+        if (p->n_matches >= bus_limit(b->limits.max_match_rules_per_connection)) {
+                match_rule_keys_free(&k);
+                return -EDQUOT;
+        }
+        if (!p->match_index && !(p->match_index = hashmap_new(&string_hash_ops))) {
+                match_rule_keys_free(&k);
+                return -ENOMEM;
+        }
+
         struct match_registry *reg = NULL;
         struct name *sender_name = NULL;
         if (!monitor) {
@@ -186,20 +188,6 @@ int match_add(struct bus *b, struct peer *p, const char *text, char *err, size_t
                         match_rule_keys_free(&k);
                         return r;
                 }
-                if (reg) {
-                        struct match_rule *dup = registry_find_equal(reg, p, &k);
-                        if (dup) {
-                                dup->n_refs++;
-                                match_rule_keys_free(&k);
-                                return 0;
-                        }
-                }
-        }
-        if (peer_count_rules(p) >= bus_limit(b->limits.max_match_rules_per_connection)) {
-                match_rule_keys_free(&k);
-                if (sender_name)
-                        name_unref_if_unused(sender_name);
-                return -EDQUOT;
         }
 
         struct match_rule *rule = zalloc(sizeof(*rule));
@@ -214,6 +202,7 @@ int match_add(struct bus *b, struct peer *p, const char *text, char *err, size_t
         rule->n_refs = 1;
         list_init(&rule->registry_link);
         list_add_tail(&p->matches, &rule->owner_link);
+        p->n_matches++;
         b->n_match_rules++;
         if (k.eavesdrop && !monitor) {
                 rule->eavesdrop_counted = true;
@@ -223,6 +212,11 @@ int match_add(struct bus *b, struct peer *p, const char *text, char *err, size_t
                 rule->sender_name = sender_name;
                 sender_name->n_users++;
         }
+        if (hashmap_put(p->match_index, text, rule) < 0) {
+                match_rule_free(rule);
+                return -ENOMEM;
+        }
+        rule->text = TAKE_PTR(text);
         if (reg && registry_link(reg, rule) < 0) {
                 match_rule_free(rule);
                 return -ENOMEM;
@@ -231,21 +225,17 @@ int match_add(struct bus *b, struct peer *p, const char *text, char *err, size_t
 }
 
 /* Returns 0, -EINVAL for a bad rule, -ENOENT when the peer has no such rule. */
-int match_remove(struct bus *b, struct peer *p, const char *text)
+int match_remove(struct bus *b, struct peer *p, const char *rule_text)
 {
         struct match_rule_keys k;
-        int r = match_rule_parse(text, &k);
+        int r = match_rule_parse(rule_text, &k);
         if (r < 0)
                 return r;
-        struct match_rule *rule, *found = NULL;
-        list_for_each_entry(rule, &p->matches, owner_link)
-        {
-                if (match_rule_keys_equal(&rule->keys, &k)) {
-                        found = rule;
-                        break;
-                }
-        }
+        _cleanup_free_ char *text = match_rule_keys_to_string(&k);
         match_rule_keys_free(&k);
+        if (!text)
+                return -ENOMEM;
+        struct match_rule *found = peer_find_rule(p, text);
         if (!found)
                 return -ENOENT;
         if (--found->n_refs == 0)
@@ -257,6 +247,8 @@ void match_remove_all(struct peer *p)
 {
         while (!list_empty(&p->matches))
                 match_rule_free(list_first_entry(&p->matches, struct match_rule, owner_link));
+        hashmap_free(p->match_index);
+        p->match_index = NULL;
         /* Others' rules naming us can never match again: unique names are not reused. */
         match_registry_done(&p->sender_matches);
 }

@@ -36,12 +36,12 @@ int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **r
         p->fd = fd;
         p->origin = origin;
         p->state = PEER_AUTHENTICATING;
-        p->creds.pidfd = -1;
         list_init(&p->names);
         list_init(&p->matches);
         list_init(&p->replies_waiting);
         list_init(&p->monitor_link);
         list_init(&p->flush_link);
+        list_init(&p->auth_link);
         list_init(&p->dead_link);
         list_init(&p->link);
         match_registry_init(&p->sender_matches);
@@ -79,6 +79,7 @@ int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **r
                 return r;
         }
         list_add_tail(&b->peers, &p->link);
+        list_add_tail(&b->authenticating, &p->auth_link);
         b->n_peers_authenticating++;
         *ret = p;
         return 0;
@@ -151,6 +152,7 @@ void peer_disconnect(struct peer *p, const char *fmt, ...)
         epoll_ctl(b->epoll_fd, EPOLL_CTL_DEL, p->fd, NULL);
         list_del(&p->flush_link);
         list_del(&p->monitor_link);
+        list_del(&p->auth_link);
         if (old == PEER_AUTHENTICATING)
                 b->n_peers_authenticating--;
         else
@@ -238,6 +240,7 @@ static int peer_authenticate(struct peer *p)
         free(p->sasl);
         p->sasl = NULL;
         p->state = PEER_AWAITING_HELLO;
+        list_del(&p->auth_link);
         p->bus->n_peers_authenticating--;
         p->bus->n_peers_connected++;
         return 1;
@@ -284,7 +287,11 @@ void peer_dispatch(struct peer *p, uint32_t events)
                 if (n == -EAGAIN)
                         return;
                 if (n == 0) {
-                        peer_disconnect(p, NULL);
+                        /* A clean close is not worth a log line; a close in the middle of a message is. */
+                        if (p->state != PEER_AUTHENTICATING && (p->in.msg || p->in.n_pending))
+                                peer_disconnect(p, "closed the connection in the middle of a message");
+                        else
+                                peer_disconnect(p, NULL);
                         return;
                 }
                 if (n == -EPROTO) {

@@ -18,11 +18,8 @@ void creds_done(struct peer_creds *c)
 {
         free(c->groups);
         free(c->seclabel);
-        if (c->pidfd >= 0)
-                close(c->pidfd);
         c->groups = NULL;
         c->seclabel = NULL;
-        c->pidfd = -1;
 }
 
 int creds_parse_nspid(const char *text, pid_t *pids, unsigned max)
@@ -71,11 +68,20 @@ static uint64_t ns_inode(pid_t pid, const char *ns)
         return stat(path, &st) < 0 ? 0 : (uint64_t)st.st_ino;
 }
 
+int creds_get_pidfd(int fd)
+{
+        int pidfd;
+        socklen_t len = sizeof(pidfd);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+                return -errno;
+        return pidfd;
+}
+
 int creds_from_socket(int fd, struct peer_creds *ret)
 {
         struct ucred uc;
         socklen_t len = sizeof(uc);
-        struct peer_creds c = { .pidfd = -1 };
+        struct peer_creds c = { 0 };
 
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
                 return -errno;
@@ -104,25 +110,26 @@ int creds_from_socket(int fd, struct peer_creds *ret)
         }
 
         /* UnixGroupIDs is "primary and supplementary" (spec, GetConnectionCredentials): primary first. */
-        bool has_primary = false;
+        size_t at = c.n_groups;
         for (size_t i = 0; i < c.n_groups; i++)
-                has_primary |= c.groups[i] == c.gid;
-        if (!has_primary) {
+                if (c.groups[i] == c.gid)
+                        at = i;
+        if (at == c.n_groups) {
                 gid_t *g = realloc(c.groups, (c.n_groups + 1) * sizeof(gid_t));
                 if (!g) {
                         free(c.groups);
                         return -ENOMEM;
                 }
-                memmove(g + 1, g, c.n_groups * sizeof(gid_t));
-                g[0] = c.gid;
                 c.groups = g;
                 c.n_groups++;
         }
+        /* The kernel returns the groups sorted; move the primary one to the front. */
+        memmove(c.groups + 1, c.groups, at * sizeof(gid_t));
+        c.groups[0] = c.gid;
 
-        int pidfd;
-        len = sizeof(pidfd);
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) >= 0) {
-                c.pidfd = pidfd;
+        _cleanup_close_ int pidfd = creds_get_pidfd(fd);
+        if (pidfd >= 0) {
+                c.has_pidfd = true;
                 int n = read_fdinfo_nspid(pidfd, c.ns_pids, CREDS_MAX_NS_LEVELS);
                 c.n_ns_pids = n > 0 ? (unsigned)n : 0;
         }

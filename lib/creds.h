@@ -30,7 +30,7 @@ struct peer_creds {
         gid_t gid;
         gid_t *groups; /* supplementary groups, in the bus's user namespace */
         size_t n_groups;
-        int pidfd;     /* -1 when the kernel offers none */
+        bool has_pidfd; /* the kernel offers SO_PEERPIDFD for this socket */
         char *seclabel; /* SO_PEERSEC, NULL when no LSM labels sockets */
         /* NSpid: the pid at each pid-namespace level from the bus's level down to the peer's own */
         pid_t ns_pids[CREDS_MAX_NS_LEVELS];
@@ -39,8 +39,11 @@ struct peer_creds {
         uint64_t pid_ns;  /* inode of the peer's pid namespace, 0 if unknown */
 };
 
-/* Capture everything the kernel tells about the peer of a connected socket. */
+/* Capture everything the kernel tells about the peer of a connected socket. No pidfd is kept: a bus
+ * with 10,000 peers must not hold 10,000 extra fds. */
 int creds_from_socket(int fd, struct peer_creds *ret);
+/* A new pidfd for the peer of a connected socket (the process that connected), or -errno. */
+int creds_get_pidfd(int fd);
 void creds_done(struct peer_creds *c);
 /* Parse the "NSpid:" line of a /proc/.../fdinfo or status text. Returns the number of levels, -EINVAL. */
 int creds_parse_nspid(const char *text, pid_t *pids, unsigned max);

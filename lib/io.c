@@ -2,12 +2,11 @@
 /*
  * Stream I/O with fd passing; see io.h for the buffering design.
  *
- * File descriptors: on a unix stream socket the kernel never merges data
- * that carries SCM_RIGHTS with earlier data in one recvmsg(), so fds arrive
- * with the first bytes of the write that sent them. Senders attach a
- * message's fds to its first byte; we queue fds in arrival order and hand
- * each completed message the number its UNIX_FDS field announces, as libdbus
- * does. A message whose fds have not arrived by its last byte is malformed.
+ * File descriptors: senders attach a message's fds to its first byte, and
+ * the kernel delivers them no later than that byte (one recvmsg() may return
+ * earlier bytes too). We queue fds in arrival order and hand each completed
+ * message the number its UNIX_FDS field announces, as libdbus does. A
+ * message whose fds have not arrived by its last byte is malformed.
  */
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -81,7 +80,8 @@ ssize_t io_in_read(struct io_in *in, int fd, uint8_t *scratch, size_t scratch_si
                 /* Carried-over bytes go first, so one contiguous view covers them and the new ones. */
                 if (in->n_pending > scratch_size / 2)
                         return -ENOBUFS;
-                memcpy(scratch, in->pending, in->n_pending);
+                if (in->n_pending)
+                        memcpy(scratch, in->pending, in->n_pending);
                 base = in->n_pending;
                 iov.iov_base = scratch + base;
                 iov.iov_len = scratch_size - base;

@@ -182,7 +182,8 @@ int msg_reader_exit(struct msg_reader *r)
                 r->pos = f->end;
         else
                 while (f->sig_pos < f->sig_end)
-                        msg_reader_skip(r);
+                        if (msg_reader_skip(r) < 0)
+                                return -EBADMSG;
         r->depth--;
         return 0;
 }

@@ -351,6 +351,10 @@ static int parse_header(struct message *m)
         }
         if (m->n_unix_fds > DBUS_MAXIMUM_UNIX_FDS)
                 return -EBADMSG;
+        /* The spec reserves these for messages a library makes up locally; none may travel. */
+        if (streq_ptr(m->path, "/org/freedesktop/DBus/Local") ||
+            streq_ptr(m->interface, "org.freedesktop.DBus.Local"))
+                return -EBADMSG;
         return 0;
 }
 
@@ -598,11 +602,15 @@ size_t wire_skip_value(const uint8_t *d, size_t pos, const char **sig, bool be)
                 return ALIGN_TO(pos, wire_alignment(elem[0])) + len;
         }
         case '(':
+        case '{': {
+                /* A struct, or a dict entry met while walking an array's elements. */
+                char close = t == '(' ? ')' : '}';
                 pos = ALIGN_TO(pos, 8);
-                while (**sig != ')')
+                while (**sig != close)
                         pos = wire_skip_value(d, pos, sig, be);
                 (*sig)++;
                 return pos;
+        }
         }
         return pos;
 }

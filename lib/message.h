@@ -24,7 +24,7 @@
 #define DBUS_MAXIMUM_SIGNATURE_LENGTH 255u
 #define DBUS_MAXIMUM_NAME_LENGTH 255u
 #define DBUS_MAXIMUM_TYPE_RECURSION_DEPTH 32u
-#define DBUS_MAXIMUM_UNIX_FDS 16u * 1024u /* per message; the kernel caps one SCM_RIGHTS at 253 */
+#define DBUS_MAXIMUM_UNIX_FDS (16u * 1024u) /* per message; the kernel caps one SCM_RIGHTS at 253 */
 #define DBUS_MINIMUM_HEADER_SIZE 16u
 
 enum message_type {

@@ -4,7 +4,9 @@ many messages got through (dbus-test-tool spam prints nothing on success).
 
 Usage: count_monitor.py RULE...   (BecomeMonitor match rules; empty list = all)
 Prints "ready" once it is a monitor, then counts until it sees the signal
-com.example.Sentinel.Stop, and prints one line per counter, sorted:
+com.example.Sentinel.Stop and then nothing more for 1.5 s (messages that another
+connection sent before the sentinel may be routed after it), and prints one line
+per counter, sorted:
 
     call <destination> <member> <flags> <n>    method calls
     return <destination> <n>                   method returns
@@ -33,10 +35,17 @@ def main():
         return 1
     print('ready', flush=True)
     counts = collections.Counter()
+    stopping = False
     while True:
-        m = c.recv(60)
+        try:
+            m = c.recv(1.5 if stopping else 60)
+        except TimeoutError:
+            if stopping:
+                break
+            raise
         if m.type == SIGNAL and m.interface == 'com.example.Sentinel' and m.member == 'Stop':
-            break
+            stopping = True
+            continue
         if m.type == METHOD_CALL:
             counts['call %s %s %d' % (m.destination, m.member, m.flags & 1)] += 1
         elif m.type == METHOD_RETURN:

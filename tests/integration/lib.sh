@@ -11,6 +11,7 @@ set -o pipefail
 
 NSBUSD=${NSBUSD:-/usr/bin/dbus-daemon}
 PY=/usr/bin/python3 # python3-dbus and python3-gi belong to this interpreter only
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the source tree
 IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TEST_NAME=$(basename "$0" .sh)
 TMO=${TMO:-20} # seconds allowed to one client call
@@ -45,7 +46,17 @@ cleanup() {
 		kill "$p" 2>/dev/null
 	done
 	if [ -n "$BUS_PID" ]; then
+		# Services the bus activated are its children; they go with it.
+		for p in $(pgrep -P "$BUS_PID" 2>/dev/null); do
+			kill "$p" 2>/dev/null
+		done
 		kill "$BUS_PID" 2>/dev/null
+		# A daemon that ignores SIGTERM must not hang the run.
+		for p in $(seq 1 50); do
+			kill -0 "$BUS_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$BUS_PID" 2>/dev/null
 		wait "$BUS_PID" 2>/dev/null
 	fi
 	if [ -n "${NSBUS_KEEP_TMP:-}" ]; then
@@ -62,8 +73,22 @@ t() {
 	timeout -k 2 "$TMO" "$@"
 }
 
+# need CMD...: skip the test unless every client it uses is installed.
+need() {
+	local c
+	for c in "$@"; do
+		case "$c" in
+		python3-dbus)
+			[ -x "$PY" ] && "$PY" -c 'import dbus, dbus.mainloop.glib, gi' 2>/dev/null ||
+				skip "python3-dbus / python3-gi for $PY not installed"
+			;;
+		*) command -v "$c" >/dev/null || skip "$c not installed" ;;
+		esac
+	done
+}
+
 # Start something in the background and have cleanup kill it.
-bg() {
+spawn() {
 	"$@" &
 	BG_PIDS+=($!)
 }
@@ -109,7 +134,8 @@ bus_start() {
 	BUS_PID=$!
 	local i
 	for i in $(seq 1 100); do
-		if [ -s "$TMP/addr" ] && grep -q . "$TMP/addr"; then
+		# A complete line: the daemon may write the address in pieces.
+		if [ "$(wc -l <"$TMP/addr")" -ge 1 ]; then
 			break
 		fi
 		kill -0 "$BUS_PID" 2>/dev/null || fail "daemon exited during startup"
@@ -190,11 +216,11 @@ expect_eq() {
 
 # expect_match WHAT TEXT ERE: TEXT must match the extended regex ERE.
 expect_match() {
-	printf '%s' "$2" | grep -Eq -- "$3" || fail "$1: '$3' not found in: $2"
+	grep -Eq -- "$3" <<<"$2" || fail "$1: '$3' not found in: $2"
 }
 
 expect_no_match() {
-	if printf '%s' "$2" | grep -Eq -- "$3"; then
+	if grep -Eq -- "$3" <<<"$2"; then
 		fail "$1: '$3' unexpectedly found in: $2"
 	fi
 }

@@ -102,6 +102,10 @@ class BaseService(dbus.service.Object):
     def Pid(self):
         return os.getpid()
 
+    @dbus.service.method(IFACE, in_signature='s', out_signature='s')
+    def GetEnv(self, name):
+        return os.environ.get(name, '<unset>')
+
     @dbus.service.method(IFACE, in_signature='s', out_signature='',
                          async_callbacks=('ok', 'err'))
     def Fail(self, name, ok, err):

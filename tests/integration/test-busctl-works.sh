@@ -1,9 +1,10 @@
 #!/bin/bash
 # sd-bus's busctl works against the bus: list, status, introspect, call, monitor.
 . "$(dirname "$0")/lib.sh"
+need busctl dbus-send python3-dbus
 
 bus_start
-bg $PY "$IT_DIR/service.py" --name org.nsbus.Test >"$TMP/svc.out"
+spawn $PY "$IT_DIR/service.py" --name org.nsbus.Test >"$TMP/svc.out"
 SVC_PID=${BG_PIDS[-1]}
 wait_for_name org.nsbus.Test
 SVC_UNIQUE=$(awk '/^ready/ {print $2}' "$TMP/svc.out")
@@ -75,7 +76,7 @@ out=$(bctl get-property org.freedesktop.DBus /org/freedesktop/DBus org.freedeskt
 expect_match "Interfaces" "$out" '^as [0-9]+ .*"org\.freedesktop\.DBus\.Monitoring"'
 
 # monitor: captures a call made while it runs (it stops by itself via timeout).
-bg timeout 15 busctl --address="$ADDR" monitor --match "interface=org.nsbus.Test" >"$TMP/mon.out" 2>"$TMP/mon.err"
+spawn timeout 15 busctl --address="$ADDR" monitor --match "interface=org.nsbus.Test" >"$TMP/mon.out" 2>"$TMP/mon.err"
 MON_PID=${BG_PIDS[-1]}
 wait_for_file "$TMP/mon.err" 'Monitoring bus message stream' 10 || fail "busctl monitor did not start: $(cat "$TMP/mon.err")"
 out=$(bctl call org.nsbus.Test /org/nsbus/Test org.nsbus.Test EchoString s marker-4711) || fail "call during monitor failed"

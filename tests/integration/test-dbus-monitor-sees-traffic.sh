@@ -2,15 +2,16 @@
 # dbus-monitor (libdbus, BecomeMonitor) sees other peers' method calls, the replies
 # and their signals; a monitor with a match rule sees only what matches.
 . "$(dirname "$0")/lib.sh"
+need dbus-monitor dbus-send python3-dbus
 
 bus_start
-bg $PY "$IT_DIR/service.py" --name org.nsbus.Test >"$TMP/svc.out"
+spawn $PY "$IT_DIR/service.py" --name org.nsbus.Test >"$TMP/svc.out"
 wait_for_name org.nsbus.Test
 SVC_UNIQUE=$(awk '/^ready/ {print $2}' "$TMP/svc.out")
 
-bg timeout 30 dbus-monitor --session >"$TMP/all.out" 2>"$TMP/all.err"
+spawn timeout 30 dbus-monitor --session >"$TMP/all.out" 2>"$TMP/all.err"
 MON_ALL=${BG_PIDS[-1]}
-bg timeout 30 dbus-monitor --session "type='signal',interface='com.example.Only'" \
+spawn timeout 30 dbus-monitor --session "type='signal',interface='com.example.Only'" \
 	"type='signal',interface='com.example.Probe'" >"$TMP/only.out" 2>"$TMP/only.err"
 MON_ONLY=${BG_PIDS[-1]}
 

@@ -3,6 +3,7 @@
 # --config-file=FILE --nofork --print-address=FD, the program runs with
 # DBUS_SESSION_BUS_ADDRESS set, and the daemon goes away when the program exits.
 . "$(dirname "$0")/lib.sh"
+need dbus-run-session dbus-send dbus-test-tool pgrep
 
 bus_write_config
 unset DBUS_SESSION_BUS_ADDRESS DBUS_SYSTEM_BUS_ADDRESS DBUS_STARTER_ADDRESS DBUS_STARTER_BUS_TYPE
@@ -37,10 +38,11 @@ out=$(TMO=30 t dbus-run-session --dbus-daemon="$NSBUSD" --config-file="$CONF" --
 	kill $echo_pid' 2>>"$TMP/drs.err")
 expect_eq "echo + spam inside dbus-run-session" "$out" "spam-ok"
 
-# The daemon exits with the session: no process is left using our config.
+# The daemon exits with the session: no process is left using our config
+# (dbus-run-session passes it as "--config-file FILE", two arguments).
 sleep 0.5
-if pgrep -f -- "--config-file=$CONF" >/dev/null; then
-	fail "a daemon for $CONF is still running after dbus-run-session returned: $(pgrep -af -- "--config-file=$CONF")"
+if pgrep -f -- "$CONF" >/dev/null; then
+	fail "a daemon for $CONF is still running after dbus-run-session returned: $(pgrep -af -- "$CONF")"
 fi
 # The daemon must not have complained about its command line.
 expect_no_match "dbus-run-session stderr" "$(cat "$TMP/drs.err")" '(nrecognized|nknown) (option|argument)|usage'

@@ -2,6 +2,7 @@
 # libdbus's dbus-send works against the bus: driver calls and their exact errors,
 # typed arguments to a service, and --type=signal delivery (broadcast and unicast).
 . "$(dirname "$0")/lib.sh"
+need dbus-send python3-dbus
 
 bus_start
 
@@ -18,7 +19,7 @@ expect_dbus_error() {
 	expect_match "$what" "$out" "^Error ${name//./\\.}: $msg"
 }
 
-bg $PY "$IT_DIR/service.py" --name org.nsbus.Test >"$TMP/svc.out"
+spawn $PY "$IT_DIR/service.py" --name org.nsbus.Test >"$TMP/svc.out"
 wait_for_name org.nsbus.Test
 SVC_UNIQUE=$(awk '/^ready/ {print $2}' "$TMP/svc.out")
 
@@ -108,7 +109,7 @@ expect_dbus_error "service error" com.example.Error.Custom "requested failure" \
 	string:com.example.Error.Custom
 
 # --type=signal: a broadcast reaches a subscriber with a matching rule ...
-bg $PY "$IT_DIR/listen.py" --match "type='signal',interface='com.example.Sig'" --count 2 >"$TMP/listen.out"
+spawn $PY "$IT_DIR/listen.py" --match "type='signal',interface='com.example.Sig'" --count 2 >"$TMP/listen.out"
 LISTEN_PID=${BG_PIDS[-1]}
 wait_for_file "$TMP/listen.out" '^ready ' 10 || fail "listener did not start"
 LISTEN_UNIQUE=$(awk '/^ready/ {print $2}' "$TMP/listen.out")

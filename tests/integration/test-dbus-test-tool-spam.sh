@@ -3,16 +3,17 @@
 # gets every reply; a --no-reply flood to black-hole is routed in full.  spam
 # prints nothing on success, so a raw monitor counts what the bus routed.
 . "$(dirname "$0")/lib.sh"
+need dbus-test-tool dbus-send python3-dbus
 
 bus_start
-bg dbus-test-tool echo --name=com.example.Echo
-bg dbus-test-tool black-hole --name=com.example.Hole
+spawn dbus-test-tool echo --name=com.example.Echo
+spawn dbus-test-tool black-hole --name=com.example.Hole
 wait_for_name com.example.Echo
 wait_for_name com.example.Hole
 echo_unique=$(t dbus-send --session --print-reply=literal --dest=org.freedesktop.DBus /org/freedesktop/DBus \
 	org.freedesktop.DBus.GetNameOwner string:com.example.Echo | tr -d ' ')
 
-bg $PY "$IT_DIR/count_monitor.py" "type='method_call',member='Spam'" \
+spawn $PY "$IT_DIR/count_monitor.py" "type='method_call',member='Spam'" \
 	"type='method_return',sender='com.example.Echo'" "type='error'" \
 	>"$TMP/count.out"
 COUNT_PID=${BG_PIDS[-1]}

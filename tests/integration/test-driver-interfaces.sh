@@ -3,6 +3,7 @@
 # (Features, Interfaces, errors), Peer (Ping, GetMachineId), Introspectable,
 # a second Hello, Monitoring, Debug.Stats, and the credential methods.
 . "$(dirname "$0")/lib.sh"
+need dbus-send python3-dbus
 
 bus_start
 # dbus-daemon offers Debug.Stats only when built with --enable-stats (Debian's is);

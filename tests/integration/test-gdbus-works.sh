@@ -2,16 +2,17 @@
 # GLib's gdbus works against the bus: introspect, call (driver and a python
 # service, including typed values and errors), emit, monitor, wait.
 . "$(dirname "$0")/lib.sh"
+need gdbus dbus-send python3-dbus
 
 bus_start
 
 # gdbus wait: blocks until a name appears (NameOwnerChanged through GDBus's watch).
-bg t gdbus wait --session --timeout 15 org.nsbus.Test
+spawn t gdbus wait --session --timeout 15 org.nsbus.Test
 WAIT_PID=${BG_PIDS[-1]}
 sleep 0.3
 kill -0 "$WAIT_PID" 2>/dev/null || fail "gdbus wait returned before the name existed"
 
-bg $PY "$IT_DIR/service.py" --name org.nsbus.Test >"$TMP/svc.out"
+spawn $PY "$IT_DIR/service.py" --name org.nsbus.Test >"$TMP/svc.out"
 wait "$WAIT_PID"
 expect_eq "gdbus wait exit code" "$?" 0
 wait_for_name org.nsbus.Test
@@ -67,7 +68,7 @@ expect_eq "service error exit code" "$?" 1
 expect_match "service error" "$out" "GDBus\.Error:com\.example\.Error\.G: requested failure"
 
 # gdbus monitor sees a signal from the service, and not one from someone else.
-bg timeout 20 gdbus monitor --session --dest org.nsbus.Test >"$TMP/mon.out" 2>&1
+spawn timeout 20 gdbus monitor --session --dest org.nsbus.Test >"$TMP/mon.out" 2>&1
 MON_PID=${BG_PIDS[-1]}
 # GDBus adds its match rule before it asks who owns the name, so once it prints
 # the owner, the rule is in place.
@@ -83,7 +84,7 @@ expect_match "gdbus monitor" "$mon" "^/org/nsbus/Test: org\.nsbus\.Test\.Pong \(
 expect_no_match "gdbus monitor (signal from another sender)" "$mon" "impostor"
 
 # gdbus emit with --dest reaches that peer only.
-bg $PY "$IT_DIR/listen.py" --count 1 >"$TMP/listen.out"
+spawn $PY "$IT_DIR/listen.py" --count 1 >"$TMP/listen.out"
 LISTEN_PID=${BG_PIDS[-1]}
 wait_for_file "$TMP/listen.out" '^ready ' 10 || fail "listener did not start"
 LISTEN_UNIQUE=$(awk '/^ready/ {print $2}' "$TMP/listen.out")

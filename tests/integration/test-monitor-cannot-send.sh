@@ -3,6 +3,7 @@
 # names (NameLost to itself, NameOwnerChanged to others), sees traffic, and is
 # disconnected by the bus if it sends anything at all.
 . "$(dirname "$0")/lib.sh"
+need dbus-send python3-dbus
 
 bus_start
 t $PY - "$IT_DIR" <<'EOF' || fail "monitor scenario failed (see above)"

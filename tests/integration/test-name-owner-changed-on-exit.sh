@@ -3,15 +3,16 @@
 # everyone (old owner -> next in queue, or -> ""), the queued service gets the name
 # and NameAcquired, and the unique name disappears.
 . "$(dirname "$0")/lib.sh"
+need dbus-send python3-dbus
 
 bus_start
 N=com.example.Svc
 
-bg $PY "$IT_DIR/service.py" --name $N --flags 0 >"$TMP/a.out"
+spawn $PY "$IT_DIR/service.py" --name $N --flags 0 >"$TMP/a.out"
 A_PID=${BG_PIDS[-1]}
 wait_for_file "$TMP/a.out" '^ready ' 10 || fail "service A did not start"
 A=$(awk '/^ready/ {print $2}' "$TMP/a.out")
-bg $PY "$IT_DIR/service.py" --name $N --flags 0 >"$TMP/b.out"
+spawn $PY "$IT_DIR/service.py" --name $N --flags 0 >"$TMP/b.out"
 B_PID=${BG_PIDS[-1]}
 wait_for_file "$TMP/b.out" '^ready ' 10 || fail "service B did not start"
 B=$(awk '/^ready/ {print $2}' "$TMP/b.out")
@@ -25,7 +26,7 @@ out=$(t dbus-send --session --print-reply=literal --dest=$N /org/nsbus/Test org.
 expect_eq "the name is served by A" "$(echo $out)" "int32 $A_PID"
 
 NOC="type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged'"
-bg $PY "$IT_DIR/listen.py" --count 4 --timeout 20 --match "$NOC,arg0='$N'" --match "$NOC,arg0='$A'" \
+spawn $PY "$IT_DIR/listen.py" --count 4 --timeout 20 --match "$NOC,arg0='$N'" --match "$NOC,arg0='$A'" \
 	--match "$NOC,arg0='$B'" >"$TMP/listen.out"
 LISTEN_PID=${BG_PIDS[-1]}
 wait_for_file "$TMP/listen.out" '^ready ' 10 || fail "listener did not start"

@@ -3,9 +3,10 @@
 # limits, empty containers, nesting, big payloads and unix fds, and get back exactly
 # what they sent (values and types).
 . "$(dirname "$0")/lib.sh"
+need dbus-send python3-dbus
 
 bus_start
-bg $PY "$IT_DIR/service.py" --name org.nsbus.Test >"$TMP/svc.out"
+spawn $PY "$IT_DIR/service.py" --name org.nsbus.Test >"$TMP/svc.out"
 wait_for_name org.nsbus.Test
 
 TMO=120 t $PY - "$IT_DIR" "$TMP" <<'EOF' || fail "type round trips failed (see above)"

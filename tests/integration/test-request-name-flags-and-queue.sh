@@ -3,6 +3,7 @@
 # queue and its order, ReleaseName codes, ListQueuedOwners, and the NameAcquired /
 # NameLost / NameOwnerChanged signals each affected connection receives.
 . "$(dirname "$0")/lib.sh"
+need dbus-send python3-dbus
 
 bus_start
 

@@ -5,6 +5,7 @@
 # body; it delivers unicast signals without a match rule, keeps the order of a
 # burst, and answers NoReply when a callee disconnects without replying.
 . "$(dirname "$0")/lib.sh"
+need dbus-send python3-dbus
 
 bus_start
 

@@ -3,6 +3,7 @@
 # match them: argN, argNpath, arg0namespace, path, path_namespace, sender,
 # interface/member, destination, and a removed rule no longer matches.
 . "$(dirname "$0")/lib.sh"
+need dbus-send python3-dbus
 
 bus_start
 

@@ -181,6 +181,9 @@ BODIES = {
                 {-(2**63): -0.0, 2**63 - 1: 1e10},
                 {0: {}, 2**64 - 1: {"t": V("t", 2**64 - 1)}},
                 {"/org/example/A": {"org.example.I": {"P": V("o", "/x")}}, "/": {}})),
+    "dicts-small": V("(ya{sv}ya{ss}a{ias}a{sa{sv}})",
+                     (1, {"a": V("i", 1), "bb": V("x", -2), "ccc": V("(yd)", (3, 0.5))}, 2, {},
+                      {7: ["x", "y"], -1: []}, {"k": {"in": V("ay", b"\x01\x02")}, "e": {}})),
     "variants": V("(vvvvvv)",
                   (V("v", V("v", V("i", -42))),
                    V("a{sv}", {"k": V("v", V("s", "deep"))}),
@@ -418,14 +421,16 @@ def main():
         ):
             blob, meta = glib_message(kind, ser, body, big, flags=flags, sender=sender)
             add("glib-%s-%s-%u" % (bo, kind, ser), blob, meta, body)
-        fdbody = V("(hahh)", (2, [0, 1, 2], 0))
+        fdbody = V("(hahhah)", (2, [0, 1, 2], 0, []))
         blob, meta = glib_message("call", 500, fdbody, big, fds=3)
         add("glib-%s-fds" % bo, blob, meta, fdbody)
 
         blob, meta = glib_message("call", 600, V("(su)", ("kept", 5)), big)
         le = struct.pack("<I", 3) + b"abc\0"
         be = struct.pack(">I", 3) + b"abc\0"
-        blob = add_unknown_field(blob, 10, "s", le, be, 4)
+        # 11, not 10: libdbus 1.14 knows 10 as the proposed CONTAINER_INSTANCE ('o') and would reject
+        # an 's' there; these samples stay valid for every implementation.
+        blob = add_unknown_field(blob, 11, "s", le, be, 4)
         blob = add_unknown_field(blob, 255, "ai", struct.pack("<Iii", 8, 1, -1), struct.pack(">Iii", 8, 1, -1), 4)
         blob = add_unknown_field(blob, 42, "(yv)", b"\x07\x01y\0\x09", b"\x07\x01y\0\x09", 8)
         add("glib-%s-unknown-fields" % bo, blob, meta, V("(su)", ("kept", 5)), unknown=3)

@@ -1,0 +1,488 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Peer credentials (lib/creds.c) from real sockets: a socketpair (the peer is
+ * this process), and, when running as root, a child that connects after
+ * changing its ids and groups, one that connects from a new pid namespace and
+ * one from a new user namespace. Everything is compared with what the kernel
+ * says elsewhere: getpid()/getuid(), the pidfd's fdinfo, /proc/PID/ns/.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "creds.h"
+#include "test.h"
+#include "util.h"
+
+/* ---- creds_parse_nspid ---- */
+
+static void test_parse_nspid(void)
+{
+        pid_t p[CREDS_MAX_NS_LEVELS];
+
+        memset(p, 0xff, sizeof(p));
+        CHECK_EQ(creds_parse_nspid("NSpid:\t12\t3\t1\n", p, CREDS_MAX_NS_LEVELS), 3);
+        CHECK_EQ(p[0], 12);
+        CHECK_EQ(p[1], 3);
+        CHECK_EQ(p[2], 1);
+        CHECK_EQ(p[3], -1); /* nothing written past the count */
+
+        /* in a whole fdinfo / status text, only the NSpid line counts */
+        CHECK_EQ(creds_parse_nspid(
+                         "pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\nPid:\t4242\nNSpid:\t4242\t7\n"
+                         "NStgid:\t1\t2\t3\n",
+                         p, CREDS_MAX_NS_LEVELS),
+                 2);
+        CHECK_EQ(p[0], 4242);
+        CHECK_EQ(p[1], 7);
+        CHECK_EQ(creds_parse_nspid("NSpid:\t99", p, CREDS_MAX_NS_LEVELS), 1); /* no newline at the end */
+        CHECK_EQ(p[0], 99);
+        CHECK_EQ(creds_parse_nspid("NSpid: 5 6\n", p, CREDS_MAX_NS_LEVELS), 2);
+        CHECK_EQ(p[1], 6);
+        CHECK_EQ(creds_parse_nspid("NSpid:\t2147483647\n", p, CREDS_MAX_NS_LEVELS), 1);
+        CHECK_EQ(p[0], INT32_MAX);
+
+        /* exactly max levels fit; one more does not */
+        CHECK_EQ(creds_parse_nspid("NSpid:\t1\t2\t3\n", p, 3), 3);
+        CHECK_EQ(creds_parse_nspid("NSpid:\t1\t2\t3\n", p, 2), -EINVAL);
+        char deep[512] = "NSpid:";
+        for (unsigned i = 0; i < CREDS_MAX_NS_LEVELS; i++)
+                snprintf(deep + strlen(deep), sizeof(deep) - strlen(deep), "\t%u", 1000 - i);
+        CHECK_EQ(creds_parse_nspid(deep, p, CREDS_MAX_NS_LEVELS), (int)CREDS_MAX_NS_LEVELS);
+        CHECK_EQ(p[CREDS_MAX_NS_LEVELS - 1], 1000 - (CREDS_MAX_NS_LEVELS - 1));
+        strcat(deep, "\t1");
+        CHECK_EQ(creds_parse_nspid(deep, p, CREDS_MAX_NS_LEVELS), -EINVAL);
+
+        /* garbage */
+        static const char *const bad[] = {
+                "",
+                "Pid:\t12\n",
+                "NSpid:\n",
+                "NSpid:\t\n",
+                "NSpid:",
+                "NSpid:\tabc\n",
+                "NSpid:\t12x\n",
+                "NSpid:\t12\tx\n",
+                "NSpid:\t-1\n",
+                "NSpid:\t12\t-3\n",
+                "NSpid:\t2147483648\n",
+                "NSpid:\t99999999999999999999999\n",
+                "NSpid:\t0x10\n",
+                "NSpid:\t1.5\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                int r = creds_parse_nspid(bad[i], p, CREDS_MAX_NS_LEVELS);
+                if (r != -EINVAL)
+                        fprintf(stderr, "creds_parse_nspid(\"%s\") = %d\n", bad[i], r);
+                CHECK_EQ(r, -EINVAL);
+        }
+}
+
+/* ---- helpers ---- */
+
+/* The "Pid:" line of /proc/self/fdinfo/FD, or -1. */
+static pid_t fdinfo_pid(int fd)
+{
+        char path[64], buf[4096];
+        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+        int f = open(path, O_RDONLY | O_CLOEXEC);
+        CHECK(f >= 0);
+        ssize_t n = read(f, buf, sizeof(buf) - 1);
+        close(f);
+        CHECK(n > 0);
+        buf[n] = 0;
+        const char *p = strstr(buf, "\nPid:");
+        if (!p)
+                return -1;
+        return (pid_t)strtol(p + 5, NULL, 10);
+}
+
+static uint64_t ns_ino(const char *pid, const char *ns)
+{
+        char path[64];
+        struct stat st;
+        snprintf(path, sizeof(path), "/proc/%s/ns/%s", pid, ns);
+        CHECK_EQ(stat(path, &st), 0);
+        return st.st_ino;
+}
+
+static bool has_group(const struct peer_creds *c, gid_t g)
+{
+        for (size_t i = 0; i < c->n_groups; i++)
+                if (c->groups[i] == g)
+                        return true;
+        return false;
+}
+
+static void check_no_duplicate_groups(const struct peer_creds *c)
+{
+        for (size_t i = 0; i < c->n_groups; i++)
+                for (size_t j = i + 1; j < c->n_groups; j++)
+                        CHECK(c->groups[i] != c->groups[j]);
+}
+
+/* ---- a socketpair: the peer is this process ---- */
+
+static void test_socketpair(void)
+{
+        int sv[2];
+        struct peer_creds c;
+
+        CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        memset(&c, 0x5a, sizeof(c));
+        CHECK_EQ(creds_from_socket(sv[0], &c), 0);
+        CHECK_EQ(c.pid, getpid());
+        CHECK_EQ(c.uid, getuid());
+        CHECK_EQ(c.gid, getgid());
+        CHECK(c.n_groups >= 1);
+        CHECK(c.groups);
+        CHECK(has_group(&c, getgid()));
+        CHECK_EQ(c.groups[0], getgid());
+        check_no_duplicate_groups(&c);
+        /* every supplementary group of ours is there */
+        gid_t mine[256];
+        int n = getgroups(ELEMENTSOF(mine), mine);
+        CHECK(n >= 0);
+        for (int i = 0; i < n; i++)
+                CHECK(has_group(&c, mine[i]));
+        bool primary_listed = false;
+        for (int i = 0; i < n; i++)
+                primary_listed |= mine[i] == getgid();
+        CHECK_EQ(c.n_groups, (size_t)n + (primary_listed ? 0 : 1));
+
+        /* SO_PEERPIDFD exists since Linux 6.5 */
+        if (c.has_pidfd) {
+                int pfd = creds_get_pidfd(sv[0]);
+                CHECK(pfd >= 0);
+                CHECK_EQ(fdinfo_pid(pfd), getpid());
+                CHECK(fcntl(pfd, F_GETFD) & FD_CLOEXEC);
+                close(pfd);
+        } else {
+                fprintf(stderr, "note: no SO_PEERPIDFD on this kernel\n");
+        }
+        CHECK(c.n_ns_pids >= 1);
+        CHECK(c.n_ns_pids <= CREDS_MAX_NS_LEVELS);
+        CHECK_EQ(c.ns_pids[0], getpid());               /* the first level is the bus's own view */
+        CHECK_EQ(c.ns_pids[c.n_ns_pids - 1], getpid()); /* we are not in a pid namespace below our own */
+        CHECK_EQ(c.n_ns_pids, 1);
+        CHECK_EQ(c.user_ns, ns_ino("self", "user"));
+        CHECK_EQ(c.pid_ns, ns_ino("self", "pid"));
+
+        creds_done(&c);
+        CHECK(!c.groups);
+        CHECK(!c.seclabel);
+        creds_done(&c);                              /* twice is harmless */
+
+        /* both ends see the same process */
+        CHECK_EQ(creds_from_socket(sv[1], &c), 0);
+        CHECK_EQ(c.pid, getpid());
+        creds_done(&c);
+        close(sv[0]);
+        close(sv[1]);
+
+        /* not a socket */
+        int p[2];
+        CHECK_EQ(pipe(p), 0);
+        CHECK_EQ(creds_from_socket(p[0], &c), -ENOTSOCK);
+        close(p[0]);
+        close(p[1]);
+}
+
+/* ---- a child that connects with other ids, groups or namespaces ---- */
+
+enum child_kind {
+        CHILD_IDS,         /* uid 4321, gid 5678, groups {42, 5678, 43} */
+        CHILD_MANY_GROUPS, /* 100 supplementary groups, not including the primary */
+        CHILD_PIDNS,       /* connects from pid 1 of a new pid namespace */
+        CHILD_USERNS,      /* connects from a new user namespace */
+};
+
+static int listener(struct sockaddr_un *addr, socklen_t *len)
+{
+        int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CHECK(l >= 0);
+        memset(addr, 0, sizeof(*addr));
+        addr->sun_family = AF_UNIX;
+        /* abstract address */
+        int n = snprintf(addr->sun_path + 1, sizeof(addr->sun_path) - 1, "nsbus-test-creds-%d-%ld",
+                         (int)getpid(), (long)now_usec());
+        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+        CHECK_EQ(bind(l, (struct sockaddr *)addr, *len), 0);
+        CHECK_EQ(listen(l, 4), 0);
+        return l;
+}
+
+/* In the child: connect, report our own view of our pid, wait for the parent to hang up. */
+_noreturn_ static void child_connect(const struct sockaddr_un *addr, socklen_t len)
+{
+        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (s < 0 || connect(s, (const struct sockaddr *)addr, len) < 0)
+                _exit(10);
+        int32_t me = (int32_t)getpid();
+        if (write(s, &me, sizeof(me)) != sizeof(me))
+                _exit(11);
+        char c;
+        (void)read(s, &c, 1);
+        _exit(0);
+}
+
+/* Returns false (after printing why) when this kind of child cannot be made here. */
+static bool run_child(enum child_kind kind, struct peer_creds *c, pid_t *child_pid, int32_t *self_pid,
+                      pid_t *pidfd_pid)
+{
+        struct sockaddr_un addr;
+        socklen_t len;
+        int l = listener(&addr, &len);
+        int st[2];
+        CHECK_EQ(pipe2(st, O_CLOEXEC), 0);
+
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+                close(st[0]);
+                int err = 0;
+                switch (kind) {
+                case CHILD_IDS: {
+                        gid_t groups[] = {42, 5678, 43};
+                        if (setgroups(ELEMENTSOF(groups), groups) < 0 || setresgid(5678, 5678, 5678) < 0 ||
+                            setresuid(4321, 4321, 4321) < 0)
+                                err = errno;
+                        break;
+                }
+                case CHILD_MANY_GROUPS: {
+                        gid_t groups[100];
+                        for (unsigned i = 0; i < 100; i++)
+                                groups[i] = 10000 + i;
+                        if (setgroups(ELEMENTSOF(groups), groups) < 0 || setresgid(777, 777, 777) < 0)
+                                err = errno;
+                        break;
+                }
+                case CHILD_PIDNS:
+                        if (unshare(CLONE_NEWPID) < 0) {
+                                err = errno;
+                                break;
+                        }
+                        /* the next child is pid 1 there */
+                        pid_t inner = fork();
+                        if (inner < 0)
+                                _exit(12);
+                        if (inner == 0) {
+                                (void)write(st[1], &err, sizeof(err));
+                                close(st[1]);
+                                child_connect(&addr, len);
+                        }
+                        close(st[1]);
+                        int status;
+                        waitpid(inner, &status, 0);
+                        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 13);
+                case CHILD_USERNS:
+                        if (unshare(CLONE_NEWUSER) < 0)
+                                err = errno;
+                        break;
+                }
+                (void)write(st[1], &err, sizeof(err));
+                close(st[1]);
+                if (err)
+                        _exit(0);
+                child_connect(&addr, len);
+        }
+        close(st[1]);
+        int err = -1;
+        CHECK_EQ(read(st[0], &err, sizeof(err)), (ssize_t)sizeof(err));
+        close(st[0]);
+        if (err) {
+                fprintf(stderr, "skip: child kind %d could not be set up: %s\n", kind, strerror(err));
+                waitpid(pid, NULL, 0);
+                close(l);
+                return false;
+        }
+        int s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+        CHECK(s >= 0);
+        CHECK_EQ(read(s, self_pid, sizeof(*self_pid)), (ssize_t)sizeof(*self_pid));
+        CHECK_EQ(creds_from_socket(s, c), 0);
+        /* what the pidfd says while the peer is alive (afterwards it says -1) */
+        int pfd = c->has_pidfd ? creds_get_pidfd(s) : -1;
+        *pidfd_pid = pfd >= 0 ? fdinfo_pid(pfd) : 0;
+        *child_pid = pid;
+        close(s); /* lets the child exit; the pidfd keeps the process identity */
+        int status;
+        CHECK_EQ(waitpid(pid, &status, 0), pid);
+        CHECK(WIFEXITED(status));
+        CHECK_EQ(WEXITSTATUS(status), 0);
+        if (pfd >= 0) {
+                CHECK_EQ(fdinfo_pid(pfd), -1); /* it was that process, and it is gone */
+                close(pfd);
+        }
+        close(l);
+        return true;
+}
+
+static void test_child_ids(void)
+{
+        struct peer_creds c;
+        pid_t pid, pidfd_pid;
+        int32_t self;
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "skip: changing ids needs root\n");
+                return;
+        }
+        if (!run_child(CHILD_IDS, &c, &pid, &self, &pidfd_pid))
+                return;
+        CHECK_EQ(c.pid, pid);
+        CHECK_EQ(self, pid);
+        CHECK_EQ(c.uid, 4321);
+        CHECK_EQ(c.gid, 5678);
+        CHECK_EQ(c.n_groups, 3);
+        CHECK(has_group(&c, 42));
+        CHECK(has_group(&c, 43));
+        CHECK(has_group(&c, 5678));
+        check_no_duplicate_groups(&c);
+        if (c.has_pidfd)
+                CHECK_EQ(pidfd_pid, pid);
+        CHECK_EQ(c.n_ns_pids, 1);
+        CHECK_EQ(c.ns_pids[0], pid);
+        creds_done(&c);
+}
+
+/*
+ * creds.c says UnixGroupIDs is "primary and supplementary", primary first, and
+ * puts the primary in front when the supplementary list lacks it. When the
+ * list already has it somewhere else, it must still come first.
+ */
+static void test_child_primary_group_first(void)
+{
+        struct peer_creds c;
+        pid_t pid, pidfd_pid;
+        int32_t self;
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "skip: changing ids needs root\n");
+                return;
+        }
+        if (!run_child(CHILD_IDS, &c, &pid, &self, &pidfd_pid))
+                return;
+        CHECK_EQ(c.gid, 5678);
+        CHECK_EQ(c.groups[0], 5678);
+        creds_done(&c);
+}
+
+static void test_child_many_groups(void)
+{
+        struct peer_creds c;
+        pid_t pid, pidfd_pid;
+        int32_t self;
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "skip: changing groups needs root\n");
+                return;
+        }
+        if (!run_child(CHILD_MANY_GROUPS, &c, &pid, &self, &pidfd_pid))
+                return;
+        CHECK_EQ(c.pid, pid);
+        if (c.has_pidfd)
+                CHECK_EQ(pidfd_pid, pid);
+        CHECK_EQ(c.gid, 777);
+        /* more than fit in the first getsockopt() buffer: the ERANGE retry path */
+        CHECK_EQ(c.n_groups, 101);
+        CHECK_EQ(c.groups[0], 777); /* primary first, since it was not in the list */
+        for (unsigned i = 0; i < 100; i++)
+                CHECK(has_group(&c, 10000 + i));
+        check_no_duplicate_groups(&c);
+        creds_done(&c);
+}
+
+static void test_child_pid_namespace(void)
+{
+        struct peer_creds c;
+        pid_t pid, pidfd_pid;
+        int32_t self;
+
+        if (!run_child(CHILD_PIDNS, &c, &pid, &self, &pidfd_pid))
+                return;
+        /* SO_PEERCRED gives the grandchild's pid as we see it; it sees itself as 1 */
+        CHECK_EQ(self, 1);
+        CHECK(c.pid > 0);
+        CHECK(c.pid != pid);
+        if (!c.has_pidfd) {
+                fprintf(stderr, "skip: no pidfd, no NSpid chain\n");
+                creds_done(&c);
+                return;
+        }
+        CHECK_EQ(pidfd_pid, c.pid);
+        CHECK_EQ(c.n_ns_pids, 2);
+        CHECK_EQ(c.ns_pids[0], c.pid);
+        CHECK_EQ(c.ns_pids[1], 1);
+        /* The process is gone by now: its namespace inodes were read while it was connected. */
+        CHECK(c.pid_ns != 0);
+        CHECK(c.pid_ns != ns_ino("self", "pid"));
+        CHECK_EQ(c.user_ns, ns_ino("self", "user"));
+        creds_done(&c);
+}
+
+static void test_child_user_namespace(void)
+{
+        struct peer_creds c;
+        pid_t pid, pidfd_pid;
+        int32_t self;
+
+        if (!run_child(CHILD_USERNS, &c, &pid, &self, &pidfd_pid))
+                return;
+        CHECK_EQ(c.pid, pid);
+        if (c.has_pidfd)
+                CHECK_EQ(pidfd_pid, pid);
+        /* ids are in the bus's user namespace: the same kuid, however the child sees itself */
+        CHECK_EQ(c.uid, getuid());
+        CHECK(c.user_ns != 0);
+        CHECK(c.user_ns != ns_ino("self", "user"));
+        CHECK_EQ(c.pid_ns, ns_ino("self", "pid"));
+        CHECK_EQ(c.n_ns_pids, 1);
+        creds_done(&c);
+}
+
+/* Each test runs in its own process, so one failure does not hide the next. */
+static int run_test(const char *name, void (*fn)(void))
+{
+        int status;
+        fflush(NULL);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+                alarm(60); /* a hang fails this test instead of the whole run */
+                fn();
+                fflush(NULL);
+                _exit(0);
+        }
+        CHECK_EQ(waitpid(pid, &status, 0), pid);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+                fprintf(stderr, "ok   %s\n", name);
+                return 0;
+        }
+        if (WIFSIGNALED(status))
+                fprintf(stderr, "FAIL %s (signal %d)\n", name, WTERMSIG(status));
+        else
+                fprintf(stderr, "FAIL %s\n", name);
+        return 1;
+}
+#define RUN(fn) failed += run_test(#fn, fn)
+
+int main(void)
+{
+        int failed = 0;
+
+        RUN(test_parse_nspid);
+        RUN(test_socketpair);
+        RUN(test_child_ids);
+        RUN(test_child_primary_group_first);
+        RUN(test_child_many_groups);
+        RUN(test_child_pid_namespace);
+        RUN(test_child_user_namespace);
+        return failed ? 1 : 0;
+}
