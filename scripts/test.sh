@@ -14,3 +14,10 @@ cmake -S . -B build-clang -G Ninja -DCMAKE_C_COMPILER=clang -DNSBUS_WERROR=ON >/
 ninja -C build-clang
 
 ctest --test-dir build --output-on-failure --timeout 600
+
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (clang). The integration
+# harness fails a test when the daemon reports an error or a leak as it exits.
+cmake -S . -B build-asan -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DNSBUS_SANITIZE=ON >/dev/null
+ninja -C build-asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	ctest --test-dir build-asan --output-on-failure --timeout 900

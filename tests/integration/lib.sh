@@ -58,12 +58,19 @@ cleanup() {
 		done
 		kill -KILL "$BUS_PID" 2>/dev/null
 		wait "$BUS_PID" 2>/dev/null
+		# In a sanitizer build the daemon reports leaks and errors as it exits: that fails the test.
+		if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$TMP/bus.log" 2>/dev/null; then
+			echo "FAIL: the sanitizer reported errors in the daemon:" >&2
+			grep -A40 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$TMP/bus.log" | head -80 >&2
+			sanitizer_failed=1
+		fi
 	fi
 	if [ -n "${NSBUS_KEEP_TMP:-}" ]; then
 		echo "kept $TMP" >&2
 	else
 		rm -rf "$TMP"
 	fi
+	[ -z "${sanitizer_failed:-}" ] || exit 1
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
