@@ -31,6 +31,14 @@ struct method {
 
 static const struct method methods[];
 
+/* dbus-daemon's object model: every path has these; Properties, Monitoring and Debug.Stats exist only
+ * on /org/freedesktop/DBus. */
+static bool interface_on_any_path(const char *iface)
+{
+        return streq(iface, DRIVER_INTERFACE) || streq(iface, "org.freedesktop.DBus.Introspectable") ||
+               streq(iface, "org.freedesktop.DBus.Peer");
+}
+
 /* ---- building replies ---- */
 
 static void reply_init(struct bus *b, struct peer *p, const struct message *call, struct msg_builder *mb)
@@ -774,7 +782,10 @@ static int method_introspect(struct bus *b, struct peer *p, struct message *m)
                           "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n"
                           "\"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n<node>\n");
         const char *last_iface = NULL;
+        bool canonical = streq(path, DRIVER_PATH);
         for (const struct method *mt = methods; mt->name; mt++) {
+                if (!canonical && !interface_on_any_path(mt->interface))
+                        continue;
                 if (!streq_ptr(last_iface, mt->interface)) {
                         if (last_iface)
                                 introspect_append(&xml, &len, &cap, "  </interface>\n");
@@ -1070,6 +1081,10 @@ int driver_handle(struct bus *b, struct peer *p, struct message *m)
                 return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownMethod",
                                    "org.freedesktop.DBus does not understand message %s", m->member);
         }
+        if (!interface_on_any_path(found->interface) && !streq(m->path, DRIVER_PATH))
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownInterface",
+                                   "Interface \"%s\" only available at the canonical object path '%s'",
+                                   found->interface, DRIVER_PATH);
         if (found->needs_driver_path && !streq(m->path, DRIVER_PATH))
                 return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
                                    "Method '%s' is only available at the canonical object path '%s'",

@@ -94,19 +94,11 @@ static struct reply_slot *reply_slot_find(struct peer *callee, uint64_t caller_i
         return hashmap_get(callee->replies_owed, key);
 }
 
-int bus_reply_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
-                    const char *fmt, ...)
+static int build_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
+                       const char *fmt, va_list ap, struct message **ret)
 {
-        if (call->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED || call->type != MESSAGE_METHOD_CALL)
-                return 0;
-        if (to->state == PEER_DEAD)
-                return 0;
-
         char text[512];
-        va_list ap;
-        va_start(ap, fmt);
         vsnprintf(text, sizeof(text), fmt, ap);
-        va_end(ap);
         /* Error texts embed peer-supplied names; keep the reply valid UTF-8 whatever was cut. */
         if (!utf8_validate(text, strlen(text)))
                 snprintf(text, sizeof(text), "%s", name);
@@ -119,13 +111,51 @@ int bus_reply_error(struct bus *b, struct peer *to, const struct message *call, 
         mb.destination = to->unique_name[0] ? to->unique_name : NULL;
         mb.sender = DRIVER_NAME;
         msg_builder_append(&mb, "s", text);
+        return msg_builder_finish(&mb, ret);
+}
+
+int bus_reply_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
+                    const char *fmt, ...)
+{
+        /* As dbus-daemon: any message that does not say NO_REPLY_EXPECTED can get an error back; for one
+         * that does, monitors still see the error that explains what happened to it. */
+        bool no_reply = call->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED;
+        if (to->state == PEER_DEAD || (no_reply && list_empty(&b->monitors)))
+                return 0;
         struct message *m;
-        int r = msg_builder_finish(&mb, &m);
+        va_list ap;
+        va_start(ap, fmt);
+        int r = build_error(b, to, call, name, fmt, ap, &m);
+        va_end(ap);
         if (r < 0)
                 return r;
-        bus_send_driver_message(b, to, m);
+        if (no_reply)
+                bus_send_to_monitors(b, m);
+        else
+                bus_send_driver_message(b, to, m);
         message_unref(m);
         return 0;
+}
+
+/* An error the bus would have sent, shown to monitors only (dbus-daemon's "capture"): a broadcast that
+ * policy keeps from one subscriber is not the sender's business, but a monitor should see why. */
+static void bus_capture_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
+                              const char *fmt, ...) _printf_(5, 6);
+static void bus_capture_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
+                              const char *fmt, ...)
+{
+        /* Shown even for NO_REPLY_EXPECTED messages (libdbus marks every signal so): it explains a drop. */
+        if (list_empty(&b->monitors))
+                return;
+        struct message *m;
+        va_list ap;
+        va_start(ap, fmt);
+        int r = build_error(b, to, call, name, fmt, ap, &m);
+        va_end(ap);
+        if (r < 0)
+                return;
+        bus_send_to_monitors(b, m);
+        message_unref(m);
 }
 
 static void deliver_to_monitor(struct bus *b, struct peer *mon, struct message *m)
@@ -159,8 +189,14 @@ static void deliver_broadcast(struct bus *b, struct peer *to, struct message *m,
 {
         struct broadcast_ctx *ctx = ud;
         /* dbus-daemon checks a broadcast's send rules per recipient, against the recipient's names. */
-        if (!policy_check_send(b, ctx->sender, to, m, false) || !policy_check_receive(b, to, ctx->sender, m, false, false))
+        if (!policy_check_send(b, ctx->sender, to, m, false) ||
+            !policy_check_receive(b, to, ctx->sender, m, false, false)) {
+                if (ctx->sender)
+                        bus_capture_error(b, ctx->sender, m, "org.freedesktop.DBus.Error.AccessDenied",
+                                          "Rejected broadcast of %s.%s to %s by the bus policy",
+                                          m->interface ?: "", m->member ?: "", to->unique_name);
                 return;
+        }
         int r = peer_queue(to, m);
         if (r == -ENOBUFS) {
                 /* A subscriber asked for these signals: not keeping up is its fault. */
@@ -181,10 +217,35 @@ static void deliver_eavesdrop(struct bus *b, struct peer *to, struct message *m,
                 peer_disconnect(to, "outgoing queue full: not reading eavesdropped messages");
 }
 
+/* The driver's message to `to` was refused by to's receive rules. dbus-daemon then makes an error from
+ * the bus to itself, which only monitors see. */
+static void capture_driver_refusal(struct bus *b, struct message *refused)
+{
+        struct msg_builder mb;
+        struct message *err;
+        msg_builder_init(&mb, MESSAGE_ERROR, bus_next_serial(b));
+        mb.flags = MESSAGE_FLAG_NO_REPLY_EXPECTED;
+        mb.reply_serial = refused->serial;
+        mb.error_name = "org.freedesktop.DBus.Error.AccessDenied";
+        mb.destination = DRIVER_NAME;
+        mb.sender = DRIVER_NAME;
+        msg_builder_append(&mb, "s", "The message bus's own message was rejected by the receiver's policy");
+        if (msg_builder_finish(&mb, &err) < 0)
+                return;
+        bus_send_to_monitors(b, err);
+        message_unref(err);
+}
+
 void bus_send_driver_message(struct bus *b, struct peer *to, struct message *m)
 {
         struct broadcast_ctx ctx = { .sender = NULL };
 
+        /* Replies from the driver always count as requested; its signals obey receive rules. */
+        if (to && to->state != PEER_DEAD && !policy_check_receive(b, to, NULL, m, m->reply_serial != 0, false)) {
+                send_to_monitors_ex(b, NULL, to, m);
+                capture_driver_refusal(b, m);
+                return;
+        }
         if (to) {
                 if (to->state != PEER_DEAD && peer_queue(to, m) == -ENOBUFS)
                         peer_disconnect(to, "outgoing queue full: not reading messages from the bus");

@@ -353,6 +353,11 @@ static int address_bind(int fd, const char *name, bool abstract, char *errbuf, s
                 return address_fail(errbuf, errlen, r, "cannot bind socket '%s%s': %s", abstract ? "@" : "",
                                     name, strerror(-r));
         }
+        /* Like dbus-daemon (_dbus_listen_unix_socket), open the file to everyone whatever the umask:
+         * who may talk is decided by SASL and the bus policy, not by the socket's mode. Best effort,
+         * as there: a socket that stays more restrictive still works for its owner. */
+        if (!abstract)
+                (void)chmod(name, 0777);
         return 0;
 }
 
