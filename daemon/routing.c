@@ -95,6 +95,8 @@ static struct reply_slot *reply_slot_find(struct peer *callee, uint64_t caller_i
 }
 
 static int build_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
+                       const char *fmt, va_list ap, struct message **ret) _printf_(5, 0);
+static int build_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
                        const char *fmt, va_list ap, struct message **ret)
 {
         char text[512];
