@@ -23,7 +23,7 @@
 struct pending {
         struct list_head link;
         uint64_t sender_id;
-        struct message *m;     /* the held message, or the StartServiceByName call */
+        struct message *m; /* the held message, or the StartServiceByName call */
         bool start_by_name;
 };
 
@@ -147,10 +147,10 @@ static int parse_service_file(struct bus *b, const char *path, struct activation
                 }
                 *eq = 0;
                 char *key = strip(s), *value = strip(eq + 1);
-                char **slot = streq(key, "Name") ? &e->name
-                            : streq(key, "Exec") ? &e->exec
-                            : streq(key, "User") ? &e->user
-                                                 : NULL;
+                char **slot = streq(key, "Name")   ? &e->name
+                              : streq(key, "Exec") ? &e->exec
+                              : streq(key, "User") ? &e->user
+                                                   : NULL;
                 if (!slot)
                         continue; /* SystemdService=, AssumedAppArmorLabel=, ...: not ours to act on */
                 free(*slot);
@@ -161,7 +161,8 @@ static int parse_service_file(struct bus *b, const char *path, struct activation
                 }
         }
         if (!e->name || !e->exec || !dbus_validate_well_known_name(e->name, strlen(e->name))) {
-                bus_log(b, 4, "%s: not a valid service file (needs a valid Name= and an Exec=), ignored", path);
+                bus_log(b, 4, "%s: not a valid service file (needs a valid Name= and an Exec=), ignored",
+                        path);
                 entry_free(e);
                 return -EINVAL;
         }
@@ -259,7 +260,8 @@ static int split_exec(const char *s, char ***ret)
                 char c = *p;
                 if (c == 0 || c == ' ' || c == '\t' || c == '\n') {
                         if (have_word) {
-                                if (GREEDY_REALLOC(word, wa, wl + 1) < 0 || GREEDY_REALLOC(argv, allocated, n + 2) < 0)
+                                if (GREEDY_REALLOC(word, wa, wl + 1) < 0 ||
+                                    GREEDY_REALLOC(argv, allocated, n + 2) < 0)
                                         goto oom;
                                 word[wl] = 0;
                                 argv[n++] = word;
@@ -424,7 +426,8 @@ static int spawn_service(struct bus *b, struct activation_entry *e)
         return 0;
 }
 
-static void fail_pending(struct bus *b, struct name *n, const char *error, const char *fmt, ...) _printf_(4, 5);
+static void fail_pending(struct bus *b, struct name *n, const char *error, const char *fmt, ...)
+        _printf_(4, 5);
 
 static void fail_pending(struct bus *b, struct name *n, const char *error, const char *fmt, ...)
 {
@@ -566,7 +569,8 @@ void activation_reap_children(struct bus *b)
                                 exec_errno = 0;
                         if (n && n->activating && !c->acquired && exec_errno)
                                 fail_pending(b, n, "org.freedesktop.DBus.Error.Spawn.ExecFailed",
-                                             "Failed to execute program %s: %s", c->name, strerror(exec_errno));
+                                             "Failed to execute program %s: %s", c->name,
+                                             strerror(exec_errno));
                         else if (n && n->activating && !c->acquired && failed) {
                                 if (WIFEXITED(status))
                                         fail_pending(b, n, "org.freedesktop.DBus.Error.Spawn.ChildExited",
@@ -605,9 +609,10 @@ int activation_check_timeouts(struct bus *b, uint64_t now)
                                         kill(c->pid, SIGTERM);
                         }
                         /* fail_pending may free n: that is the entry the iterator just handed out. */
-                        fail_pending(b, n, "org.freedesktop.DBus.Error.TimedOut",
-                                     "Failed to activate service '%s': timed out (service_start_timeout=%dms)",
-                                     n->name, b->limits.service_start_timeout);
+                        fail_pending(
+                                b, n, "org.freedesktop.DBus.Error.TimedOut",
+                                "Failed to activate service '%s': timed out (service_start_timeout=%dms)",
+                                n->name, b->limits.service_start_timeout);
                         continue;
                 }
                 next = MIN(next, n->activation_deadline_usec);

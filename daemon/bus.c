@@ -26,7 +26,8 @@
 #include "policy-check.h"
 #include "quotas.h"
 
-/* epoll data for the bus's own fds: listeners are struct listener, peers struct peer. Tags tell them apart. */
+/* epoll data for the bus's own fds: listeners are struct listener, peers struct peer. Tags tell them apart.
+ */
 enum { TAG_SIGNALFD = 1 };
 static const int signalfd_tag = TAG_SIGNALFD;
 
@@ -65,7 +66,7 @@ static void random_hex(char *out, size_t n_hex)
 
 static void read_machine_id(char out[33])
 {
-        const char *files[] = { "/etc/machine-id", "/var/lib/dbus/machine-id" };
+        const char *files[] = {"/etc/machine-id", "/var/lib/dbus/machine-id"};
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
                 _cleanup_fclose_ FILE *f = fopen(files[i], "re");
                 char buf[64];
@@ -133,7 +134,7 @@ int bus_new(struct bus **ret)
                 r = -errno;
                 goto fail;
         }
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = (void *)&signalfd_tag };
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = (void *)&signalfd_tag};
         if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, bus_signal_fd, &ev) < 0) {
                 r = -errno;
                 goto fail;
@@ -150,7 +151,7 @@ static void listeners_set_active(struct bus *b, bool active)
         struct listener *l;
         list_for_each_entry(l, &b->listeners, link)
         {
-                struct epoll_event ev = { .events = active ? EPOLLIN : 0, .data.ptr = l };
+                struct epoll_event ev = {.events = active ? EPOLLIN : 0, .data.ptr = l};
                 epoll_ctl(b->epoll_fd, EPOLL_CTL_MOD, l->fd, &ev);
         }
         b->accept_paused = !active;
@@ -242,7 +243,8 @@ int bus_add_listener(struct bus *b, const char *address, enum listener_origin or
                 char *actual = NULL;
                 r = address_listen(&a->entries[i], b->guid, &fd, &actual, err, sizeof(err));
                 if (r < 0) {
-                        bus_log(b, LOG_WARNING, "cannot listen on %s: %s", address, err[0] ? err : strerror(-r));
+                        bus_log(b, LOG_WARNING, "cannot listen on %s: %s", address,
+                                err[0] ? err : strerror(-r));
                         continue;
                 }
                 struct listener *l = zalloc(sizeof(*l));
@@ -257,10 +259,10 @@ int bus_add_listener(struct bus *b, const char *address, enum listener_origin or
                 l->address = actual;
                 struct sockaddr_un sa;
                 socklen_t sl = sizeof(sa);
-                if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0 && sl > offsetof(struct sockaddr_un, sun_path) &&
-                    sa.sun_path[0] != 0)
+                if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0 &&
+                    sl > offsetof(struct sockaddr_un, sun_path) && sa.sun_path[0] != 0)
                         l->path = strndup(sa.sun_path, sl - offsetof(struct sockaddr_un, sun_path));
-                struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
                 if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
                         r = -errno;
                         close(fd);
@@ -314,8 +316,8 @@ int bus_apply_config(struct bus *b, struct bus_config *c)
         b->allow_external = config_allows_mech(c, "EXTERNAL");
         for (size_t i = 0; i < c->n_auth; i++)
                 if (!streq(c->auth[i], "EXTERNAL") && !streq(c->auth[i], "ANONYMOUS"))
-                        bus_log(b, LOG_WARNING, "auth mechanism %s is not supported by nsbusd and is ignored",
-                                c->auth[i]);
+                        bus_log(b, LOG_WARNING,
+                                "auth mechanism %s is not supported by nsbusd and is ignored", c->auth[i]);
         free(b->bus_type);
         b->bus_type = c->type ? strdup(c->type) : NULL;
         bus_policy_unref(b->policy);
@@ -341,7 +343,7 @@ int bus_reload_config(struct bus *b)
         }
         struct bus_config *c;
         char err[1024] = "";
-        struct bus_config_load_options o = { .warn = warn_cb, .userdata = b, .listen_optional = true };
+        struct bus_config_load_options o = {.warn = warn_cb, .userdata = b, .listen_optional = true};
         int r = bus_config_load_with(b->config_file, &o, &c, err, sizeof(err));
         if (r < 0) {
                 bus_log(b, LOG_ERR, "reloading configuration failed, keeping the old one: %s", err);
@@ -398,7 +400,8 @@ static void bus_accept(struct bus *b, struct listener *l)
                         if (errno == EMFILE || errno == ENFILE) {
                                 /* Level-triggered listeners would spin on this; waiting clients stay in
                                  * the backlog until a connection closes and frees an fd. */
-                                bus_log(b, LOG_WARNING, "accept failed: %m; not accepting until a connection closes");
+                                bus_log(b, LOG_WARNING,
+                                        "accept failed: %m; not accepting until a connection closes");
                                 listeners_set_active(b, false);
                         } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
                                 bus_log(b, LOG_WARNING, "accept failed: %m");
@@ -414,12 +417,13 @@ static void bus_accept(struct bus *b, struct listener *l)
                 struct peer *p;
                 int r = peer_new(b, fd, l->origin, &p);
                 if (r < 0) {
-                        struct ucred uc = { 0 };
+                        struct ucred uc = {0};
                         socklen_t len = sizeof(uc);
                         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len);
                         bus_log(b, LOG_WARNING, "connection (pid %d, uid %u): refused: %s", (int)uc.pid,
                                 (unsigned)uc.uid,
-                                r == -EUSERS ? "too many connections (limits in the configuration)" : strerror(-r));
+                                r == -EUSERS ? "too many connections (limits in the configuration)"
+                                             : strerror(-r));
                         close(fd);
                         continue;
                 }

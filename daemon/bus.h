@@ -141,20 +141,20 @@ struct peer {
 
         struct peer_creds creds;
         struct user_account *user;
-        struct sasl_server *sasl; /* only while authenticating */
+        struct sasl_server *sasl;            /* only while authenticating */
         struct bus_policy_view *policy_view; /* resolved once, after authentication */
         uint64_t auth_deadline_usec;
 
         struct io_in in;
         struct io_out out;
 
-        struct list_head names;       /* struct name_owner, by peer_link */
-        struct list_head matches;     /* struct match_rule owned, by owner_link */
-        struct hashmap *match_index;  /* canonical rule text -> struct match_rule, for AddMatch/RemoveMatch */
+        struct list_head names;      /* struct name_owner, by peer_link */
+        struct list_head matches;    /* struct match_rule owned, by owner_link */
+        struct hashmap *match_index; /* canonical rule text -> struct match_rule, for AddMatch/RemoveMatch */
         size_t n_matches;
         struct match_registry sender_matches; /* rules of others with sender = our unique name */
-        struct hashmap *replies_owed; /* key[2] -> struct reply_slot: calls we must answer */
-        struct list_head replies_waiting; /* slots in others' maps for calls we made */
+        struct hashmap *replies_owed;         /* key[2] -> struct reply_slot: calls we must answer */
+        struct list_head replies_waiting;     /* slots in others' maps for calls we made */
         size_t n_replies_waiting;
 
         struct list_head monitor_link; /* in bus->monitors */
@@ -167,7 +167,6 @@ struct peer {
         /* counters for Debug.Stats */
         uint64_t n_messages_in, n_messages_out;
 };
-
 
 struct bus {
         int epoll_fd;
@@ -194,10 +193,10 @@ struct bus {
         struct list_head dead_peers;
         struct list_head authenticating; /* peers in SASL, oldest first (so also by auth deadline) */
         struct list_head reply_timeouts; /* reply slots by deadline (one timeout for all: FIFO order) */
-        struct list_head flush_list; /* peers with queued output, written once per loop iteration */
-        struct hashmap *peers_by_id;    /* uint64 id -> peer */
-        struct hashmap *names;          /* char * -> struct name */
-        struct hashmap *users;          /* uid -> struct user_account */
+        struct list_head flush_list;     /* peers with queued output, written once per loop iteration */
+        struct hashmap *peers_by_id;     /* uint64 id -> peer */
+        struct hashmap *names;           /* char * -> struct name */
+        struct hashmap *users;           /* uid -> struct user_account */
         struct match_registry wildcard_matches; /* rules without sender */
         struct match_registry driver_matches;   /* rules with sender = org.freedesktop.DBus */
         size_t n_eavesdrop_rules;
@@ -268,7 +267,8 @@ int name_ref(struct bus *b, const char *name, struct name **ret);
 void name_unref_if_unused(struct name *n);
 static inline struct peer *name_primary_owner(const struct name *n)
 {
-        return list_empty(&n->owners) ? NULL : list_first_entry(&n->owners, struct name_owner, name_link)->peer;
+        return list_empty(&n->owners) ? NULL
+                                      : list_first_entry(&n->owners, struct name_owner, name_link)->peer;
 }
 int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flags, uint32_t *reply);
 int names_release(struct bus *b, struct peer *p, const char *name, uint32_t *reply);
@@ -287,7 +287,8 @@ void match_broadcast(struct bus *b, struct peer *sender, struct message *m,
                      void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud), void *ud);
 /* The same for a unicast message to recipient: only eavesdropping rules, never the recipient itself. */
 void match_broadcast_full(struct bus *b, struct peer *sender, struct peer *recipient, struct message *m,
-                          void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud), void *ud);
+                          void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud),
+                          void *ud);
 bool match_monitor_wants(struct bus *b, struct peer *mon, struct peer *sender, struct peer *recipient,
                          struct message *m);
 bool match_peer_has_eavesdrop(const struct peer *p);
@@ -298,7 +299,8 @@ int driver_assign_unique_name(struct bus *b, struct peer *p);
 /* announce: emit NameOwnerChanged for the unique name (not for monitors, which already lost it). */
 void driver_peer_gone(struct bus *b, struct peer *p, bool announce);
 int driver_become_monitor(struct bus *b, struct peer *p, struct message *m);
-void driver_emit_name_owner_changed(struct bus *b, const char *name, const char *old_owner, const char *new_owner);
+void driver_emit_name_owner_changed(struct bus *b, const char *name, const char *old_owner,
+                                    const char *new_owner);
 void driver_emit_activatable_services_changed(struct bus *b);
 void driver_emit_name_acquired(struct bus *b, struct peer *p, const char *name);
 void driver_emit_name_lost(struct bus *b, struct peer *p, const char *name);

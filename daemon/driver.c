@@ -99,7 +99,8 @@ static int emit_signal(struct bus *b, struct peer *to, const char *member, const
         return 0;
 }
 
-void driver_emit_name_owner_changed(struct bus *b, const char *name, const char *old_owner, const char *new_owner)
+void driver_emit_name_owner_changed(struct bus *b, const char *name, const char *old_owner,
+                                    const char *new_owner)
 {
         emit_signal(b, NULL, "NameOwnerChanged", "sss", name, old_owner, new_owner);
         if (new_owner[0])
@@ -268,16 +269,18 @@ static int method_request_name(struct bus *b, struct peer *p, struct message *m)
         if (check_name_arg(b, p, m, name, true) < 0)
                 return 0;
         if (!policy_check_own(b, p, name))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
-                                   "Connection \"%s\" is not allowed to own the service \"%s\" due to security "
-                                   "policies in the configuration file",
-                                   p->unique_name, name);
+                return reply_error(
+                        b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                        "Connection \"%s\" is not allowed to own the service \"%s\" due to security "
+                        "policies in the configuration file",
+                        p->unique_name, name);
         int r = names_request(b, p, name, flags, &result);
         if (r == -EDQUOT)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded",
-                                   "Connection \"%s\" is not allowed to own more services (increase limits in "
-                                   "configuration file if required; max_names_per_connection=%d)",
-                                   p->unique_name, b->limits.max_names_per_connection);
+                return reply_error(
+                        b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                        "Connection \"%s\" is not allowed to own more services (increase limits in "
+                        "configuration file if required; max_names_per_connection=%d)",
+                        p->unique_name, b->limits.max_names_per_connection);
         if (r < 0)
                 return r;
         return reply_u(b, p, m, result);
@@ -351,8 +354,8 @@ static int method_name_has_owner(struct bus *b, struct peer *p, struct message *
         if (message_read(m, "s", &name) < 0)
                 return -EBADMSG;
         if (!dbus_validate_bus_name(name, strlen(name)))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs", "Name \"%s\" is not valid",
-                                   name);
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                                   "Name \"%s\" is not valid", name);
         bool has = streq(name, DRIVER_NAME) || bus_find_peer_by_name(b, name) != NULL;
         struct msg_builder mb;
         reply_init(b, p, m, &mb);
@@ -366,8 +369,8 @@ static int method_get_name_owner(struct bus *b, struct peer *p, struct message *
         if (message_read(m, "s", &name) < 0)
                 return -EBADMSG;
         if (!dbus_validate_bus_name(name, strlen(name)))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs", "Name \"%s\" is not valid",
-                                   name);
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                                   "Name \"%s\" is not valid", name);
         if (streq(name, DRIVER_NAME)) {
                 owner = DRIVER_NAME;
         } else {
@@ -389,8 +392,8 @@ static int method_list_queued_owners(struct bus *b, struct peer *p, struct messa
         if (message_read(m, "s", &name) < 0)
                 return -EBADMSG;
         if (!dbus_validate_bus_name(name, strlen(name)))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs", "Name \"%s\" is not valid",
-                                   name);
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                                   "Name \"%s\" is not valid", name);
         struct msg_builder mb;
         reply_init(b, p, m, &mb);
         msg_builder_open(&mb, 'a', "s");
@@ -431,8 +434,8 @@ static int method_start_service_by_name(struct bus *b, struct peer *p, struct me
         if (message_read(m, "su", &name, &flags) < 0)
                 return -EBADMSG;
         if (!dbus_validate_bus_name(name, strlen(name)))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs", "Name \"%s\" is not valid",
-                                   name);
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                                   "Name \"%s\" is not valid", name);
         if (streq(name, DRIVER_NAME) || bus_find_peer_by_name(b, name))
                 return reply_u(b, p, m, 2); /* DBUS_START_REPLY_ALREADY_RUNNING */
         if (!activation_is_activatable(b, name))
@@ -482,10 +485,11 @@ static int method_add_match(struct bus *b, struct peer *p, struct message *m)
                 return reply_error(b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded", "%s",
                                    err[0] ? err : "Match rule is too long");
         if (r == -EDQUOT)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded",
-                                   "Connection \"%s\" is not allowed to add more match rules (increase limits "
-                                   "in configuration file if required; max_match_rules_per_connection=%d)",
-                                   p->unique_name, b->limits.max_match_rules_per_connection);
+                return reply_error(
+                        b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                        "Connection \"%s\" is not allowed to add more match rules (increase limits "
+                        "in configuration file if required; max_match_rules_per_connection=%d)",
+                        p->unique_name, b->limits.max_match_rules_per_connection);
         if (r < 0)
                 return r;
         return reply_empty(b, p, m);
@@ -569,8 +573,8 @@ static int method_get_connection_credentials(struct bus *b, struct peer *p, stru
         gid_t own_groups[1];
         if (drv) {
                 own_groups[0] = getegid();
-                v = (struct creds_view){ .uid = geteuid(), .groups = own_groups, .n_groups = 1,
-                                         .pid = getpid(), .pidfd = -1 };
+                v = (struct creds_view){
+                        .uid = geteuid(), .groups = own_groups, .n_groups = 1, .pid = getpid(), .pidfd = -1};
         } else {
                 driver_view_creds(b, p, q, true, &v);
         }
@@ -686,9 +690,9 @@ static int method_get_machine_id(struct bus *b, struct peer *p, struct message *
 
 /* ---- Properties ---- */
 
-static const char *const features[] = { "ActivatableServicesChanged", "HeaderFiltering", NULL };
-static const char *const extra_interfaces[] = { "org.freedesktop.DBus.Monitoring", "org.freedesktop.DBus.Debug.Stats",
-                                                NULL };
+static const char *const features[] = {"ActivatableServicesChanged", "HeaderFiltering", NULL};
+static const char *const extra_interfaces[] = {"org.freedesktop.DBus.Monitoring",
+                                               "org.freedesktop.DBus.Debug.Stats", NULL};
 
 static void append_property(struct msg_builder *mb, const char *prop)
 {
@@ -730,7 +734,8 @@ static int method_properties_get_all(struct bus *b, struct peer *p, struct messa
                         append_property(&mb, k);
                         msg_builder_close(&mb);
                 }
-        } else if (!streq(iface, "org.freedesktop.DBus.Peer") && !streq(iface, "org.freedesktop.DBus.Introspectable") &&
+        } else if (!streq(iface, "org.freedesktop.DBus.Peer") &&
+                   !streq(iface, "org.freedesktop.DBus.Introspectable") &&
                    !streq(iface, "org.freedesktop.DBus.Properties") &&
                    !streq(iface, "org.freedesktop.DBus.Monitoring") &&
                    !streq(iface, "org.freedesktop.DBus.Debug.Stats")) {
@@ -778,9 +783,10 @@ static int method_introspect(struct bus *b, struct peer *p, struct message *m)
         size_t len = 0, cap = 0;
         const char *path = m->path;
 
-        introspect_append(&xml, &len, &cap,
-                          "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n"
-                          "\"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n<node>\n");
+        introspect_append(
+                &xml, &len, &cap,
+                "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n"
+                "\"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n<node>\n");
         const char *last_iface = NULL;
         bool canonical = streq(path, DRIVER_PATH);
         for (const struct method *mt = methods; mt->name; mt++) {
@@ -820,13 +826,16 @@ static int method_introspect(struct bus *b, struct peer *p, struct message *m)
                                 "    <signal name=\"NameOwnerChanged\">\n      <arg type=\"s\"/>\n"
                                 "      <arg type=\"s\"/>\n      <arg type=\"s\"/>\n    </signal>\n"
                                 "    <signal name=\"NameLost\">\n      <arg type=\"s\"/>\n    </signal>\n"
-                                "    <signal name=\"NameAcquired\">\n      <arg type=\"s\"/>\n    </signal>\n"
+                                "    <signal name=\"NameAcquired\">\n      <arg type=\"s\"/>\n    "
+                                "</signal>\n"
                                 "    <signal name=\"ActivatableServicesChanged\">\n    </signal>\n"
                                 "    <property name=\"Features\" type=\"as\" access=\"read\">\n"
-                                "      <annotation name=\"org.freedesktop.DBus.Property.EmitsChangedSignal\" "
+                                "      <annotation "
+                                "name=\"org.freedesktop.DBus.Property.EmitsChangedSignal\" "
                                 "value=\"const\"/>\n    </property>\n"
                                 "    <property name=\"Interfaces\" type=\"as\" access=\"read\">\n"
-                                "      <annotation name=\"org.freedesktop.DBus.Property.EmitsChangedSignal\" "
+                                "      <annotation "
+                                "name=\"org.freedesktop.DBus.Property.EmitsChangedSignal\" "
                                 "value=\"const\"/>\n    </property>\n");
                 }
         }
@@ -1019,38 +1028,41 @@ static int method_get_all_match_rules(struct bus *b, struct peer *p, struct mess
 
 /* Grouped by interface: Introspect walks the table in order. */
 static const struct method methods[] = {
-        { DRIVER_INTERFACE, "Hello", "", "s", method_hello, false },
-        { DRIVER_INTERFACE, "RequestName", "su", "u", method_request_name, false },
-        { DRIVER_INTERFACE, "ReleaseName", "s", "u", method_release_name, false },
-        { DRIVER_INTERFACE, "StartServiceByName", "su", "u", method_start_service_by_name, false },
-        { DRIVER_INTERFACE, "UpdateActivationEnvironment", "a{ss}", "", method_update_activation_environment,
-          true },
-        { DRIVER_INTERFACE, "NameHasOwner", "s", "b", method_name_has_owner, false },
-        { DRIVER_INTERFACE, "ListNames", "", "as", method_list_names, false },
-        { DRIVER_INTERFACE, "ListActivatableNames", "", "as", method_list_activatable_names, false },
-        { DRIVER_INTERFACE, "AddMatch", "s", "", method_add_match, false },
-        { DRIVER_INTERFACE, "RemoveMatch", "s", "", method_remove_match, false },
-        { DRIVER_INTERFACE, "GetNameOwner", "s", "s", method_get_name_owner, false },
-        { DRIVER_INTERFACE, "ListQueuedOwners", "s", "as", method_list_queued_owners, false },
-        { DRIVER_INTERFACE, "GetConnectionUnixUser", "s", "u", method_get_connection_unix_user, false },
-        { DRIVER_INTERFACE, "GetConnectionUnixProcessID", "s", "u", method_get_connection_unix_process_id, false },
-        { DRIVER_INTERFACE, "GetAdtAuditSessionData", "s", "ay", method_get_adt_audit_session_data, false },
-        { DRIVER_INTERFACE, "GetConnectionSELinuxSecurityContext", "s", "ay",
-          method_get_connection_selinux_security_context, false },
-        { DRIVER_INTERFACE, "GetConnectionCredentials", "s", "a{sv}", method_get_connection_credentials, false },
-        { DRIVER_INTERFACE, "ReloadConfig", "", "", method_reload_config, false },
-        { DRIVER_INTERFACE, "GetId", "", "s", method_get_id, false },
-        { "org.freedesktop.DBus.Properties", "Get", "ss", "v", method_properties_get, false },
-        { "org.freedesktop.DBus.Properties", "GetAll", "s", "a{sv}", method_properties_get_all, false },
-        { "org.freedesktop.DBus.Properties", "Set", "ssv", "", method_properties_set, false },
-        { "org.freedesktop.DBus.Introspectable", "Introspect", "", "s", method_introspect, false },
-        { "org.freedesktop.DBus.Peer", "Ping", "", "", method_ping, false },
-        { "org.freedesktop.DBus.Peer", "GetMachineId", "", "s", method_get_machine_id, false },
-        { "org.freedesktop.DBus.Monitoring", "BecomeMonitor", "asu", "", method_become_monitor, true },
-        { "org.freedesktop.DBus.Debug.Stats", "GetStats", "", "a{sv}", method_get_stats, true },
-        { "org.freedesktop.DBus.Debug.Stats", "GetConnectionStats", "s", "a{sv}", method_get_connection_stats,
-          true },
-        { "org.freedesktop.DBus.Debug.Stats", "GetAllMatchRules", "", "a{sas}", method_get_all_match_rules, true },
+        {DRIVER_INTERFACE, "Hello", "", "s", method_hello, false},
+        {DRIVER_INTERFACE, "RequestName", "su", "u", method_request_name, false},
+        {DRIVER_INTERFACE, "ReleaseName", "s", "u", method_release_name, false},
+        {DRIVER_INTERFACE, "StartServiceByName", "su", "u", method_start_service_by_name, false},
+        {DRIVER_INTERFACE, "UpdateActivationEnvironment", "a{ss}", "", method_update_activation_environment,
+         true},
+        {DRIVER_INTERFACE, "NameHasOwner", "s", "b", method_name_has_owner, false},
+        {DRIVER_INTERFACE, "ListNames", "", "as", method_list_names, false},
+        {DRIVER_INTERFACE, "ListActivatableNames", "", "as", method_list_activatable_names, false},
+        {DRIVER_INTERFACE, "AddMatch", "s", "", method_add_match, false},
+        {DRIVER_INTERFACE, "RemoveMatch", "s", "", method_remove_match, false},
+        {DRIVER_INTERFACE, "GetNameOwner", "s", "s", method_get_name_owner, false},
+        {DRIVER_INTERFACE, "ListQueuedOwners", "s", "as", method_list_queued_owners, false},
+        {DRIVER_INTERFACE, "GetConnectionUnixUser", "s", "u", method_get_connection_unix_user, false},
+        {DRIVER_INTERFACE, "GetConnectionUnixProcessID", "s", "u", method_get_connection_unix_process_id,
+         false},
+        {DRIVER_INTERFACE, "GetAdtAuditSessionData", "s", "ay", method_get_adt_audit_session_data, false},
+        {DRIVER_INTERFACE, "GetConnectionSELinuxSecurityContext", "s", "ay",
+         method_get_connection_selinux_security_context, false},
+        {DRIVER_INTERFACE, "GetConnectionCredentials", "s", "a{sv}", method_get_connection_credentials,
+         false},
+        {DRIVER_INTERFACE, "ReloadConfig", "", "", method_reload_config, false},
+        {DRIVER_INTERFACE, "GetId", "", "s", method_get_id, false},
+        {"org.freedesktop.DBus.Properties", "Get", "ss", "v", method_properties_get, false},
+        {"org.freedesktop.DBus.Properties", "GetAll", "s", "a{sv}", method_properties_get_all, false},
+        {"org.freedesktop.DBus.Properties", "Set", "ssv", "", method_properties_set, false},
+        {"org.freedesktop.DBus.Introspectable", "Introspect", "", "s", method_introspect, false},
+        {"org.freedesktop.DBus.Peer", "Ping", "", "", method_ping, false},
+        {"org.freedesktop.DBus.Peer", "GetMachineId", "", "s", method_get_machine_id, false},
+        {"org.freedesktop.DBus.Monitoring", "BecomeMonitor", "asu", "", method_become_monitor, true},
+        {"org.freedesktop.DBus.Debug.Stats", "GetStats", "", "a{sv}", method_get_stats, true},
+        {"org.freedesktop.DBus.Debug.Stats", "GetConnectionStats", "s", "a{sv}", method_get_connection_stats,
+         true},
+        {"org.freedesktop.DBus.Debug.Stats", "GetAllMatchRules", "", "a{sas}", method_get_all_match_rules,
+         true},
         {},
 };
 
@@ -1118,7 +1130,7 @@ void driver_peer_gone(struct bus *b, struct peer *p, bool announce)
                 HASHMAP_FOREACH(s, p->replies_owed, it)
                 {
                         struct peer *caller = s->caller;
-                        struct message fake = { .type = MESSAGE_METHOD_CALL, .serial = s->serial };
+                        struct message fake = {.type = MESSAGE_METHOD_CALL, .serial = s->serial};
                         reply_slot_free(s);
                         bus_reply_error(b, caller, &fake, "org.freedesktop.DBus.Error.NoReply",
                                         "Message recipient disconnected from message bus without replying");

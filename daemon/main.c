@@ -23,9 +23,11 @@ extern bool bus_log_stderr;
 
 static void usage(FILE *f)
 {
-        fprintf(f, "Usage: nsbusd [--version] [--session] [--system] [--config-file=FILE] [--print-address[=DESCRIPTOR]]\n"
-                   "              [--print-pid[=DESCRIPTOR]] [--introspect] [--address=ADDRESS] [--nopidfile]\n"
-                   "              [--nofork] [--fork] [--syslog] [--syslog-only] [--nosyslog]\n");
+        fprintf(f,
+                "Usage: nsbusd [--version] [--session] [--system] [--config-file=FILE] "
+                "[--print-address[=DESCRIPTOR]]\n"
+                "              [--print-pid[=DESCRIPTOR]] [--introspect] [--address=ADDRESS] [--nopidfile]\n"
+                "              [--nofork] [--fork] [--syslog] [--syslog-only] [--nosyslog]\n");
 }
 
 /* "" or missing: stdout. Otherwise a descriptor number, as dbus-daemon. */
@@ -72,7 +74,8 @@ static void print_to_fd(int fd, const char *text)
 
 static void raise_fd_limit(void)
 {
-        /* Every connection is an fd; as dbus-daemon does for the system bus, take what the hard limit allows. */
+        /* Every connection is an fd; as dbus-daemon does for the system bus, take what the hard limit
+         * allows. */
         struct rlimit rl;
         if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
                 rl.rlim_cur = rl.rlim_max;
@@ -125,23 +128,23 @@ int main(int argc, char **argv)
                 ARG_READY_EVENT_FD,
         };
         static const struct option options[] = {
-                { "config-file", required_argument, NULL, ARG_CONFIG },
-                { "session", no_argument, NULL, ARG_SESSION },
-                { "system", no_argument, NULL, ARG_SYSTEM },
-                { "address", required_argument, NULL, ARG_ADDRESS },
-                { "nofork", no_argument, NULL, ARG_NOFORK },
-                { "fork", no_argument, NULL, ARG_FORK },
-                { "print-address", optional_argument, NULL, ARG_PRINT_ADDRESS },
-                { "print-pid", optional_argument, NULL, ARG_PRINT_PID },
-                { "nopidfile", no_argument, NULL, ARG_NOPIDFILE },
-                { "syslog", no_argument, NULL, ARG_SYSLOG },
-                { "syslog-only", no_argument, NULL, ARG_SYSLOG_ONLY },
-                { "nosyslog", no_argument, NULL, ARG_NOSYSLOG },
-                { "introspect", no_argument, NULL, ARG_INTROSPECT },
-                { "version", no_argument, NULL, ARG_VERSION },
-                { "systemd-activation", no_argument, NULL, ARG_SYSTEMD_ACTIVATION },
-                { "ready-event-fd", required_argument, NULL, ARG_READY_EVENT_FD },
-                { "help", no_argument, NULL, 'h' },
+                {"config-file", required_argument, NULL, ARG_CONFIG},
+                {"session", no_argument, NULL, ARG_SESSION},
+                {"system", no_argument, NULL, ARG_SYSTEM},
+                {"address", required_argument, NULL, ARG_ADDRESS},
+                {"nofork", no_argument, NULL, ARG_NOFORK},
+                {"fork", no_argument, NULL, ARG_FORK},
+                {"print-address", optional_argument, NULL, ARG_PRINT_ADDRESS},
+                {"print-pid", optional_argument, NULL, ARG_PRINT_PID},
+                {"nopidfile", no_argument, NULL, ARG_NOPIDFILE},
+                {"syslog", no_argument, NULL, ARG_SYSLOG},
+                {"syslog-only", no_argument, NULL, ARG_SYSLOG_ONLY},
+                {"nosyslog", no_argument, NULL, ARG_NOSYSLOG},
+                {"introspect", no_argument, NULL, ARG_INTROSPECT},
+                {"version", no_argument, NULL, ARG_VERSION},
+                {"systemd-activation", no_argument, NULL, ARG_SYSTEMD_ACTIVATION},
+                {"ready-event-fd", required_argument, NULL, ARG_READY_EVENT_FD},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
         const char *config_file = NULL, *address = NULL;
@@ -203,8 +206,9 @@ int main(int argc, char **argv)
                         break;
                 case ARG_INTROSPECT:
                         /* The driver's own Introspect answer is the source of truth; ask a running bus. */
-                        fprintf(stderr, "nsbusd: --introspect: call org.freedesktop.DBus.Introspectable.Introspect "
-                                        "on a running bus instead\n");
+                        fprintf(stderr,
+                                "nsbusd: --introspect: call org.freedesktop.DBus.Introspectable.Introspect "
+                                "on a running bus instead\n");
                         return 1;
                 case ARG_VERSION:
                         printf("nsbusd %s\n", NSBUS_VERSION);
@@ -240,7 +244,8 @@ int main(int argc, char **argv)
 
         struct bus_config *cfg;
         char err[1024] = "";
-        struct bus_config_load_options o = { .warn = warn_cb, .userdata = b, .listen_optional = address != NULL };
+        struct bus_config_load_options o = {
+                .warn = warn_cb, .userdata = b, .listen_optional = address != NULL};
         r = bus_config_load_with(config_file, &o, &cfg, err, sizeof(err));
         if (r < 0) {
                 fprintf(stderr, "nsbusd: failed to load configuration: %s\n", err[0] ? err : strerror(-r));

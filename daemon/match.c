@@ -125,7 +125,8 @@ static struct match_rule *peer_find_rule(const struct peer *p, const char *text)
 }
 
 /* The registry a rule with this sender key belongs in; NULL for a unique name that is gone for good. */
-static int registry_for_sender(struct bus *b, const char *sender, struct match_registry **ret, struct name **ret_name)
+static int registry_for_sender(struct bus *b, const char *sender, struct match_registry **ret,
+                               struct name **ret_name)
 {
         *ret_name = NULL;
         if (!sender) {
@@ -298,7 +299,8 @@ static void broadcast_list(struct broadcast *bc, struct list_head *head)
                         /* Somebody else's unicast message: only for eavesdroppers. */
                         if (!rule->keys.eavesdrop || q == bc->recipient)
                                 continue;
-                        if (rule->keys.destination && !peer_is_named(bc->bus, bc->recipient, rule->keys.destination))
+                        if (rule->keys.destination &&
+                            !peer_is_named(bc->bus, bc->recipient, rule->keys.destination))
                                 continue;
                 } else if (rule->keys.destination) {
                         continue;
@@ -325,7 +327,8 @@ static void broadcast_registry(struct broadcast *bc, struct match_registry *r)
 }
 
 void match_broadcast_full(struct bus *b, struct peer *sender, struct peer *recipient, struct message *m,
-                          void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud), void *ud)
+                          void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud),
+                          void *ud)
 {
         struct broadcast bc = {
                 .bus = b,
@@ -367,7 +370,8 @@ bool match_monitor_wants(struct bus *b, struct peer *mon, struct peer *sender, s
         {
                 const struct match_rule_keys *k = &rule->keys;
                 if (k->sender) {
-                        if (streq(k->sender, DRIVER_NAME) ? sender != NULL : !peer_is_named(b, sender, k->sender))
+                        if (streq(k->sender, DRIVER_NAME) ? sender != NULL
+                                                          : !peer_is_named(b, sender, k->sender))
                                 continue;
                 }
                 if (k->destination && !streq_ptr(m->destination, k->destination) &&

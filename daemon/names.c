@@ -46,8 +46,8 @@ int name_ref(struct bus *b, const char *name, struct name **ret)
 
 void name_unref_if_unused(struct name *n)
 {
-        if (!list_empty(&n->owners) || n->n_users > 0 || n->activatable || !list_empty(&n->pending_activation) ||
-            n->matches.n_rules > 0)
+        if (!list_empty(&n->owners) || n->n_users > 0 || n->activatable ||
+            !list_empty(&n->pending_activation) || n->matches.n_rules > 0)
                 return;
         hashmap_remove(n->bus->names, n->name);
         match_registry_done(&n->matches);
@@ -118,8 +118,10 @@ int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flag
                 return -EDQUOT;
         }
 
-        struct name_owner *head = primary ? list_first_entry(&n->owners, struct name_owner, name_link) : NULL;
-        bool take = !primary || ((flags & NAME_FLAG_REPLACE_EXISTING) && (head->flags & NAME_FLAG_ALLOW_REPLACEMENT));
+        struct name_owner *head =
+                primary ? list_first_entry(&n->owners, struct name_owner, name_link) : NULL;
+        bool take = !primary ||
+                    ((flags & NAME_FLAG_REPLACE_EXISTING) && (head->flags & NAME_FLAG_ALLOW_REPLACEMENT));
 
         if (!take && (flags & NAME_FLAG_DO_NOT_QUEUE)) {
                 /* Asking again with DO_NOT_QUEUE takes a queued peer out of the queue. */
@@ -145,9 +147,9 @@ int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flag
         mine->flags = flags;
 
         if (!take) {
-                /* As dbus-daemon (bus_service_add_owner): REPLACE_EXISTING that cannot replace still puts the
-                 * requester second in line, ahead of those already waiting; otherwise a newcomer joins the
-                 * end and a queued peer asking again keeps its place. */
+                /* As dbus-daemon (bus_service_add_owner): REPLACE_EXISTING that cannot replace still puts
+                 * the requester second in line, ahead of those already waiting; otherwise a newcomer joins
+                 * the end and a queued peer asking again keeps its place. */
                 if (flags & NAME_FLAG_REPLACE_EXISTING) {
                         list_del(&mine->name_link);
                         list_add_head(&head->name_link, &mine->name_link);

@@ -69,7 +69,7 @@ int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **r
         p->auth_deadline_usec = now_usec() + (uint64_t)b->limits.auth_timeout * 1000;
 
         p->epoll_events = EPOLLIN;
-        struct epoll_event ev = { .events = p->epoll_events, .data.ptr = p };
+        struct epoll_event ev = {.events = p->epoll_events, .data.ptr = p};
         if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
                 r = -errno;
                 quotas_uncharge_connection(b, p);
@@ -90,7 +90,7 @@ static void peer_update_epoll(struct peer *p)
         uint32_t want = EPOLLIN | (io_out_empty(&p->out) ? 0 : EPOLLOUT);
         if (want == p->epoll_events || p->state == PEER_DEAD)
                 return;
-        struct epoll_event ev = { .events = want, .data.ptr = p };
+        struct epoll_event ev = {.events = want, .data.ptr = p};
         if (epoll_ctl(p->bus->epoll_fd, EPOLL_CTL_MOD, p->fd, &ev) >= 0)
                 p->epoll_events = want;
 }
@@ -209,7 +209,8 @@ static int peer_authenticate(struct peer *p)
                 if (r == -ENOBUFS) {
                         int w = peer_write_raw(p, out, out_len);
                         if (w < 0) {
-                                peer_disconnect(p, "authentication: cannot write response: %s", strerror(-w));
+                                peer_disconnect(p, "authentication: cannot write response: %s",
+                                                strerror(-w));
                                 return w;
                         }
                         out_len = 0;
@@ -219,12 +220,14 @@ static int peer_authenticate(struct peer *p)
                 if (out_len > 0) {
                         int w = peer_write_raw(p, out, out_len);
                         if (w < 0 && r >= 0) {
-                                peer_disconnect(p, "authentication: cannot write response: %s", strerror(-w));
+                                peer_disconnect(p, "authentication: cannot write response: %s",
+                                                strerror(-w));
                                 return w;
                         }
                 }
                 if (r < 0) {
-                        peer_disconnect(p, "authentication failed (protocol violation or too many attempts)");
+                        peer_disconnect(p,
+                                        "authentication failed (protocol violation or too many attempts)");
                         return r;
                 }
                 if (r == SASL_AUTHENTICATED)

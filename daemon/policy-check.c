@@ -66,7 +66,7 @@ static void names_of(const struct peer *p, struct names_buf *nb, struct policy_n
         nb->n = 0;
         if (nb->v)
                 list_for_each_entry(o, &p->names, peer_link) nb->v[nb->n++] = o->name->name;
-        *out = (struct policy_names){ .unique = p->unique_name, .names = nb->v, .n_names = nb->n };
+        *out = (struct policy_names){.unique = p->unique_name, .names = nb->v, .n_names = nb->n};
 }
 
 static void names_done(struct names_buf *nb)
@@ -92,7 +92,8 @@ static void msg_of(const struct message *m, bool requested_reply, bool eavesdrop
         };
 }
 
-bool policy_check_send(struct bus *b, struct peer *from, struct peer *to, struct message *m, bool requested_reply)
+bool policy_check_send(struct bus *b, struct peer *from, struct peer *to, struct message *m,
+                       bool requested_reply)
 {
         if (!from || !from->policy_view)
                 return true; /* the bus driver is not subject to send rules */
@@ -108,8 +109,8 @@ bool policy_check_send(struct bus *b, struct peer *from, struct peer *to, struct
         return ok;
 }
 
-bool policy_check_receive(struct bus *b, struct peer *to, struct peer *from, struct message *m, bool requested_reply,
-                          bool eavesdropping)
+bool policy_check_receive(struct bus *b, struct peer *to, struct peer *from, struct message *m,
+                          bool requested_reply, bool eavesdropping)
 {
         if (!to->policy_view)
                 return false;

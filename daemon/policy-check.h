@@ -13,7 +13,8 @@ void policy_peer_detach(struct peer *p);
 bool policy_check_connect(struct bus *b, struct peer *p);
 bool policy_check_own(struct bus *b, struct peer *p, const char *name);
 /* to NULL: a broadcast, checked per receiver in policy_check_receive(); or activation. */
-bool policy_check_send(struct bus *b, struct peer *from, struct peer *to, struct message *m, bool requested_reply);
-bool policy_check_receive(struct bus *b, struct peer *to, struct peer *from, struct message *m, bool requested_reply,
-                          bool eavesdropping);
+bool policy_check_send(struct bus *b, struct peer *from, struct peer *to, struct message *m,
+                       bool requested_reply);
+bool policy_check_receive(struct bus *b, struct peer *to, struct peer *from, struct message *m,
+                          bool requested_reply, bool eavesdropping);
 bool policy_check_monitor(struct bus *b, struct peer *p);

@@ -28,7 +28,7 @@ static bool reply_key_equal(const void *a, const void *b)
 {
         return memcmp(a, b, 2 * sizeof(uint64_t)) == 0;
 }
-static const struct hash_ops reply_hash_ops = { reply_key_hash, reply_key_equal };
+static const struct hash_ops reply_hash_ops = {reply_key_hash, reply_key_equal};
 
 void reply_slot_free(struct reply_slot *s)
 {
@@ -46,7 +46,7 @@ int bus_check_reply_timeouts(struct bus *b, uint64_t now)
                 if (s->deadline_usec > now)
                         return (int)MIN((s->deadline_usec - now) / 1000 + 1, (uint64_t)INT32_MAX);
                 struct peer *caller = s->caller;
-                struct message fake = { .type = MESSAGE_METHOD_CALL, .serial = s->serial };
+                struct message fake = {.type = MESSAGE_METHOD_CALL, .serial = s->serial};
                 reply_slot_free(s);
                 bus_reply_error(b, caller, &fake, "org.freedesktop.DBus.Error.NoReply",
                                 "Message did not receive a reply (timeout by message bus)");
@@ -90,7 +90,7 @@ static int reply_slot_new(struct bus *b, struct peer *caller, struct peer *calle
 
 static struct reply_slot *reply_slot_find(struct peer *callee, uint64_t caller_id, uint32_t serial)
 {
-        uint64_t key[2] = { caller_id, serial };
+        uint64_t key[2] = {caller_id, serial};
         return hashmap_get(callee->replies_owed, key);
 }
 
@@ -167,7 +167,8 @@ static void deliver_to_monitor(struct bus *b, struct peer *mon, struct message *
                 peer_disconnect(mon, "monitor is not reading its messages");
 }
 
-static void send_to_monitors_ex(struct bus *b, struct peer *sender, struct peer *recipient, struct message *m)
+static void send_to_monitors_ex(struct bus *b, struct peer *sender, struct peer *recipient,
+                                struct message *m)
 {
         struct peer *mon, *tmp;
         list_for_each_entry_safe(mon, tmp, &b->monitors, monitor_link)
@@ -240,10 +241,11 @@ static void capture_driver_refusal(struct bus *b, struct message *refused)
 
 void bus_send_driver_message(struct bus *b, struct peer *to, struct message *m)
 {
-        struct broadcast_ctx ctx = { .sender = NULL };
+        struct broadcast_ctx ctx = {.sender = NULL};
 
         /* Replies from the driver always count as requested; its signals obey receive rules. */
-        if (to && to->state != PEER_DEAD && !policy_check_receive(b, to, NULL, m, m->reply_serial != 0, false)) {
+        if (to && to->state != PEER_DEAD &&
+            !policy_check_receive(b, to, NULL, m, m->reply_serial != 0, false)) {
                 send_to_monitors_ex(b, NULL, to, m);
                 capture_driver_refusal(b, m);
                 return;
@@ -308,10 +310,11 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
         if (!policy_check_receive(b, to, sender, m, solicited, false)) {
                 if (slot)
                         reply_slot_free(slot);
-                return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.AccessDenied",
-                                       "Rejected receive message, 1 matched rules; type=\"%s\", sender=\"%s\", "
-                                       "destination=\"%s\"",
-                                       message_type_to_string(m->type), sender->unique_name, m->destination);
+                return bus_reply_error(
+                        b, sender, m, "org.freedesktop.DBus.Error.AccessDenied",
+                        "Rejected receive message, 1 matched rules; type=\"%s\", sender=\"%s\", "
+                        "destination=\"%s\"",
+                        message_type_to_string(m->type), sender->unique_name, m->destination);
         }
 
         bool wants_reply = m->type == MESSAGE_METHOD_CALL && !(m->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED);
@@ -360,7 +363,7 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
                 reply_slot_free(slot);
 
         if (b->n_eavesdrop_rules) {
-                struct broadcast_ctx ctx = { .sender = sender };
+                struct broadcast_ctx ctx = {.sender = sender};
                 match_broadcast_full(b, sender, to, m, deliver_eavesdrop, &ctx);
         }
         return 0;
@@ -371,7 +374,8 @@ int bus_dispatch_message(struct bus *b, struct peer *sender, struct message *m)
         int r;
 
         if (sender->state == PEER_AWAITING_HELLO) {
-                /* peer.c lets only Hello through in this state; its sender is the name it is about to get. */
+                /* peer.c lets only Hello through in this state; its sender is the name it is about to get.
+                 */
                 r = driver_assign_unique_name(b, sender);
                 if (r < 0) {
                         peer_disconnect(sender, "out of memory");
@@ -406,7 +410,7 @@ int bus_dispatch_message(struct bus *b, struct peer *sender, struct message *m)
                 return dispatch_unicast(b, sender, m);
 
         /* No destination: a broadcast to whoever subscribed, whatever its type (as dbus-daemon). */
-        struct broadcast_ctx ctx = { .sender = sender };
+        struct broadcast_ctx ctx = {.sender = sender};
         match_broadcast(b, sender, m, deliver_broadcast, &ctx);
         return 0;
 }

@@ -81,7 +81,7 @@ int creds_from_socket(int fd, struct peer_creds *ret)
 {
         struct ucred uc;
         socklen_t len = sizeof(uc);
-        struct peer_creds c = { 0 };
+        struct peer_creds c = {0};
 
         if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
                 return -errno;

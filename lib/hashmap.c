@@ -41,22 +41,22 @@ static const uint8_t *get_hash_key(void)
 }
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                                             \
-        do {                                                                                                 \
-                v0 += v1;                                                                                    \
-                v1 = ROTL(v1, 13);                                                                           \
-                v1 ^= v0;                                                                                    \
-                v0 = ROTL(v0, 32);                                                                           \
-                v2 += v3;                                                                                    \
-                v3 = ROTL(v3, 16);                                                                           \
-                v3 ^= v2;                                                                                    \
-                v0 += v3;                                                                                    \
-                v3 = ROTL(v3, 21);                                                                           \
-                v3 ^= v0;                                                                                    \
-                v2 += v1;                                                                                    \
-                v1 = ROTL(v1, 17);                                                                           \
-                v1 ^= v2;                                                                                    \
-                v2 = ROTL(v2, 32);                                                                           \
+#define SIPROUND                                                                                            \
+        do {                                                                                                \
+                v0 += v1;                                                                                   \
+                v1 = ROTL(v1, 13);                                                                          \
+                v1 ^= v0;                                                                                   \
+                v0 = ROTL(v0, 32);                                                                          \
+                v2 += v3;                                                                                   \
+                v3 = ROTL(v3, 16);                                                                          \
+                v3 ^= v2;                                                                                   \
+                v0 += v3;                                                                                   \
+                v3 = ROTL(v3, 21);                                                                          \
+                v3 ^= v0;                                                                                   \
+                v2 += v1;                                                                                   \
+                v1 = ROTL(v1, 17);                                                                          \
+                v1 ^= v2;                                                                                   \
+                v2 = ROTL(v2, 32);                                                                          \
         } while (0)
 
 uint64_t siphash13(const void *data, size_t len, const uint8_t key[16])
@@ -102,7 +102,7 @@ static bool string_equal(const void *a, const void *b)
 {
         return strcmp(a, b) == 0;
 }
-const struct hash_ops string_hash_ops = { string_hash, string_equal };
+const struct hash_ops string_hash_ops = {string_hash, string_equal};
 
 static uint64_t uint64_hash(const void *k)
 {
@@ -112,7 +112,7 @@ static bool uint64_equal(const void *a, const void *b)
 {
         return *(const uint64_t *)a == *(const uint64_t *)b;
 }
-const struct hash_ops uint64_hash_ops = { uint64_hash, uint64_equal };
+const struct hash_ops uint64_hash_ops = {uint64_hash, uint64_equal};
 
 static uint64_t ptr_hash(const void *k)
 {
@@ -122,7 +122,7 @@ static bool ptr_equal(const void *a, const void *b)
 {
         return a == b;
 }
-const struct hash_ops ptr_hash_ops = { ptr_hash, ptr_equal };
+const struct hash_ops ptr_hash_ops = {ptr_hash, ptr_equal};
 
 struct hashmap *hashmap_new(const struct hash_ops *ops)
 {
@@ -188,7 +188,7 @@ int hashmap_put(struct hashmap *h, const void *key, void *value)
         struct entry *e = malloc(sizeof(*e));
         if (!e)
                 return -ENOMEM;
-        *e = (struct entry){ .next = NULL, .key = key, .value = value, .hash = hash };
+        *e = (struct entry){.next = NULL, .key = key, .value = value, .hash = hash};
         *p = e;
         h->n_entries++;
         /* Growing is best effort: a failed resize leaves a valid, longer chain. */

@@ -25,7 +25,10 @@ struct hashmap_iter {
         size_t bucket;
         void *entry;
 };
-#define HASHMAP_ITER_INIT { 0, NULL }
+#define HASHMAP_ITER_INIT                                                                                   \
+        {                                                                                                   \
+                0, NULL                                                                                     \
+        }
 
 struct hashmap *hashmap_new(const struct hash_ops *ops);
 /* Frees the map, not keys or values. NULL is fine. */
@@ -43,4 +46,5 @@ size_t hashmap_memory(const struct hashmap *h);
 uint64_t siphash13(const void *data, size_t len, const uint8_t key[16]);
 uint64_t hash_bytes(const void *data, size_t len);
 
-#define HASHMAP_FOREACH(v, h, it) for ((it) = (struct hashmap_iter)HASHMAP_ITER_INIT; hashmap_next((h), &(it), (void **)&(v), NULL);)
+#define HASHMAP_FOREACH(v, h, it)                                                                           \
+        for ((it) = (struct hashmap_iter)HASHMAP_ITER_INIT; hashmap_next((h), &(it), (void **)&(v), NULL);)

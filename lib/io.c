@@ -20,7 +20,7 @@ void io_in_done(struct io_in *in)
         free(in->msg);
         close_fds(in->fds, in->n_fds);
         free(in->fds);
-        *in = (struct io_in){ 0 };
+        *in = (struct io_in){0};
 }
 
 size_t io_in_memory(const struct io_in *in)
@@ -61,7 +61,7 @@ ssize_t io_in_read(struct io_in *in, int fd, uint8_t *scratch, size_t scratch_si
                 uint8_t buf[CMSG_SPACE(sizeof(int) * IO_MAX_FDS_PER_RECV)];
         } control;
         struct iovec iov;
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
         size_t base = 0;
 
         /* Only ask for ancillary data when fds may come; the buffer is not free to set up. */
@@ -202,7 +202,7 @@ void io_out_done(struct io_out *out)
         for (size_t i = out->head; i < out->tail; i++)
                 message_unref(out->queue[i]);
         free(out->queue);
-        *out = (struct io_out){ 0 };
+        *out = (struct io_out){0};
 }
 
 static size_t message_wire_size(const struct message *m)
@@ -238,7 +238,7 @@ int io_out_flush(struct io_out *out, int fd)
                         struct cmsghdr align;
                         uint8_t buf[CMSG_SPACE(sizeof(int) * IO_MAX_FDS_PER_RECV)];
                 } control;
-                struct msghdr mh = { .msg_iov = iov };
+                struct msghdr mh = {.msg_iov = iov};
 
                 for (size_t i = out->head; i < out->tail && n_iov < ELEMENTSOF(iov) - 1; i++) {
                         struct message *m = out->queue[i];
@@ -259,16 +259,16 @@ int io_out_flush(struct io_out *out, int fd)
                         const uint8_t *body = m->data + m->body_offset;
                         if (m->out_header == m->data && off < m->body_offset + m->body_size) {
                                 /* built message: header and body are contiguous */
-                                iov[n_iov++] = (struct iovec){ (void *)(m->data + off),
-                                                               m->body_offset + m->body_size - off };
+                                iov[n_iov++] = (struct iovec){(void *)(m->data + off),
+                                                              m->body_offset + m->body_size - off};
                         } else {
                                 if (off < m->out_header_size)
-                                        iov[n_iov++] = (struct iovec){ m->out_header + off,
-                                                                       m->out_header_size - off };
+                                        iov[n_iov++] = (struct iovec){m->out_header + off,
+                                                                      m->out_header_size - off};
                                 size_t boff = off > m->out_header_size ? off - m->out_header_size : 0;
                                 if (m->body_size > boff)
-                                        iov[n_iov++] = (struct iovec){ (void *)(body + boff),
-                                                                       m->body_size - boff };
+                                        iov[n_iov++] =
+                                                (struct iovec){(void *)(body + boff), m->body_size - boff};
                         }
                         off = 0;
                         if (mh.msg_control)

@@ -69,7 +69,7 @@ size_t io_in_memory(const struct io_in *in);
 struct io_out {
         struct message **queue; /* FIFO: queue[head..tail) */
         size_t head, tail, allocated;
-        size_t offset; /* bytes of queue[head] already written */
+        size_t offset;  /* bytes of queue[head] already written */
         size_t n_bytes; /* bytes queued and not yet written */
         size_t n_fds;   /* fds queued */
 };

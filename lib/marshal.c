@@ -128,8 +128,11 @@ int msg_reader_enter(struct msg_reader *r, char type, const char *contents)
                 r->pos = ALIGN_TO(r->pos, 4);
                 uint32_t len = wire_u32(d + r->pos, r->big_endian);
                 r->pos = ALIGN_TO(r->pos + 4, wire_alignment(elem[0]));
-                *n = (struct msg_reader_frame){ .sig = elem, .sig_pos = elem, .sig_end = elem + elen,
-                                                .end = r->pos + len, .kind = 'a' };
+                *n = (struct msg_reader_frame){.sig = elem,
+                                               .sig_pos = elem,
+                                               .sig_end = elem + elen,
+                                               .end = r->pos + len,
+                                               .kind = 'a'};
                 f->sig_pos = elem + elen;
                 break;
         }
@@ -139,8 +142,11 @@ int msg_reader_enter(struct msg_reader *r, char type, const char *contents)
                 if (!contents_match(contents, f->sig_pos + 1, full - 2))
                         return -ENXIO;
                 r->pos = ALIGN_TO(r->pos, 8);
-                *n = (struct msg_reader_frame){ .sig = f->sig_pos + 1, .sig_pos = f->sig_pos + 1,
-                                                .sig_end = f->sig_pos + full - 1, .end = f->end, .kind = type };
+                *n = (struct msg_reader_frame){.sig = f->sig_pos + 1,
+                                               .sig_pos = f->sig_pos + 1,
+                                               .sig_end = f->sig_pos + full - 1,
+                                               .end = f->end,
+                                               .kind = type};
                 f->sig_pos += full;
                 break;
         }
@@ -150,8 +156,8 @@ int msg_reader_enter(struct msg_reader *r, char type, const char *contents)
                 if (!contents_match(contents, vs, len))
                         return -ENXIO;
                 r->pos += len + 2;
-                *n = (struct msg_reader_frame){ .sig = vs, .sig_pos = vs, .sig_end = vs + len,
-                                                .end = f->end, .kind = 'v' };
+                *n = (struct msg_reader_frame){
+                        .sig = vs, .sig_pos = vs, .sig_end = vs + len, .end = f->end, .kind = 'v'};
                 f->sig_pos++;
                 break;
         }

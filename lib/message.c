@@ -220,9 +220,9 @@ static int validate_body(const struct message *m)
 /* ---- header ---- */
 
 static const char field_types[FIELD_MAX_KNOWN + 1] = {
-        [FIELD_PATH] = 'o',         [FIELD_INTERFACE] = 's',   [FIELD_MEMBER] = 's',
-        [FIELD_ERROR_NAME] = 's',   [FIELD_REPLY_SERIAL] = 'u', [FIELD_DESTINATION] = 's',
-        [FIELD_SENDER] = 's',       [FIELD_SIGNATURE] = 'g',    [FIELD_UNIX_FDS] = 'u',
+        [FIELD_PATH] = 'o',       [FIELD_INTERFACE] = 's',    [FIELD_MEMBER] = 's',
+        [FIELD_ERROR_NAME] = 's', [FIELD_REPLY_SERIAL] = 'u', [FIELD_DESTINATION] = 's',
+        [FIELD_SENDER] = 's',     [FIELD_SIGNATURE] = 'g',    [FIELD_UNIX_FDS] = 'u',
 };
 
 static int parse_header(struct message *m)
@@ -247,7 +247,7 @@ static int parse_header(struct message *m)
         if (m->type < MESSAGE_METHOD_CALL || m->type > MESSAGE_SIGNAL || m->serial == 0)
                 return -EBADMSG;
 
-        struct vctx c = { .data = p, .end = 16 + (size_t)fields_len, .pos = 16, .be = be, .n_fds = 0 };
+        struct vctx c = {.data = p, .end = 16 + (size_t)fields_len, .pos = 16, .be = be, .n_fds = 0};
         unsigned seen = 0;
 
         while (c.pos < c.end) {
@@ -532,7 +532,7 @@ int message_stamp(struct message *m, const char *sender)
         if (m->out_header && streq_ptr(m->stamped_sender, sender))
                 return 0;
 
-        struct hdr h = { .be = m->big_endian };
+        struct hdr h = {.be = m->big_endian};
         struct hdr_fields f = {
                 .type = m->type,
                 .flags = m->flags,
@@ -659,7 +659,7 @@ const char *message_type_to_string(uint8_t type)
 
 int message_write_header_(bool be, const struct hdr_fields *f, uint8_t **ret, size_t *ret_size)
 {
-        struct hdr h = { .be = be };
+        struct hdr h = {.be = be};
         size_t so = 0;
         int r = hdr_write(&h, f, &so);
         if (r < 0) {

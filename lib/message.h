@@ -193,15 +193,15 @@ int message_read(const struct message *m, const char *sig, ...);
 struct msg_builder {
         uint8_t *buf;
         size_t size, allocated;
-        int error;           /* sticky: first error, reported by finish */
-        size_t body_start;   /* offset where the body begins */
+        int error;         /* sticky: first error, reported by finish */
+        size_t body_start; /* offset where the body begins */
         char signature[DBUS_MAXIMUM_SIGNATURE_LENGTH + 1];
         size_t sig_len;
-        unsigned depth;      /* container nesting; inside a container the signature is not appended */
+        unsigned depth; /* container nesting; inside a container the signature is not appended */
         struct {
                 char type;
-                size_t len_offset;   /* arrays: where the uint32 length lives */
-                size_t start;        /* arrays: first element offset */
+                size_t len_offset;                           /* arrays: where the uint32 length lives */
+                size_t start;                                /* arrays: first element offset */
                 char sig[DBUS_MAXIMUM_SIGNATURE_LENGTH + 1]; /* variant: its contents signature */
         } stack[DBUS_MAXIMUM_TYPE_RECURSION_DEPTH * 2];
         int *fds;

@@ -64,11 +64,11 @@ static inline void closedirp(DIR **d)
 #define _cleanup_closedir_ _cleanup_(closedirp)
 
 /* Define a cleanup function `name##p` that calls `func` on a non-NULL pointer. */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                              \
-        static inline void func##p(type *p)                                                                  \
-        {                                                                                                    \
-                if (*p)                                                                                      \
-                        func(*p);                                                                            \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                             \
+        static inline void func##p(type *p)                                                                 \
+        {                                                                                                   \
+                if (*p)                                                                                     \
+                        func(*p);                                                                           \
         }
 
 static inline void *take_ptr_(void **p)
@@ -136,7 +136,7 @@ static inline int greedy_realloc(void **p, size_t *allocated, size_t need, size_
         *allocated = n;
         return 0;
 }
-#define GREEDY_REALLOC(array, allocated, need)                                                               \
+#define GREEDY_REALLOC(array, allocated, need)                                                              \
         greedy_realloc((void **)&(array), &(allocated), (need), sizeof((array)[0]))
 
 static inline uint64_t now_usec(void)

@@ -61,7 +61,8 @@ bool dbus_validate_well_known_name(const char *s, size_t n)
 
 bool dbus_validate_bus_name(const char *s, size_t n)
 {
-        return n > 0 && (s[0] == ':' ? dbus_validate_unique_name(s, n) : dbus_validate_well_known_name(s, n));
+        return n > 0 &&
+               (s[0] == ':' ? dbus_validate_unique_name(s, n) : dbus_validate_well_known_name(s, n));
 }
 
 bool dbus_validate_interface(const char *s, size_t n)
@@ -219,7 +220,8 @@ static bool signature_complete(const char *s, size_t n, size_t *i, unsigned arra
                 return true;
         }
         default:
-                /* '{' outside an array, ')', '}', 'r', 'e', 'm', '*', '?', '@', '&', '^' and anything else */
+                /* '{' outside an array, ')', '}', 'r', 'e', 'm', '*', '?', '@', '&', '^' and anything else
+                 */
                 return false;
         }
 }
@@ -249,7 +251,8 @@ size_t signature_next_complete(const char *s)
         /* An array's element may be a dict entry, which is not a complete type on its own. */
         if (s[0] == '{') {
                 i = 2;
-                if (n < 4 || !wire_is_basic(s[1]) || !signature_complete(s, n, &i, 1, 1) || i >= n || s[i] != '}')
+                if (n < 4 || !wire_is_basic(s[1]) || !signature_complete(s, n, &i, 1, 1) || i >= n ||
+                    s[i] != '}')
                         return 0;
                 return i + 1;
         }

@@ -178,7 +178,7 @@ static void test_socketpair(void)
         creds_done(&c);
         CHECK(!c.groups);
         CHECK(!c.seclabel);
-        creds_done(&c);                              /* twice is harmless */
+        creds_done(&c); /* twice is harmless */
 
         /* both ends see the same process */
         CHECK_EQ(creds_from_socket(sv[1], &c), 0);
