@@ -789,31 +789,6 @@ static void test_peer_gone(void)
         close(sv[0]);
 }
 
-/* Each test runs in its own process, so one failure does not hide the next. */
-static int run_test(const char *name, void (*fn)(void))
-{
-        int status;
-        fflush(NULL);
-        pid_t pid = fork();
-        CHECK(pid >= 0);
-        if (pid == 0) {
-                alarm(60); /* a hang fails this test instead of the whole run */
-                fn();
-                fflush(NULL);
-                _exit(0);
-        }
-        CHECK_EQ(waitpid(pid, &status, 0), pid);
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-                fprintf(stderr, "ok   %s\n", name);
-                return 0;
-        }
-        if (WIFSIGNALED(status))
-                fprintf(stderr, "FAIL %s (signal %d)\n", name, WTERMSIG(status));
-        else
-                fprintf(stderr, "FAIL %s\n", name);
-        return 1;
-}
-#define RUN(fn) failed += run_test(#fn, fn)
 
 int main(void)
 {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Minimal assertion helpers for unit tests: a failed check prints where and exits non-zero. */
 #pragma once
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,3 +31,33 @@
                         exit(1);                                                                            \
                 }                                                                                           \
         } while (0)
+
+/* Each test runs in its own process, so one failure does not hide the next and a hang (60 s) fails
+ * that test instead of the whole run. Use as: int failed = 0; RUN(test_x); ... return failed != 0; */
+#include <sys/wait.h>
+#include <unistd.h>
+
+static inline int test_run_forked(const char *name, void (*fn)(void))
+{
+        int status;
+        fflush(NULL);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+                alarm(60);
+                fn();
+                fflush(NULL);
+                _exit(0);
+        }
+        CHECK_EQ(waitpid(pid, &status, 0), pid);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+                fprintf(stderr, "ok   %s\n", name);
+                return 0;
+        }
+        if (WIFSIGNALED(status))
+                fprintf(stderr, "FAIL %s (signal %d)\n", name, WTERMSIG(status));
+        else
+                fprintf(stderr, "FAIL %s\n", name);
+        return 1;
+}
+#define RUN(fn) failed += test_run_forked(#fn, fn)
