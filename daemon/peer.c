@@ -255,9 +255,17 @@ static void peer_handle_message(struct peer *p, struct message *m)
         p->n_messages_in++;
 
         if (p->state == PEER_AWAITING_HELLO) {
-                if (m->type != MESSAGE_METHOD_CALL || !streq_ptr(m->destination, DRIVER_NAME) ||
-                    !streq_ptr(m->member, "Hello") ||
-                    (m->interface && !streq(m->interface, DRIVER_INTERFACE))) {
+                bool hello = m->type == MESSAGE_METHOD_CALL && streq_ptr(m->destination, DRIVER_NAME) &&
+                             streq_ptr(m->member, "Hello") &&
+                             (!m->interface || streq(m->interface, DRIVER_INTERFACE));
+                if (!hello && m->type == MESSAGE_METHOD_CALL) {
+                        /* dbus-daemon answers a call and keeps the connection; anything else ends it. */
+                        bus_reply_error(
+                                b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                                "Client tried to send a message other than Hello without being registered");
+                        return;
+                }
+                if (!hello) {
                         peer_disconnect(p, "sent a message before Hello");
                         return;
                 }

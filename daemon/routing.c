@@ -373,6 +373,11 @@ int bus_dispatch_message(struct bus *b, struct peer *sender, struct message *m)
 {
         int r;
 
+        if (m->type > MESSAGE_SIGNAL)
+                /* As dbus-daemon: refused with an error, the connection stays. */
+                return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.AccessDenied",
+                                       "Message bus will not accept messages of unknown type");
+
         if (sender->state == PEER_AWAITING_HELLO) {
                 /* peer.c lets only Hello through in this state; its sender is the name it is about to get.
                  */

@@ -244,7 +244,9 @@ static int parse_header(struct message *m)
         m->body_offset = 16 + ALIGN8(fields_len);
         m->signature = "";
 
-        if (m->type < MESSAGE_METHOD_CALL || m->type > MESSAGE_SIGNAL || m->serial == 0)
+        /* Type 0 is never valid; types above SIGNAL are unknown, which the spec says to ignore rather
+         * than treat as a protocol violation, so they parse (the bus refuses to route them). */
+        if (m->type == MESSAGE_INVALID || m->serial == 0)
                 return -EBADMSG;
 
         struct vctx c = {.data = p, .end = 16 + (size_t)fields_len, .pos = 16, .be = be, .n_fds = 0};
