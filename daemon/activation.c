@@ -90,6 +90,18 @@ void activation_free(struct bus *b)
         struct activation *a = b->activation;
         if (!a)
                 return;
+        /* Messages still waiting for a service hold references; the bus is going away with them. */
+        struct hashmap_iter it;
+        struct name *n;
+        HASHMAP_FOREACH(n, b->names, it)
+        {
+                while (!list_empty(&n->pending_activation)) {
+                        struct pending *pd = list_first_entry(&n->pending_activation, struct pending, link);
+                        list_del(&pd->link);
+                        message_unref(pd->m);
+                        free(pd);
+                }
+        }
         clear_entries(b);
         hashmap_free(a->entries);
         struct child *c, *tmp;
