@@ -26,10 +26,8 @@
 #include "policy-check.h"
 #include "quotas.h"
 
-/* epoll data for the bus's own fds: listeners are struct listener, peers struct peer. Tags tell them apart.
- */
-enum { TAG_SIGNALFD = 1 };
-static const int signalfd_tag = TAG_SIGNALFD;
+/* The signalfd's epoll data; listeners and peers carry their own struct source. */
+static struct source signals_source = {.kind = SOURCE_SIGNALS};
 
 static int bus_signal_fd = -1;
 bool bus_log_syslog;
@@ -134,7 +132,7 @@ int bus_new(struct bus **ret)
                 r = -errno;
                 goto fail;
         }
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = (void *)&signalfd_tag};
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &signals_source};
         if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, bus_signal_fd, &ev) < 0) {
                 r = -errno;
                 goto fail;
@@ -151,7 +149,7 @@ static void listeners_set_active(struct bus *b, bool active)
         struct listener *l;
         list_for_each_entry(l, &b->listeners, link)
         {
-                struct epoll_event ev = {.events = active ? EPOLLIN : 0, .data.ptr = l};
+                struct epoll_event ev = {.events = active ? EPOLLIN : 0, .data.ptr = &l->source};
                 epoll_ctl(b->epoll_fd, EPOLL_CTL_MOD, l->fd, &ev);
         }
         b->accept_paused = !active;
@@ -253,6 +251,7 @@ int bus_add_listener(struct bus *b, const char *address, enum listener_origin or
                         free(actual);
                         return -ENOMEM;
                 }
+                l->source.kind = SOURCE_LISTENER;
                 l->bus = b;
                 l->fd = fd;
                 l->origin = origin;
@@ -262,7 +261,7 @@ int bus_add_listener(struct bus *b, const char *address, enum listener_origin or
                 if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0 &&
                     sl > offsetof(struct sockaddr_un, sun_path) && sa.sun_path[0] != 0)
                         l->path = strndup(sa.sun_path, sl - offsetof(struct sockaddr_un, sun_path));
-                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->source};
                 if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
                         r = -errno;
                         close(fd);
@@ -496,28 +495,23 @@ int bus_run(struct bus *b)
                         return -errno;
                 }
                 for (int i = 0; i < n; i++) {
-                        void *ptr = events[i].data.ptr;
-                        if (ptr == &signalfd_tag) {
+                        struct source *src = events[i].data.ptr;
+                        switch (src->kind) {
+                        case SOURCE_SIGNALS:
                                 bus_handle_signals(b);
-                                continue;
+                                break;
+                        case SOURCE_LISTENER:
+                                bus_accept(b, container_of(src, struct listener, source));
+                                break;
+                        case SOURCE_PEER: {
+                                struct peer *p = container_of(src, struct peer, source);
+                                /* A peer disconnected earlier in this batch is on the dead list, not freed
+                                 * yet. */
+                                if (p->state != PEER_DEAD)
+                                        peer_dispatch(p, events[i].events);
+                                break;
                         }
-                        struct listener *l;
-                        bool is_listener = false;
-                        list_for_each_entry(l, &b->listeners, link)
-                        {
-                                if ((void *)l == ptr) {
-                                        is_listener = true;
-                                        break;
-                                }
                         }
-                        if (is_listener) {
-                                bus_accept(b, l);
-                                continue;
-                        }
-                        struct peer *p = ptr;
-                        /* A peer freed earlier in this batch is on the dead list, not freed yet. */
-                        if (p->state != PEER_DEAD)
-                                peer_dispatch(p, events[i].events);
                 }
                 while (!list_empty(&b->flush_list))
                         peer_flush(list_first_entry(&b->flush_list, struct peer, flush_link));

@@ -42,7 +42,20 @@ enum listener_origin {
         ORIGIN_HOST = 1, /* host-only listener (per-container mode) */
 };
 
+/* What an epoll event's data points at: the first member of each kind of event source, so the loop
+ * knows what it woke for without searching. */
+enum source_kind {
+        SOURCE_SIGNALS,
+        SOURCE_LISTENER,
+        SOURCE_PEER,
+};
+
+struct source {
+        enum source_kind kind;
+};
+
 struct listener {
+        struct source source; /* first: SOURCE_LISTENER */
         struct bus *bus;
         int fd;
         enum listener_origin origin;
@@ -109,11 +122,9 @@ struct name_owner {
  * the callee's map.
  */
 struct reply_slot {
-        uint64_t caller_id;
-        uint32_t serial;
         struct peer *caller, *callee;
         struct list_head caller_link;
-        uint64_t key[2];
+        uint64_t key[2]; /* caller id, serial of the call */
         uint64_t deadline_usec;
         struct list_head timeout_link; /* in bus->reply_timeouts, oldest first */
 };
@@ -129,6 +140,7 @@ enum peer_state {
 struct user_account; /* per-uid charges, quotas.c */
 
 struct peer {
+        struct source source; /* first: SOURCE_PEER */
         struct bus *bus;
         int fd;
         uint64_t id;
@@ -244,6 +256,8 @@ void bus_send_to_monitors(struct bus *b, struct message *m);
 int bus_reply_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
                     const char *fmt, ...) _printf_(5, 6);
 void reply_slot_free(struct reply_slot *s);
+/* Give up on the reply: free the slot and send the caller NoReply with this text. */
+void reply_slot_fail(struct bus *b, struct reply_slot *s, const char *text);
 /* Answer calls whose reply_timeout passed with NoReply; returns ms to the next deadline or -1. */
 int bus_check_reply_timeouts(struct bus *b, uint64_t now);
 
@@ -291,14 +305,12 @@ void match_broadcast_full(struct bus *b, struct peer *sender, struct peer *recip
                           void *ud);
 bool match_monitor_wants(struct bus *b, struct peer *mon, struct peer *sender, struct peer *recipient,
                          struct message *m);
-bool match_peer_has_eavesdrop(const struct peer *p);
 
 /* driver.c */
 int driver_handle(struct bus *b, struct peer *p, struct message *m);
 int driver_assign_unique_name(struct bus *b, struct peer *p);
 /* announce: emit NameOwnerChanged for the unique name (not for monitors, which already lost it). */
 void driver_peer_gone(struct bus *b, struct peer *p, bool announce);
-int driver_become_monitor(struct bus *b, struct peer *p, struct message *m);
 void driver_emit_name_owner_changed(struct bus *b, const char *name, const char *old_owner,
                                     const char *new_owner);
 void driver_emit_activatable_services_changed(struct bus *b);

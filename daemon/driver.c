@@ -130,7 +130,6 @@ struct creds_view {
         uid_t uid;
         const gid_t *groups;
         size_t n_groups;
-        gid_t primary_gid;
         pid_t pid; /* 0: not visible */
         int pidfd; /* -1: none to give */
         const char *seclabel;
@@ -149,7 +148,6 @@ static void driver_view_creds(struct bus *b, const struct peer *viewer, const st
                 .uid = c->uid,
                 .groups = c->groups,
                 .n_groups = c->n_groups,
-                .primary_gid = c->gid,
                 .pid = c->pid,
                 .pidfd = -1,
                 .seclabel = c->seclabel,
@@ -858,11 +856,6 @@ static int method_introspect(struct bus *b, struct peer *p, struct message *m)
 
 static int method_become_monitor(struct bus *b, struct peer *p, struct message *m)
 {
-        return driver_become_monitor(b, p, m);
-}
-
-int driver_become_monitor(struct bus *b, struct peer *p, struct message *m)
-{
         struct msg_reader r;
         if (!streq(m->signature, "asu"))
                 return -EBADMSG;
@@ -1128,13 +1121,7 @@ void driver_peer_gone(struct bus *b, struct peer *p, bool announce)
                 struct hashmap_iter it;
                 struct reply_slot *s;
                 HASHMAP_FOREACH(s, p->replies_owed, it)
-                {
-                        struct peer *caller = s->caller;
-                        struct message fake = {.type = MESSAGE_METHOD_CALL, .serial = s->serial};
-                        reply_slot_free(s);
-                        bus_reply_error(b, caller, &fake, "org.freedesktop.DBus.Error.NoReply",
-                                        "Message recipient disconnected from message bus without replying");
-                }
+                reply_slot_fail(b, s, "Message recipient disconnected from message bus without replying");
         }
         /* Replies owed to us will be dropped when they come. */
         while (!list_empty(&p->replies_waiting))

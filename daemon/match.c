@@ -254,17 +254,6 @@ void match_remove_all(struct peer *p)
         match_registry_done(&p->sender_matches);
 }
 
-bool match_peer_has_eavesdrop(const struct peer *p)
-{
-        const struct match_rule *r;
-        list_for_each_entry(r, &p->matches, owner_link)
-        {
-                if (r->keys.eavesdrop)
-                        return true;
-        }
-        return false;
-}
-
 /* Whether peer q is the recipient named by a rule's destination key: its unique name or a name it owns. */
 static bool peer_is_named(struct bus *b, const struct peer *q, const char *name)
 {

@@ -32,6 +32,7 @@ int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **r
         struct peer *p = zalloc(sizeof(*p));
         if (!p)
                 return -ENOMEM;
+        p->source.kind = SOURCE_PEER;
         p->bus = b;
         p->fd = fd;
         p->origin = origin;
@@ -69,7 +70,7 @@ int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **r
         p->auth_deadline_usec = now_usec() + (uint64_t)b->limits.auth_timeout * 1000;
 
         p->epoll_events = EPOLLIN;
-        struct epoll_event ev = {.events = p->epoll_events, .data.ptr = p};
+        struct epoll_event ev = {.events = p->epoll_events, .data.ptr = &p->source};
         if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
                 r = -errno;
                 quotas_uncharge_connection(b, p);
@@ -90,7 +91,7 @@ static void peer_update_epoll(struct peer *p)
         uint32_t want = EPOLLIN | (io_out_empty(&p->out) ? 0 : EPOLLOUT);
         if (want == p->epoll_events || p->state == PEER_DEAD)
                 return;
-        struct epoll_event ev = {.events = want, .data.ptr = p};
+        struct epoll_event ev = {.events = want, .data.ptr = &p->source};
         if (epoll_ctl(p->bus->epoll_fd, EPOLL_CTL_MOD, p->fd, &ev) >= 0)
                 p->epoll_events = want;
 }

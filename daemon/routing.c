@@ -39,17 +39,22 @@ void reply_slot_free(struct reply_slot *s)
         free(s);
 }
 
+void reply_slot_fail(struct bus *b, struct reply_slot *s, const char *text)
+{
+        struct peer *caller = s->caller;
+        /* The error answers the call by its serial; nothing else of the call is needed. */
+        struct message call = {.type = MESSAGE_METHOD_CALL, .serial = (uint32_t)s->key[1]};
+        reply_slot_free(s);
+        bus_reply_error(b, caller, &call, "org.freedesktop.DBus.Error.NoReply", "%s", text);
+}
+
 int bus_check_reply_timeouts(struct bus *b, uint64_t now)
 {
         while (!list_empty(&b->reply_timeouts)) {
                 struct reply_slot *s = list_first_entry(&b->reply_timeouts, struct reply_slot, timeout_link);
                 if (s->deadline_usec > now)
                         return (int)MIN((s->deadline_usec - now) / 1000 + 1, (uint64_t)INT32_MAX);
-                struct peer *caller = s->caller;
-                struct message fake = {.type = MESSAGE_METHOD_CALL, .serial = s->serial};
-                reply_slot_free(s);
-                bus_reply_error(b, caller, &fake, "org.freedesktop.DBus.Error.NoReply",
-                                "Message did not receive a reply (timeout by message bus)");
+                reply_slot_fail(b, s, "Message did not receive a reply (timeout by message bus)");
         }
         return -1;
 }
@@ -66,8 +71,6 @@ static int reply_slot_new(struct bus *b, struct peer *caller, struct peer *calle
         struct reply_slot *s = zalloc(sizeof(*s));
         if (!s)
                 return -ENOMEM;
-        s->caller_id = caller->id;
-        s->serial = serial;
         s->caller = caller;
         s->callee = callee;
         s->key[0] = caller->id;
@@ -94,11 +97,21 @@ static struct reply_slot *reply_slot_find(struct peer *callee, uint64_t caller_i
         return hashmap_get(callee->replies_owed, key);
 }
 
-static int build_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
-                       const char *fmt, va_list ap, struct message **ret) _printf_(5, 0);
-static int build_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
-                       const char *fmt, va_list ap, struct message **ret)
+/*
+ * The one way the bus answers a message with an error. A peer gets it unless the message said
+ * NO_REPLY_EXPECTED; monitors see it either way, as dbus-daemon's "capture" shows them why a message
+ * went nowhere. With capture_only, only monitors see it: a broadcast that policy keeps from one
+ * subscriber is not the sender's business.
+ */
+static int send_error(struct bus *b, struct peer *to, const struct message *call, bool capture_only,
+                      const char *name, const char *fmt, va_list ap) _printf_(6, 0);
+static int send_error(struct bus *b, struct peer *to, const struct message *call, bool capture_only,
+                      const char *name, const char *fmt, va_list ap)
 {
+        bool to_peer = !capture_only && !(call->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED);
+        if (to->state == PEER_DEAD || (!to_peer && list_empty(&b->monitors)))
+                return 0;
+
         char text[512];
         vsnprintf(text, sizeof(text), fmt, ap);
         /* Error texts embed peer-supplied names; keep the reply valid UTF-8 whatever was cut. */
@@ -106,6 +119,7 @@ static int build_error(struct bus *b, struct peer *to, const struct message *cal
                 snprintf(text, sizeof(text), "%s", name);
 
         struct msg_builder mb;
+        struct message *m;
         msg_builder_init(&mb, MESSAGE_ERROR, bus_next_serial(b));
         mb.flags = MESSAGE_FLAG_NO_REPLY_EXPECTED;
         mb.reply_serial = call->serial;
@@ -113,51 +127,36 @@ static int build_error(struct bus *b, struct peer *to, const struct message *cal
         mb.destination = to->unique_name[0] ? to->unique_name : NULL;
         mb.sender = DRIVER_NAME;
         msg_builder_append(&mb, "s", text);
-        return msg_builder_finish(&mb, ret);
+        int r = msg_builder_finish(&mb, &m);
+        if (r < 0)
+                return r;
+        if (to_peer)
+                bus_send_driver_message(b, to, m); /* which also shows it to monitors */
+        else
+                bus_send_to_monitors(b, m);
+        message_unref(m);
+        return 0;
 }
 
 int bus_reply_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
                     const char *fmt, ...)
 {
-        /* As dbus-daemon: any message that does not say NO_REPLY_EXPECTED can get an error back; for one
-         * that does, monitors still see the error that explains what happened to it. */
-        bool no_reply = call->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED;
-        if (to->state == PEER_DEAD || (no_reply && list_empty(&b->monitors)))
-                return 0;
-        struct message *m;
         va_list ap;
         va_start(ap, fmt);
-        int r = build_error(b, to, call, name, fmt, ap, &m);
+        int r = send_error(b, to, call, false, name, fmt, ap);
         va_end(ap);
-        if (r < 0)
-                return r;
-        if (no_reply)
-                bus_send_to_monitors(b, m);
-        else
-                bus_send_driver_message(b, to, m);
-        message_unref(m);
-        return 0;
+        return r;
 }
 
-/* An error the bus would have sent, shown to monitors only (dbus-daemon's "capture"): a broadcast that
- * policy keeps from one subscriber is not the sender's business, but a monitor should see why. */
 static void bus_capture_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
                               const char *fmt, ...) _printf_(5, 6);
 static void bus_capture_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
                               const char *fmt, ...)
 {
-        /* Shown even for NO_REPLY_EXPECTED messages (libdbus marks every signal so): it explains a drop. */
-        if (list_empty(&b->monitors))
-                return;
-        struct message *m;
         va_list ap;
         va_start(ap, fmt);
-        int r = build_error(b, to, call, name, fmt, ap, &m);
+        (void)send_error(b, to, call, true, name, fmt, ap);
         va_end(ap);
-        if (r < 0)
-                return;
-        bus_send_to_monitors(b, m);
-        message_unref(m);
 }
 
 static void deliver_to_monitor(struct bus *b, struct peer *mon, struct message *m)

@@ -225,13 +225,6 @@ size_t hashmap_size(const struct hashmap *h)
         return h ? h->n_entries : 0;
 }
 
-size_t hashmap_memory(const struct hashmap *h)
-{
-        if (!h)
-                return 0;
-        return sizeof(*h) + h->n_buckets * sizeof(void *) + h->n_entries * sizeof(struct entry);
-}
-
 /*
  * it->entry holds the *next* entry to hand out, so the caller may remove the
  * one it was just given. Removing any other entry while iterating is not

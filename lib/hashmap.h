@@ -41,7 +41,6 @@ void *hashmap_remove(struct hashmap *h, const void *key);
 size_t hashmap_size(const struct hashmap *h);
 /* Iterate; removing the current entry during iteration is allowed. */
 bool hashmap_next(const struct hashmap *h, struct hashmap_iter *it, void **value, const void **key);
-size_t hashmap_memory(const struct hashmap *h);
 
 uint64_t siphash13(const void *data, size_t len, const uint8_t key[16]);
 uint64_t hash_bytes(const void *data, size_t len);

@@ -388,15 +388,6 @@ void message_attach_fds(struct message *m, int *fds, size_t n)
         m->n_fds = n;
 }
 
-int *message_steal_fds(struct message *m, size_t *n)
-{
-        int *fds = m->fds;
-        *n = m->n_fds;
-        m->fds = NULL;
-        m->n_fds = 0;
-        return fds;
-}
-
 struct message *message_ref(struct message *m)
 {
         if (m)

@@ -127,9 +127,6 @@ int message_stamp(struct message *m, const char *sender);
 /* Fill m->args from the body (lazily, once). Returns 0, or -EBADMSG. */
 int message_parse_args(struct message *m);
 
-/* Detach the fds (caller takes ownership of the array). */
-int *message_steal_fds(struct message *m, size_t *n);
-
 const char *message_type_to_string(uint8_t type);
 
 /* ---- validation of names (D-Bus spec, "Valid Names") ---- */

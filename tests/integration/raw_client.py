@@ -362,6 +362,15 @@ class Conn:
                 return m
             self.queue.append(m)
 
+    def drain(self, secs=0.3):
+        """Every message that arrives until the connection is quiet for secs."""
+        out = []
+        try:
+            while True:
+                out.append(self.recv(secs))
+        except TimeoutError:
+            return out
+
     def call(self, dest, path, iface, member, sig='', args=(), fds=None):
         return self.wait_reply(self.send_call(dest, path, iface, member, sig, args, fds=fds))
 

@@ -23,13 +23,8 @@ def become_monitor(c, rules=(), flags=0, sig='asu'):
     args = (list(rules), flags) if sig == 'asu' else (list(rules),)
     return c.call('org.freedesktop.DBus', '/org/freedesktop/DBus', MON_IFACE, 'BecomeMonitor', sig, args)
 
-def drain(c, secs=0.5):
-    out = []
-    try:
-        while True:
-            out.append(c.recv(secs))
-    except TimeoutError:
-        return out
+def drain(c):
+    return c.drain(0.5)
 
 watcher = Conn(addr); watcher.connect_bus()
 watcher.driver('AddMatch', 's', ("type='signal',member='NameOwnerChanged'",))

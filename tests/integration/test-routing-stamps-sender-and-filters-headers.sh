@@ -21,13 +21,8 @@ def check(what, cond, detail=''):
     if not cond:
         failures.append('%s %s' % (what, detail))
 
-def drain(c, secs=0.3):
-    out = []
-    try:
-        while True:
-            out.append(c.recv(secs))
-    except TimeoutError:
-        return out
+def drain(c):
+    return c.drain(0.3)
 
 L = Conn(addr); L.connect_bus()
 S = Conn(addr); S.connect_bus()
