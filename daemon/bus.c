@@ -100,6 +100,7 @@ int bus_new(struct bus **ret)
         match_registry_init(&b->driver_matches);
         b->next_id = 0; /* dbus-daemon's first peer is :1.0 */
         b->allow_external = true;
+        b->accepting = true; /* listeners are added with EPOLLIN */
         bus_limits_init_default(&b->limits);
         random_hex(b->guid, 32);
         read_machine_id(b->machine_id);
@@ -144,15 +145,25 @@ fail:
         return r;
 }
 
-static void listeners_set_active(struct bus *b, bool active)
+/*
+ * The accept gate. Listeners are off while the bus holds max_incomplete_connections peers in SASL
+ * (as dbus-daemon since fd.o#80919: a flood of stalled handshakes waits in the kernel's backlog
+ * instead of costing the bus memory) and while it is out of fds (level-triggered listeners would
+ * otherwise spin on EMFILE). Called once per loop iteration; it touches epoll only on a change.
+ */
+static void bus_update_accepting(struct bus *b)
 {
+        bool want = !b->fds_exhausted &&
+                    b->n_peers_authenticating < bus_limit(b->limits.max_incomplete_connections);
+        if (want == b->accepting)
+                return;
         struct listener *l;
         list_for_each_entry(l, &b->listeners, link)
         {
-                struct epoll_event ev = {.events = active ? EPOLLIN : 0, .data.ptr = &l->source};
+                struct epoll_event ev = {.events = want ? EPOLLIN : 0, .data.ptr = &l->source};
                 epoll_ctl(b->epoll_fd, EPOLL_CTL_MOD, l->fd, &ev);
         }
-        b->accept_paused = !active;
+        b->accepting = want;
 }
 
 static void free_dead_peers(struct bus *b)
@@ -170,9 +181,9 @@ static void free_dead_peers(struct bus *b)
                 malloc_trim(0);
                 b->n_freed_since_trim = 0;
         }
-        if (freed && b->accept_paused) {
+        if (freed && b->fds_exhausted) {
                 bus_log(b, LOG_INFO, "file descriptors available again: accepting connections");
-                listeners_set_active(b, true);
+                b->fds_exhausted = false;
         }
 }
 
@@ -394,25 +405,20 @@ static void bus_accept(struct bus *b, struct listener *l)
 {
         /* Accept a batch; a connection storm must not monopolise the loop. */
         for (int i = 0; i < 64; i++) {
+                if (b->n_peers_authenticating >= bus_limit(b->limits.max_incomplete_connections))
+                        return; /* the gate closes at the end of this iteration */
                 int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd < 0) {
                         if (errno == EMFILE || errno == ENFILE) {
-                                /* Level-triggered listeners would spin on this; waiting clients stay in
-                                 * the backlog until a connection closes and frees an fd. */
+                                /* Waiting clients stay in the backlog until a connection closes. */
                                 bus_log(b, LOG_WARNING,
                                         "accept failed: %m; not accepting until a connection closes");
-                                listeners_set_active(b, false);
+                                b->fds_exhausted = true;
                         } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
                                 bus_log(b, LOG_WARNING, "accept failed: %m");
                         }
                         return;
                 }
-                /* Like dbus-daemon, too many half-open connections cost the oldest one, not the newcomer:
-                 * a client that stalls in SASL cannot lock everybody out. */
-                if (b->n_peers_authenticating >= bus_limit(b->limits.max_incomplete_connections) &&
-                    !list_empty(&b->authenticating))
-                        peer_disconnect(list_first_entry(&b->authenticating, struct peer, auth_link),
-                                        "too many incomplete connections; dropping the oldest");
                 struct peer *p;
                 int r = peer_new(b, fd, l->origin, &p);
                 if (r < 0) {
@@ -516,6 +522,7 @@ int bus_run(struct bus *b)
                 while (!list_empty(&b->flush_list))
                         peer_flush(list_first_entry(&b->flush_list, struct peer, flush_link));
                 free_dead_peers(b);
+                bus_update_accepting(b);
         }
         return 0;
 }

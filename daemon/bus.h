@@ -190,7 +190,8 @@ struct bus {
         uint64_t delivery_seq;
         bool exiting;
         size_t n_freed_since_trim;
-        bool accept_paused; /* out of fds: listeners are off until a peer goes away */
+        bool accepting;     /* listeners are in the epoll set with EPOLLIN (see bus_update_accepting) */
+        bool fds_exhausted; /* accept() hit EMFILE/ENFILE; cleared when a peer is freed */
 
         struct bus_config *config;
         char *config_file;
