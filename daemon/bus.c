@@ -114,6 +114,12 @@ int bus_new(struct bus **ret)
         r = bus_policy_new_allow_all(&b->policy);
         if (r < 0)
                 goto fail;
+        r = ns_registry_new(&b->namespaces);
+        if (r < 0)
+                goto fail;
+        r = creds_from_self(b->namespaces, &b->self_creds);
+        if (r < 0)
+                goto fail;
 
         b->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
         if (b->epoll_fd < 0) {
@@ -224,6 +230,8 @@ void bus_free(struct bus *b)
         match_registry_done(&b->wildcard_matches);
         match_registry_done(&b->driver_matches);
         bus_policy_unref(b->policy);
+        creds_done(&b->self_creds);
+        ns_registry_free(b->namespaces); /* after every peer: they hold references */
         if (b->config)
                 bus_config_free(b->config);
         free(b->config_file);

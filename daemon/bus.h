@@ -218,6 +218,8 @@ struct bus {
         size_t n_match_rules;
 
         struct activation *activation;
+        struct ns_registry *namespaces; /* every peer's user and pid namespace, interned */
+        struct peer_creds self_creds;   /* the bus itself, as the subject of driver questions */
 
         uint8_t scratch[64 * 1024];
 };

@@ -128,34 +128,58 @@ void driver_emit_name_lost(struct bus *b, struct peer *p, const char *name)
 
 struct creds_view {
         uid_t uid;
-        const gid_t *groups;
+        const gid_t *groups; /* in the bus's namespace: read them through creds_view_gid() */
         size_t n_groups;
-        pid_t pid; /* 0: not visible */
-        int pidfd; /* -1: none to give */
+        const struct idmap *gid_view;
+        gid_t overflow_gid;
+        bool pid_known; /* the bus knows the subject's pid (not: the viewer can see it) */
+        pid_t pid;      /* as the viewer sees it; 0: not in the viewer's pid namespace */
+        int pidfd;      /* -1: none to give */
         const char *seclabel;
 };
 
-/*
- * The one place identities leave the bus. Today every peer is described as
- * the bus's own namespaces see it; per-viewer translation across user and
- * pid namespaces plugs in here.
- */
-static void driver_view_creds(struct bus *b, const struct peer *viewer, const struct peer *subject,
-                              bool want_pidfd, struct creds_view *v)
+static gid_t creds_view_gid(const struct creds_view *v, size_t i)
 {
-        const struct peer_creds *c = &subject->creds;
+        return idmap_view(v->gid_view, v->groups[i], v->overflow_gid);
+}
+
+/*
+ * The one place identities leave the bus: the subject (a peer, or the bus itself when subject_fd is -1)
+ * as the viewer's own namespaces see it, by the kernel's SO_PEERCRED rules. Ids go through the viewer's
+ * uid_map/gid_map (unmapped: the overflow id); the pid is the one at the viewer's pid-namespace level, 0
+ * where the subject is not visible there, and a ProcessFD is only handed to a viewer that can see the
+ * process.
+ */
+static void driver_view_creds(struct bus *b, const struct peer *viewer, const struct peer_creds *c,
+                              int subject_fd, bool want_pidfd, struct creds_view *v)
+{
+        const struct ns_user *vu = viewer->creds.user_ns;
+        const struct ns_pid *vp = viewer->creds.pid_ns;
         *v = (struct creds_view){
-                .uid = c->uid,
+                .uid = idmap_view(&vu->uid_map, c->uid, b->namespaces->overflow_uid),
                 .groups = c->groups,
                 .n_groups = c->n_groups,
-                .pid = c->pid,
+                .gid_view = &vu->gid_map,
+                .overflow_gid = b->namespaces->overflow_gid,
+                .pid_known = c->n_ns_pids > 0,
+                .pid = pidns_view_pid(&vp->chain, &c->pid_ns->chain, c->ns_pids, c->n_ns_pids),
                 .pidfd = -1,
                 .seclabel = c->seclabel,
         };
         /* A fresh pidfd per question: the kernel's pidfd for the socket names the process that
          * connected, so no fd has to be held per peer in between. */
-        if (want_pidfd && c->has_pidfd)
-                v->pidfd = creds_get_pidfd(subject->fd);
+        if (want_pidfd && c->has_pidfd && v->pid > 0 && subject_fd >= 0)
+                v->pidfd = creds_get_pidfd(subject_fd);
+}
+
+/* driver_view_creds() for whatever a name argument resolved to: a peer, or the bus (is_driver). */
+static void driver_view_subject(struct bus *b, const struct peer *viewer, const struct peer *subject,
+                                bool want_pidfd, struct creds_view *v)
+{
+        if (subject)
+                driver_view_creds(b, viewer, &subject->creds, subject->fd, want_pidfd, v);
+        else
+                driver_view_creds(b, viewer, &b->self_creds, -1, false, v);
 }
 
 /* The peer a name refers to, or an error reply already sent (NULL). For org.freedesktop.DBus, *is_driver. */
@@ -520,10 +544,7 @@ static int method_get_connection_unix_user(struct bus *b, struct peer *p, struct
         if (!q && !drv)
                 return 0;
         struct creds_view v;
-        if (drv)
-                v.uid = geteuid();
-        else
-                driver_view_creds(b, p, q, false, &v);
+        driver_view_subject(b, p, q, false, &v);
         return reply_u(b, p, m, v.uid);
 }
 
@@ -537,11 +558,10 @@ static int method_get_connection_unix_process_id(struct bus *b, struct peer *p, 
         if (!q && !drv)
                 return 0;
         struct creds_view v;
-        if (drv)
-                v.pid = getpid();
-        else
-                driver_view_creds(b, p, q, false, &v);
-        if (v.pid <= 0)
+        driver_view_subject(b, p, q, false, &v);
+        /* Known to the bus but not visible to the caller is 0, as SO_PEERCRED says it; unknown to the
+         * bus is an error, as with dbus-daemon. */
+        if (!v.pid_known)
                 return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnixProcessIdUnknown",
                                    "Could not determine PID for '%s'", name);
         return reply_u(b, p, m, (uint32_t)v.pid);
@@ -568,14 +588,7 @@ static int method_get_connection_credentials(struct bus *b, struct peer *p, stru
                 return 0;
 
         struct creds_view v;
-        gid_t own_groups[1];
-        if (drv) {
-                own_groups[0] = getegid();
-                v = (struct creds_view){
-                        .uid = geteuid(), .groups = own_groups, .n_groups = 1, .pid = getpid(), .pidfd = -1};
-        } else {
-                driver_view_creds(b, p, q, true, &v);
-        }
+        driver_view_subject(b, p, q, true, &v);
 
         struct msg_builder mb;
         reply_init(b, p, m, &mb);
@@ -588,14 +601,14 @@ static int method_get_connection_credentials(struct bus *b, struct peer *p, stru
                 msg_builder_open(&mb, 'v', "au");
                 msg_builder_open(&mb, 'a', "u");
                 for (size_t i = 0; i < v.n_groups; i++) {
-                        uint32_t g = v.groups[i];
+                        uint32_t g = creds_view_gid(&v, i);
                         msg_builder_append_basic(&mb, 'u', &g);
                 }
                 msg_builder_close(&mb);
                 msg_builder_close(&mb);
                 msg_builder_close(&mb);
         }
-        if (v.pid > 0)
+        if (v.pid_known)
                 append_dict_u(&mb, "ProcessID", (uint32_t)v.pid);
         _cleanup_close_ int pidfd = v.pidfd;
         if (pidfd >= 0 && p->unix_fds) {
@@ -957,7 +970,7 @@ static int method_get_connection_stats(struct bus *b, struct peer *p, struct mes
         struct match_rule *rule;
         list_for_each_entry(rule, &q->matches, owner_link) n_rules++;
         struct creds_view v;
-        driver_view_creds(b, p, q, false, &v);
+        driver_view_subject(b, p, q, false, &v);
 
         struct msg_builder mb;
         reply_init(b, p, m, &mb);

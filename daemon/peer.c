@@ -27,6 +27,19 @@ const char *peer_describe(const struct peer *p, char *buf, size_t n)
         return buf;
 }
 
+/*
+ * The uid a peer may claim with EXTERNAL: its uid as its own user namespace sees it, which is what every
+ * client library sends (getuid()). Inside a container mapped 0 100000 65536, root claims "0" and that is
+ * accepted; no other claim is, so nobody can log in as a uid that is not theirs in any namespace.
+ */
+static uid_t peer_own_uid(const struct peer *p)
+{
+        uint32_t own;
+        if (!idmap_to_inside(&p->creds.user_ns->uid_map, p->creds.uid, &own))
+                return (uid_t)-1; /* only an empty EXTERNAL identity will do */
+        return own;
+}
+
 int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **ret)
 {
         struct peer *p = zalloc(sizeof(*p));
@@ -47,7 +60,7 @@ int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **r
         list_init(&p->link);
         match_registry_init(&p->sender_matches);
 
-        int r = creds_from_socket(fd, &p->creds);
+        int r = creds_from_socket(fd, b->namespaces, &p->creds);
         if (r < 0) {
                 free(p);
                 return r;
@@ -66,7 +79,7 @@ int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **r
                 free(p);
                 return -ENOMEM;
         }
-        sasl_server_init(p->sasl, b->guid, p->creds.uid, b->allow_external, b->allow_anonymous, true);
+        sasl_server_init(p->sasl, b->guid, peer_own_uid(p), b->allow_external, b->allow_anonymous, true);
         p->auth_deadline_usec = now_usec() + (uint64_t)b->limits.auth_timeout * 1000;
 
         p->epoll_events = EPOLLIN;

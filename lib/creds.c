@@ -18,8 +18,12 @@ void creds_done(struct peer_creds *c)
 {
         free(c->groups);
         free(c->seclabel);
+        ns_user_unref(c->user_ns);
+        ns_pid_unref(c->pid_ns);
         c->groups = NULL;
         c->seclabel = NULL;
+        c->user_ns = NULL;
+        c->pid_ns = NULL;
 }
 
 int creds_parse_nspid(const char *text, pid_t *pids, unsigned max)
@@ -60,14 +64,6 @@ static int read_fdinfo_nspid(int pidfd, pid_t *pids, unsigned max)
         return creds_parse_nspid(buf, pids, max);
 }
 
-static uint64_t ns_inode(pid_t pid, const char *ns)
-{
-        char path[64];
-        struct stat st;
-        snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, ns);
-        return stat(path, &st) < 0 ? 0 : (uint64_t)st.st_ino;
-}
-
 int creds_get_pidfd(int fd)
 {
         int pidfd;
@@ -77,7 +73,48 @@ int creds_get_pidfd(int fd)
         return pidfd;
 }
 
-int creds_from_socket(int fd, struct peer_creds *ret)
+/*
+ * When the kernel will not tell a peer's namespaces (it is gone, or the bus may not inspect it), the
+ * peer is placed where SO_PEERCRED proves it is at least: a pid in the bus's pid namespace means the
+ * bus's level is visible, so it counts as a peer of the bus's own namespaces, which is what dbus-daemon
+ * assumes of everyone. Viewers deeper down then see pid 0, never a host pid. A peer without a pid in the
+ * bus's namespace is foreign: no viewer sees its pid.
+ */
+static void creds_assume_bus_namespaces(struct ns_registry *reg, struct peer_creds *c)
+{
+        c->ns_unknown = true;
+        c->user_ns = ns_user_ref(reg->bus_user);
+        if (c->pid > 0) {
+                c->pid_ns = ns_pid_ref(reg->bus_pid);
+                c->ns_pids[0] = c->pid;
+                c->n_ns_pids = 1;
+        } else {
+                c->pid_ns = ns_pid_ref(reg->foreign_pid);
+                c->n_ns_pids = 0;
+        }
+}
+
+int creds_from_self(struct ns_registry *reg, struct peer_creds *ret)
+{
+        struct peer_creds c = {
+                .pid = getpid(),
+                .uid = geteuid(),
+                .gid = getegid(),
+                .n_groups = 1,
+                .ns_pids = {getpid()},
+                .n_ns_pids = 1,
+        };
+        c.groups = new0(gid_t, 1);
+        if (!c.groups)
+                return -ENOMEM;
+        c.groups[0] = c.gid;
+        c.user_ns = ns_user_ref(reg->bus_user);
+        c.pid_ns = ns_pid_ref(reg->bus_pid);
+        *ret = c;
+        return 0;
+}
+
+int creds_from_socket(int fd, struct ns_registry *reg, struct peer_creds *ret)
 {
         struct ucred uc;
         socklen_t len = sizeof(uc);
@@ -137,6 +174,15 @@ int creds_from_socket(int fd, struct peer_creds *ret)
                 c.ns_pids[0] = c.pid;
                 c.n_ns_pids = 1;
         }
+        if (ns_registry_capture(reg, pidfd, c.pid, &c.user_ns, &c.pid_ns) < 0)
+                creds_assume_bus_namespaces(reg, &c);
+        else if (!c.pid_ns->chain.foreign && c.n_ns_pids != c.pid_ns->chain.level + 1) {
+                /* NSpid and the namespace chain disagree (a /proc of another pid namespace): keep only
+                 * what SO_PEERCRED itself proves. */
+                ns_user_unref(c.user_ns);
+                ns_pid_unref(c.pid_ns);
+                creds_assume_bus_namespaces(reg, &c);
+        }
 
         char label[256];
         len = sizeof(label) - 1;
@@ -145,10 +191,6 @@ int creds_from_socket(int fd, struct peer_creds *ret)
                 c.seclabel = strdup(label);
         }
 
-        if (c.pid > 0) {
-                c.user_ns = ns_inode(c.pid, "user");
-                c.pid_ns = ns_inode(c.pid, "pid");
-        }
         *ret = c;
         return 0;
 }

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "namespaces.h"
+
 /* Debian 12's headers predate these (Linux 6.5). */
 #ifndef SO_PASSPIDFD
 #define SO_PASSPIDFD 76
@@ -35,13 +37,17 @@ struct peer_creds {
         /* NSpid: the pid at each pid-namespace level from the bus's level down to the peer's own */
         pid_t ns_pids[CREDS_MAX_NS_LEVELS];
         unsigned n_ns_pids;
-        uint64_t user_ns; /* inode of the peer's user namespace, 0 if unknown */
-        uint64_t pid_ns;  /* inode of the peer's pid namespace, 0 if unknown */
+        /* The peer's namespaces (references into the registry); never NULL after creds_from_socket(). */
+        struct ns_user *user_ns;
+        struct ns_pid *pid_ns;
+        bool ns_unknown; /* the kernel would not say: treated as the bus's own (see creds_from_socket) */
 };
 
-/* Capture everything the kernel tells about the peer of a connected socket. No pidfd is kept: a bus
- * with 10,000 peers must not hold 10,000 extra fds. */
-int creds_from_socket(int fd, struct peer_creds *ret);
+/* Capture everything the kernel tells about the peer of a connected socket, its namespaces interned in
+ * reg. No pidfd is kept: a bus with 10,000 peers must not hold 10,000 extra fds. */
+int creds_from_socket(int fd, struct ns_registry *reg, struct peer_creds *ret);
+/* The process itself, as a subject (the bus driver answers questions about itself). */
+int creds_from_self(struct ns_registry *reg, struct peer_creds *ret);
 /* A new pidfd for the peer of a connected socket (the process that connected), or -errno. */
 int creds_get_pidfd(int fd);
 void creds_done(struct peer_creds *c);

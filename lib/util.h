@@ -87,6 +87,14 @@ static inline int take_fd_(int *fd)
 }
 #define TAKE_FD(fd) take_fd_(&(fd))
 
+/* Close fd if it is one; returns -1 so that `fd = safe_close(fd)` leaves nothing dangling. */
+static inline int safe_close(int fd)
+{
+        if (fd >= 0)
+                close(fd);
+        return -1;
+}
+
 static inline void close_fds(int *fds, size_t n)
 {
         for (size_t i = 0; i < n; i++)

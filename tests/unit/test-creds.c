@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -18,6 +19,7 @@
 #include <sys/wait.h>
 
 #include "creds.h"
+#include "hashmap.h"
 #include "test.h"
 #include "util.h"
 
@@ -128,6 +130,15 @@ static void check_no_duplicate_groups(const struct peer_creds *c)
                         CHECK(c->groups[i] != c->groups[j]);
 }
 
+/* One namespace registry per test process (each test runs in its own). */
+static struct ns_registry *registry(void)
+{
+        static struct ns_registry *reg;
+        if (!reg)
+                CHECK_EQ(ns_registry_new(&reg), 0);
+        return reg;
+}
+
 /* ---- a socketpair: the peer is this process ---- */
 
 static void test_socketpair(void)
@@ -137,7 +148,7 @@ static void test_socketpair(void)
 
         CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
         memset(&c, 0x5a, sizeof(c));
-        CHECK_EQ(creds_from_socket(sv[0], &c), 0);
+        CHECK_EQ(creds_from_socket(sv[0], registry(), &c), 0);
         CHECK_EQ(c.pid, getpid());
         CHECK_EQ(c.uid, getuid());
         CHECK_EQ(c.gid, getgid());
@@ -172,16 +183,21 @@ static void test_socketpair(void)
         CHECK_EQ(c.ns_pids[0], getpid());               /* the first level is the bus's own view */
         CHECK_EQ(c.ns_pids[c.n_ns_pids - 1], getpid()); /* we are not in a pid namespace below our own */
         CHECK_EQ(c.n_ns_pids, 1);
-        CHECK_EQ(c.user_ns, ns_ino("self", "user"));
-        CHECK_EQ(c.pid_ns, ns_ino("self", "pid"));
+        CHECK(!c.ns_unknown);
+        CHECK(c.user_ns == registry()->bus_user);
+        CHECK(c.pid_ns == registry()->bus_pid);
+        CHECK_EQ(c.user_ns->ino, ns_ino("self", "user"));
+        CHECK_EQ(c.pid_ns->ino, ns_ino("self", "pid"));
+        CHECK_EQ(c.pid_ns->chain.level, 0);
 
         creds_done(&c);
         CHECK(!c.groups);
+        CHECK(!c.user_ns);
         CHECK(!c.seclabel);
         creds_done(&c); /* twice is harmless */
 
         /* both ends see the same process */
-        CHECK_EQ(creds_from_socket(sv[1], &c), 0);
+        CHECK_EQ(creds_from_socket(sv[1], registry(), &c), 0);
         CHECK_EQ(c.pid, getpid());
         creds_done(&c);
         close(sv[0]);
@@ -190,7 +206,7 @@ static void test_socketpair(void)
         /* not a socket */
         int p[2];
         CHECK_EQ(pipe(p), 0);
-        CHECK_EQ(creds_from_socket(p[0], &c), -ENOTSOCK);
+        CHECK_EQ(creds_from_socket(p[0], registry(), &c), -ENOTSOCK);
         close(p[0]);
         close(p[1]);
 }
@@ -198,10 +214,11 @@ static void test_socketpair(void)
 /* ---- a child that connects with other ids, groups or namespaces ---- */
 
 enum child_kind {
-        CHILD_IDS,         /* uid 4321, gid 5678, groups {42, 5678, 43} */
-        CHILD_MANY_GROUPS, /* 100 supplementary groups, not including the primary */
-        CHILD_PIDNS,       /* connects from pid 1 of a new pid namespace */
-        CHILD_USERNS,      /* connects from a new user namespace */
+        CHILD_IDS,           /* uid 4321, gid 5678, groups {42, 5678, 43} */
+        CHILD_MANY_GROUPS,   /* 100 supplementary groups, not including the primary */
+        CHILD_PIDNS,         /* connects from pid 1 of a new pid namespace */
+        CHILD_USERNS,        /* connects from a new user namespace without maps */
+        CHILD_USERNS_MAPPED, /* ... in which it is root */
 };
 
 static int listener(struct sockaddr_un *addr, socklen_t *len)
@@ -217,6 +234,21 @@ static int listener(struct sockaddr_un *addr, socklen_t *len)
         CHECK_EQ(bind(l, (struct sockaddr *)addr, *len), 0);
         CHECK_EQ(listen(l, 4), 0);
         return l;
+}
+
+_printf_(2, 3) static int write_file(const char *path, const char *fmt, ...)
+{
+        char buf[64];
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        ssize_t w = write(fd, buf, (size_t)n);
+        close(fd);
+        return w == n ? 0 : -1;
 }
 
 /* In the child: connect, report our own view of our pid, wait for the parent to hang up. */
@@ -286,6 +318,16 @@ static bool run_child(enum child_kind kind, struct peer_creds *c, pid_t *child_p
                         if (unshare(CLONE_NEWUSER) < 0)
                                 err = errno;
                         break;
+                case CHILD_USERNS_MAPPED: {
+                        uid_t uid = getuid();
+                        gid_t gid = getgid();
+                        if (unshare(CLONE_NEWUSER) < 0 ||
+                            write_file("/proc/self/uid_map", "0 %u 1", uid) < 0 ||
+                            write_file("/proc/self/setgroups", "deny") < 0 ||
+                            write_file("/proc/self/gid_map", "0 %u 1", gid) < 0)
+                                err = errno;
+                        break;
+                }
                 }
                 (void)write(st[1], &err, sizeof(err));
                 close(st[1]);
@@ -306,7 +348,7 @@ static bool run_child(enum child_kind kind, struct peer_creds *c, pid_t *child_p
         int s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
         CHECK(s >= 0);
         CHECK_EQ(read(s, self_pid, sizeof(*self_pid)), (ssize_t)sizeof(*self_pid));
-        CHECK_EQ(creds_from_socket(s, c), 0);
+        CHECK_EQ(creds_from_socket(s, registry(), c), 0);
         /* what the pidfd says while the peer is alive (afterwards it says -1) */
         int pfd = c->has_pidfd ? creds_get_pidfd(s) : -1;
         *pidfd_pid = pfd >= 0 ? fdinfo_pid(pfd) : 0;
@@ -420,11 +462,21 @@ static void test_child_pid_namespace(void)
         CHECK_EQ(c.n_ns_pids, 2);
         CHECK_EQ(c.ns_pids[0], c.pid);
         CHECK_EQ(c.ns_pids[1], 1);
-        /* The process is gone by now: its namespace inodes were read while it was connected. */
-        CHECK(c.pid_ns != 0);
-        CHECK(c.pid_ns != ns_ino("self", "pid"));
-        CHECK_EQ(c.user_ns, ns_ino("self", "user"));
+        /* The process is gone by now: its namespaces were read while it was connected. */
+        CHECK(!c.ns_unknown);
+        CHECK(c.pid_ns != registry()->bus_pid);
+        CHECK(c.pid_ns->ino != ns_ino("self", "pid"));
+        CHECK(!c.pid_ns->chain.foreign);
+        CHECK_EQ(c.pid_ns->chain.level, 1);
+        CHECK_EQ(c.pid_ns->chain.chain[0], ns_ino("self", "pid"));
+        CHECK_EQ(c.pid_ns->chain.chain[1], c.pid_ns->ino);
+        CHECK(c.user_ns == registry()->bus_user);
+        /* a second reference to the same namespace is the same object, and it goes with the last one */
+        struct ns_pid *same = ns_pid_ref(c.pid_ns);
         creds_done(&c);
+        CHECK_EQ(same->n_refs, 1);
+        ns_pid_unref(same);
+        CHECK_EQ(hashmap_size(registry()->pids), 1); /* the bus's own */
 }
 
 static void test_child_user_namespace(void)
@@ -440,13 +492,38 @@ static void test_child_user_namespace(void)
                 CHECK_EQ(pidfd_pid, pid);
         /* ids are in the bus's user namespace: the same kuid, however the child sees itself */
         CHECK_EQ(c.uid, getuid());
-        CHECK(c.user_ns != 0);
-        CHECK(c.user_ns != ns_ino("self", "user"));
-        CHECK_EQ(c.pid_ns, ns_ino("self", "pid"));
+        CHECK(!c.ns_unknown);
+        CHECK(c.user_ns != registry()->bus_user);
+        CHECK(c.user_ns->ino != ns_ino("self", "user"));
+        CHECK_EQ(c.user_ns->uid_map.n, 0); /* no map written: it maps nothing */
+        uint32_t inside;
+        CHECK(!idmap_to_inside(&c.user_ns->uid_map, getuid(), &inside));
+        CHECK(c.pid_ns == registry()->bus_pid);
         CHECK_EQ(c.n_ns_pids, 1);
         creds_done(&c);
 }
 
+static void test_child_user_namespace_mapped(void)
+{
+        struct peer_creds c;
+        pid_t pid, pidfd_pid;
+        int32_t self;
+
+        if (!run_child(CHILD_USERNS_MAPPED, &c, &pid, &self, &pidfd_pid))
+                return;
+        CHECK_EQ(c.uid, getuid());
+        CHECK(c.user_ns != registry()->bus_user);
+        /* the child mapped itself as root: "0 <our uid> 1", read back as the bus sees it */
+        CHECK_EQ(c.user_ns->uid_map.n, 1);
+        CHECK_EQ(c.user_ns->uid_map.extents[0].inside, 0);
+        CHECK_EQ(c.user_ns->uid_map.extents[0].outside, getuid());
+        CHECK_EQ(c.user_ns->uid_map.extents[0].count, 1);
+        CHECK_EQ(c.user_ns->gid_map.extents[0].outside, getgid());
+        uint32_t inside;
+        CHECK(idmap_to_inside(&c.user_ns->uid_map, c.uid, &inside));
+        CHECK_EQ(inside, 0);
+        creds_done(&c);
+}
 
 int main(void)
 {
@@ -459,5 +536,6 @@ int main(void)
         RUN(test_child_many_groups);
         RUN(test_child_pid_namespace);
         RUN(test_child_user_namespace);
+        RUN(test_child_user_namespace_mapped);
         return failed ? 1 : 0;
 }

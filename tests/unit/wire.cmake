@@ -6,3 +6,5 @@ nsbus_unit_test(test-message nsbus)
 nsbus_unit_test(test-marshal nsbus m)
 nsbus_unit_test(test-io nsbus)
 nsbus_unit_test(test-creds nsbus)
+# Identity translation across user and pid namespaces (pure functions).
+nsbus_unit_test(test-nsview nsbus)
