@@ -21,6 +21,7 @@
 #include <syslog.h>
 
 #include "activation.h"
+#include "container.h"
 #include "address.h"
 #include "bus.h"
 #include "policy-check.h"
@@ -212,6 +213,7 @@ void bus_free(struct bus *b)
                 free(l->path);
                 free(l);
         }
+        container_free(b); /* after the listeners: it removes the directories that held them */
         activation_free(b);
         /* Names can only be left over through registries that referenced them. */
         struct hashmap_iter it;
@@ -319,6 +321,16 @@ static void apply_limits(struct bus *b, const struct bus_limits *l)
 
 static int apply_servicedirs(struct bus *b, const struct bus_config *c)
 {
+        if (b->container && c->n_servicedirs > 0) {
+                /* An activated service must start inside the container (its root, its namespaces, its
+                 * user); nsbusd cannot do that yet, and starting the host's binaries instead would be
+                 * wrong, so a container bus activates nothing. */
+                bus_log(b, LOG_WARNING,
+                        "bus activation is not supported on a container bus; %zu service "
+                        "directories ignored",
+                        c->n_servicedirs);
+                return activation_load(b, NULL, 0);
+        }
         _cleanup_free_ char **dirs = new0(char *, c->n_servicedirs + 1);
         if (!dirs)
                 return -ENOMEM;
@@ -516,6 +528,9 @@ int bus_run(struct bus *b)
                                 break;
                         case SOURCE_LISTENER:
                                 bus_accept(b, container_of(src, struct listener, source));
+                                break;
+                        case SOURCE_CONTAINER:
+                                container_handle_exit(b);
                                 break;
                         case SOURCE_PEER: {
                                 struct peer *p = container_of(src, struct peer, source);

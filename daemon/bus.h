@@ -30,6 +30,7 @@ struct peer;
 struct bus_config;
 struct bus_policy;
 struct activation;
+struct container;
 
 #define DRIVER_NAME "org.freedesktop.DBus"
 #define DRIVER_PATH "/org/freedesktop/DBus"
@@ -48,6 +49,7 @@ enum source_kind {
         SOURCE_SIGNALS,
         SOURCE_LISTENER,
         SOURCE_PEER,
+        SOURCE_CONTAINER,
 };
 
 struct source {
@@ -218,6 +220,7 @@ struct bus {
         size_t n_match_rules;
 
         struct activation *activation;
+        struct container *container;    /* per-container mode, or NULL */
         struct ns_registry *namespaces; /* every peer's user and pid namespace, interned */
         struct peer_creds self_creds;   /* the bus itself, as the subject of driver questions */
 

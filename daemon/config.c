@@ -64,6 +64,7 @@ enum element_type {
         ELEMENT_SYSLOG,
         ELEMENT_ALLOW_ANONYMOUS,
         ELEMENT_APPARMOR,
+        ELEMENT_CONTAINER,
         _ELEMENT_MAX,
 };
 
@@ -92,6 +93,7 @@ static const char *const element_names[_ELEMENT_MAX] = {
         [ELEMENT_SYSLOG] = "syslog",
         [ELEMENT_ALLOW_ANONYMOUS] = "allow_anonymous",
         [ELEMENT_APPARMOR] = "apparmor",
+        [ELEMENT_CONTAINER] = "container",
 };
 
 struct element {
@@ -233,6 +235,8 @@ struct bus_config *bus_config_free(struct bus_config *c)
         free(c->user);
         free(c->pidfile);
         free(c->servicehelper);
+        free(c->container_name);
+        free(c->container_runtime_dir);
         strv_free(c->listen, c->n_listen);
         strv_free(c->auth, c->n_auth);
         strv_free(c->conf_dirs, c->n_conf_dirs);
@@ -347,6 +351,10 @@ static int config_merge(struct bus_config *dst, struct bus_config *src)
         replace_str(&dst->type, &src->type);
         replace_str(&dst->pidfile, &src->pidfile);
         replace_str(&dst->servicehelper, &src->servicehelper);
+        replace_str(&dst->container_name, &src->container_name);
+        replace_str(&dst->container_runtime_dir, &src->container_runtime_dir);
+        if (src->container_pid)
+                dst->container_pid = src->container_pid;
         dst->fork |= src->fork;
         dst->keep_umask |= src->keep_umask;
         dst->allow_anonymous |= src->allow_anonymous;
@@ -1038,6 +1046,43 @@ static int parser_start_apparmor(struct parser *p, const char **atts)
                 p, line, "<apparmor> mediation is not enforced by nsbus; AppArmor D-Bus rules are ignored");
 }
 
+/* <container pid="PID" name="NAME" runtime_dir="DIR"/>: nsbus's own element, the config-file form of
+ * --container-pid, --name and --runtime-dir. */
+static int parser_start_container(struct parser *p, const char **atts)
+{
+        static const char *const wanted[] = {"pid", "name", "runtime_dir", NULL};
+        const char *v[3];
+        unsigned long line = parser_line(p);
+        int r;
+
+        if (!parser_push(p, ELEMENT_CONTAINER))
+                return p->error;
+        r = parser_get_attributes(p, "container", atts, wanted, v);
+        if (r < 0)
+                return r;
+        if (!v[0])
+                return parser_fail(p, -EINVAL, line, "<container> element must have a \"pid\" attribute");
+        char *end;
+        errno = 0;
+        long pid = strtol(v[0], &end, 10);
+        if (!*v[0] || *end || errno || pid <= 0 || pid > INT32_MAX)
+                return parser_fail(p, -EINVAL, line, "<container pid=\"%s\">: not a process id", v[0]);
+        if (v[1] && (!*v[1] || strchr(v[1], '/') || streq(v[1], ".") || streq(v[1], "..")))
+                return parser_fail(p, -EINVAL, line,
+                                   "<container name=\"%s\">: a name must be a single path component", v[1]);
+        if (v[2] && v[2][0] != '/')
+                return parser_fail(p, -EINVAL, line,
+                                   "<container runtime_dir=\"%s\">: must be an absolute path", v[2]);
+        p->config->container_pid = (pid_t)pid;
+        free(p->config->container_name);
+        free(p->config->container_runtime_dir);
+        p->config->container_name = p->config->container_runtime_dir = NULL;
+        if ((v[1] && !(p->config->container_name = strdup(v[1]))) ||
+            (v[2] && !(p->config->container_runtime_dir = strdup(v[2]))))
+                return parser_oom(p);
+        return 0;
+}
+
 /* _dbus_concat_dir_and_file(): exactly one slash between the two. */
 static char *path_join(const char *dir, const char *file)
 {
@@ -1290,6 +1335,9 @@ static int parser_start_busconfig_child(struct parser *p, const char *name, cons
 
         case ELEMENT_APPARMOR:
                 return parser_start_apparmor(p, atts);
+
+        case ELEMENT_CONTAINER:
+                return parser_start_container(p, atts);
 
         default:
                 return parser_fail(p, -EINVAL, parser_line(p),

@@ -101,6 +101,12 @@ struct bus_config {
         size_t n_selinux_associations;
         enum bus_apparmor_mode apparmor_mode;
 
+        /* <container pid="PID" name="NAME" runtime_dir="DIR"/> (nsbus): serve one container, as
+         * --container-pid does. pid 0: not set. */
+        pid_t container_pid;
+        char *container_name;
+        char *container_runtime_dir;
+
         struct bus_limits limits;
         /* Never NULL. No <policy> at all means, as in dbus-daemon, that
          * nothing is allowed. */

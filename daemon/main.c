@@ -14,6 +14,7 @@
 #include <syslog.h>
 
 #include "bus.h"
+#include "container.h"
 
 extern bool bus_log_syslog;
 extern bool bus_log_stderr;
@@ -27,7 +28,9 @@ static void usage(FILE *f)
                 "Usage: nsbusd [--version] [--session] [--system] [--config-file=FILE] "
                 "[--print-address[=DESCRIPTOR]]\n"
                 "              [--print-pid[=DESCRIPTOR]] [--introspect] [--address=ADDRESS] [--nopidfile]\n"
-                "              [--nofork] [--fork] [--syslog] [--syslog-only] [--nosyslog]\n");
+                "              [--nofork] [--fork] [--syslog] [--syslog-only] [--nosyslog]\n"
+                "       nsbusd --container-pid=PID [--name=NAME] [--runtime-dir=DIR] [--config-file=FILE] "
+                "...\n");
 }
 
 /* "" or missing: stdout. Otherwise a descriptor number, as dbus-daemon. */
@@ -126,6 +129,9 @@ int main(int argc, char **argv)
                 ARG_VERSION,
                 ARG_SYSTEMD_ACTIVATION,
                 ARG_READY_EVENT_FD,
+                ARG_CONTAINER_PID,
+                ARG_NAME,
+                ARG_RUNTIME_DIR,
         };
         static const struct option options[] = {
                 {"config-file", required_argument, NULL, ARG_CONFIG},
@@ -144,6 +150,9 @@ int main(int argc, char **argv)
                 {"version", no_argument, NULL, ARG_VERSION},
                 {"systemd-activation", no_argument, NULL, ARG_SYSTEMD_ACTIVATION},
                 {"ready-event-fd", required_argument, NULL, ARG_READY_EVENT_FD},
+                {"container-pid", required_argument, NULL, ARG_CONTAINER_PID},
+                {"name", required_argument, NULL, ARG_NAME},
+                {"runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
@@ -152,6 +161,8 @@ int main(int argc, char **argv)
         int fork_mode = -1; /* -1: as the config says */
         bool nopidfile = false;
         int syslog_mode = -1; /* -1 config, 0 none, 1 also, 2 only */
+        pid_t container_pid = 0;
+        const char *container_name = NULL, *runtime_dir = NULL;
 
         int c;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
@@ -204,6 +215,33 @@ int main(int argc, char **argv)
                 case ARG_READY_EVENT_FD:
                         fprintf(stderr, "nsbusd: --ready-event-fd is not supported; ignored\n");
                         break;
+                case ARG_CONTAINER_PID: {
+                        char *end;
+                        errno = 0;
+                        long v = strtol(optarg, &end, 10);
+                        if (!*optarg || *end || errno || v <= 0 || v > INT32_MAX) {
+                                fprintf(stderr, "nsbusd: --container-pid: not a process id: '%s'\n", optarg);
+                                return 1;
+                        }
+                        container_pid = (pid_t)v;
+                        break;
+                }
+                case ARG_NAME:
+                        if (!*optarg || strchr(optarg, '/') || streq(optarg, ".") || streq(optarg, "..")) {
+                                fprintf(stderr, "nsbusd: --name: must be a single path component: '%s'\n",
+                                        optarg);
+                                return 1;
+                        }
+                        container_name = optarg;
+                        break;
+                case ARG_RUNTIME_DIR:
+                        if (optarg[0] != '/') {
+                                fprintf(stderr, "nsbusd: --runtime-dir: must be an absolute path: '%s'\n",
+                                        optarg);
+                                return 1;
+                        }
+                        runtime_dir = optarg;
+                        break;
                 case ARG_INTROSPECT:
                         /* The driver's own Introspect answer is the source of truth; ask a running bus. */
                         fprintf(stderr,
@@ -226,6 +264,23 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return 1;
         }
+        if ((container_name || runtime_dir) && !container_pid) {
+                fprintf(stderr, "nsbusd: --name and --runtime-dir need --container-pid\n");
+                return 1;
+        }
+        /* A container bus without a file runs on the built-in configuration. */
+        _cleanup_close_ int builtin_fd = -1;
+        char builtin_path[64];
+        if (!config_file && container_pid) {
+                builtin_fd = container_builtin_config_fd();
+                if (builtin_fd < 0) {
+                        fprintf(stderr, "nsbusd: cannot prepare the built-in configuration: %s\n",
+                                strerror(-builtin_fd));
+                        return 1;
+                }
+                snprintf(builtin_path, sizeof(builtin_path), "/proc/self/fd/%d", builtin_fd);
+                config_file = builtin_path;
+        }
         if (!config_file) {
                 fprintf(stderr, "nsbusd: no configuration file specified (use --config-file, --session or "
                                 "--system)\n");
@@ -244,15 +299,41 @@ int main(int argc, char **argv)
 
         struct bus_config *cfg;
         char err[1024] = "";
-        struct bus_config_load_options o = {
-                .warn = warn_cb, .userdata = b, .listen_optional = address != NULL};
+        /* <listen> may be missing when --address or container mode supply the sockets; checked below. */
+        struct bus_config_load_options o = {.warn = warn_cb, .userdata = b, .listen_optional = true};
         r = bus_config_load_with(config_file, &o, &cfg, err, sizeof(err));
         if (r < 0) {
                 fprintf(stderr, "nsbusd: failed to load configuration: %s\n", err[0] ? err : strerror(-r));
                 bus_free(b);
                 return 1;
         }
-        b->config_file = strdup(config_file);
+        /* The built-in configuration cannot change: a reload only re-reads service directories. */
+        b->config_file = builtin_fd >= 0 ? NULL : strdup(config_file);
+        builtin_fd = safe_close(builtin_fd);
+        if (!container_pid && cfg->container_pid) {
+                container_pid = cfg->container_pid;
+                container_name = cfg->container_name;
+                runtime_dir = cfg->container_runtime_dir;
+        } else if (container_pid) {
+                container_name = container_name ? container_name : cfg->container_name;
+                runtime_dir = runtime_dir ? runtime_dir : cfg->container_runtime_dir;
+        }
+        if (container_pid && address) {
+                fprintf(stderr, "nsbusd: --address cannot be combined with container mode: the bus "
+                                "listens in its runtime directory\n");
+                bus_config_free(cfg);
+                bus_free(b);
+                return 1;
+        }
+        if (!container_pid && !address && cfg->n_listen == 0) {
+                fprintf(stderr,
+                        "nsbusd: failed to load configuration: %s: Configuration file needs one or "
+                        "more <listen> elements giving addresses\n",
+                        config_file);
+                bus_config_free(cfg);
+                bus_free(b);
+                return 1;
+        }
         bool want_fork = fork_mode >= 0 ? fork_mode == 1 : cfg->fork;
         if (syslog_mode < 0)
                 syslog_mode = cfg->syslog ? 1 : 0;
@@ -264,6 +345,27 @@ int main(int argc, char **argv)
         if (!cfg->keep_umask)
                 umask(022);
         const char *pidfile = nopidfile ? NULL : cfg->pidfile;
+        if (container_pid) {
+                /* Sockets first: bus_apply_config() knows from b->container not to start services on the
+                 * host for the container. */
+                b->namespaces->unknown_is_foreign = true;
+                if (cfg->n_listen > 0)
+                        bus_log(b, LOG_WARNING, "<listen> is ignored for a container bus: it listens in %s/",
+                                runtime_dir ? runtime_dir : CONTAINER_RUNTIME_DIR);
+                if (cfg->user)
+                        bus_log(b, LOG_WARNING,
+                                "<user> is ignored for a container bus: it stays root with "
+                                "CAP_SYS_PTRACE only");
+                r = container_setup(b, container_pid, container_name,
+                                    runtime_dir ? runtime_dir : CONTAINER_RUNTIME_DIR);
+                if (r < 0) {
+                        fprintf(stderr, "nsbusd: cannot serve container %d: %s\n", (int)container_pid,
+                                strerror(-r));
+                        bus_config_free(cfg);
+                        bus_free(b);
+                        return 1;
+                }
+        }
         r = bus_apply_config(b, cfg);
         if (r < 0) {
                 fprintf(stderr, "nsbusd: cannot apply configuration: %s\n", strerror(-r));
@@ -271,7 +373,14 @@ int main(int argc, char **argv)
                 return 1;
         }
 
-        if (address) {
+        if (container_pid) {
+                r = container_drop_capabilities(b);
+                if (r < 0) {
+                        fprintf(stderr, "nsbusd: cannot drop capabilities: %s\n", strerror(-r));
+                        bus_free(b);
+                        return 1;
+                }
+        } else if (address) {
                 r = bus_add_listener(b, address, ORIGIN_BUS, NULL);
         } else {
                 r = cfg->n_listen ? 0 : -EINVAL;
@@ -284,7 +393,7 @@ int main(int argc, char **argv)
                 return 1;
         }
 
-        if (cfg->user && (r = drop_to_user(cfg->user)) < 0) {
+        if (!container_pid && cfg->user && (r = drop_to_user(cfg->user)) < 0) {
                 fprintf(stderr, "nsbusd: cannot change to user %s: %s\n", cfg->user, strerror(-r));
                 bus_free(b);
                 return 1;

@@ -78,11 +78,17 @@ int creds_get_pidfd(int fd)
  * peer is placed where SO_PEERCRED proves it is at least: a pid in the bus's pid namespace means the
  * bus's level is visible, so it counts as a peer of the bus's own namespaces, which is what dbus-daemon
  * assumes of everyone. Viewers deeper down then see pid 0, never a host pid. A peer without a pid in the
- * bus's namespace is foreign: no viewer sees its pid.
+ * bus's namespace is foreign: no viewer sees its pid. A bus serving a container assumes nothing: there,
+ * an unknown peer could be in the container, and must not be shown host identities.
  */
 static void creds_assume_bus_namespaces(struct ns_registry *reg, struct peer_creds *c)
 {
         c->ns_unknown = true;
+        if (reg->unknown_is_foreign) {
+                c->user_ns = ns_user_ref(reg->foreign_user);
+                c->pid_ns = ns_pid_ref(reg->foreign_pid);
+                return;
+        }
         c->user_ns = ns_user_ref(reg->bus_user);
         if (c->pid > 0) {
                 c->pid_ns = ns_pid_ref(reg->bus_pid);

@@ -11,8 +11,9 @@ fi
 packages=(
 	# build
 	build-essential cmake ninja-build pkg-config clang
-	# libraries: libexpat parses dbus-daemon's XML configuration
-	libexpat1-dev
+	# libraries: libexpat parses dbus-daemon's XML configuration; libcap drops nsbusd's
+	# capabilities after set-up in per-container mode
+	libexpat1-dev libcap-dev
 	# real D-Bus clients the tests and the demo drive
 	dbus-daemon dbus-bin dbus-tests systemd libglib2.0-bin python3-dbus python3-gi
 	# test tooling
