@@ -673,6 +673,46 @@ static void remove_tree(const char *path)
         }
         rmdir(path);
 }
+/* <container>: nsbus's config-file form of --container-pid/--name/--runtime-dir. */
+static void test_container(void)
+{
+        _cleanup_free_ char *path =
+                write_file("container.conf",
+                           "<busconfig>\n<container pid=\"4242\" name=\"web\" runtime_dir=\"/run/x\"/>\n"
+                           "<listen>unix:path=/x</listen></busconfig>\n");
+        struct bus_config *c = expect_load(path);
+        CHECK_EQ(c->container_pid, 4242);
+        CHECK_STREQ(c->container_name, "web");
+        CHECK_STREQ(c->container_runtime_dir, "/run/x");
+        bus_config_free(c);
+
+        /* an included file's element wins, as for other scalars */
+        _cleanup_free_ char *inc = write_file("inc.conf", "<busconfig><container pid=\"7\"/></busconfig>\n");
+        _cleanup_free_ char *top =
+                write_file("top.conf",
+                           "<busconfig><listen>unix:path=/x</listen><container pid=\"4242\" name=\"web\"/>"
+                           "<include>%s</include></busconfig>\n",
+                           inc);
+        c = expect_load(top);
+        CHECK_EQ(c->container_pid, 7);
+        CHECK_STREQ(c->container_name, "web");
+        CHECK(!c->container_runtime_dir);
+        bus_config_free(c);
+
+        expect_error("<busconfig>\n<container name=\"web\"/></busconfig>", -EINVAL, 2,
+                     "<container> element must have a \"pid\" attribute");
+        expect_error("<busconfig>\n<container pid=\"12x\"/></busconfig>", -EINVAL, 2,
+                     "<container pid=\"12x\">: not a process id");
+        expect_error("<busconfig>\n<container pid=\"0\"/></busconfig>", -EINVAL, 2, "not a process id");
+        expect_error("<busconfig>\n<container pid=\"1\" name=\"a/b\"/></busconfig>", -EINVAL, 2,
+                     "a name must be a single path component");
+        expect_error("<busconfig>\n<container pid=\"1\" name=\"..\"/></busconfig>", -EINVAL, 2,
+                     "a name must be a single path component");
+        expect_error("<busconfig>\n<container pid=\"1\" runtime_dir=\"run\"/></busconfig>", -EINVAL, 2,
+                     "must be an absolute path");
+        expect_error("<busconfig>\n<container pid=\"1\" user=\"x\"/></busconfig>", -EINVAL, 2,
+                     "Attribute \"user\" is invalid on <container> element");
+}
 
 int main(void)
 {
@@ -687,6 +727,7 @@ int main(void)
         test_session_servicedirs();
         test_system_files();
         test_dbus_test_data();
+        test_container();
 
         remove_tree(tmpdir);
         return 0;
