@@ -63,25 +63,28 @@ static void random_hex(char *out, size_t n_hex)
                 snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 
-static void read_machine_id(char out[33])
+bool bus_parse_machine_id(const char *text, char out[33])
+{
+        if (strlen(text) < 32)
+                return false;
+        for (int k = 0; k < 32; k++)
+                if (!((text[k] >= '0' && text[k] <= '9') || (text[k] >= 'a' && text[k] <= 'f')))
+                        return false;
+        memcpy(out, text, 32);
+        out[32] = 0;
+        return true;
+}
+
+static bool read_machine_id(char out[33])
 {
         const char *files[] = {"/etc/machine-id", "/var/lib/dbus/machine-id"};
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
                 _cleanup_fclose_ FILE *f = fopen(files[i], "re");
                 char buf[64];
-                if (f && fgets(buf, sizeof(buf), f) && strlen(buf) >= 32) {
-                        bool ok = true;
-                        for (int k = 0; k < 32; k++)
-                                ok &= (buf[k] >= '0' && buf[k] <= '9') || (buf[k] >= 'a' && buf[k] <= 'f');
-                        if (ok) {
-                                memcpy(out, buf, 32);
-                                out[32] = 0;
-                                return;
-                        }
-                }
+                if (f && fgets(buf, sizeof(buf), f) && bus_parse_machine_id(buf, out))
+                        return true;
         }
-        /* No machine id on this system: a random one, stable for this bus's lifetime. */
-        random_hex(out, 32);
+        return false;
 }
 
 int bus_new(struct bus **ret)
@@ -104,7 +107,9 @@ int bus_new(struct bus **ret)
         b->accepting = true; /* listeners are added with EPOLLIN */
         bus_limits_init_default(&b->limits);
         random_hex(b->guid, 32);
-        read_machine_id(b->machine_id);
+        if (!read_machine_id(b->machine_id))
+                /* No machine id on this system: a random one, stable for this bus's lifetime. */
+                random_hex(b->machine_id, 32);
 
         b->peers_by_id = hashmap_new(&uint64_hash_ops);
         b->names = hashmap_new(&string_hash_ops);

@@ -13,6 +13,7 @@
  * and must still be able to remove the socket when the container ends.
  */
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/capability.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -113,6 +114,36 @@ static int listen_at(struct bus *b, const char *path, enum listener_origin origi
         return 0;
 }
 
+/*
+ * Peer.GetMachineId asked from inside answers with the container's machine id, not the host's. The file
+ * is the container's, so it is resolved inside the container's root (RESOLVE_IN_ROOT): a symlink there
+ * must not make the bus read one of the host's files.
+ */
+static void read_container_machine_id(pid_t pid, char out[33])
+{
+        static const char *const files[] = {"etc/machine-id", "var/lib/dbus/machine-id"};
+        char root[64];
+        out[0] = 0;
+        snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+        _cleanup_close_ int dir = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                struct open_how how = {
+                        .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
+                        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+                };
+                _cleanup_close_ int fd = (int)syscall(SYS_openat2, dir, files[i], &how, sizeof(how));
+                char buf[64];
+                ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+                if (n <= 0)
+                        continue;
+                buf[n] = 0;
+                if (bus_parse_machine_id(buf, out))
+                        return;
+        }
+}
+
 int container_setup(struct bus *b, pid_t pid, const char *name, const char *runtime_dir)
 {
         _cleanup_free_ struct container *c = zalloc(sizeof(*c));
@@ -121,11 +152,8 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
         c->source.kind = SOURCE_CONTAINER;
         c->pid = pid;
         c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-        if (c->pidfd < 0) {
-                int r = -errno;
-                bus_log(b, LOG_ERR, "container init %d: %s", (int)pid, strerror(-r));
-                return r;
-        }
+        if (c->pidfd < 0)
+                return -errno;
 
         /* The container's root, as the host sees it, owns what the container sees. */
         struct ns_user *u = NULL;
@@ -145,6 +173,8 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
                 bus_log(b, LOG_WARNING, "container init %d shares the bus's pid namespace", (int)pid);
         ns_user_unref(u);
         ns_pid_unref(p);
+
+        read_container_machine_id(pid, c->machine_id);
 
         r = -ENOMEM;
         c->name = name ? strdup(name) : NULL;

@@ -14,6 +14,7 @@ struct container {
         char *dir;     /* RUNTIME_DIR/NAME: host.sock lives here */
         char *bus_dir; /* RUNTIME_DIR/NAME/bus: bind-mounted at /run/dbus in the container */
         bool made_dirs;
+        char machine_id[33]; /* the container's own, or "" if it has none */
 };
 
 #define CONTAINER_RUNTIME_DIR "/run/nsbus"

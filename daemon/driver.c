@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "activation.h"
+#include "container.h"
 #include "bus.h"
 #include "policy-check.h"
 #include "quotas.h"
@@ -695,7 +696,11 @@ static int method_get_machine_id(struct bus *b, struct peer *p, struct message *
 {
         struct msg_builder mb;
         reply_init(b, p, m, &mb);
-        msg_builder_append(&mb, "s", b->machine_id);
+        /* A container bus is the container's machine to those inside it. */
+        const char *id = b->container && p->origin == ORIGIN_BUS && b->container->machine_id[0]
+                                 ? b->container->machine_id
+                                 : b->machine_id;
+        msg_builder_append(&mb, "s", id);
         return reply_send(b, p, m, &mb);
 }
 
