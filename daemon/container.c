@@ -146,9 +146,11 @@ static void read_container_machine_id(pid_t pid, char out[33])
 
 int container_setup(struct bus *b, pid_t pid, const char *name, const char *runtime_dir)
 {
-        _cleanup_free_ struct container *c = zalloc(sizeof(*c));
+        struct container *c = zalloc(sizeof(*c));
         if (!c)
                 return -ENOMEM;
+        /* From here on, container_free() (from bus_free()) undoes whatever was done. */
+        b->container = c;
         c->source.kind = SOURCE_CONTAINER;
         c->pid = pid;
         c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -162,7 +164,7 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
         if (r < 0) {
                 bus_log(b, LOG_ERR, "cannot read the namespaces of container init %d: %s", (int)pid,
                         strerror(-r));
-                goto fail;
+                return r;
         }
         uint32_t root_uid = 0, root_gid = 0;
         if (!idmap_to_outside(&u->uid_map, 0, &root_uid))
@@ -181,48 +183,42 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
         if ((!c->name && asprintf(&c->name, "%d", (int)pid) < 0) ||
             asprintf(&c->dir, "%s/%s", runtime_dir, c->name) < 0 ||
             asprintf(&c->bus_dir, "%s/bus", c->dir) < 0)
-                goto fail;
+                return r;
         if (strchr(c->name, '/') || streq(c->name, ".") || streq(c->name, "..") || !c->name[0]) {
                 bus_log(b, LOG_ERR, "invalid container name '%s'", c->name);
                 r = -EINVAL;
-                goto fail;
+                return r;
         }
 
         if (mkdir(runtime_dir, 0755) < 0 && errno != EEXIST) {
                 r = -errno;
                 bus_log(b, LOG_ERR, "cannot create %s: %s", runtime_dir, strerror(-r));
-                goto fail;
+                return r;
         }
         if ((r = mkdir_owned(c->dir, 0755, geteuid(), getegid())) < 0 ||
             (r = mkdir_owned(c->bus_dir, 0755, geteuid(), getegid())) < 0) {
                 bus_log(b, LOG_ERR, "cannot create %s: %s", c->bus_dir, strerror(-r));
-                goto fail;
+                return r;
         }
-        c->made_dirs = true;
 
         _cleanup_free_ char *bus_sock = NULL, *host_sock = NULL;
         if (asprintf(&bus_sock, "%s/system_bus_socket", c->bus_dir) < 0 ||
             asprintf(&host_sock, "%s/host.sock", c->dir) < 0) {
-                r = -ENOMEM;
-                goto fail;
+                return -ENOMEM;
         }
         if ((r = listen_at(b, bus_sock, ORIGIN_BUS, root_uid, root_gid)) < 0 ||
             (r = listen_at(b, host_sock, ORIGIN_HOST, geteuid(), getegid())) < 0)
-                goto fail;
+                return r;
+        c->made_dirs = true; /* the place is ours now: remove it at exit */
 
         /* A pidfd polls readable when the process exits. */
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->source};
         if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, c->pidfd, &ev) < 0) {
                 r = -errno;
-                goto fail;
+                return r;
         }
         bus_log(b, LOG_INFO, "serving container %s (init pid %d) at %s", c->name, (int)pid, c->bus_dir);
-        b->container = TAKE_PTR(c);
         return 0;
-
-fail:
-        b->container = TAKE_PTR(c);
-        return r;
 }
 
 void container_handle_exit(struct bus *b)
