@@ -77,7 +77,7 @@ static int ns_walk_up(int fd, uint64_t bus_ino, uint64_t *up, unsigned max)
         unsigned n = 0;
 
         for (int at = fd;;) {
-                uint64_t ino;
+                uint64_t ino = 0;
                 int r = fd_ino(at, &ino);
                 if (r < 0)
                         return r;
@@ -266,7 +266,7 @@ static int capture_user(struct ns_registry *r, int pidfd, pid_t pid, struct ns_u
         _cleanup_close_ int fd = ns_open(pidfd, pid, NS_USER);
         if (fd < 0)
                 return fd;
-        uint64_t ino;
+        uint64_t ino = 0;
         int k = fd_ino(fd, &ino);
         if (k < 0)
                 return k;
@@ -320,7 +320,7 @@ static int capture_pid(struct ns_registry *r, int pidfd, pid_t pid, struct ns_pi
         _cleanup_close_ int fd = ns_open(pidfd, pid, NS_PID);
         if (fd < 0)
                 return fd;
-        uint64_t ino;
+        uint64_t ino = 0;
         int k = fd_ino(fd, &ino);
         if (k < 0)
                 return k;

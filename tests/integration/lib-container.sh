@@ -1,0 +1,233 @@
+# Containers for the integration tests, sourced after lib.sh.
+#
+# A "container" here is what nsrun makes: an init that is pid 1 of new user, pid and mount
+# namespaces, uid/gid map 0 100000 65536 (written by nsrun, since /etc/subuid is empty),
+# its own /proc and a private tmpfs on /run with an empty /run/dbus.  The bus is
+# `nsbusd --container-pid=INIT` running on the host; its per-container bus directory
+# $TMP/rt/c1/bus is bind-mounted at /run/dbus inside the container, as a runtime would, and
+# host-side peers use $TMP/rt/c1/host.sock.  Nothing here touches /run/nsbus.
+#
+# A client runs inside with ctr_exec/ctr_spawn as a given inside uid and gid, through
+# nsenter (user, pid and mount namespaces) and setpriv.  nsenter alone would do: util-linux
+# 2.38's -S/-G set the uid and gid but clear the supplementary groups, and a login process
+# has its primary group there too, so setpriv adds it.  The client's environment is
+# emptied except for PATH, HOME=/ and DBUS_SYSTEM_BUS_ADDRESS, so nothing from the host
+# (such as the host.sock address) leaks in.
+#
+# The containers die at exit, before lib.sh's cleanup stops the daemon; then the harness
+# checks that no process of theirs is left and that the host has no mount under $TMP.
+# ctr_start must be called from the test's own shell, not inside $(...): nsrun dies with
+# its parent process.
+
+CTR_INITS=()   # host pids of the containers' inits
+CTR_KEEPERS=() # the nsrun processes that keep them
+CTR_N=0
+CTR_ADDR=unix:path=/run/dbus/system_bus_socket # the bus, as the container sees it
+HOST_ADDR=     # unix:path=$TMP/rt/NAME/host.sock, once the bus runs
+CTR_RT=$TMP/rt # --runtime-dir
+CTR_MKDIR_RT=1 # 0: leave creating CTR_RT to nsbusd
+CTR_NAME=c1    # --name
+CTR_DIR=$TMP/ctr # files shared by the host and every uid in the containers (mode 1777)
+mkdir -p "$CTR_DIR"
+chmod 1777 "$CTR_DIR"
+
+# Skip unless this machine can make containers: root, nsenter, setpriv, nsrun, and a
+# probe container that really gets user+pid+mount namespaces.
+ctr_need() {
+	is_reference_daemon && skip "container mode (--container-pid) is nsbusd's; $NSBUSD has none"
+	[ "$(id -u)" = 0 ] || skip "container tests need root (to write uid_map/gid_map and mount)"
+	need nsenter setpriv
+	if [ -z "${NSRUN:-}" ]; then
+		# Run by hand from a build tree: nsrun sits next to the integration tests' build dir.
+		NSRUN=$(dirname "$NSBUSD")/../tests/integration/nsrun
+	fi
+	[ -x "$NSRUN" ] || skip "nsrun not built (NSRUN=$NSRUN)"
+	local out
+	out=$(TMO=10 t "$NSRUN" -- sh -c 'test "$$" = 2 && test "$(id -u)" = 0 && grep -q "^ *0 *100000 *65536" /proc/self/uid_map' 2>&1) ||
+		skip "user/pid/mount namespaces unavailable here: ${out:-nsrun probe failed}"
+}
+
+# ctr_start VAR [NSRUN-ARGS...]: start a container (default maps 0:100000:65536, private
+# /run) and set VAR to the host pid of its init.
+ctr_start() {
+	local var=$1 i pidfile
+	shift
+	CTR_N=$((CTR_N + 1))
+	pidfile=$CTR_DIR/init$CTR_N.pid
+	"$NSRUN" --private-run --pidfile "$pidfile" "$@" >/dev/null 2>"$TMP/nsrun$CTR_N.err" &
+	CTR_KEEPERS+=($!)
+	for i in $(seq 1 100); do
+		[ -s "$pidfile" ] && break
+		kill -0 "${CTR_KEEPERS[-1]}" 2>/dev/null ||
+			fail "nsrun exited during setup: $(cat "$TMP/nsrun$CTR_N.err")"
+		sleep 0.05
+	done
+	[ -s "$pidfile" ] || fail "container $CTR_N: no init pid within 5 s: $(cat "$TMP/nsrun$CTR_N.err")"
+	CTR_INITS+=("$(cat "$pidfile")")
+	printf -v "$var" '%s' "${CTR_INITS[-1]}"
+	log "container $CTR_N: init host pid ${CTR_INITS[-1]}, uid_map: $(tr -s ' \n' ' ' <"/proc/${CTR_INITS[-1]}/uid_map")"
+}
+
+# The nsenter + setpriv prefix that runs a command in container PID as UID:GID.
+ctr_enter_cmd() {
+	local pid=$1 uid=$2 gid=$3
+	CTR_CMD=(nsenter -t "$pid" -U -p -m --wd=/ -S 0 -G 0 --
+		setpriv --reuid="$uid" --regid="$gid" --groups="$gid" --
+		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/ PYTHONDONTWRITEBYTECODE=1
+		DBUS_SYSTEM_BUS_ADDRESS="$CTR_ADDR")
+}
+
+# ctr_exec PID UID GID CMD...: run CMD inside container PID as UID:GID, bounded by `t`.
+ctr_exec() {
+	ctr_enter_cmd "$1" "$2" "$3"
+	shift 3
+	t "${CTR_CMD[@]}" "$@"
+}
+
+# ctr_spawn PID UID GID CMD...: the same in the background (killed with the container).
+# nsenter dies of the SIGKILL that ends its child with the container; the job is disowned
+# so that bash does not report that as noise.
+ctr_spawn() {
+	ctr_enter_cmd "$1" "$2" "$3"
+	shift 3
+	spawn "${CTR_CMD[@]}" "$@"
+	disown "$!"
+}
+
+# ctr_service WHERE UID GID NAME: run container_service.py owning NAME, inside container
+# WHERE (an init's host pid) as UID:GID, or on the host through host.sock if WHERE is
+# "host" (UID and GID are then ignored).  Waits until it owns NAME; its own view of itself
+# (pid, uid, gid, groups, unique) is then in $CTR_DIR/NAME.info.
+ctr_service() {
+	local where=$1 uid=$2 gid=$3 name=$4 info=$CTR_DIR/$4.info
+	if [ "$where" = host ]; then
+		spawn "$PY" "$IT_DIR/container_service.py" "$HOST_ADDR" "$name" "$info" 2>"$TMP/$name.err"
+	else
+		ctr_spawn "$where" "$uid" "$gid" /usr/bin/python3 "$IT_DIR/container_service.py" \
+			"$CTR_ADDR" "$name" "$info" 2>"$TMP/$name.err"
+	fi
+	local p=${BG_PIDS[-1]} i
+	for i in $(seq 1 200); do
+		grep -q '^unique=:' "$info" 2>/dev/null && return 0
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.05
+	done
+	fail "service $name did not start: $(cat "$TMP/$name.err")"
+}
+
+# ctr_host_pid CTR_INIT INNER_PID: the host pid of the process that is INNER_PID in the pid
+# namespace of the container whose init is CTR_INIT (a host pid).  The kernel's NSpid
+# chains name it: the candidates have INNER_PID at the container's level, and the one that
+# is meant has the pid namespace that the container's own /proc shows for INNER_PID.
+ctr_host_pid() {
+	local init=$1 inner=$2 level ns p
+	level=$(awk '/^NSpid:/ {print NF - 1}' "/proc/$init/status") || return 1
+	ns=$(readlink "/proc/$init/root/proc/$inner/ns/pid") || return 1
+	# grep, not awk, reads the files: mawk gives up at a process that exits meanwhile.
+	for p in $(grep -H '^NSpid:' /proc/[0-9]*/status 2>/dev/null |
+		awk -v f="$((level + 1))" -v n="$inner" '$f == n { split($1, a, "/"); print a[3] }'); do
+		if [ "$(readlink "/proc/$p/ns/pid" 2>/dev/null)" = "$ns" ]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# ctr_nspid HOST_PID LEVEL: the pid at LEVEL of the process's NSpid chain (1 = the host).
+ctr_nspid() {
+	awk -v l="$2" '/^NSpid:/ {print $(l + 1)}' "/proc/$1/status"
+}
+
+# kv KEY TEXT: the value of the KEY=VALUE line of TEXT (the python helpers' output).
+kv() {
+	awk -v k="$1" 'index($0, k "=") == 1 {print substr($0, length(k) + 2)}' <<<"$2"
+}
+
+# words TEXT: TEXT's words on one line, one space apart (dbus-send's literal replies).
+words() {
+	local w
+	read -r -d '' -a w <<<"$1"
+	echo "${w[*]}"
+}
+
+# ctr_bus_start INIT: start nsbusd for the container, wait for its address, and bind-mount
+# its bus directory at /run/dbus inside.  Sets HOST_ADDR (and DBUS_SESSION_BUS_ADDRESS to
+# it, so lib.sh's pass() asks the bus through host.sock) and BUS_ADDR (as printed).
+ctr_bus_start() {
+	local init=$1 i
+	[ -x "$NSBUSD" ] || fail "NSBUSD=$NSBUSD is not executable"
+	[ "$CTR_MKDIR_RT" = 0 ] || mkdir -p "$CTR_RT"
+	"$NSBUSD" --container-pid="$init" --runtime-dir="$CTR_RT" --name="$CTR_NAME" --nofork \
+		--print-address=3 3>"$TMP/addr" 2>"$TMP/bus.log" &
+	BUS_PID=$!
+	for i in $(seq 1 100); do
+		[ "$(wc -l <"$TMP/addr")" -ge 1 ] && break
+		kill -0 "$BUS_PID" 2>/dev/null || fail "nsbusd --container-pid=$init exited during startup"
+		sleep 0.05
+	done
+	BUS_ADDR=$(head -n 1 "$TMP/addr")
+	[ -n "$BUS_ADDR" ] || fail "nsbusd printed no address within 5 s"
+	[ -S "$CTR_RT/$CTR_NAME/bus/system_bus_socket" ] ||
+		fail "no socket $CTR_RT/$CTR_NAME/bus/system_bus_socket: $(ls -laR "$CTR_RT" 2>&1)"
+	[ -S "$CTR_RT/$CTR_NAME/host.sock" ] || fail "no socket $CTR_RT/$CTR_NAME/host.sock: $(ls -laR "$CTR_RT" 2>&1)"
+	HOST_ADDR=unix:path=$CTR_RT/$CTR_NAME/host.sock
+	export DBUS_SESSION_BUS_ADDRESS=$HOST_ADDR
+	unset DBUS_SYSTEM_BUS_ADDRESS DBUS_STARTER_ADDRESS DBUS_STARTER_BUS_TYPE
+	t nsenter -t "$init" -m -- mount --no-mtab --bind "$CTR_RT/$CTR_NAME/bus" /run/dbus ||
+		fail "bind-mounting $CTR_RT/$CTR_NAME/bus at /run/dbus in container $init failed"
+	# These containers share the host's /tmp; a real one would not see the runtime directory at
+	# all. Cover it inside, so host.sock is out of the container's reach as it would be.
+	t nsenter -t "$init" -m -- mount --no-mtab -t tmpfs -o size=4k,mode=0755 nsbus-hidden "$CTR_RT" ||
+		fail "hiding $CTR_RT inside container $init failed"
+	log "nsbusd pid $BUS_PID for container $init printed $BUS_ADDR"
+}
+
+# ctr_ns_members INODE...: /proc/PID/ns/pid of every process still in one of these pid namespaces.
+ctr_ns_members() {
+	local ns
+	for ns in "$@"; do
+		stat -L -c '%i %n' /proc/[0-9]*/ns/pid 2>/dev/null | awk -v i="$ns" '$1 == i {print $2}'
+	done
+}
+
+# Kill every container (SIGTERM to its init, then SIGKILL), wait for its keeper, and check
+# that nothing of it is left: no process in its pid namespace (nested ones included: their
+# inits are in CTR_INITS too), no mount under $TMP on the host.
+ctr_cleanup() {
+	local p i ns nss=() leftovers=
+	for p in "${CTR_INITS[@]}"; do
+		ns=$(stat -L -c %i "/proc/$p/ns/pid" 2>/dev/null) || continue
+		nss+=("$ns")
+		kill -TERM "$p" 2>/dev/null
+		for i in $(seq 1 40); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -KILL "$p" 2>/dev/null
+	done
+	for p in "${CTR_KEEPERS[@]}"; do
+		for i in $(seq 1 40); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	# The kernel kills the rest of a pid namespace with its init; their parents outside
+	# (nsenter) reap them a moment later.
+	for i in $(seq 1 40); do
+		[ "${#nss[@]}" = 0 ] || [ -z "$(ctr_ns_members "${nss[@]}")" ] && break
+		sleep 0.05
+	done
+	[ "${#nss[@]}" = 0 ] || leftovers=$(ctr_ns_members "${nss[@]}" | tr '\n' ' ')
+	[ -z "$leftovers" ] || leftovers=" processes: $leftovers"
+	if [ -n "$TMP" ] && grep -qF "$TMP" /proc/self/mountinfo; then
+		leftovers+=" mounts: $(grep -F "$TMP" /proc/self/mountinfo | awk '{print $5}' | tr '\n' ' ')"
+	fi
+	if [ -n "$leftovers" ]; then
+		echo "$TEST_NAME: FAIL: containers left behind:$leftovers" >&2
+		ctr_cleanup_failed=1
+	fi
+}
+trap 'ctr_cleanup; cleanup; [ -z "${ctr_cleanup_failed:-}" ] || exit 1' EXIT
