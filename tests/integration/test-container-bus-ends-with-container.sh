@@ -1,6 +1,6 @@
 #!/bin/bash
 # nsbusd --container-pid lives as long as the container: it creates its runtime directory
-# (here one that did not exist yet), and when the container's init exits it removes
+# (here one that did not exist yet), keeps only CAP_SYS_PTRACE once set up, and when the container's init exits it removes
 # DIR/NAME and exits 0, while its clients are still connected.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-container.sh"
@@ -15,6 +15,15 @@ ctr_bus_start "$C1"
 ctr_service "$C1" 1000 1000 org.test.Inside
 ctr_service host 0 0 org.test.Host
 HOST_SVC=${BG_PIDS[-1]}
+
+# Once its sockets exist, the bus keeps CAP_SYS_PTRACE (bit 19) and nothing else, not even in its
+# bounding set, and cannot gain privileges by exec.
+status=$(cat "/proc/$BUS_PID/status")
+expect_eq "nsbusd CapEff" "$(awk '/^CapEff:/ {print $2}' <<<"$status")" 0000000000080000
+expect_eq "nsbusd CapPrm" "$(awk '/^CapPrm:/ {print $2}' <<<"$status")" 0000000000080000
+expect_eq "nsbusd CapBnd" "$(awk '/^CapBnd:/ {print $2}' <<<"$status")" 0000000000080000
+expect_eq "nsbusd CapAmb" "$(awk '/^CapAmb:/ {print $2}' <<<"$status")" 0000000000000000
+expect_eq "nsbusd NoNewPrivs" "$(awk '/^NoNewPrivs:/ {print $2}' <<<"$status")" 1
 
 kill -TERM "$C1"
 for i in $(seq 1 100); do
