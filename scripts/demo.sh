@@ -14,7 +14,7 @@ ninja -C build nsbusd nsrun
 
 dir=$(mktemp -d /tmp/nsbus-demo.XXXXXX)
 cleanup() {
-	for p in ${CTR_SVC:-} ${HOST_SVC:-} ${CTR_INIT:-} ${BUS_PID:-} ${CBUS_PID:-}; do kill "$p" 2>/dev/null || true; done
+	for p in ${HOST_SVC:-} ${CTR_INIT:-} ${BUS_PID:-} ${CBUS_PID:-}; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	rm -rf "$dir"
 }
@@ -106,16 +106,15 @@ inside() { nsenter -t "$CTR_INIT" -U -p -m -S "$1" -G "$1" -- env -i PATH=/usr/b
 HOST_ADDR=unix:path=$dir/rt/demo/host.sock
 
 step "inside, as uid 1000, a python3-dbus service owns com.example.Inside"
-inside 1000 /usr/bin/python3 -c '
+# Started from a subshell, so it is not this shell's job: it ends with the container's pid namespace.
+(inside 1000 /usr/bin/python3 -c '
 import os, dbus, dbus.mainloop.glib
 from gi.repository import GLib
 dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
 bus = dbus.bus.BusConnection("unix:path=/run/dbus/system_bus_socket")
 bus.request_name("com.example.Inside")
 print("  service inside: getpid() = %d, getuid() = %d" % (os.getpid(), os.getuid()), flush=True)
-GLib.MainLoop().run()' &
-CTR_SVC=$!
-disown "$CTR_SVC" # it ends with the container's pid namespace
+GLib.MainLoop().run()' &)
 sleep 1
 
 step "on the host, through host.sock, a python3-dbus client owns com.example.Host"
