@@ -106,15 +106,16 @@ inside() { nsenter -t "$CTR_INIT" -U -p -m -S "$1" -G "$1" -- env -i PATH=/usr/b
 HOST_ADDR=unix:path=$dir/rt/demo/host.sock
 
 step "inside, as uid 1000, a python3-dbus service owns com.example.Inside"
-# Started from a subshell, so it is not this shell's job: it ends with the container's pid namespace.
-(inside 1000 /usr/bin/python3 -c '
+# It ends with the container's pid namespace.
+nsenter -t "$CTR_INIT" -U -p -m -S 1000 -G 1000 -- env -i PATH=/usr/bin:/bin /usr/bin/python3 -c '
 import os, dbus, dbus.mainloop.glib
 from gi.repository import GLib
 dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
 bus = dbus.bus.BusConnection("unix:path=/run/dbus/system_bus_socket")
 bus.request_name("com.example.Inside")
 print("  service inside: getpid() = %d, getuid() = %d" % (os.getpid(), os.getuid()), flush=True)
-GLib.MainLoop().run()' &)
+GLib.MainLoop().run()' &
+disown $!
 sleep 1
 
 step "on the host, through host.sock, a python3-dbus client owns com.example.Host"
