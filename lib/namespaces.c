@@ -261,29 +261,48 @@ void ns_registry_free(struct ns_registry *r)
         free(r);
 }
 
-static int capture_user(struct ns_registry *r, int pidfd, pid_t pid, struct ns_user **ret)
+/* A namespace of a process, opened and placed relative to the bus's own. */
+struct ns_probe {
+        int fd;
+        uint64_t ino;
+        void *known;   /* already interned in the map: nothing else is filled in */
+        unsigned n_up; /* inodes from it up to the bus's own, bottom first; 0: foreign */
+        uint64_t up[PIDNS_MAX_LEVELS];
+};
+
+static int ns_probe(const struct hashmap *known, uint64_t bus_ino, int pidfd, pid_t pid, enum ns_kind kind,
+                    struct ns_probe *ret)
 {
-        _cleanup_close_ int fd = ns_open(pidfd, pid, NS_USER);
+        _cleanup_close_ int fd = ns_open(pidfd, pid, kind);
         if (fd < 0)
                 return fd;
-        uint64_t ino = 0;
-        int k = fd_ino(fd, &ino);
+        *ret = (struct ns_probe){.fd = -1};
+        int k = fd_ino(fd, &ret->ino);
         if (k < 0)
                 return k;
-        struct ns_user *u = hashmap_get(r->users, &ino);
-        if (u) {
-                *ret = ns_user_ref(u);
+        ret->known = hashmap_get(known, &ret->ino);
+        if (ret->known)
                 return 0;
-        }
+        k = ns_walk_up(fd, bus_ino, ret->up, PIDNS_MAX_LEVELS);
+        if (k < 0)
+                return k;
+        ret->n_up = (unsigned)k;
+        ret->fd = TAKE_FD(fd);
+        return 0;
+}
 
-        uint64_t up[PIDNS_MAX_LEVELS];
-        int n = ns_walk_up(fd, r->bus_user->ino, up, PIDNS_MAX_LEVELS);
-        if (n < 0)
-                return n;
-        if (n == 0) {
-                *ret = ns_user_ref(r->foreign_user);
+static int capture_user(struct ns_registry *r, int pidfd, pid_t pid, struct ns_user **ret)
+{
+        struct ns_probe pr;
+        int k = ns_probe(r->users, r->bus_user->ino, pidfd, pid, NS_USER, &pr);
+        if (k < 0)
+                return k;
+        _cleanup_close_ int fd = pr.fd;
+        if (pr.known || pr.n_up == 0) {
+                *ret = ns_user_ref(pr.known ? pr.known : r->foreign_user);
                 return 0;
         }
+        uint64_t ino = pr.ino;
 
         _cleanup_free_ struct ns_user *nu = zalloc(sizeof(*nu));
         if (!nu)
@@ -317,34 +336,22 @@ static int capture_user(struct ns_registry *r, int pidfd, pid_t pid, struct ns_u
 
 static int capture_pid(struct ns_registry *r, int pidfd, pid_t pid, struct ns_pid **ret)
 {
-        _cleanup_close_ int fd = ns_open(pidfd, pid, NS_PID);
-        if (fd < 0)
-                return fd;
-        uint64_t ino = 0;
-        int k = fd_ino(fd, &ino);
+        struct ns_probe pr;
+        int k = ns_probe(r->pids, r->bus_pid->ino, pidfd, pid, NS_PID, &pr);
         if (k < 0)
                 return k;
-        struct ns_pid *p = hashmap_get(r->pids, &ino);
-        if (p) {
-                *ret = ns_pid_ref(p);
-                return 0;
-        }
-
-        uint64_t up[PIDNS_MAX_LEVELS];
-        int n = ns_walk_up(fd, r->bus_pid->ino, up, PIDNS_MAX_LEVELS);
-        if (n < 0)
-                return n;
-        if (n == 0) {
-                *ret = ns_pid_ref(r->foreign_pid);
+        _cleanup_close_ int fd = pr.fd;
+        if (pr.known || pr.n_up == 0) {
+                *ret = ns_pid_ref(pr.known ? pr.known : r->foreign_pid);
                 return 0;
         }
         struct ns_pid *np = zalloc(sizeof(*np));
         if (!np)
                 return -ENOMEM;
-        *np = (struct ns_pid){.registry = r, .ino = ino, .n_refs = 1, .fd = TAKE_FD(fd)};
-        np->chain.level = (unsigned)n - 1;
-        for (int i = 0; i < n; i++)
-                np->chain.chain[i] = up[n - 1 - i];
+        *np = (struct ns_pid){.registry = r, .ino = pr.ino, .n_refs = 1, .fd = TAKE_FD(fd)};
+        np->chain.level = pr.n_up - 1;
+        for (unsigned i = 0; i < pr.n_up; i++)
+                np->chain.chain[i] = pr.up[pr.n_up - 1 - i];
         k = hashmap_put(r->pids, &np->ino, np);
         if (k < 0) {
                 ns_pid_free(np);
