@@ -97,6 +97,7 @@ int bus_new(struct bus **ret)
         list_init(&b->peers);
         list_init(&b->monitors);
         list_init(&b->dead_peers);
+        list_init(&b->doomed_peers);
         list_init(&b->authenticating);
         list_init(&b->flush_list);
         list_init(&b->reply_timeouts);
@@ -317,9 +318,6 @@ static bool config_allows_mech(const struct bus_config *c, const char *mech)
 static void apply_limits(struct bus *b, const struct bus_limits *l)
 {
         b->limits = *l;
-        /* A message must always fit in an otherwise empty queue, or it could never be delivered. */
-        if (b->limits.max_outgoing_bytes < b->limits.max_message_size)
-                b->limits.max_outgoing_bytes = b->limits.max_message_size;
         if (b->limits.max_message_size > (int64_t)DBUS_MAXIMUM_MESSAGE_LENGTH)
                 b->limits.max_message_size = DBUS_MAXIMUM_MESSAGE_LENGTH;
 }
@@ -514,7 +512,8 @@ int bus_run(struct bus *b)
                 uint64_t now = now_usec();
                 int timeout = min_timeout(check_auth_timeouts(b, now), activation_check_timeouts(b, now));
                 timeout = min_timeout(timeout, bus_check_reply_timeouts(b, now));
-                /* Timeouts may have queued errors. */
+                /* Timeouts may have queued errors (and doomed receivers that cannot take them). */
+                bus_disconnect_doomed(b);
                 while (!list_empty(&b->flush_list))
                         peer_flush(list_first_entry(&b->flush_list, struct peer, flush_link));
                 free_dead_peers(b);
@@ -546,6 +545,7 @@ int bus_run(struct bus *b)
                                 break;
                         }
                         }
+                        bus_disconnect_doomed(b);
                 }
                 while (!list_empty(&b->flush_list))
                         peer_flush(list_first_entry(&b->flush_list, struct peer, flush_link));

@@ -175,6 +175,8 @@ struct peer {
         struct list_head flush_link;   /* in bus->flush_list while output is pending */
         struct list_head auth_link;    /* in bus->authenticating until SASL completes */
         struct list_head dead_link;    /* in bus->dead_peers */
+        struct list_head doomed_link;  /* in bus->doomed_peers */
+        const char *doom_reason;       /* set: disconnect once the current routing is done */
         struct list_head link;         /* in bus->peers */
         uint64_t delivery_seq;         /* de-duplicates broadcast delivery */
 
@@ -206,6 +208,7 @@ struct bus {
         struct list_head peers;
         struct list_head monitors;
         struct list_head dead_peers;
+        struct list_head doomed_peers;   /* receivers that failed mid-routing (see peer_disconnect_later) */
         struct list_head authenticating; /* peers in SASL, oldest first (so also by auth deadline) */
         struct list_head reply_timeouts; /* reply slots by deadline (one timeout for all: FIFO order) */
         struct list_head flush_list;     /* peers with queued output, written once per loop iteration */
@@ -250,6 +253,11 @@ void bus_log(struct bus *b, int priority, const char *fmt, ...) _printf_(3, 4);
 int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **ret);
 void peer_disconnect(struct peer *p, const char *fmt, ...) _printf_(2, 3);
 void peer_free(struct peer *p);
+/* For a peer that failed as a receiver: routing may be walking match registries, name queues or the
+ * monitor list, which peer_disconnect() changes, so the peer only stops receiving now and is
+ * disconnected by bus_disconnect_doomed() once routing is done. reason is a static string. */
+void peer_disconnect_later(struct peer *p, const char *reason);
+void bus_disconnect_doomed(struct bus *b);
 void peer_dispatch(struct peer *p, uint32_t events);
 /* Queue a stamped message for p. Returns -ENOBUFS if p is over its outgoing quota. */
 int peer_queue(struct peer *p, struct message *m);

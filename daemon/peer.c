@@ -57,6 +57,7 @@ int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **r
         list_init(&p->flush_link);
         list_init(&p->auth_link);
         list_init(&p->dead_link);
+        list_init(&p->doomed_link);
         list_init(&p->link);
         match_registry_init(&p->sender_matches);
 
@@ -129,10 +130,14 @@ void peer_flush(struct peer *p)
 int peer_queue(struct peer *p, struct message *m)
 {
         struct bus *b = p->bus;
-        if (p->state == PEER_DEAD)
+        /* A doomed peer is as good as gone: what was meant for it is dropped with it. */
+        if (p->state == PEER_DEAD || p->doom_reason)
                 return 0;
-        if (p->out.n_bytes + m->out_header_size + m->body_size > bus_limit(b->limits.max_outgoing_bytes) ||
-            p->out.n_fds + m->n_fds > bus_limit(b->limits.max_outgoing_unix_fds))
+        /* Any one message fits in an empty queue (else a message bigger than the limit could never be
+         * delivered); otherwise the queue stays within max_outgoing_bytes and max_outgoing_unix_fds. */
+        if (!io_out_empty(&p->out) &&
+            (p->out.n_bytes + m->out_header_size + m->body_size > bus_limit(b->limits.max_outgoing_bytes) ||
+             p->out.n_fds + m->n_fds > bus_limit(b->limits.max_outgoing_unix_fds)))
                 return -ENOBUFS;
         if (m->n_fds && !p->unix_fds)
                 return -EOPNOTSUPP;
@@ -167,6 +172,7 @@ void peer_disconnect(struct peer *p, const char *fmt, ...)
         list_del(&p->flush_link);
         list_del(&p->monitor_link);
         list_del(&p->auth_link);
+        list_del(&p->doomed_link);
         if (old == PEER_AUTHENTICATING)
                 b->n_peers_authenticating--;
         else
@@ -180,6 +186,23 @@ void peer_disconnect(struct peer *p, const char *fmt, ...)
         if (old != PEER_AUTHENTICATING)
                 driver_peer_gone(b, p, old == PEER_RUNNING);
         list_add_tail(&b->dead_peers, &p->dead_link);
+}
+
+void peer_disconnect_later(struct peer *p, const char *reason)
+{
+        if (p->state == PEER_DEAD || p->doom_reason)
+                return;
+        p->doom_reason = reason;
+        list_add_tail(&p->bus->doomed_peers, &p->doomed_link);
+}
+
+void bus_disconnect_doomed(struct bus *b)
+{
+        while (!list_empty(&b->doomed_peers)) {
+                struct peer *p = list_first_entry(&b->doomed_peers, struct peer, doomed_link);
+                list_del(&p->doomed_link);
+                peer_disconnect(p, "%s", p->doom_reason);
+        }
 }
 
 void peer_free(struct peer *p)
@@ -357,6 +380,7 @@ void peer_dispatch(struct peer *p, uint32_t events)
                         }
                         peer_handle_message(p, m);
                         message_unref(m);
+                        bus_disconnect_doomed(b);
                         if (p->state == PEER_DEAD)
                                 return;
                 }

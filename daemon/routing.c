@@ -163,7 +163,7 @@ static void deliver_to_monitor(struct bus *b, struct peer *mon, struct message *
 {
         /* A monitor that cannot keep up is disconnected rather than silently missing messages. */
         if (peer_queue(mon, m) < 0)
-                peer_disconnect(mon, "monitor is not reading its messages");
+                peer_disconnect_later(mon, "monitor is not reading its messages");
 }
 
 static void send_to_monitors_ex(struct bus *b, struct peer *sender, struct peer *recipient,
@@ -202,7 +202,7 @@ static void deliver_broadcast(struct bus *b, struct peer *to, struct message *m,
         int r = peer_queue(to, m);
         if (r == -ENOBUFS) {
                 /* A subscriber asked for these signals: not keeping up is its fault. */
-                peer_disconnect(to, "outgoing queue full: not reading subscribed messages");
+                peer_disconnect_later(to, "outgoing queue full: not reading subscribed messages");
         } else if (r == -EOPNOTSUPP) {
                 /* Signals with fds silently skip peers that cannot take fds, as dbus-daemon does. */
         } else if (r < 0) {
@@ -216,7 +216,7 @@ static void deliver_eavesdrop(struct bus *b, struct peer *to, struct message *m,
         if (!policy_check_receive(b, to, ctx->sender, m, false, true))
                 return;
         if (peer_queue(to, m) == -ENOBUFS)
-                peer_disconnect(to, "outgoing queue full: not reading eavesdropped messages");
+                peer_disconnect_later(to, "outgoing queue full: not reading eavesdropped messages");
 }
 
 /* The driver's message to `to` was refused by to's receive rules. dbus-daemon then makes an error from
@@ -251,7 +251,7 @@ void bus_send_driver_message(struct bus *b, struct peer *to, struct message *m)
         }
         if (to) {
                 if (to->state != PEER_DEAD && peer_queue(to, m) == -ENOBUFS)
-                        peer_disconnect(to, "outgoing queue full: not reading messages from the bus");
+                        peer_disconnect_later(to, "outgoing queue full: not reading messages from the bus");
                 if (b->n_eavesdrop_rules)
                         match_broadcast_full(b, NULL, to, m, deliver_eavesdrop, &ctx);
         } else {
@@ -332,7 +332,7 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
         if (r == -ENOBUFS) {
                 if (solicited) {
                         reply_slot_free(slot);
-                        peer_disconnect(to, "outgoing queue full: not reading replies it asked for");
+                        peer_disconnect_later(to, "outgoing queue full: not reading replies it asked for");
                         return 0;
                 }
                 if (wants_reply) {
