@@ -16,8 +16,8 @@ packages=(
 	libexpat1-dev libcap-dev
 	# real D-Bus clients the tests and the demo drive
 	dbus-daemon dbus-bin dbus-tests systemd libglib2.0-bin python3-dbus python3-gi
-	# test tooling
-	procps strace
+	# test tooling; dbus-broker is the reference the benchmarks (bench/) measure against
+	procps strace dbus-broker
 )
 
 missing=()

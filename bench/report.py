@@ -1,0 +1,141 @@
+"""Turn the bench's raw samples into the table and the JSON copy.
+
+Usage: report.py SAMPLES NA_FILE OUT_JSON "BUSES" "META" NSBUSD
+
+SAMPLES has one line per measurement, "ROW BUS VALUE", VALUE a number or "fail:why".
+A row's figure for a bus is the median of its samples; a bus with any failed sample
+in a row gets no figure there (the failure is shown instead), and a bus that could
+not run at all shows "n/a (why)" in every row.  Nothing is ever filled in.
+"""
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+# (row id, label, unit, higher is better, target ratio nsbusd/broker or None, target text)
+ROWS = [
+    ('seq_calls_per_s', 'sequential calls (spam --queue=1)', 'calls/s', True, 1.25, '>= 1.25 x broker'),
+    ('pipelined_calls_per_s', 'pipelined calls (spam --queue=32)', 'calls/s', True, 1.3, '>= 1.3 x broker'),
+    ('oneway_msgs_per_s', 'one-way flood (spam --no-reply)', 'msgs/s', True, 1.2, '>= 1.2 x broker'),
+    ('connect_us', 'connect + auth + Hello + close', 'us', False, 0.75, '<= 0.75 x broker'),
+    ('idle_rss_total_kib', 'idle RSS of one bus (broker: + launcher)', 'KiB', False, 0.4, '<= 0.4 x broker'),
+    ('idle_rss_kib', 'idle RSS of the bus process alone', 'KiB', False, None, '-'),
+]
+NOT_MEASURED = [
+    'payload sizes 1 B / 4 KiB / 64 KiB / 1 MiB (target: 1 MiB calls >= 1.5 x broker)',
+    'broadcast to 1 and 100 subscribers with 0 and 10,000 non-matching rules (target: <= 1.5 x the cost with none)',
+    'start a per-container bus until it accepts clients (target: <= 10 ms; 100 buses <= 200 MiB)',
+    'a call through nsbridge vs xdg-dbus-proxy vs direct (target: >= 2 x xdg-dbus-proxy)',
+]
+
+
+def number(v):
+    try:
+        return float(v)
+    except ValueError:
+        return None
+
+
+def main():
+    samples_path, na_path, out, buses, meta, nsbusd = sys.argv[1:7]
+    buses = buses.split()
+    na = {}
+    with open(na_path) as f:
+        for line in f:
+            b, _, why = line.rstrip('\n').partition('\t')
+            na[b] = why
+    samples = {}
+    order = []
+    with open(samples_path) as f:
+        for line in f:
+            row, bus, value = line.split(None, 2)
+            if row not in order:
+                order.append(row)
+            samples.setdefault(row, {}).setdefault(bus, []).append(value.strip())
+
+    rows = list(ROWS)
+    known = {r[0] for r in rows}
+    for row in order:
+        if row in known:
+            continue
+        if row.startswith('rss_'):
+            k = row.split('_')[1]
+            rows.append((row, 'idle RSS of the bus with %s peers' % k, 'KiB', False, None, '-'))
+        elif row.startswith('bytes_per_peer_'):
+            k = row.rsplit('_', 1)[1]
+            biggest = max(int(r.rsplit('_', 1)[1]) for r in order if r.startswith('bytes_per_peer_'))
+            target = (0.5, '<= 0.5 x broker') if int(k) == biggest else (None, '-')
+            rows.append((row, 'idle memory per connection, %s peers' % k, 'B/peer', False) + target)
+    rows.append(('socketpair_round_trips_per_s', 'physical limit: socketpair ping-pong',
+                 'round trips/s', True, None, '(a call = 2 round trips)'))
+
+    result_rows = []
+    for rid, label, unit, higher, target, target_text in rows:
+        values, shown, raw = {}, {}, {}
+        for b in buses:
+            s = samples.get(rid, {}).get(b, [])
+            raw[b] = s
+            if b in na:
+                values[b], shown[b] = None, 'n/a (%s)' % na[b]
+                continue
+            nums = [number(x) for x in s]
+            if not s:
+                values[b], shown[b] = None, 'n/a (not run)'
+            elif any(x is None for x in nums):
+                why = next(x for x in s if number(x) is None)
+                values[b], shown[b] = None, 'FAILED (%s)' % why[5:]
+            else:
+                values[b] = statistics.median(nums)
+                shown[b] = '%.1f' % values[b] if values[b] < 100 else '%.0f' % values[b]
+        ratio = met = None
+        n, br = values.get('nsbusd'), values.get('dbus-broker')
+        if n is not None and br and rid != 'socketpair_round_trips_per_s':
+            ratio = n / br
+            if target is not None:
+                met = ratio >= target if higher else ratio <= target
+        result_rows.append(dict(id=rid, label=label, unit=unit, higher_is_better=higher,
+                                median=values, shown=shown, samples=raw, ratio_nsbusd_broker=ratio,
+                                target=target_text, target_ratio=target, target_met=met))
+
+    # The table.
+    cols = ['workload', 'unit'] + buses + ['nsbusd/broker', 'target', 'met']
+    table = []
+    for r in result_rows:
+        table.append([r['label'], r['unit']] + [r['shown'][b] for b in buses] +
+                     ['%.2f' % r['ratio_nsbusd_broker'] if r['ratio_nsbusd_broker'] is not None else '-',
+                      r['target'],
+                      {True: 'yes', False: 'NO', None: '-'}[r['target_met']]])
+    widths = [max(len(str(x)) for x in col) for col in zip(cols, *table)]
+    fmt = lambda row: '| ' + ' | '.join(str(x).ljust(w) for x, w in zip(row, widths)) + ' |'  # noqa: E731
+    print()
+    print(fmt(cols))
+    print('|' + '|'.join('-' * (w + 2) for w in widths) + '|')
+    for row in table:
+        print(fmt(row))
+    print()
+    print('medians of %s; %s' % (meta.split()[1], meta))
+    print('not measured yet:')
+    for m in NOT_MEASURED:
+        print('  - ' + m)
+
+    try:
+        commit = subprocess.run(['git', '-C', os.path.dirname(os.path.abspath(__file__)), 'rev-parse', 'HEAD'],
+                                capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = ''
+    doc = dict(date=time.strftime('%Y-%m-%dT%H:%M:%S%z'), host=platform.node(), kernel=platform.release(),
+               cpus=os.cpu_count(), commit=commit, nsbusd=nsbusd,
+               settings=dict(kv.split('=', 1) for kv in meta.split()), buses=buses, unavailable=na,
+               rows=result_rows, not_measured=NOT_MEASURED)
+    with open(out, 'w') as f:
+        json.dump(doc, f, indent=1)
+        f.write('\n')
+    print('json: %s' % out)
+
+
+if __name__ == '__main__':
+    main()

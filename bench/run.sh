@@ -1,0 +1,356 @@
+#!/bin/bash
+# nsbus bench: every workload against dbus-daemon, dbus-broker and nsbusd in one run,
+# interleaved (bus A, B, C for a workload, then the next workload, then the whole
+# round again), repeated, median reported.  See bench/README.md.
+#
+#   bash bench/run.sh [--quick] [--repeat N] [--out FILE] [--buses "dbus-daemon dbus-broker nsbusd"]
+#
+# NSBUSD=/path/to/nsbusd skips building nsbusd (the smoke test uses the ctest build).
+set -u
+set -o pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+PY=/usr/bin/python3
+
+QUICK=0
+REPEAT=
+OUT=$BENCH_DIR/results/latest.json
+BUSES="dbus-daemon dbus-broker nsbusd"
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) QUICK=1 ;;
+	--repeat) REPEAT=$2; shift ;;
+	--repeat=*) REPEAT=${1#*=} ;;
+	--out) OUT=$2; shift ;;
+	--out=*) OUT=${1#*=} ;;
+	--buses) BUSES=$2; shift ;;
+	--buses=*) BUSES=${1#*=} ;;
+	-h | --help) sed -n '2,10p' "$0"; exit 0 ;;
+	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+if [ "$QUICK" = 1 ]; then
+	REPEAT=${REPEAT:-1}
+	N_SEQ=300 N_PIPE=1000 N_FLOOD=2000 N_CONNECT=100 N_PING=2000
+	PEERS="1 100 300"
+else
+	REPEAT=${REPEAT:-3}
+	N_SEQ=20000 N_PIPE=60000 N_FLOOD=200000 N_CONNECT=3000 N_PING=200000
+	PEERS="1 1000 10000"
+fi
+PING_SIZE=128 # about the size of one dbus-test-tool spam call ("hello, world!")
+MAX_PEERS=${PEERS##* }
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+for c in dbus-daemon dbus-test-tool dbus-send cc; do
+	command -v "$c" >/dev/null || die "$c not installed (bash scripts/install-deps.sh; see bench/README.md)"
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/nsbus-bench.XXXXXX")
+chmod 755 "$WORK"
+KILL_PIDS=() # everything started in the background, killed on exit
+
+# Kill one process and wait (bounded) for it to go.
+stop_pid() {
+	local p=$1 i
+	kill "$p" 2>/dev/null || return 0
+	for i in $(seq 1 50); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+	return 0
+}
+
+cleanup() {
+	local p c
+	for p in "${KILL_PIDS[@]}"; do
+		# dbus-broker is a child of its launcher; the launcher stops it, but be sure.
+		for c in $(pgrep -P "$p" 2>/dev/null); do kill "$c" 2>/dev/null; done
+		stop_pid "$p"
+	done
+	if [ -n "${NSBUS_BENCH_KEEP:-}" ]; then
+		echo "kept $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- build -----------------------------------------------------------------------
+if [ -z "${NSBUSD:-}" ]; then
+	log "building nsbusd (RelWithDebInfo) in $ROOT/build-bench"
+	gen=()
+	command -v ninja >/dev/null && [ ! -f "$ROOT/build-bench/Makefile" ] && gen=(-G Ninja)
+	cmake -S "$ROOT" -B "$ROOT/build-bench" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$WORK/cmake.log" 2>&1 &&
+		cmake --build "$ROOT/build-bench" --target nsbusd >>"$WORK/cmake.log" 2>&1 ||
+		{ tail -30 "$WORK/cmake.log" >&2; die "building nsbusd failed"; }
+	NSBUSD=$ROOT/build-bench/daemon/nsbusd
+fi
+[ -x "$NSBUSD" ] || die "NSBUSD=$NSBUSD is not executable"
+mkdir -p "$WORK/bin"
+for p in connect-rate flood-sink pingpong; do
+	cc -std=gnu17 -O2 -Wall -Wextra -o "$WORK/bin/$p" "$BENCH_DIR/$p.c" || die "compiling bench/$p.c failed"
+done
+
+# One fd per held peer on each side, plus some.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+nofile=$(ulimit -n)
+if [ "$nofile" != unlimited ] && [ "$nofile" -lt $((MAX_PEERS + 200)) ]; then
+	die "RLIMIT_NOFILE $nofile is below $((MAX_PEERS + 200)) (needed for $MAX_PEERS peers)"
+fi
+
+# --- buses -----------------------------------------------------------------------
+# Why a bus column has no numbers, if it has none.
+declare -A NA
+declare -A ADDR BUS_PID EXTRA_PID
+
+# A session-style permissive config, the same file for dbus-daemon and nsbusd (and
+# the policy part for dbus-broker, whose launcher reads it too).  The limits let
+# MAX_PEERS idle peers in.
+write_config() {
+	local dir=$1 lim=$((MAX_PEERS + 1000))
+	cat >"$dir/bus.conf" <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=$dir/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+  <limit name="max_completed_connections">$lim</limit>
+  <limit name="max_incomplete_connections">$lim</limit>
+  <limit name="max_connections_per_user">$lim</limit>
+</busconfig>
+EOF
+}
+
+bus_ping() {
+	DBUS_SESSION_BUS_ADDRESS=${ADDR[$1]} timeout 10 dbus-send --session --print-reply=literal \
+		--dest=org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.GetId >/dev/null 2>&1
+}
+
+# start_bus NAME: start it fresh in $WORK/NAME; sets ADDR, BUS_PID (the process whose
+# RSS is the bus) and EXTRA_PID (dbus-broker's launcher).  Returns 1 and sets NA on failure.
+start_bus() {
+	local b=$1 dir=$WORK/$1 i
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	write_config "$dir"
+	EXTRA_PID[$b]=
+	case "$b" in
+	dbus-daemon | nsbusd)
+		local bin=/usr/bin/dbus-daemon
+		[ "$b" = nsbusd ] && bin=$NSBUSD
+		: >"$dir/addr"
+		"$bin" --config-file="$dir/bus.conf" --nofork --print-address=3 3>"$dir/addr" 2>"$dir/bus.log" &
+		BUS_PID[$b]=$!
+		KILL_PIDS+=($!)
+		for i in $(seq 1 100); do
+			[ "$(wc -l <"$dir/addr")" -ge 1 ] && break
+			kill -0 "${BUS_PID[$b]}" 2>/dev/null || break
+			sleep 0.05
+		done
+		ADDR[$b]=$(head -n 1 "$dir/addr")
+		[ -n "${ADDR[$b]}" ] || { NA[$b]="did not start: $(tail -1 "$dir/bus.log")"; return 1; }
+		bus_ping "$b" || { NA[$b]="did not answer GetId"; return 1; }
+		;;
+	dbus-broker)
+		for c in dbus-broker-launch systemd-socket-activate unshare; do
+			command -v $c >/dev/null || { NA[$b]="$c not installed"; return 1; }
+		done
+		ADDR[$b]=unix:path=$dir/bus
+		unshare -m bash "$BENCH_DIR/broker-inner.sh" "$dir/bus" "$dir/bus.conf" "$dir/sink.pid" >"$dir/bus.log" 2>&1 &
+		EXTRA_PID[$b]=$! # unshare -> bash -> systemd-socket-activate -> dbus-broker-launch, one pid
+		KILL_PIDS+=($!)
+		for i in $(seq 1 100); do
+			[ -S "$dir/bus" ] && [ -s "$dir/sink.pid" ] && break
+			kill -0 "${EXTRA_PID[$b]}" 2>/dev/null || break
+			sleep 0.05
+		done
+		[ -s "$dir/sink.pid" ] && KILL_PIDS+=($(cat "$dir/sink.pid"))
+		# systemd-socket-activate starts the launcher on the first connection.
+		bus_ping "$b" || { NA[$b]="did not answer GetId: $(grep -v '^Policy' "$dir/bus.log" | tail -1)"; return 1; }
+		BUS_PID[$b]=$(pgrep -P "${EXTRA_PID[$b]}" -x dbus-broker)
+		[ -n "${BUS_PID[$b]}" ] || { NA[$b]="no dbus-broker process under the launcher"; return 1; }
+		;;
+	esac
+	return 0
+}
+
+stop_bus() {
+	local b=$1 p
+	for p in ${BUS_PID[$b]:-} ${EXTRA_PID[$b]:-}; do
+		stop_pid "$p"
+	done
+	[ -s "$WORK/$b/sink.pid" ] && stop_pid "$(cat "$WORK/$b/sink.pid")"
+	BUS_PID[$b]= EXTRA_PID[$b]=
+}
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+
+# --- recording -------------------------------------------------------------------
+SAMPLES=$WORK/samples # lines: ROW BUS VALUE (VALUE is a number or "fail:why")
+: >"$SAMPLES"
+record() { echo "$1 $2 $3" >>"$SAMPLES"; }
+now_ns() { date +%s%N; }
+
+live() { [ -z "${NA[$1]:-}" ]; }
+
+# spam_rate BUS ROW COUNT ARGS...: time one dbus-test-tool spam run, record calls/s.
+spam_rate() {
+	local b=$1 row=$2 n=$3
+	shift 3
+	local t0 t1 rc
+	t0=$(now_ns)
+	DBUS_SESSION_BUS_ADDRESS=${ADDR[$b]} timeout 300 dbus-test-tool spam --count="$n" "$@" 2>"$WORK/spam.err"
+	rc=$?
+	t1=$(now_ns)
+	if [ $rc -ne 0 ] || [ -s "$WORK/spam.err" ]; then
+		record "$row" "$b" "fail:spam-exit-$rc:$(head -c 80 "$WORK/spam.err" | tr ' \n' '__')"
+		return
+	fi
+	record "$row" "$b" "$(awk -v n="$n" -v d=$((t1 - t0)) 'BEGIN {printf "%.1f", n / (d / 1e9)}')"
+}
+
+# --- the run ---------------------------------------------------------------------
+log "nsbusd: $NSBUSD; buses: $BUSES; repeat $REPEAT; $([ $QUICK = 1 ] && echo quick || echo full) counts"
+for rep in $(seq 1 "$REPEAT"); do
+	log "round $rep of $REPEAT"
+	# 6. idle RSS of a bus just started (after one GetId, which also makes
+	# systemd-socket-activate start dbus-broker).
+	for b in $BUSES; do
+		live "$b" || continue
+		start_bus "$b" || { log "$b: n/a: ${NA[$b]}"; continue; }
+	done
+	sleep 0.5
+	for b in $BUSES; do
+		live "$b" || continue
+		record idle_rss_kib "$b" "$(rss_kib "${BUS_PID[$b]}")"
+		extra=0
+		[ -n "${EXTRA_PID[$b]}" ] && extra=$(rss_kib "${EXTRA_PID[$b]}")
+		record idle_rss_total_kib "$b" $(($(rss_kib "${BUS_PID[$b]}") + extra))
+	done
+
+	declare -A ECHO_PID=()
+	for b in $BUSES; do
+		live "$b" || continue
+		DBUS_SESSION_BUS_ADDRESS=${ADDR[$b]} dbus-test-tool echo --name=org.nsbus.Bench.Echo 2>"$WORK/$b/echo.log" &
+		ECHO_PID[$b]=$!
+		KILL_PIDS+=($!)
+	done
+	for b in $BUSES; do
+		live "$b" || continue
+		for i in $(seq 1 100); do
+			DBUS_SESSION_BUS_ADDRESS=${ADDR[$b]} timeout 5 dbus-send --session --print-reply=literal \
+				--dest=org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner \
+				string:org.nsbus.Bench.Echo 2>/dev/null | grep -q true && break
+			sleep 0.05
+		done
+	done
+
+	# 1. sequential calls; 2. pipelined calls.
+	for b in $BUSES; do live "$b" && spam_rate "$b" seq_calls_per_s "$N_SEQ" --dest=org.nsbus.Bench.Echo --queue=1; done
+	for b in $BUSES; do live "$b" && spam_rate "$b" pipelined_calls_per_s "$N_PIPE" --dest=org.nsbus.Bench.Echo --queue=32; done
+
+	# 3. one-way flood: timed from starting spam until the receiver has all N.
+	for b in $BUSES; do
+		live "$b" || continue
+		: >"$WORK/sink.out"
+		"$WORK/bin/flood-sink" "${ADDR[$b]}" org.nsbus.Bench.Sink "$N_FLOOD" >"$WORK/sink.out" 2>&1 &
+		sink=$!
+		KILL_PIDS+=($sink)
+		for i in $(seq 1 100); do
+			grep -q ready "$WORK/sink.out" && break
+			sleep 0.02
+		done
+		t0=$(now_ns)
+		DBUS_SESSION_BUS_ADDRESS=${ADDR[$b]} timeout 300 dbus-test-tool spam --count="$N_FLOOD" \
+			--dest=org.nsbus.Bench.Sink --no-reply 2>"$WORK/spam.err"
+		rc=$?
+		wait $sink
+		src=$?
+		t1=$(now_ns)
+		if [ $rc -ne 0 ] || [ $src -ne 0 ] || [ -s "$WORK/spam.err" ]; then
+			record oneway_msgs_per_s "$b" "fail:$(tail -1 "$WORK/sink.out" | tr ' ' _)"
+		else
+			record oneway_msgs_per_s "$b" "$(awk -v n="$N_FLOOD" -v d=$((t1 - t0)) 'BEGIN {printf "%.1f", n / (d / 1e9)}')"
+		fi
+	done
+
+	for b in $BUSES; do
+		live "$b" || continue
+		stop_pid "${ECHO_PID[$b]}"
+	done
+
+	# 4. connect + auth + Hello + disconnect.
+	for b in $BUSES; do
+		live "$b" || continue
+		v=$("$WORK/bin/connect-rate" "${ADDR[$b]}" "$N_CONNECT" 2>"$WORK/cr.err" | awk '/^us_per_cycle/ {print $2}')
+		record connect_us "$b" "${v:-fail:$(head -c 80 "$WORK/cr.err" | tr ' \n' '__')}"
+	done
+
+	# 5. idle RSS with K connected peers, and bytes per peer, on buses started afresh:
+	# after the flood a bus's heap holds freed buffers (dbus-broker's tens of MB) that
+	# new peers would reuse without growing RSS.
+	for b in $BUSES; do
+		live "$b" || continue
+		stop_bus "$b"
+		start_bus "$b" || log "$b: n/a: ${NA[$b]}"
+	done
+	for k in $PEERS; do
+		for b in $BUSES; do
+			live "$b" || continue
+			sleep 0.3
+			base=$(rss_kib "${BUS_PID[$b]}")
+			: >"$WORK/hold.out"
+			"$WORK/bin/connect-rate" --hold "${ADDR[$b]}" "$k" >"$WORK/hold.out" 2>"$WORK/hold.err" &
+			holder=$!
+			KILL_PIDS+=($holder)
+			ok=
+			for i in $(seq 1 1200); do
+				grep -q '^held' "$WORK/hold.out" && { ok=1; break; }
+				kill -0 $holder 2>/dev/null || break
+				sleep 0.05
+			done
+			if [ -n "$ok" ]; then
+				sleep 0.5
+				with=$(rss_kib "${BUS_PID[$b]}")
+				record "rss_${k}_peers_kib" "$b" "$with"
+				record "bytes_per_peer_${k}" "$b" $(((with - base) * 1024 / k))
+			else
+				why=$(head -c 80 "$WORK/hold.err" | tr ' \n' '__')
+				record "rss_${k}_peers_kib" "$b" "fail:${why:-timeout}"
+				record "bytes_per_peer_${k}" "$b" "fail:${why:-timeout}"
+			fi
+			stop_pid $holder
+			# Let the bus process the hangups before the next bus is measured.
+			bus_ping "$b" || log "$b: no answer after the peers left"
+		done
+	done
+
+	for b in $BUSES; do stop_bus "$b"; done
+
+	# 7. the physical limit, once per round like the rest.
+	v=$("$WORK/bin/pingpong" "$N_PING" "$PING_SIZE" | awk '{print $2}')
+	for b in $BUSES; do record socketpair_round_trips_per_s "$b" "${v:-fail}"; done
+done
+
+# --- report ----------------------------------------------------------------------
+mkdir -p "$(dirname "$OUT")"
+NA_FILE=$WORK/na
+: >"$NA_FILE"
+for b in "${!NA[@]}"; do printf '%s\t%s\n' "$b" "${NA[$b]}" >>"$NA_FILE"; done
+meta="quick=$QUICK repeat=$REPEAT n_seq=$N_SEQ n_pipe=$N_PIPE n_flood=$N_FLOOD n_connect=$N_CONNECT peers=${PEERS// /,} ping=$N_PING ping_size=$PING_SIZE"
+"$PY" "$BENCH_DIR/report.py" "$SAMPLES" "$NA_FILE" "$OUT" "$BUSES" "$meta" "$NSBUSD"

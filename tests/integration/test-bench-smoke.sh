@@ -1,0 +1,39 @@
+#!/bin/bash
+# The bench (bench/run.sh) still runs: in --quick mode, against this build's nsbusd,
+# it measures every workload on every bus it can start and writes a JSON copy in
+# which every nsbusd row has a number.  Not a performance test: counts are tiny and
+# no target is checked; it only keeps the bench from rotting.
+. "$(dirname "$0")/lib.sh"
+need dbus-test-tool dbus-send cc
+
+ROOT=${NSBUS_SOURCE_DIR:-$(cd "$IT_DIR/../.." && pwd)}
+[ -f "$ROOT/bench/run.sh" ] || fail "no bench/run.sh under $ROOT"
+[ -x "$NSBUSD" ] || fail "NSBUSD=$NSBUSD is not executable"
+hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] || [ "$hard" -ge 600 ] || skip "RLIMIT_NOFILE hard limit $hard < 600"
+
+TMPDIR=$TMP NSBUSD=$NSBUSD timeout -k 5 55 bash "$ROOT/bench/run.sh" --quick --out "$TMP/bench.json" \
+	>"$TMP/bench.out" 2>&1
+rc=$?
+cat "$TMP/bench.out" >&2
+[ $rc -eq 0 ] || fail "bench/run.sh --quick exited $rc"
+[ -s "$TMP/bench.json" ] || fail "bench wrote no JSON"
+
+$PY - "$TMP/bench.json" <<'PYEOF' || fail "the JSON lacks nsbusd figures (see above)"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+rows = doc['rows']
+ids = {r['id'] for r in rows}
+need = {'seq_calls_per_s', 'pipelined_calls_per_s', 'oneway_msgs_per_s', 'connect_us',
+        'idle_rss_total_kib', 'idle_rss_kib', 'socketpair_round_trips_per_s'}
+bad = sorted(need - ids)
+bad += [r['id'] + ': ' + r['shown']['nsbusd'] for r in rows
+        if not isinstance(r['median'].get('nsbusd'), (int, float))]
+if not any(i.startswith('bytes_per_peer_') for i in ids):
+    bad.append('no idle-peer rows')
+for b in bad:
+    print('missing nsbusd figure:', b)
+sys.exit(1 if bad else 0)
+PYEOF
+echo "$TEST_NAME: PASS"
+exit 0
