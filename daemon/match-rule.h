@@ -94,7 +94,9 @@ bool match_rule_keys_match_message(const struct match_rule_keys *k, const struct
 /*
  * The rule in dbus-daemon's canonical text form (what its Debug.Stats
  * GetAllMatchRules reports): keys in a fixed order, every value quoted, an
- * apostrophe written as '\''. Parsing the result gives an equal rule. The empty
+ * apostrophe written as '\''. Parsing the result gives an equal rule, unless
+ * quoting made it longer than a rule may be (1024 bytes; then -E2BIG: the bus
+ * only compares canonical texts, it never re-parses them). The empty
  * rule gives "". Returns a malloc'd string, or NULL when out of memory.
  */
 char *match_rule_keys_to_string(const struct match_rule_keys *k);

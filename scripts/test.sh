@@ -21,3 +21,9 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=De
 ninja -C build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	ctest --test-dir build-asan --output-on-failure --timeout 900
+
+# Every parser under libFuzzer for a short while (NSBUS_FUZZ_SECONDS, 20 s each), from the checked-in
+# seed corpora; scripts/fuzz.sh runs them for longer. The corpora also replay in the builds above.
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DNSBUS_FUZZ=ON >/dev/null
+ninja -C build-fuzz
+ctest --test-dir build-fuzz -L fuzz --output-on-failure
