@@ -109,6 +109,12 @@ is_reference_daemon() {
 	return 1
 }
 
+# True when $NSBUSD was built with AddressSanitizer: its quarantine keeps freed memory, so RSS
+# says nothing about what the bus holds.
+is_sanitized_daemon() {
+	grep -qa AddressSanitizer "$NSBUSD"
+}
+
 # Write $CONF.  Arguments are extra XML lines placed inside <busconfig>
 # (limits, servicedirs, ...).
 bus_write_config() {
@@ -137,6 +143,7 @@ bus_write_config() {
 bus_start() {
 	[ -x "$NSBUSD" ] || fail "NSBUSD=$NSBUSD is not executable"
 	[ -f "$CONF" ] || bus_write_config
+	: >"$TMP/addr" # exists before the loop below reads it, whenever the daemon gets to run
 	"$NSBUSD" --config-file="$CONF" --nofork --print-address=3 3>"$TMP/addr" 2>"$TMP/bus.log" &
 	BUS_PID=$!
 	local i
