@@ -61,7 +61,8 @@ int container_builtin_config_fd(void)
         return TAKE_FD(fd);
 }
 
-static int mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid)
+/* A directory of the bus's own, with exactly this mode, whether or not it existed. */
+static int mkdir_owned(const char *path, mode_t mode)
 {
         if (mkdir(path, mode) < 0 && errno != EEXIST)
                 return -errno;
@@ -70,7 +71,7 @@ static int mkdir_owned(const char *path, mode_t mode, uid_t uid, gid_t gid)
                 return -errno;
         if (!S_ISDIR(st.st_mode))
                 return -ENOTDIR;
-        if (chown(path, uid, gid) < 0 || chmod(path, mode) < 0)
+        if (chown(path, geteuid(), getegid()) < 0 || chmod(path, mode) < 0)
                 return -errno;
         return 0;
 }
@@ -195,8 +196,7 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
                 bus_log(b, LOG_ERR, "cannot create %s: %s", runtime_dir, strerror(-r));
                 return r;
         }
-        if ((r = mkdir_owned(c->dir, 0755, geteuid(), getegid())) < 0 ||
-            (r = mkdir_owned(c->bus_dir, 0755, geteuid(), getegid())) < 0) {
+        if ((r = mkdir_owned(c->dir, 0755)) < 0 || (r = mkdir_owned(c->bus_dir, 0755)) < 0) {
                 bus_log(b, LOG_ERR, "cannot create %s: %s", c->bus_dir, strerror(-r));
                 return r;
         }

@@ -183,6 +183,20 @@ ctr_bus_start() {
 	log "nsbusd pid $BUS_PID for container $init printed $BUS_ADDR"
 }
 
+# ctr_inside_and_host_services: the fixture of the identity tests. A container C1 with its bus,
+# org.test.Inside served inside as uid 1000 and org.test.Host served on the host through host.sock.
+# Sets C1, in_pid (the service's own getpid()), in_host_pid and host_svc_pid.
+ctr_inside_and_host_services() {
+	ctr_start C1
+	ctr_bus_start "$C1"
+	ctr_service "$C1" 1000 1000 org.test.Inside
+	ctr_service host 0 0 org.test.Host
+	in_pid=$(kv pid "$(cat "$CTR_DIR/org.test.Inside.info")")
+	in_host_pid=$(ctr_host_pid "$C1" "$in_pid") || fail "no host process is pid $in_pid in container $C1"
+	host_svc_pid=$(kv pid "$(cat "$CTR_DIR/org.test.Host.info")")
+	log "org.test.Inside: pid $in_pid inside, $in_host_pid on the host; org.test.Host: pid $host_svc_pid"
+}
+
 # ctr_ns_members INODE...: /proc/PID/ns/pid of every process still in one of these pid namespaces.
 ctr_ns_members() {
 	local ns

@@ -11,14 +11,7 @@
 need python3-dbus
 ctr_need
 
-ctr_start C1
-ctr_bus_start "$C1"
-ctr_service "$C1" 1000 1000 org.test.Inside
-ctr_service host 0 0 org.test.Host
-in_pid=$(kv pid "$(cat "$CTR_DIR/org.test.Inside.info")")
-in_host_pid=$(ctr_host_pid "$C1" "$in_pid") || fail "no host process is pid $in_pid in container $C1"
-host_svc_pid=$(kv pid "$(cat "$CTR_DIR/org.test.Host.info")")
-log "org.test.Inside: pid $in_pid inside, $in_host_pid on the host; org.test.Host: pid $host_svc_pid"
+ctr_inside_and_host_services
 
 for uid in 0 1000; do
 	who="inside as uid $uid"

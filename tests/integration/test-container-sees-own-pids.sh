@@ -11,17 +11,10 @@
 need busctl dbus-send python3-dbus
 ctr_need
 
-ctr_start C1
-ctr_bus_start "$C1"
-ctr_service "$C1" 1000 1000 org.test.Inside
-ctr_service host 0 0 org.test.Host
+ctr_inside_and_host_services
 inside=$(cat "$CTR_DIR/org.test.Inside.info")
-in_pid=$(kv pid "$inside")
 expect_eq "org.test.Inside's own uid" "$(kv uid "$inside")" 1000
 expect_eq "org.test.Inside's own groups" "$(kv groups "$inside")" 1000
-in_host_pid=$(ctr_host_pid "$C1" "$in_pid") || fail "no host process is pid $in_pid in container $C1"
-host_svc_pid=$(kv pid "$(cat "$CTR_DIR/org.test.Host.info")")
-log "org.test.Inside: pid $in_pid inside, $in_host_pid on the host; org.test.Host: pid $host_svc_pid"
 
 # Inside, python3-dbus, as container root and as container uid 1000.
 for uid in 0 1000; do
