@@ -405,7 +405,10 @@ struct message *message_unref(struct message *m)
                 close_fds(m->fds, m->n_fds);
                 free(m->fds);
         }
-        free(m->data);
+        if (m->body_owner)
+                message_unref(m->body_owner);
+        else
+                free(m->data);
         free(m);
         return NULL;
 }
@@ -556,6 +559,68 @@ int message_stamp(struct message *m, const char *sender)
         m->out_header = h.buf;
         m->out_header_size = h.size;
         m->stamped_sender = sender ? (const char *)h.buf + so : NULL;
+        return 0;
+}
+
+int message_new_relay(struct message *src, uint32_t serial, uint32_t reply_serial, const char *destination,
+                      struct message **ret)
+{
+        struct hdr h = {.be = src->big_endian};
+        struct hdr_fields f = {
+                .type = src->type,
+                .flags = src->flags,
+                .body_size = src->body_size,
+                .serial = serial,
+                .reply_serial = reply_serial,
+                .n_unix_fds = (uint32_t)src->n_fds,
+                .path = src->path,
+                .interface = src->interface,
+                .member = src->member,
+                .error_name = src->error_name,
+                .destination = destination,
+                .signature = src->signature,
+        };
+        size_t so = 0;
+        int r = hdr_write(&h, &f, &so);
+        if (r < 0) {
+                free(h.buf);
+                return r;
+        }
+        if (h.size - 16 > DBUS_MAXIMUM_ARRAY_LENGTH || h.size + src->body_size > DBUS_MAXIMUM_MESSAGE_LENGTH) {
+                free(h.buf);
+                return -E2BIG;
+        }
+        struct message *m = zalloc(sizeof(*m));
+        if (!m) {
+                free(h.buf);
+                return -ENOMEM;
+        }
+        *m = (struct message){
+                .n_ref = 1,
+                .data = src->data,
+                .size = src->size,
+                .big_endian = src->big_endian,
+                .type = src->type,
+                .flags = src->flags,
+                .serial = serial,
+                .reply_serial = reply_serial,
+                .n_unix_fds = (uint32_t)src->n_fds,
+                .path = src->path,
+                .interface = src->interface,
+                .member = src->member,
+                .error_name = src->error_name,
+                .signature = src->signature,
+                .body_offset = src->body_offset,
+                .body_size = src->body_size,
+                .fds = src->fds,
+                .n_fds = src->n_fds,
+                .out_header = h.buf,
+                .out_header_size = h.size,
+                .body_owner = message_ref(src->body_owner ? src->body_owner : src),
+        };
+        src->fds = NULL;
+        src->n_fds = 0;
+        *ret = m;
         return 0;
 }
 

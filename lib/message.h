@@ -27,6 +27,11 @@
 #define DBUS_MAXIMUM_UNIX_FDS (16u * 1024u) /* per message; the kernel caps one SCM_RIGHTS at 253 */
 #define DBUS_MINIMUM_HEADER_SIZE 16u
 
+/* The bus driver, "Message Bus Messages" in the specification. */
+#define DRIVER_NAME "org.freedesktop.DBus"
+#define DRIVER_PATH "/org/freedesktop/DBus"
+#define DRIVER_INTERFACE "org.freedesktop.DBus"
+
 enum message_type {
         MESSAGE_INVALID = 0,
         MESSAGE_METHOD_CALL = 1,
@@ -94,6 +99,9 @@ struct message {
         /* Sender as stamped (points into out_header) */
         const char *stamped_sender;
 
+        /* A relayed message (message_new_relay()) borrows the body of this one, which it keeps alive. */
+        struct message *body_owner;
+
         /* Leading string/object-path/signature arguments, parsed lazily for match rules. */
         bool args_parsed;
         uint8_t n_args;
@@ -123,6 +131,16 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct message *, message_unref)
 /* Build the outgoing header with SENDER = sender (NULL: keep none), dropping
  * unknown header fields. Returns -ENOMEM. Idempotent for the same sender. */
 int message_stamp(struct message *m, const char *sender);
+
+/*
+ * A message that carries src's body to another bus: a fresh header in src's byte order with src's type,
+ * flags, PATH, INTERFACE, MEMBER, ERROR_NAME and SIGNATURE, the given serial, reply_serial (0: none) and
+ * destination (NULL: none), and no SENDER (the next bus stamps its own). The body is not copied: the new
+ * message references src. src's fds move to the new message. Its destination field is not set; it is
+ * meant to be queued, not inspected. Returns -ENOMEM, -E2BIG.
+ */
+int message_new_relay(struct message *src, uint32_t serial, uint32_t reply_serial, const char *destination,
+                      struct message **ret);
 
 /* Fill m->args from the body (lazily, once). Returns 0, or -EBADMSG. */
 int message_parse_args(struct message *m);

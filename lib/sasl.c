@@ -13,6 +13,7 @@
  * server they were tested against.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -355,4 +356,71 @@ int sasl_server_feed(struct sasl_server *s, const char *in, size_t n, size_t *co
         if (r < 0)
                 return r;
         return s->state == SASL_SERVER_DONE ? SASL_AUTHENTICATED : SASL_CONTINUE;
+}
+
+/* ---- client ---- */
+
+size_t sasl_client_request(struct sasl_client *c, uid_t uid, bool want_unix_fd, char *out)
+{
+        static const char hex[] = "0123456789abcdef";
+        char id[16], *o = out;
+        int n = snprintf(id, sizeof(id), "%u", (unsigned)uid);
+
+        *c = (struct sasl_client){.want_unix_fd = want_unix_fd};
+        *o++ = 0;
+        o += sprintf(o, "AUTH EXTERNAL ");
+        for (int i = 0; i < n; i++) {
+                *o++ = hex[(unsigned char)id[i] >> 4];
+                *o++ = hex[(unsigned char)id[i] & 15];
+        }
+        o += sprintf(o, "\r\n%sBEGIN\r\n", want_unix_fd ? "NEGOTIATE_UNIX_FD\r\n" : "");
+        return (size_t)(o - out);
+}
+
+static bool sasl_line_is(const char *line, size_t len, const char *word)
+{
+        size_t l = strlen(word);
+        return len >= l && memcmp(line, word, l) == 0 && (len == l || line[l] == ' ');
+}
+
+int sasl_client_feed(struct sasl_client *c, const char *in, size_t n, size_t *consumed)
+{
+        unsigned want = c->want_unix_fd ? 2 : 1;
+        size_t pos = 0;
+        int r = SASL_CONTINUE;
+
+        while (c->n_answers < want) {
+                const char *eol = memmem(in + pos, n - pos, "\r\n", 2);
+                if (!eol) {
+                        if (n - pos > SASL_RESPONSE_MAX)
+                                r = -EPROTO; /* no server answer is that long */
+                        break;
+                }
+                const char *line = in + pos;
+                size_t len = (size_t)(eol - line);
+                pos += len + 2;
+                if (c->n_answers == 0) {
+                        /* "OK <32 hex digits of the server's guid>" */
+                        if (sasl_line_is(line, len, "REJECTED")) {
+                                r = -EACCES;
+                                break;
+                        }
+                        if (!sasl_line_is(line, len, "OK") || len != 3 + 32) {
+                                r = -EPROTO;
+                                break;
+                        }
+                        memcpy(c->guid, line + 3, 32);
+                        c->guid[32] = 0;
+                } else if (sasl_line_is(line, len, "AGREE_UNIX_FD")) {
+                        c->unix_fd = true;
+                } else if (!sasl_line_is(line, len, "ERROR")) {
+                        r = -EPROTO;
+                        break;
+                }
+                c->n_answers++;
+        }
+        *consumed = pos;
+        if (r < 0)
+                return r;
+        return c->n_answers == want ? SASL_AUTHENTICATED : SASL_CONTINUE;
 }

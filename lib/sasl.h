@@ -103,3 +103,32 @@ static inline bool sasl_server_get_unix_fd(const struct sasl_server *s)
 {
         return s->unix_fd;
 }
+
+/*
+ * Client side, for programs that connect to a bus (nsbridge). It speaks the
+ * pipelined form sd-bus uses: the whole request, up to BEGIN, goes out in one
+ * write before any answer is read, so the first messages can follow at once
+ * and a connection costs one round trip less.
+ */
+struct sasl_client {
+        bool want_unix_fd;
+        unsigned n_answers; /* answers read so far: OK, then AGREE_UNIX_FD or ERROR */
+        bool unix_fd;
+        char guid[33];
+};
+
+/* The request: the nul byte, AUTH EXTERNAL with uid in hex-encoded decimal, optionally
+ * NEGOTIATE_UNIX_FD, and BEGIN. Writes at most SASL_RESPONSE_MAX bytes to out; returns the length. */
+size_t sasl_client_request(struct sasl_client *c, uid_t uid, bool want_unix_fd, char *out);
+
+/*
+ * Feed the server's answers; like sasl_server_feed() only complete lines are consumed. Returns
+ * SASL_CONTINUE, SASL_AUTHENTICATED once every answer was read (message bytes start at in + *consumed),
+ * -EACCES when the server rejected the identity, -EPROTO for anything a server may not say.
+ */
+int sasl_client_feed(struct sasl_client *c, const char *in, size_t n, size_t *consumed);
+
+static inline bool sasl_client_get_unix_fd(const struct sasl_client *c)
+{
+        return c->unix_fd;
+}

@@ -1689,6 +1689,78 @@ static void test_refcount(void)
 }
 
 
+
+/* A relayed message is a new header on the same body: re-parsed, it carries the source's fields with the new
+ * serial, reply serial and destination, in the source's byte order, and no SENDER; the fds move with it. */
+static void test_relay(void)
+{
+        for (int be = 0; be <= 1; be++) {
+                struct raw f, body, msg;
+                raw_init(&f, be);
+                field_str(&f, FIELD_PATH, 'o', "/org/example/Host");
+                field_str(&f, FIELD_INTERFACE, 's', "org.example.Host");
+                field_str(&f, FIELD_MEMBER, 's', "Echo");
+                field_str(&f, FIELD_DESTINATION, 's', "org.example.Host");
+                field_str(&f, FIELD_SENDER, 's', ":1.7");
+                field_str(&f, FIELD_SIGNATURE, 'g', "sh");
+                field_u32(&f, FIELD_UNIX_FDS, 1);
+                field_u32(&f, 200, 5); /* unknown: not carried on */
+                raw_init(&body, be);
+                raw_str(&body, "hello");
+                raw_u32(&body, 0);
+                raw_message(&msg, be, MESSAGE_METHOD_CALL, MESSAGE_FLAG_ALLOW_INTERACTIVE_AUTHORIZATION, 9, &f,
+                            &body);
+
+                struct message *src = NULL;
+                CHECK(parse_bytes(msg.buf, msg.n, &src) == 0);
+                int *fds = malloc(sizeof(int));
+                CHECK(fds);
+                fds[0] = dup(0);
+                CHECK(fds[0] >= 0);
+                message_attach_fds(src, fds, 1);
+
+                struct message *out = NULL;
+                CHECK(message_new_relay(src, 77, 0, ":1.42", &out) == 0);
+                CHECK(src->n_fds == 0 && !src->fds);
+                CHECK(out->n_fds == 1);
+                message_unref(src); /* the relay keeps the body alive */
+
+                size_t n = out->out_header_size + out->body_size;
+                uint8_t *wire = malloc(n);
+                CHECK(wire);
+                memcpy(wire, out->out_header, out->out_header_size);
+                memcpy(wire + out->out_header_size, out->data + out->body_offset, out->body_size);
+                struct message *back = NULL;
+                CHECK(message_new_from_data(wire, n, &back) == 0);
+                CHECK(back->big_endian == (bool)be);
+                CHECK_EQ(back->serial, 77u);
+                CHECK_EQ(back->reply_serial, 0u);
+                CHECK_EQ(back->flags, MESSAGE_FLAG_ALLOW_INTERACTIVE_AUTHORIZATION);
+                CHECK_STREQ(back->path, "/org/example/Host");
+                CHECK_STREQ(back->interface, "org.example.Host");
+                CHECK_STREQ(back->member, "Echo");
+                CHECK_STREQ(back->destination, ":1.42");
+                CHECK_STREQ(back->signature, "sh");
+                CHECK_EQ(back->n_unix_fds, 1u);
+                CHECK(!back->sender);
+                CHECK(back->body_size == out->body_size);
+                CHECK(memcmp(back->data + back->body_offset, out->data + out->body_offset, back->body_size) == 0);
+                unsigned n_unknown = 0, n_sender = 0;
+                const char *sender = NULL;
+                count_fields(back->data, &n_unknown, &n_sender, &sender);
+                CHECK_EQ(n_unknown, 0u);
+                CHECK_EQ(n_sender, 0u);
+
+                /* A reply relayed from a relay: reply serial set, destination dropped when NULL. */
+                struct message *again = NULL;
+                CHECK(message_new_relay(out, 3, 9, NULL, &again) == 0);
+                CHECK(again->body_owner == out->body_owner);
+                message_unref(out);
+                message_unref(again);
+                message_unref(back);
+        }
+}
+
 int main(void)
 {
         int failed = 0;
@@ -1699,6 +1771,7 @@ int main(void)
         RUN(test_samples_args);
         RUN(test_samples_values);
         RUN(test_stamp_drops_unknown_and_spoofed);
+        RUN(test_relay);
         RUN(test_parse_args);
         RUN(test_short_buffers);
         RUN(test_peek_size);

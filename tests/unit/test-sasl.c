@@ -554,6 +554,62 @@ static void test_out_buffer(void)
         CHECK(sasl_server_get_unix_fd(&s));
 }
 
+
+/* The client side: the pipelined request, and the server's answers taken apart. */
+static void test_client(void)
+{
+        struct sasl_client c;
+        char req[SASL_RESPONSE_MAX];
+        size_t n = sasl_client_request(&c, 100000, true, req);
+        static const char want[] = "\0AUTH EXTERNAL 313030303030\r\nNEGOTIATE_UNIX_FD\r\nBEGIN\r\n";
+        CHECK_EQ(n, sizeof(want) - 1);
+        CHECK(memcmp(req, want, n) == 0);
+
+        /* OK, AGREE and the first message bytes in one read: only the two lines are consumed. */
+        static const char answer[] = "OK 0123456789abcdef0123456789abcdef\r\nAGREE_UNIX_FD\r\nl\2\1\1";
+        size_t used = 0;
+        CHECK_EQ(sasl_client_feed(&c, answer, sizeof(answer) - 1, &used), SASL_AUTHENTICATED);
+        CHECK_EQ(used, sizeof(answer) - 1 - 4);
+        CHECK(sasl_client_get_unix_fd(&c));
+        CHECK_STREQ(c.guid, "0123456789abcdef0123456789abcdef");
+
+        /* Byte by byte: a partial line is left for the next feed. */
+        sasl_client_request(&c, 0, true, req);
+        size_t pos = 0;
+        int r = SASL_CONTINUE;
+        for (size_t end = 1; end <= sizeof(answer) - 1 - 4 && r == SASL_CONTINUE; end++) {
+                r = sasl_client_feed(&c, answer + pos, end - pos, &used);
+                pos += used;
+        }
+        CHECK_EQ(r, SASL_AUTHENTICATED);
+        CHECK_EQ(pos, sizeof(answer) - 1 - 4);
+
+        /* A server that passes no fds says ERROR; without NEGOTIATE only OK is awaited. */
+        sasl_client_request(&c, 0, true, req);
+        static const char no_fds[] = "OK 0123456789abcdef0123456789abcdef\r\nERROR\r\n";
+        CHECK_EQ(sasl_client_feed(&c, no_fds, sizeof(no_fds) - 1, &used), SASL_AUTHENTICATED);
+        CHECK(!sasl_client_get_unix_fd(&c));
+        n = sasl_client_request(&c, 0, false, req);
+        CHECK(memmem(req, n, "NEGOTIATE", 9) == NULL);
+        CHECK_EQ(sasl_client_feed(&c, no_fds, 37, &used), SASL_AUTHENTICATED);
+        CHECK_EQ(used, 37u);
+
+        /* Refusals and nonsense. */
+        sasl_client_request(&c, 0, true, req);
+        CHECK_EQ(sasl_client_feed(&c, "REJECTED EXTERNAL\r\n", 20, &used), -EACCES);
+        sasl_client_request(&c, 0, true, req);
+        CHECK_EQ(sasl_client_feed(&c, "OK short\r\n", 10, &used), -EPROTO);
+        sasl_client_request(&c, 0, true, req);
+        CHECK_EQ(sasl_client_feed(&c, "DATA\r\n", 6, &used), -EPROTO);
+        sasl_client_request(&c, 0, true, req);
+        static const char then_junk[] = "OK 0123456789abcdef0123456789abcdef\r\nWHAT\r\n";
+        CHECK_EQ(sasl_client_feed(&c, then_junk, sizeof(then_junk) - 1, &used), -EPROTO);
+        char endless[300];
+        memset(endless, 'x', sizeof(endless));
+        sasl_client_request(&c, 0, true, req);
+        CHECK_EQ(sasl_client_feed(&c, endless, sizeof(endless), &used), -EPROTO);
+}
+
 int main(void)
 {
         test_external();
@@ -569,5 +625,6 @@ int main(void)
         test_pipelined();
         test_chunking();
         test_out_buffer();
+        test_client();
         return 0;
 }

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A non-blocking client connection (see client.h). The handshake is never
+ * waited for: the request, Hello and whatever the caller queues next leave
+ * in order, and the answers are taken apart as they arrive.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "client.h"
+
+int client_connect(const char *address, uid_t uid, struct client **ret, char *err, size_t errlen)
+{
+        _cleanup_(address_freep) struct address *a = NULL;
+        int r = address_parse(address, &a, err, errlen);
+        if (r < 0)
+                return r;
+
+        int fd = -1;
+        for (size_t i = 0; i < a->n_entries && fd < 0; i++) {
+                r = address_connect(&a->entries[i], &fd, err, errlen);
+                if (r < 0)
+                        fd = -1;
+        }
+        if (fd < 0)
+                return r;
+        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+
+        struct client *c = calloc(1, sizeof(*c));
+        if (!c) {
+                close(fd);
+                return -ENOMEM;
+        }
+        c->fd = fd;
+        c->auth_len = sasl_client_request(&c->sasl, uid, true, c->auth);
+
+        int64_t serial = client_call_driver(c, "Hello", "");
+        if (serial < 0) {
+                client_free(c);
+                return (int)serial;
+        }
+        c->hello_serial = (uint32_t)serial;
+        *ret = c;
+        return 0;
+}
+
+struct client *client_free(struct client *c)
+{
+        if (!c)
+                return NULL;
+        safe_close(c->fd);
+        io_in_done(&c->in);
+        io_out_done(&c->out);
+        free(c->unique_name);
+        free(c);
+        return NULL;
+}
+
+int client_queue(struct client *c, struct message *m)
+{
+        return io_out_queue(&c->out, m);
+}
+
+int64_t client_call_driver(struct client *c, const char *member, const char *sig, ...)
+{
+        struct msg_builder b;
+        msg_builder_init(&b, MESSAGE_METHOD_CALL, client_next_serial(c));
+        b.destination = DRIVER_NAME;
+        b.path = DRIVER_PATH;
+        b.interface = DRIVER_INTERFACE;
+        b.member = member;
+
+        /* Each type in sig is one argument; "as" takes a NULL-terminated const char *const *. */
+        va_list ap;
+        va_start(ap, sig);
+        for (const char *t = sig; *t; t++) {
+                int r;
+                if (t[0] == 'a' && t[1] == 's') {
+                        r = msg_builder_append(&b, "as", va_arg(ap, const char *const *));
+                        t++;
+                } else if (*t == 'u') {
+                        uint32_t v = va_arg(ap, uint32_t);
+                        r = msg_builder_append_basic(&b, 'u', &v);
+                } else if (*t == 's' || *t == 'o') {
+                        const char *v = va_arg(ap, const char *);
+                        r = msg_builder_append_basic(&b, *t, &v);
+                } else
+                        r = -EINVAL;
+                if (r < 0) {
+                        va_end(ap);
+                        msg_builder_done(&b);
+                        return r;
+                }
+        }
+        va_end(ap);
+
+        struct message *m;
+        int r = msg_builder_finish(&b, &m);
+        if (r < 0)
+                return r;
+        r = client_queue(c, m);
+        message_unref(m);
+        return r < 0 ? r : (int64_t)c->serial;
+}
+
+int client_flush(struct client *c)
+{
+        while (c->auth_written < c->auth_len) {
+                ssize_t n = send(c->fd, c->auth + c->auth_written, c->auth_len - c->auth_written,
+                                 MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (n < 0)
+                        return errno == EINTR ? 0 : -errno;
+                c->auth_written += (size_t)n;
+        }
+        return io_out_flush(&c->out, c->fd);
+}
+
+static int client_authenticate(struct client *c)
+{
+        size_t len, consumed = 0;
+        const uint8_t *in = io_in_peek(&c->in, &len);
+        int r = sasl_client_feed(&c->sasl, (const char *)in, len, &consumed);
+        io_in_consume(&c->in, consumed);
+        if (r < 0)
+                return r;
+        if (r == SASL_CONTINUE) {
+                r = io_in_stash(&c->in);
+                return r < 0 ? r : 0;
+        }
+        c->authenticated = true;
+        c->unix_fds = sasl_client_get_unix_fd(&c->sasl);
+        return 1;
+}
+
+/* The Hello reply names us; an error instead means the bus will not have us. */
+static int client_take_hello_reply(struct client *c, struct message *m)
+{
+        if (m->type == MESSAGE_ERROR)
+                return -EACCES;
+        const char *name;
+        if (message_read(m, "s", &name) < 0 || !dbus_validate_unique_name(name, strlen(name)))
+                return -EBADMSG;
+        c->unique_name = strdup(name);
+        return c->unique_name ? 0 : -ENOMEM;
+}
+
+int client_receive(struct client *c, uint8_t *scratch, size_t scratch_size, bool read_first,
+                   struct message **ret)
+{
+        int r;
+        if (read_first) {
+                ssize_t n = io_in_read(&c->in, c->fd, scratch, scratch_size, true);
+                if (n == -EAGAIN)
+                        return 0;
+                if (n == 0)
+                        return -ECONNRESET;
+                if (n < 0)
+                        return (int)n;
+                if (!c->authenticated && (r = client_authenticate(c)) <= 0)
+                        return r;
+        } else if (!c->authenticated)
+                return 0;
+
+        for (;;) {
+                struct message *m = NULL;
+                r = io_in_pop_message(&c->in, DBUS_MAXIMUM_MESSAGE_LENGTH, &m);
+                if (r <= 0)
+                        return r;
+                if (!c->unique_name && (m->type == MESSAGE_METHOD_RETURN || m->type == MESSAGE_ERROR) &&
+                    m->reply_serial == c->hello_serial) {
+                        r = client_take_hello_reply(c, m);
+                        message_unref(m);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                *ret = m;
+                return 1;
+        }
+}

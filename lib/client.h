@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The client end of a bus connection, non-blocking, for programs that sit
+ * on buses themselves (nsbridge). It owns the socket and its two queues and
+ * speaks SASL and Hello; what the messages mean is the caller's business.
+ *
+ * Connecting writes nothing yet but queues everything at once: the
+ * pipelined SASL request up to BEGIN, then Hello. Messages queued before the
+ * bus has answered follow in order, so a caller never waits for the
+ * handshake; the bus processes them after Hello, as the specification
+ * allows ("Authentication state diagrams": the client may send BEGIN and
+ * then messages without waiting).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "io.h"
+#include "message.h"
+#include "sasl.h"
+
+struct client {
+        int fd;
+        bool authenticated;
+        bool unix_fds;     /* the bus agreed to pass fds */
+        char *unique_name; /* from the Hello reply; NULL before */
+        uint32_t serial;   /* the last serial used */
+        uint32_t hello_serial;
+
+        struct sasl_client sasl;
+        char auth[SASL_RESPONSE_MAX]; /* the SASL request, until written */
+        size_t auth_len, auth_written;
+
+        struct io_in in;
+        struct io_out out;
+};
+
+/*
+ * Connect to the first entry of address that accepts a connection, authenticate as uid with EXTERNAL
+ * (asking for fd passing) and queue Hello. The socket is non-blocking afterwards; nothing is written
+ * until client_flush(). Errors: what address_parse()/address_connect() return, with a message in err.
+ */
+int client_connect(const char *address, uid_t uid, struct client **ret, char *err, size_t errlen);
+struct client *client_free(struct client *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct client *, client_free)
+
+static inline uint32_t client_next_serial(struct client *c)
+{
+        if (++c->serial == 0) /* 0 is not a valid serial */
+                c->serial = 1;
+        return c->serial;
+}
+
+/* Queue a message that has its wire header (built or relayed); takes a reference. */
+int client_queue(struct client *c, struct message *m);
+/* Build and queue a call to the bus driver: method(args) with signature sig (basic types and "as", as
+ * msg_builder_append()). Returns the call's serial, or -errno. */
+int64_t client_call_driver(struct client *c, const char *member, const char *sig, ...);
+
+/* Write what the socket takes: 0 when everything is written, -EAGAIN when it is full, or -errno. */
+int client_flush(struct client *c);
+static inline bool client_wants_write(const struct client *c)
+{
+        return c->auth_written < c->auth_len || !io_out_empty(&c->out);
+}
+
+/*
+ * One read from the socket, then the next complete message: 1 with *ret (the Hello reply is consumed
+ * here and sets unique_name), 0 when more bytes are needed, -ECONNRESET on end of stream, -EACCES when
+ * the bus refused us (SASL REJECTED or an error for Hello), -EBADMSG/-EPROTO for a bus that sends what
+ * no bus may, or another -errno. Call with read_first = true after the socket polled readable, then
+ * with false until it returns 0, so messages that arrived together are all handed out.
+ */
+int client_receive(struct client *c, uint8_t *scratch, size_t scratch_size, bool read_first,
+                   struct message **ret);
