@@ -32,10 +32,6 @@ struct bus_policy;
 struct activation;
 struct container;
 
-#define DRIVER_NAME "org.freedesktop.DBus"
-#define DRIVER_PATH "/org/freedesktop/DBus"
-#define DRIVER_INTERFACE "org.freedesktop.DBus"
-
 /* Where a connection came in; bus policy can tell them apart (the host
  * listener is for the bridge and admins, never visible in a container). */
 enum listener_origin {
@@ -152,6 +148,7 @@ struct peer {
         uint32_t epoll_events;
         bool unix_fds;
         bool close_after_flush; /* refused: disconnect once the error reply is written */
+        bool proxied;           /* creds are a host caller's, set by its bridge (SetProxiedCredentials) */
 
         struct peer_creds creds;
         struct user_account *user;

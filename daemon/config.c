@@ -236,6 +236,7 @@ struct bus_config *bus_config_free(struct bus_config *c)
         free(c->pidfile);
         free(c->servicehelper);
         free(c->container_name);
+        free(c->container_policy);
         free(c->container_runtime_dir);
         strv_free(c->listen, c->n_listen);
         strv_free(c->auth, c->n_auth);
@@ -353,6 +354,7 @@ static int config_merge(struct bus_config *dst, struct bus_config *src)
         replace_str(&dst->servicehelper, &src->servicehelper);
         replace_str(&dst->container_name, &src->container_name);
         replace_str(&dst->container_runtime_dir, &src->container_runtime_dir);
+        replace_str(&dst->container_policy, &src->container_policy);
         if (src->container_pid)
                 dst->container_pid = src->container_pid;
         dst->fork |= src->fork;
@@ -783,6 +785,7 @@ static int parser_start_rule(struct parser *p, const char *element, const char *
                 A_USER,
                 A_GROUP,
                 A_LOG,
+                A_ORIGIN,
                 _A_MAX,
         };
         static const char *const wanted[_A_MAX + 1] = {
@@ -810,6 +813,7 @@ static int parser_start_rule(struct parser *p, const char *element, const char *
                 [A_USER] = "user",
                 [A_GROUP] = "group",
                 [A_LOG] = "log",
+                [A_ORIGIN] = "origin",
                 [_A_MAX] = NULL,
         };
         const char *a[_A_MAX];
@@ -971,6 +975,24 @@ static int parser_start_rule(struct parser *p, const char *element, const char *
                 }
         }
 
+        /* nsbus's own attribute: origin="container" or "host" limits a rule to peers that came in through
+         * that listener of a container bus (see policy_origin in bus-policy.h). */
+        if (a[A_ORIGIN]) {
+                if (streq(a[A_ORIGIN], "container"))
+                        rule.origin = POLICY_ORIGIN_CONTAINER;
+                else if (streq(a[A_ORIGIN], "host"))
+                        rule.origin = POLICY_ORIGIN_HOST;
+                else if (!streq(a[A_ORIGIN], "*"))
+                        return parser_fail(p, -EINVAL, line,
+                                           "origin attribute on <%s> must have value \"container\", \"host\" "
+                                           "or \"*\", not \"%s\"",
+                                           element, a[A_ORIGIN]);
+                if (rule.type == POLICY_RULE_USER || rule.type == POLICY_RULE_GROUP)
+                        return parser_fail(p, -EINVAL, line,
+                                           "origin attribute on <%s> cannot be combined with user or group",
+                                           element);
+        }
+
         const struct element *pe = parser_top(p);
         if (!have_rule || pe->policy.ignored)
                 return 0;
@@ -1046,12 +1068,14 @@ static int parser_start_apparmor(struct parser *p, const char **atts)
                 p, line, "<apparmor> mediation is not enforced by nsbus; AppArmor D-Bus rules are ignored");
 }
 
-/* <container pid="PID" name="NAME" runtime_dir="DIR"/>: nsbus's own element, the config-file form of
- * --container-pid, --name and --runtime-dir. */
+/* <container pid="PID" name="NAME" runtime_dir="DIR" policy="FILE"/>: nsbus's own element, the config-file
+ * form of --container-pid, --name, --runtime-dir and --policy. */
+static char *parser_full_path(struct parser *p, const char *file);
+
 static int parser_start_container(struct parser *p, const char **atts)
 {
-        static const char *const wanted[] = {"pid", "name", "runtime_dir", NULL};
-        const char *v[3];
+        static const char *const wanted[] = {"pid", "name", "runtime_dir", "policy", NULL};
+        const char *v[4];
         unsigned long line = parser_line(p);
         int r;
 
@@ -1073,12 +1097,16 @@ static int parser_start_container(struct parser *p, const char **atts)
         if (v[2] && v[2][0] != '/')
                 return parser_fail(p, -EINVAL, line,
                                    "<container runtime_dir=\"%s\">: must be an absolute path", v[2]);
+        if (v[3] && !*v[3])
+                return parser_fail(p, -EINVAL, line, "<container policy=\"\">: names no file");
         p->config->container_pid = (pid_t)pid;
         free(p->config->container_name);
         free(p->config->container_runtime_dir);
-        p->config->container_name = p->config->container_runtime_dir = NULL;
+        free(p->config->container_policy);
+        p->config->container_name = p->config->container_runtime_dir = p->config->container_policy = NULL;
         if ((v[1] && !(p->config->container_name = strdup(v[1]))) ||
-            (v[2] && !(p->config->container_runtime_dir = strdup(v[2]))))
+            (v[2] && !(p->config->container_runtime_dir = strdup(v[2]))) ||
+            (v[3] && !(p->config->container_policy = parser_full_path(p, v[3]))))
                 return parser_oom(p);
         return 0;
 }

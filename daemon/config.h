@@ -106,6 +106,7 @@ struct bus_config {
         pid_t container_pid;
         char *container_name;
         char *container_runtime_dir;
+        char *container_policy; /* the bridge policy: imported names are reserved (absolute path) */
 
         struct bus_limits limits;
         /* Never NULL. No <policy> at all means, as in dbus-daemon, that

@@ -25,8 +25,10 @@
 #include <syslog.h>
 
 #include "address.h"
+#include "bridge-policy.h"
 #include "bus.h"
 #include "container.h"
+#include "quotas.h"
 
 static void cap_freep(cap_t *c)
 {
@@ -145,7 +147,8 @@ static void read_container_machine_id(pid_t pid, char out[33])
         }
 }
 
-int container_setup(struct bus *b, pid_t pid, const char *name, const char *runtime_dir)
+int container_setup(struct bus *b, pid_t pid, const char *name, const char *runtime_dir,
+                    const char *policy_file)
 {
         struct container *c = zalloc(sizeof(*c));
         if (!c)
@@ -154,27 +157,40 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
         b->container = c;
         c->source.kind = SOURCE_CONTAINER;
         c->pid = pid;
+        c->pidfd = -1;
+
+        /* A bad policy stops everything before any file is made. */
+        int r;
+        if (policy_file) {
+                char err[512];
+                r = bridge_policy_load(policy_file, &c->policy, err, sizeof(err));
+                if (r < 0) {
+                        bus_log(b, LOG_ERR, "%s", err);
+                        return r;
+                }
+        }
+
         c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
         if (c->pidfd < 0)
                 return -errno;
 
         /* The container's root, as the host sees it, owns what the container sees. */
-        struct ns_user *u = NULL;
         struct ns_pid *p = NULL;
-        int r = ns_registry_capture(b->namespaces, c->pidfd, pid, &u, &p);
+        r = ns_registry_capture(b->namespaces, c->pidfd, pid, &c->user_ns, &p);
         if (r < 0) {
                 bus_log(b, LOG_ERR, "cannot read the namespaces of container init %d: %s", (int)pid,
                         strerror(-r));
                 return r;
         }
         uint32_t root_uid = 0, root_gid = 0;
-        if (!idmap_to_outside(&u->uid_map, 0, &root_uid))
+        if (!idmap_to_outside(&c->user_ns->uid_map, 0, &root_uid))
                 root_uid = geteuid();
-        if (!idmap_to_outside(&u->gid_map, 0, &root_gid))
+        if (!idmap_to_outside(&c->user_ns->gid_map, 0, &root_gid))
                 root_gid = getegid();
+        c->root_uid = root_uid;
+        c->root_gid = root_gid;
         if (p->chain.level == 0)
                 bus_log(b, LOG_WARNING, "container init %d shares the bus's pid namespace", (int)pid);
-        ns_user_unref(u);
         ns_pid_unref(p);
 
         read_container_machine_id(pid, c->machine_id);
@@ -221,6 +237,22 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
         return 0;
 }
 
+/* Trust is decided by who connected (the uid charged for the connection), not by what a bridge later
+ * says on behalf of the callers it forwards. */
+bool container_peer_is_bridge(const struct bus *b, const struct peer *p)
+{
+        if (!b->container || p->origin != ORIGIN_HOST || !p->user)
+                return false;
+        return p->user->uid == 0 || p->user->uid == b->container->root_uid;
+}
+
+bool container_may_own(const struct bus *b, const struct peer *p, const char *name)
+{
+        if (!b->container || !b->container->policy || !bridge_policy_is_imported(b->container->policy, name))
+                return true;
+        return container_peer_is_bridge(b, p);
+}
+
 void container_handle_exit(struct bus *b)
 {
         bus_log(b, LOG_INFO, "container %s: init %d exited; shutting down", b->container->name,
@@ -241,6 +273,8 @@ void container_free(struct bus *b)
                         bus_log(b, LOG_WARNING, "cannot remove %s: %m", c->dir);
         }
         safe_close(c->pidfd);
+        ns_user_unref(c->user_ns);
+        bridge_policy_free(c->policy);
         free(c->name);
         free(c->dir);
         free(c->bus_dir);

@@ -12,7 +12,9 @@
  * credentials are expressed for the viewer who asks.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <syslog.h>
 #include <sys/stat.h>
 
 #include "activation.h"
@@ -297,6 +299,11 @@ static int method_request_name(struct bus *b, struct peer *p, struct message *m)
                         "Connection \"%s\" is not allowed to own the service \"%s\" due to security "
                         "policies in the configuration file",
                         p->unique_name, name);
+        if (!container_may_own(b, p, name))
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                                   "Connection \"%s\" is not allowed to own the service \"%s\": the "
+                                   "container's bridge policy imports it from the host bus",
+                                   p->unique_name, name);
         int r = names_request(b, p, name, flags, &result);
         if (r == -EDQUOT)
                 return reply_error(
@@ -1037,6 +1044,135 @@ static int method_get_all_match_rules(struct bus *b, struct peer *p, struct mess
         return reply_send(b, p, m, &mb);
 }
 
+/* ---- org.nsbus.Container1: what a container bus tells its bridge ---- */
+
+#define CONTAINER_INTERFACE "org.nsbus.Container1"
+
+static int refuse_unless_bridge(struct bus *b, struct peer *p, struct message *m)
+{
+        if (!b->container)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.NotSupported",
+                                   "This bus serves no container");
+        if (!container_peer_is_bridge(b, p))
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                                   "%s is only for root or the container's root on the host socket",
+                                   CONTAINER_INTERFACE);
+        return 1;
+}
+
+static void append_idmap(struct msg_builder *mb, const struct idmap *map)
+{
+        msg_builder_open(mb, 'a', "(uuu)");
+        for (unsigned i = 0; i < map->n; i++) {
+                msg_builder_open(mb, '(', "uuu");
+                msg_builder_append(mb, "uuu", map->extents[i].inside, map->extents[i].outside,
+                                   map->extents[i].count);
+                msg_builder_close(mb);
+        }
+        msg_builder_close(mb);
+}
+
+/* GetInfo() -> (name, init pid, uid_map, gid_map): everything a bridge needs to know which container it
+ * serves and whose uid to run as, so its command line does not have to repeat it. */
+static int method_container_get_info(struct bus *b, struct peer *p, struct message *m)
+{
+        int r = refuse_unless_bridge(b, p, m);
+        if (r <= 0)
+                return r;
+        const struct container *c = b->container;
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        msg_builder_append(&mb, "su", c->name, (uint32_t)c->pid);
+        append_idmap(&mb, &c->user_ns->uid_map);
+        append_idmap(&mb, &c->user_ns->gid_map);
+        return reply_send(b, p, m, &mb);
+}
+
+/*
+ * SetProxiedCredentials(a{sv}): a bridge connection that forwards one host caller into the container says
+ * who that caller is (UnixUserID, UnixGroupIDs, ProcessID, as the bridge's namespaces see them, which must
+ * be the bus's). From then on every question about this connection answers with the caller's identity,
+ * translated for the asker like any other, so a container service sees the host caller (normally uid
+ * 65534, pid 0) and never the bridge. Quotas and bus policy still apply to the bridge's own uid: the
+ * kernel vouches for that one.
+ */
+static int method_container_set_proxied_credentials(struct bus *b, struct peer *p, struct message *m)
+{
+        int r = refuse_unless_bridge(b, p, m);
+        if (r <= 0)
+                return r;
+        if (p->proxied)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                                   "Credentials of this connection were already set");
+        struct ns_registry *reg = b->namespaces;
+        if (p->creds.user_ns != reg->bus_user || p->creds.pid_ns != reg->bus_pid)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.NotSupported",
+                                   "Only a bridge in the bus's own namespaces can speak for host callers");
+
+        bool have_uid = false;
+        uint32_t uid = 0, pid = 0;
+        _cleanup_free_ gid_t *groups = NULL;
+        size_t n_groups = 0;
+        struct msg_reader rd;
+        msg_reader_init(&rd, m);
+        if ((r = msg_reader_enter(&rd, 'a', "{sv}")) < 0)
+                return r;
+        while (msg_reader_peek(&rd)) {
+                const char *key;
+                if ((r = msg_reader_enter(&rd, '{', "sv")) < 0 ||
+                    (r = msg_reader_read_basic(&rd, 's', &key)) < 0)
+                        return r;
+                if (streq(key, "UnixUserID") || streq(key, "ProcessID")) {
+                        if ((r = msg_reader_enter(&rd, 'v', "u")) < 0)
+                                return r;
+                        if ((r = msg_reader_read_basic(&rd, 'u', key[0] == 'U' ? &uid : &pid)) < 0)
+                                return r;
+                        have_uid |= key[0] == 'U';
+                } else if (streq(key, "UnixGroupIDs")) {
+                        if ((r = msg_reader_enter(&rd, 'v', "au")) < 0 ||
+                            (r = msg_reader_enter(&rd, 'a', "u")) < 0)
+                                return r;
+                        while (msg_reader_peek(&rd)) {
+                                if (n_groups >= NGROUPS_MAX)
+                                        return -EBADMSG;
+                                gid_t *g = realloc(groups, (n_groups + 1) * sizeof(*groups));
+                                if (!g)
+                                        return -ENOMEM;
+                                groups = g;
+                                uint32_t v;
+                                if ((r = msg_reader_read_basic(&rd, 'u', &v)) < 0)
+                                        return r;
+                                groups[n_groups++] = v;
+                        }
+                        if ((r = msg_reader_exit(&rd)) < 0)
+                                return r;
+                } else
+                        return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                                           "Unknown credential \"%s\"", key);
+                if ((r = msg_reader_exit(&rd)) < 0 || (r = msg_reader_exit(&rd)) < 0)
+                        return r;
+        }
+        if (!have_uid || uid == (uint32_t)-1 || pid > INT32_MAX)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                                   "UnixUserID is required; ProcessID must be a process id");
+
+        struct peer_creds *c = &p->creds;
+        free(c->groups);
+        free(c->seclabel);
+        c->seclabel = NULL;
+        c->uid = uid;
+        c->gid = n_groups > 0 ? groups[0] : (gid_t)reg->overflow_gid;
+        c->groups = TAKE_PTR(groups);
+        c->n_groups = n_groups;
+        c->pid = (pid_t)pid;
+        c->ns_pids[0] = (pid_t)pid;
+        c->n_ns_pids = pid > 0;
+        c->has_pidfd = false; /* the kernel's pidfd for this socket names the bridge */
+        p->proxied = true;
+        bus_log(b, LOG_DEBUG, "%s speaks for uid %u pid %u", p->unique_name, uid, pid);
+        return reply_empty(b, p, m);
+}
+
 /* Grouped by interface: Introspect walks the table in order. */
 static const struct method methods[] = {
         {DRIVER_INTERFACE, "Hello", "", "s", method_hello, false},
@@ -1073,6 +1209,9 @@ static const struct method methods[] = {
         {"org.freedesktop.DBus.Debug.Stats", "GetConnectionStats", "s", "a{sv}", method_get_connection_stats,
          true},
         {"org.freedesktop.DBus.Debug.Stats", "GetAllMatchRules", "", "a{sas}", method_get_all_match_rules,
+         true},
+        {CONTAINER_INTERFACE, "GetInfo", "", "sua(uuu)a(uuu)", method_container_get_info, true},
+        {CONTAINER_INTERFACE, "SetProxiedCredentials", "a{sv}", "", method_container_set_proxied_credentials,
          true},
         {},
 };

@@ -29,8 +29,8 @@ static void usage(FILE *f)
                 "[--print-address[=DESCRIPTOR]]\n"
                 "              [--print-pid[=DESCRIPTOR]] [--introspect] [--address=ADDRESS] [--nopidfile]\n"
                 "              [--nofork] [--fork] [--syslog] [--syslog-only] [--nosyslog]\n"
-                "       nsbusd --container-pid=PID [--name=NAME] [--runtime-dir=DIR] [--config-file=FILE] "
-                "...\n");
+                "       nsbusd --container-pid=PID [--name=NAME] [--runtime-dir=DIR] [--policy=FILE]\n"
+                "              [--config-file=FILE] ...\n");
 }
 
 /* "" or missing: stdout. Otherwise a descriptor number, as dbus-daemon. */
@@ -132,6 +132,7 @@ int main(int argc, char **argv)
                 ARG_CONTAINER_PID,
                 ARG_NAME,
                 ARG_RUNTIME_DIR,
+                ARG_POLICY,
         };
         static const struct option options[] = {
                 {"config-file", required_argument, NULL, ARG_CONFIG},
@@ -153,6 +154,7 @@ int main(int argc, char **argv)
                 {"container-pid", required_argument, NULL, ARG_CONTAINER_PID},
                 {"name", required_argument, NULL, ARG_NAME},
                 {"runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR},
+                {"policy", required_argument, NULL, ARG_POLICY},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
@@ -162,7 +164,7 @@ int main(int argc, char **argv)
         bool nopidfile = false;
         int syslog_mode = -1; /* -1 config, 0 none, 1 also, 2 only */
         pid_t container_pid = 0;
-        const char *container_name = NULL, *runtime_dir = NULL;
+        const char *container_name = NULL, *runtime_dir = NULL, *policy_file = NULL;
 
         int c;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
@@ -242,6 +244,9 @@ int main(int argc, char **argv)
                         }
                         runtime_dir = optarg;
                         break;
+                case ARG_POLICY:
+                        policy_file = optarg;
+                        break;
                 case ARG_INTROSPECT:
                         /* The driver's own Introspect answer is the source of truth; ask a running bus. */
                         fprintf(stderr,
@@ -264,8 +269,8 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return 1;
         }
-        if ((container_name || runtime_dir) && !container_pid) {
-                fprintf(stderr, "nsbusd: --name and --runtime-dir need --container-pid\n");
+        if ((container_name || runtime_dir || policy_file) && !container_pid) {
+                fprintf(stderr, "nsbusd: --name, --runtime-dir and --policy need --container-pid\n");
                 return 1;
         }
         /* A container bus without a file runs on the built-in configuration. */
@@ -314,9 +319,11 @@ int main(int argc, char **argv)
                 container_pid = cfg->container_pid;
                 container_name = cfg->container_name;
                 runtime_dir = cfg->container_runtime_dir;
+                policy_file = cfg->container_policy;
         } else if (container_pid) {
                 container_name = container_name ? container_name : cfg->container_name;
                 runtime_dir = runtime_dir ? runtime_dir : cfg->container_runtime_dir;
+                policy_file = policy_file ? policy_file : cfg->container_policy;
         }
         if (container_pid && address) {
                 fprintf(stderr, "nsbusd: --address cannot be combined with container mode: the bus "
@@ -357,7 +364,7 @@ int main(int argc, char **argv)
                                 "<user> is ignored for a container bus: it stays root with "
                                 "CAP_SYS_PTRACE only");
                 r = container_setup(b, container_pid, container_name,
-                                    runtime_dir ? runtime_dir : CONTAINER_RUNTIME_DIR);
+                                    runtime_dir ? runtime_dir : CONTAINER_RUNTIME_DIR, policy_file);
                 if (r < 0) {
                         fprintf(stderr, "nsbusd: cannot serve container %d: %s\n", (int)container_pid,
                                 strerror(-r));

@@ -20,7 +20,10 @@ static void subject_of(const struct peer *p, struct policy_subject *s, gid_t *bu
                 .gids = buf,
                 .n_gids = n,
                 .at_console = false,
-                .origin = p->origin == ORIGIN_HOST ? POLICY_ORIGIN_HOST : POLICY_ORIGIN_ANY,
+                /* Only a container bus has two kinds of listener; elsewhere only origin-less rules apply. */
+                .origin = p->origin == ORIGIN_HOST ? POLICY_ORIGIN_HOST
+                          : p->bus->container      ? POLICY_ORIGIN_CONTAINER
+                                                   : POLICY_ORIGIN_ANY,
         };
 }
 

@@ -528,6 +528,39 @@ static void test_rule_parsing(void)
         bus_config_free(c);
 }
 
+/* nsbus's origin="container|host" on a rule: only peers from that listener of a container bus match it. */
+static void test_origin_attribute(void)
+{
+        _cleanup_free_ char *path = write_file(
+                "origin.conf",
+                "<busconfig><listen>x</listen>\n"
+                "<policy context=\"default\">\n"
+                "  <allow own=\"*\"/>\n"
+                "  <deny own_prefix=\"org.freedesktop\" origin=\"container\"/>\n"
+                "  <deny own=\"com.example.HostOnly\" origin=\"host\"/>\n"
+                "  <allow own=\"com.example.Any\" origin=\"*\"/>\n"
+                "</policy>\n"
+                "</busconfig>\n");
+        struct bus_config *c = expect_load(path);
+        struct policy_subject inside = {.uid = 1000, .origin = POLICY_ORIGIN_CONTAINER},
+                              host = {.uid = 1000, .origin = POLICY_ORIGIN_HOST},
+                              plain = {.uid = 1000, .origin = POLICY_ORIGIN_ANY};
+        CHECK(!bus_policy_check_own(c->policy, &inside, "org.freedesktop.NetworkManager"));
+        CHECK(bus_policy_check_own(c->policy, &host, "org.freedesktop.NetworkManager"));
+        CHECK(bus_policy_check_own(c->policy, &plain, "org.freedesktop.NetworkManager"));
+        CHECK(bus_policy_check_own(c->policy, &inside, "com.example.HostOnly"));
+        CHECK(!bus_policy_check_own(c->policy, &host, "com.example.HostOnly"));
+        CHECK(bus_policy_check_own(c->policy, &inside, "com.example.Any"));
+        bus_config_free(c);
+
+        expect_error("<busconfig>\n<policy context=\"default\">\n<allow own=\"a\" origin=\"guest\"/>"
+                     "</policy></busconfig>",
+                     -EINVAL, 3, "origin attribute on <allow> must have value \"container\", \"host\" or \"*\"");
+        expect_error("<busconfig>\n<policy context=\"default\">\n<allow user=\"*\" origin=\"host\"/>"
+                     "</policy></busconfig>",
+                     -EINVAL, 3, "origin attribute on <allow> cannot be combined with user or group");
+}
+
 static void test_session_servicedirs(void)
 {
         _cleanup_free_ char *runtime = tmp_path("runtime"), *path = NULL, *transient = NULL;
@@ -684,7 +717,20 @@ static void test_container(void)
         CHECK_EQ(c->container_pid, 4242);
         CHECK_STREQ(c->container_name, "web");
         CHECK_STREQ(c->container_runtime_dir, "/run/x");
+        CHECK(!c->container_policy);
         bus_config_free(c);
+
+        /* policy= is relative to the file's directory, like every path in a configuration */
+        _cleanup_free_ char *pol = write_file("pol.conf",
+                                              "<busconfig><listen>x</listen><container pid=\"5\" "
+                                              "policy=\"web.policy\"/></busconfig>\n");
+        c = expect_load(pol);
+        _cleanup_free_ char *want = NULL;
+        CHECK(asprintf(&want, "%s/web.policy", tmpdir) > 0);
+        CHECK_STREQ(c->container_policy, want);
+        bus_config_free(c);
+        expect_error("<busconfig>\n<container pid=\"1\" policy=\"\"/></busconfig>", -EINVAL, 2,
+                     "<container policy=\"\">: names no file");
 
         /* an included file's element wins, as for other scalars */
         _cleanup_free_ char *inc = write_file("inc.conf", "<busconfig><container pid=\"7\"/></busconfig>\n");
@@ -724,6 +770,7 @@ int main(void)
         test_includes();
         test_limits_parsing();
         test_rule_parsing();
+        test_origin_attribute();
         test_session_servicedirs();
         test_system_files();
         test_dbus_test_data();
