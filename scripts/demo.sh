@@ -3,18 +3,19 @@
 # an nsbusd bus that unmodified clients (sd-bus's busctl, libdbus's dbus-send,
 # GDBus's gdbus, python3-dbus) use exactly as they would use dbus-daemon; then a
 # container (uid map 0 100000 65536) with its own nsbusd, where every caller sees
-# everyone's pid and uid as its own namespaces would. (The bridge between the two
-# buses is not written yet.)
+# everyone's pid and uid as its own namespaces would; then nsbridge, which carries
+# only the names a policy permits between the host bus and the container's bus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build nsbusd nsrun
+ninja -C build nsbusd nsbridge nsrun
 
 dir=$(mktemp -d /tmp/nsbus-demo.XXXXXX)
+chmod 755 "$dir" # the bridge runs as the container's root (uid 100000) and must reach the host bus
 cleanup() {
-	for p in ${HOST_SVC:-} ${CTR_INIT:-} ${BUS_PID:-} ${CBUS_PID:-}; do kill "$p" 2>/dev/null || true; done
+	for p in ${BRIDGE_PID:-} ${SVC_PID:-} ${HOST_SVC:-} ${CTR_INIT:-} ${BUS_PID:-} ${CBUS_PID:-}; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	rm -rf "$dir"
 }
@@ -26,6 +27,7 @@ cat >"$dir/bus.conf" <<CONF
   <listen>unix:path=$dir/bus</listen>
   <auth>EXTERNAL</auth>
   <policy context="default">
+    <allow user="*"/>
     <allow send_destination="*" eavesdrop="true"/>
     <allow eavesdrop="true"/>
     <allow own="*"/>
@@ -84,8 +86,6 @@ sleep 3
 step "what dbus-monitor saw"
 cat "$dir/monitor"
 
-kill "$SVC_PID"
-
 # ---- a container with its own bus ----
 
 step "a container: user+pid+mount namespaces, uid map 0 100000 65536 (made by the nsrun test helper)"
@@ -141,8 +141,70 @@ for n in com.example.Inside com.example.Host; do
 		org.freedesktop.DBus GetConnectionCredentials s "$n"
 done
 
-step "the container ends; its bus removes its sockets and exits"
+step "nsbridge: the policy decides what crosses between the host bus and the container's bus"
+cat >"$dir/demo.policy" <<'POLICY'
+# the host's com.example.Demo: only its Greet method, and its Greeted signal
+import call com.example.Demo com.example.Demo.Greet@/com/example/Demo
+import broadcast com.example.Demo com.example.Demo.Greeted
+# the container's com.example.Inside appears on the host bus as com.example.Inside.demo
+export own com.example.Inside as com.example.Inside.demo
+POLICY
+cat "$dir/demo.policy"
+# nsbusd reserves what the policy imports: only the bridge may own com.example.Demo in there.
+build/daemon/nsbusd --container-pid="$CTR_INIT" --name=demo2 --runtime-dir="$dir/rt" --nofork \
+	--policy="$dir/demo.policy" 2>"$dir/cbus2.log" &
+CBUS2_PID=$!
+for _ in $(seq 50); do [ -S "$dir/rt/demo2/host.sock" ] && break; sleep 0.1; done
+nsenter -t "$CTR_INIT" -m -- mount --bind "$dir/rt/demo2/bus" /run/dbus
+build/nsbridge/nsbridge --host-bus="$DBUS_SESSION_BUS_ADDRESS" --container-bus="unix:path=$dir/rt/demo2/host.sock" \
+	--policy="$dir/demo.policy" 2>"$dir/bridge.log" &
+BRIDGE_PID=$!
+for _ in $(seq 50); do grep -q ready "$dir/bridge.log" && break; sleep 0.1; done
+cat "$dir/bridge.log"
+grep -E '^(Uid|CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/$BRIDGE_PID/status
+sleep 0.5
+
+step "inside: the container's bus lists com.example.Demo (imported), nothing else of the host's"
+inside 0 busctl --address=unix:path=/run/dbus/system_bus_socket --no-pager list | grep -v '^:' || true
+
+step "inside: call the host's com.example.Demo.Greet through the bridge"
+inside 0 busctl --address=unix:path=/run/dbus/system_bus_socket call com.example.Demo /com/example/Demo \
+	com.example.Demo Greet s container
+step "inside: a method the policy does not permit (Introspect) is refused"
+inside 0 busctl --address=unix:path=/run/dbus/system_bus_socket call com.example.Demo /com/example/Demo \
+	org.freedesktop.DBus.Introspectable Introspect 2>&1 || true
+step "inside: nobody in the container may take the imported name"
+inside 0 busctl --address=unix:path=/run/dbus/system_bus_socket call org.freedesktop.DBus /org/freedesktop/DBus \
+	org.freedesktop.DBus RequestName su com.example.Demo 4 2>&1 || true
+
+step "inside, as uid 1000, com.example.Inside answers who calls it; the host calls com.example.Inside.demo"
+nsenter -t "$CTR_INIT" -U -p -m -S 1000 -G 1000 -- env -i PATH=/usr/bin:/bin /usr/bin/python3 -c '
+import dbus, dbus.service, dbus.mainloop.glib
+from gi.repository import GLib
+dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+bus = dbus.bus.BusConnection("unix:path=/run/dbus/system_bus_socket")
+class Inside(dbus.service.Object):
+    @dbus.service.method("com.example.Inside", out_signature="a{sv}", sender_keyword="sender")
+    def WhoCalls(self, sender=None):
+        d = bus.get_object("org.freedesktop.DBus", "/org/freedesktop/DBus")
+        return d.GetConnectionCredentials(sender, dbus_interface="org.freedesktop.DBus")
+name = dbus.service.BusName("com.example.Inside", bus)
+Inside(bus, "/com/example/Inside")
+GLib.MainLoop().run()' &
+disown $!
+for _ in $(seq 50); do
+	busctl --address="$DBUS_SESSION_BUS_ADDRESS" status com.example.Inside.demo >/dev/null 2>&1 && break
+	sleep 0.1
+done
+echo "the host caller, as the container service sees it (the host's root is unmapped there):"
+busctl --address="$DBUS_SESSION_BUS_ADDRESS" call com.example.Inside.demo /com/example/Inside \
+	com.example.Inside WhoCalls
+echo "who owns the names on the host bus (the bridge is uid 100000, never 0):"
+busctl --address="$DBUS_SESSION_BUS_ADDRESS" --no-pager list | grep -E 'NAME|nsbridge'
+
+step "the container ends; its buses remove their sockets and exit, and so does the bridge"
 kill "$CTR_INIT"
-wait "$CBUS_PID" && echo "nsbusd exited 0; $dir/rt now holds: $(ls -A "$dir/rt")"
-CBUS_PID=
-step "done: nsbusd served every client unmodified, and told each caller identities in its own namespaces"
+wait "$CBUS_PID" && wait "$CBUS2_PID" && echo "both nsbusd exited 0; $dir/rt now holds: $(ls -A "$dir/rt")"
+wait "$BRIDGE_PID" && echo "nsbridge exited 0"
+CBUS_PID= BRIDGE_PID=
+step "done: nsbusd served every client unmodified and told each caller identities in its own namespaces; nsbridge let through only what the policy permits"

@@ -1,0 +1,1225 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * nsbridge's forwarding: two main connections, one to the host bus and one to
+ * the container bus, plus one connection per distinct caller on the other
+ * side.
+ *
+ * Import (host -> container): the container connection owns every imported
+ * name whose host owner exists. A permitted call from container caller C
+ * leaves on C's own host connection, so host services see one unique name
+ * per container caller and can tell them apart; its reply comes back on that
+ * connection and is routed to C. Export (container -> host): the host
+ * connection owns each exported (renamed) name while its container owner
+ * exists; a call from host caller X enters the container on X's own
+ * connection, which first tells nsbusd who X is (SetProxiedCredentials), so
+ * the container service sees X, never the bridge.
+ *
+ * Bodies are never re-marshalled: a forwarded message is a new header on
+ * the received body (message_new_relay()), and its fds move with it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bridge-policy.h"
+#include "bridge.h"
+#include "client.h"
+#include "hashmap.h"
+#include "list.h"
+
+#define BACKOFF_MIN_MS 100u
+#define BACKOFF_MAX_MS 5000u
+/* A caller's connection that the other bus does not drain holds at most this much before further calls
+ * are refused with LimitsExceeded. */
+#define LINK_MAX_QUEUED_BYTES (64u << 20)
+#define NAME_FLAG_DO_NOT_QUEUE 4u
+
+const char *bridge_log_name = "";
+bool bridge_log_verbose;
+
+void bridge_log(const char *fmt, ...)
+{
+        char line[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "nsbridge[%s]: %s\n", bridge_log_name, line);
+}
+
+enum link_kind {
+        LINK_HOST,           /* main connection to the host bus */
+        LINK_CONTAINER,      /* main connection to the container bus */
+        LINK_IMPORT_CALLER,  /* to the host bus, for one container caller */
+        LINK_EXPORT_CALLER,  /* to the container bus, for one host caller */
+};
+
+enum source_kind {
+        SOURCE_LINK,
+        SOURCE_TIMER,
+        SOURCE_SIGNAL,
+        SOURCE_INIT,
+};
+
+struct source {
+        enum source_kind kind;
+};
+
+struct link {
+        struct source source; /* first */
+        struct bridge *br;
+        enum link_kind kind;
+        struct client *c;      /* NULL while a main link is down */
+        char *caller;          /* caller links: the caller's unique name on the other bus */
+        struct hashmap *calls; /* serial sent here -> struct forwarded, for routing replies */
+        uint32_t epoll_events;
+        struct list_head flush_link; /* in br->flush_list while output is queued */
+
+        /* Main links: reconnection. */
+        unsigned backoff_ms;
+        uint64_t retry_at_usec; /* 0: not waiting */
+        struct hashmap *driver_calls; /* serial -> struct driver_call */
+
+        /* Export callers: calls held until the caller's credentials are known. */
+        bool creds_known;
+        uint32_t creds_serial; /* SetProxiedCredentials */
+        struct message **held;
+        size_t n_held;
+};
+
+struct forwarded {
+        uint64_t serial; /* key: on the link the call went out on */
+        uint32_t caller_serial;
+};
+
+enum driver_call_kind {
+        CALL_LOG_ERROR,     /* AddMatch, RequestName, ReleaseName: only an error is interesting */
+        CALL_LIST_NAMES,    /* host: which imported names exist now */
+        CALL_GET_NAME_OWNER, /* arg: the name */
+        CALL_GET_CREDS,     /* host: arg is the host caller an export link is for */
+};
+
+struct driver_call {
+        uint64_t serial;
+        enum driver_call_kind kind;
+        char *arg;
+};
+
+/* An imported name that has an owner on the host bus. */
+struct host_name {
+        char *name; /* key */
+        char *owner;
+        bool watched; /* a match for its broadcasts is installed */
+};
+
+struct bridge {
+        const struct bridge_options *o;
+        int epoll_fd, timer_fd;
+        struct source timer_source, signal_source, init_source;
+        uid_t uid;
+        struct link host, container;
+        struct hashmap *import_callers; /* container unique name -> struct link */
+        struct hashmap *export_callers; /* host unique name -> struct link */
+        struct hashmap *host_names;     /* imported name -> struct host_name */
+        char **export_owners;           /* per export: the container owner's unique name, or NULL */
+        struct list_head flush_list;
+        struct list_head dead_links; /* caller links closed during this batch of events */
+        bool ready_logged;
+        int exit_code; /* >= 0: stop */
+        uint8_t scratch[64 * 1024];
+};
+
+static const char *link_what(const struct link *l)
+{
+        switch (l->kind) {
+        case LINK_HOST:
+                return "host bus";
+        case LINK_CONTAINER:
+                return "container bus";
+        case LINK_IMPORT_CALLER:
+                return "host bus (for a container caller)";
+        case LINK_EXPORT_CALLER:
+                return "container bus (for a host caller)";
+        }
+        return "?";
+}
+
+static bool link_up(const struct link *l)
+{
+        return l->c != NULL;
+}
+
+static void link_mark_dirty(struct link *l)
+{
+        if (list_unlinked(&l->flush_link))
+                list_add_tail(&l->br->flush_list, &l->flush_link);
+}
+
+/* Queue a message with its header; takes a new reference. */
+static int link_send(struct link *l, struct message *m)
+{
+        if (!l->c)
+                return -ENOTCONN;
+        int r = client_queue(l->c, m);
+        if (r >= 0)
+                link_mark_dirty(l);
+        return r;
+}
+
+static int link_watch(struct link *l, uint32_t events)
+{
+        if (l->epoll_events == events)
+                return 0;
+        struct epoll_event ev = {.events = events, .data.ptr = &l->source};
+        int op = l->epoll_events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+        if (epoll_ctl(l->br->epoll_fd, op, l->c->fd, &ev) < 0)
+                return -errno;
+        l->epoll_events = events;
+        return 0;
+}
+
+static void driver_call_free(struct driver_call *d)
+{
+        free(d->arg);
+        free(d);
+}
+
+static int link_track_driver_call(struct link *l, int64_t serial, enum driver_call_kind kind, const char *arg)
+{
+        if (serial < 0)
+                return (int)serial;
+        struct driver_call *d = calloc(1, sizeof(*d));
+        if (!d || (arg && !(d->arg = strdup(arg)))) {
+                free(d);
+                return -ENOMEM;
+        }
+        d->serial = (uint64_t)serial;
+        d->kind = kind;
+        int r = hashmap_put(l->driver_calls, &d->serial, d);
+        if (r < 0) {
+                driver_call_free(d);
+                return r;
+        }
+        link_mark_dirty(l);
+        return 0;
+}
+
+/* ---- errors sent back to callers ---- */
+
+/* An error reply for call m (received on link from), sent back on from. */
+static void reply_error(struct link *from, const struct message *m, const char *name, const char *fmt, ...)
+{
+        if (m->type != MESSAGE_METHOD_CALL || (m->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED) || !m->sender ||
+            !link_up(from))
+                return;
+        char text[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof(text), fmt, ap);
+        va_end(ap);
+
+        struct msg_builder b;
+        msg_builder_init(&b, MESSAGE_ERROR, client_next_serial(from->c));
+        b.error_name = name;
+        b.reply_serial = m->serial;
+        b.destination = m->sender;
+        msg_builder_append(&b, "s", text);
+        struct message *e;
+        if (msg_builder_finish(&b, &e) < 0)
+                return;
+        link_send(from, e);
+        message_unref(e);
+}
+
+/* The same, for a call known only by its caller and serial (a call forwarded earlier). */
+static void reply_error_to(struct link *main, const char *caller, uint32_t serial, const char *name,
+                           const char *text)
+{
+        if (!link_up(main))
+                return;
+        struct msg_builder b;
+        msg_builder_init(&b, MESSAGE_ERROR, client_next_serial(main->c));
+        b.error_name = name;
+        b.reply_serial = serial;
+        b.destination = caller;
+        msg_builder_append(&b, "s", text);
+        struct message *e;
+        if (msg_builder_finish(&b, &e) < 0)
+                return;
+        link_send(main, e);
+        message_unref(e);
+}
+
+/* ---- links ---- */
+
+static struct link *main_link_for(struct bridge *br, const struct link *caller_link)
+{
+        /* Replies to what a caller link forwarded go back on the other bus's main link. */
+        return caller_link->kind == LINK_IMPORT_CALLER ? &br->container : &br->host;
+}
+
+/* Close a link's connection. Calls it forwarded will never be answered: their callers learn it now. */
+static void link_close(struct link *l, const char *why)
+{
+        struct bridge *br = l->br;
+        if (l->calls) {
+                struct hashmap_iter it;
+                struct forwarded *f;
+                HASHMAP_FOREACH(f, l->calls, it)
+                {
+                        if (l->caller)
+                                reply_error_to(main_link_for(br, l), l->caller, f->caller_serial,
+                                               "org.freedesktop.DBus.Error.NoReply", why);
+                        hashmap_remove(l->calls, &f->serial);
+                        free(f);
+                }
+        }
+        if (l->driver_calls) {
+                struct hashmap_iter it;
+                struct driver_call *d;
+                HASHMAP_FOREACH(d, l->driver_calls, it)
+                {
+                        hashmap_remove(l->driver_calls, &d->serial);
+                        driver_call_free(d);
+                }
+        }
+        for (size_t i = 0; i < l->n_held; i++)
+                message_unref(l->held[i]);
+        free(l->held);
+        l->held = NULL;
+        l->n_held = 0;
+        l->creds_known = false;
+        if (!list_unlinked(&l->flush_link))
+                list_del(&l->flush_link);
+        if (l->c && l->epoll_events)
+                epoll_ctl(br->epoll_fd, EPOLL_CTL_DEL, l->c->fd, NULL);
+        l->epoll_events = 0;
+        l->c = client_free(l->c);
+}
+
+/* Closed now, freed after the current batch of events, which may still name it. */
+static void caller_link_free(struct link *l)
+{
+        if (!l)
+                return;
+        link_close(l, "The bridge lost the connection that carried this call");
+        list_add_tail(&l->br->dead_links, &l->flush_link);
+}
+
+static void bridge_free_dead_links(struct bridge *br)
+{
+        while (!list_empty(&br->dead_links)) {
+                struct link *l = list_first_entry(&br->dead_links, struct link, flush_link);
+                list_del(&l->flush_link);
+                hashmap_free(l->calls);
+                free(l->caller);
+                free(l);
+        }
+}
+
+static int link_connect(struct link *l, const char *address)
+{
+        char err[256] = "";
+        int r = client_connect(address, l->br->uid, &l->c, err, sizeof(err));
+        if (r < 0) {
+                if (l->kind == LINK_HOST || l->kind == LINK_CONTAINER)
+                        bridge_debug("cannot connect to the %s: %s", link_what(l), err[0] ? err : strerror(-r));
+                else
+                        bridge_log("cannot connect to the %s: %s", link_what(l), err[0] ? err : strerror(-r));
+                return r;
+        }
+        r = link_watch(l, EPOLLIN);
+        if (r < 0) {
+                l->c = client_free(l->c);
+                return r;
+        }
+        link_mark_dirty(l);
+        return 0;
+}
+
+static struct link *caller_link_new(struct bridge *br, enum link_kind kind, const char *caller)
+{
+        struct link *l = calloc(1, sizeof(*l));
+        if (!l)
+                return NULL;
+        list_init(&l->flush_link);
+        l->source.kind = SOURCE_LINK;
+        l->br = br;
+        l->kind = kind;
+        list_init(&l->flush_link);
+        l->caller = strdup(caller);
+        l->calls = hashmap_new(&uint64_hash_ops);
+        if (!l->caller || !l->calls ||
+            link_connect(l, kind == LINK_IMPORT_CALLER ? br->o->host_address : br->o->container_address) < 0) {
+                caller_link_free(l);
+                return NULL;
+        }
+        return l;
+}
+
+/* ---- names ---- */
+
+static int host_add_broadcast_match(struct bridge *br, struct host_name *hn, bool add)
+{
+        char rule[512];
+        snprintf(rule, sizeof(rule), "type='signal',sender='%s'", hn->name);
+        int64_t s = client_call_driver(br->host.c, add ? "AddMatch" : "RemoveMatch", "s", rule);
+        hn->watched = add;
+        return link_track_driver_call(&br->host, s, CALL_LOG_ERROR, add ? "AddMatch" : "RemoveMatch");
+}
+
+static void container_own(struct bridge *br, const char *name, bool own)
+{
+        if (!link_up(&br->container) || !br->container.c->unique_name)
+                return; /* done when the container link is up (bridge_container_ready) */
+        int64_t s = own ? client_call_driver(br->container.c, "RequestName", "su", name, NAME_FLAG_DO_NOT_QUEUE)
+                        : client_call_driver(br->container.c, "ReleaseName", "s", name);
+        link_track_driver_call(&br->container, s, CALL_LOG_ERROR, name);
+}
+
+static void host_own(struct bridge *br, const char *name, bool own)
+{
+        if (!link_up(&br->host) || !br->host.c->unique_name)
+                return;
+        int64_t s = own ? client_call_driver(br->host.c, "RequestName", "su", name, NAME_FLAG_DO_NOT_QUEUE)
+                        : client_call_driver(br->host.c, "ReleaseName", "s", name);
+        link_track_driver_call(&br->host, s, CALL_LOG_ERROR, name);
+}
+
+static void host_name_free(struct host_name *hn)
+{
+        free(hn->name);
+        free(hn->owner);
+        free(hn);
+}
+
+/* An imported name got owner (or lost it: ""), on the host bus. The container sees the same. */
+static void host_name_set_owner(struct bridge *br, const char *name, const char *owner)
+{
+        const struct bridge_policy *p = br->o->policy;
+        struct host_name *hn = hashmap_get(br->host_names, name);
+        if (!owner[0]) {
+                if (!hn)
+                        return;
+                hashmap_remove(br->host_names, name);
+                if (hn->watched && link_up(&br->host))
+                        host_add_broadcast_match(br, hn, false);
+                container_own(br, name, false);
+                bridge_debug("%s left the host bus", name);
+                host_name_free(hn);
+                return;
+        }
+        if (hn) {
+                char *o = strdup(owner);
+                if (o) {
+                        free(hn->owner);
+                        hn->owner = o;
+                }
+                return;
+        }
+        hn = calloc(1, sizeof(*hn));
+        if (!hn || !(hn->name = strdup(name)) || !(hn->owner = strdup(owner)) ||
+            hashmap_put(br->host_names, hn->name, hn) < 0) {
+                if (hn)
+                        host_name_free(hn);
+                bridge_log("out of memory tracking %s", name);
+                return;
+        }
+        if (bridge_policy_import_level(p, name) >= BRIDGE_LEVEL_FILTERED)
+                host_add_broadcast_match(br, hn, true);
+        container_own(br, name, true);
+        bridge_debug("%s is on the host bus (%s): importing it", name, owner);
+}
+
+/* An exported name got an owner in the container (or lost it). The host sees the renamed name follow. */
+static void export_set_owner(struct bridge *br, size_t i, const char *owner)
+{
+        const struct bridge_export *e = bridge_policy_export(br->o->policy, i);
+        bool had = br->export_owners[i] != NULL;
+        free(br->export_owners[i]);
+        br->export_owners[i] = owner[0] ? strdup(owner) : NULL;
+        bool has = br->export_owners[i] != NULL;
+        if (had != has) {
+                host_own(br, e->host_name, has);
+                bridge_debug("%s %s the container bus: %s %s on the host bus", e->container_name,
+                             has ? "is on" : "left", has ? "exporting it as" : "withdrawing", e->host_name);
+        }
+}
+
+static void name_owner_changed(struct bridge *br, struct link *l, struct message *m)
+{
+        const char *name, *old, *new;
+        if (message_read(m, "sss", &name, &old, &new) < 0)
+                return;
+        if (name[0] == ':') {
+                if (new[0])
+                        return;
+                /* A caller left: its connection on the other bus goes too. */
+                struct hashmap *callers = l->kind == LINK_HOST ? br->export_callers : br->import_callers;
+                struct link *cl = hashmap_remove(callers, name);
+                if (cl)
+                        bridge_debug("caller %s left the %s", name, link_what(l));
+                caller_link_free(cl);
+                return;
+        }
+        if (l->kind == LINK_HOST) {
+                if (bridge_policy_is_imported(br->o->policy, name))
+                        host_name_set_owner(br, name, new);
+        } else {
+                for (size_t i = 0; i < bridge_policy_n_exports(br->o->policy); i++)
+                        if (streq(bridge_policy_export(br->o->policy, i)->container_name, name))
+                                export_set_owner(br, i, new);
+        }
+}
+
+/* ---- import: container caller -> host service ---- */
+
+static void import_call(struct bridge *br, struct message *m)
+{
+        struct link *main = &br->container;
+        const struct bridge_policy *p = br->o->policy;
+        const char *dest = m->destination;
+
+        if (!dest || dest[0] == ':' || !m->sender) {
+                reply_error(main, m, "org.freedesktop.DBus.Error.AccessDenied",
+                            "The bridge itself has no methods; call an imported name");
+                return;
+        }
+        enum bridge_level level = bridge_policy_import_level(p, dest);
+        if (level == BRIDGE_LEVEL_NONE || !hashmap_get(br->host_names, dest)) {
+                reply_error(main, m, "org.freedesktop.DBus.Error.ServiceUnknown",
+                            "The name %s is not on the host bus", dest);
+                return;
+        }
+        if (level == BRIDGE_LEVEL_SEE ||
+            (level == BRIDGE_LEVEL_FILTERED &&
+             !bridge_policy_may_call(p, dest, m->interface, m->member, m->path))) {
+                reply_error(main, m, "org.freedesktop.DBus.Error.AccessDenied",
+                            "The bridge policy does not permit calling %s%s%s at %s on %s",
+                            m->interface ? m->interface : "", m->interface ? "." : "", m->member, m->path,
+                            dest);
+                return;
+        }
+        if (!link_up(&br->host)) {
+                reply_error(main, m, "org.freedesktop.DBus.Error.Disconnected", "The host bus is not connected");
+                return;
+        }
+
+        struct link *cl = hashmap_get(br->import_callers, m->sender);
+        if (!cl) {
+                cl = caller_link_new(br, LINK_IMPORT_CALLER, m->sender);
+                if (!cl || hashmap_put(br->import_callers, cl->caller, cl) < 0) {
+                        caller_link_free(cl);
+                        reply_error(main, m, "org.freedesktop.DBus.Error.Disconnected",
+                                    "The bridge cannot connect to the host bus for this caller");
+                        return;
+                }
+        }
+        if (cl->c->out.n_bytes > LINK_MAX_QUEUED_BYTES) {
+                reply_error(main, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                            "The host bus is not taking this caller's messages");
+                return;
+        }
+        if (m->n_fds && cl->c->authenticated && !cl->c->unix_fds) {
+                reply_error(main, m, "org.freedesktop.DBus.Error.NotSupported",
+                            "The host bus does not pass file descriptors");
+                return;
+        }
+
+        uint32_t serial = client_next_serial(cl->c);
+        struct message *out;
+        int r = message_new_relay(m, serial, 0, dest, &out);
+        if (r < 0) {
+                reply_error(main, m, "org.freedesktop.DBus.Error.NoMemory", "Cannot forward: %s", strerror(-r));
+                return;
+        }
+        if (!(m->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED)) {
+                struct forwarded *f = calloc(1, sizeof(*f));
+                if (!f || (f->serial = serial, f->caller_serial = m->serial,
+                           hashmap_put(cl->calls, &f->serial, f) < 0)) {
+                        free(f);
+                        message_unref(out);
+                        reply_error(main, m, "org.freedesktop.DBus.Error.NoMemory", "Out of memory");
+                        return;
+                }
+        }
+        link_send(cl, out);
+        message_unref(out);
+}
+
+/* A broadcast on the host bus: re-emitted in the container if its sender owns an imported name whose
+ * rules permit it. */
+static void import_broadcast(struct bridge *br, struct message *m)
+{
+        if (!m->sender || !link_up(&br->container) || !br->container.c->unique_name)
+                return;
+        struct hashmap_iter it;
+        struct host_name *hn;
+        HASHMAP_FOREACH(hn, br->host_names, it)
+        {
+                if (!streq(hn->owner, m->sender) ||
+                    !bridge_policy_may_broadcast(br->o->policy, hn->name, m->interface, m->member, m->path))
+                        continue;
+                struct message *out;
+                if (message_new_relay(m, client_next_serial(br->container.c), 0, NULL, &out) < 0)
+                        return;
+                link_send(&br->container, out);
+                message_unref(out);
+                return;
+        }
+}
+
+/* ---- export: host caller -> container service ---- */
+
+static int export_link_hold(struct link *cl, struct message *m)
+{
+        struct message **h = realloc(cl->held, (cl->n_held + 1) * sizeof(*h));
+        if (!h)
+                return -ENOMEM;
+        cl->held = h;
+        cl->held[cl->n_held++] = m;
+        return 0;
+}
+
+static void export_call(struct bridge *br, struct message *m)
+{
+        struct link *main = &br->host;
+        const struct bridge_policy *p = br->o->policy;
+        const struct bridge_export *e = m->destination && m->destination[0] != ':'
+                                                ? bridge_policy_export_by_host_name(p, m->destination)
+                                                : NULL;
+        if (!e || !m->sender) {
+                reply_error(main, m, "org.freedesktop.DBus.Error.AccessDenied",
+                            "The bridge itself has no methods; call an exported name");
+                return;
+        }
+        size_t idx = (size_t)(e - bridge_policy_export(p, 0));
+        if (!br->export_owners[idx] || !link_up(&br->container)) {
+                reply_error(main, m, "org.freedesktop.DBus.Error.ServiceUnknown",
+                            "%s is not running in the container", e->container_name);
+                return;
+        }
+
+        struct link *cl = hashmap_get(br->export_callers, m->sender);
+        if (!cl) {
+                cl = caller_link_new(br, LINK_EXPORT_CALLER, m->sender);
+                if (!cl || hashmap_put(br->export_callers, cl->caller, cl) < 0) {
+                        caller_link_free(cl);
+                        reply_error(main, m, "org.freedesktop.DBus.Error.Disconnected",
+                                    "The bridge cannot connect to the container bus for this caller");
+                        return;
+                }
+                /* Who the caller is decides what the container service is told; nothing is forwarded
+                 * before the answer. */
+                int64_t s = client_call_driver(main->c, "GetConnectionCredentials", "s", m->sender);
+                if (link_track_driver_call(main, s, CALL_GET_CREDS, m->sender) < 0) {
+                        hashmap_remove(br->export_callers, cl->caller);
+                        caller_link_free(cl);
+                        reply_error(main, m, "org.freedesktop.DBus.Error.NoMemory", "Out of memory");
+                        return;
+                }
+        }
+        if (cl->c->out.n_bytes > LINK_MAX_QUEUED_BYTES) {
+                reply_error(main, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                            "The container bus is not taking this caller's messages");
+                return;
+        }
+
+        uint32_t serial = client_next_serial(cl->c);
+        struct message *out;
+        int r = message_new_relay(m, serial, 0, e->container_name, &out);
+        if (r < 0) {
+                reply_error(main, m, "org.freedesktop.DBus.Error.NoMemory", "Cannot forward: %s", strerror(-r));
+                return;
+        }
+        if (!(m->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED)) {
+                struct forwarded *f = calloc(1, sizeof(*f));
+                if (!f || (f->serial = serial, f->caller_serial = m->serial,
+                           hashmap_put(cl->calls, &f->serial, f) < 0)) {
+                        free(f);
+                        message_unref(out);
+                        reply_error(main, m, "org.freedesktop.DBus.Error.NoMemory", "Out of memory");
+                        return;
+                }
+        }
+        if (cl->creds_known)
+                link_send(cl, out);
+        else if (export_link_hold(cl, out) < 0)
+                message_unref(out);
+        else
+                return; /* the reference moved to held */
+        message_unref(out);
+}
+
+/* Append a{sv} entry key: variant of u. */
+static void append_u32_entry(struct msg_builder *b, const char *key, uint32_t v)
+{
+        msg_builder_open(b, '{', "sv");
+        msg_builder_append_basic(b, 's', &key);
+        msg_builder_open(b, 'v', "u");
+        msg_builder_append_basic(b, 'u', &v);
+        msg_builder_close(b);
+        msg_builder_close(b);
+}
+
+/* The host bus said who the caller of an export link is: tell nsbusd, then release the held calls. */
+static void export_link_set_creds(struct bridge *br, const char *caller, struct message *reply)
+{
+        struct link *cl = hashmap_get(br->export_callers, caller);
+        if (!cl || !cl->c)
+                return;
+        if (reply->type == MESSAGE_ERROR) {
+                /* The caller is gone already; so is every reason to forward its calls. */
+                hashmap_remove(br->export_callers, caller);
+                caller_link_free(cl);
+                return;
+        }
+
+        struct msg_builder b;
+        msg_builder_init(&b, MESSAGE_METHOD_CALL, client_next_serial(cl->c));
+        b.destination = DRIVER_NAME;
+        b.path = DRIVER_PATH;
+        b.interface = "org.nsbus.Container1";
+        b.member = "SetProxiedCredentials";
+        msg_builder_open(&b, 'a', "{sv}");
+
+        struct msg_reader r;
+        msg_reader_init(&r, reply);
+        bool ok = msg_reader_enter(&r, 'a', "{sv}") >= 0;
+        while (ok && msg_reader_peek(&r)) {
+                const char *key;
+                uint32_t v;
+                if (msg_reader_enter(&r, '{', "sv") < 0 || msg_reader_read_basic(&r, 's', &key) < 0) {
+                        ok = false;
+                        break;
+                }
+                if ((streq(key, "UnixUserID") || streq(key, "ProcessID")) && msg_reader_enter(&r, 'v', "u") >= 0) {
+                        if (msg_reader_read_basic(&r, 'u', &v) < 0)
+                                ok = false;
+                        else
+                                append_u32_entry(&b, key, v);
+                        msg_reader_exit(&r);
+                } else if (streq(key, "UnixGroupIDs") && msg_reader_enter(&r, 'v', "au") >= 0) {
+                        const char *k = key;
+                        msg_builder_open(&b, '{', "sv");
+                        msg_builder_append_basic(&b, 's', &k);
+                        msg_builder_open(&b, 'v', "au");
+                        msg_builder_open(&b, 'a', "u");
+                        if (msg_reader_enter(&r, 'a', "u") >= 0) {
+                                while (msg_reader_peek(&r) && msg_reader_read_basic(&r, 'u', &v) >= 0)
+                                        msg_builder_append_basic(&b, 'u', &v);
+                                msg_reader_exit(&r);
+                        }
+                        msg_builder_close(&b);
+                        msg_builder_close(&b);
+                        msg_builder_close(&b);
+                        msg_reader_exit(&r);
+                } else if (msg_reader_skip(&r) < 0)
+                        ok = false;
+                if (msg_reader_exit(&r) < 0)
+                        ok = false;
+        }
+        msg_builder_close(&b);
+
+        struct message *call;
+        if (!ok || msg_builder_finish(&b, &call) < 0) {
+                if (ok)
+                        bridge_log("out of memory describing %s", caller);
+                else {
+                        msg_builder_done(&b);
+                        bridge_log("the host bus sent unreadable credentials for %s", caller);
+                }
+                hashmap_remove(br->export_callers, caller);
+                caller_link_free(cl);
+                return;
+        }
+        cl->creds_serial = call->serial;
+        link_send(cl, call);
+        message_unref(call);
+
+        cl->creds_known = true;
+        for (size_t i = 0; i < cl->n_held; i++) {
+                link_send(cl, cl->held[i]);
+                message_unref(cl->held[i]);
+        }
+        free(cl->held);
+        cl->held = NULL;
+        cl->n_held = 0;
+}
+
+/* A broadcast in the container from the owner of an exported name: the host sees it from the renamed
+ * name. */
+static void export_broadcast(struct bridge *br, struct message *m)
+{
+        if (!m->sender || !link_up(&br->host) || !br->host.c->unique_name)
+                return;
+        for (size_t i = 0; i < bridge_policy_n_exports(br->o->policy); i++) {
+                if (!br->export_owners[i] || !streq(br->export_owners[i], m->sender))
+                        continue;
+                struct message *out;
+                if (message_new_relay(m, client_next_serial(br->host.c), 0, NULL, &out) < 0)
+                        return;
+                link_send(&br->host, out);
+                message_unref(out);
+                return;
+        }
+}
+
+/* ---- main links coming up and going down ---- */
+
+static void bridge_check_ready(struct bridge *br)
+{
+        if (br->ready_logged || !link_up(&br->host) || !br->host.c->unique_name || !link_up(&br->container) ||
+            !br->container.c->unique_name)
+                return;
+        br->ready_logged = true;
+        bridge_log("ready: host bus as %s, container bus as %s", br->host.c->unique_name,
+                   br->container.c->unique_name);
+}
+
+static const char name_owner_changed_rule[] =
+        "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+        "member='NameOwnerChanged'";
+
+/* Queued right behind Hello: everything a fresh main link must learn and announce. */
+static int main_link_start(struct bridge *br, struct link *l)
+{
+        const struct bridge_policy *p = br->o->policy;
+        int r = link_track_driver_call(l, client_call_driver(l->c, "AddMatch", "s", name_owner_changed_rule),
+                                       CALL_LOG_ERROR, "AddMatch");
+        if (r < 0)
+                return r;
+        if (l->kind == LINK_HOST)
+                return link_track_driver_call(l, client_call_driver(l->c, "ListNames", ""), CALL_LIST_NAMES,
+                                              NULL);
+
+        for (size_t i = 0; i < bridge_policy_n_exports(p); i++) {
+                const char *name = bridge_policy_export(p, i)->container_name;
+                char rule[512];
+                snprintf(rule, sizeof(rule), "type='signal',sender='%s'", name);
+                if ((r = link_track_driver_call(l, client_call_driver(l->c, "AddMatch", "s", rule),
+                                                CALL_LOG_ERROR, "AddMatch")) < 0 ||
+                    (r = link_track_driver_call(l, client_call_driver(l->c, "GetNameOwner", "s", name),
+                                                CALL_GET_NAME_OWNER, name)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Hello answered: names known from the other side can be announced on this one. */
+static void main_link_named(struct bridge *br, struct link *l)
+{
+        l->backoff_ms = 0;
+        bridge_log("connected to the %s as %s", link_what(l), l->c->unique_name);
+        if (l->kind == LINK_CONTAINER) {
+                struct hashmap_iter it;
+                struct host_name *hn;
+                HASHMAP_FOREACH(hn, br->host_names, it)
+                container_own(br, hn->name, true);
+        } else {
+                const struct bridge_policy *p = br->o->policy;
+                for (size_t i = 0; i < bridge_policy_n_exports(p); i++)
+                        if (br->export_owners[i])
+                                host_own(br, bridge_policy_export(p, i)->host_name, true);
+        }
+        bridge_check_ready(br);
+}
+
+static void schedule_reconnect(struct bridge *br, struct link *l)
+{
+        l->backoff_ms = l->backoff_ms ? MIN(l->backoff_ms * 2, BACKOFF_MAX_MS) : BACKOFF_MIN_MS;
+        l->retry_at_usec = now_usec() + (uint64_t)l->backoff_ms * 1000u;
+
+        uint64_t next = 0;
+        if (br->host.retry_at_usec)
+                next = br->host.retry_at_usec;
+        if (br->container.retry_at_usec && (!next || br->container.retry_at_usec < next))
+                next = br->container.retry_at_usec;
+        uint64_t now = now_usec(), delay = next > now ? next - now : 1;
+        struct itimerspec its = {.it_value = {.tv_sec = (time_t)(delay / 1000000u),
+                                              .tv_nsec = (long)(delay % 1000000u) * 1000}};
+        timerfd_settime(br->timer_fd, 0, &its, NULL);
+}
+
+static void main_link_try_connect(struct bridge *br, struct link *l)
+{
+        l->retry_at_usec = 0;
+        const char *address = l->kind == LINK_HOST ? br->o->host_address : br->o->container_address;
+        if (link_connect(l, address) < 0 || main_link_start(br, l) < 0) {
+                if (l->c) {
+                        l->c = client_free(l->c); /* main_link_start failed: out of memory */
+                        l->epoll_events = 0;
+                        if (!list_unlinked(&l->flush_link))
+                                list_del(&l->flush_link);
+                }
+                schedule_reconnect(br, l);
+        }
+}
+
+static void close_all_callers(struct hashmap *callers, const char *why)
+{
+        struct hashmap_iter it;
+        struct link *cl;
+        HASHMAP_FOREACH(cl, callers, it)
+        {
+                hashmap_remove(callers, cl->caller);
+                link_close(cl, why);
+                list_add_tail(&cl->br->dead_links, &cl->flush_link);
+        }
+}
+
+/* A main link died: what was learnt through it is forgotten and undone on the other side. */
+static void main_link_lost(struct bridge *br, struct link *l, const char *why)
+{
+        bridge_log("lost the %s: %s; reconnecting", link_what(l), why);
+        link_close(l, why);
+
+        if (l->kind == LINK_HOST) {
+                /* Container callers' calls to the host cannot be answered any more; the host callers
+                 * that called into the container are gone with the host bus. */
+                close_all_callers(br->import_callers, "The host bus went away");
+                close_all_callers(br->export_callers, "The host bus went away");
+                struct hashmap_iter it;
+                struct host_name *hn;
+                HASHMAP_FOREACH(hn, br->host_names, it)
+                {
+                        hashmap_remove(br->host_names, hn->name);
+                        container_own(br, hn->name, false);
+                        host_name_free(hn);
+                }
+        } else {
+                close_all_callers(br->export_callers, "The container bus went away");
+                close_all_callers(br->import_callers, "The container bus went away");
+                for (size_t i = 0; i < bridge_policy_n_exports(br->o->policy); i++)
+                        export_set_owner(br, i, "");
+        }
+        schedule_reconnect(br, l);
+}
+
+/* ---- messages ---- */
+
+static void handle_driver_reply(struct bridge *br, struct link *l, struct message *m)
+{
+        struct driver_call *d = hashmap_remove(l->driver_calls, &(uint64_t){m->reply_serial});
+        if (!d)
+                return;
+        switch (d->kind) {
+        case CALL_LOG_ERROR:
+                if (m->type == MESSAGE_ERROR) {
+                        const char *text = "";
+                        message_read(m, "s", &text);
+                        bridge_log("%s (%s) on the %s failed: %s: %s", d->arg ? d->arg : "call",
+                                   "driver", link_what(l), m->error_name, text);
+                }
+                break;
+        case CALL_LIST_NAMES: {
+                char **names = NULL;
+                if (m->type == MESSAGE_METHOD_RETURN && message_read(m, "as", &names) >= 0) {
+                        for (char **n = names; *n; n++)
+                                if (**n != ':' && bridge_policy_is_imported(br->o->policy, *n))
+                                        link_track_driver_call(l, client_call_driver(l->c, "GetNameOwner", "s", *n),
+                                                               CALL_GET_NAME_OWNER, *n);
+                }
+                free(names);
+                break;
+        }
+        case CALL_GET_NAME_OWNER: {
+                const char *owner = "";
+                if (m->type == MESSAGE_METHOD_RETURN && message_read(m, "s", &owner) < 0)
+                        owner = "";
+                if (l->kind == LINK_HOST)
+                        host_name_set_owner(br, d->arg, owner);
+                else
+                        for (size_t i = 0; i < bridge_policy_n_exports(br->o->policy); i++)
+                                if (streq(bridge_policy_export(br->o->policy, i)->container_name, d->arg))
+                                        export_set_owner(br, i, owner);
+                break;
+        }
+        case CALL_GET_CREDS:
+                export_link_set_creds(br, d->arg, m);
+                break;
+        }
+        driver_call_free(d);
+}
+
+static void handle_main_message(struct bridge *br, struct link *l, struct message *m)
+{
+        switch (m->type) {
+        case MESSAGE_METHOD_CALL:
+                if (l->kind == LINK_CONTAINER)
+                        import_call(br, m);
+                else
+                        export_call(br, m);
+                return;
+        case MESSAGE_METHOD_RETURN:
+        case MESSAGE_ERROR:
+                if (streq_ptr(m->sender, DRIVER_NAME))
+                        handle_driver_reply(br, l, m);
+                return;
+        case MESSAGE_SIGNAL:
+                if (streq_ptr(m->sender, DRIVER_NAME)) {
+                        if (streq_ptr(m->member, "NameOwnerChanged") && streq_ptr(m->interface, DRIVER_INTERFACE))
+                                name_owner_changed(br, l, m);
+                        return;
+                }
+                if (m->destination)
+                        return; /* unicast signals to the bridge itself mean nothing */
+                if (l->kind == LINK_HOST)
+                        import_broadcast(br, m);
+                else
+                        export_broadcast(br, m);
+                return;
+        }
+}
+
+/* A caller link carries replies back; anything the other bus sends it unbidden is refused. */
+static void handle_caller_message(struct bridge *br, struct link *l, struct message *m)
+{
+        if (m->type == MESSAGE_METHOD_CALL) {
+                reply_error(l, m, "org.freedesktop.DBus.Error.AccessDenied",
+                            "nsbridge does not forward calls back to the caller it represents");
+                return;
+        }
+        if (m->type != MESSAGE_METHOD_RETURN && m->type != MESSAGE_ERROR)
+                return;
+        if (l->kind == LINK_EXPORT_CALLER && m->reply_serial == l->creds_serial && streq_ptr(m->sender, DRIVER_NAME)) {
+                if (m->type == MESSAGE_ERROR) {
+                        const char *text = "";
+                        message_read(m, "s", &text);
+                        bridge_log("nsbusd refused the credentials of %s: %s: %s", l->caller, m->error_name,
+                                   text);
+                        link_close(l, "The container bus refused the caller's credentials");
+                }
+                return;
+        }
+        struct forwarded *f = hashmap_remove(l->calls, &(uint64_t){m->reply_serial});
+        if (!f)
+                return;
+        struct link *main = main_link_for(br, l);
+        if (link_up(main)) {
+                struct message *out;
+                if (message_new_relay(m, client_next_serial(main->c), f->caller_serial, l->caller, &out) >= 0) {
+                        link_send(main, out);
+                        message_unref(out);
+                }
+        }
+        free(f);
+}
+
+static void link_fail(struct bridge *br, struct link *l, int r)
+{
+        const char *why = r == -ECONNRESET ? "the bus closed the connection"
+                          : r == -EACCES   ? "the bus refused the connection"
+                          : r == -EBADMSG || r == -EPROTO ? "the bus sent something invalid"
+                                                          : strerror(-r);
+        if (l->kind == LINK_HOST || l->kind == LINK_CONTAINER) {
+                main_link_lost(br, l, why);
+                return;
+        }
+        bridge_debug("connection for caller %s to the %s ended: %s", l->caller, link_what(l), why);
+        struct hashmap *callers = l->kind == LINK_IMPORT_CALLER ? br->import_callers : br->export_callers;
+        hashmap_remove(callers, l->caller);
+        caller_link_free(l);
+}
+
+static void link_handle_input(struct bridge *br, struct link *l)
+{
+        bool first = true;
+        for (;;) {
+                struct message *m = NULL;
+                bool had_name = l->c->unique_name != NULL;
+                int r = client_receive(l->c, br->scratch, sizeof(br->scratch), first, &m);
+                first = false;
+                if (r < 0) {
+                        link_fail(br, l, r);
+                        return;
+                }
+                if (!had_name && l->c->unique_name && (l->kind == LINK_HOST || l->kind == LINK_CONTAINER))
+                        main_link_named(br, l);
+                if (r == 0)
+                        return;
+                if (l->kind == LINK_HOST || l->kind == LINK_CONTAINER)
+                        handle_main_message(br, l, m);
+                else
+                        handle_caller_message(br, l, m);
+                message_unref(m);
+                if (!l->c)
+                        return; /* closed while handling */
+        }
+}
+
+static void bridge_flush(struct bridge *br)
+{
+        while (!list_empty(&br->flush_list)) {
+                struct link *l = list_first_entry(&br->flush_list, struct link, flush_link);
+                list_del(&l->flush_link);
+                if (!l->c)
+                        continue;
+                int r = client_flush(l->c);
+                if (r < 0 && r != -EAGAIN) {
+                        link_fail(br, l, r);
+                        continue;
+                }
+                link_watch(l, EPOLLIN | (client_wants_write(l->c) ? EPOLLOUT : 0));
+        }
+}
+
+static void bridge_handle_timer(struct bridge *br)
+{
+        uint64_t ticks;
+        if (read(br->timer_fd, &ticks, sizeof(ticks)) < 0)
+                return;
+        uint64_t now = now_usec();
+        struct link *links[] = {&br->host, &br->container};
+        for (size_t i = 0; i < ELEMENTSOF(links); i++)
+                if (links[i]->retry_at_usec && links[i]->retry_at_usec <= now + 1000)
+                        main_link_try_connect(br, links[i]);
+}
+
+int bridge_run(struct bridge *br)
+{
+        main_link_try_connect(br, &br->container);
+        main_link_try_connect(br, &br->host);
+
+        while (br->exit_code < 0) {
+                bridge_flush(br);
+                struct epoll_event ev[32];
+                int n = epoll_wait(br->epoll_fd, ev, ELEMENTSOF(ev), -1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        bridge_log("epoll_wait: %m");
+                        return 1;
+                }
+                for (int i = 0; i < n && br->exit_code < 0; i++) {
+                        struct source *s = ev[i].data.ptr;
+                        switch (s->kind) {
+                        case SOURCE_LINK: {
+                                struct link *l = (struct link *)s;
+                                if (!l->c)
+                                        break;
+                                if (ev[i].events & EPOLLOUT)
+                                        link_mark_dirty(l);
+                                if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                                        link_handle_input(br, l);
+                                /* A caller link may have been freed in there: nothing touches it after. */
+                                break;
+                        }
+                        case SOURCE_TIMER:
+                                bridge_handle_timer(br);
+                                break;
+                        case SOURCE_SIGNAL: {
+                                struct signalfd_siginfo si;
+                                if (read(br->o->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+                                        bridge_log("signal %u: exiting", si.ssi_signo);
+                                        br->exit_code = 0;
+                                }
+                                break;
+                        }
+                        case SOURCE_INIT:
+                                bridge_log("the container's init exited: exiting");
+                                br->exit_code = 0;
+                                break;
+                        }
+                }
+                bridge_free_dead_links(br);
+        }
+        bridge_flush(br);
+        return br->exit_code;
+}
+
+static int watch_fd(struct bridge *br, int fd, struct source *s)
+{
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
+        return epoll_ctl(br->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int bridge_new(const struct bridge_options *o, struct bridge **ret)
+{
+        struct bridge *br = calloc(1, sizeof(*br));
+        if (!br)
+                return -ENOMEM;
+        br->o = o;
+        br->exit_code = -1;
+        br->uid = geteuid();
+        br->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        br->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+        list_init(&br->flush_list);
+        list_init(&br->dead_links);
+        struct link *mains[] = {&br->host, &br->container};
+        for (size_t i = 0; i < ELEMENTSOF(mains); i++) {
+                mains[i]->source.kind = SOURCE_LINK;
+                mains[i]->br = br;
+                mains[i]->kind = i == 0 ? LINK_HOST : LINK_CONTAINER;
+                list_init(&mains[i]->flush_link);
+                mains[i]->driver_calls = hashmap_new(&uint64_hash_ops);
+        }
+        br->import_callers = hashmap_new(&string_hash_ops);
+        br->export_callers = hashmap_new(&string_hash_ops);
+        br->host_names = hashmap_new(&string_hash_ops);
+        br->export_owners = calloc(bridge_policy_n_exports(o->policy) + 1, sizeof(char *));
+        br->timer_source.kind = SOURCE_TIMER;
+        br->signal_source.kind = SOURCE_SIGNAL;
+        br->init_source.kind = SOURCE_INIT;
+
+        int r = -ENOMEM;
+        if (br->epoll_fd < 0 || br->timer_fd < 0)
+                r = -errno;
+        else if (br->host.driver_calls && br->container.driver_calls && br->import_callers &&
+                 br->export_callers && br->host_names && br->export_owners)
+                r = 0;
+        if (r >= 0)
+                r = watch_fd(br, br->timer_fd, &br->timer_source);
+        if (r >= 0 && o->signal_fd >= 0)
+                r = watch_fd(br, o->signal_fd, &br->signal_source);
+        if (r >= 0 && o->init_pidfd >= 0)
+                r = watch_fd(br, o->init_pidfd, &br->init_source);
+        if (r < 0) {
+                bridge_free(br);
+                return r;
+        }
+        *ret = br;
+        return 0;
+}
+
+void bridge_free(struct bridge *br)
+{
+        if (!br)
+                return;
+        if (br->import_callers)
+                close_all_callers(br->import_callers, "The bridge is exiting");
+        if (br->export_callers)
+                close_all_callers(br->export_callers, "The bridge is exiting");
+        bridge_free_dead_links(br);
+        hashmap_free(br->import_callers);
+        hashmap_free(br->export_callers);
+        struct link *mains[] = {&br->host, &br->container};
+        for (size_t i = 0; i < ELEMENTSOF(mains); i++) {
+                link_close(mains[i], "The bridge is exiting");
+                hashmap_free(mains[i]->driver_calls);
+        }
+        if (br->host_names) {
+                struct hashmap_iter it;
+                struct host_name *hn;
+                HASHMAP_FOREACH(hn, br->host_names, it)
+                {
+                        hashmap_remove(br->host_names, hn->name);
+                        host_name_free(hn);
+                }
+                hashmap_free(br->host_names);
+        }
+        if (br->export_owners)
+                for (size_t i = 0; i < bridge_policy_n_exports(br->o->policy); i++)
+                        free(br->export_owners[i]);
+        free(br->export_owners);
+        safe_close(br->timer_fd);
+        safe_close(br->epoll_fd);
+        free(br);
+}

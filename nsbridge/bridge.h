@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct bridge_policy;
+struct bridge;
+
+struct bridge_options {
+        const char *name;              /* for log lines */
+        const char *host_address;      /* the host bus */
+        const char *container_address; /* the container bus's host.sock */
+        const struct bridge_policy *policy;
+        int init_pidfd; /* the container's init: when it exits, so does the bridge */
+        int signal_fd;  /* SIGTERM and SIGINT */
+        bool verbose;
+};
+
+int bridge_new(const struct bridge_options *o, struct bridge **ret);
+/* Runs until the container's init exits or a signal arrives: returns the exit code. */
+int bridge_run(struct bridge *br);
+void bridge_free(struct bridge *br);
+
+void bridge_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern const char *bridge_log_name;
+extern bool bridge_log_verbose;
+#define bridge_debug(...)                                                                                   \
+        do {                                                                                                \
+                if (bridge_log_verbose)                                                                     \
+                        bridge_log(__VA_ARGS__);                                                            \
+        } while (0)
