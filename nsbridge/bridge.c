@@ -4,15 +4,22 @@
  * the container bus, plus one connection per distinct caller on the other
  * side.
  *
- * Import (host -> container): the container connection owns every imported
- * name whose host owner exists. A permitted call from container caller C
- * leaves on C's own host connection, so host services see one unique name
- * per container caller and can tell them apart; its reply comes back on that
- * connection and is routed to C. Export (container -> host): the host
- * connection owns each exported (renamed) name while its container owner
- * exists; a call from host caller X enters the container on X's own
- * connection, which first tells nsbusd who X is (SetProxiedCredentials), so
- * the container service sees X, never the bridge.
+ * Every peer on one side that the other side deals with has its own
+ * connection there: each host owner of imported names gets an "owner"
+ * connection on the container bus that owns those names, each container
+ * caller a "caller" connection on the host bus, and the same the other way
+ * for exports. So unique names keep their meaning across the bridge: host
+ * services tell container callers apart, a client that binds a proxy to the
+ * unique name owning a name (dbus-python does) reaches that owner and no
+ * other, and NameOwnerChanged inside follows each host service's lifetime.
+ *
+ * Import (host -> container): a permitted call from container caller C to
+ * the owner connection of host service U leaves on C's caller connection to
+ * U; the reply comes back there and returns through U's owner connection,
+ * the one C called. Export (container -> host): the same, where each host
+ * caller's connection into the container first tells nsbusd who the caller
+ * is (SetProxiedCredentials), so the container service sees the host caller,
+ * never the bridge.
  *
  * Bodies are never re-marshalled: a forwarded message is a new header on
  * the received body (message_new_relay()), and its fds move with it.
@@ -55,10 +62,12 @@ void bridge_log(const char *fmt, ...)
 }
 
 enum link_kind {
-        LINK_HOST,           /* main connection to the host bus */
-        LINK_CONTAINER,      /* main connection to the container bus */
-        LINK_IMPORT_CALLER,  /* to the host bus, for one container caller */
-        LINK_EXPORT_CALLER,  /* to the container bus, for one host caller */
+        LINK_HOST,          /* main connection to the host bus: watches names, asks the driver */
+        LINK_CONTAINER,     /* main connection to the container bus: the same */
+        LINK_IMPORT_CALLER, /* to the host bus, for one container caller */
+        LINK_EXPORT_CALLER, /* to the container bus, for one host caller */
+        LINK_IMPORT_OWNER,  /* to the container bus, owning the imported names of one host peer */
+        LINK_EXPORT_OWNER,  /* to the host bus, owning the exported names of one container peer */
 };
 
 enum source_kind {
@@ -77,7 +86,7 @@ struct link {
         struct bridge *br;
         enum link_kind kind;
         struct client *c;      /* NULL while a main link is down */
-        char *caller;          /* caller links: the caller's unique name on the other bus */
+        char *caller;          /* caller and owner links: the peer's unique name on the other bus */
         struct hashmap *calls; /* serial sent here -> struct forwarded, for routing replies */
         uint32_t epoll_events;
         struct list_head flush_link; /* in br->flush_list while output is queued */
@@ -97,6 +106,7 @@ struct link {
 struct forwarded {
         uint64_t serial; /* key: on the link the call went out on */
         uint32_t caller_serial;
+        char *via; /* the owner link the caller called, by its peer's unique name: the reply leaves there */
 };
 
 enum driver_call_kind {
@@ -128,6 +138,8 @@ struct bridge {
         struct hashmap *import_callers; /* container unique name -> struct link */
         struct hashmap *export_callers; /* host unique name -> struct link */
         struct hashmap *host_names;     /* imported name -> struct host_name */
+        struct hashmap *import_owners;  /* host unique name -> struct link (LINK_IMPORT_OWNER) */
+        struct hashmap *export_owner_links; /* container unique name -> struct link (LINK_EXPORT_OWNER) */
         char **export_owners;           /* per export: the container owner's unique name, or NULL */
         struct list_head flush_list;
         struct list_head dead_links; /* caller links closed during this batch of events */
@@ -147,6 +159,10 @@ static const char *link_what(const struct link *l)
                 return "host bus (for a container caller)";
         case LINK_EXPORT_CALLER:
                 return "container bus (for a host caller)";
+        case LINK_IMPORT_OWNER:
+                return "container bus (for a host service)";
+        case LINK_EXPORT_OWNER:
+                return "host bus (for a container service)";
         }
         return "?";
 }
@@ -259,10 +275,17 @@ static void reply_error_to(struct link *main, const char *caller, uint32_t seria
 
 /* ---- links ---- */
 
-static struct link *main_link_for(struct bridge *br, const struct link *caller_link)
+/* The owner link a forwarded call came in on: its reply, or the error saying there is none, leaves there. */
+static struct link *reply_link_for(struct bridge *br, const struct link *caller_link, const struct forwarded *f)
 {
-        /* Replies to what a caller link forwarded go back on the other bus's main link. */
-        return caller_link->kind == LINK_IMPORT_CALLER ? &br->container : &br->host;
+        struct hashmap *owners = caller_link->kind == LINK_IMPORT_CALLER ? br->import_owners : br->export_owner_links;
+        return hashmap_get(owners, f->via);
+}
+
+static void forwarded_free(struct forwarded *f)
+{
+        free(f->via);
+        free(f);
 }
 
 /* Close a link's connection. Calls it forwarded will never be answered: their callers learn it now. */
@@ -274,11 +297,12 @@ static void link_close(struct link *l, const char *why)
                 struct forwarded *f;
                 HASHMAP_FOREACH(f, l->calls, it)
                 {
-                        if (l->caller)
-                                reply_error_to(main_link_for(br, l), l->caller, f->caller_serial,
+                        struct link *via = reply_link_for(br, l, f);
+                        if (via)
+                                reply_error_to(via, l->caller, f->caller_serial,
                                                "org.freedesktop.DBus.Error.NoReply", why);
                         hashmap_remove(l->calls, &f->serial);
-                        free(f);
+                        forwarded_free(f);
                 }
         }
         if (l->driver_calls) {
@@ -344,7 +368,8 @@ static int link_connect(struct link *l, const char *address)
         return 0;
 }
 
-static struct link *caller_link_new(struct bridge *br, enum link_kind kind, const char *caller)
+/* A caller or owner link standing for peer (a unique name on the other bus). */
+static struct link *caller_link_new(struct bridge *br, enum link_kind kind, const char *peer)
 {
         struct link *l = calloc(1, sizeof(*l));
         if (!l)
@@ -353,15 +378,48 @@ static struct link *caller_link_new(struct bridge *br, enum link_kind kind, cons
         l->source.kind = SOURCE_LINK;
         l->br = br;
         l->kind = kind;
-        list_init(&l->flush_link);
-        l->caller = strdup(caller);
+        l->caller = strdup(peer);
         l->calls = hashmap_new(&uint64_hash_ops);
-        if (!l->caller || !l->calls ||
-            link_connect(l, kind == LINK_IMPORT_CALLER ? br->o->host_address : br->o->container_address) < 0) {
+        bool to_host = kind == LINK_IMPORT_CALLER || kind == LINK_EXPORT_OWNER;
+        if (!l->caller || !l->calls || link_connect(l, to_host ? br->o->host_address : br->o->container_address) < 0) {
                 caller_link_free(l);
                 return NULL;
         }
         return l;
+}
+
+/* The link that owns, on the other bus, the names that peer owns on this one; made when create is set and
+ * the other bus is connected. */
+static struct link *owner_link_get(struct bridge *br, enum link_kind kind, const char *peer, bool create)
+{
+        struct hashmap *owners = kind == LINK_IMPORT_OWNER ? br->import_owners : br->export_owner_links;
+        struct link *l = hashmap_get(owners, peer);
+        struct link *main = kind == LINK_IMPORT_OWNER ? &br->container : &br->host;
+        if (l || !create || !link_up(main) || !main->c->unique_name)
+                return l; /* made for every name once the main link is named (main_link_named) */
+        l = caller_link_new(br, kind, peer);
+        if (l && hashmap_put(owners, l->caller, l) < 0) {
+                caller_link_free(l);
+                l = NULL;
+        }
+        return l;
+}
+
+static void owner_link_own(struct link *l, const char *name, bool own)
+{
+        if (!l || !l->c)
+                return;
+        int64_t s = own ? client_call_driver(l->c, "RequestName", "su", name, NAME_FLAG_DO_NOT_QUEUE)
+                        : client_call_driver(l->c, "ReleaseName", "s", name);
+        if (s >= 0)
+                link_mark_dirty(l);
+}
+
+/* An owner link whose peer owns none of the names any more goes; the peer leaves the other bus with it. */
+static void owner_link_drop(struct bridge *br, enum link_kind kind, const char *peer)
+{
+        struct hashmap *owners = kind == LINK_IMPORT_OWNER ? br->import_owners : br->export_owner_links;
+        caller_link_free(hashmap_remove(owners, peer));
 }
 
 /* ---- names ---- */
@@ -375,24 +433,6 @@ static int host_add_broadcast_match(struct bridge *br, struct host_name *hn, boo
         return link_track_driver_call(&br->host, s, CALL_LOG_ERROR, add ? "AddMatch" : "RemoveMatch");
 }
 
-static void container_own(struct bridge *br, const char *name, bool own)
-{
-        if (!link_up(&br->container) || !br->container.c->unique_name)
-                return; /* done when the container link is up (bridge_container_ready) */
-        int64_t s = own ? client_call_driver(br->container.c, "RequestName", "su", name, NAME_FLAG_DO_NOT_QUEUE)
-                        : client_call_driver(br->container.c, "ReleaseName", "s", name);
-        link_track_driver_call(&br->container, s, CALL_LOG_ERROR, name);
-}
-
-static void host_own(struct bridge *br, const char *name, bool own)
-{
-        if (!link_up(&br->host) || !br->host.c->unique_name)
-                return;
-        int64_t s = own ? client_call_driver(br->host.c, "RequestName", "su", name, NAME_FLAG_DO_NOT_QUEUE)
-                        : client_call_driver(br->host.c, "ReleaseName", "s", name);
-        link_track_driver_call(&br->host, s, CALL_LOG_ERROR, name);
-}
-
 static void host_name_free(struct host_name *hn)
 {
         free(hn->name);
@@ -400,57 +440,89 @@ static void host_name_free(struct host_name *hn)
         free(hn);
 }
 
-/* An imported name got owner (or lost it: ""), on the host bus. The container sees the same. */
-static void host_name_set_owner(struct bridge *br, const char *name, const char *owner)
+static bool import_peer_owns_names(struct bridge *br, const char *peer)
 {
-        const struct bridge_policy *p = br->o->policy;
-        struct host_name *hn = hashmap_get(br->host_names, name);
-        if (!owner[0]) {
-                if (!hn)
-                        return;
-                hashmap_remove(br->host_names, name);
-                if (hn->watched && link_up(&br->host))
-                        host_add_broadcast_match(br, hn, false);
-                container_own(br, name, false);
-                bridge_debug("%s left the host bus", name);
-                host_name_free(hn);
-                return;
-        }
-        if (hn) {
-                char *o = strdup(owner);
-                if (o) {
-                        free(hn->owner);
-                        hn->owner = o;
-                }
-                return;
-        }
-        hn = calloc(1, sizeof(*hn));
-        if (!hn || !(hn->name = strdup(name)) || !(hn->owner = strdup(owner)) ||
-            hashmap_put(br->host_names, hn->name, hn) < 0) {
-                if (hn)
-                        host_name_free(hn);
-                bridge_log("out of memory tracking %s", name);
-                return;
-        }
-        if (bridge_policy_import_level(p, name) >= BRIDGE_LEVEL_FILTERED)
-                host_add_broadcast_match(br, hn, true);
-        container_own(br, name, true);
-        bridge_debug("%s is on the host bus (%s): importing it", name, owner);
+        struct hashmap_iter it;
+        struct host_name *hn;
+        HASHMAP_FOREACH(hn, br->host_names, it)
+        if (streq(hn->owner, peer))
+                return true;
+        return false;
 }
 
-/* An exported name got an owner in the container (or lost it). The host sees the renamed name follow. */
+static bool export_peer_owns_names(struct bridge *br, const char *peer)
+{
+        for (size_t i = 0; i < bridge_policy_n_exports(br->o->policy); i++)
+                if (br->export_owners[i] && streq(br->export_owners[i], peer))
+                        return true;
+        return false;
+}
+
+/* An imported name got an owner on the host bus (or lost it: ""). Inside, the owner link of the same host
+ * peer owns it, so the container sees the same. */
+static void host_name_set_owner(struct bridge *br, const char *name, const char *owner)
+{
+        struct host_name *hn = hashmap_get(br->host_names, name);
+        if (hn && streq(hn->owner, owner))
+                return;
+        _cleanup_free_ char *old = NULL;
+        if (hn) {
+                old = TAKE_PTR(hn->owner);
+                owner_link_own(owner_link_get(br, LINK_IMPORT_OWNER, old, false), name, false);
+        }
+        if (!owner[0]) {
+                if (hn) {
+                        hashmap_remove(br->host_names, name);
+                        if (hn->watched && link_up(&br->host))
+                                host_add_broadcast_match(br, hn, false);
+                        host_name_free(hn);
+                        bridge_debug("%s left the host bus", name);
+                }
+        } else {
+                if (!hn) {
+                        hn = calloc(1, sizeof(*hn));
+                        if (!hn || !(hn->name = strdup(name)) || hashmap_put(br->host_names, hn->name, hn) < 0) {
+                                if (hn)
+                                        host_name_free(hn);
+                                bridge_log("out of memory tracking %s", name);
+                                return;
+                        }
+                        if (bridge_policy_import_level(br->o->policy, name) >= BRIDGE_LEVEL_FILTERED)
+                                host_add_broadcast_match(br, hn, true);
+                }
+                hn->owner = strdup(owner);
+                if (!hn->owner) {
+                        hashmap_remove(br->host_names, name);
+                        host_name_free(hn);
+                        bridge_log("out of memory tracking %s", name);
+                } else {
+                        owner_link_own(owner_link_get(br, LINK_IMPORT_OWNER, owner, true), name, true);
+                        bridge_debug("%s is on the host bus (%s): importing it", name, owner);
+                }
+        }
+        if (old && !import_peer_owns_names(br, old))
+                owner_link_drop(br, LINK_IMPORT_OWNER, old);
+}
+
+/* An exported name got an owner in the container (or lost it). On the host, the owner link of the same
+ * container peer owns the renamed name. */
 static void export_set_owner(struct bridge *br, size_t i, const char *owner)
 {
         const struct bridge_export *e = bridge_policy_export(br->o->policy, i);
-        bool had = br->export_owners[i] != NULL;
-        free(br->export_owners[i]);
-        br->export_owners[i] = owner[0] ? strdup(owner) : NULL;
-        bool has = br->export_owners[i] != NULL;
-        if (had != has) {
-                host_own(br, e->host_name, has);
-                bridge_debug("%s %s the container bus: %s %s on the host bus", e->container_name,
-                             has ? "is on" : "left", has ? "exporting it as" : "withdrawing", e->host_name);
+        if (streq_ptr(br->export_owners[i], owner[0] ? owner : NULL))
+                return;
+        _cleanup_free_ char *old = TAKE_PTR(br->export_owners[i]);
+        if (old)
+                owner_link_own(owner_link_get(br, LINK_EXPORT_OWNER, old, false), e->host_name, false);
+        if (owner[0]) {
+                br->export_owners[i] = strdup(owner);
+                if (br->export_owners[i])
+                        owner_link_own(owner_link_get(br, LINK_EXPORT_OWNER, owner, true), e->host_name, true);
         }
+        bridge_debug("%s %s the container bus: %s %s on the host bus", e->container_name,
+                     owner[0] ? "is on" : "left", owner[0] ? "exporting it as" : "withdrawing", e->host_name);
+        if (old && !export_peer_owns_names(br, old))
+                owner_link_drop(br, LINK_EXPORT_OWNER, old);
 }
 
 static void name_owner_changed(struct bridge *br, struct link *l, struct message *m)
@@ -481,84 +553,137 @@ static void name_owner_changed(struct bridge *br, struct link *l, struct message
 
 /* ---- import: container caller -> host service ---- */
 
-static void import_call(struct bridge *br, struct message *m)
+static bool import_may_call(const struct bridge_policy *p, const char *name, const struct message *m)
 {
-        struct link *main = &br->container;
-        const struct bridge_policy *p = br->o->policy;
-        const char *dest = m->destination;
+        switch (bridge_policy_import_level(p, name)) {
+        case BRIDGE_LEVEL_TALK:
+                return true;
+        case BRIDGE_LEVEL_FILTERED:
+                return bridge_policy_may_call(p, name, m->interface, m->member, m->path);
+        default:
+                return false;
+        }
+}
 
-        if (!dest || dest[0] == ':' || !m->sender) {
-                reply_error(main, m, "org.freedesktop.DBus.Error.AccessDenied",
-                            "The bridge itself has no methods; call an imported name");
-                return;
-        }
-        enum bridge_level level = bridge_policy_import_level(p, dest);
-        if (level == BRIDGE_LEVEL_NONE || !hashmap_get(br->host_names, dest)) {
-                reply_error(main, m, "org.freedesktop.DBus.Error.ServiceUnknown",
-                            "The name %s is not on the host bus", dest);
-                return;
-        }
-        if (level == BRIDGE_LEVEL_SEE ||
-            (level == BRIDGE_LEVEL_FILTERED &&
-             !bridge_policy_may_call(p, dest, m->interface, m->member, m->path))) {
-                reply_error(main, m, "org.freedesktop.DBus.Error.AccessDenied",
-                            "The bridge policy does not permit calling %s%s%s at %s on %s",
-                            m->interface ? m->interface : "", m->interface ? "." : "", m->member, m->path,
-                            dest);
-                return;
-        }
-        if (!link_up(&br->host)) {
-                reply_error(main, m, "org.freedesktop.DBus.Error.Disconnected", "The host bus is not connected");
-                return;
-        }
-
-        struct link *cl = hashmap_get(br->import_callers, m->sender);
-        if (!cl) {
-                cl = caller_link_new(br, LINK_IMPORT_CALLER, m->sender);
-                if (!cl || hashmap_put(br->import_callers, cl->caller, cl) < 0) {
-                        caller_link_free(cl);
-                        reply_error(main, m, "org.freedesktop.DBus.Error.Disconnected",
-                                    "The bridge cannot connect to the host bus for this caller");
-                        return;
+/* Queue relay of call m on caller link cl, remembering where its reply goes (via: the owner link's peer). */
+static int forward_call(struct link *cl, struct message *m, const char *dest, const char *via)
+{
+        uint32_t serial = client_next_serial(cl->c);
+        struct message *out;
+        int r = message_new_relay(m, serial, 0, dest, &out);
+        if (r < 0)
+                return r;
+        if (!(m->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED)) {
+                struct forwarded *f = calloc(1, sizeof(*f));
+                if (!f || !(f->via = strdup(via))) {
+                        free(f);
+                        message_unref(out);
+                        return -ENOMEM;
+                }
+                f->serial = serial;
+                f->caller_serial = m->serial;
+                if ((r = hashmap_put(cl->calls, &f->serial, f)) < 0) {
+                        forwarded_free(f);
+                        message_unref(out);
+                        return r;
                 }
         }
+        if (cl->kind == LINK_EXPORT_CALLER && !cl->creds_known) {
+                struct message **h = realloc(cl->held, (cl->n_held + 1) * sizeof(*h));
+                if (!h) {
+                        message_unref(out);
+                        return -ENOMEM;
+                }
+                cl->held = h;
+                cl->held[cl->n_held++] = out; /* the reference moves */
+                return 0;
+        }
+        r = link_send(cl, out);
+        message_unref(out);
+        return r;
+}
+
+/* The caller link for sender on the other bus, made on its first call. */
+static struct link *caller_link_for(struct bridge *br, enum link_kind kind, const char *sender, bool *created)
+{
+        struct hashmap *callers = kind == LINK_IMPORT_CALLER ? br->import_callers : br->export_callers;
+        struct link *cl = hashmap_get(callers, sender);
+        *created = false;
+        if (cl)
+                return cl;
+        cl = caller_link_new(br, kind, sender);
+        if (cl && hashmap_put(callers, cl->caller, cl) < 0) {
+                caller_link_free(cl);
+                cl = NULL;
+        }
+        *created = cl != NULL;
+        return cl;
+}
+
+/*
+ * A container caller called owner link ol, which stands for host peer U. Called by a name, the call is
+ * checked against that name's rules; called by ol's unique name (clients such as dbus-python bind proxies
+ * to the unique name owning a name), it is permitted if a name U owns permits it, as xdg-dbus-proxy
+ * decides for unique names.
+ */
+static void import_call(struct bridge *br, struct link *ol, struct message *m)
+{
+        const char *host_peer = ol->caller, *dest = m->destination;
+        bool permitted = false;
+        if (!dest || !m->sender)
+                return;
+        if (dest[0] == ':') {
+                struct hashmap_iter it;
+                struct host_name *hn;
+                HASHMAP_FOREACH(hn, br->host_names, it)
+                permitted = permitted || (streq(hn->owner, host_peer) && import_may_call(br->o->policy, hn->name, m));
+                dest = host_peer;
+        } else {
+                const struct host_name *hn = hashmap_get(br->host_names, dest);
+                if (!hn || !streq(hn->owner, host_peer)) {
+                        reply_error(ol, m, "org.freedesktop.DBus.Error.ServiceUnknown",
+                                    "The name %s is not on the host bus", dest);
+                        return;
+                }
+                permitted = import_may_call(br->o->policy, dest, m);
+        }
+        if (!permitted) {
+                reply_error(ol, m, "org.freedesktop.DBus.Error.AccessDenied",
+                            "The bridge policy does not permit calling %s%s%s at %s on %s",
+                            m->interface ? m->interface : "", m->interface ? "." : "", m->member, m->path,
+                            m->destination);
+                return;
+        }
+
+        bool created;
+        struct link *cl = caller_link_for(br, LINK_IMPORT_CALLER, m->sender, &created);
+        if (!cl) {
+                reply_error(ol, m, "org.freedesktop.DBus.Error.Disconnected",
+                            "The bridge cannot connect to the host bus for this caller");
+                return;
+        }
         if (cl->c->out.n_bytes > LINK_MAX_QUEUED_BYTES) {
-                reply_error(main, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                reply_error(ol, m, "org.freedesktop.DBus.Error.LimitsExceeded",
                             "The host bus is not taking this caller's messages");
                 return;
         }
         if (m->n_fds && cl->c->authenticated && !cl->c->unix_fds) {
-                reply_error(main, m, "org.freedesktop.DBus.Error.NotSupported",
+                reply_error(ol, m, "org.freedesktop.DBus.Error.NotSupported",
                             "The host bus does not pass file descriptors");
                 return;
         }
-
-        uint32_t serial = client_next_serial(cl->c);
-        struct message *out;
-        int r = message_new_relay(m, serial, 0, dest, &out);
-        if (r < 0) {
-                reply_error(main, m, "org.freedesktop.DBus.Error.NoMemory", "Cannot forward: %s", strerror(-r));
-                return;
-        }
-        if (!(m->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED)) {
-                struct forwarded *f = calloc(1, sizeof(*f));
-                if (!f || (f->serial = serial, f->caller_serial = m->serial,
-                           hashmap_put(cl->calls, &f->serial, f) < 0)) {
-                        free(f);
-                        message_unref(out);
-                        reply_error(main, m, "org.freedesktop.DBus.Error.NoMemory", "Out of memory");
-                        return;
-                }
-        }
-        link_send(cl, out);
-        message_unref(out);
+        int r = forward_call(cl, m, dest, host_peer);
+        if (r < 0)
+                reply_error(ol, m, "org.freedesktop.DBus.Error.NoMemory", "Cannot forward the call: %s",
+                            strerror(-r));
 }
 
-/* A broadcast on the host bus: re-emitted in the container if its sender owns an imported name whose
- * rules permit it. */
+/* A broadcast on the host bus: re-emitted in the container by the sender's owner link if the sender owns an
+ * imported name whose rules permit it. */
 static void import_broadcast(struct bridge *br, struct message *m)
 {
-        if (!m->sender || !link_up(&br->container) || !br->container.c->unique_name)
+        struct link *ol = m->sender ? owner_link_get(br, LINK_IMPORT_OWNER, m->sender, false) : NULL;
+        if (!ol || !ol->c)
                 return;
         struct hashmap_iter it;
         struct host_name *hn;
@@ -568,9 +693,9 @@ static void import_broadcast(struct bridge *br, struct message *m)
                     !bridge_policy_may_broadcast(br->o->policy, hn->name, m->interface, m->member, m->path))
                         continue;
                 struct message *out;
-                if (message_new_relay(m, client_next_serial(br->container.c), 0, NULL, &out) < 0)
+                if (message_new_relay(m, client_next_serial(ol->c), 0, NULL, &out) < 0)
                         return;
-                link_send(&br->container, out);
+                link_send(ol, out);
                 message_unref(out);
                 return;
         }
@@ -578,84 +703,55 @@ static void import_broadcast(struct bridge *br, struct message *m)
 
 /* ---- export: host caller -> container service ---- */
 
-static int export_link_hold(struct link *cl, struct message *m)
+/* A host caller called owner link ol, which stands for container peer V: by an exported host name, or by
+ * ol's unique name. Either way the call goes to V's service in the container. */
+static void export_call(struct bridge *br, struct link *ol, struct message *m)
 {
-        struct message **h = realloc(cl->held, (cl->n_held + 1) * sizeof(*h));
-        if (!h)
-                return -ENOMEM;
-        cl->held = h;
-        cl->held[cl->n_held++] = m;
-        return 0;
-}
-
-static void export_call(struct bridge *br, struct message *m)
-{
-        struct link *main = &br->host;
         const struct bridge_policy *p = br->o->policy;
-        const struct bridge_export *e = m->destination && m->destination[0] != ':'
-                                                ? bridge_policy_export_by_host_name(p, m->destination)
-                                                : NULL;
-        if (!e || !m->sender) {
-                reply_error(main, m, "org.freedesktop.DBus.Error.AccessDenied",
-                            "The bridge itself has no methods; call an exported name");
+        const char *container_peer = ol->caller, *dest = NULL;
+        if (!m->destination || !m->sender)
                 return;
+        if (m->destination[0] == ':')
+                dest = container_peer;
+        else {
+                const struct bridge_export *e = bridge_policy_export_by_host_name(p, m->destination);
+                size_t idx = e ? (size_t)(e - bridge_policy_export(p, 0)) : 0;
+                if (e && streq_ptr(br->export_owners[idx], container_peer))
+                        dest = e->container_name;
         }
-        size_t idx = (size_t)(e - bridge_policy_export(p, 0));
-        if (!br->export_owners[idx] || !link_up(&br->container)) {
-                reply_error(main, m, "org.freedesktop.DBus.Error.ServiceUnknown",
-                            "%s is not running in the container", e->container_name);
+        if (!dest) {
+                reply_error(ol, m, "org.freedesktop.DBus.Error.ServiceUnknown", "%s is not running in the container",
+                            m->destination);
                 return;
         }
 
-        struct link *cl = hashmap_get(br->export_callers, m->sender);
+        bool created;
+        struct link *cl = caller_link_for(br, LINK_EXPORT_CALLER, m->sender, &created);
         if (!cl) {
-                cl = caller_link_new(br, LINK_EXPORT_CALLER, m->sender);
-                if (!cl || hashmap_put(br->export_callers, cl->caller, cl) < 0) {
-                        caller_link_free(cl);
-                        reply_error(main, m, "org.freedesktop.DBus.Error.Disconnected",
-                                    "The bridge cannot connect to the container bus for this caller");
-                        return;
-                }
+                reply_error(ol, m, "org.freedesktop.DBus.Error.Disconnected",
+                            "The bridge cannot connect to the container bus for this caller");
+                return;
+        }
+        if (created) {
                 /* Who the caller is decides what the container service is told; nothing is forwarded
                  * before the answer. */
-                int64_t s = client_call_driver(main->c, "GetConnectionCredentials", "s", m->sender);
-                if (link_track_driver_call(main, s, CALL_GET_CREDS, m->sender) < 0) {
+                int64_t s = client_call_driver(br->host.c, "GetConnectionCredentials", "s", m->sender);
+                if (link_track_driver_call(&br->host, s, CALL_GET_CREDS, m->sender) < 0) {
                         hashmap_remove(br->export_callers, cl->caller);
                         caller_link_free(cl);
-                        reply_error(main, m, "org.freedesktop.DBus.Error.NoMemory", "Out of memory");
+                        reply_error(ol, m, "org.freedesktop.DBus.Error.NoMemory", "Out of memory");
                         return;
                 }
         }
         if (cl->c->out.n_bytes > LINK_MAX_QUEUED_BYTES) {
-                reply_error(main, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                reply_error(ol, m, "org.freedesktop.DBus.Error.LimitsExceeded",
                             "The container bus is not taking this caller's messages");
                 return;
         }
-
-        uint32_t serial = client_next_serial(cl->c);
-        struct message *out;
-        int r = message_new_relay(m, serial, 0, e->container_name, &out);
-        if (r < 0) {
-                reply_error(main, m, "org.freedesktop.DBus.Error.NoMemory", "Cannot forward: %s", strerror(-r));
-                return;
-        }
-        if (!(m->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED)) {
-                struct forwarded *f = calloc(1, sizeof(*f));
-                if (!f || (f->serial = serial, f->caller_serial = m->serial,
-                           hashmap_put(cl->calls, &f->serial, f) < 0)) {
-                        free(f);
-                        message_unref(out);
-                        reply_error(main, m, "org.freedesktop.DBus.Error.NoMemory", "Out of memory");
-                        return;
-                }
-        }
-        if (cl->creds_known)
-                link_send(cl, out);
-        else if (export_link_hold(cl, out) < 0)
-                message_unref(out);
-        else
-                return; /* the reference moved to held */
-        message_unref(out);
+        int r = forward_call(cl, m, dest, container_peer);
+        if (r < 0)
+                reply_error(ol, m, "org.freedesktop.DBus.Error.NoMemory", "Cannot forward the call: %s",
+                            strerror(-r));
 }
 
 /* Append a{sv} entry key: variant of u. */
@@ -754,22 +850,18 @@ static void export_link_set_creds(struct bridge *br, const char *caller, struct 
         cl->n_held = 0;
 }
 
-/* A broadcast in the container from the owner of an exported name: the host sees it from the renamed
- * name. */
+/* A broadcast in the container from the owner of an exported name: the host sees it from that owner's link,
+ * which owns the renamed name. */
 static void export_broadcast(struct bridge *br, struct message *m)
 {
-        if (!m->sender || !link_up(&br->host) || !br->host.c->unique_name)
+        struct link *ol = m->sender ? owner_link_get(br, LINK_EXPORT_OWNER, m->sender, false) : NULL;
+        if (!ol || !ol->c)
                 return;
-        for (size_t i = 0; i < bridge_policy_n_exports(br->o->policy); i++) {
-                if (!br->export_owners[i] || !streq(br->export_owners[i], m->sender))
-                        continue;
-                struct message *out;
-                if (message_new_relay(m, client_next_serial(br->host.c), 0, NULL, &out) < 0)
-                        return;
-                link_send(&br->host, out);
-                message_unref(out);
+        struct message *out;
+        if (message_new_relay(m, client_next_serial(ol->c), 0, NULL, &out) < 0)
                 return;
-        }
+        link_send(ol, out);
+        message_unref(out);
 }
 
 /* ---- main links coming up and going down ---- */
@@ -822,12 +914,13 @@ static void main_link_named(struct bridge *br, struct link *l)
                 struct hashmap_iter it;
                 struct host_name *hn;
                 HASHMAP_FOREACH(hn, br->host_names, it)
-                container_own(br, hn->name, true);
+                owner_link_own(owner_link_get(br, LINK_IMPORT_OWNER, hn->owner, true), hn->name, true);
         } else {
                 const struct bridge_policy *p = br->o->policy;
                 for (size_t i = 0; i < bridge_policy_n_exports(p); i++)
                         if (br->export_owners[i])
-                                host_own(br, bridge_policy_export(p, i)->host_name, true);
+                                owner_link_own(owner_link_get(br, LINK_EXPORT_OWNER, br->export_owners[i], true),
+                                               bridge_policy_export(p, i)->host_name, true);
         }
         bridge_check_ready(br);
 }
@@ -881,24 +974,28 @@ static void main_link_lost(struct bridge *br, struct link *l, const char *why)
         bridge_log("lost the %s: %s; reconnecting", link_what(l), why);
         link_close(l, why);
 
+        /* Calls in flight cannot be answered any more (their callers learn it first, while the links
+         * they called still exist); then every peer that stood for the other side goes. Inside, the
+         * host services disappear when the host bus does; on the host, the exported names when the
+         * container bus does. */
+        const char *gone = l->kind == LINK_HOST ? "The host bus went away" : "The container bus went away";
+        close_all_callers(br->import_callers, gone);
+        close_all_callers(br->export_callers, gone);
+        close_all_callers(br->import_owners, gone);
+        close_all_callers(br->export_owner_links, gone);
         if (l->kind == LINK_HOST) {
-                /* Container callers' calls to the host cannot be answered any more; the host callers
-                 * that called into the container are gone with the host bus. */
-                close_all_callers(br->import_callers, "The host bus went away");
-                close_all_callers(br->export_callers, "The host bus went away");
                 struct hashmap_iter it;
                 struct host_name *hn;
                 HASHMAP_FOREACH(hn, br->host_names, it)
                 {
                         hashmap_remove(br->host_names, hn->name);
-                        container_own(br, hn->name, false);
                         host_name_free(hn);
                 }
         } else {
-                close_all_callers(br->export_callers, "The container bus went away");
-                close_all_callers(br->import_callers, "The container bus went away");
-                for (size_t i = 0; i < bridge_policy_n_exports(br->o->policy); i++)
-                        export_set_owner(br, i, "");
+                for (size_t i = 0; i < bridge_policy_n_exports(br->o->policy); i++) {
+                        free(br->export_owners[i]);
+                        br->export_owners[i] = NULL;
+                }
         }
         schedule_reconnect(br, l);
 }
@@ -953,10 +1050,8 @@ static void handle_main_message(struct bridge *br, struct link *l, struct messag
 {
         switch (m->type) {
         case MESSAGE_METHOD_CALL:
-                if (l->kind == LINK_CONTAINER)
-                        import_call(br, m);
-                else
-                        export_call(br, m);
+                reply_error(l, m, "org.freedesktop.DBus.Error.AccessDenied",
+                            "This is nsbridge's own connection; it has no methods");
                 return;
         case MESSAGE_METHOD_RETURN:
         case MESSAGE_ERROR:
@@ -976,6 +1071,21 @@ static void handle_main_message(struct bridge *br, struct link *l, struct messag
                 else
                         export_broadcast(br, m);
                 return;
+        }
+}
+
+/* An owner link takes the calls for the peer it stands for; its own driver calls only matter if they fail. */
+static void handle_owner_message(struct bridge *br, struct link *l, struct message *m)
+{
+        if (m->type == MESSAGE_METHOD_CALL) {
+                if (l->kind == LINK_IMPORT_OWNER)
+                        import_call(br, l, m);
+                else
+                        export_call(br, l, m);
+        } else if (m->type == MESSAGE_ERROR && streq_ptr(m->sender, DRIVER_NAME)) {
+                const char *text = "";
+                message_read(m, "s", &text);
+                bridge_log("the %s refused a name for %s: %s: %s", link_what(l), l->caller, m->error_name, text);
         }
 }
 
@@ -1002,15 +1112,16 @@ static void handle_caller_message(struct bridge *br, struct link *l, struct mess
         struct forwarded *f = hashmap_remove(l->calls, &(uint64_t){m->reply_serial});
         if (!f)
                 return;
-        struct link *main = main_link_for(br, l);
-        if (link_up(main)) {
+        /* The reply leaves through the link the caller called: the bus expects it from there. */
+        struct link *via = reply_link_for(br, l, f);
+        if (via && via->c) {
                 struct message *out;
-                if (message_new_relay(m, client_next_serial(main->c), f->caller_serial, l->caller, &out) >= 0) {
-                        link_send(main, out);
+                if (message_new_relay(m, client_next_serial(via->c), f->caller_serial, l->caller, &out) >= 0) {
+                        link_send(via, out);
                         message_unref(out);
                 }
         }
-        free(f);
+        forwarded_free(f);
 }
 
 static void link_fail(struct bridge *br, struct link *l, int r)
@@ -1023,9 +1134,14 @@ static void link_fail(struct bridge *br, struct link *l, int r)
                 main_link_lost(br, l, why);
                 return;
         }
-        bridge_debug("connection for caller %s to the %s ended: %s", l->caller, link_what(l), why);
-        struct hashmap *callers = l->kind == LINK_IMPORT_CALLER ? br->import_callers : br->export_callers;
-        hashmap_remove(callers, l->caller);
+        bridge_log("connection for %s to the %s ended: %s", l->caller, link_what(l), why);
+        struct hashmap *maps[] = {
+                [LINK_IMPORT_CALLER] = br->import_callers,
+                [LINK_EXPORT_CALLER] = br->export_callers,
+                [LINK_IMPORT_OWNER] = br->import_owners,
+                [LINK_EXPORT_OWNER] = br->export_owner_links,
+        };
+        hashmap_remove(maps[l->kind], l->caller);
         caller_link_free(l);
 }
 
@@ -1047,6 +1163,8 @@ static void link_handle_input(struct bridge *br, struct link *l)
                         return;
                 if (l->kind == LINK_HOST || l->kind == LINK_CONTAINER)
                         handle_main_message(br, l, m);
+                else if (l->kind == LINK_IMPORT_OWNER || l->kind == LINK_EXPORT_OWNER)
+                        handle_owner_message(br, l, m);
                 else
                         handle_caller_message(br, l, m);
                 message_unref(m);
@@ -1164,6 +1282,8 @@ int bridge_new(const struct bridge_options *o, struct bridge **ret)
         br->import_callers = hashmap_new(&string_hash_ops);
         br->export_callers = hashmap_new(&string_hash_ops);
         br->host_names = hashmap_new(&string_hash_ops);
+        br->import_owners = hashmap_new(&string_hash_ops);
+        br->export_owner_links = hashmap_new(&string_hash_ops);
         br->export_owners = calloc(bridge_policy_n_exports(o->policy) + 1, sizeof(char *));
         br->timer_source.kind = SOURCE_TIMER;
         br->signal_source.kind = SOURCE_SIGNAL;
@@ -1173,7 +1293,8 @@ int bridge_new(const struct bridge_options *o, struct bridge **ret)
         if (br->epoll_fd < 0 || br->timer_fd < 0)
                 r = -errno;
         else if (br->host.driver_calls && br->container.driver_calls && br->import_callers &&
-                 br->export_callers && br->host_names && br->export_owners)
+                 br->export_callers && br->host_names && br->import_owners && br->export_owner_links &&
+                 br->export_owners)
                 r = 0;
         if (r >= 0)
                 r = watch_fd(br, br->timer_fd, &br->timer_source);
@@ -1193,11 +1314,14 @@ void bridge_free(struct bridge *br)
 {
         if (!br)
                 return;
-        if (br->import_callers)
-                close_all_callers(br->import_callers, "The bridge is exiting");
-        if (br->export_callers)
-                close_all_callers(br->export_callers, "The bridge is exiting");
+        struct hashmap *maps[] = {br->import_callers, br->export_callers, br->import_owners,
+                                  br->export_owner_links};
+        for (size_t i = 0; i < ELEMENTSOF(maps); i++)
+                if (maps[i])
+                        close_all_callers(maps[i], "The bridge is exiting");
         bridge_free_dead_links(br);
+        hashmap_free(br->import_owners);
+        hashmap_free(br->export_owner_links);
         hashmap_free(br->import_callers);
         hashmap_free(br->export_callers);
         struct link *mains[] = {&br->host, &br->container};
