@@ -151,15 +151,18 @@ words() {
 	echo "${w[*]}"
 }
 
-# ctr_bus_start INIT: start nsbusd for the container, wait for its address, and bind-mount
-# its bus directory at /run/dbus inside.  Sets HOST_ADDR (and DBUS_SESSION_BUS_ADDRESS to
-# it, so lib.sh's pass() asks the bus through host.sock) and BUS_ADDR (as printed).
+# ctr_bus_start INIT [NSBUSD-ARGS...]: start nsbusd for the container (with any further
+# arguments, such as --policy=FILE), wait for its address, and bind-mount its bus directory
+# at /run/dbus inside.  Sets HOST_ADDR (and DBUS_SESSION_BUS_ADDRESS to it, so lib.sh's
+# pass() asks the bus through host.sock) and BUS_ADDR (as printed).
 ctr_bus_start() {
 	local init=$1 i
+	shift
 	[ -x "$NSBUSD" ] || fail "NSBUSD=$NSBUSD is not executable"
 	[ "$CTR_MKDIR_RT" = 0 ] || mkdir -p "$CTR_RT"
+	: >"$TMP/addr" # exists before the loop below reads it, whenever the daemon gets to run
 	"$NSBUSD" --container-pid="$init" --runtime-dir="$CTR_RT" --name="$CTR_NAME" --nofork \
-		--print-address=3 3>"$TMP/addr" 2>"$TMP/bus.log" &
+		--print-address=3 "$@" 3>"$TMP/addr" 2>"$TMP/bus.log" &
 	BUS_PID=$!
 	for i in $(seq 1 100); do
 		[ "$(wc -l <"$TMP/addr")" -ge 1 ] && break
@@ -209,9 +212,13 @@ ctr_ns_members() {
 # that nothing of it is left: no process in its pid namespace (nested ones included: their
 # inits are in CTR_INITS too), no mount under $TMP on the host.
 ctr_cleanup() {
-	local p i ns nss=() leftovers=
+	local p i ns fd nss=() ns_fds=() leftovers=
 	for p in "${CTR_INITS[@]}"; do
 		ns=$(stat -L -c %i "/proc/$p/ns/pid" 2>/dev/null) || continue
+		# Hold the namespace until the check below: the kernel hands a freed namespace's inode number
+		# to the next new one, which may be another test's container when ctest runs tests in parallel.
+		exec {fd}<"/proc/$p/ns/pid" || continue
+		ns_fds+=("$fd")
 		nss+=("$ns")
 		kill -TERM "$p" 2>/dev/null
 		for i in $(seq 1 40); do
@@ -239,6 +246,9 @@ ctr_cleanup() {
 	if [ -n "$TMP" ] && grep -qF "$TMP" /proc/self/mountinfo; then
 		leftovers+=" mounts: $(grep -F "$TMP" /proc/self/mountinfo | awk '{print $5}' | tr '\n' ' ')"
 	fi
+	for fd in "${ns_fds[@]}"; do
+		exec {fd}<&-
+	done
 	if [ -n "$leftovers" ]; then
 		echo "$TEST_NAME: FAIL: containers left behind:$leftovers" >&2
 		ctr_cleanup_failed=1
