@@ -230,7 +230,7 @@ static int link_track_driver_call(struct link *l, int64_t serial, enum driver_ca
 /* ---- errors sent back to callers ---- */
 
 /* An error reply for call m (received on link from), sent back on from. */
-static void reply_error(struct link *from, const struct message *m, const char *name, const char *fmt, ...)
+_printf_(4, 5) static void reply_error(struct link *from, const struct message *m, const char *name, const char *fmt, ...)
 {
         if (m->type != MESSAGE_METHOD_CALL || (m->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED) || !m->sender ||
             !link_up(from))
