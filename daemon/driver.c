@@ -577,12 +577,7 @@ static int method_get_connection_unix_process_id(struct bus *b, struct peer *p, 
 
 static void append_dict_u(struct msg_builder *mb, const char *key, uint32_t v)
 {
-        msg_builder_open(mb, '{', "sv");
-        msg_builder_append_basic(mb, 's', &key);
-        msg_builder_open(mb, 'v', "u");
-        msg_builder_append_basic(mb, 'u', &v);
-        msg_builder_close(mb);
-        msg_builder_close(mb);
+        msg_builder_append_entry(mb, key, 'u', &v);
 }
 
 static int method_get_connection_credentials(struct bus *b, struct peer *p, struct message *m)

@@ -417,6 +417,17 @@ int msg_builder_open(struct msg_builder *b, char t, const char *contents)
         return b->error;
 }
 
+int msg_builder_append_entry(struct msg_builder *b, const char *key, char type, const void *value)
+{
+        const char sig[2] = {type, 0};
+        msg_builder_open(b, '{', "sv");
+        msg_builder_append_basic(b, 's', &key);
+        msg_builder_open(b, 'v', sig);
+        msg_builder_append_basic(b, type, value);
+        msg_builder_close(b);
+        return msg_builder_close(b);
+}
+
 int msg_builder_close(struct msg_builder *b)
 {
         if (b->error)

@@ -523,13 +523,10 @@ static int hdr_write(struct hdr *h, const struct hdr_fields *f, size_t *sender_o
         return hdr_pad(h, 8);
 }
 
-int message_stamp(struct message *m, const char *sender)
+/* The header fields a message carries on: its own, without SENDER (callers set what changes). */
+static struct hdr_fields hdr_fields_of(const struct message *m)
 {
-        if (m->out_header && streq_ptr(m->stamped_sender, sender))
-                return 0;
-
-        struct hdr h = {.be = m->big_endian};
-        struct hdr_fields f = {
+        return (struct hdr_fields){
                 .type = m->type,
                 .flags = m->flags,
                 .body_size = m->body_size,
@@ -541,19 +538,38 @@ int message_stamp(struct message *m, const char *sender)
                 .member = m->member,
                 .error_name = m->error_name,
                 .destination = m->destination,
-                .sender = sender,
                 .signature = m->signature,
         };
-        size_t so = 0;
-        int r = hdr_write(&h, &f, &so);
+}
+
+/* A complete header in m's byte order for m's body, within the protocol's limits. On failure h->buf is
+ * freed. */
+static int hdr_write_for(const struct message *m, const struct hdr_fields *f, struct hdr *h, size_t *sender_offset)
+{
+        *h = (struct hdr){.be = m->big_endian};
+        int r = hdr_write(h, f, sender_offset);
+        if (r >= 0 && (h->size - 16 > DBUS_MAXIMUM_ARRAY_LENGTH ||
+                       h->size + m->body_size > DBUS_MAXIMUM_MESSAGE_LENGTH))
+                r = -E2BIG;
         if (r < 0) {
-                free(h.buf);
+                free(h->buf);
+                h->buf = NULL;
+        }
+        return r;
+}
+
+int message_stamp(struct message *m, const char *sender)
+{
+        if (m->out_header && streq_ptr(m->stamped_sender, sender))
+                return 0;
+
+        struct hdr h;
+        struct hdr_fields f = hdr_fields_of(m);
+        f.sender = sender;
+        size_t so = 0;
+        int r = hdr_write_for(m, &f, &h, &so);
+        if (r < 0)
                 return r;
-        }
-        if (h.size - 16 > DBUS_MAXIMUM_ARRAY_LENGTH || h.size + m->body_size > DBUS_MAXIMUM_MESSAGE_LENGTH) {
-                free(h.buf);
-                return -E2BIG;
-        }
         if (m->out_header != m->data)
                 free(m->out_header);
         m->out_header = h.buf;
@@ -565,31 +581,16 @@ int message_stamp(struct message *m, const char *sender)
 int message_new_relay(struct message *src, uint32_t serial, uint32_t reply_serial, const char *destination,
                       struct message **ret)
 {
-        struct hdr h = {.be = src->big_endian};
-        struct hdr_fields f = {
-                .type = src->type,
-                .flags = src->flags,
-                .body_size = src->body_size,
-                .serial = serial,
-                .reply_serial = reply_serial,
-                .n_unix_fds = (uint32_t)src->n_fds,
-                .path = src->path,
-                .interface = src->interface,
-                .member = src->member,
-                .error_name = src->error_name,
-                .destination = destination,
-                .signature = src->signature,
-        };
+        struct hdr h;
+        struct hdr_fields f = hdr_fields_of(src);
+        f.serial = serial;
+        f.reply_serial = reply_serial;
+        f.destination = destination;
+        f.n_unix_fds = (uint32_t)src->n_fds;
         size_t so = 0;
-        int r = hdr_write(&h, &f, &so);
-        if (r < 0) {
-                free(h.buf);
+        int r = hdr_write_for(src, &f, &h, &so);
+        if (r < 0)
                 return r;
-        }
-        if (h.size - 16 > DBUS_MAXIMUM_ARRAY_LENGTH || h.size + src->body_size > DBUS_MAXIMUM_MESSAGE_LENGTH) {
-                free(h.buf);
-                return -E2BIG;
-        }
         struct message *m = zalloc(sizeof(*m));
         if (!m) {
                 free(h.buf);

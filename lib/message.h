@@ -236,6 +236,8 @@ int msg_builder_append(struct msg_builder *b, const char *sig, ...);
 int msg_builder_append_basic(struct msg_builder *b, char type, const void *value);
 int msg_builder_open(struct msg_builder *b, char type, const char *contents);
 int msg_builder_close(struct msg_builder *b);
+/* One {sv} entry of an a{sv} dictionary whose variant holds a basic value (type, as msg_builder_append_basic). */
+int msg_builder_append_entry(struct msg_builder *b, const char *key, char type, const void *value);
 /* Produce the message (header + body, both in native byte order); out_header is set so it can be queued
  * directly. Frees the builder's buffer on failure. */
 int msg_builder_finish(struct msg_builder *b, struct message **ret);

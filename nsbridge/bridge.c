@@ -754,17 +754,6 @@ static void export_call(struct bridge *br, struct link *ol, struct message *m)
                             strerror(-r));
 }
 
-/* Append a{sv} entry key: variant of u. */
-static void append_u32_entry(struct msg_builder *b, const char *key, uint32_t v)
-{
-        msg_builder_open(b, '{', "sv");
-        msg_builder_append_basic(b, 's', &key);
-        msg_builder_open(b, 'v', "u");
-        msg_builder_append_basic(b, 'u', &v);
-        msg_builder_close(b);
-        msg_builder_close(b);
-}
-
 /* The host bus said who the caller of an export link is: tell nsbusd, then release the held calls. */
 static void export_link_set_creds(struct bridge *br, const char *caller, struct message *reply)
 {
@@ -800,7 +789,7 @@ static void export_link_set_creds(struct bridge *br, const char *caller, struct 
                         if (msg_reader_read_basic(&r, 'u', &v) < 0)
                                 ok = false;
                         else
-                                append_u32_entry(&b, key, v);
+                                msg_builder_append_entry(&b, key, 'u', &v);
                         msg_reader_exit(&r);
                 } else if (streq(key, "UnixGroupIDs") && msg_reader_enter(&r, 'v', "au") >= 0) {
                         const char *k = key;
