@@ -725,6 +725,10 @@ static void export_call(struct bridge *br, struct link *ol, struct message *m)
                 return;
         }
 
+        if (!link_up(&br->host)) {
+                reply_error(ol, m, "org.freedesktop.DBus.Error.Disconnected", "The bridge is reconnecting");
+                return;
+        }
         bool created;
         struct link *cl = caller_link_for(br, LINK_EXPORT_CALLER, m->sender, &created);
         if (!cl) {
@@ -914,20 +918,27 @@ static void main_link_named(struct bridge *br, struct link *l)
         bridge_check_ready(br);
 }
 
-static void schedule_reconnect(struct bridge *br, struct link *l)
+/* The timer fires at the earliest reconnection due. */
+static void bridge_arm_timer(struct bridge *br)
 {
-        l->backoff_ms = l->backoff_ms ? MIN(l->backoff_ms * 2, BACKOFF_MAX_MS) : BACKOFF_MIN_MS;
-        l->retry_at_usec = now_usec() + (uint64_t)l->backoff_ms * 1000u;
-
         uint64_t next = 0;
         if (br->host.retry_at_usec)
                 next = br->host.retry_at_usec;
         if (br->container.retry_at_usec && (!next || br->container.retry_at_usec < next))
                 next = br->container.retry_at_usec;
+        if (!next)
+                return;
         uint64_t now = now_usec(), delay = next > now ? next - now : 1;
         struct itimerspec its = {.it_value = {.tv_sec = (time_t)(delay / 1000000u),
                                               .tv_nsec = (long)(delay % 1000000u) * 1000}};
         timerfd_settime(br->timer_fd, 0, &its, NULL);
+}
+
+static void schedule_reconnect(struct bridge *br, struct link *l)
+{
+        l->backoff_ms = l->backoff_ms ? MIN(l->backoff_ms * 2, BACKOFF_MAX_MS) : BACKOFF_MIN_MS;
+        l->retry_at_usec = now_usec() + (uint64_t)l->backoff_ms * 1000u;
+        bridge_arm_timer(br);
 }
 
 static void main_link_try_connect(struct bridge *br, struct link *l)
@@ -1188,6 +1199,7 @@ static void bridge_handle_timer(struct bridge *br)
         for (size_t i = 0; i < ELEMENTSOF(links); i++)
                 if (links[i]->retry_at_usec && links[i]->retry_at_usec <= now + 1000)
                         main_link_try_connect(br, links[i]);
+        bridge_arm_timer(br); /* for a link whose turn has not come yet */
 }
 
 int bridge_run(struct bridge *br)
