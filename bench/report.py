@@ -29,7 +29,14 @@ NOT_MEASURED = [
     'payload sizes 1 B / 4 KiB / 64 KiB / 1 MiB (target: 1 MiB calls >= 1.5 x broker)',
     'broadcast to 1 and 100 subscribers with 0 and 10,000 non-matching rules (target: <= 1.5 x the cost with none)',
     'start a per-container bus until it accepts clients (target: <= 10 ms; 100 buses <= 200 MiB)',
-    'a call through nsbridge vs xdg-dbus-proxy vs direct (target: >= 2 x xdg-dbus-proxy)',
+]
+
+# A call through a proxy: columns are paths, not buses; the ratio is nsbridge / xdg-dbus-proxy.
+PROXY_PATHS = ['direct', 'xdg-dbus-proxy', 'nsbridge']
+PROXY_ROWS = [
+    ('proxy_seq_calls_per_s', 'sequential calls through a proxy (spam --queue=1)', 'calls/s', 2.0,
+     '>= 2 x xdg-dbus-proxy'),
+    ('proxy_pipelined_calls_per_s', 'pipelined calls through a proxy (spam --queue=32)', 'calls/s', None, '-'),
 ]
 
 
@@ -38,6 +45,37 @@ def number(v):
         return float(v)
     except ValueError:
         return None
+
+
+def median_per_column(row_samples, columns, na):
+    """The median of each column's samples, and what to show: n/a, FAILED (why) or the figure."""
+    values, shown = {}, {}
+    for c in columns:
+        s = row_samples.get(c, [])
+        if c in na:
+            values[c], shown[c] = None, 'n/a (%s)' % na[c]
+            continue
+        nums = [number(x) for x in s]
+        if not s:
+            values[c], shown[c] = None, 'n/a (not run)'
+        elif any(x is None for x in nums):
+            why = next(x for x in s if number(x) is None)
+            values[c], shown[c] = None, 'FAILED (%s)' % why[5:]
+        else:
+            values[c] = statistics.median(nums)
+            shown[c] = '%.1f' % values[c] if values[c] < 100 else '%.0f' % values[c]
+    return values, shown
+
+
+def print_table(cols, table):
+    widths = [max(len(str(x)) for x in col) for col in zip(cols, *table)]
+    fmt = lambda row: '| ' + ' | '.join(str(x).ljust(w) for x, w in zip(row, widths)) + ' |'  # noqa: E731
+    print()
+    print(fmt(cols))
+    print('|' + '|'.join('-' * (w + 2) for w in widths) + '|')
+    for row in table:
+        print(fmt(row))
+    print()
 
 
 def main():
@@ -75,22 +113,8 @@ def main():
 
     result_rows = []
     for rid, label, unit, higher, target, target_text in rows:
-        values, shown, raw = {}, {}, {}
-        for b in buses:
-            s = samples.get(rid, {}).get(b, [])
-            raw[b] = s
-            if b in na:
-                values[b], shown[b] = None, 'n/a (%s)' % na[b]
-                continue
-            nums = [number(x) for x in s]
-            if not s:
-                values[b], shown[b] = None, 'n/a (not run)'
-            elif any(x is None for x in nums):
-                why = next(x for x in s if number(x) is None)
-                values[b], shown[b] = None, 'FAILED (%s)' % why[5:]
-            else:
-                values[b] = statistics.median(nums)
-                shown[b] = '%.1f' % values[b] if values[b] < 100 else '%.0f' % values[b]
+        raw = {b: samples.get(rid, {}).get(b, []) for b in buses}
+        values, shown = median_per_column(samples.get(rid, {}), buses, na)
         ratio = met = None
         n, br = values.get('nsbusd'), values.get('dbus-broker')
         if n is not None and br and rid != 'socketpair_round_trips_per_s':
@@ -109,14 +133,27 @@ def main():
                      ['%.2f' % r['ratio_nsbusd_broker'] if r['ratio_nsbusd_broker'] is not None else '-',
                       r['target'],
                       {True: 'yes', False: 'NO', None: '-'}[r['target_met']]])
-    widths = [max(len(str(x)) for x in col) for col in zip(cols, *table)]
-    fmt = lambda row: '| ' + ' | '.join(str(x).ljust(w) for x, w in zip(row, widths)) + ' |'  # noqa: E731
-    print()
-    print(fmt(cols))
-    print('|' + '|'.join('-' * (w + 2) for w in widths) + '|')
-    for row in table:
-        print(fmt(row))
-    print()
+    print_table(cols, table)
+
+    proxy_rows = []
+    for rid, label, unit, target, target_text in PROXY_ROWS:
+        if rid not in samples and not any(p in na for p in PROXY_PATHS):
+            continue
+        values, shown = median_per_column(samples.get(rid, {}), PROXY_PATHS, na)
+        ratio = met = None
+        n, x = values.get('nsbridge'), values.get('xdg-dbus-proxy')
+        if n is not None and x:
+            ratio = n / x
+            met = ratio >= target if target is not None else None
+        proxy_rows.append(dict(id=rid, label=label, unit=unit, higher_is_better=True, median=values, shown=shown,
+                               samples=samples.get(rid, {}), ratio_nsbridge_xdg=ratio, target=target_text,
+                               target_ratio=target, target_met=met))
+    if proxy_rows:
+        cols = ['workload (host bus: nsbusd)', 'unit'] + PROXY_PATHS + ['nsbridge/xdg', 'target', 'met']
+        table = [[r['label'], r['unit']] + [r['shown'][p] for p in PROXY_PATHS] +
+                 ['%.2f' % r['ratio_nsbridge_xdg'] if r['ratio_nsbridge_xdg'] is not None else '-', r['target'],
+                  {True: 'yes', False: 'NO', None: '-'}[r['target_met']]] for r in proxy_rows]
+        print_table(cols, table)
     print('medians of %s; %s' % (meta.split()[1], meta))
     print('not measured yet:')
     for m in NOT_MEASURED:
@@ -130,7 +167,7 @@ def main():
     doc = dict(date=time.strftime('%Y-%m-%dT%H:%M:%S%z'), host=platform.node(), kernel=platform.release(),
                cpus=os.cpu_count(), commit=commit, nsbusd=nsbusd,
                settings=dict(kv.split('=', 1) for kv in meta.split()), buses=buses, unavailable=na,
-               rows=result_rows, not_measured=NOT_MEASURED)
+               rows=result_rows, proxy_rows=proxy_rows, not_measured=NOT_MEASURED)
     with open(out, 'w') as f:
         json.dump(doc, f, indent=1)
         f.write('\n')

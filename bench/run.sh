@@ -34,11 +34,11 @@ done
 
 if [ "$QUICK" = 1 ]; then
 	REPEAT=${REPEAT:-1}
-	N_SEQ=300 N_PIPE=1000 N_FLOOD=2000 N_CONNECT=100 N_PING=2000
+	N_SEQ=300 N_PIPE=1000 N_FLOOD=2000 N_CONNECT=100 N_PING=2000 N_PROXY=300 N_PROXY_PIPE=1000
 	PEERS="1 100 300"
 else
 	REPEAT=${REPEAT:-3}
-	N_SEQ=20000 N_PIPE=60000 N_FLOOD=200000 N_CONNECT=3000 N_PING=200000
+	N_SEQ=20000 N_PIPE=60000 N_FLOOD=200000 N_CONNECT=3000 N_PING=200000 N_PROXY=10000 N_PROXY_PIPE=30000
 	PEERS="1 1000 10000"
 fi
 PING_SIZE=128 # about the size of one dbus-test-tool spam call ("hello, world!")
@@ -90,9 +90,11 @@ if [ -z "${NSBUSD:-}" ]; then
 	gen=()
 	command -v ninja >/dev/null && [ ! -f "$ROOT/build-bench/Makefile" ] && gen=(-G Ninja)
 	cmake -S "$ROOT" -B "$ROOT/build-bench" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$WORK/cmake.log" 2>&1 &&
-		cmake --build "$ROOT/build-bench" --target nsbusd >>"$WORK/cmake.log" 2>&1 ||
+		cmake --build "$ROOT/build-bench" --target nsbusd nsbridge nsrun >>"$WORK/cmake.log" 2>&1 ||
 		{ tail -30 "$WORK/cmake.log" >&2; die "building nsbusd failed"; }
 	NSBUSD=$ROOT/build-bench/daemon/nsbusd
+	NSBRIDGE=${NSBRIDGE:-$ROOT/build-bench/nsbridge/nsbridge}
+	NSRUN=${NSRUN:-$ROOT/build-bench/tests/integration/nsrun}
 fi
 [ -x "$NSBUSD" ] || die "NSBUSD=$NSBUSD is not executable"
 mkdir -p "$WORK/bin"
@@ -125,6 +127,7 @@ write_config() {
   <listen>unix:path=$dir/bus</listen>
   <auth>EXTERNAL</auth>
   <policy context="default">
+    <allow user="*"/>
     <allow send_destination="*" eavesdrop="true"/>
     <allow eavesdrop="true"/>
     <allow own="*"/>
@@ -222,6 +225,105 @@ spam_rate() {
 		return
 	fi
 	record "$row" "$b" "$(awk -v n="$n" -v d=$((t1 - t0)) 'BEGIN {printf "%.1f", n / (d / 1e9)}')"
+}
+
+
+# --- a call through a proxy: direct, xdg-dbus-proxy, nsbridge ------------------------
+# One host bus (nsbusd) with dbus-test-tool echo on it. The same sequential and pipelined
+# spam runs three ways: on the host bus directly; through xdg-dbus-proxy (--filter
+# --talk=the echo name); and from inside a test container (nsrun, uid map 0 100000
+# 65536) whose own nsbusd is bridged to the host bus by nsbridge (import talk the echo
+# name). Rows: proxy_*; columns: the three paths.
+PROXY_PATHS="direct xdg-dbus-proxy nsbridge"
+declare -A PROXY_NA PROXY_ADDR
+PROXY_PIDS=()
+proxy_setup() {
+	local d=$WORK/proxy i init
+	PROXY_NA=() PROXY_ADDR=() PROXY_PIDS=() PROXY_INIT=
+	rm -rf "$d"
+	mkdir -p "$d/rt"
+	write_config "$d"
+	: >"$d/addr"
+	"$NSBUSD" --config-file="$d/bus.conf" --nofork --print-address=3 3>"$d/addr" 2>"$d/bus.log" &
+	PROXY_PIDS+=($!)
+	KILL_PIDS+=($!)
+	for i in $(seq 1 100); do [ -s "$d/addr" ] && break; sleep 0.05; done
+	local host=$(head -n 1 "$d/addr")
+	[ -n "$host" ] || { for p in $PROXY_PATHS; do PROXY_NA[$p]="host bus did not start"; done; return; }
+	DBUS_SESSION_BUS_ADDRESS=$host dbus-test-tool echo --name=org.nsbus.Bench.Echo 2>"$d/echo.log" &
+	PROXY_PIDS+=($!)
+	KILL_PIDS+=($!)
+	PROXY_ADDR[direct]=$host
+
+	if command -v xdg-dbus-proxy >/dev/null; then
+		xdg-dbus-proxy "$host" "$d/xdg.sock" --filter --talk=org.nsbus.Bench.Echo 2>"$d/xdg.log" &
+		PROXY_PIDS+=($!)
+		KILL_PIDS+=($!)
+		for i in $(seq 1 100); do [ -S "$d/xdg.sock" ] && break; sleep 0.05; done
+		if [ -S "$d/xdg.sock" ]; then PROXY_ADDR[xdg-dbus-proxy]=unix:path=$d/xdg.sock
+		else PROXY_NA[xdg-dbus-proxy]="did not start: $(tail -1 "$d/xdg.log")"; fi
+	else
+		PROXY_NA[xdg-dbus-proxy]="xdg-dbus-proxy not installed"
+	fi
+
+	if [ ! -x "${NSBRIDGE:-}" ] || [ ! -x "${NSRUN:-}" ]; then
+		PROXY_NA[nsbridge]="NSBRIDGE/NSRUN not built"
+		return
+	fi
+	echo "import talk org.nsbus.Bench.Echo" >"$d/bench.policy"
+	"$NSRUN" --private-run --pidfile "$d/init.pid" >/dev/null 2>"$d/nsrun.err" &
+	PROXY_PIDS+=($!)
+	KILL_PIDS+=($!)
+	for i in $(seq 1 100); do [ -s "$d/init.pid" ] && break; sleep 0.05; done
+	init=$(cat "$d/init.pid" 2>/dev/null)
+	[ -n "$init" ] || { PROXY_NA[nsbridge]="no test container: $(tail -1 "$d/nsrun.err")"; return; }
+	"$NSBUSD" --container-pid="$init" --name=bench --runtime-dir="$d/rt" --policy="$d/bench.policy" \
+		--nofork 2>"$d/cbus.log" &
+	PROXY_PIDS+=($!)
+	KILL_PIDS+=($!)
+	for i in $(seq 1 100); do [ -S "$d/rt/bench/host.sock" ] && break; sleep 0.05; done
+	nsenter -t "$init" -m -- mount --bind "$d/rt/bench/bus" /run/dbus ||
+		{ PROXY_NA[nsbridge]="cannot mount the bus directory in the container"; return; }
+	"$NSBRIDGE" --host-bus="$host" --container-bus="unix:path=$d/rt/bench/host.sock" \
+		--policy="$d/bench.policy" 2>"$d/bridge.log" &
+	PROXY_PIDS+=($!)
+	KILL_PIDS+=($!)
+	PROXY_INIT=$init
+	for i in $(seq 1 100); do
+		proxy_in_container dbus-send --session --print-reply=literal --dest=org.freedesktop.DBus \
+			/org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner string:org.nsbus.Bench.Echo 2>/dev/null |
+			grep -q true && break
+		sleep 0.05
+	done
+	PROXY_ADDR[nsbridge]=unix:path=/run/dbus/system_bus_socket
+}
+proxy_in_container() {
+	nsenter -t "$PROXY_INIT" -U -p -m -S 0 -G 0 -- \
+		env DBUS_SESSION_BUS_ADDRESS=unix:path=/run/dbus/system_bus_socket "$@"
+}
+proxy_teardown() {
+	local p
+	for p in "${PROXY_PIDS[@]}"; do stop_pid "$p"; done
+}
+# proxy_spam PATH ROW COUNT ARGS...
+proxy_spam() {
+	local p=$1 row=$2 n=$3 t0 t1 rc
+	shift 3
+	[ -z "${PROXY_NA[$p]:-}" ] || return 0
+	t0=$(now_ns)
+	if [ "$p" = nsbridge ]; then
+		timeout 300 nsenter -t "$PROXY_INIT" -U -p -m -S 0 -G 0 -- \
+			env DBUS_SESSION_BUS_ADDRESS=${PROXY_ADDR[$p]} dbus-test-tool spam --count="$n" "$@" 2>"$WORK/spam.err"
+	else
+		DBUS_SESSION_BUS_ADDRESS=${PROXY_ADDR[$p]} timeout 300 dbus-test-tool spam --count="$n" "$@" 2>"$WORK/spam.err"
+	fi
+	rc=$?
+	t1=$(now_ns)
+	if [ $rc -ne 0 ] || [ -s "$WORK/spam.err" ]; then
+		record "$row" "$p" "fail:spam-exit-$rc:$(head -c 80 "$WORK/spam.err" | tr ' \n' '__')"
+		return
+	fi
+	record "$row" "$p" "$(awk -v n="$n" -v d=$((t1 - t0)) 'BEGIN {printf "%.1f", n / (d / 1e9)}')"
 }
 
 # --- the run ---------------------------------------------------------------------
@@ -342,6 +444,12 @@ for rep in $(seq 1 "$REPEAT"); do
 
 	for b in $BUSES; do stop_bus "$b"; done
 
+	# 8. a call through a proxy.
+	proxy_setup
+	for p in $PROXY_PATHS; do proxy_spam "$p" proxy_seq_calls_per_s "$N_PROXY" --dest=org.nsbus.Bench.Echo --queue=1; done
+	for p in $PROXY_PATHS; do proxy_spam "$p" proxy_pipelined_calls_per_s "$N_PROXY_PIPE" --dest=org.nsbus.Bench.Echo --queue=32; done
+	proxy_teardown
+
 	# 7. the physical limit, once per round like the rest.
 	v=$("$WORK/bin/pingpong" "$N_PING" "$PING_SIZE" | awk '{print $2}')
 	for b in $BUSES; do record socketpair_round_trips_per_s "$b" "${v:-fail}"; done
@@ -352,5 +460,6 @@ mkdir -p "$(dirname "$OUT")"
 NA_FILE=$WORK/na
 : >"$NA_FILE"
 for b in "${!NA[@]}"; do printf '%s\t%s\n' "$b" "${NA[$b]}" >>"$NA_FILE"; done
+for p in "${!PROXY_NA[@]}"; do printf '%s\t%s\n' "$p" "${PROXY_NA[$p]}" >>"$NA_FILE"; done
 meta="quick=$QUICK repeat=$REPEAT n_seq=$N_SEQ n_pipe=$N_PIPE n_flood=$N_FLOOD n_connect=$N_CONNECT peers=${PEERS// /,} ping=$N_PING ping_size=$PING_SIZE"
 "$PY" "$BENCH_DIR/report.py" "$SAMPLES" "$NA_FILE" "$OUT" "$BUSES" "$meta" "$NSBUSD"

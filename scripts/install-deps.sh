@@ -16,8 +16,9 @@ packages=(
 	libexpat1-dev libcap-dev libseccomp-dev
 	# real D-Bus clients the tests and the demo drive
 	dbus-daemon dbus-bin dbus-tests systemd libglib2.0-bin python3-dbus python3-gi
-	# test tooling; dbus-broker is the reference the benchmarks (bench/) measure against
-	procps strace dbus-broker
+	# test tooling; dbus-broker is the reference the benchmarks (bench/) measure against, and
+	# xdg-dbus-proxy the proxy they measure nsbridge against
+	procps strace dbus-broker xdg-dbus-proxy
 )
 
 missing=()

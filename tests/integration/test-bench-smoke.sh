@@ -12,14 +12,14 @@ ROOT=${NSBUS_SOURCE_DIR:-$(cd "$IT_DIR/../.." && pwd)}
 hard=$(ulimit -Hn)
 [ "$hard" = unlimited ] || [ "$hard" -ge 600 ] || skip "RLIMIT_NOFILE hard limit $hard < 600"
 
-TMPDIR=$TMP NSBUSD=$NSBUSD timeout -k 5 55 bash "$ROOT/bench/run.sh" --quick --out "$TMP/bench.json" \
+TMPDIR=$TMP NSBUSD=$NSBUSD NSBRIDGE=${NSBRIDGE:-} NSRUN=${NSRUN:-} timeout -k 5 80 bash "$ROOT/bench/run.sh" --quick --out "$TMP/bench.json" \
 	>"$TMP/bench.out" 2>&1
 rc=$?
 cat "$TMP/bench.out" >&2
 [ $rc -eq 0 ] || fail "bench/run.sh --quick exited $rc"
 [ -s "$TMP/bench.json" ] || fail "bench wrote no JSON"
 
-$PY - "$TMP/bench.json" <<'PYEOF' || fail "the JSON lacks nsbusd figures (see above)"
+$PY - "$TMP/bench.json" "${NSBRIDGE:-}" <<'PYEOF' || fail "the JSON lacks nsbusd figures (see above)"
 import json, sys
 doc = json.load(open(sys.argv[1]))
 rows = doc['rows']
@@ -31,6 +31,15 @@ bad += [r['id'] + ': ' + r['shown']['nsbusd'] for r in rows
         if not isinstance(r['median'].get('nsbusd'), (int, float))]
 if not any(i.startswith('bytes_per_peer_') for i in ids):
     bad.append('no idle-peer rows')
+# The proxy rows: the nsbridge path must have figures whenever nsbridge was built.
+proxy = {r['id']: r for r in doc.get('proxy_rows', [])}
+if sys.argv[2]:
+    for rid in ('proxy_seq_calls_per_s', 'proxy_pipelined_calls_per_s'):
+        r = proxy.get(rid)
+        if r is None:
+            bad.append(rid + ': missing')
+        elif not isinstance(r['median'].get('nsbridge'), (int, float)):
+            bad.append(rid + ': nsbridge ' + r['shown']['nsbridge'])
 for b in bad:
     print('missing nsbusd figure:', b)
 sys.exit(1 if bad else 0)
