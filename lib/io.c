@@ -250,6 +250,8 @@ int io_out_flush(struct io_out *out, int fd)
                                         return -E2BIG;
                                 mh.msg_control = &control;
                                 mh.msg_controllen = CMSG_SPACE(sizeof(int) * m->n_fds);
+                                /* The padding after the fds goes to the kernel too: no stack bytes in it. */
+                                memset(&control, 0, mh.msg_controllen);
                                 struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
                                 c->cmsg_level = SOL_SOCKET;
                                 c->cmsg_type = SCM_RIGHTS;
