@@ -168,6 +168,12 @@ void bus_limits_init_default(struct bus_limits *l)
                 .max_match_rules_per_connection = 512,
                 .max_replies_per_connection = 128,
                 .reply_timeout = -1,
+                /* nsbus's per-uid totals: a uid running many services (root) stays far below them,
+                 * one that opens max_connections_per_user connections to hoard cannot get 256 times
+                 * the per-connection limits. */
+                .max_names_per_user = 4096,
+                .max_match_rules_per_user = 16384,
+                .max_replies_per_user = 4096,
                 .max_containers = 512,
                 .max_containers_per_user = 16,
                 .max_container_metadata_bytes = 4096,
@@ -1657,6 +1663,9 @@ static const struct limit_desc limit_table[] = {
         LIMIT32(max_names_per_connection),
         LIMIT32(max_match_rules_per_connection),
         LIMIT32(max_replies_per_connection),
+        LIMIT32(max_names_per_user),
+        LIMIT32(max_match_rules_per_user),
+        LIMIT32(max_replies_per_user),
         LIMIT32(max_containers),
         LIMIT32(max_containers_per_user),
         LIMIT32(max_container_metadata_bytes),

@@ -39,6 +39,10 @@ struct bus_limits {
         int32_t max_match_rules_per_connection; /* 512 */
         int32_t max_replies_per_connection;     /* 128 */
         int32_t reply_timeout;                  /* -1: never (cannot be set back to -1) */
+        /* nsbus's own: totals per uid over all its connections (see quotas.h) */
+        int32_t max_names_per_user;       /* 4096 */
+        int32_t max_match_rules_per_user; /* 16384 */
+        int32_t max_replies_per_user;     /* 4096 */
         /* Accepted because dbus-daemon 1.14 accepts them; they belong to its
          * experimental Containers1 interface, which nsbus does not have. */
         int32_t max_containers;                /* 512 */

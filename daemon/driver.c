@@ -311,6 +311,11 @@ static int method_request_name(struct bus *b, struct peer *p, struct message *m)
                         "Connection \"%s\" is not allowed to own more services (increase limits in "
                         "configuration file if required; max_names_per_connection=%d)",
                         p->unique_name, b->limits.max_names_per_connection);
+        if (r == -EUSERS)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                                   "The connections of uid %u together may not own or queue for more "
+                                   "services (max_names_per_user=%d)",
+                                   (unsigned)p->user->uid, b->limits.max_names_per_user);
         if (r < 0)
                 return r;
         return reply_u(b, p, m, result);
@@ -520,6 +525,11 @@ static int method_add_match(struct bus *b, struct peer *p, struct message *m)
                         "Connection \"%s\" is not allowed to add more match rules (increase limits "
                         "in configuration file if required; max_match_rules_per_connection=%d)",
                         p->unique_name, b->limits.max_match_rules_per_connection);
+        if (r == -EUSERS)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                                   "The connections of uid %u together may not add more match rules "
+                                   "(max_match_rules_per_user=%d)",
+                                   (unsigned)p->user->uid, b->limits.max_match_rules_per_user);
         if (r < 0)
                 return r;
         return reply_empty(b, p, m);
@@ -928,7 +938,7 @@ static int method_become_monitor(struct bus *b, struct peer *p, struct message *
                 char err[8];
                 msg_reader_read_basic(&r, 's', &rule);
                 ret = match_add(b, p, rule, err, sizeof(err));
-                if (ret < 0 && ret != -EDQUOT)
+                if (ret < 0 && ret != -EDQUOT && ret != -EUSERS)
                         return ret;
         }
         return 0;

@@ -12,6 +12,7 @@
  * nothing.
  */
 #include "bus.h"
+#include "quotas.h"
 
 void match_registry_init(struct match_registry *r)
 {
@@ -106,6 +107,7 @@ void match_rule_free(struct match_rule *rule)
         if (rule->text)
                 hashmap_remove(rule->owner->match_index, rule->text);
         rule->owner->n_matches--;
+        quotas_uncharge(rule->owner, QUOTA_MATCHES);
         free(rule->text);
         if (rule->eavesdrop_counted)
                 b->n_eavesdrop_rules--;
@@ -176,6 +178,10 @@ int match_add(struct bus *b, struct peer *p, const char *rule_text, char *err, s
                 match_rule_keys_free(&k);
                 return -EDQUOT;
         }
+        if (quotas_full(b, p, QUOTA_MATCHES)) {
+                match_rule_keys_free(&k);
+                return -EUSERS;
+        }
         if (!p->match_index && !(p->match_index = hashmap_new(&string_hash_ops))) {
                 match_rule_keys_free(&k);
                 return -ENOMEM;
@@ -204,6 +210,7 @@ int match_add(struct bus *b, struct peer *p, const char *rule_text, char *err, s
         list_init(&rule->registry_link);
         list_add_tail(&p->matches, &rule->owner_link);
         p->n_matches++;
+        quotas_charge(p, QUOTA_MATCHES);
         b->n_match_rules++;
         if (k.eavesdrop && !monitor) {
                 rule->eavesdrop_counted = true;

@@ -9,6 +9,7 @@
  * message waiting for activation. Lookup is one hash probe.
  */
 #include "bus.h"
+#include "quotas.h"
 
 struct name *name_get(struct bus *b, const char *name)
 {
@@ -71,6 +72,7 @@ static void owner_free(struct name_owner *o)
 {
         list_del(&o->name_link);
         list_del(&o->peer_link);
+        quotas_uncharge(o->peer, QUOTA_NAMES);
         free(o);
 }
 
@@ -117,6 +119,10 @@ int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flag
                 name_unref_if_unused(n);
                 return -EDQUOT;
         }
+        if (!mine && quotas_full(b, p, QUOTA_NAMES)) {
+                name_unref_if_unused(n);
+                return -EUSERS;
+        }
 
         struct name_owner *head =
                 primary ? list_first_entry(&n->owners, struct name_owner, name_link) : NULL;
@@ -143,6 +149,7 @@ int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flag
                 mine->peer = p;
                 list_init(&mine->name_link);
                 list_add_tail(&p->names, &mine->peer_link);
+                quotas_charge(p, QUOTA_NAMES);
         }
         mine->flags = flags;
 

@@ -36,6 +36,37 @@ int quotas_check_connection(struct bus *b, struct peer *p)
         return 0;
 }
 
+int32_t quotas_limit(const struct bus *b, enum quota q)
+{
+        switch (q) {
+        case QUOTA_NAMES:
+                return b->limits.max_names_per_user;
+        case QUOTA_MATCHES:
+                return b->limits.max_match_rules_per_user;
+        case QUOTA_REPLIES:
+                return b->limits.max_replies_per_user;
+        default:
+                return 0;
+        }
+}
+
+bool quotas_full(const struct bus *b, const struct peer *p, enum quota q)
+{
+        return p->user && p->user->used[q] >= (size_t)bus_limit(quotas_limit(b, q));
+}
+
+void quotas_charge(struct peer *p, enum quota q)
+{
+        if (p->user)
+                p->user->used[q]++;
+}
+
+void quotas_uncharge(struct peer *p, enum quota q)
+{
+        if (p->user && p->user->used[q] > 0)
+                p->user->used[q]--;
+}
+
 static void user_account_free(struct bus *b, struct user_account *u)
 {
         hashmap_remove(b->users, &u->key);

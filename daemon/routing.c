@@ -18,6 +18,7 @@
 
 #include "activation.h"
 #include "bus.h"
+#include "quotas.h"
 #include "policy-check.h"
 
 static uint64_t reply_key_hash(const void *k)
@@ -36,6 +37,7 @@ void reply_slot_free(struct reply_slot *s)
         list_del(&s->caller_link);
         list_del(&s->timeout_link);
         s->caller->n_replies_waiting--;
+        quotas_uncharge(s->caller, QUOTA_REPLIES);
         free(s);
 }
 
@@ -63,6 +65,8 @@ static int reply_slot_new(struct bus *b, struct peer *caller, struct peer *calle
 {
         if (caller->n_replies_waiting >= bus_limit(b->limits.max_replies_per_connection))
                 return -EDQUOT;
+        if (quotas_full(b, caller, QUOTA_REPLIES))
+                return -EUSERS;
         if (!callee->replies_owed) {
                 callee->replies_owed = hashmap_new(&reply_hash_ops);
                 if (!callee->replies_owed)
@@ -84,6 +88,7 @@ static int reply_slot_new(struct bus *b, struct peer *caller, struct peer *calle
         }
         list_add_tail(&caller->replies_waiting, &s->caller_link);
         caller->n_replies_waiting++;
+        quotas_charge(caller, QUOTA_REPLIES);
         if (b->limits.reply_timeout >= 0) {
                 s->deadline_usec = now_usec() + (uint64_t)b->limits.reply_timeout * 1000;
                 list_add_tail(&b->reply_timeouts, &s->timeout_link);
@@ -324,6 +329,11 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
                                                "The maximum number of pending replies for \"%s\" (uid=%u) "
                                                "has been reached",
                                                sender->unique_name, (unsigned)sender->creds.uid);
+                if (r == -EUSERS)
+                        return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                                               "The connections of uid %u together have the maximum number "
+                                               "of pending replies (max_replies_per_user=%d)",
+                                               (unsigned)sender->user->uid, b->limits.max_replies_per_user);
                 if (r < 0)
                         return r;
         }
