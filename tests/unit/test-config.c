@@ -450,6 +450,7 @@ static void test_limits_parsing(void)
                                           "<limit name=\"max_outgoing_bytes\">5000000000</limit>"
                                           "<limit name=\"reply_timeout\">0</limit>"
                                           "<limit name=\"max_containers\">3</limit>"
+                                          "<limit name=\"max_match_rules_per_user\">77</limit>"
                                           "</busconfig>");
         struct bus_config *c = expect_load(path);
 
@@ -458,6 +459,7 @@ static void test_limits_parsing(void)
         CHECK_EQ(c->limits.max_outgoing_bytes, 5000000000LL);
         CHECK_EQ(c->limits.reply_timeout, 0);
         CHECK_EQ(c->limits.max_containers, 3);
+        CHECK_EQ(c->limits.max_match_rules_per_user, 77);
         bus_config_free(c);
 
         struct bus_limits d;
@@ -475,6 +477,9 @@ static void test_limits_parsing(void)
         CHECK_EQ(d.max_names_per_connection, 512);
         CHECK_EQ(d.max_match_rules_per_connection, 512);
         CHECK_EQ(d.max_replies_per_connection, 128);
+        CHECK_EQ(d.max_names_per_user, 4096);
+        CHECK_EQ(d.max_match_rules_per_user, 16384);
+        CHECK_EQ(d.max_replies_per_user, 4096);
 }
 
 static void test_rule_parsing(void)
