@@ -34,11 +34,11 @@ done
 
 if [ "$QUICK" = 1 ]; then
 	REPEAT=${REPEAT:-1}
-	N_SEQ=300 N_PIPE=1000 N_FLOOD=2000 N_CONNECT=100 N_PING=2000 N_PROXY=300 N_PROXY_PIPE=1000
+	N_SEQ=300 N_PIPE=1000 N_FLOOD=2000 N_CONNECT=100 N_PING=2000 N_PROXY=300 N_PROXY_PIPE=1000 N_BUSES=10
 	PEERS="1 100 300"
 else
 	REPEAT=${REPEAT:-3}
-	N_SEQ=20000 N_PIPE=60000 N_FLOOD=200000 N_CONNECT=3000 N_PING=200000 N_PROXY=10000 N_PROXY_PIPE=30000
+	N_SEQ=20000 N_PIPE=60000 N_FLOOD=200000 N_CONNECT=3000 N_PING=200000 N_PROXY=10000 N_PROXY_PIPE=30000 N_BUSES=100
 	PEERS="1 1000 10000"
 fi
 PING_SIZE=128 # about the size of one dbus-test-tool spam call ("hello, world!")
@@ -98,7 +98,7 @@ if [ -z "${NSBUSD:-}" ]; then
 fi
 [ -x "$NSBUSD" ] || die "NSBUSD=$NSBUSD is not executable"
 mkdir -p "$WORK/bin"
-for p in connect-rate flood-sink pingpong; do
+for p in connect-rate flood-sink pingpong bus-start; do
 	cc -std=gnu17 -O2 -Wall -Wextra -o "$WORK/bin/$p" "$BENCH_DIR/$p.c" || die "compiling bench/$p.c failed"
 done
 
@@ -450,6 +450,27 @@ for rep in $(seq 1 "$REPEAT"); do
 	for p in $PROXY_PATHS; do proxy_spam "$p" proxy_pipelined_calls_per_s "$N_PROXY_PIPE" --dest=org.nsbus.Bench.Echo --queue=32; done
 	proxy_teardown
 
+	# 9. per-container buses: start time and memory of N buses for one container.
+	if [ -x "${NSRUN:-}" ]; then
+		d=$WORK/buses
+		rm -rf "$d"
+		mkdir -p "$d/rt"
+		"$NSRUN" --private-run --pidfile "$d/init.pid" >/dev/null 2>"$d/nsrun.err" &
+		keeper=$!
+		KILL_PIDS+=($keeper)
+		for i in $(seq 1 100); do [ -s "$d/init.pid" ] && break; sleep 0.05; done
+		if [ -s "$d/init.pid" ]; then
+			"$WORK/bin/bus-start" "$NSBUSD" "$(cat "$d/init.pid")" "$d/rt" "$N_BUSES" >"$d/out" 2>"$d/err"
+			for k in start_ms_median start_ms_max rss_total_kib pss_total_kib; do
+				v=$(awk -v k=$k '$1 == k {print $2}' "$d/out")
+				record "container_bus_$k" nsbusd "${v:-fail:$(head -c 80 "$d/err" | tr ' \n' '__')}"
+			done
+		else
+			record container_bus_start_ms_median nsbusd "fail:no_test_container"
+		fi
+		stop_pid $keeper
+	fi
+
 	# 7. the physical limit, once per round like the rest.
 	v=$("$WORK/bin/pingpong" "$N_PING" "$PING_SIZE" | awk '{print $2}')
 	for b in $BUSES; do record socketpair_round_trips_per_s "$b" "${v:-fail}"; done
@@ -461,5 +482,5 @@ NA_FILE=$WORK/na
 : >"$NA_FILE"
 for b in "${!NA[@]}"; do printf '%s\t%s\n' "$b" "${NA[$b]}" >>"$NA_FILE"; done
 for p in "${!PROXY_NA[@]}"; do printf '%s\t%s\n' "$p" "${PROXY_NA[$p]}" >>"$NA_FILE"; done
-meta="quick=$QUICK repeat=$REPEAT n_seq=$N_SEQ n_pipe=$N_PIPE n_flood=$N_FLOOD n_connect=$N_CONNECT peers=${PEERS// /,} ping=$N_PING ping_size=$PING_SIZE"
+meta="quick=$QUICK repeat=$REPEAT n_buses=$N_BUSES n_seq=$N_SEQ n_pipe=$N_PIPE n_flood=$N_FLOOD n_connect=$N_CONNECT peers=${PEERS// /,} ping=$N_PING ping_size=$PING_SIZE"
 "$PY" "$BENCH_DIR/report.py" "$SAMPLES" "$NA_FILE" "$OUT" "$BUSES" "$meta" "$NSBUSD"
