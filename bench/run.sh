@@ -211,22 +211,28 @@ now_ns() { date +%s%N; }
 
 live() { [ -z "${NA[$1]:-}" ]; }
 
-# spam_rate BUS ROW COUNT ARGS...: time one dbus-test-tool spam run, record calls/s.
-spam_rate() {
-	local b=$1 row=$2 n=$3
+# spam_record ROW COLUMN COUNT CMD...: time CMD, a dbus-test-tool spam run of COUNT calls, and record
+# calls/s (or why it failed).
+spam_record() {
+	local row=$1 col=$2 n=$3 t0 t1 rc
 	shift 3
-	local t0 t1 rc
 	t0=$(now_ns)
-	DBUS_SESSION_BUS_ADDRESS=${ADDR[$b]} timeout 300 dbus-test-tool spam --count="$n" "$@" 2>"$WORK/spam.err"
+	timeout 300 "$@" 2>"$WORK/spam.err"
 	rc=$?
 	t1=$(now_ns)
 	if [ $rc -ne 0 ] || [ -s "$WORK/spam.err" ]; then
-		record "$row" "$b" "fail:spam-exit-$rc:$(head -c 80 "$WORK/spam.err" | tr ' \n' '__')"
+		record "$row" "$col" "fail:spam-exit-$rc:$(head -c 80 "$WORK/spam.err" | tr ' \n' '__')"
 		return
 	fi
-	record "$row" "$b" "$(awk -v n="$n" -v d=$((t1 - t0)) 'BEGIN {printf "%.1f", n / (d / 1e9)}')"
+	record "$row" "$col" "$(awk -v n="$n" -v d=$((t1 - t0)) 'BEGIN {printf "%.1f", n / (d / 1e9)}')"
 }
 
+# spam_rate BUS ROW COUNT ARGS...: one dbus-test-tool spam run on BUS.
+spam_rate() {
+	local b=$1 row=$2 n=$3
+	shift 3
+	spam_record "$row" "$b" "$n" env DBUS_SESSION_BUS_ADDRESS="${ADDR[$b]}" dbus-test-tool spam --count="$n" "$@"
+}
 
 # --- a call through a proxy: direct, xdg-dbus-proxy, nsbridge ------------------------
 # One host bus (nsbusd) with dbus-test-tool echo on it. The same sequential and pipelined
@@ -305,25 +311,15 @@ proxy_teardown() {
 	local p
 	for p in "${PROXY_PIDS[@]}"; do stop_pid "$p"; done
 }
-# proxy_spam PATH ROW COUNT ARGS...
+# proxy_spam PATH ROW COUNT ARGS...: the same through one of the proxy paths.
 proxy_spam() {
-	local p=$1 row=$2 n=$3 t0 t1 rc
+	local p=$1 row=$2 n=$3
 	shift 3
 	[ -z "${PROXY_NA[$p]:-}" ] || return 0
-	t0=$(now_ns)
-	if [ "$p" = nsbridge ]; then
-		timeout 300 nsenter -t "$PROXY_INIT" -U -p -m -S 0 -G 0 -- \
-			env DBUS_SESSION_BUS_ADDRESS=${PROXY_ADDR[$p]} dbus-test-tool spam --count="$n" "$@" 2>"$WORK/spam.err"
-	else
-		DBUS_SESSION_BUS_ADDRESS=${PROXY_ADDR[$p]} timeout 300 dbus-test-tool spam --count="$n" "$@" 2>"$WORK/spam.err"
-	fi
-	rc=$?
-	t1=$(now_ns)
-	if [ $rc -ne 0 ] || [ -s "$WORK/spam.err" ]; then
-		record "$row" "$p" "fail:spam-exit-$rc:$(head -c 80 "$WORK/spam.err" | tr ' \n' '__')"
-		return
-	fi
-	record "$row" "$p" "$(awk -v n="$n" -v d=$((t1 - t0)) 'BEGIN {printf "%.1f", n / (d / 1e9)}')"
+	local enter=()
+	[ "$p" = nsbridge ] && enter=(nsenter -t "$PROXY_INIT" -U -p -m -S 0 -G 0 --)
+	spam_record "$row" "$p" "$n" "${enter[@]}" env DBUS_SESSION_BUS_ADDRESS="${PROXY_ADDR[$p]}" \
+		dbus-test-tool spam --count="$n" "$@"
 }
 
 # --- the run ---------------------------------------------------------------------
