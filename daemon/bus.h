@@ -157,7 +157,9 @@ struct peer {
         uint64_t auth_deadline_usec;
 
         struct io_in in;
-        struct io_out out;
+        struct io_out out;          /* each message charged to the uid to blame (quotas.h) */
+        size_t in_charged_bytes;    /* what of `in` is charged to our uid */
+        size_t in_charged_fds;
 
         struct list_head names;      /* struct name_owner, by peer_link */
         struct list_head matches;    /* struct match_rule owned, by owner_link */
@@ -256,8 +258,10 @@ void peer_free(struct peer *p);
 void peer_disconnect_later(struct peer *p, const char *reason);
 void bus_disconnect_doomed(struct bus *b);
 void peer_dispatch(struct peer *p, uint32_t events);
-/* Queue a stamped message for p. Returns -ENOBUFS if p is over its outgoing quota. */
-int peer_queue(struct peer *p, struct message *m);
+/* Queue a stamped message for p, charging its bytes and fds to payer (quotas.h says who that is).
+ * -ENOBUFS if p's queue is over max_outgoing_bytes or max_outgoing_unix_fds, -EUSERS if payer's uid is
+ * over max_bytes_per_user or max_unix_fds_per_user, -EOPNOTSUPP for fds to a peer that cannot take them. */
+int peer_queue(struct peer *p, struct message *m, struct user_account *payer);
 void peer_flush(struct peer *p);
 const char *peer_describe(const struct peer *p, char *buf, size_t n);
 

@@ -174,6 +174,9 @@ void bus_limits_init_default(struct bus_limits *l)
                 .max_names_per_user = 4096,
                 .max_match_rules_per_user = 16384,
                 .max_replies_per_user = 4096,
+                /* Bytes and fds the bus holds for a uid's messages (quotas.h): dbus-broker's defaults. */
+                .max_bytes_per_user = 512 * 1024 * 1024,
+                .max_unix_fds_per_user = 128,
                 .max_containers = 512,
                 .max_containers_per_user = 16,
                 .max_container_metadata_bytes = 4096,
@@ -1666,6 +1669,8 @@ static const struct limit_desc limit_table[] = {
         LIMIT32(max_names_per_user),
         LIMIT32(max_match_rules_per_user),
         LIMIT32(max_replies_per_user),
+        LIMIT64(max_bytes_per_user),
+        LIMIT64(max_unix_fds_per_user),
         LIMIT32(max_containers),
         LIMIT32(max_containers_per_user),
         LIMIT32(max_container_metadata_bytes),

@@ -43,6 +43,8 @@ struct bus_limits {
         int32_t max_names_per_user;       /* 4096 */
         int32_t max_match_rules_per_user; /* 16384 */
         int32_t max_replies_per_user;     /* 4096 */
+        int64_t max_bytes_per_user;       /* 536870912 (512 MiB, dbus-broker's) */
+        int64_t max_unix_fds_per_user;    /* 128 (dbus-broker's) */
         /* Accepted because dbus-daemon 1.14 accepts them; they belong to its
          * experimental Containers1 interface, which nsbus does not have. */
         int32_t max_containers;                /* 512 */

@@ -10,6 +10,7 @@
  * routing structures; its memory is freed after the iteration, because a
  * dispatch in progress may still hold a pointer to it.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -60,6 +61,7 @@ int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **r
         list_init(&p->doomed_link);
         list_init(&p->link);
         match_registry_init(&p->sender_matches);
+        p->out.release = quotas_release_queued;
 
         int r = creds_from_socket(fd, b->namespaces, &p->creds);
         if (r < 0) {
@@ -127,7 +129,7 @@ void peer_flush(struct peer *p)
         peer_update_epoll(p);
 }
 
-int peer_queue(struct peer *p, struct message *m)
+int peer_queue(struct peer *p, struct message *m, struct user_account *payer)
 {
         struct bus *b = p->bus;
         /* A doomed peer is as good as gone: what was meant for it is dropped with it. */
@@ -141,9 +143,14 @@ int peer_queue(struct peer *p, struct message *m)
                 return -ENOBUFS;
         if (m->n_fds && !p->unix_fds)
                 return -EOPNOTSUPP;
-        int r = io_out_queue(&p->out, m);
+        int r = quotas_charge_held(payer, HELD_QUEUED, io_out_message_size(m), m->n_fds);
         if (r < 0)
                 return r;
+        r = io_out_queue(&p->out, m, payer);
+        if (r < 0) {
+                quotas_uncharge_held(payer, HELD_QUEUED, io_out_message_size(m), m->n_fds);
+                return r;
+        }
         p->n_messages_out++;
         if (list_unlinked(&p->flush_link))
                 list_add_tail(&b->flush_list, &p->flush_link);
@@ -211,9 +218,10 @@ void peer_free(struct peer *p)
         list_del(&p->dead_link);
         list_del(&p->link);
         io_in_done(&p->in);
-        io_out_done(&p->out);
+        io_out_done(&p->out); /* gives back what every queued message was charged */
         match_registry_done(&p->sender_matches);
         hashmap_free(p->replies_owed);
+        quotas_uncharge_held(p->user, HELD_ARRIVING, p->in_charged_bytes, p->in_charged_fds);
         quotas_uncharge_connection(b, p);
         creds_done(&p->creds);
         free(p->sasl);
@@ -314,6 +322,32 @@ static void peer_handle_message(struct peer *p, struct message *m)
         bus_dispatch_message(b, p, m);
 }
 
+/* What the input holds between reads (a message still arriving, its fds, a partial SASL line) is the
+ * sender's: charge it to its uid, so that many connections of one uid cannot each hold a
+ * max_message_size message half-sent. */
+static int peer_charge_input(struct peer *p)
+{
+        size_t n_bytes = io_in_memory(&p->in), n_fds = p->in.n_fds;
+        if (n_bytes == p->in_charged_bytes && n_fds == p->in_charged_fds)
+                return 0;
+        quotas_uncharge_held(p->user, HELD_ARRIVING, p->in_charged_bytes, p->in_charged_fds);
+        p->in_charged_bytes = p->in_charged_fds = 0;
+        int r = quotas_charge_held(p->user, HELD_ARRIVING, n_bytes, n_fds);
+        if (r < 0)
+                return r;
+        p->in_charged_bytes = n_bytes;
+        p->in_charged_fds = n_fds;
+        return 0;
+}
+
+static void peer_disconnect_over_input_quota(struct peer *p)
+{
+        peer_disconnect(p, "its uid %u is over max_bytes_per_user (%" PRId64 ") or max_unix_fds_per_user (%" PRId64
+                        ") with messages it is still sending",
+                        (unsigned)p->user->uid, p->bus->limits.max_bytes_per_user,
+                        p->bus->limits.max_unix_fds_per_user);
+}
+
 /* Read at most this many times per wakeup, so one busy peer cannot starve the others. */
 #define PEER_READS_PER_WAKEUP 8
 
@@ -355,17 +389,22 @@ void peer_dispatch(struct peer *p, uint32_t events)
                         return;
                 }
 
-                if (p->state == PEER_AUTHENTICATING) {
-                        int r = peer_authenticate(p);
-                        if (r <= 0)
-                                continue;
+                if (p->state == PEER_AUTHENTICATING && peer_authenticate(p) <= 0) {
+                        if (p->state != PEER_DEAD && peer_charge_input(p) < 0)
+                                peer_disconnect_over_input_quota(p);
+                        continue;
                 }
 
                 for (;;) {
                         struct message *m = NULL;
                         int r = io_in_pop_message(&p->in, bus_limit(b->limits.max_message_size), &m);
-                        if (r == 0)
+                        if (r == 0) {
+                                if (peer_charge_input(p) < 0) {
+                                        peer_disconnect_over_input_quota(p);
+                                        return;
+                                }
                                 break;
+                        }
                         if (r < 0) {
                                 peer_disconnect(p, "%s",
                                                 r == -ENOMEM ? "out of memory"

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Per-uid charges. Accounts are created on first use and dropped when the
- * last charge goes, so the table is as big as the set of connected users.
+ * last connection and the last charge are gone, so the table is as big as
+ * the set of users that are connected or have messages in flight.
  */
+#include <assert.h>
+
 #include "quotas.h"
 
 int quotas_charge_connection(struct bus *b, struct peer *p)
@@ -16,6 +19,7 @@ int quotas_charge_connection(struct bus *b, struct peer *p)
                         return -ENOMEM;
                 u->key = key;
                 u->uid = p->creds.uid;
+                u->bus = b;
                 if (hashmap_put(b->users, &u->key, u) < 0) {
                         free(u);
                         return -ENOMEM;
@@ -36,7 +40,7 @@ int quotas_check_connection(struct bus *b, struct peer *p)
         return 0;
 }
 
-int32_t quotas_limit(const struct bus *b, enum quota q)
+int64_t quotas_limit(const struct bus *b, enum quota q)
 {
         switch (q) {
         case QUOTA_NAMES:
@@ -73,14 +77,58 @@ static void user_account_free(struct bus *b, struct user_account *u)
         free(u);
 }
 
+/* Names, rules and replies go with the connections; queued messages may outlive them. */
+static void user_account_put(struct user_account *u)
+{
+        if (u->n_connections > 0)
+                return;
+        for (enum held h = 0; h < _HELD_MAX; h++)
+                if (u->held[h].bytes || u->held[h].fds)
+                        return;
+        user_account_free(u->bus, u);
+}
+
 void quotas_uncharge_connection(struct bus *b, struct peer *p)
 {
         struct user_account *u = p->user;
         if (!u)
                 return;
         p->user = NULL;
-        if (--u->n_connections == 0)
-                user_account_free(b, u);
+        u->n_connections--;
+        user_account_put(u);
+}
+
+/* Would used + n pass the limit? Without overflowing. */
+static bool would_exceed(size_t used, size_t n, int64_t limit)
+{
+        size_t max = bus_limit(limit);
+        return used > max || n > max - used;
+}
+
+int quotas_charge_held(struct user_account *u, enum held h, size_t n_bytes, size_t n_fds)
+{
+        const struct bus_limits *l = &u->bus->limits;
+        size_t *bytes = &u->held[h].bytes, *fds = &u->held[h].fds;
+        bool empty = *bytes == 0 && *fds == 0;
+        if (!empty && (would_exceed(*bytes, n_bytes, l->max_bytes_per_user) ||
+                       would_exceed(*fds, n_fds, l->max_unix_fds_per_user)))
+                return -EUSERS;
+        *bytes += n_bytes;
+        *fds += n_fds;
+        return 0;
+}
+
+void quotas_uncharge_held(struct user_account *u, enum held h, size_t n_bytes, size_t n_fds)
+{
+        assert(u->held[h].bytes >= n_bytes && u->held[h].fds >= n_fds);
+        u->held[h].bytes -= n_bytes;
+        u->held[h].fds -= n_fds;
+        user_account_put(u);
+}
+
+void quotas_release_queued(void *charge, const struct message *m)
+{
+        quotas_uncharge_held(charge, HELD_QUEUED, io_out_message_size(m), m->n_fds);
 }
 
 void quotas_done(struct bus *b)

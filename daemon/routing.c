@@ -14,6 +14,7 @@
  * slot created when the call was delivered; anything else that claims to be
  * a reply is dropped and never delivered.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 
 #include "activation.h"
@@ -167,7 +168,7 @@ static void bus_capture_error(struct bus *b, struct peer *to, const struct messa
 static void deliver_to_monitor(struct bus *b, struct peer *mon, struct message *m)
 {
         /* A monitor that cannot keep up is disconnected rather than silently missing messages. */
-        if (peer_queue(mon, m) < 0)
+        if (peer_queue(mon, m, mon->user) < 0)
                 peer_disconnect_later(mon, "monitor is not reading its messages");
 }
 
@@ -204,10 +205,13 @@ static void deliver_broadcast(struct bus *b, struct peer *to, struct message *m,
                                           m->interface ?: "", m->member ?: "", to->unique_name);
                 return;
         }
-        int r = peer_queue(to, m);
-        if (r == -ENOBUFS) {
+        int r = peer_queue(to, m, to->user);
+        if (r == -ENOBUFS || r == -EUSERS) {
                 /* A subscriber asked for these signals: not keeping up is its fault. */
-                peer_disconnect_later(to, "outgoing queue full: not reading subscribed messages");
+                peer_disconnect_later(to, r == -ENOBUFS ? "outgoing queue full: not reading subscribed messages"
+                                                        : "its uid is over max_bytes_per_user or "
+                                                          "max_unix_fds_per_user: not reading subscribed "
+                                                          "messages");
         } else if (r == -EOPNOTSUPP) {
                 /* Signals with fds silently skip peers that cannot take fds, as dbus-daemon does. */
         } else if (r < 0) {
@@ -220,7 +224,8 @@ static void deliver_eavesdrop(struct bus *b, struct peer *to, struct message *m,
         struct broadcast_ctx *ctx = ud;
         if (!policy_check_receive(b, to, ctx->sender, m, false, true))
                 return;
-        if (peer_queue(to, m) == -ENOBUFS)
+        int r = peer_queue(to, m, to->user);
+        if (r == -ENOBUFS || r == -EUSERS)
                 peer_disconnect_later(to, "outgoing queue full: not reading eavesdropped messages");
 }
 
@@ -255,7 +260,8 @@ void bus_send_driver_message(struct bus *b, struct peer *to, struct message *m)
                 return;
         }
         if (to) {
-                if (to->state != PEER_DEAD && peer_queue(to, m) == -ENOBUFS)
+                int r = peer_queue(to, m, to->user);
+                if (r == -ENOBUFS || r == -EUSERS)
                         peer_disconnect_later(to, "outgoing queue full: not reading messages from the bus");
                 if (b->n_eavesdrop_rules)
                         match_broadcast_full(b, NULL, to, m, deliver_eavesdrop, &ctx);
@@ -338,11 +344,17 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
                         return r;
         }
 
-        int r = peer_queue(to, m);
-        if (r == -ENOBUFS) {
+        /* Whoever asked for a message pays for it while it waits: the receiver for a reply, the sender
+         * for anything unsolicited. */
+        int r = peer_queue(to, m, solicited ? to->user : sender->user);
+        if (r == -ENOBUFS || r == -EUSERS) {
                 if (solicited) {
                         reply_slot_free(slot);
-                        peer_disconnect_later(to, "outgoing queue full: not reading replies it asked for");
+                        peer_disconnect_later(to, r == -ENOBUFS
+                                                          ? "outgoing queue full: not reading replies it asked for"
+                                                          : "its uid is over max_bytes_per_user or "
+                                                            "max_unix_fds_per_user: not reading replies it "
+                                                            "asked for");
                         return 0;
                 }
                 if (wants_reply) {
@@ -350,6 +362,13 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
                         if (s)
                                 reply_slot_free(s);
                 }
+                if (r == -EUSERS)
+                        return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                                               "Messages of uid %u waiting for their receivers are at the "
+                                               "limit (max_bytes_per_user=%" PRId64
+                                               ", max_unix_fds_per_user=%" PRId64 ")",
+                                               (unsigned)sender->user->uid, b->limits.max_bytes_per_user,
+                                               b->limits.max_unix_fds_per_user);
                 return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.LimitsExceeded",
                                        "The destination %s is not reading its messages fast enough",
                                        to->unique_name);

@@ -69,7 +69,7 @@ struct client *client_free(struct client *c)
 
 int client_queue(struct client *c, struct message *m)
 {
-        return io_out_queue(&c->out, m);
+        return io_out_queue(&c->out, m, NULL);
 }
 
 int64_t client_call_driver(struct client *c, const char *member, const char *sig, ...)

@@ -197,20 +197,22 @@ int io_in_pop_message(struct io_in *in, size_t max_size, struct message **ret)
         return 0;
 }
 
+static void io_out_retire(struct io_out *out, const struct io_out_entry *e)
+{
+        if (e->charge)
+                out->release(e->charge, e->m);
+        message_unref(e->m);
+}
+
 void io_out_done(struct io_out *out)
 {
         for (size_t i = out->head; i < out->tail; i++)
-                message_unref(out->queue[i]);
+                io_out_retire(out, &out->queue[i]);
         free(out->queue);
-        *out = (struct io_out){0};
+        *out = (struct io_out){.release = out->release};
 }
 
-static size_t message_wire_size(const struct message *m)
-{
-        return m->out_header_size + m->body_size;
-}
-
-int io_out_queue(struct io_out *out, struct message *m)
+int io_out_queue(struct io_out *out, struct message *m, void *charge)
 {
         if (out->tail == out->allocated && out->head > 0) {
                 /* Slide down instead of growing when the front has drained. */
@@ -220,8 +222,8 @@ int io_out_queue(struct io_out *out, struct message *m)
         }
         if (GREEDY_REALLOC(out->queue, out->allocated, out->tail + 1) < 0)
                 return -ENOMEM;
-        out->queue[out->tail++] = message_ref(m);
-        out->n_bytes += message_wire_size(m);
+        out->queue[out->tail++] = (struct io_out_entry){message_ref(m), charge};
+        out->n_bytes += io_out_message_size(m);
         out->n_fds += m->n_fds;
         return 0;
 }
@@ -241,7 +243,7 @@ int io_out_flush(struct io_out *out, int fd)
                 struct msghdr mh = {.msg_iov = iov};
 
                 for (size_t i = out->head; i < out->tail && n_iov < ELEMENTSOF(iov) - 1; i++) {
-                        struct message *m = out->queue[i];
+                        struct message *m = out->queue[i].m;
                         /* A message's fds must travel with its first byte, alone in that sendmsg(). */
                         if (m->n_fds && off == 0) {
                                 if (n_iov > 0)
@@ -292,8 +294,8 @@ int io_out_flush(struct io_out *out, int fd)
                 size_t left = (size_t)n;
                 out->n_bytes -= left;
                 while (left > 0 && out->head < out->tail) {
-                        struct message *m = out->queue[out->head];
-                        size_t rem = message_wire_size(m) - out->offset;
+                        struct message *m = out->queue[out->head].m;
+                        size_t rem = io_out_message_size(m) - out->offset;
                         if (left < rem) {
                                 out->offset += left;
                                 break;
@@ -301,7 +303,7 @@ int io_out_flush(struct io_out *out, int fd)
                         left -= rem;
                         out->offset = 0;
                         out->n_fds -= m->n_fds;
-                        message_unref(m);
+                        io_out_retire(out, &out->queue[out->head]);
                         out->head++;
                 }
                 /* A short write means the socket buffer is full; don't ask again just to hear EAGAIN. */

@@ -66,17 +66,31 @@ int io_in_pop_message(struct io_in *in, size_t max_size, struct message **ret);
 /* Bytes held for this connection's input right now. */
 size_t io_in_memory(const struct io_in *in);
 
+struct io_out_entry {
+        struct message *m;
+        void *charge; /* the caller's, handed to io_out.release when m leaves the queue */
+};
+
 struct io_out {
-        struct message **queue; /* FIFO: queue[head..tail) */
+        struct io_out_entry *queue; /* FIFO: queue[head..tail) */
         size_t head, tail, allocated;
         size_t offset;  /* bytes of queue[head] already written */
         size_t n_bytes; /* bytes queued and not yet written */
         size_t n_fds;   /* fds queued */
+        /* Called for each message queued with a charge when it leaves the queue, written or dropped:
+         * whoever paid for its bytes and fds gets them back. */
+        void (*release)(void *charge, const struct message *m);
 };
 
 void io_out_done(struct io_out *out);
-/* Queue a stamped message (takes a new reference). */
-int io_out_queue(struct io_out *out, struct message *m);
+/* Queue a stamped message (takes a new reference). charge, if not NULL, is passed to out->release when
+ * the message leaves the queue. */
+int io_out_queue(struct io_out *out, struct message *m, void *charge);
+/* Bytes a message occupies in the queue. */
+static inline size_t io_out_message_size(const struct message *m)
+{
+        return m->out_header_size + m->body_size;
+}
 static inline bool io_out_empty(const struct io_out *out)
 {
         return out->head == out->tail;

@@ -21,6 +21,7 @@ TESTS=(
 	test-routing-stamps-sender-and-filters-headers test-refused-messages-keep-the-connection
 	test-malformed-input-disconnects test-connection-floods-cost-the-flooder test-bus-activation
 	test-dbus-run-session test-gtestdbus-spawns-nsbusd test-dbus-test-tool-spam
+	test-quotas-are-per-uid test-queued-bytes-are-charged-to-the-blamed-uid
 )
 
 REAL=$(readlink -f "$NSBUSD")

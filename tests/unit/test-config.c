@@ -451,6 +451,8 @@ static void test_limits_parsing(void)
                                           "<limit name=\"reply_timeout\">0</limit>"
                                           "<limit name=\"max_containers\">3</limit>"
                                           "<limit name=\"max_match_rules_per_user\">77</limit>"
+                                          "<limit name=\"max_bytes_per_user\">6000000000</limit>"
+                                          "<limit name=\"max_unix_fds_per_user\">9</limit>"
                                           "</busconfig>");
         struct bus_config *c = expect_load(path);
 
@@ -460,6 +462,8 @@ static void test_limits_parsing(void)
         CHECK_EQ(c->limits.reply_timeout, 0);
         CHECK_EQ(c->limits.max_containers, 3);
         CHECK_EQ(c->limits.max_match_rules_per_user, 77);
+        CHECK_EQ(c->limits.max_bytes_per_user, 6000000000LL); /* a long, like max_outgoing_bytes */
+        CHECK_EQ(c->limits.max_unix_fds_per_user, 9);
         bus_config_free(c);
 
         struct bus_limits d;
@@ -480,6 +484,8 @@ static void test_limits_parsing(void)
         CHECK_EQ(d.max_names_per_user, 4096);
         CHECK_EQ(d.max_match_rules_per_user, 16384);
         CHECK_EQ(d.max_replies_per_user, 4096);
+        CHECK_EQ(d.max_bytes_per_user, 512 * 1024 * 1024);
+        CHECK_EQ(d.max_unix_fds_per_user, 128);
 }
 
 static void test_rule_parsing(void)

@@ -134,7 +134,7 @@ static void test_queue_flush_read(void)
                 } else {
                         sent[i] = stamped_sample(i * 3, ":1.77");
                 }
-                CHECK_EQ(io_out_queue(&out, sent[i]), 0);
+                CHECK_EQ(io_out_queue(&out, sent[i], NULL), 0);
                 CHECK_EQ(sent[i]->n_ref, 2);
                 bytes += sent[i]->out_header_size + sent[i]->body_size;
                 CHECK_EQ(out.n_bytes, bytes);
@@ -391,8 +391,8 @@ static void test_big_message(void)
         struct message *small = built(2, "after the big one");
 
         socketpair_nb(sv);
-        CHECK_EQ(io_out_queue(&out, m), 0);
-        CHECK_EQ(io_out_queue(&out, small), 0);
+        CHECK_EQ(io_out_queue(&out, m, NULL), 0);
+        CHECK_EQ(io_out_queue(&out, small, NULL), 0);
 
         /* First read: the header tells the size, the message gets its own buffer. */
         CHECK_EQ(io_out_flush(&out, sv[0]), -EAGAIN);
@@ -415,7 +415,7 @@ static void test_big_message(void)
         CHECK_EQ(io_in_memory(&in), 0);
 
         /* A max_size below the message's: refused from the header alone. */
-        CHECK_EQ(io_out_queue(&out, m), 0);
+        CHECK_EQ(io_out_queue(&out, m, NULL), 0);
         CHECK_EQ(io_out_flush(&out, sv[0]), -EAGAIN);
         CHECK(io_in_read(&in, sv[1], scratch, sizeof(scratch), false) > 0);
         CHECK_EQ(io_in_pop_message(&in, 1024 * 1024, &none), -EBADMSG);
@@ -456,7 +456,7 @@ static void test_flush_eagain(void)
                 } else {
                         sent[i] = stamped_sample(i, ":1.5");
                 }
-                CHECK_EQ(io_out_queue(&out, sent[i]), 0);
+                CHECK_EQ(io_out_queue(&out, sent[i], NULL), 0);
         }
         /* Before reading anything: the socket fills, part of the queue is written. */
         size_t before = out.n_bytes;
@@ -502,7 +502,7 @@ static void test_queue_while_blocked(void)
         while (have < n) {
                 /* queue a few, flush, read a few */
                 for (int k = 0; k < 7 && queued < n; k++)
-                        CHECK_EQ(io_out_queue(&out, sent[queued++]), 0);
+                        CHECK_EQ(io_out_queue(&out, sent[queued++], NULL), 0);
                 int r = io_out_flush(&out, sv[0]);
                 CHECK(r == 0 || r == -EAGAIN);
                 for (int k = 0; k < 3; k++) {
@@ -574,7 +574,7 @@ static void test_fd_passing(void)
         sent[3] = with_fds(4, &pipefd[0], 1);
         sent[4] = with_fds(5, two, 2);
         for (size_t i = 0; i < ELEMENTSOF(sent); i++)
-                CHECK_EQ(io_out_queue(&out, sent[i]), 0);
+                CHECK_EQ(io_out_queue(&out, sent[i], NULL), 0);
         CHECK_EQ(out.n_fds, 5);
         pump(&out, sv[0], &in, sv[1], true, got, ELEMENTSOF(sent), &n_eagain);
         CHECK_EQ(out.n_fds, 0);
@@ -781,7 +781,7 @@ static void test_peer_gone(void)
 
         socketpair_nb(sv);
         close(sv[1]);
-        CHECK_EQ(io_out_queue(&out, m), 0);
+        CHECK_EQ(io_out_queue(&out, m, NULL), 0);
         CHECK_EQ(io_out_flush(&out, sv[0]), -EPIPE); /* and no SIGPIPE */
         io_out_done(&out);
         CHECK_EQ(m->n_ref, 1);
@@ -789,6 +789,73 @@ static void test_peer_gone(void)
         close(sv[0]);
 }
 
+/* Every charged message is released exactly once, in queue order, when it is written or dropped; the
+ * charge and the message are handed back so the payer can be credited with its size. */
+static struct {
+        size_t n;
+        uintptr_t charges[64];
+        size_t bytes;
+} released;
+
+static void record_release(void *charge, const struct message *m)
+{
+        CHECK(released.n < ELEMENTSOF(released.charges));
+        released.charges[released.n++] = (uintptr_t)charge;
+        released.bytes += io_out_message_size(m);
+}
+
+static void test_release_charges(void)
+{
+        int sv[2], small = 4096;
+        struct io_out out = {.release = record_release};
+        struct message *sent[40];
+        size_t n = ELEMENTSOF(sent), total = 0, n_charged = 0, charged_bytes = 0;
+
+        released.n = 0;
+        released.bytes = 0;
+        socketpair_nb(sv);
+        CHECK_EQ(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+        CHECK_EQ(setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+        for (size_t i = 0; i < n; i++) {
+                char text[1500];
+                memset(text, 'a' + (int)(i % 26), sizeof(text) - 1);
+                text[sizeof(text) - 1] = 0;
+                sent[i] = built((uint32_t)i + 1, text);
+                /* Every third message is free (no charge): it must never reach release(). */
+                void *charge = i % 3 == 2 ? NULL : (void *)(uintptr_t)(i + 1);
+                CHECK_EQ(io_out_queue(&out, sent[i], charge), 0);
+                total += io_out_message_size(sent[i]);
+                if (charge) {
+                        n_charged++;
+                        charged_bytes += io_out_message_size(sent[i]);
+                }
+        }
+        CHECK_EQ(out.n_bytes, total);
+
+        /* A partly written message is not released yet: only whole ones are. */
+        CHECK_EQ(io_out_flush(&out, sv[0]), -EAGAIN);
+        size_t written_whole = out.head, expect = 0;
+        CHECK(written_whole > 0 && written_whole < n);
+        for (size_t i = 0; i < written_whole; i++)
+                expect += i % 3 != 2;
+        CHECK_EQ(released.n, expect);
+
+        /* Drop the rest unwritten, as for a peer that goes away: io_out_done() releases what is left. */
+        io_out_done(&out);
+        CHECK(out.release == record_release);
+        CHECK_EQ(released.n, n_charged);
+        CHECK_EQ(released.bytes, charged_bytes);
+        for (size_t i = 0, j = 0; i < n; i++)
+                if (i % 3 != 2)
+                        CHECK_EQ(released.charges[j++], i + 1);
+
+        for (size_t i = 0; i < n; i++) {
+                CHECK_EQ(sent[i]->n_ref, 1);
+                message_unref(sent[i]);
+        }
+        close(sv[0]);
+        close(sv[1]);
+}
 
 int main(void)
 {
@@ -805,5 +872,6 @@ int main(void)
         RUN(test_missing_fds);
         RUN(test_bad_stream);
         RUN(test_peer_gone);
+        RUN(test_release_charges);
         return failed ? 1 : 0;
 }
