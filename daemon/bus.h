@@ -67,14 +67,15 @@ struct listener {
  * rules apart: member. A broadcast looks at the bucket of its own member and
  * at the rules without a member, never at the rest.
  */
+/* Rules bucketed by their member and exact path keys (see match.c); rules with neither are in `other`. */
 struct match_registry {
-        struct hashmap *by_member; /* member -> struct match_bucket */
-        struct list_head any_member;
+        struct hashmap *buckets; /* bucket key -> struct match_bucket */
+        struct list_head other;
         size_t n_rules;
 };
 
 struct match_bucket {
-        char *member;
+        char *key; /* member, path or member + path: members never hold '/', paths start with it */
         struct list_head rules;
 };
 
@@ -84,7 +85,7 @@ struct match_rule {
         struct peer *owner;
         unsigned n_refs; /* AddMatch of an equal rule twice needs RemoveMatch twice */
         struct match_registry *registry;
-        struct match_bucket *bucket; /* NULL when in registry->any_member */
+        struct match_bucket *bucket; /* NULL when in registry->other */
         struct list_head registry_link;
         struct list_head owner_link;
         struct name *sender_name; /* keeps the name alive while the rule refers to it */

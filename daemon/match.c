@@ -6,18 +6,20 @@
  * sending peer's own registry for a unique name, the name's registry for a
  * well-known name, the driver's for org.freedesktop.DBus, and the bus-wide
  * wildcard registry when it has no sender. Inside a registry rules are
- * bucketed by member. A broadcast therefore only looks at rules that name
- * its sender (or no sender) and its member (or no member): installing
- * thousands of rules for other senders or other signals costs a broadcast
- * nothing.
+ * bucketed by their member and exact path keys: one hash table holds buckets
+ * keyed by the member, by the path, or by both joined (a member never holds
+ * '/', a path starts with it, so the keys cannot collide). A broadcast looks
+ * at the buckets for its member, its path and both, and at the rules that
+ * have neither key: installing thousands of rules for other senders, other
+ * signals or other objects costs a broadcast a few hash lookups.
  */
 #include "bus.h"
 #include "quotas.h"
 
 void match_registry_init(struct match_registry *r)
 {
-        r->by_member = NULL;
-        list_init(&r->any_member);
+        r->buckets = NULL;
+        list_init(&r->other);
         r->n_rules = 0;
 }
 
@@ -26,7 +28,7 @@ void match_registry_done(struct match_registry *r)
         struct hashmap_iter it;
         struct match_bucket *bk;
         /* Rules still linked here belong to peers that are being torn down with the bus. */
-        HASHMAP_FOREACH(bk, r->by_member, it)
+        HASHMAP_FOREACH(bk, r->buckets, it)
         {
                 struct match_rule *rule, *tmp;
                 list_for_each_entry_safe(rule, tmp, &bk->rules, registry_link)
@@ -35,14 +37,14 @@ void match_registry_done(struct match_registry *r)
                         rule->registry = NULL;
                         rule->bucket = NULL;
                 }
-                hashmap_remove(r->by_member, bk->member);
-                free(bk->member);
+                hashmap_remove(r->buckets, bk->key);
+                free(bk->key);
                 free(bk);
         }
-        hashmap_free(r->by_member);
-        r->by_member = NULL;
+        hashmap_free(r->buckets);
+        r->buckets = NULL;
         struct match_rule *rule, *tmp;
-        list_for_each_entry_safe(rule, tmp, &r->any_member, registry_link)
+        list_for_each_entry_safe(rule, tmp, &r->other, registry_link)
         {
                 list_del(&rule->registry_link);
                 rule->registry = NULL;
@@ -50,26 +52,50 @@ void match_registry_done(struct match_registry *r)
         r->n_rules = 0;
 }
 
+/* Member and path joined, when that fits in a stack buffer (it nearly always does). A rule whose joined
+ * key would not fit is bucketed by its member alone, so a message whose joined key does not fit cannot
+ * have rules in a joined bucket: nothing is ever missed for want of memory. */
+#define BUCKET_KEY_MAX 512
+
+static const char *joined_key(char buf[static BUCKET_KEY_MAX], const char *member, const char *path)
+{
+        size_t lm = strlen(member), lp = strlen(path);
+        if (lm + lp + 1 > BUCKET_KEY_MAX)
+                return NULL;
+        memcpy(buf, member, lm);
+        memcpy(buf + lm, path, lp + 1);
+        return buf;
+}
+
+/* The bucket a rule goes in, or NULL for registry->other. */
+static const char *rule_bucket_key(char buf[static BUCKET_KEY_MAX], const struct match_rule_keys *k)
+{
+        if (k->member && k->path)
+                return joined_key(buf, k->member, k->path) ?: k->member;
+        return k->member ?: k->path;
+}
+
 static int registry_link(struct match_registry *r, struct match_rule *rule)
 {
-        const char *member = rule->keys.member;
-        if (!member) {
-                list_add_tail(&r->any_member, &rule->registry_link);
+        char buf[BUCKET_KEY_MAX];
+        const char *key = rule_bucket_key(buf, &rule->keys);
+        if (!key) {
+                list_add_tail(&r->other, &rule->registry_link);
         } else {
-                if (!r->by_member) {
-                        r->by_member = hashmap_new(&string_hash_ops);
-                        if (!r->by_member)
+                if (!r->buckets) {
+                        r->buckets = hashmap_new(&string_hash_ops);
+                        if (!r->buckets)
                                 return -ENOMEM;
                 }
-                struct match_bucket *bk = hashmap_get(r->by_member, member);
+                struct match_bucket *bk = hashmap_get(r->buckets, key);
                 if (!bk) {
                         bk = zalloc(sizeof(*bk));
                         if (!bk)
                                 return -ENOMEM;
-                        bk->member = strdup(member);
+                        bk->key = strdup(key);
                         list_init(&bk->rules);
-                        if (!bk->member || hashmap_put(r->by_member, bk->member, bk) < 0) {
-                                free(bk->member);
+                        if (!bk->key || hashmap_put(r->buckets, bk->key, bk) < 0) {
+                                free(bk->key);
                                 free(bk);
                                 return -ENOMEM;
                         }
@@ -91,8 +117,8 @@ static void registry_unlink(struct match_rule *rule)
         r->n_rules--;
         struct match_bucket *bk = rule->bucket;
         if (bk && list_empty(&bk->rules)) {
-                hashmap_remove(r->by_member, bk->member);
-                free(bk->member);
+                hashmap_remove(r->buckets, bk->key);
+                free(bk->key);
                 free(bk);
         }
         rule->registry = NULL;
@@ -310,16 +336,27 @@ static void broadcast_list(struct broadcast *bc, struct list_head *head)
         }
 }
 
+static void broadcast_bucket(struct broadcast *bc, struct match_registry *r, const char *key)
+{
+        struct match_bucket *bk = key ? hashmap_get(r->buckets, key) : NULL;
+        if (bk)
+                broadcast_list(bc, &bk->rules);
+}
+
 static void broadcast_registry(struct broadcast *bc, struct match_registry *r)
 {
         if (r->n_rules == 0)
                 return;
-        if (bc->m->member && r->by_member) {
-                struct match_bucket *bk = hashmap_get(r->by_member, bc->m->member);
-                if (bk)
-                        broadcast_list(bc, &bk->rules);
+        const struct message *m = bc->m;
+        if (r->buckets) {
+                broadcast_bucket(bc, r, m->member);
+                broadcast_bucket(bc, r, m->path);
+                if (m->member && m->path) {
+                        char buf[BUCKET_KEY_MAX];
+                        broadcast_bucket(bc, r, joined_key(buf, m->member, m->path));
+                }
         }
-        broadcast_list(bc, &r->any_member);
+        broadcast_list(bc, &r->other);
 }
 
 void match_broadcast_full(struct bus *b, struct peer *sender, struct peer *recipient, struct message *m,

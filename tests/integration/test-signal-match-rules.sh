@@ -24,6 +24,7 @@ emitter = dbus.bus.BusConnection(ADDR)
 emitter.request_name('com.example.Emitter', dbus.bus.NAME_FLAG_DO_NOT_QUEUE)
 other = dbus.bus.BusConnection(ADDR)  # a second sender
 
+LONG_PATH = '/l/' + 'p' * 600
 # (label, path, interface, member, signature, args, sender, destination-label)
 SIGNALS = [
     ('S1', '/org/nsbus/a', 'com.example.M', 'Sig', 'ss', ['foo', 'bar'], emitter, None),
@@ -35,6 +36,8 @@ SIGNALS = [
     ('S7', '/org/nsbus/a', 'com.example.M', 'Sig', 'o', ['/aa/bb'], emitter, None),
     ('S8', '/org/nsbus/a', 'com.example.M', 'Sig', 'ss', ['foo', 'bar'], other, None),
     ('S9', '/x', 'com.example.M', 'Direct', 's', ['foo'], emitter, 'r_dest'),
+    # member and path together longer than nsbusd's joined bucket key (512 bytes)
+    ('S10', LONG_PATH, 'com.example.M', 'Sig', 's', ['zz'], emitter, None),
 ]
 # label -> (rules, labels of the signals it must receive)
 CASES = {
@@ -49,10 +52,17 @@ CASES = {
     'r_path': (["path='/org/nsbus/a'"], {'S1', 'S6', 'S7', 'S8'}),
     'r_pathns': (["path_namespace='/org/nsbus/a'"], {'S1', 'S2', 'S6', 'S7', 'S8'}),
     'r_pathns_top': (["path_namespace='/org/nsbus'"], {'S1', 'S2', 'S3', 'S5', 'S6', 'S7', 'S8'}),
-    'r_pathns_root': (["type='signal',path_namespace='/'"], {'S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8'}),
+    'r_pathns_root': (["type='signal',path_namespace='/'"], {'S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8', 'S10'}),
+    # member and path together (nsbusd buckets these by both), and each alone
+    'r_member_path': (["member='Sig',path='/org/nsbus/a'"], {'S1', 'S6', 'S7', 'S8'}),
+    'r_member_path_b': (["member='Sig',path='/org/nsbus/ab'"], {'S3'}),
+    'r_member_path_miss': (["member='Other',path='/org/nsbus/a'"], set()),
+    'r_sender_member_path': (["sender='com.example.Emitter',member='Sig',path='/other'"], {'S4'}),
+    'r_long_member_path': (["member='Sig',path='%s'" % LONG_PATH], {'S10'}),
+    'r_long_path': (["path='%s'" % LONG_PATH], {'S10'}),
     'r_member': (["member='Other'"], {'S5'}),
     'r_iface_member': (["interface='com.example.M',member='Nope'"], set()),
-    'r_sender_name': (["sender='com.example.Emitter',interface='com.example.M'"], {'S1', 'S2', 'S3', 'S4', 'S6', 'S7'}),
+    'r_sender_name': (["sender='com.example.Emitter',interface='com.example.M'"], {'S1', 'S2', 'S3', 'S4', 'S6', 'S7', 'S10'}),
     'r_sender_unique': (["sender='%s',interface='com.example.M'" % other.get_unique_name()], {'S8'}),
     'r_sender_missing': (["sender='com.example.Nobody'"], set()),
     'r_type_call': (["type='method_call',interface='com.example.M'"], set()),
