@@ -90,6 +90,7 @@ ssize_t io_in_read(struct io_in *in, int fd, uint8_t *scratch, size_t scratch_si
         ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0)
                 return errno == EINTR ? -EAGAIN : -errno;
+        in->short_read = (size_t)n < iov.iov_len;
         int r = queue_fds(in, &mh, fds_allowed);
         if (r < 0)
                 return r;

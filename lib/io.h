@@ -36,6 +36,10 @@ struct io_in {
 
         const uint8_t *cur; /* bytes of the last read not yet consumed */
         size_t cur_len, cur_pos;
+
+        /* The last read returned less than it asked for: the socket is most likely empty now, so a
+         * caller on level-triggered epoll can skip the read that would only say EAGAIN. */
+        bool short_read;
 };
 
 void io_in_done(struct io_in *in);
