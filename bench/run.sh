@@ -36,11 +36,14 @@ if [ "$QUICK" = 1 ]; then
 	REPEAT=${REPEAT:-1}
 	N_SEQ=300 N_PIPE=1000 N_FLOOD=2000 N_CONNECT=100 N_PING=2000 N_PROXY=300 N_PROXY_PIPE=1000 N_BUSES=10
 	PEERS="1 100 300"
+	N_BCAST_1=500 N_BCAST_100=50 BCAST_RULES=1000 PAYLOAD_LOOP=0.02s
 else
 	REPEAT=${REPEAT:-3}
 	N_SEQ=20000 N_PIPE=60000 N_FLOOD=200000 N_CONNECT=3000 N_PING=200000 N_PROXY=10000 N_PROXY_PIPE=30000 N_BUSES=100
 	PEERS="1 1000 10000"
+	N_BCAST_1=20000 N_BCAST_100=2000 BCAST_RULES=10000 PAYLOAD_LOOP=0.5s
 fi
+PAYLOAD_SIZES="1 4096 65536 1048576"
 PING_SIZE=128 # about the size of one dbus-test-tool spam call ("hello, world!")
 MAX_PEERS=${PEERS##* }
 
@@ -98,8 +101,15 @@ if [ -z "${NSBUSD:-}" ]; then
 fi
 [ -x "$NSBUSD" ] || die "NSBUSD=$NSBUSD is not executable"
 mkdir -p "$WORK/bin"
-for p in connect-rate flood-sink pingpong bus-start; do
+for p in connect-rate flood-sink pingpong bus-start broadcast; do
 	cc -std=gnu17 -O2 -Wall -Wextra -o "$WORK/bin/$p" "$BENCH_DIR/$p.c" || die "compiling bench/$p.c failed"
+done
+
+# systemd's sd-bus benchmark client for the payload rows: installed, or unpacked by install-deps.sh.
+BUS_BENCHMARK=
+for c in /usr/lib/systemd/tests/manual/test-bus-benchmark \
+	/var/cache/nsbus/systemd-tests/usr/lib/systemd/tests/manual/test-bus-benchmark; do
+	[ -x "$c" ] && { BUS_BENCHMARK=$c; break; }
 done
 
 # One fd per held peer on each side, plus some.
@@ -392,6 +402,38 @@ for rep in $(seq 1 "$REPEAT"); do
 		stop_pid "${ECHO_PID[$b]}"
 	done
 
+	# 10. broadcast delivery to 1 and 100 subscribers, with no other rules and with BCAST_RULES
+	# rules that do not match (bench/broadcast.c says which).
+	for subs in 1 100; do
+		n=$N_BCAST_1
+		[ $subs = 100 ] && n=$N_BCAST_100
+		for rules in 0 "$BCAST_RULES"; do
+			for b in $BUSES; do
+				live "$b" || continue
+				v=$(timeout 300 "$WORK/bin/broadcast" "${ADDR[$b]}" "$subs" "$rules" "$n" 2>"$WORK/bc.err" |
+					awk '/^broadcasts_per_s/ {print $2}')
+				record "broadcast_${subs}_${rules}" "$b" "${v:-fail:$(head -c 80 "$WORK/bc.err" | tr ' \n' '__')}"
+			done
+		done
+	done
+
+	# 11. payload sizes: systemd's test-bus-benchmark (sd-bus client and server, pinned to one CPU
+	# each) times calls of growing size for PAYLOAD_LOOP each; the rows take the sizes listed.
+	for b in $BUSES; do
+		live "$b" || continue
+		if [ -z "$BUS_BENCHMARK" ]; then
+			for size in $PAYLOAD_SIZES; do record "payload_$size" "$b" "fail:test-bus-benchmark_not_installed"; done
+			continue
+		fi
+		# It printf()s and then _exit()s its client: line-buffered stdout, or the lines are lost.
+		DBUS_SESSION_BUS_ADDRESS=${ADDR[$b]} timeout 300 stdbuf -oL "$BUS_BENCHMARK" chart legacy "$PAYLOAD_LOOP" \
+			>"$WORK/payload.out" 2>"$WORK/payload.err"
+		for size in $PAYLOAD_SIZES; do
+			v=$(awk -v s="$size" '$1 == s && $2 > 0 {print $2}' "$WORK/payload.out")
+			record "payload_$size" "$b" "${v:-fail:$(tail -c 80 "$WORK/payload.err" | tr ' \n' '__')}"
+		done
+	done
+
 	# 4. connect + auth + Hello + disconnect.
 	for b in $BUSES; do
 		live "$b" || continue
@@ -478,5 +520,5 @@ NA_FILE=$WORK/na
 : >"$NA_FILE"
 for b in "${!NA[@]}"; do printf '%s\t%s\n' "$b" "${NA[$b]}" >>"$NA_FILE"; done
 for p in "${!PROXY_NA[@]}"; do printf '%s\t%s\n' "$p" "${PROXY_NA[$p]}" >>"$NA_FILE"; done
-meta="quick=$QUICK repeat=$REPEAT n_buses=$N_BUSES n_seq=$N_SEQ n_pipe=$N_PIPE n_flood=$N_FLOOD n_connect=$N_CONNECT peers=${PEERS// /,} ping=$N_PING ping_size=$PING_SIZE"
+meta="quick=$QUICK repeat=$REPEAT bcast_rules=$BCAST_RULES payload_loop=$PAYLOAD_LOOP n_buses=$N_BUSES n_seq=$N_SEQ n_pipe=$N_PIPE n_flood=$N_FLOOD n_connect=$N_CONNECT peers=${PEERS// /,} ping=$N_PING ping_size=$PING_SIZE"
 "$PY" "$BENCH_DIR/report.py" "$SAMPLES" "$NA_FILE" "$OUT" "$BUSES" "$meta" "$NSBUSD"

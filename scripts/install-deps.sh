@@ -30,3 +30,26 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The bench's payload-size rows run systemd's own sd-bus benchmark client, test-bus-benchmark, from the
+# systemd-tests package. Installing that package would upgrade the machine's systemd to match it, so
+# only the one binary is unpacked, into a cache directory; it runs against the installed systemd's
+# libsystemd-shared.
+bench_cache=/var/cache/nsbus/systemd-tests
+if [ ! -x "$bench_cache/usr/lib/systemd/tests/manual/test-bus-benchmark" ] &&
+	[ ! -x /usr/lib/systemd/tests/manual/test-bus-benchmark ]; then
+	echo "install-deps: unpacking test-bus-benchmark (systemd-tests) into $bench_cache"
+	tmp=$(mktemp -d)
+	if ! (cd "$tmp" && apt-get download -qq systemd-tests >/dev/null 2>&1); then
+		apt-get update -qq
+		(cd "$tmp" && apt-get download -qq systemd-tests >/dev/null 2>&1) || true
+	fi
+	# Without it the bench still runs; its payload rows then say why they are n/a.
+	if ls "$tmp"/systemd-tests_*.deb >/dev/null 2>&1; then
+		mkdir -p "$bench_cache"
+		dpkg-deb -x "$tmp"/systemd-tests_*.deb "$bench_cache"
+	else
+		echo "install-deps: warning: could not download systemd-tests; the bench's payload rows will be n/a" >&2
+	fi
+	rm -rf "$tmp"
+fi

@@ -25,12 +25,20 @@ doc = json.load(open(sys.argv[1]))
 rows = doc['rows']
 ids = {r['id'] for r in rows}
 need = {'seq_calls_per_s', 'pipelined_calls_per_s', 'oneway_msgs_per_s', 'connect_us',
-        'idle_rss_total_kib', 'idle_rss_kib', 'socketpair_round_trips_per_s'}
+        'idle_rss_total_kib', 'idle_rss_kib', 'socketpair_round_trips_per_s',
+        'payload_1', 'payload_4096', 'payload_65536', 'payload_1048576',
+        'broadcast_1_0', 'broadcast_100_0'}
 bad = sorted(need - ids)
 bad += [r['id'] + ': ' + r['shown']['nsbusd'] for r in rows
         if not isinstance(r['median'].get('nsbusd'), (int, float))]
 if not any(i.startswith('bytes_per_peer_') for i in ids):
     bad.append('no idle-peer rows')
+# The broadcast rows with rules installed, and what the rules cost nsbusd.
+if not any(i.startswith('broadcast_1_') and i != 'broadcast_1_0' for i in ids):
+    bad.append('no broadcast row with rules installed')
+costs = doc.get('broadcast_rule_cost_rows', [])
+if not costs or any(not isinstance(c['ratio'].get('nsbusd'), (int, float)) for c in costs):
+    bad.append('broadcast rule cost: ' + str([c['ratio'] for c in costs]))
 # The proxy rows: the nsbridge path must have figures whenever nsbridge was built.
 proxy = {r['id']: r for r in doc.get('proxy_rows', [])}
 if sys.argv[2]:
