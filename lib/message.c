@@ -486,11 +486,24 @@ static int hdr_field_u32(struct hdr *h, uint8_t code, uint32_t v)
         return 0;
 }
 
+/* At least the size of f's header: a string field takes at most 7 bytes of padding, 8 of code, type and
+ * length, and its text with the NUL; a u32 field, 7 and 8. One allocation then holds the whole header. */
+static size_t hdr_size_bound(const struct hdr_fields *f)
+{
+        const char *strings[] = {f->path,   f->interface, f->member,   f->error_name,
+                                 f->destination, f->sender,    f->signature};
+        size_t n = 16 + 2 * (7 + 8) + 7;
+        for (size_t i = 0; i < ELEMENTSOF(strings); i++)
+                if (strings[i])
+                        n += 7 + 8 + strlen(strings[i]) + 1;
+        return n;
+}
+
 /* Writes a complete header padded to 8; *sender_offset is where SENDER's string starts (or 0). */
 static int hdr_write(struct hdr *h, const struct hdr_fields *f, size_t *sender_offset)
 {
         const char *sp = NULL;
-        int r = hdr_reserve(h, 16);
+        int r = hdr_reserve(h, hdr_size_bound(f));
         if (r < 0)
                 return r;
         h->buf[0] = h->be ? 'B' : 'l';
