@@ -190,11 +190,18 @@ int creds_from_socket(int fd, struct ns_registry *reg, struct peer_creds *ret)
                 creds_assume_bus_namespaces(reg, &c);
         }
 
+        /* Without an LSM that labels sockets the answer is always ENOPROTOOPT, and none can appear later:
+         * ask once per process, not once per connection. */
+        static bool no_peersec;
         char label[256];
         len = sizeof(label) - 1;
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERSEC, label, &len) >= 0 && len > 0) {
-                label[len] = 0;
-                c.seclabel = strdup(label);
+        if (!no_peersec) {
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERSEC, label, &len) < 0) {
+                        no_peersec = errno == ENOPROTOOPT;
+                } else if (len > 0) {
+                        label[len] = 0;
+                        c.seclabel = strdup(label);
+                }
         }
 
         *ret = c;
