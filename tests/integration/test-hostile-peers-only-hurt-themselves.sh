@@ -6,7 +6,8 @@
 #    the sleeper's queue is full (max_outgoing_bytes), never unbounded memory;
 #  - a subscriber that never reads a signal stream it asked for: disconnected (it is the
 #    receiver of solicited messages), the broadcaster is not blocked;
-#  - a peer that adds match rules without end: LimitsExceeded at max_match_rules_per_connection;
+#  - a peer that adds match rules without end: LimitsExceeded at max_match_rules_per_connection,
+#    also when it pipelines 1,000,000 of them;
 #  - a peer that never finishes SASL: disconnected at auth_timeout;
 #  - a peer that sends a 4 GiB length, and one that sends garbage after BEGIN: disconnected;
 #  - a peer that passes fds to a peer that never reads: LimitsExceeded once the sleeper has
@@ -131,6 +132,64 @@ check('match rules: refused with LimitsExceeded at the per-connection limit',
       refused is not None and refused[1] == LIMITS and refused[0] == 2000, repr(refused))
 r = greedy.driver('GetId')
 check('match rules: the peer itself is still served', r.type == METHOD_RETURN)
+
+# 3b. 1,000,000 AddMatch calls from one peer, pipelined (at most 2,000 unanswered, so its answers fit in
+# its max_outgoing_bytes): every one past the limit is refused with LimitsExceeded, and the bus does not grow
+# with the flood. Answers are only framed and counted: parsing a million in Python would be the bottleneck.
+from raw_client import build_message, F_PATH, F_INTERFACE, F_MEMBER, F_DESTINATION
+flood = Conn(addr)
+flood.connect_bus()
+template = bytearray(build_message(1, 0x7fffffff, {F_PATH: '/org/freedesktop/DBus',
+                                                    F_INTERFACE: 'org.freedesktop.DBus', F_MEMBER: 'AddMatch',
+                                                    F_DESTINATION: 'org.freedesktop.DBus'},
+                                   's', ("type='signal',member='F0000000'",)))
+digits = template.rindex(b'F0000000') + 1
+N_FLOOD, WINDOW = 1000000, 1500
+rss_before = rss_kib()
+flood.sock.setblocking(False)
+inbuf = bytearray(flood.inbuf)
+answers = errors = sent = 0
+pending = b''
+closed = False
+t0 = time.monotonic()
+while answers < N_FLOOD and not closed and time.monotonic() - t0 < 90:
+    if sent < N_FLOOD and sent - answers < WINDOW and not pending:
+        chunk = bytearray()
+        for i in range(sent, min(sent + 500, N_FLOOD)):
+            struct.pack_into('<I', template, 8, i + 2)  # the serial; 1 was Hello
+            template[digits:digits + 7] = b'%07d' % i
+            chunk += template
+        sent = min(sent + 500, N_FLOOD)
+        pending = bytes(chunk)
+    try:
+        if pending:
+            pending = pending[flood.sock.send(pending):]
+        data = flood.sock.recv(1 << 20)
+        if not data:
+            closed = True
+        inbuf += data
+    except BlockingIOError:
+        time.sleep(0.0002)
+    except (BrokenPipeError, ConnectionResetError):
+        closed = True
+    off = 0
+    while len(inbuf) - off >= 16:
+        e = '<' if inbuf[off] == ord('l') else '>'
+        body, fields = struct.unpack_from(e + 'I', inbuf, off + 4)[0], struct.unpack_from(e + 'I', inbuf, off + 12)[0]
+        size = 16 + ((fields + 7) & ~7) + body
+        if len(inbuf) - off < size:
+            break
+        answers += inbuf[off + 1] in (METHOD_RETURN, ERROR)  # not NameAcquired
+        errors += inbuf[off + 1] == ERROR
+        off += size
+    del inbuf[:off]
+print('1,000,000 rules: %d sent, %d answered, %d refused, %s, %.1f s' %
+      (sent, answers, errors, 'disconnected' if closed else 'still connected', time.monotonic() - t0))
+check('1,000,000 rules: every one answered', not closed and answers == N_FLOOD, '%d answered' % answers)
+check('1,000,000 rules: every one past the per-connection limit refused', errors == N_FLOOD - 2000,
+      '%d refused' % errors)
+check_rss('1,000,000 rules: bus RSS bounded', rss_kib() - rss_before, 16 * 1024)
+flood.close()
 
 # 4. SASL never finished.
 lazy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
