@@ -171,8 +171,12 @@ int creds_from_socket(int fd, struct ns_registry *reg, struct peer_creds *ret)
         c.groups[0] = c.gid;
 
         _cleanup_close_ int pidfd = creds_get_pidfd(fd);
-        if (pidfd >= 0) {
-                c.has_pidfd = true;
+        c.has_pidfd = pidfd >= 0;
+        int k = ns_registry_capture(reg, pidfd, c.pid, &c.user_ns, &c.pid_ns);
+        /* A peer in the bus's own pid namespace has one pid, the one SO_PEERCRED gave: the fdinfo read
+         * (a procfs open, read and close, a third of what a connection costs the bus) is only needed
+         * for a peer in another pid namespace, to learn its pid at every level. */
+        if (k >= 0 && pidfd >= 0 && c.pid_ns != reg->bus_pid) {
                 int n = read_fdinfo_nspid(pidfd, c.ns_pids, CREDS_MAX_NS_LEVELS);
                 c.n_ns_pids = n > 0 ? (unsigned)n : 0;
         }
@@ -180,7 +184,7 @@ int creds_from_socket(int fd, struct ns_registry *reg, struct peer_creds *ret)
                 c.ns_pids[0] = c.pid;
                 c.n_ns_pids = 1;
         }
-        if (ns_registry_capture(reg, pidfd, c.pid, &c.user_ns, &c.pid_ns) < 0)
+        if (k < 0)
                 creds_assume_bus_namespaces(reg, &c);
         else if (!c.pid_ns->chain.foreign && c.n_ns_pids != c.pid_ns->chain.level + 1) {
                 /* NSpid and the namespace chain disagree (a /proc of another pid namespace): keep only
