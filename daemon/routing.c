@@ -165,6 +165,13 @@ static void bus_capture_error(struct bus *b, struct peer *to, const struct messa
         va_end(ap);
 }
 
+/* Why a receiver that cannot take a message it asked for is disconnected; r is peer_queue()'s -ENOBUFS
+ * (its own queue is full) or -EUSERS (its uid's total is). A static string, as peer_disconnect_later()
+ * needs. */
+#define RECEIVER_FULL(r, what)                                                                              \
+        ((r) == -ENOBUFS ? "outgoing queue full: not reading " what                                       \
+                         : "its uid is over max_bytes_per_user or max_unix_fds_per_user: not reading " what)
+
 static void deliver_to_monitor(struct bus *b, struct peer *mon, struct message *m)
 {
         /* A monitor that cannot keep up is disconnected rather than silently missing messages. */
@@ -208,10 +215,7 @@ static void deliver_broadcast(struct bus *b, struct peer *to, struct message *m,
         int r = peer_queue(to, m, to->user);
         if (r == -ENOBUFS || r == -EUSERS) {
                 /* A subscriber asked for these signals: not keeping up is its fault. */
-                peer_disconnect_later(to, r == -ENOBUFS ? "outgoing queue full: not reading subscribed messages"
-                                                        : "its uid is over max_bytes_per_user or "
-                                                          "max_unix_fds_per_user: not reading subscribed "
-                                                          "messages");
+                peer_disconnect_later(to, RECEIVER_FULL(r, "subscribed messages"));
         } else if (r == -EOPNOTSUPP) {
                 /* Signals with fds silently skip peers that cannot take fds, as dbus-daemon does. */
         } else if (r < 0) {
@@ -226,7 +230,7 @@ static void deliver_eavesdrop(struct bus *b, struct peer *to, struct message *m,
                 return;
         int r = peer_queue(to, m, to->user);
         if (r == -ENOBUFS || r == -EUSERS)
-                peer_disconnect_later(to, "outgoing queue full: not reading eavesdropped messages");
+                peer_disconnect_later(to, RECEIVER_FULL(r, "eavesdropped messages"));
 }
 
 /* The driver's message to `to` was refused by to's receive rules. dbus-daemon then makes an error from
@@ -262,7 +266,7 @@ void bus_send_driver_message(struct bus *b, struct peer *to, struct message *m)
         if (to) {
                 int r = peer_queue(to, m, to->user);
                 if (r == -ENOBUFS || r == -EUSERS)
-                        peer_disconnect_later(to, "outgoing queue full: not reading messages from the bus");
+                        peer_disconnect_later(to, RECEIVER_FULL(r, "messages from the bus"));
                 if (b->n_eavesdrop_rules)
                         match_broadcast_full(b, NULL, to, m, deliver_eavesdrop, &ctx);
         } else {
@@ -350,11 +354,7 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
         if (r == -ENOBUFS || r == -EUSERS) {
                 if (solicited) {
                         reply_slot_free(slot);
-                        peer_disconnect_later(to, r == -ENOBUFS
-                                                          ? "outgoing queue full: not reading replies it asked for"
-                                                          : "its uid is over max_bytes_per_user or "
-                                                            "max_unix_fds_per_user: not reading replies it "
-                                                            "asked for");
+                        peer_disconnect_later(to, RECEIVER_FULL(r, "replies it asked for"));
                         return 0;
                 }
                 if (wants_reply) {
