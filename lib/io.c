@@ -232,6 +232,41 @@ int io_out_queue(struct io_out *out, struct message *m, void *charge)
 /* Batches are bounded so one writev() stays cheap for the kernel to set up. */
 #define IO_MAX_BATCH 128
 
+/* After a short write: if the message at the head is bigger than the send buffer, grow the buffer to
+ * fit it. True when it grew, so writing again is worth it before waiting for the receiver. */
+static bool io_out_grow_sndbuf(struct io_out *out, int fd)
+{
+        if (out->sndbuf_final || out->head == out->tail)
+                return false;
+        size_t need = io_out_message_size(out->queue[out->head].m);
+        int v = 0;
+        socklen_t len = sizeof(v);
+        if (out->sndbuf == 0) {
+                if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len) < 0 || v <= 0) {
+                        out->sndbuf_final = true;
+                        return false;
+                }
+                out->sndbuf = (size_t)v;
+        }
+        if (need <= out->sndbuf)
+                return false; /* the message fits: the receiver is just slow */
+        /* The kernel doubles the value (for its own overhead), which leaves room to queue the next big
+         * message while the receiver reads this one. */
+        v = (int)MIN(ALIGN_TO(need, (size_t)65536), (size_t)IO_SNDBUF_MAX);
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
+                (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)); /* capped at wmem_max */
+        size_t before = out->sndbuf;
+        len = sizeof(v);
+        if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len) < 0 || v <= 0 || (size_t)v <= before) {
+                out->sndbuf_final = true;
+                return false;
+        }
+        out->sndbuf = (size_t)v;
+        if (out->sndbuf >= 2 * (size_t)IO_SNDBUF_MAX)
+                out->sndbuf_final = true;
+        return true;
+}
+
 int io_out_flush(struct io_out *out, int fd)
 {
         while (out->head < out->tail) {
@@ -307,8 +342,9 @@ int io_out_flush(struct io_out *out, int fd)
                         io_out_retire(out, &out->queue[out->head]);
                         out->head++;
                 }
-                /* A short write means the socket buffer is full; don't ask again just to hear EAGAIN. */
-                if ((size_t)n < total)
+                /* A short write means the socket buffer is full; don't ask again just to hear EAGAIN,
+                 * unless the buffer just grew. */
+                if ((size_t)n < total && !io_out_grow_sndbuf(out, fd))
                         return -EAGAIN;
         }
         /* Drained: release the array, idle connections should cost nothing. */

@@ -81,6 +81,8 @@ struct io_out {
         size_t offset;  /* bytes of queue[head] already written */
         size_t n_bytes; /* bytes queued and not yet written */
         size_t n_fds;   /* fds queued */
+        size_t sndbuf;  /* the socket's send buffer as the kernel reports it; 0 until a write falls short */
+        bool sndbuf_final; /* asking for more did not give more */
         /* Called for each message queued with a charge when it leaves the queue, written or dropped:
          * whoever paid for its bytes and fds gets them back. */
         void (*release)(void *charge, const struct message *m);
@@ -99,6 +101,16 @@ static inline bool io_out_empty(const struct io_out *out)
 {
         return out->head == out->tail;
 }
+/* The most a socket's send buffer is grown to for one big message (the kernel doubles it). */
+#define IO_SNDBUF_MAX (4u << 20)
+
 /* Write as much as the socket takes. 0 when everything is written, -EAGAIN
- * when the socket is full, or -errno (-EPIPE, -ECONNRESET, ...). */
+ * when the socket is full, or -errno (-EPIPE, -ECONNRESET, ...).
+ *
+ * A message bigger than the socket's send buffer would take one wakeup of the
+ * receiver and one of ours per buffer-full (five for 1 MiB with the kernel's
+ * default of 208 KiB). When a write falls short on such a message, the buffer
+ * is grown to hold it, up to IO_SNDBUF_MAX: with SO_SNDBUFFORCE when the
+ * process may, else with SO_SNDBUF within net.core.wmem_max. Connections that
+ * never carry big messages keep the default. */
 int io_out_flush(struct io_out *out, int fd);

@@ -391,6 +391,9 @@ static void test_big_message(void)
         struct message *small = built(2, "after the big one");
 
         socketpair_nb(sv);
+        /* The socket keeps its default buffer, so the message takes many buffer-fulls (growing the
+         * buffer is test_sndbuf_grows'). */
+        out.sndbuf_final = true;
         CHECK_EQ(io_out_queue(&out, m, NULL), 0);
         CHECK_EQ(io_out_queue(&out, small, NULL), 0);
 
@@ -428,6 +431,89 @@ static void test_big_message(void)
         io_out_done(&out);
         io_in_done(&in);
         free(bytes);
+        close(sv[0]);
+        close(sv[1]);
+}
+
+static int sndbuf_of(int fd)
+{
+        int v = 0;
+        socklen_t len = sizeof(v);
+        CHECK_EQ(getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len), 0);
+        return v;
+}
+
+/* A message bigger than the socket's send buffer grows the buffer, so it goes in one write instead of
+ * one per buffer-full; a backlog of small messages leaves it alone. */
+static void test_sndbuf_grows(void)
+{
+        int sv[2];
+        struct io_out out = {0};
+        struct io_in in = {0};
+        struct message *got[1];
+        unsigned n_eagain = 0;
+        size_t n = 1024 * 1024;
+        char *text = malloc(n + 1);
+        CHECK(text);
+        memset(text, 'x', n);
+        text[n] = 0;
+        struct message *big = built(1, text);
+
+        /* May this process force a buffer past net.core.wmem_max? */
+        socketpair_nb(sv);
+        int probe = 4096;
+        bool force = setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &probe, sizeof(probe)) == 0;
+        close(sv[0]);
+        close(sv[1]);
+        long wmem_max = 0;
+        FILE *f = fopen("/proc/sys/net/core/wmem_max", "re");
+        CHECK(f);
+        CHECK_EQ(fscanf(f, "%ld", &wmem_max), 1);
+        fclose(f);
+
+        /* Small messages that fill the socket: the buffer is not the problem, it stays as it is. */
+        socketpair_nb(sv);
+        int initial = sndbuf_of(sv[0]);
+        struct message *small = built(2, "a small one");
+        size_t n_small = 0;
+        for (; n_small < 100000; n_small++) {
+                CHECK_EQ(io_out_queue(&out, small, NULL), 0);
+                if (n_small % 64 == 63 && io_out_flush(&out, sv[0]) == -EAGAIN)
+                        break;
+        }
+        CHECK(n_small < 100000);
+        CHECK_EQ(sndbuf_of(sv[0]), initial);
+        io_out_done(&out);
+        close(sv[0]);
+        close(sv[1]);
+
+        /* A 1 MiB message with nobody reading yet. */
+        socketpair_nb(sv);
+        CHECK(initial < (int)io_out_message_size(big)); /* else this proves nothing */
+        CHECK_EQ(io_out_queue(&out, big, NULL), 0);
+        int r = io_out_flush(&out, sv[0]);
+        if (force) {
+                /* The kernel doubles what it is given: room for this message and the next. */
+                CHECK_EQ(r, 0);
+                CHECK(sndbuf_of(sv[0]) >= 2 * (int)io_out_message_size(big));
+        } else {
+                /* Without CAP_NET_ADMIN the buffer grows only as far as net.core.wmem_max lets it. */
+                CHECK(r == 0 || r == -EAGAIN);
+                CHECK(sndbuf_of(sv[0]) >= (int)MIN(2 * (long)io_out_message_size(big), 2 * wmem_max));
+                printf("  (no CAP_NET_ADMIN: the buffer grew to %d within wmem_max %ld)\n", sndbuf_of(sv[0]),
+                       wmem_max);
+        }
+        CHECK_EQ(out.sndbuf, (size_t)sndbuf_of(sv[0]));
+        /* and the message arrives whole */
+        pump(&out, sv[0], &in, sv[1], false, got, 1, &n_eagain);
+        check_same(got[0], big);
+        message_unref(got[0]);
+
+        message_unref(small);
+        message_unref(big);
+        io_out_done(&out);
+        io_in_done(&in);
+        free(text);
         close(sv[0]);
         close(sv[1]);
 }
@@ -866,6 +952,7 @@ int main(void)
         RUN(test_stash_partial_header);
         RUN(test_big_message);
         RUN(test_flush_eagain);
+        RUN(test_sndbuf_grows);
         RUN(test_queue_while_blocked);
         RUN(test_fd_passing);
         RUN(test_fds_refused);
