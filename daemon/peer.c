@@ -262,7 +262,17 @@ static int peer_authenticate(struct peer *p)
                         continue;
                 }
                 io_in_consume(&p->in, c);
-                if (out_len > 0) {
+                if (out_len > 0 && r == SASL_AUTHENTICATED) {
+                        /* BEGIN came in the same read as the lines these answer (sd-bus sends its
+                         * whole opening at once): the answers go out in one write with the reply to
+                         * the Hello that most likely follows, waking the client once, not twice. */
+                        if (io_out_queue_bytes(&p->out, out, out_len) < 0) {
+                                peer_disconnect(p, "out of memory");
+                                return -ENOMEM;
+                        }
+                        if (list_unlinked(&p->flush_link))
+                                list_add_tail(&p->bus->flush_list, &p->flush_link);
+                } else if (out_len > 0) {
                         int w = peer_write_raw(p, out, out_len);
                         if (w < 0 && r >= 0) {
                                 peer_disconnect(p, "authentication: cannot write response: %s",

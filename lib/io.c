@@ -229,6 +229,27 @@ int io_out_queue(struct io_out *out, struct message *m, void *charge)
         return 0;
 }
 
+int io_out_queue_bytes(struct io_out *out, const void *bytes, size_t n)
+{
+        /* A message of header bytes only, never parsed or dispatched: io_out_flush() writes
+         * out_header and the (empty) body, which is all it needs. */
+        struct message *m = zalloc(sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->data = malloc(n ? n : 1);
+        if (!m->data) {
+                free(m);
+                return -ENOMEM;
+        }
+        memcpy(m->data, bytes, n);
+        m->n_ref = 1;
+        m->size = m->body_offset = m->out_header_size = n;
+        m->out_header = m->data;
+        int r = io_out_queue(out, m, NULL);
+        message_unref(m);
+        return r;
+}
+
 /* Batches are bounded so one writev() stays cheap for the kernel to set up. */
 #define IO_MAX_BATCH 128
 

@@ -92,6 +92,9 @@ void io_out_done(struct io_out *out);
 /* Queue a stamped message (takes a new reference). charge, if not NULL, is passed to out->release when
  * the message leaves the queue. */
 int io_out_queue(struct io_out *out, struct message *m, void *charge);
+/* Queue bytes that are not a D-Bus message (the end of the SASL exchange), so they go out in the same
+ * write as the messages queued after them. */
+int io_out_queue_bytes(struct io_out *out, const void *bytes, size_t n);
 /* Bytes a message occupies in the queue. */
 static inline size_t io_out_message_size(const struct message *m)
 {

@@ -435,6 +435,37 @@ static void test_big_message(void)
         close(sv[1]);
 }
 
+/* Raw bytes (the end of a SASL exchange) queued ahead of a message go out first, in the same write. */
+static void test_queue_bytes(void)
+{
+        int sv[2];
+        struct io_out out = {0};
+        const char ok[] = "OK 0123456789abcdef0123456789abcdef\r\nAGREE_UNIX_FD\r\n";
+        struct message *m = built(1, "Hello's reply");
+        size_t n_wire;
+        uint8_t *wire = wire_bytes(m, &n_wire);
+
+        socketpair_nb(sv);
+        CHECK_EQ(io_out_queue_bytes(&out, ok, strlen(ok)), 0);
+        CHECK_EQ(io_out_queue(&out, m, NULL), 0);
+        CHECK_EQ(out.n_bytes, strlen(ok) + n_wire);
+        CHECK_EQ(io_out_flush(&out, sv[0]), 0);
+        CHECK(io_out_empty(&out));
+        CHECK_EQ(out.n_bytes, 0);
+
+        uint8_t buf[4096];
+        ssize_t n = recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT);
+        CHECK_EQ(n, (ssize_t)(strlen(ok) + n_wire)); /* one write, one read */
+        CHECK(memcmp(buf, ok, strlen(ok)) == 0);
+        CHECK(memcmp(buf + strlen(ok), wire, n_wire) == 0);
+
+        free(wire);
+        message_unref(m);
+        io_out_done(&out);
+        close(sv[0]);
+        close(sv[1]);
+}
+
 static int sndbuf_of(int fd)
 {
         int v = 0;
@@ -953,6 +984,7 @@ int main(void)
         RUN(test_big_message);
         RUN(test_flush_eagain);
         RUN(test_sndbuf_grows);
+        RUN(test_queue_bytes);
         RUN(test_queue_while_blocked);
         RUN(test_fd_passing);
         RUN(test_fds_refused);
