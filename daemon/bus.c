@@ -424,44 +424,42 @@ uint32_t bus_next_serial(struct bus *b)
         return b->driver_serial;
 }
 
+/* One connection per wakeup, as dbus-broker does: the listener is level-triggered, so a backlog brings the
+ * loop back here after the other ready peers have had their turn, and a lone connection does not pay for
+ * a second accept4() that can only say EAGAIN. */
 static void bus_accept(struct bus *b, struct listener *l)
 {
-        /* Accept a batch; a connection storm must not monopolise the loop. */
-        for (int i = 0; i < 64; i++) {
-                if (b->n_peers_authenticating >= bus_limit(b->limits.max_incomplete_connections))
-                        return; /* the gate closes at the end of this iteration */
-                int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                if (fd < 0) {
-                        if (errno == EMFILE || errno == ENFILE) {
-                                /* Waiting clients stay in the backlog until a connection closes. */
-                                bus_log(b, LOG_WARNING,
-                                        "accept failed: %m; not accepting until a connection closes");
-                                b->fds_exhausted = true;
-                        } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-                                bus_log(b, LOG_WARNING, "accept failed: %m");
-                        }
-                        return;
+        if (b->n_peers_authenticating >= bus_limit(b->limits.max_incomplete_connections))
+                return; /* the gate closes at the end of this iteration */
+        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+                if (errno == EMFILE || errno == ENFILE) {
+                        /* Waiting clients stay in the backlog until a connection closes. */
+                        bus_log(b, LOG_WARNING, "accept failed: %m; not accepting until a connection closes");
+                        b->fds_exhausted = true;
+                } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+                        bus_log(b, LOG_WARNING, "accept failed: %m");
                 }
-                struct peer *p;
-                int r = peer_new(b, fd, l->origin, &p);
-                if (r < 0) {
-                        struct ucred uc = {0};
-                        socklen_t len = sizeof(uc);
-                        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len);
-                        bus_log(b, LOG_WARNING, "connection (pid %d, uid %u): refused: %s", (int)uc.pid,
-                                (unsigned)uc.uid,
-                                r == -EUSERS ? "too many connections (limits in the configuration)"
-                                             : strerror(-r));
-                        close(fd);
-                        continue;
-                }
-                if (!policy_check_connect(b, p)) {
-                        peer_disconnect(p, "not allowed to connect by the bus policy");
-                        continue;
-                }
-                if (policy_peer_attach(b, p) < 0)
-                        peer_disconnect(p, "out of memory");
+                return;
         }
+        struct peer *p;
+        int r = peer_new(b, fd, l->origin, &p);
+        if (r < 0) {
+                struct ucred uc = {0};
+                socklen_t len = sizeof(uc);
+                getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len);
+                bus_log(b, LOG_WARNING, "connection (pid %d, uid %u): refused: %s", (int)uc.pid,
+                        (unsigned)uc.uid,
+                        r == -EUSERS ? "too many connections (limits in the configuration)" : strerror(-r));
+                close(fd);
+                return;
+        }
+        if (!policy_check_connect(b, p)) {
+                peer_disconnect(p, "not allowed to connect by the bus policy");
+                return;
+        }
+        if (policy_peer_attach(b, p) < 0)
+                peer_disconnect(p, "out of memory");
 }
 
 static void bus_handle_signals(struct bus *b)
