@@ -130,6 +130,8 @@ def main():
             rows.append((row, 'idle memory per connection, %s peers' % k, 'B/peer', False) + target)
     rows.append(('socketpair_round_trips_per_s', 'physical limit: socketpair ping-pong',
                  'round trips/s', True, None, '(a call = 2 round trips)'))
+    rows.append(('connect_floor_us', 'physical limit: connect to a server that only accepts, reads, '
+                 'writes, closes', 'us', False, None, '(floor of the connect row)'))
 
     result_rows = []
     for rid, label, unit, higher, target, target_text in rows:
@@ -137,7 +139,7 @@ def main():
         values, shown = median_per_column(samples.get(rid, {}), buses, na)
         ratio = met = None
         n, br = values.get('nsbusd'), values.get('dbus-broker')
-        if n is not None and br and rid != 'socketpair_round_trips_per_s':
+        if n is not None and br and rid not in ('socketpair_round_trips_per_s', 'connect_floor_us'):
             ratio = n / br
             if target is not None:
                 met = ratio >= target if higher else ratio <= target

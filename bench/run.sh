@@ -101,7 +101,7 @@ if [ -z "${NSBUSD:-}" ]; then
 fi
 [ -x "$NSBUSD" ] || die "NSBUSD=$NSBUSD is not executable"
 mkdir -p "$WORK/bin"
-for p in connect-rate flood-sink pingpong bus-start broadcast; do
+for p in connect-rate connect-floor flood-sink pingpong bus-start broadcast; do
 	cc -std=gnu17 -O2 -Wall -Wextra -o "$WORK/bin/$p" "$BENCH_DIR/$p.c" || die "compiling bench/$p.c failed"
 done
 
@@ -512,6 +512,16 @@ for rep in $(seq 1 "$REPEAT"); do
 	# 7. the physical limit, once per round like the rest.
 	v=$("$WORK/bin/pingpong" "$N_PING" "$PING_SIZE" | awk '{print $2}')
 	for b in $BUSES; do record socketpair_round_trips_per_s "$b" "${v:-fail}"; done
+	# ... and of the connect row: a server doing only accept, SO_PEERCRED, one read, one canned
+	# write and close, timed by the same client.
+	"$WORK/bin/connect-floor" "$WORK/floor.sock" 2>"$WORK/floor.err" &
+	floor_pid=$!
+	KILL_PIDS+=($floor_pid)
+	for i in $(seq 1 100); do [ -S "$WORK/floor.sock" ] && break; sleep 0.02; done
+	v=$("$WORK/bin/connect-rate" "unix:path=$WORK/floor.sock" "$N_CONNECT" 2>>"$WORK/floor.err" |
+		awk '/^us_per_cycle/ {print $2}')
+	stop_pid $floor_pid
+	for b in $BUSES; do record connect_floor_us "$b" "${v:-fail:$(head -c 80 "$WORK/floor.err" | tr ' \n' '__')}"; done
 done
 
 # --- report ----------------------------------------------------------------------
