@@ -14,11 +14,11 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include "activation.h"
+#include "userdb.h"
 
 struct pending {
         struct list_head link;
@@ -353,14 +353,20 @@ static int spawn_service(struct bus *b, struct activation_entry *e)
         if (r < 0)
                 return r;
 
-        struct passwd *pw = NULL;
-        if (e->user && geteuid() == 0) {
-                pw = getpwnam(e->user);
-                if (!pw) {
+        /* Who the service runs as, resolved before the fork: the child only has to switch. */
+        _cleanup_(userdb_user_done) struct userdb_user user = {0};
+        _cleanup_free_ gid_t *groups = NULL;
+        size_t n_groups = 0;
+        bool as_user = e->user && geteuid() == 0;
+        if (as_user) {
+                r = userdb_user_by_name(e->user, &user);
+                if (r >= 0)
+                        r = userdb_groups_of(&user, &groups, &n_groups);
+                if (r < 0) {
                         for (char **s = argv; *s; s++)
                                 free(*s);
                         free(argv);
-                        return -ESRCH;
+                        return r == -ENOENT || r == -EINVAL ? -ESRCH : r;
                 }
         }
 
@@ -403,13 +409,12 @@ static int spawn_service(struct bus *b, struct activation_entry *e)
                         setenv("DBUS_SESSION_BUS_ADDRESS", address, 1);
                 else if (streq(type, "system"))
                         setenv("DBUS_SYSTEM_BUS_ADDRESS", address, 1);
-                if (pw) {
-                        if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
-                            setuid(pw->pw_uid) < 0)
+                if (as_user) {
+                        if (setgroups(n_groups, groups) < 0 || setgid(user.gid) < 0 || setuid(user.uid) < 0)
                                 _exit(126);
-                        setenv("HOME", pw->pw_dir, 1);
-                        setenv("USER", pw->pw_name, 1);
-                        setenv("LOGNAME", pw->pw_name, 1);
+                        setenv("HOME", user.home, 1);
+                        setenv("USER", user.name, 1);
+                        setenv("LOGNAME", user.name, 1);
                 }
                 close(errpipe[0]);
                 execv(argv[0], argv);

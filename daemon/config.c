@@ -17,9 +17,7 @@
 #include <errno.h>
 #include <expat.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +26,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "userdb.h"
 #include "util.h"
 
 /* dbus-daemon's ${datadir} on Debian and everywhere else that matters. */
@@ -625,8 +624,7 @@ static bool all_digits(const char *s)
  * taken as a uid, but that uid must still exist there. */
 static int lookup_user_default(const char *name, uid_t *ret)
 {
-        struct passwd pw, *result = NULL;
-        char buf[4096];
+        struct userdb_user u;
         int r;
 
         if (all_digits(name)) {
@@ -634,48 +632,27 @@ static int lookup_user_default(const char *name, uid_t *ret)
                 unsigned long v = strtoul(name, NULL, 10);
                 if (errno != 0 || v > UINT32_MAX - 1)
                         return -ENOENT;
-                r = getpwuid_r((uid_t)v, &pw, buf, sizeof(buf), &result);
+                r = userdb_user_by_uid((uid_t)v, &u);
         } else
-                r = getpwnam_r(name, &pw, buf, sizeof(buf), &result);
-        if (r != 0)
-                return -r;
-        if (!result)
-                return -ENOENT;
-        *ret = result->pw_uid;
+                r = userdb_user_by_name(name, &u);
+        if (r < 0)
+                return r == -EINVAL ? -ENOENT : r;
+        *ret = u.uid;
+        userdb_user_done(&u);
         return 0;
 }
 
 static int lookup_group_default(const char *name, gid_t *ret)
 {
-        struct group gr, *result = NULL;
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 4096;
-        int r;
-
-        /* Groups can list many members; grow the buffer as glibc asks. */
-        for (;;) {
-                free(buf);
-                buf = malloc(size);
-                if (!buf)
-                        return -ENOMEM;
-                if (all_digits(name)) {
-                        errno = 0;
-                        unsigned long v = strtoul(name, NULL, 10);
-                        if (errno != 0 || v > UINT32_MAX - 1)
-                                return -ENOENT;
-                        r = getgrgid_r((gid_t)v, &gr, buf, size, &result);
-                } else
-                        r = getgrnam_r(name, &gr, buf, size, &result);
-                if (r != ERANGE || size >= 1024 * 1024)
-                        break;
-                size *= 2;
+        if (all_digits(name)) {
+                errno = 0;
+                unsigned long v = strtoul(name, NULL, 10);
+                if (errno != 0 || v > UINT32_MAX - 1)
+                        return -ENOENT;
+                return userdb_group_by_gid((gid_t)v, ret);
         }
-        if (r != 0)
-                return -r;
-        if (!result)
-                return -ENOENT;
-        *ret = result->gr_gid;
-        return 0;
+        int r = userdb_group_by_name(name, ret);
+        return r == -EINVAL ? -ENOENT : r;
 }
 
 static int parser_lookup_user(struct parser *p, const char *name, uid_t *ret)
@@ -1192,11 +1169,17 @@ static int parser_add_split_servicedirs(struct parser *p, const char *list, cons
 
 static const char *home_directory(char *buf, size_t size)
 {
-        struct passwd pw, *result = NULL;
+        struct userdb_user u;
 
         /* dbus-daemon takes the home directory from the user database. */
-        if (getpwuid_r(getuid(), &pw, buf, size, &result) == 0 && result && result->pw_dir)
-                return result->pw_dir;
+        if (userdb_user_by_uid(getuid(), &u) >= 0) {
+                bool fits = strlen(u.home) < size;
+                if (fits)
+                        strcpy(buf, u.home);
+                userdb_user_done(&u);
+                if (fits)
+                        return buf;
+        }
         return secure_getenv("HOME");
 }
 

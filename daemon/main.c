@@ -7,7 +7,6 @@
  */
 #include <getopt.h>
 #include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -15,6 +14,7 @@
 
 #include "bus.h"
 #include "container.h"
+#include "userdb.h"
 
 extern bool bus_log_syslog;
 extern bool bus_log_stderr;
@@ -88,21 +88,26 @@ static void raise_fd_limit(void)
 
 static int drop_to_user(const char *user)
 {
-        struct passwd *pw = getpwnam(user);
-        if (!pw) {
+        struct userdb_user u;
+        int r = userdb_user_by_name(user, &u);
+        if (r == -ENOENT || r == -EINVAL) {
                 char *end;
                 long uid = strtol(user, &end, 10);
-                if (*end || uid < 0)
+                if (*end || uid < 0 || end == user)
                         return -ESRCH;
-                pw = getpwuid((uid_t)uid);
-                if (!pw)
-                        return -ESRCH;
+                r = userdb_user_by_uid((uid_t)uid, &u);
         }
-        if (geteuid() == pw->pw_uid)
-                return 0;
-        if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
-                return -errno;
-        return 0;
+        if (r < 0)
+                return r == -ENOENT ? -ESRCH : r;
+        if (geteuid() != u.uid) {
+                _cleanup_free_ gid_t *groups = NULL;
+                size_t n_groups = 0;
+                r = userdb_groups_of(&u, &groups, &n_groups);
+                if (r >= 0 && (setgroups(n_groups, groups) < 0 || setgid(u.gid) < 0 || setuid(u.uid) < 0))
+                        r = -errno;
+        }
+        userdb_user_done(&u);
+        return r < 0 ? r : 0;
 }
 
 static void warn_cb(void *userdata, const char *msg)
