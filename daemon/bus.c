@@ -458,8 +458,14 @@ static void bus_accept(struct bus *b, struct listener *l)
                 peer_disconnect(p, "not allowed to connect by the bus policy");
                 return;
         }
-        if (policy_peer_attach(b, p) < 0)
+        if (policy_peer_attach(b, p) < 0) {
                 peer_disconnect(p, "out of memory");
+                return;
+        }
+        /* Clients write their opening right after connect(), usually before the bus gets to accept():
+         * read it now rather than one more epoll_wait() later (a read that finds nothing costs one
+         * recvmsg(), and epoll reports the peer as usual). */
+        peer_dispatch(p, EPOLLIN);
 }
 
 static void bus_handle_signals(struct bus *b)
@@ -521,6 +527,15 @@ int bus_run(struct bus *b)
                         if (errno == EINTR)
                                 continue;
                         return -errno;
+                }
+                /* New connections first: a client is waiting for its Hello reply, while the peer that
+                 * closed just before it (usually in the same batch) can be cleaned up after. */
+                for (int i = 1; i < n; i++) {
+                        if (((struct source *)events[i].data.ptr)->kind == SOURCE_LISTENER) {
+                                struct epoll_event t = events[0];
+                                events[0] = events[i];
+                                events[i] = t;
+                        }
                 }
                 for (int i = 0; i < n; i++) {
                         struct source *src = events[i].data.ptr;
