@@ -239,44 +239,45 @@ static int getent_group(const char *key, gid_t *ret)
 
 /* --- the lookups -------------------------------------------------------------------------------- */
 
-int userdb_user_by_name(const char *name, struct userdb_user *ret)
+/* The files first; getent (by the same name or id, as KEY) only for what they do not have. */
+static int lookup_user(struct user_query *q, const char *key)
 {
-        struct user_query q = {.name = name, .ret = ret};
-        int r = scan_passwd(passwd_path, match_user, &q);
+        int r = scan_passwd(passwd_path, match_user, q);
         if (r != -ENOENT)
                 return r < 0 ? r : 0;
-        return getent_user(name, ret);
+        return getent_user(key, q->ret);
+}
+
+static int lookup_group(struct group_query *q, const char *key)
+{
+        int r = scan_group(group_path, match_group, q);
+        if (r != -ENOENT)
+                return r < 0 ? r : 0;
+        return getent_group(key, q->ret);
+}
+
+int userdb_user_by_name(const char *name, struct userdb_user *ret)
+{
+        return lookup_user(&(struct user_query){.name = name, .ret = ret}, name);
 }
 
 int userdb_user_by_uid(uid_t uid, struct userdb_user *ret)
 {
-        struct user_query q = {.uid = uid, .ret = ret};
-        int r = scan_passwd(passwd_path, match_user, &q);
-        if (r != -ENOENT)
-                return r < 0 ? r : 0;
         char key[16];
         snprintf(key, sizeof(key), "%u", (unsigned)uid);
-        return getent_user(key, ret);
+        return lookup_user(&(struct user_query){.uid = uid, .ret = ret}, key);
 }
 
 int userdb_group_by_name(const char *name, gid_t *ret)
 {
-        struct group_query q = {.name = name, .ret = ret};
-        int r = scan_group(group_path, match_group, &q);
-        if (r != -ENOENT)
-                return r < 0 ? r : 0;
-        return getent_group(name, ret);
+        return lookup_group(&(struct group_query){.name = name, .ret = ret}, name);
 }
 
 int userdb_group_by_gid(gid_t gid, gid_t *ret)
 {
-        struct group_query q = {.gid = gid, .ret = ret};
-        int r = scan_group(group_path, match_group, &q);
-        if (r != -ENOENT)
-                return r < 0 ? r : 0;
         char key[16];
         snprintf(key, sizeof(key), "%u", (unsigned)gid);
-        return getent_group(key, ret);
+        return lookup_group(&(struct group_query){.gid = gid, .ret = ret}, key);
 }
 
 struct groups_acc {
