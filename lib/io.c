@@ -60,9 +60,9 @@ ssize_t io_in_read(struct io_in *in, int fd, uint8_t *scratch, size_t scratch_si
                 struct cmsghdr align;
                 uint8_t buf[CMSG_SPACE(sizeof(int) * IO_MAX_FDS_PER_RECV)];
         } control;
-        struct iovec iov;
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-        size_t base = 0;
+        struct iovec iov[2];
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 1};
+        size_t base = 0, want;
 
         /* Only ask for ancillary data when fds may come; the buffer is not free to set up. */
         if (fds_allowed) {
@@ -74,8 +74,14 @@ ssize_t io_in_read(struct io_in *in, int fd, uint8_t *scratch, size_t scratch_si
         }
 
         if (in->msg) {
-                iov.iov_base = in->msg + in->msg_have;
-                iov.iov_len = in->msg_size - in->msg_have;
+                /* The rest of the message, and whatever follows it into the scratch buffer: a read that
+                 * ends exactly at the message's end would leave us unsure whether the socket is empty,
+                 * and asking again costs a recvmsg() that only says EAGAIN. (Nothing is pending while a
+                 * message is being assembled: its first bytes went into in->msg.) */
+                iov[0] = (struct iovec){in->msg + in->msg_have, in->msg_size - in->msg_have};
+                iov[1] = (struct iovec){scratch, scratch_size};
+                mh.msg_iovlen = 2;
+                want = iov[0].iov_len + iov[1].iov_len;
         } else {
                 /* Carried-over bytes go first, so one contiguous view covers them and the new ones. */
                 if (in->n_pending > scratch_size / 2)
@@ -83,14 +89,14 @@ ssize_t io_in_read(struct io_in *in, int fd, uint8_t *scratch, size_t scratch_si
                 if (in->n_pending)
                         memcpy(scratch, in->pending, in->n_pending);
                 base = in->n_pending;
-                iov.iov_base = scratch + base;
-                iov.iov_len = scratch_size - base;
+                iov[0] = (struct iovec){scratch + base, scratch_size - base};
+                want = iov[0].iov_len;
         }
 
         ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0)
                 return errno == EINTR ? -EAGAIN : -errno;
-        in->short_read = (size_t)n < iov.iov_len;
+        in->short_read = (size_t)n < want;
         int r = queue_fds(in, &mh, fds_allowed);
         if (r < 0)
                 return r;
@@ -98,9 +104,11 @@ ssize_t io_in_read(struct io_in *in, int fd, uint8_t *scratch, size_t scratch_si
                 return 0;
 
         if (in->msg) {
-                in->msg_have += (size_t)n;
-                in->cur = NULL;
-                in->cur_len = in->cur_pos = 0;
+                size_t got = MIN((size_t)n, in->msg_size - in->msg_have);
+                in->msg_have += got;
+                in->cur = scratch;
+                in->cur_len = (size_t)n - got;
+                in->cur_pos = 0;
         } else {
                 free(in->pending);
                 in->pending = NULL;

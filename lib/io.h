@@ -7,8 +7,9 @@
  * its own allocation. Only bytes that do not yet form a message header are
  * carried over per connection, so an idle connection holds no buffer at all.
  * A message larger than what has arrived is allocated at its full size once
- * its header is known and the rest is read straight into it: big bodies are
- * never copied twice.
+ * its header is known and the rest is read straight into it, together with
+ * whatever follows it into the scratch buffer: big bodies are never copied
+ * twice, and a read that stops short still tells that the socket is empty.
  *
  * Output is a FIFO of referenced messages written with writev() in batches;
  * the bytes are never copied into a per-connection buffer.

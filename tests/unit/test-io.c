@@ -435,6 +435,73 @@ static void test_big_message(void)
         close(sv[1]);
 }
 
+static void test_big_message_reads(void)
+{
+        int sv[2];
+        struct io_out out = {0};
+        struct io_in in = {0};
+        struct msg_builder b;
+        struct message *m = NULL, *got = NULL;
+        size_t n = SCRATCH_SIZE + SCRATCH_SIZE / 2;
+        _cleanup_free_ uint8_t *bytes = malloc(n);
+
+        CHECK(bytes);
+        for (size_t i = 0; i < n; i++)
+                bytes[i] = (uint8_t)(i * 7);
+        msg_builder_init(&b, MESSAGE_METHOD_CALL, 1);
+        b.path = "/big";
+        b.member = "Big";
+        CHECK_EQ(msg_builder_open(&b, 'a', "y"), 0);
+        for (size_t i = 0; i < n; i++)
+                CHECK_EQ(msg_builder_append_basic(&b, 'y', &bytes[i]), 0);
+        CHECK_EQ(msg_builder_close(&b), 0);
+        CHECK_EQ(msg_builder_finish(&b, &m), 0);
+        struct message *small = built(2, "right behind it");
+        size_t n_small = io_out_message_size(small);
+
+        socketpair_nb(sv);
+        for (int lead = 0; lead <= 1; lead++) {
+                /* lead: a small message goes first, so the big one starts inside the first read */
+                if (lead)
+                        CHECK_EQ(io_out_queue(&out, small, NULL), 0);
+                CHECK_EQ(io_out_queue(&out, m, NULL), 0);
+                CHECK_EQ(io_out_queue(&out, small, NULL), 0);
+                CHECK_EQ(io_out_flush(&out, sv[0]), 0); /* all of it fits the default socket buffer */
+
+                CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), (ssize_t)SCRATCH_SIZE);
+                CHECK(!in.short_read);
+                if (lead) {
+                        CHECK_EQ(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &got), 1);
+                        check_same(got, small);
+                        got = message_unref(got);
+                }
+                CHECK_EQ(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &got), 0);
+                CHECK(in.msg);
+                CHECK_EQ(in.msg_size, m->size);
+                CHECK_EQ(in.msg_have, SCRATCH_SIZE - (lead ? n_small : 0));
+
+                size_t rest = m->size - in.msg_have;
+                CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), (ssize_t)(rest + n_small));
+                CHECK(in.short_read);
+                CHECK_EQ(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &got), 1);
+                check_same(got, m);
+                got = message_unref(got);
+                CHECK_EQ(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &got), 1);
+                check_same(got, small);
+                got = message_unref(got);
+                CHECK_EQ(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &got), 0);
+                CHECK_EQ(io_in_memory(&in), 0);
+                CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), -EAGAIN);
+        }
+
+        message_unref(m);
+        message_unref(small);
+        io_out_done(&out);
+        io_in_done(&in);
+        close(sv[0]);
+        close(sv[1]);
+}
+
 /* Raw bytes (the end of a SASL exchange) queued ahead of a message go out first, in the same write. */
 static void test_queue_bytes(void)
 {
@@ -982,6 +1049,7 @@ int main(void)
         RUN(test_split_reads);
         RUN(test_stash_partial_header);
         RUN(test_big_message);
+        RUN(test_big_message_reads);
         RUN(test_flush_eagain);
         RUN(test_sndbuf_grows);
         RUN(test_queue_bytes);
