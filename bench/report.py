@@ -20,6 +20,8 @@ import time
 ROWS = [
     ('seq_calls_per_s', 'sequential calls (spam --queue=1)', 'calls/s', True, 1.25, '>= 1.25 x broker'),
     ('pipelined_calls_per_s', 'pipelined calls (spam --queue=32)', 'calls/s', True, 1.3, '>= 1.3 x broker'),
+    ('cpu_seq_calls_per_s', 'bus CPU (user + system) per sequential call', 'us', False, None, '-'),
+    ('cpu_pipelined_calls_per_s', 'bus CPU (user + system) per pipelined call', 'us', False, None, '-'),
     ('oneway_msgs_per_s', 'one-way flood (spam --no-reply)', 'msgs/s', True, 1.2, '>= 1.2 x broker'),
     ('payload_1', '1 B calls (sd-bus test-bus-benchmark)', 'calls/s', True, None, '-'),
     ('payload_4096', '4 KiB calls (sd-bus test-bus-benchmark)', 'calls/s', True, None, '-'),

@@ -24,7 +24,8 @@ import json, sys
 doc = json.load(open(sys.argv[1]))
 rows = doc['rows']
 ids = {r['id'] for r in rows}
-need = {'seq_calls_per_s', 'pipelined_calls_per_s', 'oneway_msgs_per_s', 'connect_us',
+need = {'seq_calls_per_s', 'pipelined_calls_per_s', 'cpu_seq_calls_per_s', 'cpu_pipelined_calls_per_s',
+        'oneway_msgs_per_s', 'connect_us',
         'idle_rss_total_kib', 'idle_rss_kib', 'socketpair_round_trips_per_s', 'connect_floor_us',
         'payload_1', 'payload_4096', 'payload_65536', 'payload_1048576',
         'broadcast_1_0', 'broadcast_100_0'}
