@@ -237,9 +237,8 @@ spam_record() {
 	record "$row" "$col" "$(awk -v n="$n" -v d=$((t1 - t0)) 'BEGIN {printf "%.1f", n / (d / 1e9)}')"
 }
 
-# CPU time (user + system) a process has used, in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null; }
-CLK_TCK=$(getconf CLK_TCK)
+# CPU time a process has used so far, all its threads, in ns (schedstat: not rounded to clock ticks).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{t += $1} END {if (NR) print t}'; }
 
 # spam_rate BUS ROW COUNT ARGS...: one dbus-test-tool spam run on BUS. Also records the bus process's
 # own CPU time per call (row cpu_ROW, in µs): what the bus costs, apart from the wakeups every hop of a
@@ -247,12 +246,11 @@ CLK_TCK=$(getconf CLK_TCK)
 spam_rate() {
 	local b=$1 row=$2 n=$3 c0 c1
 	shift 3
-	c0=$(cpu_ticks "${BUS_PID[$b]}")
+	c0=$(cpu_ns "${BUS_PID[$b]}")
 	spam_record "$row" "$b" "$n" env DBUS_SESSION_BUS_ADDRESS="${ADDR[$b]}" dbus-test-tool spam --count="$n" "$@"
-	c1=$(cpu_ticks "${BUS_PID[$b]}")
+	c1=$(cpu_ns "${BUS_PID[$b]}")
 	if [ -n "$c0" ] && [ -n "$c1" ]; then
-		record "cpu_$row" "$b" "$(awk -v d=$((c1 - c0)) -v n="$n" -v hz="$CLK_TCK" \
-			'BEGIN {printf "%.2f", d * 1e6 / hz / n}')"
+		record "cpu_$row" "$b" "$(awk -v d=$((c1 - c0)) -v n="$n" 'BEGIN {printf "%.2f", d / 1e3 / n}')"
 	else
 		record "cpu_$row" "$b" "fail:bus_process_gone"
 	fi
