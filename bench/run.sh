@@ -216,7 +216,7 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 # --- recording -------------------------------------------------------------------
 SAMPLES=$WORK/samples # lines: ROW BUS VALUE (VALUE is a number or "fail:why")
 : >"$SAMPLES"
-record() { echo "$1 $2 $3" >>"$SAMPLES"; }
+record() { echo "$1 $2 ${3:-fail:no_value}" >>"$SAMPLES"; }
 now_ns() { date +%s%N; }
 
 live() { [ -z "${NA[$1]:-}" ]; }
@@ -238,7 +238,7 @@ spam_record() {
 }
 
 # CPU time a process has used so far, all its threads, in ns (schedstat: not rounded to clock ticks).
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{t += $1} END {if (NR) print t}'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{t += $1} END {if (NR) printf "%.0f\n", t}'; }
 
 # spam_rate BUS ROW COUNT ARGS...: one dbus-test-tool spam run on BUS. Also records the bus process's
 # own CPU time per call (row cpu_ROW, in µs): what the bus costs, apart from the wakeups every hop of a
@@ -250,7 +250,7 @@ spam_rate() {
 	spam_record "$row" "$b" "$n" env DBUS_SESSION_BUS_ADDRESS="${ADDR[$b]}" dbus-test-tool spam --count="$n" "$@"
 	c1=$(cpu_ns "${BUS_PID[$b]}")
 	if [ -n "$c0" ] && [ -n "$c1" ]; then
-		record "cpu_$row" "$b" "$(awk -v d=$((c1 - c0)) -v n="$n" 'BEGIN {printf "%.2f", d / 1e3 / n}')"
+		record "cpu_$row" "$b" "$(awk -v a="$c0" -v z="$c1" -v n="$n" 'BEGIN {printf "%.2f", (z - a) / 1e3 / n}')"
 	else
 		record "cpu_$row" "$b" "fail:bus_process_gone"
 	fi
