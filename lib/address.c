@@ -343,7 +343,7 @@ static int address_sockaddr(const char *name, bool abstract, struct sockaddr_un 
 static int address_bind(int fd, const char *name, bool abstract, char *errbuf, size_t errlen)
 {
         struct sockaddr_un sa;
-        socklen_t len;
+        socklen_t len = 0;
         int r = address_sockaddr(name, abstract, &sa, &len, errbuf, errlen);
 
         if (r < 0)
@@ -479,7 +479,7 @@ int address_connect(const struct address_entry *e, int *ret_fd, char *errbuf, si
 {
         _cleanup_close_ int fd = -1;
         struct sockaddr_un sa;
-        socklen_t len;
+        socklen_t len = 0;
         const char *key, *value;
         bool abstract;
         int r;

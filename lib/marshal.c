@@ -217,6 +217,8 @@ int message_read(const struct message *m, const char *sig, ...)
                                         break;
                                 }
                                 ret = msg_reader_read_basic(&r, 's', &s);
+                                if (ret < 0)
+                                        break;
                                 v[n++] = s;
                         }
                         if (ret >= 0 && GREEDY_REALLOC(v, allocated, n + 1) < 0)
