@@ -207,14 +207,15 @@ int ns_registry_new(struct ns_registry **ret)
         *r->bus_pid = (struct ns_pid){.registry = r, .n_refs = 1, .fd = -1};
         *r->foreign_pid = (struct ns_pid){.registry = r, .n_refs = 1, .fd = -1, .chain.foreign = true};
 
-        struct stat st;
-        if (stat("/proc/self/ns/user", &st) < 0)
+        /* Held open, the bus's own namespaces keep their nsfs dentries: probing a peer that shares them
+         * (most of them) then finds the dentry stashed instead of allocating and freeing an inode. */
+        r->bus_user->fd = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+        if (r->bus_user->fd < 0 || fd_ino(r->bus_user->fd, &r->bus_user->ino) < 0)
                 goto fail;
-        r->bus_user->ino = st.st_ino;
-        if (stat("/proc/self/ns/pid", &st) < 0)
+        r->bus_pid->fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+        if (r->bus_pid->fd < 0 || fd_ino(r->bus_pid->fd, &r->bus_pid->ino) < 0)
                 goto fail;
-        r->bus_pid->ino = st.st_ino;
-        r->bus_pid->chain.chain[0] = st.st_ino;
+        r->bus_pid->chain.chain[0] = r->bus_pid->ino;
         if (idmap_identity(&r->bus_user->uid_map) < 0 || idmap_identity(&r->bus_user->gid_map) < 0 ||
             hashmap_put(r->users, &r->bus_user->ino, r->bus_user) < 0 ||
             hashmap_put(r->pids, &r->bus_pid->ino, r->bus_pid) < 0)

@@ -21,7 +21,7 @@ struct ns_user {
         struct ns_registry *registry;
         uint64_t ino;
         unsigned n_refs;
-        int fd;                        /* -1 for the registry's own objects */
+        int fd;                        /* -1 for the foreign stand-in */
         struct idmap uid_map, gid_map; /* relative to the bus's user namespace; empty if foreign */
 };
 
