@@ -215,9 +215,8 @@ struct msg_builder {
         unsigned depth; /* container nesting; inside a container the signature is not appended */
         struct {
                 char type;
-                size_t len_offset;                           /* arrays: where the uint32 length lives */
-                size_t start;                                /* arrays: first element offset */
-                char sig[DBUS_MAXIMUM_SIGNATURE_LENGTH + 1]; /* variant: its contents signature */
+                size_t len_offset; /* arrays: where the uint32 length lives */
+                size_t start;      /* arrays: first element offset */
         } stack[DBUS_MAXIMUM_TYPE_RECURSION_DEPTH * 2];
         int *fds;
         size_t n_fds, allocated_fds_;
