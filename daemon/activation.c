@@ -443,6 +443,23 @@ static int spawn_service(struct bus *b, struct activation_entry *e)
         return 0;
 }
 
+static bool activating(const struct name *n)
+{
+        return !list_unlinked(&n->activating_link);
+}
+
+/* Deadlines are start time plus one timeout, so a new one nearly always goes last; only a reload that
+ * shortened service_start_timeout sends it further forward. */
+static void activating_add(struct bus *b, struct name *n, uint64_t deadline)
+{
+        struct list_head *at = &b->activating;
+        while (at->prev != &b->activating &&
+               list_entry(at->prev, struct name, activating_link)->activation_deadline_usec > deadline)
+                at = at->prev;
+        n->activation_deadline_usec = deadline;
+        list_add_tail(at, &n->activating_link);
+}
+
 static void fail_pending(struct bus *b, struct name *n, const char *error, const char *fmt, ...)
         _printf_(4, 5);
 
@@ -454,7 +471,7 @@ static void fail_pending(struct bus *b, struct name *n, const char *error, const
         vsnprintf(text, sizeof(text), fmt, ap);
         va_end(ap);
 
-        n->activating = false;
+        list_del(&n->activating_link);
         while (!list_empty(&n->pending_activation)) {
                 struct pending *pd = list_first_entry(&n->pending_activation, struct pending, link);
                 list_del(&pd->link);
@@ -489,10 +506,9 @@ static int start(struct bus *b, struct peer *sender, struct message *m, const ch
         pd->start_by_name = by_name;
         list_add_tail(&n->pending_activation, &pd->link);
 
-        if (n->activating)
+        if (activating(n))
                 return 0;
-        n->activating = true;
-        n->activation_deadline_usec = now_usec() + (uint64_t)b->limits.service_start_timeout * 1000;
+        activating_add(b, n, now_usec() + (uint64_t)b->limits.service_start_timeout * 1000);
         r = spawn_service(b, n->activatable);
         if (r < 0)
                 fail_pending(b, n, "org.freedesktop.DBus.Error.Spawn.ExecFailed",
@@ -522,7 +538,7 @@ void activation_name_acquired(struct bus *b, const char *name)
                 if (streq_ptr(c->name, name))
                         c->acquired = true;
         }
-        n->activating = false;
+        list_del(&n->activating_link);
 
         /* Detach the queue first: dispatching may queue new activations of the same name. */
         struct list_head q;
@@ -584,11 +600,11 @@ void activation_reap_children(struct bus *b)
                         if (c->exec_errno_fd >= 0 &&
                             read(c->exec_errno_fd, &exec_errno, sizeof(exec_errno)) != sizeof(exec_errno))
                                 exec_errno = 0;
-                        if (n && n->activating && !c->acquired && exec_errno)
+                        if (n && activating(n) && !c->acquired && exec_errno)
                                 fail_pending(b, n, "org.freedesktop.DBus.Error.Spawn.ExecFailed",
                                              "Failed to execute program %s: %s", c->name,
                                              strerror(exec_errno));
-                        else if (n && n->activating && !c->acquired && failed) {
+                        else if (n && activating(n) && !c->acquired && failed) {
                                 if (WIFEXITED(status))
                                         fail_pending(b, n, "org.freedesktop.DBus.Error.Spawn.ChildExited",
                                                      "Process %s exited with status %d", c->name,
@@ -610,31 +626,21 @@ void activation_reap_children(struct bus *b)
 
 int activation_check_timeouts(struct bus *b, uint64_t now)
 {
-        uint64_t next = UINT64_MAX;
-        struct hashmap_iter it;
-        struct name *n;
-        HASHMAP_FOREACH(n, b->names, it)
-        {
-                if (!n->activating)
-                        continue;
-                if (n->activation_deadline_usec <= now) {
-                        /* As dbus-daemon, a service that did not make it in time is stopped. */
-                        struct child *c;
-                        list_for_each_entry(c, &b->activation->children, link)
-                        {
-                                if (streq_ptr(c->name, n->name))
-                                        kill(c->pid, SIGTERM);
-                        }
-                        /* fail_pending may free n: that is the entry the iterator just handed out. */
-                        fail_pending(
-                                b, n, "org.freedesktop.DBus.Error.TimedOut",
-                                "Failed to activate service '%s': timed out (service_start_timeout=%dms)",
-                                n->name, b->limits.service_start_timeout);
-                        continue;
+        while (!list_empty(&b->activating)) {
+                struct name *n = list_first_entry(&b->activating, struct name, activating_link);
+                if (n->activation_deadline_usec > now)
+                        return (int)MIN((n->activation_deadline_usec - now) / 1000 + 1, (uint64_t)INT32_MAX);
+                /* As dbus-daemon, a service that did not make it in time is stopped. */
+                struct child *c;
+                list_for_each_entry(c, &b->activation->children, link)
+                {
+                        if (streq_ptr(c->name, n->name))
+                                kill(c->pid, SIGTERM);
                 }
-                next = MIN(next, n->activation_deadline_usec);
+                /* Unlinks n from b->activating, and may free it. */
+                fail_pending(b, n, "org.freedesktop.DBus.Error.TimedOut",
+                             "Failed to activate service '%s': timed out (service_start_timeout=%dms)", n->name,
+                             b->limits.service_start_timeout);
         }
-        if (next == UINT64_MAX)
-                return -1;
-        return (int)MIN((next - now) / 1000 + 1, (uint64_t)INT32_MAX);
+        return -1;
 }

@@ -101,6 +101,7 @@ int bus_new(struct bus **ret)
         list_init(&b->authenticating);
         list_init(&b->flush_list);
         list_init(&b->reply_timeouts);
+        list_init(&b->activating);
         match_registry_init(&b->wildcard_matches);
         match_registry_init(&b->driver_matches);
         b->next_id = 0; /* dbus-daemon's first peer is :1.0 */

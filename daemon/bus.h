@@ -102,7 +102,7 @@ struct name {
         unsigned n_users; /* match rules that refer to it */
         struct activation_entry *activatable;
         struct list_head pending_activation; /* messages waiting for the name to appear */
-        bool activating;
+        struct list_head activating_link;    /* in bus->activating while its service starts */
         uint64_t activation_deadline_usec;
 };
 
@@ -211,6 +211,7 @@ struct bus {
         struct list_head doomed_peers;   /* receivers that failed mid-routing (see peer_disconnect_later) */
         struct list_head authenticating; /* peers in SASL, oldest first (so also by auth deadline) */
         struct list_head reply_timeouts; /* reply slots by deadline (one timeout for all: FIFO order) */
+        struct list_head activating;     /* names whose service is starting, by deadline */
         struct list_head flush_list;     /* peers with queued output, written once per loop iteration */
         struct hashmap *peers_by_id;     /* uint64 id -> peer */
         struct hashmap *names;           /* char * -> struct name */

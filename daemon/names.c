@@ -34,6 +34,7 @@ int name_ref(struct bus *b, const char *name, struct name **ret)
         }
         list_init(&n->owners);
         list_init(&n->pending_activation);
+        list_init(&n->activating_link);
         match_registry_init(&n->matches);
         int r = hashmap_put(b->names, n->name, n);
         if (r < 0) {
@@ -48,7 +49,8 @@ int name_ref(struct bus *b, const char *name, struct name **ret)
 void name_unref_if_unused(struct name *n)
 {
         if (!list_empty(&n->owners) || n->n_users > 0 || n->activatable ||
-            !list_empty(&n->pending_activation) || n->matches.n_rules > 0)
+            !list_empty(&n->pending_activation) || !list_unlinked(&n->activating_link) ||
+            n->matches.n_rules > 0)
                 return;
         hashmap_remove(n->bus->names, n->name);
         match_registry_done(&n->matches);
