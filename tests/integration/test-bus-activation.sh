@@ -3,7 +3,8 @@
 # call, StartServiceByName (SUCCESS / ALREADY_RUNNING), the environment an activated
 # service gets (UpdateActivationEnvironment, DBUS_STARTER_*), the errors for a
 # service that exits, cannot be executed, or never takes its name, and new service
-# files picked up by ReloadConfig (with ActivatableServicesChanged).
+# files picked up by ReloadConfig (with ActivatableServicesChanged), and timeouts that stay in
+# deadline order when a reload shortens service_start_timeout.
 . "$(dirname "$0")/lib.sh"
 need dbus-send python3-dbus
 
@@ -118,5 +119,29 @@ expect_eq "added service" "$(echo $out)" "int32 2"
 addpid=$(t dbus-send --session --print-reply=literal --dest=com.example.Added /org/nsbus/Test org.nsbus.Test.Pid |
 	awk '{print $2}')
 BG_PIDS+=("$addpid")
+
+# Pending activations time out in deadline order even when a reload shortens service_start_timeout:
+# one started after the reload fails first, and one started before keeps its longer deadline.
+ms() { echo $(($(date +%s%N) / 1000000)); }
+bus_write_config "<servicedir>$SD</servicedir>" '<limit name="service_start_timeout">8000</limit>'
+drv org.freedesktop.DBus.ReloadConfig >/dev/null || fail "ReloadConfig (8 s timeout) failed"
+slow_start=$(ms)
+spawn bash -c "dbus-send --session --print-reply --reply-timeout=30000 --dest=com.example.Silent /x com.example.X.Y \
+	>'$TMP/slow.out' 2>&1; echo \"done \$((\$(date +%s%N) / 1000000))\" >>'$TMP/slow.out'"
+sleep 0.5
+svc com.example.Silent2 "/bin/sleep 30"
+bus_write_config "<servicedir>$SD</servicedir>" '<limit name="service_start_timeout">1000</limit>'
+drv org.freedesktop.DBus.ReloadConfig >/dev/null || fail "ReloadConfig (1 s timeout) failed"
+start=$(ms)
+expect_error "activation started after the timeout was shortened" "org\.freedesktop\.DBus\.Error\.TimedOut: " \
+	t dbus-send --session --print-reply --dest=com.example.Silent2 /x com.example.X.Y
+elapsed=$(($(ms) - start))
+[ "$elapsed" -le 4000 ] || fail "a 1 s service_start_timeout took ${elapsed} ms behind an older 8 s one"
+grep -q '^done' "$TMP/slow.out" && fail "the activation under the 8 s timeout ended early: $(cat "$TMP/slow.out")"
+wait_for_file "$TMP/slow.out" '^done ' 20 || fail "the activation under the 8 s timeout never ended"
+expect_match "activation under the older timeout" "$(cat "$TMP/slow.out")" \
+	'^Error org\.freedesktop\.DBus\.Error\.TimedOut: '
+slow_elapsed=$(($(awk '/^done/ {print $2}' "$TMP/slow.out") - slow_start))
+[ "$slow_elapsed" -ge 7000 ] || fail "an 8 s service_start_timeout fired after ${slow_elapsed} ms"
 
 pass
