@@ -60,16 +60,27 @@ struct names_buf {
         size_t n;
 };
 
-static void names_of(const struct peer *p, struct names_buf *nb, struct policy_names *out)
+/* Listed only when the view's rules can look at them (wanted); false when memory ran out, and the
+ * check then fails closed: a deny rule must not be skipped for want of the list. */
+static bool names_of(const struct peer *p, bool wanted, struct names_buf *nb, struct policy_names *out)
 {
         size_t n = 0;
         struct name_owner *o;
-        list_for_each_entry(o, &p->names, peer_link) n++;
-        nb->v = n <= ELEMENTSOF(nb->stack) ? nb->stack : calloc(n, sizeof(char *));
+        nb->v = nb->stack;
         nb->n = 0;
-        if (nb->v)
-                list_for_each_entry(o, &p->names, peer_link) nb->v[nb->n++] = o->name->name;
-        *out = (struct policy_names){.unique = p->unique_name, .names = nb->v, .n_names = nb->n};
+        *out = (struct policy_names){.unique = p->unique_name};
+        if (!wanted)
+                return true;
+        list_for_each_entry(o, &p->names, peer_link) n++;
+        if (n > ELEMENTSOF(nb->stack)) {
+                nb->v = calloc(n, sizeof(char *));
+                if (!nb->v)
+                        return false;
+        }
+        list_for_each_entry(o, &p->names, peer_link) nb->v[nb->n++] = o->name->name;
+        out->names = nb->v;
+        out->n_names = nb->n;
+        return true;
 }
 
 static void names_done(struct names_buf *nb)
@@ -106,7 +117,8 @@ bool policy_check_send(struct bus *b, struct peer *from, struct peer *to, struct
                 return bus_policy_view_check_send(from->policy_view, NULL, &pm, NULL);
         struct names_buf nb;
         struct policy_names pn;
-        names_of(to, &nb, &pn);
+        if (!names_of(to, bus_policy_view_send_reads_names(from->policy_view), &nb, &pn))
+                return false;
         bool ok = bus_policy_view_check_send(from->policy_view, &pn, &pm, NULL);
         names_done(&nb);
         return ok;
@@ -123,7 +135,8 @@ bool policy_check_receive(struct bus *b, struct peer *to, struct peer *from, str
                 return bus_policy_view_check_receive(to->policy_view, NULL, &pm, NULL);
         struct names_buf nb;
         struct policy_names pn;
-        names_of(from, &nb, &pn);
+        if (!names_of(from, bus_policy_view_receive_reads_names(to->policy_view), &nb, &pn))
+                return false;
         bool ok = bus_policy_view_check_receive(to->policy_view, &pn, &pm, NULL);
         names_done(&nb);
         return ok;

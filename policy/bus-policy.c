@@ -69,6 +69,7 @@ struct bus_policy_view {
         struct bus_policy *policy;
         enum policy_origin origin;
         struct view_start start[_KIND_MAX];
+        bool reads_names[_KIND_MAX]; /* a live send_destination / receive_sender rule */
         size_t n_lists;
         const struct rule_list *lists[];
 };
@@ -521,6 +522,23 @@ int bus_policy_view_new(struct bus_policy *policy, const struct policy_subject *
                 }
         }
 
+        /* Whether a check of this kind can look at the other peer's names: most views (session.conf's
+         * included) never do, and then nobody has to list them for every message. */
+        for (size_t k = 0; k < KIND_CONNECT; k++) {
+                for (size_t li = v->start[k].list; li < v->n_lists && !v->reads_names[k]; li++) {
+                        const struct rule_array *a = &v->lists[li]->kinds[k];
+                        for (size_t i = li == v->start[k].list ? v->start[k].index : 0; i < a->n; i++) {
+                                const struct policy_rule *r = &a->v[i]->r;
+                                if (rule_applies_to(a->v[i], v->origin) &&
+                                    ((k == KIND_SEND && r->send.destination) ||
+                                     (k == KIND_RECEIVE && r->receive.sender))) {
+                                        v->reads_names[k] = true;
+                                        break;
+                                }
+                        }
+                }
+        }
+
         v->policy = bus_policy_ref(policy);
         *ret = v;
         return 0;
@@ -741,6 +759,16 @@ static bool view_evaluate(const struct bus_policy_view *v, enum rule_kind kind, 
                 *ret = (struct policy_verdict){.allow = allow, .log = log, .n_matched = n_matched};
         }
         return allow;
+}
+
+bool bus_policy_view_send_reads_names(const struct bus_policy_view *view)
+{
+        return view->reads_names[KIND_SEND];
+}
+
+bool bus_policy_view_receive_reads_names(const struct bus_policy_view *view)
+{
+        return view->reads_names[KIND_RECEIVE];
 }
 
 bool bus_policy_view_check_own(const struct bus_policy_view *view, const char *name)

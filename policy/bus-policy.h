@@ -279,6 +279,12 @@ bool bus_policy_view_check_send(const struct bus_policy_view *view, const struct
 bool bus_policy_view_check_receive(const struct bus_policy_view *view, const struct policy_names *sender,
                                    const struct policy_msg *msg, struct policy_verdict *ret_verdict);
 
+/* Whether send (receive) checks with this view can look at the receiver's (sender's) well-known names,
+ * through a live send_destination (receive_sender) rule. When not, the caller may pass a policy_names
+ * with the unique name only: every verdict is the same. */
+bool bus_policy_view_send_reads_names(const struct bus_policy_view *view);
+bool bus_policy_view_receive_reads_names(const struct bus_policy_view *view);
+
 /* One-shot forms of the checks above that resolve the subject's rules on each
  * call. They fail closed (deny) if memory runs out. */
 bool bus_policy_check_own(struct bus_policy *policy, const struct policy_subject *subject, const char *name);

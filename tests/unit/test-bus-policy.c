@@ -712,6 +712,68 @@ static void test_views(void)
         bus_policy_view_unref(v);
 }
 
+static bool view_reads(struct bus_policy *p, const struct policy_subject *s, bool send)
+{
+        struct bus_policy_view *v = NULL;
+        CHECK_EQ(bus_policy_view_new(p, s, &v), 0);
+        bool r = send ? bus_policy_view_send_reads_names(v) : bus_policy_view_receive_reads_names(v);
+        bus_policy_view_unref(v);
+        return r;
+}
+
+/* A view tells whether its checks can look at the other peer's well-known names, so the bus lists
+ * them only then: never for session.conf's rules, always while a live rule names a destination or
+ * a sender. */
+static void test_reads_names(void)
+{
+        struct bus_policy *p = NULL;
+        CHECK_EQ(bus_policy_new_allow_all(&p), 0);
+        CHECK(!view_reads(p, &alice, true));
+        CHECK(!view_reads(p, &alice, false));
+        bus_policy_unref(p);
+
+        p = policy_new();
+        struct policy_rule deny_to_a = rule(POLICY_RULE_SEND, false);
+        deny_to_a.send.destination = "com.example.A";
+        struct policy_rule deny_from_a = rule(POLICY_RULE_RECEIVE, false);
+        deny_from_a.receive.sender = "com.example.A";
+        struct policy_rule allow_send = rule(POLICY_RULE_SEND, true);
+        struct policy_rule deny_interface = rule(POLICY_RULE_SEND, false);
+        deny_interface.send.interface = "com.example.I";
+        add(p, &DEFAULT, &deny_to_a);
+        CHECK(view_reads(p, &alice, true));
+        CHECK(!view_reads(p, &alice, false));
+        /* Rules after it that name no peer do not hide it... */
+        add(p, &DEFAULT, &deny_interface);
+        CHECK(view_reads(p, &alice, true));
+        /* ... but a catch-all does, as it hides it from every check. */
+        add(p, &DEFAULT, &allow_send);
+        CHECK(!view_reads(p, &alice, true));
+        const struct policy_msg m = call("com.example.A", "com.example.J", "M");
+        CHECK(can_send(p, &alice, &service, &m));
+
+        /* In a later context (the user's), after the catch-all, it is live again. */
+        struct policy_context ctx = user_ctx(1000);
+        add(p, &ctx, &deny_to_a);
+        CHECK(view_reads(p, &alice, true));
+        struct policy_subject other = {.uid = 1001};
+        CHECK(!view_reads(p, &other, true));
+
+        add(p, &DEFAULT, &deny_from_a);
+        CHECK(view_reads(p, &alice, false));
+        bus_policy_unref(p);
+
+        /* A rule for another origin never applies to this view. */
+        p = policy_new();
+        deny_from_a.origin = POLICY_ORIGIN_HOST;
+        add(p, &DEFAULT, &deny_from_a);
+        struct policy_subject container = {.uid = 1000, .origin = POLICY_ORIGIN_CONTAINER};
+        struct policy_subject host = {.uid = 1000, .origin = POLICY_ORIGIN_HOST};
+        CHECK(!view_reads(p, &container, false));
+        CHECK(view_reads(p, &host, false));
+        bus_policy_unref(p);
+}
+
 int main(void)
 {
         test_default_verdicts();
@@ -731,5 +793,6 @@ int main(void)
         test_merge();
         test_origin();
         test_views();
+        test_reads_names();
         return 0;
 }
