@@ -223,8 +223,10 @@ void io_out_done(struct io_out *out)
 
 int io_out_queue(struct io_out *out, struct message *m, void *charge)
 {
-        if (out->tail == out->allocated && out->head > 0) {
-                /* Slide down instead of growing when the front has drained. */
+        if (out->tail == out->allocated && out->head > 0 && out->head >= out->tail - out->head) {
+                /* Slide down instead of growing when at least half the array has drained. A smaller drained
+                 * front would have every enqueue of a slowly read queue move all of it: growing instead
+                 * keeps each entry moved at most once per slot retired before it. */
                 memmove(out->queue, out->queue + out->head, (out->tail - out->head) * sizeof(*out->queue));
                 out->tail -= out->head;
                 out->head = 0;
