@@ -72,10 +72,12 @@ struct match_registry {
         struct hashmap *buckets; /* bucket key -> struct match_bucket */
         struct list_head other;
         size_t n_rules;
+        size_t n_arg0_keyed; /* rules bucketed by member and arg0: only then are a broadcast's args parsed */
 };
 
 struct match_bucket {
-        char *key; /* member, path or member + path: members never hold '/', paths start with it */
+        char *key; /* member, path, member + path or member + ' ' + arg0: members hold neither ' ' nor
+                    * '/', paths start with '/' */
         struct list_head rules;
 };
 
@@ -86,6 +88,7 @@ struct match_rule {
         unsigned n_refs; /* AddMatch of an equal rule twice needs RemoveMatch twice */
         struct match_registry *registry;
         struct match_bucket *bucket; /* NULL when in registry->other */
+        bool arg0_keyed;             /* bucket is keyed by member and arg0 */
         struct list_head registry_link;
         struct list_head owner_link;
         struct name *sender_name; /* keeps the name alive while the rule refers to it */

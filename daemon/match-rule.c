@@ -543,8 +543,7 @@ static bool match_rule_match_arg_namespace(const char *ns, const char *actual)
         return actual[n] == '\0' || actual[n] == '.';
 }
 
-/* Argument index of m as a string-like value of an accepted type, or NULL. */
-static const char *match_rule_message_arg(const struct message *m, unsigned index, bool allow_object_path)
+const char *match_rule_message_arg(const struct message *m, unsigned index, bool allow_object_path)
 {
         if (!m->args_parsed || index >= m->n_args || !m->args[index])
                 return NULL;

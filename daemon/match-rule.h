@@ -76,6 +76,10 @@ static inline bool match_rule_keys_has_args(const struct match_rule_keys *k)
         return k->n_args > 0 || k->arg0namespace;
 }
 
+/* Argument index of m (after message_parse_args()) as a string-like value of an accepted type: a string,
+ * or also an object path if allow_object_path; NULL otherwise. What argN and argNpath keys compare. */
+const char *match_rule_message_arg(const struct message *m, unsigned index, bool allow_object_path);
+
 /*
  * Does m match type, interface, member, path, path_namespace and the argument
  * keys? Sender and destination are left to the caller, whose name registry

@@ -6,12 +6,17 @@
  * sending peer's own registry for a unique name, the name's registry for a
  * well-known name, the driver's for org.freedesktop.DBus, and the bus-wide
  * wildcard registry when it has no sender. Inside a registry rules are
- * bucketed by their member and exact path keys: one hash table holds buckets
- * keyed by the member, by the path, or by both joined (a member never holds
- * '/', a path starts with it, so the keys cannot collide). A broadcast looks
- * at the buckets for its member, its path and both, and at the rules that
- * have neither key: installing thousands of rules for other senders, other
- * signals or other objects costs a broadcast a few hash lookups.
+ * bucketed by their member, exact path and exact arg0 keys: one hash table
+ * holds buckets keyed by the member, by the path, by both joined, or by the
+ * member and arg0 joined with a space (a member holds neither ' ' nor '/', a
+ * path starts with '/', so the keys cannot collide). The arg0 bucket wins
+ * when a rule has it: that is what tells apart the thousands of
+ * NameOwnerChanged watches (member and path the same, one arg0 each) that a
+ * desktop bus carries, and which every connect and disconnect broadcasts to.
+ * A broadcast looks at the buckets for its member, its path, both, and its
+ * member and arg0 (when the registry has such rules), and at the rules that
+ * have no key: installing thousands of rules for other senders, other
+ * signals, other objects or other names costs a broadcast a few hash lookups.
  */
 #include "bus.h"
 #include "quotas.h"
@@ -21,6 +26,7 @@ void match_registry_init(struct match_registry *r)
         r->buckets = NULL;
         list_init(&r->other);
         r->n_rules = 0;
+        r->n_arg0_keyed = 0;
 }
 
 void match_registry_done(struct match_registry *r)
@@ -50,6 +56,7 @@ void match_registry_done(struct match_registry *r)
                 rule->registry = NULL;
         }
         r->n_rules = 0;
+        r->n_arg0_keyed = 0;
 }
 
 /* Member and path joined, when that fits in a stack buffer (it nearly always does). A rule whose joined
@@ -67,9 +74,35 @@ static const char *joined_key(char buf[static BUCKET_KEY_MAX], const char *membe
         return buf;
 }
 
-/* The bucket a rule goes in, or NULL for registry->other. */
-static const char *rule_bucket_key(char buf[static BUCKET_KEY_MAX], const struct match_rule_keys *k)
+/* Member and arg0 joined by a space, under the same limit. */
+static const char *arg0_key(char buf[static BUCKET_KEY_MAX], const char *member, const char *arg0)
 {
+        size_t lm = strlen(member), la = strlen(arg0);
+        if (lm + 1 + la + 1 > BUCKET_KEY_MAX)
+                return NULL;
+        memcpy(buf, member, lm);
+        buf[lm] = ' ';
+        memcpy(buf + lm + 1, arg0, la + 1);
+        return buf;
+}
+
+/* A rule's exact arg0 (a string compared whole: not arg0path, not arg0namespace), or NULL. */
+static const char *rule_arg0(const struct match_rule_keys *k)
+{
+        return k->n_args > 0 && k->args[0].index == 0 && !k->args[0].is_path ? k->args[0].value : NULL;
+}
+
+/* The bucket a rule goes in, or NULL for registry->other; *arg0_keyed says whether it is a member + arg0
+ * bucket. */
+static const char *rule_bucket_key(char buf[static BUCKET_KEY_MAX], const struct match_rule_keys *k,
+                                   bool *arg0_keyed)
+{
+        const char *a0 = rule_arg0(k), *key;
+        *arg0_keyed = false;
+        if (k->member && a0 && (key = arg0_key(buf, k->member, a0))) {
+                *arg0_keyed = true;
+                return key;
+        }
         if (k->member && k->path)
                 return joined_key(buf, k->member, k->path) ?: k->member;
         return k->member ?: k->path;
@@ -78,7 +111,8 @@ static const char *rule_bucket_key(char buf[static BUCKET_KEY_MAX], const struct
 static int registry_link(struct match_registry *r, struct match_rule *rule)
 {
         char buf[BUCKET_KEY_MAX];
-        const char *key = rule_bucket_key(buf, &rule->keys);
+        bool arg0_keyed;
+        const char *key = rule_bucket_key(buf, &rule->keys, &arg0_keyed);
         if (!key) {
                 list_add_tail(&r->other, &rule->registry_link);
         } else {
@@ -102,6 +136,8 @@ static int registry_link(struct match_registry *r, struct match_rule *rule)
                 }
                 list_add_tail(&bk->rules, &rule->registry_link);
                 rule->bucket = bk;
+                rule->arg0_keyed = arg0_keyed;
+                r->n_arg0_keyed += arg0_keyed;
         }
         rule->registry = r;
         r->n_rules++;
@@ -115,6 +151,8 @@ static void registry_unlink(struct match_rule *rule)
                 return;
         list_del(&rule->registry_link);
         r->n_rules--;
+        r->n_arg0_keyed -= rule->arg0_keyed;
+        rule->arg0_keyed = false;
         struct match_bucket *bk = rule->bucket;
         if (bk && list_empty(&bk->rules)) {
                 hashmap_remove(r->buckets, bk->key);
@@ -351,10 +389,14 @@ static void broadcast_registry(struct broadcast *bc, struct match_registry *r)
         if (r->buckets) {
                 broadcast_bucket(bc, r, m->member);
                 broadcast_bucket(bc, r, m->path);
-                if (m->member && m->path) {
-                        char buf[BUCKET_KEY_MAX];
+                char buf[BUCKET_KEY_MAX];
+                if (m->member && m->path)
                         broadcast_bucket(bc, r, joined_key(buf, m->member, m->path));
-                }
+                /* A message whose arguments do not parse matches no rule with argument keys. */
+                const char *a0;
+                if (r->n_arg0_keyed > 0 && m->member && message_parse_args(bc->m) >= 0 &&
+                    (a0 = match_rule_message_arg(m, 0, false)))
+                        broadcast_bucket(bc, r, arg0_key(buf, m->member, a0));
         }
         broadcast_list(bc, &r->other);
 }

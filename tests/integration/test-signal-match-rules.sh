@@ -1,7 +1,8 @@
 #!/bin/bash
 # Broadcast signals reach exactly the python3-dbus subscribers whose match rules
 # match them: argN, argNpath, arg0namespace, path, path_namespace, sender,
-# interface/member, destination, and a removed rule no longer matches.
+# interface/member, member with arg0, destination, and a removed rule no longer matches;
+# NameOwnerChanged watches with one arg0 each get only their own name's changes.
 . "$(dirname "$0")/lib.sh"
 need dbus-send python3-dbus
 
@@ -60,6 +61,15 @@ CASES = {
     'r_sender_member_path': (["sender='com.example.Emitter',member='Sig',path='/other'"], {'S4'}),
     'r_long_member_path': (["member='Sig',path='%s'" % LONG_PATH], {'S10'}),
     'r_long_path': (["path='%s'" % LONG_PATH], {'S10'}),
+    # member and arg0 together (nsbusd buckets these by both, ahead of member and path)
+    'r_member_arg0': (["member='Sig',arg0='foo'"], {'S1', 'S8'}),
+    'r_member_path_arg0': (["member='Sig',path='/org/nsbus/a',arg0='foo.bar'"], {'S6'}),
+    'r_member_arg0_miss': (["member='Other',arg0='foo'"], set()),
+    'r_member_arg0_int': (["member='Other',arg0='42'"], set()),
+    'r_member_arg0_objpath': (["member='Sig',arg0='/aa/bb'"], set()),
+    'r_member_arg0_and_path': (["member='Sig',arg0='foobar'", "member='Sig',path='/org/nsbus/a/b/c'"], {'S2'}),
+    'r_member_arg0path': (["member='Sig',arg0path='/aa/'"], {'S4', 'S7'}),
+    'r_member_arg1': (["member='Sig',arg1='bar'"], {'S1', 'S8'}),
     'r_member': (["member='Other'"], {'S5'}),
     'r_iface_member': (["interface='com.example.M',member='Nope'"], set()),
     'r_sender_name': (["sender='com.example.Emitter',interface='com.example.M'"], {'S1', 'S2', 'S3', 'S4', 'S6', 'S7', 'S10'}),
@@ -142,6 +152,65 @@ for label, (rules, expected) in CASES.items():
 for f in failures:
     print('FAIL:', f)
 print('%d receivers checked, %d failures' % (len(CASES), len(failures)))
+sys.exit(1 if failures else 0)
+EOF
+
+# NameOwnerChanged watches, one arg0 each, as every desktop client installs them: each gets the
+# changes of its own name and nothing else, however many others are installed.
+TMO=60 t $PY - <<'EOF' || fail "NameOwnerChanged watch scenario failed (see above)"
+import os, sys, time
+import dbus
+import dbus.bus
+from dbus.mainloop.glib import DBusGMainLoop
+from gi.repository import GLib
+
+ADDR = os.environ['DBUS_SESSION_BUS_ADDRESS']
+DBusGMainLoop(set_as_default=True)
+ctx = GLib.MainContext.default()
+NOC = ("type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+       "member='NameOwnerChanged',path='/org/freedesktop/DBus',arg0='%s'")
+
+got = {}
+def watch(name):
+    c = dbus.bus.BusConnection(ADDR)
+    got[name] = []
+    c.add_message_filter(lambda conn, m: got[name].append(tuple(str(a) for a in m.get_args_list()))
+                         if m.get_member() == 'NameOwnerChanged' else None)
+    c.add_match_string(NOC % name)
+    return c
+
+watchers = [watch('com.example.Watched%d' % i) for i in range(200)]
+plain = dbus.bus.BusConnection(ADDR)  # no arg0: sees every change
+all_changes = []
+plain.add_message_filter(lambda conn, m: all_changes.append(str(m.get_args_list()[0]))
+                         if m.get_member() == 'NameOwnerChanged' else None)
+plain.add_match_string("type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged'")
+
+owner = dbus.bus.BusConnection(ADDR)
+me = owner.get_unique_name()
+owner.request_name('com.example.Watched7', dbus.bus.NAME_FLAG_DO_NOT_QUEUE)
+owner.request_name('com.example.Unwatched', dbus.bus.NAME_FLAG_DO_NOT_QUEUE)
+owner.release_name('com.example.Watched7')
+
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline and len(got['com.example.Watched7']) < 2:
+    ctx.iteration(False) or time.sleep(0.002)
+end = time.monotonic() + 0.3
+while time.monotonic() < end:
+    ctx.iteration(False) or time.sleep(0.002)
+
+failures = []
+want = [('com.example.Watched7', '', me), ('com.example.Watched7', me, '')]
+if got['com.example.Watched7'] != want:
+    failures.append('watcher of com.example.Watched7: expected %s, got %s' % (want, got['com.example.Watched7']))
+for name, g in got.items():
+    if name != 'com.example.Watched7' and g:
+        failures.append('watcher of %s got %s' % (name, g))
+for n in ('com.example.Watched7', 'com.example.Unwatched', me):
+    if n not in all_changes:
+        failures.append('the watcher without arg0 missed the change of %s: %s' % (n, all_changes))
+for f in failures:
+    print('FAIL:', f)
 sys.exit(1 if failures else 0)
 EOF
 
