@@ -125,6 +125,10 @@ def main():
             rows.append((row, 'broadcast to %s subscriber%s, %s other rules' % (subs, '' if subs == '1' else 's',
                                                                               rules),
                          'signals/s', True, None, '-'))
+        elif row.startswith('connect_watches_'):
+            k = row.split('_')[2]
+            rows.append((row, 'connect + auth + Hello + close, %s NameOwnerChanged watches installed' % k, 'us',
+                         False, None, '-'))
         elif row.startswith('bytes_per_peer_'):
             k = row.rsplit('_', 1)[1]
             biggest = max(int(r.rsplit('_', 1)[1]) for r in order if r.startswith('bytes_per_peer_'))

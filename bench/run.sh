@@ -36,12 +36,12 @@ if [ "$QUICK" = 1 ]; then
 	REPEAT=${REPEAT:-1}
 	N_SEQ=300 N_PIPE=1000 N_FLOOD=2000 N_CONNECT=100 N_PING=2000 N_PROXY=300 N_PROXY_PIPE=1000 N_BUSES=10
 	PEERS="1 100 300"
-	N_BCAST_1=500 N_BCAST_100=50 BCAST_RULES=1000 PAYLOAD_LOOP=0.02s
+	N_BCAST_1=500 N_BCAST_100=50 BCAST_RULES=1000 PAYLOAD_LOOP=0.02s N_WATCHES=400
 else
 	REPEAT=${REPEAT:-3}
 	N_SEQ=20000 N_PIPE=60000 N_FLOOD=200000 N_CONNECT=3000 N_PING=200000 N_PROXY=10000 N_PROXY_PIPE=30000 N_BUSES=100
 	PEERS="1 1000 10000"
-	N_BCAST_1=100000 N_BCAST_100=10000 BCAST_RULES=10000 PAYLOAD_LOOP=0.5s
+	N_BCAST_1=100000 N_BCAST_100=10000 BCAST_RULES=10000 PAYLOAD_LOOP=0.5s N_WATCHES=10000
 fi
 PAYLOAD_SIZES="1 4096 65536 1048576"
 PING_SIZE=128 # about the size of one dbus-test-tool spam call ("hello, world!")
@@ -455,6 +455,14 @@ for rep in $(seq 1 "$REPEAT"); do
 		v=$("$WORK/bin/connect-rate" "${ADDR[$b]}" "$N_CONNECT" 2>"$WORK/cr.err" | awk '/^us_per_cycle/ {print $2}')
 		record connect_us "$b" "${v:-fail:$(head -c 80 "$WORK/cr.err" | tr ' \n' '__')}"
 	done
+	# ... and with N_WATCHES NameOwnerChanged watches installed (one arg0 each, as name watchers
+	# install them): every connect and disconnect is a NameOwnerChanged broadcast.
+	for b in $BUSES; do
+		live "$b" || continue
+		v=$("$WORK/bin/connect-rate" --watches "$N_WATCHES" "${ADDR[$b]}" "$N_CONNECT" 2>"$WORK/cr.err" |
+			awk '/^us_per_cycle/ {print $2}')
+		record "connect_watches_${N_WATCHES}_us" "$b" "${v:-fail:$(head -c 80 "$WORK/cr.err" | tr ' \n' '__')}"
+	done
 
 	# 5. idle RSS with K connected peers, and bytes per peer, on buses started afresh:
 	# after the flood a bus's heap holds freed buffers (dbus-broker's tens of MB) that
@@ -545,5 +553,5 @@ NA_FILE=$WORK/na
 : >"$NA_FILE"
 for b in "${!NA[@]}"; do printf '%s\t%s\n' "$b" "${NA[$b]}" >>"$NA_FILE"; done
 for p in "${!PROXY_NA[@]}"; do printf '%s\t%s\n' "$p" "${PROXY_NA[$p]}" >>"$NA_FILE"; done
-meta="quick=$QUICK repeat=$REPEAT bcast_rules=$BCAST_RULES payload_loop=$PAYLOAD_LOOP n_buses=$N_BUSES n_seq=$N_SEQ n_pipe=$N_PIPE n_flood=$N_FLOOD n_connect=$N_CONNECT peers=${PEERS// /,} ping=$N_PING ping_size=$PING_SIZE"
+meta="quick=$QUICK repeat=$REPEAT bcast_rules=$BCAST_RULES payload_loop=$PAYLOAD_LOOP n_buses=$N_BUSES n_seq=$N_SEQ n_pipe=$N_PIPE n_flood=$N_FLOOD n_connect=$N_CONNECT n_watches=$N_WATCHES peers=${PEERS// /,} ping=$N_PING ping_size=$PING_SIZE"
 "$PY" "$BENCH_DIR/report.py" "$SAMPLES" "$NA_FILE" "$OUT" "$BUSES" "$meta" "$NSBUSD"

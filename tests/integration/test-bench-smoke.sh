@@ -34,6 +34,8 @@ bad += [r['id'] + ': ' + r['shown']['nsbusd'] for r in rows
         if not isinstance(r['median'].get('nsbusd'), (int, float))]
 if not any(i.startswith('bytes_per_peer_') for i in ids):
     bad.append('no idle-peer rows')
+if not any(i.startswith('connect_watches_') for i in ids):
+    bad.append('no connect row with NameOwnerChanged watches installed')
 # The broadcast rows with rules installed, and what the rules cost nsbusd.
 if not any(i.startswith('broadcast_1_') and i != 'broadcast_1_0' for i in ids):
     bad.append('no broadcast row with rules installed')
