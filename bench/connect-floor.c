@@ -20,15 +20,19 @@ int main(int argc, char **argv) {
 		fprintf(stderr, "usage: connect-floor SOCKET_PATH\n");
 		return 2;
 	}
+	/* Bound under a temporary name and renamed once listening: whoever waits for the path to
+	 * appear (bench/run.sh) must not connect between bind() and listen() and be refused. */
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(argv[1]) >= sizeof(sa.sun_path)) {
+	if (strlen(argv[1]) + 4 >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "connect-floor: path too long: %s\n", argv[1]);
 		return 2;
 	}
-	strcpy(sa.sun_path, argv[1]);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.tmp", argv[1]);
+	unlink(sa.sun_path);
 	unlink(argv[1]);
 	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 4096) < 0) {
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 4096) < 0 ||
+	    rename(sa.sun_path, argv[1]) < 0) {
 		fprintf(stderr, "connect-floor: %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
