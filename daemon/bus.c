@@ -104,6 +104,7 @@ int bus_new(struct bus **ret)
         list_init(&b->activating);
         match_registry_init(&b->wildcard_matches);
         match_registry_init(&b->driver_matches);
+        match_registry_init(&b->eavesdrop_matches);
         b->next_id = 0; /* dbus-daemon's first peer is :1.0 */
         b->allow_external = true;
         b->accepting = true; /* listeners are added with EPOLLIN */
@@ -238,6 +239,7 @@ void bus_free(struct bus *b)
         hashmap_free(b->users);
         match_registry_done(&b->wildcard_matches);
         match_registry_done(&b->driver_matches);
+        match_registry_done(&b->eavesdrop_matches);
         bus_policy_unref(b->policy);
         creds_done(&b->self_creds);
         ns_registry_free(b->namespaces); /* after every peer: they hold references */

@@ -221,6 +221,7 @@ struct bus {
         struct hashmap *users;           /* uid -> struct user_account */
         struct match_registry wildcard_matches; /* rules without sender */
         struct match_registry driver_matches;   /* rules with sender = org.freedesktop.DBus */
+        struct match_registry eavesdrop_matches; /* rules with eavesdrop='true', whatever their sender */
         size_t n_eavesdrop_rules;
         size_t n_peers_authenticating;
         size_t n_peers_connected;
@@ -322,9 +323,8 @@ void match_remove_all(struct peer *p);
 void match_broadcast(struct bus *b, struct peer *sender, struct message *m,
                      void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud), void *ud);
 /* The same for a unicast message to recipient: only eavesdropping rules, never the recipient itself. */
-void match_broadcast_full(struct bus *b, struct peer *sender, struct peer *recipient, struct message *m,
-                          void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud),
-                          void *ud);
+void match_eavesdrop(struct bus *b, struct peer *sender, struct peer *recipient, struct message *m,
+                     void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud), void *ud);
 bool match_monitor_wants(struct bus *b, struct peer *mon, struct peer *sender, struct peer *recipient,
                          struct message *m);
 

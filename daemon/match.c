@@ -17,6 +17,12 @@
  * member and arg0 (when the registry has such rules), and at the rules that
  * have no key: installing thousands of rules for other senders, other
  * signals, other objects or other names costs a broadcast a few hash lookups.
+ *
+ * Rules with eavesdrop='true' are the exception: they live in one registry
+ * of their own, whatever sender they name, and their sender key is checked
+ * rule by rule. Only they can match somebody else's unicast message, so a
+ * unicast looks there and nowhere else, and the rules of every other peer
+ * cost it nothing.
  */
 #include "bus.h"
 #include "quotas.h"
@@ -259,6 +265,8 @@ int match_add(struct bus *b, struct peer *p, const char *rule_text, char *err, s
                         match_rule_keys_free(&k);
                         return r;
                 }
+                if (reg && k.eavesdrop)
+                        reg = &b->eavesdrop_matches;
         }
 
         struct match_rule *rule = zalloc(sizeof(*rule));
@@ -342,6 +350,7 @@ struct broadcast {
         struct peer *recipient; /* unicast: the addressed peer, which is not an eavesdropper */
         struct message *m;
         uint64_t seq;
+        bool check_sender; /* the registry holds rules for any sender (eavesdrop_matches) */
         void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud);
         void *ud;
 };
@@ -354,6 +363,10 @@ static void broadcast_list(struct broadcast *bc, struct list_head *head)
         {
                 struct peer *q = rule->owner;
                 if (q->delivery_seq == bc->seq || q->state != PEER_RUNNING)
+                        continue;
+                const char *s = rule->keys.sender;
+                if (bc->check_sender && s &&
+                    (streq(s, DRIVER_NAME) ? bc->sender != NULL : !peer_is_named(bc->bus, bc->sender, s)))
                         continue;
                 if (m->destination) {
                         /* Somebody else's unicast message: only for eavesdroppers. */
@@ -401,37 +414,39 @@ static void broadcast_registry(struct broadcast *bc, struct match_registry *r)
         broadcast_list(bc, &r->other);
 }
 
-void match_broadcast_full(struct bus *b, struct peer *sender, struct peer *recipient, struct message *m,
-                          void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud),
-                          void *ud)
-{
-        struct broadcast bc = {
-                .bus = b,
-                .sender = sender,
-                .recipient = recipient,
-                .m = m,
-                .seq = ++b->delivery_seq,
-                .deliver = deliver,
-                .ud = ud,
-        };
-        broadcast_registry(&bc, &b->wildcard_matches);
-        if (!sender) {
-                broadcast_registry(&bc, &b->driver_matches);
-                return;
-        }
-        broadcast_registry(&bc, &sender->sender_matches);
-        struct name_owner *o;
-        list_for_each_entry(o, &sender->names, peer_link)
-        {
-                if (name_primary_owner(o->name) == sender)
-                        broadcast_registry(&bc, &o->name->matches);
-        }
-}
-
 void match_broadcast(struct bus *b, struct peer *sender, struct message *m,
                      void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud), void *ud)
 {
-        match_broadcast_full(b, sender, NULL, m, deliver, ud);
+        struct broadcast bc = {
+                .bus = b, .sender = sender, .m = m, .seq = ++b->delivery_seq, .deliver = deliver, .ud = ud};
+        broadcast_registry(&bc, &b->wildcard_matches);
+        if (!sender) {
+                broadcast_registry(&bc, &b->driver_matches);
+        } else {
+                broadcast_registry(&bc, &sender->sender_matches);
+                struct name_owner *o;
+                list_for_each_entry(o, &sender->names, peer_link)
+                {
+                        if (name_primary_owner(o->name) == sender)
+                                broadcast_registry(&bc, &o->name->matches);
+                }
+        }
+        bc.check_sender = true;
+        broadcast_registry(&bc, &b->eavesdrop_matches);
+}
+
+void match_eavesdrop(struct bus *b, struct peer *sender, struct peer *recipient, struct message *m,
+                     void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud), void *ud)
+{
+        struct broadcast bc = {.bus = b,
+                               .sender = sender,
+                               .recipient = recipient,
+                               .m = m,
+                               .seq = ++b->delivery_seq,
+                               .deliver = deliver,
+                               .ud = ud,
+                               .check_sender = true};
+        broadcast_registry(&bc, &b->eavesdrop_matches);
 }
 
 /* Monitors match with every key, sender and destination included, against the message as delivered. */

@@ -268,7 +268,7 @@ void bus_send_driver_message(struct bus *b, struct peer *to, struct message *m)
                 if (r == -ENOBUFS || r == -EUSERS)
                         peer_disconnect_later(to, RECEIVER_FULL(r, "messages from the bus"));
                 if (b->n_eavesdrop_rules)
-                        match_broadcast_full(b, NULL, to, m, deliver_eavesdrop, &ctx);
+                        match_eavesdrop(b, NULL, to, m, deliver_eavesdrop, &ctx);
         } else {
                 match_broadcast(b, NULL, m, deliver_broadcast, &ctx);
         }
@@ -392,7 +392,7 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
 
         if (b->n_eavesdrop_rules) {
                 struct broadcast_ctx ctx = {.sender = sender};
-                match_broadcast_full(b, sender, to, m, deliver_eavesdrop, &ctx);
+                match_eavesdrop(b, sender, to, m, deliver_eavesdrop, &ctx);
         }
         return 0;
 }

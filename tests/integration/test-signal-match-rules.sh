@@ -1,7 +1,8 @@
 #!/bin/bash
 # Broadcast signals reach exactly the python3-dbus subscribers whose match rules
 # match them: argN, argNpath, arg0namespace, path, path_namespace, sender,
-# interface/member, member with arg0, destination, and a removed rule no longer matches;
+# interface/member, member with arg0, destination, eavesdropping (with sender keys), and a removed
+# rule no longer matches;
 # NameOwnerChanged watches with one arg0 each get only their own name's changes.
 . "$(dirname "$0")/lib.sh"
 need dbus-send python3-dbus
@@ -70,6 +71,14 @@ CASES = {
     'r_member_arg0_and_path': (["member='Sig',arg0='foobar'", "member='Sig',path='/org/nsbus/a/b/c'"], {'S2'}),
     'r_member_arg0path': (["member='Sig',arg0path='/aa/'"], {'S4', 'S7'}),
     'r_member_arg1': (["member='Sig',arg1='bar'"], {'S1', 'S8'}),
+    # eavesdropping: somebody else's unicast (S9 goes to r_dest) as well as broadcasts, sender keys included
+    'r_eav_member': (["eavesdrop='true',member='Direct'"], {'S9'}),
+    'r_eav_sender_name': (["eavesdrop='true',sender='com.example.Emitter',member='Direct'"], {'S9'}),
+    'r_eav_sender_other': (["eavesdrop='true',sender='%s',member='Direct'" % other.get_unique_name()], set()),
+    'r_eav_sender_unique': (["eavesdrop='true',sender='%s',member='Sig'" % other.get_unique_name()], {'S8'}),
+    'r_eav_sender_driver': (["eavesdrop='true',sender='org.freedesktop.DBus',member='Direct'"], set()),
+    'r_eav_sender_missing': (["eavesdrop='true',sender='com.example.Nobody'"], set()),
+    'r_eav_and_plain': (["eavesdrop='true',member='Other'", "member='Other'"], {'S5'}),
     'r_member': (["member='Other'"], {'S5'}),
     'r_iface_member': (["interface='com.example.M',member='Nope'"], set()),
     'r_sender_name': (["sender='com.example.Emitter',interface='com.example.M'"], {'S1', 'S2', 'S3', 'S4', 'S6', 'S7', 'S10'}),
