@@ -72,12 +72,14 @@ struct match_registry {
         struct hashmap *buckets; /* bucket key -> struct match_bucket */
         struct list_head other;
         size_t n_rules;
-        size_t n_arg0_keyed; /* rules bucketed by member and arg0: only then are a broadcast's args parsed */
+        size_t n_arg0_keyed;     /* rules bucketed by member and arg0: only then are a broadcast's args parsed */
+        size_t n_interface_keyed; /* rules bucketed by interface alone */
 };
 
 struct match_bucket {
-        char *key; /* member, path, member + path or member + ' ' + arg0: members hold neither ' ' nor
-                    * '/', paths start with '/' */
+        char *key; /* member, path, member + path, member + ' ' + arg0, or interface: members hold
+                    * none of ' ', '/', '.'; interfaces hold '.' but neither ' ' nor '/'; paths
+                    * start with '/' */
         struct list_head rules;
 };
 
@@ -89,6 +91,7 @@ struct match_rule {
         struct match_registry *registry;
         struct match_bucket *bucket; /* NULL when in registry->other */
         bool arg0_keyed;             /* bucket is keyed by member and arg0 */
+        bool interface_keyed;        /* bucket is keyed by the interface alone */
         struct list_head registry_link;
         struct list_head owner_link;
         struct name *sender_name; /* keeps the name alive while the rule refers to it */

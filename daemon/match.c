@@ -6,17 +6,20 @@
  * sending peer's own registry for a unique name, the name's registry for a
  * well-known name, the driver's for org.freedesktop.DBus, and the bus-wide
  * wildcard registry when it has no sender. Inside a registry rules are
- * bucketed by their member, exact path and exact arg0 keys: one hash table
- * holds buckets keyed by the member, by the path, by both joined, or by the
- * member and arg0 joined with a space (a member holds neither ' ' nor '/', a
- * path starts with '/', so the keys cannot collide). The arg0 bucket wins
+ * bucketed by their member, exact path and exact arg0 keys, or failing all
+ * of those by their interface: one hash table holds buckets keyed by the
+ * member, by the path, by both joined, by the member and arg0 joined with a
+ * space, or by the interface (a member holds none of ' ', '/', '.', an
+ * interface holds '.' but neither ' ' nor '/', a path starts with '/', so
+ * the keys cannot collide). The arg0 bucket wins
  * when a rule has it: that is what tells apart the thousands of
  * NameOwnerChanged watches (member and path the same, one arg0 each) that a
  * desktop bus carries, and which every connect and disconnect broadcasts to.
- * A broadcast looks at the buckets for its member, its path, both, and its
- * member and arg0 (when the registry has such rules), and at the rules that
- * have no key: installing thousands of rules for other senders, other
- * signals, other objects or other names costs a broadcast a few hash lookups.
+ * A broadcast looks at the buckets for its member, its path, both, its
+ * member and arg0 and its interface (the last two when the registry has such
+ * rules), and at the rules that have none of these keys: installing
+ * thousands of rules for other senders, signals, objects, names or
+ * interfaces costs a broadcast a few hash lookups.
  *
  * Rules with eavesdrop='true' are the exception: they live in one registry
  * of their own, whatever sender they name, and their sender key is checked
@@ -33,6 +36,7 @@ void match_registry_init(struct match_registry *r)
         list_init(&r->other);
         r->n_rules = 0;
         r->n_arg0_keyed = 0;
+        r->n_interface_keyed = 0;
 }
 
 void match_registry_done(struct match_registry *r)
@@ -63,6 +67,7 @@ void match_registry_done(struct match_registry *r)
         }
         r->n_rules = 0;
         r->n_arg0_keyed = 0;
+        r->n_interface_keyed = 0;
 }
 
 /* Member and path joined, when that fits in a stack buffer (it nearly always does). A rule whose joined
@@ -98,27 +103,30 @@ static const char *rule_arg0(const struct match_rule_keys *k)
         return k->n_args > 0 && k->args[0].index == 0 && !k->args[0].is_path ? k->args[0].value : NULL;
 }
 
-/* The bucket a rule goes in, or NULL for registry->other; *arg0_keyed says whether it is a member + arg0
- * bucket. */
+/* The bucket a rule goes in, or NULL for registry->other; *arg0_keyed and *interface_keyed say whether
+ * it is a member + arg0 or an interface bucket. */
 static const char *rule_bucket_key(char buf[static BUCKET_KEY_MAX], const struct match_rule_keys *k,
-                                   bool *arg0_keyed)
+                                   bool *arg0_keyed, bool *interface_keyed)
 {
         const char *a0 = rule_arg0(k), *key;
-        *arg0_keyed = false;
+        *arg0_keyed = *interface_keyed = false;
         if (k->member && a0 && (key = arg0_key(buf, k->member, a0))) {
                 *arg0_keyed = true;
                 return key;
         }
         if (k->member && k->path)
                 return joined_key(buf, k->member, k->path) ?: k->member;
-        return k->member ?: k->path;
+        if (k->member || k->path)
+                return k->member ?: k->path;
+        *interface_keyed = k->interface != NULL;
+        return k->interface;
 }
 
 static int registry_link(struct match_registry *r, struct match_rule *rule)
 {
         char buf[BUCKET_KEY_MAX];
-        bool arg0_keyed;
-        const char *key = rule_bucket_key(buf, &rule->keys, &arg0_keyed);
+        bool arg0_keyed, interface_keyed;
+        const char *key = rule_bucket_key(buf, &rule->keys, &arg0_keyed, &interface_keyed);
         if (!key) {
                 list_add_tail(&r->other, &rule->registry_link);
         } else {
@@ -144,6 +152,8 @@ static int registry_link(struct match_registry *r, struct match_rule *rule)
                 rule->bucket = bk;
                 rule->arg0_keyed = arg0_keyed;
                 r->n_arg0_keyed += arg0_keyed;
+                rule->interface_keyed = interface_keyed;
+                r->n_interface_keyed += interface_keyed;
         }
         rule->registry = r;
         r->n_rules++;
@@ -158,7 +168,8 @@ static void registry_unlink(struct match_rule *rule)
         list_del(&rule->registry_link);
         r->n_rules--;
         r->n_arg0_keyed -= rule->arg0_keyed;
-        rule->arg0_keyed = false;
+        r->n_interface_keyed -= rule->interface_keyed;
+        rule->arg0_keyed = rule->interface_keyed = false;
         struct match_bucket *bk = rule->bucket;
         if (bk && list_empty(&bk->rules)) {
                 hashmap_remove(r->buckets, bk->key);
@@ -410,6 +421,8 @@ static void broadcast_registry(struct broadcast *bc, struct match_registry *r)
                 if (r->n_arg0_keyed > 0 && m->member && message_parse_args(bc->m) >= 0 &&
                     (a0 = match_rule_message_arg(m, 0, false)))
                         broadcast_bucket(bc, r, arg0_key(buf, m->member, a0));
+                if (r->n_interface_keyed > 0 && m->interface)
+                        broadcast_bucket(bc, r, m->interface);
         }
         broadcast_list(bc, &r->other);
 }

@@ -79,6 +79,10 @@ CASES = {
     'r_eav_sender_driver': (["eavesdrop='true',sender='org.freedesktop.DBus',member='Direct'"], set()),
     'r_eav_sender_missing': (["eavesdrop='true',sender='com.example.Nobody'"], set()),
     'r_eav_and_plain': (["eavesdrop='true',member='Other'", "member='Other'"], {'S5'}),
+    # interface alone (nsbusd buckets by it when a rule has no member, path or arg0)
+    'r_iface': (["interface='com.example.N'"], {'S5'}),
+    'r_iface_miss': (["type='signal',interface='com.example.Nope'"], set()),
+    'r_iface_pathns': (["interface='com.example.M',path_namespace='/org/nsbus/a'"], {'S1', 'S2', 'S6', 'S7', 'S8'}),
     'r_member': (["member='Other'"], {'S5'}),
     'r_iface_member': (["interface='com.example.M',member='Nope'"], set()),
     'r_sender_name': (["sender='com.example.Emitter',interface='com.example.M'"], {'S1', 'S2', 'S3', 'S4', 'S6', 'S7', 'S10'}),
