@@ -60,11 +60,6 @@ static size_t build(uint8_t *out, uint8_t type, uint32_t serial, const char *des
 	return h.len;
 }
 
-static size_t add_match(uint8_t *out, uint32_t serial, const char *rule) {
-	return build(out, 1, serial, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-		     "AddMatch", rule);
-}
-
 static void noise_rule(char *out, size_t n, long i) {
 	switch (i % 4) {
 	case 0:
@@ -227,7 +222,7 @@ int main(int argc, char **argv) {
 	/* Hello (serial 1), then the rules, pipelined per connection; every one answered before timing. */
 	static uint8_t out[RULES_PER_CONN * 512];
 	for (long i = 0; i < n_subs; i++) {
-		size_t len = add_match(out, 2, "type='signal',interface='org.nsbus.Bench',member='Tick'");
+		size_t len = raw_build_add_match(out, 2, "type='signal',interface='org.nsbus.Bench',member='Tick'");
 		write_all(subs[i].fd, out, len);
 		subs[i].want_returns = 2;
 	}
@@ -238,7 +233,7 @@ int main(int argc, char **argv) {
 		for (; k < RULES_PER_CONN && next_rule < n_rules; k++, next_rule++) {
 			char rule[512];
 			noise_rule(rule, sizeof(rule), next_rule);
-			len += add_match(out + len, 2 + k, rule);
+			len += raw_build_add_match(out + len, 2 + k, rule);
 		}
 		write_all(noise[c].fd, out, len);
 		noise[c].want_returns = 1 + k;

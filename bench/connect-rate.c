@@ -19,66 +19,6 @@
 
 #define WATCHES_PER_CONN 400
 
-/* An AddMatch call (body: one string) to the driver. */
-static size_t build_add_match(uint8_t *out, uint32_t serial, const char *rule) {
-	struct rawbuf h = {.len = 16};
-	uint8_t fixed[16] = {'l', 1, 0, 1};
-	memcpy(h.data, fixed, 16);
-	memcpy(h.data + 8, &serial, 4);
-	rawbuf_put_field(&h, 1, 'o', "/org/freedesktop/DBus");
-	rawbuf_put_field(&h, 2, 's', "org.freedesktop.DBus");
-	rawbuf_put_field(&h, 3, 's', "AddMatch");
-	rawbuf_put_field(&h, 6, 's', "org.freedesktop.DBus");
-	rawbuf_put_field(&h, 8, 'g', "s");
-	uint32_t fields_len = h.len - 16;
-	memcpy(h.data + 12, &fields_len, 4);
-	rawbuf_align(&h, 8);
-	size_t body_start = h.len;
-	rawbuf_put_string(&h, rule);
-	uint32_t body_len = h.len - body_start;
-	memcpy(h.data + 4, &body_len, 4);
-	memcpy(out, h.data, h.len);
-	return h.len;
-}
-
-/* After the opening: read the SASL OK line, then until want method returns have arrived (signals
- * skipped); -EPROTO on a rejected SASL or an error reply. */
-static int read_returns(int fd, long want) {
-	static uint8_t buf[1 << 16];
-	size_t len = 0;
-	int sasl_done = 0;
-	while (want > 0) {
-		ssize_t k = read(fd, buf + len, sizeof(buf) - len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return k < 0 ? -errno : -EPIPE;
-		len += k;
-		if (!sasl_done) {
-			uint8_t *e = memmem(buf, len, "\r\n", 2);
-			if (!e)
-				continue;
-			if (memcmp(buf, "OK ", 3) != 0)
-				return -EPROTO;
-			size_t used = e + 2 - buf;
-			memmove(buf, buf + used, len - used);
-			len -= used;
-			sasl_done = 1;
-		}
-		size_t m;
-		while ((m = raw_message_size(buf, len)) && m <= len) {
-			if (buf[1] == 3)
-				return -EPROTO;
-			want -= buf[1] == 2;
-			memmove(buf, buf + m, len - m);
-			len -= m;
-		}
-		if (m > sizeof(buf))
-			return -EMSGSIZE;
-	}
-	return 0;
-}
-
 /* K NameOwnerChanged watches on connections that stay open until exit. */
 static int install_watches(const char *address, long k) {
 	static uint8_t out[WATCHES_PER_CONN * 512 + 1024];
@@ -94,11 +34,11 @@ static int install_watches(const char *address, long k) {
 				 "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
 				 "member='NameOwnerChanged',path='/org/freedesktop/DBus',arg0='org.nsbus.Watched%ld'",
 				 i);
-			len += build_add_match(out + len, 2 + n, rule);
+			len += raw_build_add_match(out + len, 2 + n, rule);
 		}
 		int r = raw_write_all(fd, out, len);
 		if (r == 0)
-			r = read_returns(fd, 1 + n); /* Hello and every AddMatch */
+			r = raw_read_returns(fd, 1 + n); /* Hello and every AddMatch */
 		if (r < 0)
 			return r;
 	}

@@ -57,9 +57,9 @@ static inline void rawbuf_put_field(struct rawbuf *b, uint8_t code, char sig, co
 	}
 }
 
-/* A method call to the driver: member with an optional body of signature "su". */
-static inline size_t raw_build_driver_call(uint8_t *out, uint32_t serial, const char *member, const char *name,
-					   uint32_t flags) {
+/* A method call to the driver: member with a body of signature sig, "" (none), "s" (str) or "su" (str, u). */
+static inline size_t raw_build_driver_call_sig(uint8_t *out, uint32_t serial, const char *member, const char *sig,
+					       const char *str, uint32_t u) {
 	struct rawbuf h = {.len = 0};
 	uint8_t fixed[16] = {'l', 1, 0, 1};
 	memcpy(h.data, fixed, 16);
@@ -70,20 +70,30 @@ static inline size_t raw_build_driver_call(uint8_t *out, uint32_t serial, const 
 	rawbuf_put_field(&h, 2, 's', "org.freedesktop.DBus");
 	rawbuf_put_field(&h, 3, 's', member);
 	rawbuf_put_field(&h, 6, 's', "org.freedesktop.DBus");
-	if (name)
-		rawbuf_put_field(&h, 8, 'g', "su");
+	if (sig[0])
+		rawbuf_put_field(&h, 8, 'g', sig);
 	uint32_t fields_len = h.len - fields_start;
 	memcpy(h.data + 12, &fields_len, 4);
 	rawbuf_align(&h, 8);
 	size_t body_start = h.len;
-	if (name) {
-		rawbuf_put_string(&h, name);
-		rawbuf_put_u32(&h, flags);
-	}
+	if (sig[0])
+		rawbuf_put_string(&h, str);
+	if (sig[0] && sig[1])
+		rawbuf_put_u32(&h, u);
 	uint32_t body_len = h.len - body_start;
 	memcpy(h.data + 4, &body_len, 4);
 	memcpy(out, h.data, h.len);
 	return h.len;
+}
+
+/* A driver call with an optional body of signature "su" (Hello, RequestName). */
+static inline size_t raw_build_driver_call(uint8_t *out, uint32_t serial, const char *member, const char *name,
+					   uint32_t flags) {
+	return raw_build_driver_call_sig(out, serial, member, name ? "su" : "", name, flags);
+}
+
+static inline size_t raw_build_add_match(uint8_t *out, uint32_t serial, const char *rule) {
+	return raw_build_driver_call_sig(out, serial, "AddMatch", "s", rule, 0);
 }
 
 /* Total size of the message at p, or 0 if fewer than 16 bytes are there. */
@@ -146,13 +156,13 @@ static inline size_t raw_build_opening(uint8_t *out) {
 	return 1 + n + raw_build_driver_call(out + 1 + n, 1, "Hello", NULL, 0);
 }
 
-/* Read until the OK line and then the first method return or error.  Returns 0 on a
- * method return, -EPROTO on an error reply or a rejected SASL, -EPIPE on EOF. */
-static inline int raw_read_hello_reply(int fd) {
+/* After the opening: read until the OK line, then until want method returns have arrived (signals
+ * skipped). Returns 0, -EPROTO on a rejected SASL or an error reply, -EPIPE on EOF. */
+static inline int raw_read_returns(int fd, long want) {
 	uint8_t buf[8192];
 	size_t len = 0;
 	int sasl_done = 0;
-	for (;;) {
+	while (want > 0) {
 		ssize_t n = read(fd, buf + len, sizeof(buf) - len);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -172,20 +182,23 @@ static inline int raw_read_hello_reply(int fd) {
 			len -= used;
 			sasl_done = 1;
 		}
-		while (len >= 16) {
-			size_t m = raw_message_size(buf, len);
-			if (buf[1] == 2)
-				return 0;
+		size_t m;
+		while (want > 0 && (m = raw_message_size(buf, len)) && m <= len) {
 			if (buf[1] == 3)
 				return -EPROTO;
-			if (m > sizeof(buf))
-				return -EMSGSIZE;
-			if (len < m)
-				break;
+			want -= buf[1] == 2;
 			memmove(buf, buf + m, len - m);
 			len -= m;
 		}
+		if (len >= 16 && raw_message_size(buf, len) > sizeof(buf))
+			return -EMSGSIZE;
 	}
+	return 0;
+}
+
+/* The reply to the Hello of raw_build_opening(). */
+static inline int raw_read_hello_reply(int fd) {
+	return raw_read_returns(fd, 1);
 }
 
 static inline double raw_now(void) {
