@@ -72,11 +72,14 @@ struct match_registry {
         struct hashmap *buckets; /* bucket key -> struct match_bucket */
         struct list_head other;
         size_t n_rules;
-        size_t n_arg0_keyed;     /* rules bucketed by member and arg0: only then are a broadcast's args parsed */
-        size_t n_interface_keyed; /* rules bucketed by interface alone */
+        /* Buckets of the two kinds a broadcast looks up only when there are any (arg0: parses its args). */
+        size_t n_arg0_buckets, n_interface_buckets;
 };
 
+enum match_bucket_kind { BUCKET_PLAIN, BUCKET_ARG0, BUCKET_INTERFACE };
+
 struct match_bucket {
+        enum match_bucket_kind kind;
         char *key; /* member, path, member + path, member + ' ' + arg0, or interface: members hold
                     * none of ' ', '/', '.'; interfaces hold '.' but neither ' ' nor '/'; paths
                     * start with '/' */
@@ -90,8 +93,6 @@ struct match_rule {
         unsigned n_refs; /* AddMatch of an equal rule twice needs RemoveMatch twice */
         struct match_registry *registry;
         struct match_bucket *bucket; /* NULL when in registry->other */
-        bool arg0_keyed;             /* bucket is keyed by member and arg0 */
-        bool interface_keyed;        /* bucket is keyed by the interface alone */
         struct list_head registry_link;
         struct list_head owner_link;
         struct name *sender_name; /* keeps the name alive while the rule refers to it */

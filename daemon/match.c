@@ -35,8 +35,7 @@ void match_registry_init(struct match_registry *r)
         r->buckets = NULL;
         list_init(&r->other);
         r->n_rules = 0;
-        r->n_arg0_keyed = 0;
-        r->n_interface_keyed = 0;
+        r->n_arg0_buckets = r->n_interface_buckets = 0;
 }
 
 void match_registry_done(struct match_registry *r)
@@ -66,8 +65,7 @@ void match_registry_done(struct match_registry *r)
                 rule->registry = NULL;
         }
         r->n_rules = 0;
-        r->n_arg0_keyed = 0;
-        r->n_interface_keyed = 0;
+        r->n_arg0_buckets = r->n_interface_buckets = 0;
 }
 
 /* Member and path joined, when that fits in a stack buffer (it nearly always does). A rule whose joined
@@ -103,30 +101,34 @@ static const char *rule_arg0(const struct match_rule_keys *k)
         return k->n_args > 0 && k->args[0].index == 0 && !k->args[0].is_path ? k->args[0].value : NULL;
 }
 
-/* The bucket a rule goes in, or NULL for registry->other; *arg0_keyed and *interface_keyed say whether
- * it is a member + arg0 or an interface bucket. */
+/* The bucket a rule goes in and its kind, or NULL for registry->other. */
 static const char *rule_bucket_key(char buf[static BUCKET_KEY_MAX], const struct match_rule_keys *k,
-                                   bool *arg0_keyed, bool *interface_keyed)
+                                   enum match_bucket_kind *kind)
 {
         const char *a0 = rule_arg0(k), *key;
-        *arg0_keyed = *interface_keyed = false;
+        *kind = BUCKET_PLAIN;
         if (k->member && a0 && (key = arg0_key(buf, k->member, a0))) {
-                *arg0_keyed = true;
+                *kind = BUCKET_ARG0;
                 return key;
         }
         if (k->member && k->path)
                 return joined_key(buf, k->member, k->path) ?: k->member;
         if (k->member || k->path)
                 return k->member ?: k->path;
-        *interface_keyed = k->interface != NULL;
+        *kind = BUCKET_INTERFACE;
         return k->interface;
+}
+
+static size_t *bucket_count(struct match_registry *r, enum match_bucket_kind kind)
+{
+        return kind == BUCKET_ARG0 ? &r->n_arg0_buckets : kind == BUCKET_INTERFACE ? &r->n_interface_buckets : NULL;
 }
 
 static int registry_link(struct match_registry *r, struct match_rule *rule)
 {
         char buf[BUCKET_KEY_MAX];
-        bool arg0_keyed, interface_keyed;
-        const char *key = rule_bucket_key(buf, &rule->keys, &arg0_keyed, &interface_keyed);
+        enum match_bucket_kind kind;
+        const char *key = rule_bucket_key(buf, &rule->keys, &kind);
         if (!key) {
                 list_add_tail(&r->other, &rule->registry_link);
         } else {
@@ -140,6 +142,7 @@ static int registry_link(struct match_registry *r, struct match_rule *rule)
                         bk = zalloc(sizeof(*bk));
                         if (!bk)
                                 return -ENOMEM;
+                        bk->kind = kind;
                         bk->key = strdup(key);
                         list_init(&bk->rules);
                         if (!bk->key || hashmap_put(r->buckets, bk->key, bk) < 0) {
@@ -147,13 +150,12 @@ static int registry_link(struct match_registry *r, struct match_rule *rule)
                                 free(bk);
                                 return -ENOMEM;
                         }
+                        size_t *n = bucket_count(r, kind);
+                        if (n)
+                                (*n)++;
                 }
                 list_add_tail(&bk->rules, &rule->registry_link);
                 rule->bucket = bk;
-                rule->arg0_keyed = arg0_keyed;
-                r->n_arg0_keyed += arg0_keyed;
-                rule->interface_keyed = interface_keyed;
-                r->n_interface_keyed += interface_keyed;
         }
         rule->registry = r;
         r->n_rules++;
@@ -167,11 +169,11 @@ static void registry_unlink(struct match_rule *rule)
                 return;
         list_del(&rule->registry_link);
         r->n_rules--;
-        r->n_arg0_keyed -= rule->arg0_keyed;
-        r->n_interface_keyed -= rule->interface_keyed;
-        rule->arg0_keyed = rule->interface_keyed = false;
         struct match_bucket *bk = rule->bucket;
         if (bk && list_empty(&bk->rules)) {
+                size_t *n = bucket_count(r, bk->kind);
+                if (n)
+                        (*n)--;
                 hashmap_remove(r->buckets, bk->key);
                 free(bk->key);
                 free(bk);
@@ -418,10 +420,10 @@ static void broadcast_registry(struct broadcast *bc, struct match_registry *r)
                         broadcast_bucket(bc, r, joined_key(buf, m->member, m->path));
                 /* A message whose arguments do not parse matches no rule with argument keys. */
                 const char *a0;
-                if (r->n_arg0_keyed > 0 && m->member && message_parse_args(bc->m) >= 0 &&
+                if (r->n_arg0_buckets > 0 && m->member && message_parse_args(bc->m) >= 0 &&
                     (a0 = match_rule_message_arg(m, 0, false)))
                         broadcast_bucket(bc, r, arg0_key(buf, m->member, a0));
-                if (r->n_interface_keyed > 0 && m->interface)
+                if (r->n_interface_buckets > 0 && m->interface)
                         broadcast_bucket(bc, r, m->interface);
         }
         broadcast_list(bc, &r->other);
