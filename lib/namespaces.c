@@ -203,7 +203,7 @@ int ns_registry_new(struct ns_registry **ret)
 
         /* The registry keeps one reference to each of its own objects, so they outlive every peer. */
         *r->bus_user = (struct ns_user){.registry = r, .n_refs = 1, .fd = -1};
-        *r->foreign_user = (struct ns_user){.registry = r, .n_refs = 1, .fd = -1};
+        *r->foreign_user = (struct ns_user){.registry = r, .n_refs = 1, .fd = -1, .chain.foreign = true};
         *r->bus_pid = (struct ns_pid){.registry = r, .n_refs = 1, .fd = -1};
         *r->foreign_pid = (struct ns_pid){.registry = r, .n_refs = 1, .fd = -1, .chain.foreign = true};
 
@@ -215,6 +215,7 @@ int ns_registry_new(struct ns_registry **ret)
         r->bus_pid->fd = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
         if (r->bus_pid->fd < 0 || fd_ino(r->bus_pid->fd, &r->bus_pid->ino) < 0)
                 goto fail;
+        r->bus_user->chain.chain[0] = r->bus_user->ino;
         r->bus_pid->chain.chain[0] = r->bus_pid->ino;
         if (idmap_identity(&r->bus_user->uid_map) < 0 || idmap_identity(&r->bus_user->gid_map) < 0 ||
             hashmap_put(r->users, &r->bus_user->ino, r->bus_user) < 0 ||
@@ -292,6 +293,14 @@ static int ns_probe(const struct hashmap *known, uint64_t bus_ino, int pidfd, pi
         return 0;
 }
 
+/* A chain from the inodes of a walk up (bottom first, ending at the bus's namespace). */
+static void ns_chain_from_walk(struct ns_chain *c, const uint64_t *up, unsigned n_up)
+{
+        c->level = n_up - 1;
+        for (unsigned i = 0; i < n_up; i++)
+                c->chain[i] = up[n_up - 1 - i];
+}
+
 static int capture_user(struct ns_registry *r, int pidfd, pid_t pid, struct ns_user **ret)
 {
         struct ns_probe pr;
@@ -309,6 +318,7 @@ static int capture_user(struct ns_registry *r, int pidfd, pid_t pid, struct ns_u
         if (!nu)
                 return -ENOMEM;
         *nu = (struct ns_user){.registry = r, .ino = ino, .n_refs = 1, .fd = -1};
+        ns_chain_from_walk(&nu->chain, pr.up, pr.n_up);
         k = read_idmap(pid, "uid_map", &nu->uid_map);
         if (k >= 0)
                 k = read_idmap(pid, "gid_map", &nu->gid_map);
@@ -350,9 +360,7 @@ static int capture_pid(struct ns_registry *r, int pidfd, pid_t pid, struct ns_pi
         if (!np)
                 return -ENOMEM;
         *np = (struct ns_pid){.registry = r, .ino = pr.ino, .n_refs = 1, .fd = TAKE_FD(fd)};
-        np->chain.level = pr.n_up - 1;
-        for (unsigned i = 0; i < pr.n_up; i++)
-                np->chain.chain[i] = pr.up[pr.n_up - 1 - i];
+        ns_chain_from_walk(&np->chain, pr.up, pr.n_up);
         k = hashmap_put(r->pids, &np->ino, np);
         if (k < 0) {
                 ns_pid_free(np);

@@ -23,6 +23,7 @@ struct ns_user {
         unsigned n_refs;
         int fd;                        /* -1 for the foreign stand-in */
         struct idmap uid_map, gid_map; /* relative to the bus's user namespace; empty if foreign */
+        struct ns_chain chain;         /* its place below the bus's user namespace */
 };
 
 struct ns_pid {
@@ -30,7 +31,7 @@ struct ns_pid {
         uint64_t ino;
         unsigned n_refs;
         int fd;
-        struct pidns_chain chain;
+        struct ns_chain chain;
 };
 
 struct ns_registry {

@@ -122,14 +122,20 @@ uint32_t idmap_view(const struct idmap *viewer, uint32_t outside, uint32_t overf
         return inside;
 }
 
-pid_t pidns_view_pid(const struct pidns_chain *viewer, const struct pidns_chain *subject, const pid_t *nspid,
+bool ns_chain_within(const struct ns_chain *ns, const struct ns_chain *ancestor)
+{
+        if (ns->foreign || ancestor->foreign)
+                return false;
+        unsigned m = ancestor->level;
+        return m <= ns->level && ns->chain[m] == ancestor->chain[m];
+}
+
+pid_t pidns_view_pid(const struct ns_chain *viewer, const struct ns_chain *subject, const pid_t *nspid,
                      unsigned n_nspid)
 {
-        if (viewer->foreign || subject->foreign)
+        if (!ns_chain_within(subject, viewer))
                 return 0;
         unsigned m = viewer->level;
-        if (m > subject->level || subject->chain[m] != viewer->chain[m])
-                return 0;
         /* NSpid lists one pid per level from the bus's down to the subject's own. */
         if (m >= n_nspid)
                 return 0;

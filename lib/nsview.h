@@ -50,22 +50,28 @@ bool idmap_to_outside(const struct idmap *m, uint32_t inside, uint32_t *outside)
 /* from_kuid_munged(): what a viewer with this map sees for an id of the bus's; unmapped -> overflow. */
 uint32_t idmap_view(const struct idmap *viewer, uint32_t outside, uint32_t overflow);
 
-/* The kernel's MAX_PID_NS_LEVEL is 32; with the bus's own level there are at most 33 entries. */
+/* The kernel's MAX_PID_NS_LEVEL is 32 (and user namespaces nest at most 32 deep); with the bus's own level
+ * there are at most 33 entries. */
 #define PIDNS_MAX_LEVELS 33
 
-/* A pid namespace as seen from the bus's. chain[i] is the id of its ancestor at level i relative to the
- * bus's pid namespace (chain[0] is the bus's own) and chain[level] its own id. A namespace that is not
- * below the bus's (an ancestor or a sibling branch) is "foreign": nothing is known of its levels. */
-struct pidns_chain {
+/* A pid or user namespace as seen from the bus's. chain[i] is the id of its ancestor at level i relative
+ * to the bus's namespace of that kind (chain[0] is the bus's own) and chain[level] its own id. A namespace
+ * that is not below the bus's (an ancestor or a sibling branch) is "foreign": nothing is known of its
+ * levels. */
+struct ns_chain {
         unsigned level;
         bool foreign;
         uint64_t chain[PIDNS_MAX_LEVELS];
 };
+
+/* Is ns the namespace `ancestor` or one below it? Never for a foreign one: the kernel's rule for who is
+ * inside a container (its user namespace, or one created in it, owns what it does). */
+bool ns_chain_within(const struct ns_chain *ns, const struct ns_chain *ancestor);
 
 /*
  * The pid a viewer sees for a subject, as SO_PEERCRED does: the subject's pid at the viewer's level
  * (nspid[0] is at the bus's level, as in the fdinfo NSpid list read by the bus), or 0 when the subject is
  * not in the viewer's pid namespace or one below it.
  */
-pid_t pidns_view_pid(const struct pidns_chain *viewer, const struct pidns_chain *subject, const pid_t *nspid,
+pid_t pidns_view_pid(const struct ns_chain *viewer, const struct ns_chain *subject, const pid_t *nspid,
                      unsigned n_nspid);

@@ -189,6 +189,8 @@ static void test_socketpair(void)
         CHECK_EQ(c.user_ns->ino, ns_ino("self", "user"));
         CHECK_EQ(c.pid_ns->ino, ns_ino("self", "pid"));
         CHECK_EQ(c.pid_ns->chain.level, 0);
+        CHECK_EQ(c.user_ns->chain.level, 0);
+        CHECK_EQ(c.user_ns->chain.chain[0], c.user_ns->ino);
 
         creds_done(&c);
         CHECK(!c.groups);
@@ -496,6 +498,13 @@ static void test_child_user_namespace(void)
         CHECK(c.user_ns != registry()->bus_user);
         CHECK(c.user_ns->ino != ns_ino("self", "user"));
         CHECK_EQ(c.user_ns->uid_map.n, 0); /* no map written: it maps nothing */
+        /* placed below the bus's own user namespace, so a container bus can tell who is inside */
+        CHECK(!c.user_ns->chain.foreign);
+        CHECK_EQ(c.user_ns->chain.level, 1);
+        CHECK_EQ(c.user_ns->chain.chain[0], ns_ino("self", "user"));
+        CHECK_EQ(c.user_ns->chain.chain[1], c.user_ns->ino);
+        CHECK(ns_chain_within(&c.user_ns->chain, &registry()->bus_user->chain));
+        CHECK(!ns_chain_within(&registry()->bus_user->chain, &c.user_ns->chain));
         uint32_t inside;
         CHECK(!idmap_to_inside(&c.user_ns->uid_map, getuid(), &inside));
         CHECK(c.pid_ns == registry()->bus_pid);

@@ -152,12 +152,12 @@ static void test_pids(void)
 {
         /* namespace ids: host 1, c1 2 (child of host), nested 3 (child of c1), sibling 4 (child of host),
          * nested2 5 (another child of c1) */
-        const struct pidns_chain host = {.level = 0, .chain = {1}};
-        const struct pidns_chain c1 = {.level = 1, .chain = {1, 2}};
-        const struct pidns_chain nested = {.level = 2, .chain = {1, 2, 3}};
-        const struct pidns_chain sibling = {.level = 1, .chain = {1, 4}};
-        const struct pidns_chain nested2 = {.level = 2, .chain = {1, 2, 5}};
-        const struct pidns_chain foreign = {.foreign = true};
+        const struct ns_chain host = {.level = 0, .chain = {1}};
+        const struct ns_chain c1 = {.level = 1, .chain = {1, 2}};
+        const struct ns_chain nested = {.level = 2, .chain = {1, 2, 3}};
+        const struct ns_chain sibling = {.level = 1, .chain = {1, 4}};
+        const struct ns_chain nested2 = {.level = 2, .chain = {1, 2, 5}};
+        const struct ns_chain foreign = {.foreign = true};
 
         const pid_t p_host[] = {500};
         const pid_t p_c1[] = {4000, 7};
@@ -194,6 +194,29 @@ static void test_pids(void)
         CHECK_EQ(pidns_view_pid(&host, &c1, p_c1, 0), 0);
 }
 
+/* Who is inside a container: its namespace and those below it, never a sibling, an ancestor or a foreign
+ * one. */
+static void test_within(void)
+{
+        const struct ns_chain host = {.level = 0, .chain = {1}};
+        const struct ns_chain c1 = {.level = 1, .chain = {1, 2}};
+        const struct ns_chain nested = {.level = 2, .chain = {1, 2, 3}};
+        const struct ns_chain sibling = {.level = 1, .chain = {1, 4}};
+        const struct ns_chain under_sibling = {.level = 2, .chain = {1, 4, 3}};
+        const struct ns_chain foreign = {.foreign = true};
+
+        CHECK(ns_chain_within(&c1, &c1));
+        CHECK(ns_chain_within(&nested, &c1));
+        CHECK(ns_chain_within(&c1, &host));
+        CHECK(!ns_chain_within(&host, &c1));
+        CHECK(!ns_chain_within(&sibling, &c1));
+        /* the same id deeper down a sibling branch is not inside: the whole path must match */
+        CHECK(!ns_chain_within(&under_sibling, &c1));
+        CHECK(!ns_chain_within(&foreign, &c1));
+        CHECK(!ns_chain_within(&c1, &foreign));
+        CHECK(!ns_chain_within(&foreign, &foreign));
+}
+
 int main(void)
 {
         int failed = 0;
@@ -201,5 +224,6 @@ int main(void)
         RUN(test_parse);
         RUN(test_ids);
         RUN(test_pids);
+        RUN(test_within);
         return failed != 0;
 }
