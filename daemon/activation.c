@@ -499,8 +499,10 @@ static int start(struct bus *b, struct peer *sender, struct message *m, const ch
                                        "The maximum number of pending activations has been reached");
 
         pd = zalloc(sizeof(*pd));
-        if (!pd)
+        if (!pd) {
+                name_unref_if_unused(n);
                 return -ENOMEM;
+        }
         pd->sender_id = sender->id;
         pd->m = message_ref(m);
         pd->start_by_name = by_name;
@@ -639,8 +641,8 @@ int activation_check_timeouts(struct bus *b, uint64_t now)
                 }
                 /* Unlinks n from b->activating, and may free it. */
                 fail_pending(b, n, "org.freedesktop.DBus.Error.TimedOut",
-                             "Failed to activate service '%s': timed out (service_start_timeout=%dms)", n->name,
-                             b->limits.service_start_timeout);
+                             "Failed to activate service '%s': timed out (service_start_timeout=%dms)",
+                             n->name, b->limits.service_start_timeout);
         }
         return -1;
 }

@@ -438,7 +438,8 @@ static void bus_accept(struct bus *b, struct listener *l)
         if (fd < 0) {
                 if (errno == EMFILE || errno == ENFILE) {
                         /* Waiting clients stay in the backlog until a connection closes. */
-                        bus_log(b, LOG_WARNING, "accept failed: %m; not accepting until a connection closes");
+                        bus_log(b, LOG_WARNING,
+                                "accept failed: %m; not accepting until a connection closes");
                         b->fds_exhausted = true;
                 } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
                         bus_log(b, LOG_WARNING, "accept failed: %m");
@@ -455,6 +456,11 @@ static void bus_accept(struct bus *b, struct listener *l)
                         (unsigned)uc.uid,
                         r == -EUSERS ? "too many connections (limits in the configuration)" : strerror(-r));
                 close(fd);
+                return;
+        }
+        const char *refused = container_admit(b, p);
+        if (refused) {
+                peer_disconnect(p, "refused: %s", refused);
                 return;
         }
         if (!policy_check_connect(b, p)) {

@@ -145,6 +145,19 @@ enum peer_state {
 
 struct user_account; /* per-uid charges, quotas.c */
 
+/*
+ * What a connection may do beyond an ordinary peer, decided once at accept from the kernel's facts
+ * (SO_PEERCRED and the peer's namespaces), never from anything it sends. A container bus admits to its
+ * sockets, and shows other peers' traffic, only by this.
+ */
+enum peer_trust {
+        PEER_TRUST_NONE,
+        PEER_TRUST_HOST_ROOT,        /* uid 0 in the bus's own user and pid namespaces */
+        PEER_TRUST_BRIDGE_CANDIDATE, /* on host.sock as the container's mapped root in the bus's own
+                                      * namespaces: may only prove itself (Container1.ClaimBridge) */
+        PEER_TRUST_BRIDGE,           /* ... that did, with the bus's bridge key */
+};
+
 struct peer {
         struct source source; /* first: SOURCE_PEER */
         struct bus *bus;
@@ -154,9 +167,10 @@ struct peer {
         enum peer_state state;
         enum listener_origin origin;
         uint32_t epoll_events;
+        enum peer_trust trust;
         bool unix_fds;
-        bool close_after_flush; /* refused: disconnect once the error reply is written */
-        bool proxied;           /* creds are a host caller's, set by its bridge (SetProxiedCredentials) */
+        const char *close_after_flush; /* refused: disconnect with this reason once the error is written */
+        bool proxied; /* creds are a host caller's, set by its bridge (SetProxiedCredentials) */
 
         struct peer_creds creds;
         struct user_account *user;
@@ -165,8 +179,8 @@ struct peer {
         uint64_t auth_deadline_usec;
 
         struct io_in in;
-        struct io_out out;          /* each message charged to the uid to blame (quotas.h) */
-        size_t in_charged_bytes;    /* what of `in` is charged to our uid */
+        struct io_out out;       /* each message charged to the uid to blame (quotas.h) */
+        size_t in_charged_bytes; /* what of `in` is charged to our uid */
         size_t in_charged_fds;
 
         struct list_head names;      /* struct name_owner, by peer_link */
@@ -223,8 +237,8 @@ struct bus {
         struct hashmap *peers_by_id;     /* uint64 id -> peer */
         struct hashmap *names;           /* char * -> struct name */
         struct hashmap *users;           /* uid -> struct user_account */
-        struct match_registry wildcard_matches; /* rules without sender */
-        struct match_registry driver_matches;   /* rules with sender = org.freedesktop.DBus */
+        struct match_registry wildcard_matches;  /* rules without sender */
+        struct match_registry driver_matches;    /* rules with sender = org.freedesktop.DBus */
         struct match_registry eavesdrop_matches; /* rules with eavesdrop='true', whatever their sender */
         size_t n_eavesdrop_rules;
         size_t n_peers_authenticating;
@@ -276,6 +290,8 @@ void peer_flush(struct peer *p);
 const char *peer_describe(const struct peer *p, char *buf, size_t n);
 
 /* routing.c */
+/* Route m from sender. 0, or -ENOMEM when memory ran out on the way; the sender has then been
+ * disconnected, so no call of its waits for an answer that cannot come. */
 int bus_dispatch_message(struct bus *b, struct peer *sender, struct message *m);
 /* Deliver a driver-generated message to `to` (its destination), or broadcast it when to is NULL. */
 void bus_send_driver_message(struct bus *b, struct peer *to, struct message *m);
@@ -318,7 +334,8 @@ void names_release_all(struct bus *b, struct peer *p);
 /* match.c */
 void match_registry_init(struct match_registry *r);
 void match_registry_done(struct match_registry *r);
-int match_add(struct bus *b, struct peer *p, const char *rule_text, char *err, size_t errlen);
+int match_add(struct bus *b, struct peer *p, const char *rule_text, bool may_eavesdrop, char *err,
+              size_t errlen);
 int match_remove(struct bus *b, struct peer *p, const char *rule_text);
 void match_rule_free(struct match_rule *r);
 void match_remove_all(struct peer *p);

@@ -17,6 +17,7 @@
 #include <sys/capability.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
@@ -36,8 +37,11 @@ static void cap_freep(cap_t *c)
                 cap_free(*c);
 }
 
-/* The built-in configuration of a container bus when no --config-file is given: like a session bus,
- * everyone may own and call; what crosses to the host is the bridge's policy, not this bus's. */
+/* The built-in configuration of a container bus when no --config-file is given: like dbus-daemon's system
+ * bus, everyone may own names and call everyone, nobody may eavesdrop. Only the host's root may see other
+ * peers' traffic, and container_may_eavesdrop() and policy_check_privileged() enforce that whatever a
+ * configuration says; the root rules here make its eavesdropping match rules deliver. What crosses to
+ * the host is the bridge's policy, not this bus's. */
 static const char builtin_config[] =
         "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
         " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
@@ -46,9 +50,12 @@ static const char builtin_config[] =
         "  <auth>EXTERNAL</auth>\n"
         "  <policy context=\"default\">\n"
         "    <allow user=\"*\"/>\n"
-        "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
-        "    <allow eavesdrop=\"true\"/>\n"
         "    <allow own=\"*\"/>\n"
+        "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
+        "    <allow receive_sender=\"*\"/>\n"
+        "  </policy>\n"
+        "  <policy user=\"root\">\n"
+        "    <allow eavesdrop=\"true\"/>\n"
         "  </policy>\n"
         "</busconfig>\n";
 
@@ -63,19 +70,97 @@ int container_builtin_config_fd(void)
         return TAKE_FD(fd);
 }
 
-/* A directory of the bus's own, with exactly this mode, whether or not it existed. */
-static int mkdir_owned(const char *path, mode_t mode)
+/* Nobody but root may change a directory the bus trusts: it is root's (or the bus's own uid's), and not
+ * writable by group or others, except a sticky one on the way (/tmp), where others may add entries but
+ * not rename or remove root's. */
+static int check_trusted_dir(int fd, const char *path, bool last, char *why, size_t n)
 {
-        if (mkdir(path, mode) < 0 && errno != EEXIST)
-                return -errno;
         struct stat st;
-        if (lstat(path, &st) < 0)
+        if (fstat(fd, &st) < 0)
                 return -errno;
-        if (!S_ISDIR(st.st_mode))
-                return -ENOTDIR;
-        if (chown(path, geteuid(), getegid()) < 0 || chmod(path, mode) < 0)
-                return -errno;
+        if (st.st_uid != 0 && st.st_uid != geteuid()) {
+                snprintf(why, n, "%s is owned by uid %u, not root", path, (unsigned)st.st_uid);
+                return -EPERM;
+        }
+        if ((st.st_mode & (S_IWGRP | S_IWOTH)) && (last || !(st.st_mode & S_ISVTX))) {
+                snprintf(why, n, "%s is writable by %s (mode %04o)", path,
+                         st.st_mode & S_IWOTH ? "others" : "its group", (unsigned)(st.st_mode & 07777));
+                return -EPERM;
+        }
         return 0;
+}
+
+/*
+ * The runtime directory, opened one component at a time from / with O_NOFOLLOW and created where missing,
+ * every step checked as trusted: a path someone else could swap between two of our calls is never
+ * used. Returns the directory's fd, or -errno with the reason in why.
+ */
+static int open_runtime_dir(const char *path, char *why, size_t n)
+{
+        if (path[0] != '/') {
+                snprintf(why, n, "%s: the runtime directory must be an absolute path", path);
+                return -EINVAL;
+        }
+        _cleanup_free_ char *walked = zalloc(strlen(path) + 2);
+        _cleanup_close_ int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (!walked || fd < 0)
+                return walked ? -errno : -ENOMEM;
+        strcpy(walked, "/");
+        int r = check_trusted_dir(fd, "/", false, why, n);
+        for (const char *p = path; r >= 0;) {
+                p += strspn(p, "/");
+                size_t len = strcspn(p, "/");
+                if (len == 0)
+                        break;
+                _cleanup_free_ char *comp = strndup(p, len);
+                if (!comp)
+                        return -ENOMEM;
+                p += len;
+                bool last = p[strspn(p, "/")] == 0;
+                if (streq(comp, "..")) {
+                        snprintf(why, n, "%s: '..' is not allowed in the runtime directory", path);
+                        return -EINVAL;
+                }
+                if (streq(comp, "."))
+                        continue;
+                if (walked[1])
+                        strcat(walked, "/");
+                strcat(walked, comp);
+                int next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (next < 0 && errno == ENOENT) {
+                        if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
+                                r = -errno;
+                                snprintf(why, n, "cannot create %s: %s", walked, strerror(-r));
+                                return r;
+                        }
+                        next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                }
+                if (next < 0) {
+                        r = -errno;
+                        snprintf(why, n, "cannot open %s: %s", walked,
+                                 r == -ELOOP || r == -ENOTDIR ? "not a directory (or a symbolic link)"
+                                                              : strerror(-r));
+                        return r;
+                }
+                safe_close(fd);
+                fd = next;
+                r = check_trusted_dir(fd, walked, last, why, n);
+        }
+        return r < 0 ? r : TAKE_FD(fd);
+}
+
+/* A directory of the bus's own in parent, with exactly this mode whether or not it existed. parent is
+ * trusted, so only root can have made what is there already. */
+static int mkdirat_owned(int parent, const char *name, mode_t mode)
+{
+        if (mkdirat(parent, name, mode) < 0 && errno != EEXIST)
+                return -errno;
+        _cleanup_close_ int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fchown(fd, geteuid(), getegid()) < 0 || fchmod(fd, mode) < 0)
+                return -errno;
+        return TAKE_FD(fd);
 }
 
 /* A socket file left by a bus that died is removed; one a live bus answers on is not ours to take. */
@@ -96,23 +181,27 @@ static int claim_socket_path(const char *path)
         return unlink(path) < 0 ? -errno : 0;
 }
 
-static int listen_at(struct bus *b, const char *path, enum listener_origin origin, uid_t uid, gid_t gid)
+/* Listen at dir/name (dir_fd is dir, trusted), the socket owned by uid:gid with mode 0666. Who may connect
+ * is decided at accept from the kernel's facts (container_admit), not by the file's permissions: the
+ * container socket must be reachable by every uid inside. */
+static int listen_at(struct bus *b, int dir_fd, const char *dir, const char *name,
+                     enum listener_origin origin, uid_t uid, gid_t gid)
 {
+        _cleanup_free_ char *path = NULL, *escaped = NULL, *address = NULL;
+        if (asprintf(&path, "%s/%s", dir, name) < 0)
+                return -ENOMEM;
         int r = claim_socket_path(path);
         if (r < 0) {
                 bus_log(b, LOG_ERR, "cannot use %s: %s", path,
                         r == -EADDRINUSE ? "another bus is listening there" : strerror(-r));
                 return r;
         }
-        _cleanup_free_ char *escaped = NULL, *address = NULL;
         if (address_escape_value(path, &escaped) < 0 || asprintf(&address, "unix:path=%s", escaped) < 0)
                 return -ENOMEM;
         r = bus_add_listener(b, address, origin, NULL);
         if (r < 0)
                 return r;
-        /* Anyone who can reach the directory may connect; identity comes from the kernel, not from the
-         * file's permissions. */
-        if (chown(path, uid, gid) < 0 || chmod(path, 0666) < 0)
+        if (fchownat(dir_fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 || fchmodat(dir_fd, name, 0666, 0) < 0)
                 return -errno;
         return 0;
 }
@@ -175,8 +264,7 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
                 return -errno;
 
         /* The container's root, as the host sees it, owns what the container sees. */
-        struct ns_pid *p = NULL;
-        r = ns_registry_capture(b->namespaces, c->pidfd, pid, &c->user_ns, &p);
+        r = ns_registry_capture(b->namespaces, c->pidfd, pid, &c->user_ns, &c->pid_ns);
         if (r < 0) {
                 bus_log(b, LOG_ERR, "cannot read the namespaces of container init %d: %s", (int)pid,
                         strerror(-r));
@@ -189,9 +277,16 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
                 root_gid = getegid();
         c->root_uid = root_uid;
         c->root_gid = root_gid;
-        if (p->chain.level == 0)
-                bus_log(b, LOG_WARNING, "container init %d shares the bus's pid namespace", (int)pid);
-        ns_pid_unref(p);
+        if (c->user_ns == b->namespaces->bus_user && c->pid_ns == b->namespaces->bus_pid)
+                bus_log(b, LOG_WARNING,
+                        "container init %d shares the bus's pid namespace: every process of the host may "
+                        "connect to its bus",
+                        (int)pid);
+        if (getrandom(c->bridge_key, sizeof(c->bridge_key), 0) != (ssize_t)sizeof(c->bridge_key)) {
+                r = -errno;
+                bus_log(b, LOG_ERR, "cannot make the bridge key: %m");
+                return r;
+        }
 
         read_container_machine_id(pid, c->machine_id);
 
@@ -207,23 +302,24 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
                 return r;
         }
 
-        if (mkdir(runtime_dir, 0755) < 0 && errno != EEXIST) {
-                r = -errno;
-                bus_log(b, LOG_ERR, "cannot create %s: %s", runtime_dir, strerror(-r));
+        /* RUNTIME_DIR/NAME is root's alone (host.sock is for the host's root and the bridge, which gets
+         * a handle on it from root); RUNTIME_DIR/NAME/bus is what the container sees as /run/dbus. */
+        char why[512] = "";
+        _cleanup_close_ int rt_fd = open_runtime_dir(runtime_dir, why, sizeof(why));
+        if (rt_fd < 0) {
+                bus_log(b, LOG_ERR, "refusing the runtime directory: %s", why[0] ? why : strerror(-rt_fd));
+                return rt_fd;
+        }
+        _cleanup_close_ int dir_fd = mkdirat_owned(rt_fd, c->name, 0700);
+        _cleanup_close_ int bus_fd = dir_fd >= 0 ? mkdirat_owned(dir_fd, "bus", 0755) : -EBADF;
+        if (dir_fd < 0 || bus_fd < 0) {
+                r = dir_fd < 0 ? dir_fd : bus_fd;
+                bus_log(b, LOG_ERR, "cannot create %s: %s", dir_fd < 0 ? c->dir : c->bus_dir, strerror(-r));
                 return r;
         }
-        if ((r = mkdir_owned(c->dir, 0755)) < 0 || (r = mkdir_owned(c->bus_dir, 0755)) < 0) {
-                bus_log(b, LOG_ERR, "cannot create %s: %s", c->bus_dir, strerror(-r));
-                return r;
-        }
-
-        _cleanup_free_ char *bus_sock = NULL, *host_sock = NULL;
-        if (asprintf(&bus_sock, "%s/system_bus_socket", c->bus_dir) < 0 ||
-            asprintf(&host_sock, "%s/host.sock", c->dir) < 0) {
-                return -ENOMEM;
-        }
-        if ((r = listen_at(b, bus_sock, ORIGIN_BUS, root_uid, root_gid)) < 0 ||
-            (r = listen_at(b, host_sock, ORIGIN_HOST, geteuid(), getegid())) < 0)
+        if ((r = listen_at(b, bus_fd, c->bus_dir, "system_bus_socket", ORIGIN_BUS, root_uid, root_gid)) <
+                    0 ||
+            (r = listen_at(b, dir_fd, c->dir, "host.sock", ORIGIN_HOST, geteuid(), getegid())) < 0)
                 return r;
         c->made_dirs = true; /* the place is ours now: remove it at exit */
 
@@ -237,13 +333,54 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
         return 0;
 }
 
-/* Trust is decided by who connected (the uid charged for the connection), not by what a bridge later
- * says on behalf of the callers it forwards. */
+/*
+ * Who may connect, by the kernel's facts about the peer (SO_PEERCRED and its namespaces, read at accept):
+ * the container socket is for processes inside the container, that is in its user namespace or one below
+ * it (for a container without a user namespace of its own: in its pid namespace or one below), and for
+ * the host's root. host.sock is for the host's root and for the bridge, which runs as the container's
+ * mapped root in the bus's own namespaces and must still prove itself with the bridge key
+ * (container_claim_bridge): container root has the same host uid, and a uid alone proves nothing.
+ */
+const char *container_admit(const struct bus *b, struct peer *p)
+{
+        const struct container *c = b->container;
+        const struct ns_registry *reg = b->namespaces;
+        if (!c || p->trust == PEER_TRUST_HOST_ROOT)
+                return NULL;
+        if (p->origin == ORIGIN_BUS) {
+                bool inside = c->user_ns != reg->bus_user
+                                      ? ns_chain_within(&p->creds.user_ns->chain, &c->user_ns->chain)
+                                      : ns_chain_within(&p->creds.pid_ns->chain, &c->pid_ns->chain);
+                return inside ? NULL : "the container's socket is only for processes inside the container";
+        }
+        if (p->creds.uid == c->root_uid && !p->creds.ns_unknown && p->creds.user_ns == reg->bus_user &&
+            p->creds.pid_ns == reg->bus_pid) {
+                p->trust = PEER_TRUST_BRIDGE_CANDIDATE;
+                return NULL;
+        }
+        return "host.sock is only for the host's root and the container's bridge";
+}
+
 bool container_peer_is_bridge(const struct bus *b, const struct peer *p)
 {
-        if (!b->container || p->origin != ORIGIN_HOST || !p->user)
-                return false;
-        return p->user->uid == 0 || p->user->uid == b->container->root_uid;
+        return b->container && (p->trust == PEER_TRUST_BRIDGE || p->trust == PEER_TRUST_HOST_ROOT);
+}
+
+int container_claim_bridge(const struct bus *b, struct peer *p, const uint8_t *key, size_t len)
+{
+        const struct container *c = b->container;
+        if (!c)
+                return -EOPNOTSUPP;
+        if (p->trust != PEER_TRUST_BRIDGE_CANDIDATE)
+                return p->trust == PEER_TRUST_BRIDGE ? 0 : -EPERM;
+        /* Compared in constant time: how long a wrong key took must not tell how much of it was right. */
+        uint8_t diff = len != sizeof(c->bridge_key);
+        for (size_t i = 0; i < sizeof(c->bridge_key); i++)
+                diff |= (uint8_t)(c->bridge_key[i] ^ (i < len ? key[i] : 0));
+        if (diff)
+                return -EACCES;
+        p->trust = PEER_TRUST_BRIDGE;
+        return 0;
 }
 
 bool container_may_own(const struct bus *b, const struct peer *p, const char *name)
@@ -274,6 +411,8 @@ void container_free(struct bus *b)
         }
         safe_close(c->pidfd);
         ns_user_unref(c->user_ns);
+        ns_pid_unref(c->pid_ns);
+        explicit_bzero(c->bridge_key, sizeof(c->bridge_key));
         bridge_policy_free(c->policy);
         free(c->name);
         free(c->dir);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "bus.h"
@@ -19,7 +20,9 @@ struct container {
         char machine_id[33]; /* the container's own, or "" if it has none */
         uid_t root_uid;      /* the container's root as the host sees it: the bridge runs as this */
         gid_t root_gid;
-        struct ns_user *user_ns;      /* the init's: its maps answer org.nsbus.Container1.GetInfo */
+        struct ns_user *user_ns; /* the init's: its maps answer org.nsbus.Container1.GetInfo */
+        struct ns_pid *pid_ns;   /* the init's: who is inside, for a container without a user ns */
+        uint8_t bridge_key[32];  /* the bridge proves itself with it (ClaimBridge); host root reads it */
         struct bridge_policy *policy; /* --policy: the names it imports are reserved for the bridge */
 };
 
@@ -30,9 +33,15 @@ int container_builtin_config_fd(void);
 /* Create the container's sockets and watch its init. On failure the error has been logged. */
 int container_setup(struct bus *b, pid_t pid, const char *name, const char *runtime_dir,
                     const char *policy_file);
-/* A peer on host.sock that connected as root or as the container's root (the bridge): it may own the
- * names the policy imports and speak for the host callers it forwards (org.nsbus.Container1). */
+/* NULL if p may connect through the listener it came in on (and p->trust says as what), else why not (a
+ * static string). Every peer of a container bus passes here at accept. */
+const char *container_admit(const struct bus *b, struct peer *p);
+/* The host's root, or a bridge that proved itself: may own the names the policy imports and speak for the
+ * host callers it forwards (org.nsbus.Container1). */
 bool container_peer_is_bridge(const struct bus *b, const struct peer *p);
+/* A bridge candidate presents the bridge key: 0 (it is the bridge now), -EACCES for a wrong key, -EPERM
+ * for a peer that is no candidate, -EOPNOTSUPP on a bus that serves no container. */
+int container_claim_bridge(const struct bus *b, struct peer *p, const uint8_t *key, size_t len);
 /* May p own name? A container bus reserves the names its bridge imports from the host. */
 bool container_may_own(const struct bus *b, const struct peer *p, const char *name);
 /* Keep CAP_SYS_PTRACE only (see container.c); set no-new-privs. */

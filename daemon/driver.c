@@ -232,7 +232,7 @@ static int method_hello(struct bus *b, struct peer *p, struct message *m)
                         reply_error(b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded",
                                     "The maximum number of active connections for UID %u has been reached",
                                     (unsigned)p->creds.uid);
-                p->close_after_flush = true;
+                p->close_after_flush = "refused: over the connection limits";
                 return 0;
         }
         /* The name was assigned before the call was stamped, so monitors saw it with its sender. */
@@ -512,7 +512,12 @@ static int method_add_match(struct bus *b, struct peer *p, struct message *m)
         char err[256] = "";
         if (message_read(m, "s", &rule) < 0)
                 return -EBADMSG;
-        int r = match_add(b, p, rule, err, sizeof(err));
+        int r = match_add(b, p, rule, policy_check_eavesdrop(b, p), err, sizeof(err));
+        if (r == -EPERM)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                                   "Connection \"%s\" is not allowed to eavesdrop on this bus: only the "
+                                   "host's root may see other peers' messages",
+                                   p->unique_name);
         if (r == -EINVAL)
                 return reply_error(b, p, m, "org.freedesktop.DBus.Error.MatchRuleInvalid", "%s",
                                    err[0] ? err : "Invalid match rule");
@@ -896,7 +901,7 @@ static int method_become_monitor(struct bus *b, struct peer *p, struct message *
         if (flags != 0)
                 return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
                                    "BecomeMonitor does not support any flags yet");
-        if (!policy_check_monitor(b, p))
+        if (!policy_check_privileged(b, p))
                 return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
                                    "Connection \"%s\" is not allowed to become a monitor", p->unique_name);
 
@@ -937,7 +942,7 @@ static int method_become_monitor(struct bus *b, struct peer *p, struct message *
                 const char *rule;
                 char err[8];
                 msg_reader_read_basic(&r, 's', &rule);
-                ret = match_add(b, p, rule, err, sizeof(err));
+                ret = match_add(b, p, rule, true, err, sizeof(err));
                 if (ret < 0 && ret != -EDQUOT && ret != -EUSERS)
                         return ret;
         }
@@ -951,8 +956,22 @@ static void append_dict_s_u(struct msg_builder *mb, const char *key, uint64_t v)
         append_dict_u(mb, key, (uint32_t)MIN(v, (uint64_t)UINT32_MAX));
 }
 
+/* Debug.Stats describes other peers: as dbus-daemon, only for a privileged caller. */
+static int refuse_unless_privileged(struct bus *b, struct peer *p, struct message *m)
+{
+        if (policy_check_privileged(b, p))
+                return 1;
+        return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                           "Connection \"%s\" is not allowed to call %s.%s: it is for %s", p->unique_name,
+                           m->interface ? m->interface : "org.freedesktop.DBus.Debug.Stats", m->member,
+                           b->container ? "the host's root" : "root and the bus's own user");
+}
+
 static int method_get_stats(struct bus *b, struct peer *p, struct message *m)
 {
+        int r = refuse_unless_privileged(b, p, m);
+        if (r <= 0)
+                return r;
         struct msg_builder mb;
         reply_init(b, p, m, &mb);
         msg_builder_open(&mb, 'a', "{sv}");
@@ -972,6 +991,9 @@ static int method_get_connection_stats(struct bus *b, struct peer *p, struct mes
 {
         const char *name;
         bool drv;
+        int r = refuse_unless_privileged(b, p, m);
+        if (r <= 0)
+                return r;
         if (message_read(m, "s", &name) < 0)
                 return -EBADMSG;
         struct peer *q = resolve_name_arg(b, p, m, name, "statistics", &drv);
@@ -1018,6 +1040,9 @@ static int method_get_connection_stats(struct bus *b, struct peer *p, struct mes
 
 static int method_get_all_match_rules(struct bus *b, struct peer *p, struct message *m)
 {
+        int r = refuse_unless_privileged(b, p, m);
+        if (r <= 0)
+                return r;
         struct msg_builder mb;
         reply_init(b, p, m, &mb);
         msg_builder_open(&mb, 'a', "{sas}");
@@ -1053,16 +1078,80 @@ static int method_get_all_match_rules(struct bus *b, struct peer *p, struct mess
 
 #define CONTAINER_INTERFACE "org.nsbus.Container1"
 
-static int refuse_unless_bridge(struct bus *b, struct peer *p, struct message *m)
+static int refuse_unless_container(struct bus *b, struct peer *p, struct message *m)
 {
         if (!b->container)
                 return reply_error(b, p, m, "org.freedesktop.DBus.Error.NotSupported",
                                    "This bus serves no container");
+        return 1;
+}
+
+static int refuse_unless_bridge(struct bus *b, struct peer *p, struct message *m)
+{
+        int r = refuse_unless_container(b, p, m);
+        if (r <= 0)
+                return r;
         if (!container_peer_is_bridge(b, p))
                 return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
-                                   "%s is only for root or the container's root on the host socket",
-                                   CONTAINER_INTERFACE);
+                                   "%s.%s is only for the host's root and the container's bridge",
+                                   CONTAINER_INTERFACE, m->member);
         return 1;
+}
+
+/* GetBridgeKey() -> ay: the key a bridge proves itself with. Only the host's root reads it: nsbridge
+ * asks while it is still root, then runs as the container's mapped root and presents it on every
+ * connection it makes to host.sock. */
+static int method_container_get_bridge_key(struct bus *b, struct peer *p, struct message *m)
+{
+        int r = refuse_unless_container(b, p, m);
+        if (r <= 0)
+                return r;
+        if (p->trust != PEER_TRUST_HOST_ROOT)
+                return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                                   "%s.GetBridgeKey is only for the host's root", CONTAINER_INTERFACE);
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        msg_builder_open(&mb, 'a', "y");
+        for (size_t i = 0; i < sizeof(b->container->bridge_key); i++)
+                msg_builder_append_basic(&mb, 'y', &b->container->bridge_key[i]);
+        msg_builder_close(&mb);
+        return reply_send(b, p, m, &mb);
+}
+
+/* ClaimBridge(ay key): a connection on host.sock with the bridge's identity (the container's mapped root
+ * in the bus's own namespaces) proves it is the bridge. Until then it may do nothing else; a wrong key is
+ * an attack, and the connection ends. */
+static int method_container_claim_bridge(struct bus *b, struct peer *p, struct message *m)
+{
+        int r = refuse_unless_container(b, p, m);
+        if (r <= 0)
+                return r;
+        uint8_t key[sizeof(b->container->bridge_key)];
+        size_t len = 0;
+        struct msg_reader rd;
+        msg_reader_init(&rd, m);
+        if ((r = msg_reader_enter(&rd, 'a', "y")) < 0)
+                return r;
+        while (msg_reader_peek(&rd)) {
+                uint8_t byte;
+                if ((r = msg_reader_read_basic(&rd, 'y', &byte)) < 0)
+                        return r;
+                if (len < sizeof(key))
+                        key[len] = byte;
+                len++; /* a longer key is wrong, and compared as such */
+        }
+        r = container_claim_bridge(b, p, key, len);
+        if (r == -EPERM)
+                return reply_error(
+                        b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                        "Only a connection on host.sock as the container's bridge may claim to be "
+                        "it");
+        if (r < 0) {
+                r = reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied", "Wrong bridge key");
+                p->close_after_flush = "refused: presented a wrong bridge key";
+                return r;
+        }
+        return reply_empty(b, p, m);
 }
 
 static void append_idmap(struct msg_builder *mb, const struct idmap *map)
@@ -1216,6 +1305,8 @@ static const struct method methods[] = {
         {"org.freedesktop.DBus.Debug.Stats", "GetAllMatchRules", "", "a{sas}", method_get_all_match_rules,
          true},
         {CONTAINER_INTERFACE, "GetInfo", "", "sua(uuu)a(uuu)", method_container_get_info, true},
+        {CONTAINER_INTERFACE, "GetBridgeKey", "", "ay", method_container_get_bridge_key, true},
+        {CONTAINER_INTERFACE, "ClaimBridge", "ay", "", method_container_claim_bridge, true},
         {CONTAINER_INTERFACE, "SetProxiedCredentials", "a{sv}", "", method_container_set_proxied_credentials,
          true},
         {},

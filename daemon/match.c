@@ -121,7 +121,9 @@ static const char *rule_bucket_key(char buf[static BUCKET_KEY_MAX], const struct
 
 static size_t *bucket_count(struct match_registry *r, enum match_bucket_kind kind)
 {
-        return kind == BUCKET_ARG0 ? &r->n_arg0_buckets : kind == BUCKET_INTERFACE ? &r->n_interface_buckets : NULL;
+        return kind == BUCKET_ARG0        ? &r->n_arg0_buckets
+               : kind == BUCKET_INTERFACE ? &r->n_interface_buckets
+                                          : NULL;
 }
 
 static int registry_link(struct match_registry *r, struct match_rule *rule)
@@ -237,13 +239,19 @@ static int registry_for_sender(struct bus *b, const char *sender, struct match_r
         return 0;
 }
 
-/* Returns 0, -EINVAL (bad rule, message in err), -E2BIG (rule too long), -EDQUOT, -ENOMEM. */
-int match_add(struct bus *b, struct peer *p, const char *rule_text, char *err, size_t errlen)
+/* Returns 0, -EINVAL (bad rule, message in err), -E2BIG (rule too long), -EPERM (eavesdrop='true' and
+ * !may_eavesdrop), -EDQUOT, -EUSERS, -ENOMEM. */
+int match_add(struct bus *b, struct peer *p, const char *rule_text, bool may_eavesdrop, char *err,
+              size_t errlen)
 {
         struct match_rule_keys k;
         int r = match_rule_parse_full(rule_text, &k, err, errlen);
         if (r < 0)
                 return r;
+        if (k.eavesdrop && !may_eavesdrop) {
+                match_rule_keys_free(&k);
+                return -EPERM;
+        }
 
         bool monitor = p->state == PEER_MONITOR;
         _cleanup_free_ char *text = match_rule_keys_to_string(&k);

@@ -68,6 +68,8 @@ int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **r
                 free(p);
                 return r;
         }
+        if (creds_is_host_root(&p->creds, b->namespaces))
+                p->trust = PEER_TRUST_HOST_ROOT;
         r = quotas_charge_connection(b, p);
         if (r < 0) {
                 creds_done(&p->creds);
@@ -123,7 +125,7 @@ void peer_flush(struct peer *p)
                 return;
         }
         if (r == 0 && p->close_after_flush) {
-                peer_disconnect(p, "refused: over the connection limits");
+                peer_disconnect(p, "%s", p->close_after_flush);
                 return;
         }
         peer_update_epoll(p);
@@ -304,6 +306,12 @@ static int peer_authenticate(struct peer *p)
         return 1;
 }
 
+static bool peer_message_is_claim(const struct message *m)
+{
+        return m->type == MESSAGE_METHOD_CALL && streq_ptr(m->destination, DRIVER_NAME) &&
+               streq_ptr(m->interface, "org.nsbus.Container1") && streq_ptr(m->member, "ClaimBridge");
+}
+
 static void peer_handle_message(struct peer *p, struct message *m)
 {
         struct bus *b = p->bus;
@@ -327,6 +335,16 @@ static void peer_handle_message(struct peer *p, struct message *m)
         } else if (p->state == PEER_MONITOR) {
                 /* Monitors are read-only (spec, "BecomeMonitor"): anything they send ends them. */
                 peer_disconnect(p, "monitor sent a message");
+                return;
+        } else if (p->trust == PEER_TRUST_BRIDGE_CANDIDATE && !peer_message_is_claim(m)) {
+                /* Someone with the bridge's uid on host.sock, not yet proven to be the bridge. */
+                if (m->type != MESSAGE_METHOD_CALL) {
+                        peer_disconnect(p, "sent a message on host.sock before proving to be the bridge");
+                        return;
+                }
+                bus_reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                                "host.sock is for the host's root and the container's bridge: call "
+                                "org.nsbus.Container1.ClaimBridge first");
                 return;
         }
         bus_dispatch_message(b, p, m);
@@ -352,8 +370,9 @@ static int peer_charge_input(struct peer *p)
 
 static void peer_disconnect_over_input_quota(struct peer *p)
 {
-        peer_disconnect(p, "its uid %u is over max_bytes_per_user (%" PRId64 ") or max_unix_fds_per_user (%" PRId64
-                        ") with messages it is still sending",
+        peer_disconnect(p,
+                        "its uid %u is over max_bytes_per_user (%" PRId64
+                        ") or max_unix_fds_per_user (%" PRId64 ") with messages it is still sending",
                         (unsigned)p->user->uid, p->bus->limits.max_bytes_per_user,
                         p->bus->limits.max_unix_fds_per_user);
 }

@@ -142,8 +142,19 @@ bool policy_check_receive(struct bus *b, struct peer *to, struct peer *from, str
         return ok;
 }
 
-/* dbus-daemon lets a connection monitor when it is uid 0 or the bus owner's uid. */
-bool policy_check_monitor(struct bus *b, struct peer *p)
+/* dbus-daemon lets a connection monitor and read Debug.Stats when it is uid 0 or the bus owner's uid. On a
+ * container bus the container's root is uid 0 to itself and the bus runs as root, so that rule would
+ * let the container watch the host's callers: there only the host's root may. */
+bool policy_check_privileged(struct bus *b, struct peer *p)
 {
+        if (b->container)
+                return p->trust == PEER_TRUST_HOST_ROOT;
         return p->creds.uid == 0 || p->creds.uid == geteuid();
+}
+
+/* Eavesdropping is monitoring by another name: on a container bus it is the host's root's alone, whatever
+ * the configuration allows. Elsewhere the configuration's eavesdrop rules decide at delivery. */
+bool policy_check_eavesdrop(struct bus *b, struct peer *p)
+{
+        return !b->container || p->trust == PEER_TRUST_HOST_ROOT;
 }

@@ -17,4 +17,7 @@ bool policy_check_send(struct bus *b, struct peer *from, struct peer *to, struct
                        bool requested_reply);
 bool policy_check_receive(struct bus *b, struct peer *to, struct peer *from, struct message *m,
                           bool requested_reply, bool eavesdropping);
-bool policy_check_monitor(struct bus *b, struct peer *p);
+/* May p see other peers' traffic and state (BecomeMonitor, Debug.Stats)? */
+bool policy_check_privileged(struct bus *b, struct peer *p);
+/* May p add eavesdrop='true' match rules? */
+bool policy_check_eavesdrop(struct bus *b, struct peer *p);

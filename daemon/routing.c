@@ -169,8 +169,9 @@ static void bus_capture_error(struct bus *b, struct peer *to, const struct messa
  * (its own queue is full) or -EUSERS (its uid's total is). A static string, as peer_disconnect_later()
  * needs. */
 #define RECEIVER_FULL(r, what)                                                                              \
-        ((r) == -ENOBUFS ? "outgoing queue full: not reading " what                                       \
-                         : "its uid is over max_bytes_per_user or max_unix_fds_per_user: not reading " what)
+        ((r) == -ENOBUFS                                                                                    \
+                 ? "outgoing queue full: not reading " what                                                 \
+                 : "its uid is over max_bytes_per_user or max_unix_fds_per_user: not reading " what)
 
 static void deliver_to_monitor(struct bus *b, struct peer *mon, struct message *m)
 {
@@ -197,7 +198,6 @@ void bus_send_to_monitors(struct bus *b, struct message *m)
 
 struct broadcast_ctx {
         struct peer *sender;
-        bool failed;
 };
 
 static void deliver_broadcast(struct bus *b, struct peer *to, struct message *m, void *ud)
@@ -219,7 +219,9 @@ static void deliver_broadcast(struct bus *b, struct peer *to, struct message *m,
         } else if (r == -EOPNOTSUPP) {
                 /* Signals with fds silently skip peers that cannot take fds, as dbus-daemon does. */
         } else if (r < 0) {
-                ctx->failed = true;
+                /* It asked for the signal and cannot be given it: it must not go on believing it saw
+                 * everything. */
+                peer_disconnect_later(to, "out of memory queueing a subscribed message");
         }
 }
 
@@ -231,6 +233,8 @@ static void deliver_eavesdrop(struct bus *b, struct peer *to, struct message *m,
         int r = peer_queue(to, m, to->user);
         if (r == -ENOBUFS || r == -EUSERS)
                 peer_disconnect_later(to, RECEIVER_FULL(r, "eavesdropped messages"));
+        else if (r < 0)
+                peer_disconnect_later(to, "out of memory queueing an eavesdropped message");
 }
 
 /* The driver's message to `to` was refused by to's receive rules. dbus-daemon then makes an error from
@@ -267,6 +271,8 @@ void bus_send_driver_message(struct bus *b, struct peer *to, struct message *m)
                 int r = peer_queue(to, m, to->user);
                 if (r == -ENOBUFS || r == -EUSERS)
                         peer_disconnect_later(to, RECEIVER_FULL(r, "messages from the bus"));
+                else if (r < 0)
+                        peer_disconnect_later(to, "out of memory queueing a message from the bus");
                 if (b->n_eavesdrop_rules)
                         match_eavesdrop(b, NULL, to, m, deliver_eavesdrop, &ctx);
         } else {
@@ -397,7 +403,7 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
         return 0;
 }
 
-int bus_dispatch_message(struct bus *b, struct peer *sender, struct message *m)
+static int dispatch(struct bus *b, struct peer *sender, struct message *m)
 {
         int r;
 
@@ -446,4 +452,15 @@ int bus_dispatch_message(struct bus *b, struct peer *sender, struct message *m)
         struct broadcast_ctx ctx = {.sender = sender};
         match_broadcast(b, sender, m, deliver_broadcast, &ctx);
         return 0;
+}
+
+int bus_dispatch_message(struct bus *b, struct peer *sender, struct message *m)
+{
+        int r = dispatch(b, sender, m);
+        /* Routing gives up on a message only when memory runs out (a reply slot, a queue entry, the
+         * error that would say so). The sender must not wait for an answer that cannot come: it is
+         * disconnected, which answers its pending calls' callers and releases what it held. */
+        if (r < 0 && sender->state != PEER_DEAD)
+                peer_disconnect(sender, "out of memory while routing its message");
+        return r;
 }

@@ -64,6 +64,11 @@ static int read_fdinfo_nspid(int pidfd, pid_t *pids, unsigned max)
         return creds_parse_nspid(buf, pids, max);
 }
 
+bool creds_is_host_root(const struct peer_creds *c, const struct ns_registry *reg)
+{
+        return c->uid == 0 && !c->ns_unknown && c->user_ns == reg->bus_user && c->pid_ns == reg->bus_pid;
+}
+
 int creds_get_pidfd(int fd)
 {
         int pidfd;

@@ -48,6 +48,10 @@ struct peer_creds {
 int creds_from_socket(int fd, struct ns_registry *reg, struct peer_creds *ret);
 /* The process itself, as a subject (the bus driver answers questions about itself). */
 int creds_from_self(struct ns_registry *reg, struct peer_creds *ret);
+/* Root of the bus's own namespaces: uid 0 in the bus's user namespace and in its pid namespace, as the
+ * kernel reported them (never a peer whose namespaces could not be read). On a container bus this is the
+ * host's root, the one peer trusted with everything. */
+bool creds_is_host_root(const struct peer_creds *c, const struct ns_registry *reg);
 /* A new pidfd for the peer of a connected socket (the process that connected), or -errno. */
 int creds_get_pidfd(int fd);
 void creds_done(struct peer_creds *c);

@@ -93,14 +93,20 @@ struct link {
 
         /* Main links: reconnection. */
         unsigned backoff_ms;
-        uint64_t retry_at_usec; /* 0: not waiting */
+        uint64_t retry_at_usec;       /* 0: not waiting */
         struct hashmap *driver_calls; /* serial -> struct driver_call */
 
-        /* Export callers: calls held until the caller's credentials are known. */
+        /* Calls held until the link may carry them: an export caller's until the container bus knows who
+         * the caller is, and any link's once one of them carries fds, until the bus has agreed to fd
+         * passing (a bus drops a connection that sends fds before that). Order is kept: once one call
+         * is held, the ones after it are too. */
         bool creds_known;
         uint32_t creds_serial; /* SetProxiedCredentials */
         struct message **held;
         size_t n_held;
+        bool held_fds; /* some held message carries fds */
+
+        struct list_head lru_link; /* import callers, in br->import_lru, least recently used first */
 };
 
 struct forwarded {
@@ -110,10 +116,10 @@ struct forwarded {
 };
 
 enum driver_call_kind {
-        CALL_LOG_ERROR,     /* AddMatch, RequestName, ReleaseName: only an error is interesting */
-        CALL_LIST_NAMES,    /* host: which imported names exist now */
+        CALL_LOG_ERROR,      /* AddMatch, RequestName, ReleaseName: only an error is interesting */
+        CALL_LIST_NAMES,     /* host: which imported names exist now */
         CALL_GET_NAME_OWNER, /* arg: the name */
-        CALL_GET_CREDS,     /* host: arg is the host caller an export link is for */
+        CALL_GET_CREDS,      /* host: arg is the host caller an export link is for */
 };
 
 struct driver_call {
@@ -135,12 +141,13 @@ struct bridge {
         struct source timer_source, signal_source, init_source;
         uid_t uid;
         struct link host, container;
-        struct hashmap *import_callers; /* container unique name -> struct link */
-        struct hashmap *export_callers; /* host unique name -> struct link */
-        struct hashmap *host_names;     /* imported name -> struct host_name */
-        struct hashmap *import_owners;  /* host unique name -> struct link (LINK_IMPORT_OWNER) */
+        struct hashmap *import_callers;     /* container unique name -> struct link */
+        struct list_head import_lru;        /* the same links, least recently used first */
+        struct hashmap *export_callers;     /* host unique name -> struct link */
+        struct hashmap *host_names;         /* imported name -> struct host_name */
+        struct hashmap *import_owners;      /* host unique name -> struct link (LINK_IMPORT_OWNER) */
         struct hashmap *export_owner_links; /* container unique name -> struct link (LINK_EXPORT_OWNER) */
-        char **export_owners;           /* per export: the container owner's unique name, or NULL */
+        char **export_owners;               /* per export: the container owner's unique name, or NULL */
         struct list_head flush_list;
         struct list_head dead_links; /* caller links closed during this batch of events */
         bool ready_logged;
@@ -207,7 +214,8 @@ static void driver_call_free(struct driver_call *d)
         free(d);
 }
 
-static int link_track_driver_call(struct link *l, int64_t serial, enum driver_call_kind kind, const char *arg)
+static int link_track_driver_call(struct link *l, int64_t serial, enum driver_call_kind kind,
+                                  const char *arg)
 {
         if (serial < 0)
                 return (int)serial;
@@ -230,7 +238,8 @@ static int link_track_driver_call(struct link *l, int64_t serial, enum driver_ca
 /* ---- errors sent back to callers ---- */
 
 /* An error reply for call m (received on link from), sent back on from. */
-_printf_(4, 5) static void reply_error(struct link *from, const struct message *m, const char *name, const char *fmt, ...)
+_printf_(4, 5) static void reply_error(struct link *from, const struct message *m, const char *name,
+                                       const char *fmt, ...)
 {
         if (m->type != MESSAGE_METHOD_CALL || (m->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED) || !m->sender ||
             !link_up(from))
@@ -276,9 +285,11 @@ static void reply_error_to(struct link *main, const char *caller, uint32_t seria
 /* ---- links ---- */
 
 /* The owner link a forwarded call came in on: its reply, or the error saying there is none, leaves there. */
-static struct link *reply_link_for(struct bridge *br, const struct link *caller_link, const struct forwarded *f)
+static struct link *reply_link_for(struct bridge *br, const struct link *caller_link,
+                                   const struct forwarded *f)
 {
-        struct hashmap *owners = caller_link->kind == LINK_IMPORT_CALLER ? br->import_owners : br->export_owner_links;
+        struct hashmap *owners =
+                caller_link->kind == LINK_IMPORT_CALLER ? br->import_owners : br->export_owner_links;
         return hashmap_get(owners, f->via);
 }
 
@@ -319,7 +330,10 @@ static void link_close(struct link *l, const char *why)
         free(l->held);
         l->held = NULL;
         l->n_held = 0;
+        l->held_fds = false;
         l->creds_known = false;
+        if (!list_unlinked(&l->lru_link))
+                list_del(&l->lru_link);
         if (!list_unlinked(&l->flush_link))
                 list_del(&l->flush_link);
         if (l->c && l->epoll_events)
@@ -348,16 +362,59 @@ static void bridge_free_dead_links(struct bridge *br)
         }
 }
 
+static bool link_to_container(const struct link *l)
+{
+        return l->kind == LINK_CONTAINER || l->kind == LINK_EXPORT_CALLER || l->kind == LINK_IMPORT_OWNER;
+}
+
+/* Queued right behind Hello on every connection to the container bus: on host.sock the bridge's uid proves
+ * nothing (container root has it too), the key does. nsbusd answers nothing else before it. */
+static int64_t link_claim_bridge(struct link *l)
+{
+        const struct bridge_options *o = l->br->o;
+        struct msg_builder b;
+        msg_builder_init(&b, MESSAGE_METHOD_CALL, client_next_serial(l->c));
+        b.destination = DRIVER_NAME;
+        b.path = DRIVER_PATH;
+        b.interface = "org.nsbus.Container1";
+        b.member = "ClaimBridge";
+        msg_builder_open(&b, 'a', "y");
+        for (size_t i = 0; i < o->bridge_key_len; i++)
+                msg_builder_append_basic(&b, 'y', &o->bridge_key[i]);
+        msg_builder_close(&b);
+        struct message *m;
+        int r = msg_builder_finish(&b, &m);
+        if (r < 0)
+                return r;
+        uint32_t serial = m->serial;
+        r = client_queue(l->c, m);
+        message_unref(m);
+        return r < 0 ? r : (int64_t)serial;
+}
+
 static int link_connect(struct link *l, const char *address)
 {
         char err[256] = "";
         int r = client_connect(address, l->br->uid, &l->c, err, sizeof(err));
         if (r < 0) {
                 if (l->kind == LINK_HOST || l->kind == LINK_CONTAINER)
-                        bridge_debug("cannot connect to the %s: %s", link_what(l), err[0] ? err : strerror(-r));
+                        bridge_debug("cannot connect to the %s: %s", link_what(l),
+                                     err[0] ? err : strerror(-r));
                 else
-                        bridge_log("cannot connect to the %s: %s", link_what(l), err[0] ? err : strerror(-r));
+                        bridge_log("cannot connect to the %s: %s", link_what(l),
+                                   err[0] ? err : strerror(-r));
                 return r;
+        }
+        if (link_to_container(l) && l->br->o->bridge_key_len) {
+                int64_t serial = link_claim_bridge(l);
+                r = serial < 0 ? (int)serial
+                    : l->kind == LINK_CONTAINER
+                            ? link_track_driver_call(l, serial, CALL_LOG_ERROR, "ClaimBridge")
+                            : 0;
+                if (r < 0) {
+                        l->c = client_free(l->c);
+                        return r;
+                }
         }
         r = link_watch(l, EPOLLIN);
         if (r < 0) {
@@ -375,13 +432,15 @@ static struct link *caller_link_new(struct bridge *br, enum link_kind kind, cons
         if (!l)
                 return NULL;
         list_init(&l->flush_link);
+        list_init(&l->lru_link);
         l->source.kind = SOURCE_LINK;
         l->br = br;
         l->kind = kind;
         l->caller = strdup(peer);
         l->calls = hashmap_new(&uint64_hash_ops);
         bool to_host = kind == LINK_IMPORT_CALLER || kind == LINK_EXPORT_OWNER;
-        if (!l->caller || !l->calls || link_connect(l, to_host ? br->o->host_address : br->o->container_address) < 0) {
+        if (!l->caller || !l->calls ||
+            link_connect(l, to_host ? br->o->host_address : br->o->container_address) < 0) {
                 caller_link_free(l);
                 return NULL;
         }
@@ -481,7 +540,8 @@ static void host_name_set_owner(struct bridge *br, const char *name, const char 
         } else {
                 if (!hn) {
                         hn = calloc(1, sizeof(*hn));
-                        if (!hn || !(hn->name = strdup(name)) || hashmap_put(br->host_names, hn->name, hn) < 0) {
+                        if (!hn || !(hn->name = strdup(name)) ||
+                            hashmap_put(br->host_names, hn->name, hn) < 0) {
                                 if (hn)
                                         host_name_free(hn);
                                 bridge_log("out of memory tracking %s", name);
@@ -517,10 +577,12 @@ static void export_set_owner(struct bridge *br, size_t i, const char *owner)
         if (owner[0]) {
                 br->export_owners[i] = strdup(owner);
                 if (br->export_owners[i])
-                        owner_link_own(owner_link_get(br, LINK_EXPORT_OWNER, owner, true), e->host_name, true);
+                        owner_link_own(owner_link_get(br, LINK_EXPORT_OWNER, owner, true), e->host_name,
+                                       true);
         }
         bridge_debug("%s %s the container bus: %s %s on the host bus", e->container_name,
-                     owner[0] ? "is on" : "left", owner[0] ? "exporting it as" : "withdrawing", e->host_name);
+                     owner[0] ? "is on" : "left", owner[0] ? "exporting it as" : "withdrawing",
+                     e->host_name);
         if (old && !export_peer_owns_names(br, old))
                 owner_link_drop(br, LINK_EXPORT_OWNER, old);
 }
@@ -588,7 +650,8 @@ static int forward_call(struct link *cl, struct message *m, const char *dest, co
                         return r;
                 }
         }
-        if (cl->kind == LINK_EXPORT_CALLER && !cl->creds_known) {
+        if (cl->n_held || (cl->kind == LINK_EXPORT_CALLER && !cl->creds_known) ||
+            (out->n_fds && !cl->c->authenticated)) {
                 struct message **h = realloc(cl->held, (cl->n_held + 1) * sizeof(*h));
                 if (!h) {
                         message_unref(out);
@@ -596,6 +659,7 @@ static int forward_call(struct link *cl, struct message *m, const char *dest, co
                 }
                 cl->held = h;
                 cl->held[cl->n_held++] = out; /* the reference moves */
+                cl->held_fds |= out->n_fds > 0;
                 return 0;
         }
         r = link_send(cl, out);
@@ -603,20 +667,91 @@ static int forward_call(struct link *cl, struct message *m, const char *dest, co
         return r;
 }
 
+/* Send what a link held once it may carry it (see struct link). A held call with fds that the bus turned
+ * out not to pass fails with NotSupported for its caller, as it would have before the link existed. */
+static void link_release_held(struct bridge *br, struct link *l)
+{
+        if (!l->n_held || !l->c || (l->kind == LINK_EXPORT_CALLER && !l->creds_known) ||
+            (l->held_fds && !l->c->authenticated))
+                return;
+        struct message **held = TAKE_PTR(l->held);
+        size_t n = l->n_held;
+        l->n_held = 0;
+        l->held_fds = false;
+        for (size_t i = 0; i < n; i++) {
+                struct message *m = held[i];
+                struct forwarded *f = NULL;
+                if (m->n_fds && !l->c->unix_fds) {
+                        f = hashmap_remove(l->calls, &(uint64_t){m->serial});
+                        struct link *via = f ? reply_link_for(br, l, f) : NULL;
+                        if (via)
+                                reply_error_to(via, l->caller, f->caller_serial,
+                                               "org.freedesktop.DBus.Error.NotSupported",
+                                               "The bus does not pass file descriptors");
+                        if (f)
+                                forwarded_free(f);
+                } else
+                        link_send(l, m);
+                message_unref(m);
+        }
+        free(held);
+}
+
 /* The caller link for sender on the other bus, made on its first call. */
-static struct link *caller_link_for(struct bridge *br, enum link_kind kind, const char *sender, bool *created)
+static bool link_idle(const struct link *l)
+{
+        return hashmap_size(l->calls) == 0 && l->n_held == 0 && (!l->c || io_out_empty(&l->c->out));
+}
+
+/*
+ * Room for one more container caller's connection to the host bus. Each costs the host bus a connection
+ * charged to the container's mapped root, so a container gets at most max_host_links of them: at the
+ * bound, the least recently used idle one is closed (its caller gets a new one, with a new unique name on
+ * the host, when it calls again). -EBUSY when every link has a call in flight.
+ */
+static int import_callers_make_room(struct bridge *br)
+{
+        if (hashmap_size(br->import_callers) < br->o->max_host_links)
+                return 0;
+        struct link *l;
+        list_for_each_entry(l, &br->import_lru, lru_link)
+        {
+                if (!link_idle(l))
+                        continue;
+                bridge_debug("recycling the idle host connection of %s (%u in use)", l->caller,
+                             br->o->max_host_links);
+                hashmap_remove(br->import_callers, l->caller);
+                caller_link_free(l);
+                return 0;
+        }
+        return -EBUSY;
+}
+
+/* The caller link for sender on the other bus, made on its first call; NULL with *busy set when an import
+ * caller's link cannot be had because all max_host_links are busy. */
+static struct link *caller_link_for(struct bridge *br, enum link_kind kind, const char *sender,
+                                    bool *created, bool *busy)
 {
         struct hashmap *callers = kind == LINK_IMPORT_CALLER ? br->import_callers : br->export_callers;
         struct link *cl = hashmap_get(callers, sender);
-        *created = false;
-        if (cl)
-                return cl;
-        cl = caller_link_new(br, kind, sender);
-        if (cl && hashmap_put(callers, cl->caller, cl) < 0) {
-                caller_link_free(cl);
-                cl = NULL;
+        *created = *busy = false;
+        if (!cl) {
+                if (kind == LINK_IMPORT_CALLER && import_callers_make_room(br) < 0) {
+                        *busy = true;
+                        return NULL;
+                }
+                cl = caller_link_new(br, kind, sender);
+                if (cl && hashmap_put(callers, cl->caller, cl) < 0) {
+                        caller_link_free(cl);
+                        cl = NULL;
+                }
+                *created = cl != NULL;
         }
-        *created = cl != NULL;
+        if (cl && kind == LINK_IMPORT_CALLER) {
+                if (!list_unlinked(&cl->lru_link))
+                        list_del(&cl->lru_link);
+                list_add_tail(&br->import_lru, &cl->lru_link);
+        }
         return cl;
 }
 
@@ -636,7 +771,8 @@ static void import_call(struct bridge *br, struct link *ol, struct message *m)
                 struct hashmap_iter it;
                 struct host_name *hn;
                 HASHMAP_FOREACH(hn, br->host_names, it)
-                permitted = permitted || (streq(hn->owner, host_peer) && import_may_call(br->o->policy, hn->name, m));
+                permitted = permitted ||
+                            (streq(hn->owner, host_peer) && import_may_call(br->o->policy, hn->name, m));
                 dest = host_peer;
         } else {
                 const struct host_name *hn = hashmap_get(br->host_names, dest);
@@ -655,8 +791,15 @@ static void import_call(struct bridge *br, struct link *ol, struct message *m)
                 return;
         }
 
-        bool created;
-        struct link *cl = caller_link_for(br, LINK_IMPORT_CALLER, m->sender, &created);
+        bool created, busy;
+        struct link *cl = caller_link_for(br, LINK_IMPORT_CALLER, m->sender, &created, &busy);
+        if (!cl && busy) {
+                reply_error(ol, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                            "All %u of this container's connections to the host bus have calls in flight "
+                            "(nsbridge --max-host-links); try again later",
+                            br->o->max_host_links);
+                return;
+        }
         if (!cl) {
                 reply_error(ol, m, "org.freedesktop.DBus.Error.Disconnected",
                             "The bridge cannot connect to the host bus for this caller");
@@ -720,8 +863,8 @@ static void export_call(struct bridge *br, struct link *ol, struct message *m)
                         dest = e->container_name;
         }
         if (!dest) {
-                reply_error(ol, m, "org.freedesktop.DBus.Error.ServiceUnknown", "%s is not running in the container",
-                            m->destination);
+                reply_error(ol, m, "org.freedesktop.DBus.Error.ServiceUnknown",
+                            "%s is not running in the container", m->destination);
                 return;
         }
 
@@ -729,8 +872,8 @@ static void export_call(struct bridge *br, struct link *ol, struct message *m)
                 reply_error(ol, m, "org.freedesktop.DBus.Error.Disconnected", "The bridge is reconnecting");
                 return;
         }
-        bool created;
-        struct link *cl = caller_link_for(br, LINK_EXPORT_CALLER, m->sender, &created);
+        bool created, busy;
+        struct link *cl = caller_link_for(br, LINK_EXPORT_CALLER, m->sender, &created, &busy);
         if (!cl) {
                 reply_error(ol, m, "org.freedesktop.DBus.Error.Disconnected",
                             "The bridge cannot connect to the container bus for this caller");
@@ -789,7 +932,8 @@ static void export_link_set_creds(struct bridge *br, const char *caller, struct 
                         ok = false;
                         break;
                 }
-                if ((streq(key, "UnixUserID") || streq(key, "ProcessID")) && msg_reader_enter(&r, 'v', "u") >= 0) {
+                if ((streq(key, "UnixUserID") || streq(key, "ProcessID")) &&
+                    msg_reader_enter(&r, 'v', "u") >= 0) {
                         if (msg_reader_read_basic(&r, 'u', &v) < 0)
                                 ok = false;
                         else
@@ -834,13 +978,7 @@ static void export_link_set_creds(struct bridge *br, const char *caller, struct 
         message_unref(call);
 
         cl->creds_known = true;
-        for (size_t i = 0; i < cl->n_held; i++) {
-                link_send(cl, cl->held[i]);
-                message_unref(cl->held[i]);
-        }
-        free(cl->held);
-        cl->held = NULL;
-        cl->n_held = 0;
+        link_release_held(br, cl);
 }
 
 /* A broadcast in the container from the owner of an exported name: the host sees it from that owner's link,
@@ -861,8 +999,8 @@ static void export_broadcast(struct bridge *br, struct message *m)
 
 static void bridge_check_ready(struct bridge *br)
 {
-        if (br->ready_logged || !link_up(&br->host) || !br->host.c->unique_name || !link_up(&br->container) ||
-            !br->container.c->unique_name)
+        if (br->ready_logged || !link_up(&br->host) || !br->host.c->unique_name ||
+            !link_up(&br->container) || !br->container.c->unique_name)
                 return;
         br->ready_logged = true;
         bridge_log("ready: host bus as %s, container bus as %s", br->host.c->unique_name,
@@ -912,8 +1050,9 @@ static void main_link_named(struct bridge *br, struct link *l)
                 const struct bridge_policy *p = br->o->policy;
                 for (size_t i = 0; i < bridge_policy_n_exports(p); i++)
                         if (br->export_owners[i])
-                                owner_link_own(owner_link_get(br, LINK_EXPORT_OWNER, br->export_owners[i], true),
-                                               bridge_policy_export(p, i)->host_name, true);
+                                owner_link_own(
+                                        owner_link_get(br, LINK_EXPORT_OWNER, br->export_owners[i], true),
+                                        bridge_policy_export(p, i)->host_name, true);
         }
         bridge_check_ready(br);
 }
@@ -1012,8 +1151,8 @@ static void handle_driver_reply(struct bridge *br, struct link *l, struct messag
                 if (m->type == MESSAGE_ERROR) {
                         const char *text = "";
                         message_read(m, "s", &text);
-                        bridge_log("%s (%s) on the %s failed: %s: %s", d->arg ? d->arg : "call",
-                                   "driver", link_what(l), m->error_name, text);
+                        bridge_log("%s (%s) on the %s failed: %s: %s", d->arg ? d->arg : "call", "driver",
+                                   link_what(l), m->error_name, text);
                 }
                 break;
         case CALL_LIST_NAMES: {
@@ -1021,8 +1160,9 @@ static void handle_driver_reply(struct bridge *br, struct link *l, struct messag
                 if (m->type == MESSAGE_METHOD_RETURN && message_read(m, "as", &names) >= 0) {
                         for (char **n = names; *n; n++)
                                 if (**n != ':' && bridge_policy_is_imported(br->o->policy, *n))
-                                        link_track_driver_call(l, client_call_driver(l->c, "GetNameOwner", "s", *n),
-                                                               CALL_GET_NAME_OWNER, *n);
+                                        link_track_driver_call(
+                                                l, client_call_driver(l->c, "GetNameOwner", "s", *n),
+                                                CALL_GET_NAME_OWNER, *n);
                 }
                 free(names);
                 break;
@@ -1060,7 +1200,8 @@ static void handle_main_message(struct bridge *br, struct link *l, struct messag
                 return;
         case MESSAGE_SIGNAL:
                 if (streq_ptr(m->sender, DRIVER_NAME)) {
-                        if (streq_ptr(m->member, "NameOwnerChanged") && streq_ptr(m->interface, DRIVER_INTERFACE))
+                        if (streq_ptr(m->member, "NameOwnerChanged") &&
+                            streq_ptr(m->interface, DRIVER_INTERFACE))
                                 name_owner_changed(br, l, m);
                         return;
                 }
@@ -1074,7 +1215,8 @@ static void handle_main_message(struct bridge *br, struct link *l, struct messag
         }
 }
 
-/* An owner link takes the calls for the peer it stands for; its own driver calls only matter if they fail. */
+/* An owner link takes the calls for the peer it stands for; its own driver calls only matter if they fail.
+ */
 static void handle_owner_message(struct bridge *br, struct link *l, struct message *m)
 {
         if (m->type == MESSAGE_METHOD_CALL) {
@@ -1085,7 +1227,8 @@ static void handle_owner_message(struct bridge *br, struct link *l, struct messa
         } else if (m->type == MESSAGE_ERROR && streq_ptr(m->sender, DRIVER_NAME)) {
                 const char *text = "";
                 message_read(m, "s", &text);
-                bridge_log("the %s refused a name for %s: %s: %s", link_what(l), l->caller, m->error_name, text);
+                bridge_log("the %s refused a name for %s: %s: %s", link_what(l), l->caller, m->error_name,
+                           text);
         }
 }
 
@@ -1099,7 +1242,8 @@ static void handle_caller_message(struct bridge *br, struct link *l, struct mess
         }
         if (m->type != MESSAGE_METHOD_RETURN && m->type != MESSAGE_ERROR)
                 return;
-        if (l->kind == LINK_EXPORT_CALLER && m->reply_serial == l->creds_serial && streq_ptr(m->sender, DRIVER_NAME)) {
+        if (l->kind == LINK_EXPORT_CALLER && m->reply_serial == l->creds_serial &&
+            streq_ptr(m->sender, DRIVER_NAME)) {
                 if (m->type == MESSAGE_ERROR) {
                         const char *text = "";
                         message_read(m, "s", &text);
@@ -1116,7 +1260,8 @@ static void handle_caller_message(struct bridge *br, struct link *l, struct mess
         struct link *via = reply_link_for(br, l, f);
         if (via && via->c) {
                 struct message *out;
-                if (message_new_relay(m, client_next_serial(via->c), f->caller_serial, l->caller, &out) >= 0) {
+                if (message_new_relay(m, client_next_serial(via->c), f->caller_serial, l->caller, &out) >=
+                    0) {
                         link_send(via, out);
                         message_unref(out);
                 }
@@ -1126,8 +1271,8 @@ static void handle_caller_message(struct bridge *br, struct link *l, struct mess
 
 static void link_fail(struct bridge *br, struct link *l, int r)
 {
-        const char *why = r == -ECONNRESET ? "the bus closed the connection"
-                          : r == -EACCES   ? "the bus refused the connection"
+        const char *why = r == -ECONNRESET                ? "the bus closed the connection"
+                          : r == -EACCES                  ? "the bus refused the connection"
                           : r == -EBADMSG || r == -EPROTO ? "the bus sent something invalid"
                                                           : strerror(-r);
         if (l->kind == LINK_HOST || l->kind == LINK_CONTAINER) {
@@ -1150,13 +1295,15 @@ static void link_handle_input(struct bridge *br, struct link *l)
         bool first = true;
         for (;;) {
                 struct message *m = NULL;
-                bool had_name = l->c->unique_name != NULL;
+                bool had_name = l->c->unique_name != NULL, had_auth = l->c->authenticated;
                 int r = client_receive(l->c, br->scratch, sizeof(br->scratch), first, &m);
                 first = false;
                 if (r < 0) {
                         link_fail(br, l, r);
                         return;
                 }
+                if (!had_auth && l->c->authenticated)
+                        link_release_held(br, l);
                 if (!had_name && l->c->unique_name && (l->kind == LINK_HOST || l->kind == LINK_CONTAINER))
                         main_link_named(br, l);
                 if (r == 0)
@@ -1272,8 +1419,10 @@ int bridge_new(const struct bridge_options *o, struct bridge **ret)
         br->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
         list_init(&br->flush_list);
         list_init(&br->dead_links);
+        list_init(&br->import_lru);
         struct link *mains[] = {&br->host, &br->container};
         for (size_t i = 0; i < ELEMENTSOF(mains); i++) {
+                list_init(&mains[i]->lru_link);
                 mains[i]->source.kind = SOURCE_LINK;
                 mains[i]->br = br;
                 mains[i]->kind = i == 0 ? LINK_HOST : LINK_CONTAINER;

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct bridge_policy;
@@ -11,9 +13,12 @@ struct bridge_options {
         const char *name;              /* for log lines */
         const char *host_address;      /* the host bus */
         const char *container_address; /* the container bus's host.sock */
+        const uint8_t *bridge_key;     /* presented on every connection to the container bus (ClaimBridge) */
+        size_t bridge_key_len;
         const struct bridge_policy *policy;
-        int init_pidfd; /* the container's init: when it exits, so does the bridge */
-        int signal_fd;  /* SIGTERM and SIGINT */
+        unsigned max_host_links; /* connections to the host bus for container callers, at most */
+        int init_pidfd;          /* the container's init: when it exits, so does the bridge */
+        int signal_fd;           /* SIGTERM and SIGINT */
         bool verbose;
 };
 

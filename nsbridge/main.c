@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "bridge-policy.h"
 #include "bridge.h"
 #include "client.h"
@@ -30,6 +31,9 @@
 #include "sandbox.h"
 
 #define BOOTSTRAP_TIMEOUT_MS 10000
+/* A container's callers share this many connections to the host bus (dbus-daemon's system bus allows a
+ * uid 256 of them); idle ones are recycled. */
+#define DEFAULT_MAX_HOST_LINKS 64
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -50,7 +54,7 @@ const char *__asan_default_options(void)
 static void usage(FILE *f)
 {
         fprintf(f, "Usage: nsbridge --host-bus=ADDRESS --container-bus=ADDRESS --policy=FILE [--name=NAME]\n"
-                   "                [--verbose]\n"
+                   "                [--max-host-links=N] [--verbose]\n"
                    "Forward the bus names FILE permits between the host bus and a container's nsbusd\n"
                    "(its host.sock). Must be started as root; runs as the container's mapped root.\n");
 }
@@ -59,6 +63,8 @@ struct container_info {
         char name[256];
         pid_t init_pid;
         struct idmap uid_map, gid_map;
+        uint8_t key[64]; /* the bridge key (GetBridgeKey) */
+        size_t key_len;
 };
 
 static int read_idmap(struct msg_reader *r, struct idmap *map)
@@ -82,24 +88,19 @@ static int read_idmap(struct msg_reader *r, struct idmap *map)
         return ret < 0 ? ret : msg_reader_exit(r);
 }
 
-/* The one blocking exchange: org.nsbus.Container1.GetInfo on the container bus, before the sandbox. */
-static int bootstrap_get_info(const char *address, struct container_info *info)
+/* A blocking call to org.nsbus.Container1 on the container bus, before the sandbox: its reply, or -EACCES
+ * for an error (logged), -ETIMEDOUT, -errno. */
+static int bootstrap_call(struct client *c, const char *member, struct message **ret)
 {
-        char err[256] = "";
-        _cleanup_(client_freep) struct client *c = NULL;
-        int r = client_connect(address, geteuid(), &c, err, sizeof(err));
-        if (r < 0) {
-                bridge_log("cannot connect to the container bus %s: %s", address, err[0] ? err : strerror(-r));
-                return r;
-        }
         struct msg_builder b;
         msg_builder_init(&b, MESSAGE_METHOD_CALL, client_next_serial(c));
         b.destination = DRIVER_NAME;
         b.path = DRIVER_PATH;
         b.interface = "org.nsbus.Container1";
-        b.member = "GetInfo";
+        b.member = member;
         struct message *call;
-        if ((r = msg_builder_finish(&b, &call)) < 0)
+        int r = msg_builder_finish(&b, &call);
+        if (r < 0)
                 return r;
         uint32_t serial = call->serial;
         r = client_queue(c, call);
@@ -113,20 +114,16 @@ static int bootstrap_get_info(const char *address, struct container_info *info)
         for (;;) {
                 r = client_flush(c);
                 if (r < 0 && r != -EAGAIN)
-                        break;
+                        return r;
                 struct timespec now;
                 clock_gettime(CLOCK_MONOTONIC, &now);
-                long left = BOOTSTRAP_TIMEOUT_MS - ((now.tv_sec - start.tv_sec) * 1000 +
-                                                    (now.tv_nsec - start.tv_nsec) / 1000000);
-                if (left <= 0) {
-                        r = -ETIMEDOUT;
-                        break;
-                }
+                long left = BOOTSTRAP_TIMEOUT_MS -
+                            ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
+                if (left <= 0)
+                        return -ETIMEDOUT;
                 struct pollfd pfd = {.fd = c->fd, .events = POLLIN | (client_wants_write(c) ? POLLOUT : 0)};
-                if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
-                        r = -errno;
-                        break;
-                }
+                if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+                        return -errno;
                 struct message *m = NULL;
                 bool first = true;
                 while ((r = client_receive(c, scratch, sizeof(scratch), first, &m)) > 0) {
@@ -139,33 +136,105 @@ static int bootstrap_get_info(const char *address, struct container_info *info)
                         if (m->type == MESSAGE_ERROR) {
                                 const char *text = "";
                                 message_read(m, "s", &text);
-                                bridge_log("the container bus refused GetInfo: %s: %s", m->error_name, text);
+                                bridge_log("the container bus refused %s: %s: %s", member, m->error_name,
+                                           text);
                                 message_unref(m);
                                 return -EACCES;
                         }
-                        struct msg_reader rd;
-                        const char *name;
-                        uint32_t pid;
-                        msg_reader_init(&rd, m);
-                        r = -EBADMSG;
-                        if (streq(m->signature, "sua(uuu)a(uuu)") && msg_reader_read_basic(&rd, 's', &name) >= 0 &&
-                            msg_reader_read_basic(&rd, 'u', &pid) >= 0 && read_idmap(&rd, &info->uid_map) >= 0 &&
-                            read_idmap(&rd, &info->gid_map) >= 0 && pid > 0 && pid <= INT32_MAX) {
-                                snprintf(info->name, sizeof(info->name), "%s", name);
-                                info->init_pid = (pid_t)pid;
-                                r = 0;
-                        }
-                        message_unref(m);
-                        if (r < 0)
-                                bridge_log("the container bus sent an unreadable GetInfo reply");
-                        return r;
+                        *ret = m;
+                        return 0;
                 }
                 if (r < 0)
-                        break;
+                        return r;
         }
-        bridge_log("cannot ask the container bus %s which container it serves: %s", address,
-                   r == -EACCES ? "it refused the connection" : strerror(-r));
+}
+
+static int parse_info(struct message *m, struct container_info *info)
+{
+        struct msg_reader rd;
+        const char *name;
+        uint32_t pid;
+        msg_reader_init(&rd, m);
+        if (!streq(m->signature, "sua(uuu)a(uuu)") || msg_reader_read_basic(&rd, 's', &name) < 0 ||
+            msg_reader_read_basic(&rd, 'u', &pid) < 0 || read_idmap(&rd, &info->uid_map) < 0 ||
+            read_idmap(&rd, &info->gid_map) < 0 || pid == 0 || pid > INT32_MAX)
+                return -EBADMSG;
+        snprintf(info->name, sizeof(info->name), "%s", name);
+        info->init_pid = (pid_t)pid;
+        return 0;
+}
+
+static int parse_key(struct message *m, struct container_info *info)
+{
+        struct msg_reader rd;
+        msg_reader_init(&rd, m);
+        if (!streq(m->signature, "ay") || msg_reader_enter(&rd, 'a', "y") < 0)
+                return -EBADMSG;
+        while (msg_reader_peek(&rd)) {
+                if (info->key_len == sizeof(info->key) ||
+                    msg_reader_read_basic(&rd, 'y', &info->key[info->key_len]) < 0)
+                        return -EBADMSG;
+                info->key_len++;
+        }
+        return info->key_len > 0 ? 0 : -EBADMSG;
+}
+
+/* The bootstrap, as root: which container the bus serves (GetInfo) and the key that proves the bridge on
+ * host.sock (GetBridgeKey, for the host's root only). */
+static int bootstrap_get_info(const char *address, struct container_info *info)
+{
+        char err[256] = "";
+        _cleanup_(client_freep) struct client *c = NULL;
+        int r = client_connect(address, geteuid(), &c, err, sizeof(err));
+        if (r < 0) {
+                bridge_log("cannot connect to the container bus %s: %s", address,
+                           err[0] ? err : strerror(-r));
+                return r;
+        }
+        struct message *m = NULL;
+        if ((r = bootstrap_call(c, "GetInfo", &m)) >= 0) {
+                r = parse_info(m, info);
+                message_unref(TAKE_PTR(m));
+                if (r >= 0 && (r = bootstrap_call(c, "GetBridgeKey", &m)) >= 0) {
+                        r = parse_key(m, info);
+                        message_unref(m);
+                }
+                if (r == -EBADMSG)
+                        bridge_log("the container bus sent an unreadable reply to GetInfo or GetBridgeKey");
+        }
+        if (r < 0 && r != -EACCES && r != -EBADMSG)
+                bridge_log("cannot ask the container bus %s which container it serves: %s", address,
+                           r == -ECONNRESET ? "it closed the connection" : strerror(-r));
         return r;
+}
+
+/*
+ * host.sock lives in a directory only root may enter, and the bridge is not root for long. While it is, it
+ * opens the socket file itself (O_PATH) and from then on connects through /proc/self/fd/N, which reaches the
+ * socket without a path lookup through that directory: the handle is the bridge's admission ticket. Sets
+ * *ret_fd to the handle and *ret_address to the address to use; an address that is not a single
+ * unix:path= is used as it is (*ret_fd -1, *ret_address NULL). Returns 0 or -errno (logged).
+ */
+static int container_bus_handle(const char *address, int *ret_fd, char **ret_address)
+{
+        *ret_fd = -1;
+        *ret_address = NULL;
+        char err[256] = "";
+        _cleanup_(address_freep) struct address *a = NULL;
+        if (address_parse(address, &a, err, sizeof(err)) < 0 || a->n_entries != 1 ||
+            !streq(a->entries[0].transport, "unix") || !address_entry_get(&a->entries[0], "path"))
+                return 0;
+        const char *path = address_entry_get(&a->entries[0], "path");
+        _cleanup_close_ int fd = open(path, O_PATH | O_CLOEXEC);
+        if (fd < 0) {
+                int r = -errno;
+                bridge_log("cannot open the container bus's socket %s: %s", path, strerror(-r));
+                return r;
+        }
+        if (asprintf(ret_address, "unix:path=/proc/self/fd/%d", fd) < 0)
+                return -ENOMEM;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
 }
 
 /* The sandbox proves itself once: a syscall it does not allow must fail. */
@@ -174,7 +243,8 @@ static int sandbox_check(void)
         int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
                 close(fd);
-                bridge_log("sandbox check: open(\"/etc/passwd\") succeeded; the seccomp filter is not active");
+                bridge_log(
+                        "sandbox check: open(\"/etc/passwd\") succeeded; the seccomp filter is not active");
                 return -EPERM;
         }
         bridge_log("sandbox check: open(\"/etc/passwd\") refused: %s", strerror(errno));
@@ -183,18 +253,28 @@ static int sandbox_check(void)
 
 int main(int argc, char **argv)
 {
-        enum { ARG_HOST = 0x100, ARG_CONTAINER, ARG_POLICY, ARG_NAME, ARG_VERBOSE, ARG_VERSION };
+        enum {
+                ARG_HOST = 0x100,
+                ARG_CONTAINER,
+                ARG_POLICY,
+                ARG_NAME,
+                ARG_MAX_HOST_LINKS,
+                ARG_VERBOSE,
+                ARG_VERSION
+        };
         static const struct option options[] = {
                 {"host-bus", required_argument, NULL, ARG_HOST},
                 {"container-bus", required_argument, NULL, ARG_CONTAINER},
                 {"policy", required_argument, NULL, ARG_POLICY},
                 {"name", required_argument, NULL, ARG_NAME},
+                {"max-host-links", required_argument, NULL, ARG_MAX_HOST_LINKS},
                 {"verbose", no_argument, NULL, ARG_VERBOSE},
                 {"version", no_argument, NULL, ARG_VERSION},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
-        struct bridge_options o = {.init_pidfd = -1, .signal_fd = -1};
+        struct bridge_options o = {
+                .init_pidfd = -1, .signal_fd = -1, .max_host_links = DEFAULT_MAX_HOST_LINKS};
         const char *policy_file = NULL;
         int c;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
@@ -211,6 +291,19 @@ int main(int argc, char **argv)
                 case ARG_NAME:
                         o.name = optarg;
                         break;
+                case ARG_MAX_HOST_LINKS: {
+                        char *end;
+                        errno = 0;
+                        unsigned long v = strtoul(optarg, &end, 10);
+                        if (errno || end == optarg || *end || optarg[0] == '-' || v == 0 || v > 65536) {
+                                fprintf(stderr,
+                                        "nsbridge: --max-host-links=%s: not a number from 1 to 65536\n",
+                                        optarg);
+                                return 2;
+                        }
+                        o.max_host_links = (unsigned)v;
+                        break;
+                }
                 case ARG_VERBOSE:
                         o.verbose = true;
                         break;
@@ -259,9 +352,23 @@ int main(int argc, char **argv)
         }
         o.signal_fd = signal_fd;
 
+        if (geteuid() != 0) {
+                fprintf(stderr,
+                        "nsbridge: must be started as root: it reads the container bus's bridge key as "
+                        "root, then runs as the container's mapped root\n");
+                return 1;
+        }
         struct container_info info = {};
         if (bootstrap_get_info(o.container_address, &info) < 0)
                 return 1;
+        o.bridge_key = info.key;
+        o.bridge_key_len = info.key_len;
+        _cleanup_free_ char *handle_address = NULL;
+        _cleanup_close_ int handle = -1;
+        if (container_bus_handle(o.container_address, &handle, &handle_address) < 0)
+                return 1;
+        if (handle_address)
+                o.container_address = handle_address;
         if (!o.name)
                 bridge_log_name = info.name;
         uint32_t uid, gid;
@@ -279,14 +386,9 @@ int main(int argc, char **argv)
         }
         o.init_pidfd = init_pidfd;
 
-        if (geteuid() == 0) {
-                r = sandbox_drop_privileges(uid, gid);
-                if (r < 0) {
-                        bridge_log("cannot become uid %u: %s", uid, strerror(-r));
-                        return 1;
-                }
-        } else if (geteuid() != uid) {
-                bridge_log("must be started as root (or as the container's root, uid %u)", uid);
+        r = sandbox_drop_privileges(uid, gid);
+        if (r < 0) {
+                bridge_log("cannot become uid %u: %s", uid, strerror(-r));
                 return 1;
         }
         /* Its epoll and timer fds are made before the sandbox, which has no syscalls to make them. */
