@@ -427,6 +427,40 @@ uint32_t bus_next_serial(struct bus *b)
         return b->driver_serial;
 }
 
+int bus_add_peer(struct bus *b, int fd, enum listener_origin origin)
+{
+        struct peer *p;
+        int r = peer_new(b, fd, origin, &p);
+        if (r < 0) {
+                struct ucred uc = {0};
+                socklen_t len = sizeof(uc);
+                getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len);
+                bus_log(b, LOG_WARNING, "connection (pid %d, uid %u): refused: %s", (int)uc.pid,
+                        (unsigned)uc.uid,
+                        r == -EUSERS ? "too many connections (limits in the configuration)" : strerror(-r));
+                close(fd);
+                return r;
+        }
+        const char *refused = container_admit(b, p);
+        if (refused) {
+                peer_disconnect(p, "refused: %s", refused);
+                return -EPERM;
+        }
+        if (!policy_check_connect(b, p)) {
+                peer_disconnect(p, "not allowed to connect by the bus policy");
+                return -EPERM;
+        }
+        if (policy_peer_attach(b, p) < 0) {
+                peer_disconnect(p, "out of memory");
+                return -ENOMEM;
+        }
+        /* Clients write their opening right after connect(), usually before the bus gets to accept():
+         * read it now rather than one more epoll_wait() later (a read that finds nothing costs one
+         * recvmsg(), and epoll reports the peer as usual). */
+        peer_dispatch(p, EPOLLIN);
+        return 0;
+}
+
 /* One connection per wakeup, as dbus-broker does: the listener is level-triggered, so a backlog brings the
  * loop back here after the other ready peers have had their turn, and a lone connection does not pay for
  * a second accept4() that can only say EAGAIN. */
@@ -446,35 +480,7 @@ static void bus_accept(struct bus *b, struct listener *l)
                 }
                 return;
         }
-        struct peer *p;
-        int r = peer_new(b, fd, l->origin, &p);
-        if (r < 0) {
-                struct ucred uc = {0};
-                socklen_t len = sizeof(uc);
-                getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len);
-                bus_log(b, LOG_WARNING, "connection (pid %d, uid %u): refused: %s", (int)uc.pid,
-                        (unsigned)uc.uid,
-                        r == -EUSERS ? "too many connections (limits in the configuration)" : strerror(-r));
-                close(fd);
-                return;
-        }
-        const char *refused = container_admit(b, p);
-        if (refused) {
-                peer_disconnect(p, "refused: %s", refused);
-                return;
-        }
-        if (!policy_check_connect(b, p)) {
-                peer_disconnect(p, "not allowed to connect by the bus policy");
-                return;
-        }
-        if (policy_peer_attach(b, p) < 0) {
-                peer_disconnect(p, "out of memory");
-                return;
-        }
-        /* Clients write their opening right after connect(), usually before the bus gets to accept():
-         * read it now rather than one more epoll_wait() later (a read that finds nothing costs one
-         * recvmsg(), and epoll reports the peer as usual). */
-        peer_dispatch(p, EPOLLIN);
+        bus_add_peer(b, fd, l->origin);
 }
 
 static void bus_handle_signals(struct bus *b)
@@ -517,62 +523,66 @@ static int min_timeout(int a, int b)
         return MIN(a, b);
 }
 
-int bus_run(struct bus *b)
+int bus_run_once(struct bus *b, int max_timeout_ms)
 {
         struct epoll_event events[128];
+        uint64_t now = now_usec();
+        int timeout = min_timeout(check_auth_timeouts(b, now), activation_check_timeouts(b, now));
+        timeout = min_timeout(timeout, bus_check_reply_timeouts(b, now));
+        timeout = min_timeout(timeout, max_timeout_ms);
+        /* Timeouts may have queued errors (and doomed receivers that cannot take them). */
+        bus_disconnect_doomed(b);
+        while (!list_empty(&b->flush_list))
+                peer_flush(list_first_entry(&b->flush_list, struct peer, flush_link));
+        free_dead_peers(b);
 
-        while (!b->exiting) {
-                uint64_t now = now_usec();
-                int timeout = min_timeout(check_auth_timeouts(b, now), activation_check_timeouts(b, now));
-                timeout = min_timeout(timeout, bus_check_reply_timeouts(b, now));
-                /* Timeouts may have queued errors (and doomed receivers that cannot take them). */
+        int n = epoll_wait(b->epoll_fd, events, ELEMENTSOF(events), timeout);
+        if (n < 0)
+                return errno == EINTR ? 0 : -errno;
+        /* New connections first: a client is waiting for its Hello reply, while the peer that
+         * closed just before it (usually in the same batch) can be cleaned up after. */
+        for (int i = 1; i < n; i++) {
+                if (((struct source *)events[i].data.ptr)->kind == SOURCE_LISTENER) {
+                        struct epoll_event t = events[0];
+                        events[0] = events[i];
+                        events[i] = t;
+                }
+        }
+        for (int i = 0; i < n; i++) {
+                struct source *src = events[i].data.ptr;
+                switch (src->kind) {
+                case SOURCE_SIGNALS:
+                        bus_handle_signals(b);
+                        break;
+                case SOURCE_LISTENER:
+                        bus_accept(b, container_of(src, struct listener, source));
+                        break;
+                case SOURCE_CONTAINER:
+                        container_handle_exit(b);
+                        break;
+                case SOURCE_PEER: {
+                        struct peer *p = container_of(src, struct peer, source);
+                        /* A peer disconnected earlier in this batch is on the dead list, not freed yet. */
+                        if (p->state != PEER_DEAD)
+                                peer_dispatch(p, events[i].events);
+                        break;
+                }
+                }
                 bus_disconnect_doomed(b);
-                while (!list_empty(&b->flush_list))
-                        peer_flush(list_first_entry(&b->flush_list, struct peer, flush_link));
-                free_dead_peers(b);
+        }
+        while (!list_empty(&b->flush_list))
+                peer_flush(list_first_entry(&b->flush_list, struct peer, flush_link));
+        free_dead_peers(b);
+        bus_update_accepting(b);
+        return n;
+}
 
-                int n = epoll_wait(b->epoll_fd, events, ELEMENTSOF(events), timeout);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                /* New connections first: a client is waiting for its Hello reply, while the peer that
-                 * closed just before it (usually in the same batch) can be cleaned up after. */
-                for (int i = 1; i < n; i++) {
-                        if (((struct source *)events[i].data.ptr)->kind == SOURCE_LISTENER) {
-                                struct epoll_event t = events[0];
-                                events[0] = events[i];
-                                events[i] = t;
-                        }
-                }
-                for (int i = 0; i < n; i++) {
-                        struct source *src = events[i].data.ptr;
-                        switch (src->kind) {
-                        case SOURCE_SIGNALS:
-                                bus_handle_signals(b);
-                                break;
-                        case SOURCE_LISTENER:
-                                bus_accept(b, container_of(src, struct listener, source));
-                                break;
-                        case SOURCE_CONTAINER:
-                                container_handle_exit(b);
-                                break;
-                        case SOURCE_PEER: {
-                                struct peer *p = container_of(src, struct peer, source);
-                                /* A peer disconnected earlier in this batch is on the dead list, not freed
-                                 * yet. */
-                                if (p->state != PEER_DEAD)
-                                        peer_dispatch(p, events[i].events);
-                                break;
-                        }
-                        }
-                        bus_disconnect_doomed(b);
-                }
-                while (!list_empty(&b->flush_list))
-                        peer_flush(list_first_entry(&b->flush_list, struct peer, flush_link));
-                free_dead_peers(b);
-                bus_update_accepting(b);
+int bus_run(struct bus *b)
+{
+        while (!b->exiting) {
+                int r = bus_run_once(b, -1);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }

@@ -265,6 +265,13 @@ void bus_free(struct bus *b);
 int bus_add_listener(struct bus *b, const char *address, enum listener_origin origin, struct listener **ret);
 int bus_apply_config(struct bus *b, struct bus_config *c);
 int bus_reload_config(struct bus *b);
+/* Serve a connected socket as a new peer that came in on a listener of this origin (the bus takes fd,
+ * and closes it if the peer is refused): 0, or -errno when refused. */
+int bus_add_peer(struct bus *b, int fd, enum listener_origin origin);
+/* One turn of the event loop, waiting at most max_timeout_ms (-1: until something happens): the number of
+ * events handled, or -errno. */
+int bus_run_once(struct bus *b, int max_timeout_ms);
+/* Turn until SIGTERM/SIGINT or the container's end: 0, or -errno. */
 int bus_run(struct bus *b);
 struct peer *bus_find_peer_by_name(struct bus *b, const char *name);
 uint32_t bus_next_serial(struct bus *b);

@@ -424,7 +424,9 @@ static int dispatch(struct bus *b, struct peer *sender, struct message *m)
         {
                 r = message_stamp(m, sender->unique_name);
                 if (r < 0) {
-                        peer_disconnect(sender, "message too large after adding the sender");
+                        peer_disconnect(sender, "%s",
+                                        r == -E2BIG ? "message too large after adding the sender"
+                                                    : "out of memory while routing its message");
                         return r;
                 }
         }

@@ -31,6 +31,12 @@ int client_connect(const char *address, uid_t uid, struct client **ret, char *er
         }
         if (fd < 0)
                 return r;
+        return client_new(fd, uid, ret);
+}
+
+int client_new(int fd, uid_t uid, struct client **ret)
+{
+        int r;
         if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
                 r = -errno;
                 close(fd);

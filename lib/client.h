@@ -42,6 +42,8 @@ struct client {
  * until client_flush(). Errors: what address_parse()/address_connect() return, with a message in err.
  */
 int client_connect(const char *address, uid_t uid, struct client **ret, char *err, size_t errlen);
+/* The same on a socket already connected to a bus (the client takes fd, and closes it on failure). */
+int client_new(int fd, uid_t uid, struct client **ret);
 struct client *client_free(struct client *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct client *, client_free)
 

@@ -129,7 +129,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct message *, message_unref)
 #define _cleanup_message_ _cleanup_(message_unrefp)
 
 /* Build the outgoing header with SENDER = sender (NULL: keep none), dropping
- * unknown header fields. Returns -ENOMEM. Idempotent for the same sender. */
+ * unknown header fields. Returns -E2BIG when the message would then exceed the
+ * protocol's limits, -ENOMEM. Idempotent for the same sender. */
 int message_stamp(struct message *m, const char *sender);
 
 /*

@@ -25,6 +25,7 @@
  * the received body (message_new_relay()), and its fds move with it.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1080,11 +1081,31 @@ static void schedule_reconnect(struct bridge *br, struct link *l)
         bridge_arm_timer(br);
 }
 
+static bool container_init_exited(const struct bridge *br)
+{
+        struct pollfd p = {.fd = br->o->init_pidfd, .events = POLLIN};
+        return br->o->init_pidfd >= 0 && poll(&p, 1, 0) > 0;
+}
+
 static void main_link_try_connect(struct bridge *br, struct link *l)
 {
         l->retry_at_usec = 0;
         const char *address = l->kind == LINK_HOST ? br->o->host_address : br->o->container_address;
-        if (link_connect(l, address) < 0 || main_link_start(br, l) < 0) {
+        int r = link_connect(l, address);
+        if (l->kind == LINK_CONTAINER && (r == -ECONNREFUSED || r == -ENOENT)) {
+                /* Nothing listens there any more: the container's bus has ended. A new one has a new socket
+                 * and a new bridge key, so it needs a new bridge; retrying here would never succeed. */
+                if (container_init_exited(br)) {
+                        bridge_log("the container's init exited: exiting");
+                        br->exit_code = 0;
+                } else {
+                        bridge_log("the container bus is gone (%s): exiting; a new bus needs a new bridge",
+                                   strerror(-r));
+                        br->exit_code = 1;
+                }
+                return;
+        }
+        if (r < 0 || main_link_start(br, l) < 0) {
                 if (l->c) {
                         l->c = client_free(l->c); /* main_link_start failed: out of memory */
                         l->epoll_events = 0;

@@ -28,6 +28,8 @@ static const struct {
         {"epoll_wait", "the event loop"},
         {"epoll_pwait", "the event loop (glibc may use it for epoll_wait)"},
         {"epoll_ctl", "watching and unwatching connections"},
+        {"poll", "asking, without waiting, whether the container's init has exited"},
+        {"ppoll", "the same (glibc may use it for poll)"},
         {"recvmsg", "reading messages and fds"},
         {"sendmsg", "writing messages and fds"},
         {"sendto", "the SASL request (send())"},

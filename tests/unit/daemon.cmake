@@ -1,0 +1,5 @@
+# The daemon's bus logic, linked from nsbusd-core and driven over socketpairs (bus-harness.h).
+# test-routing fails allocations on purpose: malloc, calloc and realloc are wrapped at link time.
+nsbus_unit_test(test-routing nsbusd-core)
+target_include_directories(test-routing PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
+target_link_options(test-routing PRIVATE LINKER:--wrap=malloc,--wrap=calloc,--wrap=realloc)
