@@ -441,11 +441,10 @@ int bus_add_peer(struct bus *b, int fd, enum listener_origin origin)
                 close(fd);
                 return r;
         }
-        const char *refused = container_admit(b, p);
-        if (refused) {
-                peer_disconnect(p, "refused: %s", refused);
-                return -EPERM;
-        }
+        /* A peer the container boundary refuses still gets to authenticate, so that it learns why: its Hello
+         * is answered with AccessDenied and the reason, then the connection ends. Until then it is only a
+         * connection in SASL, charged to its uid like any other. */
+        p->refusal = container_admit(b, p);
         if (!policy_check_connect(b, p)) {
                 peer_disconnect(p, "not allowed to connect by the bus policy");
                 return -EPERM;

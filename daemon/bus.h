@@ -170,7 +170,8 @@ struct peer {
         enum peer_trust trust;
         bool unix_fds;
         const char *close_after_flush; /* refused: disconnect with this reason once the error is written */
-        bool proxied; /* creds are a host caller's, set by its bridge (SetProxiedCredentials) */
+        const char *refusal; /* why the container boundary refuses it: its Hello gets this as AccessDenied */
+        bool proxied;        /* creds are a host caller's, set by its bridge (SetProxiedCredentials) */
 
         struct peer_creds creds;
         struct user_account *user;

@@ -125,7 +125,10 @@ void peer_flush(struct peer *p)
                 return;
         }
         if (r == 0 && p->close_after_flush) {
-                peer_disconnect(p, "%s", p->close_after_flush);
+                if (p->refusal)
+                        peer_disconnect(p, "refused: %s", p->refusal);
+                else
+                        peer_disconnect(p, "%s", p->close_after_flush);
                 return;
         }
         peer_update_epoll(p);
@@ -330,6 +333,12 @@ static void peer_handle_message(struct peer *p, struct message *m)
                 }
                 if (!hello) {
                         peer_disconnect(p, "sent a message before Hello");
+                        return;
+                }
+                if (p->refusal) {
+                        bus_reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied", "%s",
+                                        p->refusal);
+                        p->close_after_flush = p->refusal;
                         return;
                 }
         } else if (p->state == PEER_MONITOR) {
