@@ -17,6 +17,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "dbus-errors.h"
+#include "log.h"
 #include "activation.h"
 #include "userdb.h"
 
@@ -154,7 +156,7 @@ static int parse_service_file(struct bus *b, const char *path, struct activation
                         continue;
                 char *eq = strchr(s, '=');
                 if (!eq) {
-                        bus_log(b, 4, "%s:%u: ignoring line without '='", path, lineno);
+                        log_warning("%s:%u: ignoring line without '='", path, lineno);
                         continue;
                 }
                 *eq = 0;
@@ -173,8 +175,8 @@ static int parse_service_file(struct bus *b, const char *path, struct activation
                 }
         }
         if (!e->name || !e->exec || !dbus_validate_well_known_name(e->name, strlen(e->name))) {
-                bus_log(b, 4, "%s: not a valid service file (needs a valid Name= and an Exec=), ignored",
-                        path);
+                log_warning("%s: not a valid service file (needs a valid Name= and an Exec=), ignored",
+                            path);
                 entry_free(e);
                 return -EINVAL;
         }
@@ -224,7 +226,7 @@ int activation_load(struct bus *b, char *const *dirs, size_t n_dirs)
         for (size_t i = 0; i < n_dirs; i++) {
                 int r = load_dir(b, dirs[i]);
                 if (r < 0)
-                        bus_log(b, 4, "cannot read service directory %s: %s", dirs[i], strerror(-r));
+                        log_warning("cannot read service directory %s: %s", dirs[i], strerror(-r));
         }
         return 0;
 }
@@ -495,7 +497,7 @@ static int start(struct bus *b, struct peer *sender, struct message *m, const ch
         struct pending *pd;
         list_for_each_entry(pd, &n->pending_activation, link) queued++;
         if (queued >= bus_limit(b->limits.max_pending_service_starts))
-                return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                return bus_reply_error(b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
                                        "The maximum number of pending activations has been reached");
 
         pd = zalloc(sizeof(*pd));
@@ -513,8 +515,8 @@ static int start(struct bus *b, struct peer *sender, struct message *m, const ch
         activating_add(b, n, now_usec() + (uint64_t)b->limits.service_start_timeout * 1000);
         r = spawn_service(b, n->activatable);
         if (r < 0)
-                fail_pending(b, n, "org.freedesktop.DBus.Error.Spawn.ExecFailed",
-                             "Failed to execute program %s: %s", n->activatable->exec, strerror(-r));
+                fail_pending(b, n, DBUS_ERROR_SPAWN_EXEC_FAILED, "Failed to execute program %s: %s",
+                             n->activatable->exec, strerror(-r));
         return 0;
 }
 
@@ -603,16 +605,16 @@ void activation_reap_children(struct bus *b)
                             read(c->exec_errno_fd, &exec_errno, sizeof(exec_errno)) != sizeof(exec_errno))
                                 exec_errno = 0;
                         if (n && activating(n) && !c->acquired && exec_errno)
-                                fail_pending(b, n, "org.freedesktop.DBus.Error.Spawn.ExecFailed",
+                                fail_pending(b, n, DBUS_ERROR_SPAWN_EXEC_FAILED,
                                              "Failed to execute program %s: %s", c->name,
                                              strerror(exec_errno));
                         else if (n && activating(n) && !c->acquired && failed) {
                                 if (WIFEXITED(status))
-                                        fail_pending(b, n, "org.freedesktop.DBus.Error.Spawn.ChildExited",
+                                        fail_pending(b, n, DBUS_ERROR_SPAWN_CHILD_EXITED,
                                                      "Process %s exited with status %d", c->name,
                                                      WEXITSTATUS(status));
                                 else
-                                        fail_pending(b, n, "org.freedesktop.DBus.Error.Spawn.ChildSignaled",
+                                        fail_pending(b, n, DBUS_ERROR_SPAWN_CHILD_SIGNALED,
                                                      "Process %s received signal %d", c->name,
                                                      WTERMSIG(status));
                         }
@@ -640,7 +642,7 @@ int activation_check_timeouts(struct bus *b, uint64_t now)
                                 kill(c->pid, SIGTERM);
                 }
                 /* Unlinks n from b->activating, and may free it. */
-                fail_pending(b, n, "org.freedesktop.DBus.Error.TimedOut",
+                fail_pending(b, n, DBUS_ERROR_TIMED_OUT,
                              "Failed to activate service '%s': timed out (service_start_timeout=%dms)",
                              n->name, b->limits.service_start_timeout);
         }

@@ -24,6 +24,7 @@
 #include "container.h"
 #include "address.h"
 #include "bus.h"
+#include "log.h"
 #include "policy-check.h"
 #include "quotas.h"
 
@@ -31,21 +32,6 @@
 static struct source signals_source = {.kind = SOURCE_SIGNALS};
 
 static int bus_signal_fd = -1;
-bool bus_log_syslog;
-bool bus_log_stderr = true;
-
-void bus_log(struct bus *b, int priority, const char *fmt, ...)
-{
-        char text[1024];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(text, sizeof(text), fmt, ap);
-        va_end(ap);
-        if (bus_log_stderr)
-                fprintf(stderr, "nsbusd: %s\n", text);
-        if (bus_log_syslog)
-                syslog(priority, "%s", text);
-}
 
 static void random_hex(char *out, size_t n_hex)
 {
@@ -197,7 +183,7 @@ static void free_dead_peers(struct bus *b)
                 b->n_freed_since_trim = 0;
         }
         if (freed && b->fds_exhausted) {
-                bus_log(b, LOG_INFO, "file descriptors available again: accepting connections");
+                log_info("file descriptors available again: accepting connections");
                 b->fds_exhausted = false;
         }
 }
@@ -262,7 +248,7 @@ int bus_add_listener(struct bus *b, const char *address, enum listener_origin or
         _cleanup_(address_freep) struct address *a = NULL;
         int r = address_parse(address, &a, err, sizeof(err));
         if (r < 0) {
-                bus_log(b, LOG_ERR, "invalid listen address: %s", err[0] ? err : address);
+                log_error("invalid listen address: %s", err[0] ? err : address);
                 return r;
         }
         /* Like libdbus, a listen address with several entries uses the first that works. */
@@ -271,8 +257,7 @@ int bus_add_listener(struct bus *b, const char *address, enum listener_origin or
                 char *actual = NULL;
                 r = address_listen(&a->entries[i], b->guid, &fd, &actual, err, sizeof(err));
                 if (r < 0) {
-                        bus_log(b, LOG_WARNING, "cannot listen on %s: %s", address,
-                                err[0] ? err : strerror(-r));
+                        log_warning("cannot listen on %s: %s", address, err[0] ? err : strerror(-r));
                         continue;
                 }
                 struct listener *l = zalloc(sizeof(*l));
@@ -331,10 +316,9 @@ static int apply_servicedirs(struct bus *b, const struct bus_config *c)
                 /* An activated service must start inside the container (its root, its namespaces, its
                  * user); nsbusd cannot do that yet, and starting the host's binaries instead would be
                  * wrong, so a container bus activates nothing. */
-                bus_log(b, LOG_WARNING,
-                        "bus activation is not supported on a container bus; %zu service "
-                        "directories ignored",
-                        c->n_servicedirs);
+                log_warning("bus activation is not supported on a container bus; %zu service "
+                            "directories ignored",
+                            c->n_servicedirs);
                 return activation_load(b, NULL, 0);
         }
         _cleanup_free_ char **dirs = new0(char *, c->n_servicedirs + 1);
@@ -352,8 +336,8 @@ int bus_apply_config(struct bus *b, struct bus_config *c)
         b->allow_external = config_allows_mech(c, "EXTERNAL");
         for (size_t i = 0; i < c->n_auth; i++)
                 if (!streq(c->auth[i], "EXTERNAL") && !streq(c->auth[i], "ANONYMOUS"))
-                        bus_log(b, LOG_WARNING,
-                                "auth mechanism %s is not supported by nsbusd and is ignored", c->auth[i]);
+                        log_warning("auth mechanism %s is not supported by nsbusd and is ignored",
+                                    c->auth[i]);
         free(b->bus_type);
         b->bus_type = c->type ? strdup(c->type) : NULL;
         bus_policy_unref(b->policy);
@@ -366,7 +350,7 @@ int bus_apply_config(struct bus *b, struct bus_config *c)
 
 static void warn_cb(void *userdata, const char *msg)
 {
-        bus_log(userdata, LOG_WARNING, "%s", msg);
+        log_warning("%s", msg);
 }
 
 int bus_reload_config(struct bus *b)
@@ -382,7 +366,7 @@ int bus_reload_config(struct bus *b)
         struct bus_config_load_options o = {.warn = warn_cb, .userdata = b, .listen_optional = true};
         int r = bus_config_load_with(b->config_file, &o, &c, err, sizeof(err));
         if (r < 0) {
-                bus_log(b, LOG_ERR, "reloading configuration failed, keeping the old one: %s", err);
+                log_error("reloading configuration failed, keeping the old one: %s", err);
                 return r;
         }
         r = bus_apply_config(b, c);
@@ -397,7 +381,7 @@ int bus_reload_config(struct bus *b)
                 if (policy_peer_attach(b, p) < 0)
                         peer_disconnect(p, "out of memory while applying the new policy");
         }
-        bus_log(b, LOG_INFO, "configuration reloaded");
+        log_info("configuration reloaded");
         return r;
 }
 
@@ -435,9 +419,9 @@ int bus_add_peer(struct bus *b, int fd, enum listener_origin origin)
                 struct ucred uc = {0};
                 socklen_t len = sizeof(uc);
                 getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len);
-                bus_log(b, LOG_WARNING, "connection (pid %d, uid %u): refused: %s", (int)uc.pid,
-                        (unsigned)uc.uid,
-                        r == -EUSERS ? "too many connections (limits in the configuration)" : strerror(-r));
+                log_warning("connection (pid %d, uid %u): refused: %s", (int)uc.pid, (unsigned)uc.uid,
+                            r == -EUSERS ? "too many connections (limits in the configuration)"
+                                         : strerror(-r));
                 close(fd);
                 return r;
         }
@@ -471,11 +455,10 @@ static void bus_accept(struct bus *b, struct listener *l)
         if (fd < 0) {
                 if (errno == EMFILE || errno == ENFILE) {
                         /* Waiting clients stay in the backlog until a connection closes. */
-                        bus_log(b, LOG_WARNING,
-                                "accept failed: %m; not accepting until a connection closes");
+                        log_warning("accept failed: %m; not accepting until a connection closes");
                         b->fds_exhausted = true;
                 } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-                        bus_log(b, LOG_WARNING, "accept failed: %m");
+                        log_warning("accept failed: %m");
                 }
                 return;
         }

@@ -278,7 +278,6 @@ struct peer *bus_find_peer_by_name(struct bus *b, const char *name);
 uint32_t bus_next_serial(struct bus *b);
 /* The first 32 characters of text if they are a machine id (lowercase hex). */
 bool bus_parse_machine_id(const char *text, char out[33]);
-void bus_log(struct bus *b, int priority, const char *fmt, ...) _printf_(3, 4);
 
 /* peer.c */
 int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **ret);

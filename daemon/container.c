@@ -28,6 +28,7 @@
 #include "address.h"
 #include "bridge-policy.h"
 #include "bus.h"
+#include "log.h"
 #include "container.h"
 #include "quotas.h"
 
@@ -192,8 +193,8 @@ static int listen_at(struct bus *b, int dir_fd, const char *dir, const char *nam
                 return -ENOMEM;
         int r = claim_socket_path(path);
         if (r < 0) {
-                bus_log(b, LOG_ERR, "cannot use %s: %s", path,
-                        r == -EADDRINUSE ? "another bus is listening there" : strerror(-r));
+                log_error("cannot use %s: %s", path,
+                          r == -EADDRINUSE ? "another bus is listening there" : strerror(-r));
                 return r;
         }
         if (address_escape_value(path, &escaped) < 0 || asprintf(&address, "unix:path=%s", escaped) < 0)
@@ -254,7 +255,7 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
                 char err[512];
                 r = bridge_policy_load(policy_file, &c->policy, err, sizeof(err));
                 if (r < 0) {
-                        bus_log(b, LOG_ERR, "%s", err);
+                        log_error("%s", err);
                         return r;
                 }
         }
@@ -266,8 +267,7 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
         /* The container's root, as the host sees it, owns what the container sees. */
         r = ns_registry_capture(b->namespaces, c->pidfd, pid, &c->user_ns, &c->pid_ns);
         if (r < 0) {
-                bus_log(b, LOG_ERR, "cannot read the namespaces of container init %d: %s", (int)pid,
-                        strerror(-r));
+                log_error("cannot read the namespaces of container init %d: %s", (int)pid, strerror(-r));
                 return r;
         }
         uint32_t root_uid = 0, root_gid = 0;
@@ -278,13 +278,13 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
         c->root_uid = root_uid;
         c->root_gid = root_gid;
         if (c->user_ns == b->namespaces->bus_user && c->pid_ns == b->namespaces->bus_pid)
-                bus_log(b, LOG_WARNING,
+                log_warning(
                         "container init %d shares the bus's pid namespace: every process of the host may "
                         "connect to its bus",
                         (int)pid);
         if (getrandom(c->bridge_key, sizeof(c->bridge_key), 0) != (ssize_t)sizeof(c->bridge_key)) {
                 r = -errno;
-                bus_log(b, LOG_ERR, "cannot make the bridge key: %m");
+                log_error("cannot make the bridge key: %m");
                 return r;
         }
 
@@ -297,7 +297,7 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
             asprintf(&c->bus_dir, "%s/bus", c->dir) < 0)
                 return r;
         if (strchr(c->name, '/') || streq(c->name, ".") || streq(c->name, "..") || !c->name[0]) {
-                bus_log(b, LOG_ERR, "invalid container name '%s'", c->name);
+                log_error("invalid container name '%s'", c->name);
                 r = -EINVAL;
                 return r;
         }
@@ -307,14 +307,14 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
         char why[512] = "";
         _cleanup_close_ int rt_fd = open_runtime_dir(runtime_dir, why, sizeof(why));
         if (rt_fd < 0) {
-                bus_log(b, LOG_ERR, "refusing the runtime directory: %s", why[0] ? why : strerror(-rt_fd));
+                log_error("refusing the runtime directory: %s", why[0] ? why : strerror(-rt_fd));
                 return rt_fd;
         }
         _cleanup_close_ int dir_fd = mkdirat_owned(rt_fd, c->name, 0700);
         _cleanup_close_ int bus_fd = dir_fd >= 0 ? mkdirat_owned(dir_fd, "bus", 0755) : -EBADF;
         if (dir_fd < 0 || bus_fd < 0) {
                 r = dir_fd < 0 ? dir_fd : bus_fd;
-                bus_log(b, LOG_ERR, "cannot create %s: %s", dir_fd < 0 ? c->dir : c->bus_dir, strerror(-r));
+                log_error("cannot create %s: %s", dir_fd < 0 ? c->dir : c->bus_dir, strerror(-r));
                 return r;
         }
         if ((r = listen_at(b, bus_fd, c->bus_dir, "system_bus_socket", ORIGIN_BUS, root_uid, root_gid)) <
@@ -329,7 +329,7 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
                 r = -errno;
                 return r;
         }
-        bus_log(b, LOG_INFO, "serving container %s (init pid %d) at %s", c->name, (int)pid, c->bus_dir);
+        log_info("serving container %s (init pid %d) at %s", c->name, (int)pid, c->bus_dir);
         return 0;
 }
 
@@ -392,8 +392,7 @@ bool container_may_own(const struct bus *b, const struct peer *p, const char *na
 
 void container_handle_exit(struct bus *b)
 {
-        bus_log(b, LOG_INFO, "container %s: init %d exited; shutting down", b->container->name,
-                (int)b->container->pid);
+        log_info("container %s: init %d exited; shutting down", b->container->name, (int)b->container->pid);
         b->exiting = true;
 }
 
@@ -405,9 +404,9 @@ void container_free(struct bus *b)
                 return;
         if (c->made_dirs) {
                 if (rmdir(c->bus_dir) < 0 && errno != ENOENT)
-                        bus_log(b, LOG_WARNING, "cannot remove %s: %m", c->bus_dir);
+                        log_warning("cannot remove %s: %m", c->bus_dir);
                 if (rmdir(c->dir) < 0 && errno != ENOENT)
-                        bus_log(b, LOG_WARNING, "cannot remove %s: %m", c->dir);
+                        log_warning("cannot remove %s: %m", c->dir);
         }
         safe_close(c->pidfd);
         ns_user_unref(c->user_ns);
@@ -436,9 +435,8 @@ int container_drop_capabilities(struct bus *b)
         if (cap_get_flag(now, CAP_SYS_PTRACE, CAP_PERMITTED, &have) < 0)
                 return -errno;
         if (have != CAP_SET) {
-                bus_log(b, LOG_ERR,
-                        "a container bus needs CAP_SYS_PTRACE to read its peers' namespaces (run it as "
-                        "root)");
+                log_error("a container bus needs CAP_SYS_PTRACE to read its peers' namespaces (run it as "
+                          "root)");
                 return -EPERM;
         }
         for (cap_value_t c = 0; c < (cap_value_t)cap_max_bits(); c++) {

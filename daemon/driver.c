@@ -17,9 +17,11 @@
 #include <syslog.h>
 #include <sys/stat.h>
 
+#include "dbus-errors.h"
 #include "activation.h"
 #include "container.h"
 #include "bus.h"
+#include "log.h"
 #include "policy-check.h"
 #include "quotas.h"
 
@@ -191,8 +193,7 @@ static struct peer *resolve_name_arg(struct bus *b, struct peer *p, struct messa
 {
         *is_driver = false;
         if (!dbus_validate_bus_name(name, strlen(name))) {
-                reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs", "Name \"%s\" is not valid",
-                            name);
+                reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "Name \"%s\" is not valid", name);
                 return NULL;
         }
         if (streq(name, DRIVER_NAME)) {
@@ -201,7 +202,7 @@ static struct peer *resolve_name_arg(struct bus *b, struct peer *p, struct messa
         }
         struct peer *q = bus_find_peer_by_name(b, name);
         if (!q || q->state == PEER_DEAD)
-                reply_error(b, p, m, "org.freedesktop.DBus.Error.NameHasNoOwner",
+                reply_error(b, p, m, DBUS_ERROR_NAME_HAS_NO_OWNER,
                             "Could not get %s of name '%s': no such name", what, name);
         return q;
 }
@@ -220,16 +221,15 @@ int driver_assign_unique_name(struct bus *b, struct peer *p)
 static int method_hello(struct bus *b, struct peer *p, struct message *m)
 {
         if (p->state != PEER_AWAITING_HELLO)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.Failed",
-                                   "Already handled an Hello message");
+                return reply_error(b, p, m, DBUS_ERROR_FAILED, "Already handled an Hello message");
         int q = quotas_check_connection(b, p);
         if (q < 0) {
                 /* As dbus-daemon: the client learns why, then the connection closes. */
                 if (q == -EMFILE)
-                        reply_error(b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                        reply_error(b, p, m, DBUS_ERROR_LIMITS_EXCEEDED,
                                     "The maximum number of active connections has been reached");
                 else
-                        reply_error(b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                        reply_error(b, p, m, DBUS_ERROR_LIMITS_EXCEEDED,
                                     "The maximum number of active connections for UID %u has been reached",
                                     (unsigned)p->creds.uid);
                 p->close_after_flush = "refused: over the connection limits";
@@ -260,16 +260,16 @@ static int method_hello(struct bus *b, struct peer *p, struct message *m)
 static int check_name_arg(struct bus *b, struct peer *p, struct message *m, const char *name, bool acquire)
 {
         if (!dbus_validate_bus_name(name, strlen(name)))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS,
                                    "Requested bus name \"%s\" is not valid", name),
                        -EINVAL;
         if (name[0] == ':')
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS,
                                    "Cannot %s a service starting with ':' such as \"%s\"",
                                    acquire ? "acquire" : "release", name),
                        -EINVAL;
         if (streq(name, DRIVER_NAME))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS,
                                    "Connection \"%s\" is not allowed to %s the service \"%s\" because it is "
                                    "reserved for D-Bus' use only",
                                    p->unique_name, acquire ? "own" : "release", DRIVER_NAME),
@@ -295,24 +295,24 @@ static int method_request_name(struct bus *b, struct peer *p, struct message *m)
                 return 0;
         if (!policy_check_own(b, p, name))
                 return reply_error(
-                        b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                        b, p, m, DBUS_ERROR_ACCESS_DENIED,
                         "Connection \"%s\" is not allowed to own the service \"%s\" due to security "
                         "policies in the configuration file",
                         p->unique_name, name);
         if (!container_may_own(b, p, name))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                return reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
                                    "Connection \"%s\" is not allowed to own the service \"%s\": the "
                                    "container's bridge policy imports it from the host bus",
                                    p->unique_name, name);
         int r = names_request(b, p, name, flags, &result);
         if (r == -EDQUOT)
                 return reply_error(
-                        b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                        b, p, m, DBUS_ERROR_LIMITS_EXCEEDED,
                         "Connection \"%s\" is not allowed to own more services (increase limits in "
                         "configuration file if required; max_names_per_connection=%d)",
                         p->unique_name, b->limits.max_names_per_connection);
         if (r == -EUSERS)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                return reply_error(b, p, m, DBUS_ERROR_LIMITS_EXCEEDED,
                                    "The connections of uid %u together may not own or queue for more "
                                    "services (max_names_per_user=%d)",
                                    (unsigned)p->user->uid, b->limits.max_names_per_user);
@@ -389,8 +389,7 @@ static int method_name_has_owner(struct bus *b, struct peer *p, struct message *
         if (message_read(m, "s", &name) < 0)
                 return -EBADMSG;
         if (!dbus_validate_bus_name(name, strlen(name)))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
-                                   "Name \"%s\" is not valid", name);
+                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "Name \"%s\" is not valid", name);
         bool has = streq(name, DRIVER_NAME) || bus_find_peer_by_name(b, name) != NULL;
         struct msg_builder mb;
         reply_init(b, p, m, &mb);
@@ -404,14 +403,13 @@ static int method_get_name_owner(struct bus *b, struct peer *p, struct message *
         if (message_read(m, "s", &name) < 0)
                 return -EBADMSG;
         if (!dbus_validate_bus_name(name, strlen(name)))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
-                                   "Name \"%s\" is not valid", name);
+                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "Name \"%s\" is not valid", name);
         if (streq(name, DRIVER_NAME)) {
                 owner = DRIVER_NAME;
         } else {
                 struct peer *q = bus_find_peer_by_name(b, name);
                 if (!q)
-                        return reply_error(b, p, m, "org.freedesktop.DBus.Error.NameHasNoOwner",
+                        return reply_error(b, p, m, DBUS_ERROR_NAME_HAS_NO_OWNER,
                                            "Could not get owner of name '%s': no such name", name);
                 owner = q->unique_name;
         }
@@ -427,8 +425,7 @@ static int method_list_queued_owners(struct bus *b, struct peer *p, struct messa
         if (message_read(m, "s", &name) < 0)
                 return -EBADMSG;
         if (!dbus_validate_bus_name(name, strlen(name)))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
-                                   "Name \"%s\" is not valid", name);
+                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "Name \"%s\" is not valid", name);
         struct msg_builder mb;
         reply_init(b, p, m, &mb);
         msg_builder_open(&mb, 'a', "s");
@@ -439,7 +436,7 @@ static int method_list_queued_owners(struct bus *b, struct peer *p, struct messa
                 struct peer *q = bus_find_peer_by_name(b, name);
                 if (!q) {
                         msg_builder_done(&mb);
-                        return reply_error(b, p, m, "org.freedesktop.DBus.Error.NameHasNoOwner",
+                        return reply_error(b, p, m, DBUS_ERROR_NAME_HAS_NO_OWNER,
                                            "Could not get owners of name '%s': no such name", name);
                 }
                 const char *s = q->unique_name;
@@ -448,7 +445,7 @@ static int method_list_queued_owners(struct bus *b, struct peer *p, struct messa
                 struct name *n = name_get(b, name);
                 if (!n || list_empty(&n->owners)) {
                         msg_builder_done(&mb);
-                        return reply_error(b, p, m, "org.freedesktop.DBus.Error.NameHasNoOwner",
+                        return reply_error(b, p, m, DBUS_ERROR_NAME_HAS_NO_OWNER,
                                            "Could not get owners of name '%s': no such name", name);
                 }
                 struct name_owner *o;
@@ -469,12 +466,11 @@ static int method_start_service_by_name(struct bus *b, struct peer *p, struct me
         if (message_read(m, "su", &name, &flags) < 0)
                 return -EBADMSG;
         if (!dbus_validate_bus_name(name, strlen(name)))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
-                                   "Name \"%s\" is not valid", name);
+                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "Name \"%s\" is not valid", name);
         if (streq(name, DRIVER_NAME) || bus_find_peer_by_name(b, name))
                 return reply_u(b, p, m, 2); /* DBUS_START_REPLY_ALREADY_RUNNING */
         if (!activation_is_activatable(b, name))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.ServiceUnknown",
+                return reply_error(b, p, m, DBUS_ERROR_SERVICE_UNKNOWN,
                                    "The name %s was not provided by any .service files", name);
         return activation_start_by_name(b, p, m, name);
 }
@@ -486,7 +482,7 @@ static int method_update_activation_environment(struct bus *b, struct peer *p, s
                 return -EBADMSG;
         /* Only the bus's own user may change what activated services inherit, as in dbus-daemon. */
         if (p->creds.uid != geteuid() && p->creds.uid != 0)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                return reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
                                    "Cannot change activation environment on a shared bus");
         msg_reader_init(&r, m);
         msg_reader_enter(&r, 'a', "{ss}");
@@ -498,7 +494,7 @@ static int method_update_activation_environment(struct bus *b, struct peer *p, s
                 msg_reader_exit(&r);
                 int ret = activation_set_env(b, k, v);
                 if (ret == -EINVAL)
-                        return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                        return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS,
                                            "Environment variable name \"%s\" is not valid", k);
                 if (ret < 0)
                         return ret;
@@ -514,24 +510,24 @@ static int method_add_match(struct bus *b, struct peer *p, struct message *m)
                 return -EBADMSG;
         int r = match_add(b, p, rule, policy_check_eavesdrop(b, p), err, sizeof(err));
         if (r == -EPERM)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                return reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
                                    "Connection \"%s\" is not allowed to eavesdrop on this bus: only the "
                                    "host's root may see other peers' messages",
                                    p->unique_name);
         if (r == -EINVAL)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.MatchRuleInvalid", "%s",
+                return reply_error(b, p, m, DBUS_ERROR_MATCH_RULE_INVALID, "%s",
                                    err[0] ? err : "Invalid match rule");
         if (r == -E2BIG)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded", "%s",
+                return reply_error(b, p, m, DBUS_ERROR_LIMITS_EXCEEDED, "%s",
                                    err[0] ? err : "Match rule is too long");
         if (r == -EDQUOT)
                 return reply_error(
-                        b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                        b, p, m, DBUS_ERROR_LIMITS_EXCEEDED,
                         "Connection \"%s\" is not allowed to add more match rules (increase limits "
                         "in configuration file if required; max_match_rules_per_connection=%d)",
                         p->unique_name, b->limits.max_match_rules_per_connection);
         if (r == -EUSERS)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                return reply_error(b, p, m, DBUS_ERROR_LIMITS_EXCEEDED,
                                    "The connections of uid %u together may not add more match rules "
                                    "(max_match_rules_per_user=%d)",
                                    (unsigned)p->user->uid, b->limits.max_match_rules_per_user);
@@ -547,10 +543,10 @@ static int method_remove_match(struct bus *b, struct peer *p, struct message *m)
                 return -EBADMSG;
         int r = match_remove(b, p, rule);
         if (r == -EINVAL || r == -E2BIG)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.MatchRuleInvalid",
-                                   "Invalid match rule \"%s\"", rule);
+                return reply_error(b, p, m, DBUS_ERROR_MATCH_RULE_INVALID, "Invalid match rule \"%s\"",
+                                   rule);
         if (r == -ENOENT)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.MatchRuleNotFound",
+                return reply_error(b, p, m, DBUS_ERROR_MATCH_RULE_NOT_FOUND,
                                    "The given match rule wasn't found and can't be removed");
         if (r < 0)
                 return r;
@@ -585,7 +581,7 @@ static int method_get_connection_unix_process_id(struct bus *b, struct peer *p, 
         /* Known to the bus but not visible to the caller is 0, as SO_PEERCRED says it; unknown to the
          * bus is an error, as with dbus-daemon. */
         if (!v.pid_known)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnixProcessIdUnknown",
+                return reply_error(b, p, m, DBUS_ERROR_UNIX_PROCESS_ID_UNKNOWN,
                                    "Could not determine PID for '%s'", name);
         return reply_u(b, p, m, (uint32_t)v.pid);
 }
@@ -667,7 +663,7 @@ static int method_get_adt_audit_session_data(struct bus *b, struct peer *p, stru
                 return -EBADMSG;
         if (!resolve_name_arg(b, p, m, name, "audit session data", &drv) && !drv)
                 return 0;
-        return reply_error(b, p, m, "org.freedesktop.DBus.Error.AdtAuditDataUnknown",
+        return reply_error(b, p, m, DBUS_ERROR_ADT_AUDIT_DATA_UNKNOWN,
                            "Could not determine audit session data for '%s'", name);
 }
 
@@ -681,7 +677,7 @@ static int method_get_connection_selinux_security_context(struct bus *b, struct 
         if (!q && !drv)
                 return 0;
         /* No SELinux here: dbus-daemon answers this error when it is not in use. */
-        return reply_error(b, p, m, "org.freedesktop.DBus.Error.SELinuxSecurityContextUnknown",
+        return reply_error(b, p, m, DBUS_ERROR_SELINUX_SECURITY_CONTEXT_UNKNOWN,
                            "Could not determine security context for '%s'", name);
 }
 
@@ -689,8 +685,8 @@ static int method_reload_config(struct bus *b, struct peer *p, struct message *m
 {
         int r = bus_reload_config(b);
         if (r < 0)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.Failed",
-                                   "Unable to reload configuration: %s", strerror(-r));
+                return reply_error(b, p, m, DBUS_ERROR_FAILED, "Unable to reload configuration: %s",
+                                   strerror(-r));
         return reply_empty(b, p, m);
 }
 
@@ -740,10 +736,10 @@ static int method_properties_get(struct bus *b, struct peer *p, struct message *
         if (message_read(m, "ss", &iface, &prop) < 0)
                 return -EBADMSG;
         if (!streq(iface, DRIVER_INTERFACE))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownInterface",
-                                   "Interface \"%s\" does not exist", iface);
+                return reply_error(b, p, m, DBUS_ERROR_UNKNOWN_INTERFACE, "Interface \"%s\" does not exist",
+                                   iface);
         if (!streq(prop, "Features") && !streq(prop, "Interfaces"))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownProperty",
+                return reply_error(b, p, m, DBUS_ERROR_UNKNOWN_PROPERTY,
                                    "Property \"%s\" does not exist on interface \"%s\"", prop, iface);
         struct msg_builder mb;
         reply_init(b, p, m, &mb);
@@ -773,8 +769,8 @@ static int method_properties_get_all(struct bus *b, struct peer *p, struct messa
                    !streq(iface, "org.freedesktop.DBus.Monitoring") &&
                    !streq(iface, "org.freedesktop.DBus.Debug.Stats")) {
                 msg_builder_done(&mb);
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownInterface",
-                                   "Interface \"%s\" does not exist", iface);
+                return reply_error(b, p, m, DBUS_ERROR_UNKNOWN_INTERFACE, "Interface \"%s\" does not exist",
+                                   iface);
         }
         msg_builder_close(&mb);
         return reply_send(b, p, m, &mb);
@@ -790,13 +786,12 @@ static int method_properties_set(struct bus *b, struct peer *p, struct message *
         msg_reader_read_basic(&r, 's', &iface);
         msg_reader_read_basic(&r, 's', &prop);
         if (!streq(iface, DRIVER_INTERFACE))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownInterface",
-                                   "Interface \"%s\" does not exist", iface);
+                return reply_error(b, p, m, DBUS_ERROR_UNKNOWN_INTERFACE, "Interface \"%s\" does not exist",
+                                   iface);
         if (!streq(prop, "Features") && !streq(prop, "Interfaces"))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownProperty",
+                return reply_error(b, p, m, DBUS_ERROR_UNKNOWN_PROPERTY,
                                    "Property \"%s\" does not exist on interface \"%s\"", prop, iface);
-        return reply_error(b, p, m, "org.freedesktop.DBus.Error.PropertyReadOnly",
-                           "Property \"%s\" is read-only", prop);
+        return reply_error(b, p, m, DBUS_ERROR_PROPERTY_READ_ONLY, "Property \"%s\" is read-only", prop);
 }
 
 /* ---- Introspectable ---- */
@@ -899,10 +894,10 @@ static int method_become_monitor(struct bus *b, struct peer *p, struct message *
         msg_reader_skip(&r);
         msg_reader_read_basic(&r, 'u', &flags);
         if (flags != 0)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS,
                                    "BecomeMonitor does not support any flags yet");
         if (!policy_check_privileged(b, p))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                return reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
                                    "Connection \"%s\" is not allowed to become a monitor", p->unique_name);
 
         /* Validate all rules before changing anything. */
@@ -915,7 +910,7 @@ static int method_become_monitor(struct bus *b, struct peer *p, struct message *
                 msg_reader_read_basic(&r, 's', &rule);
                 int ret = match_rule_parse_full(rule, &k, err, sizeof(err));
                 if (ret < 0)
-                        return reply_error(b, p, m, "org.freedesktop.DBus.Error.MatchRuleInvalid", "%s",
+                        return reply_error(b, p, m, DBUS_ERROR_MATCH_RULE_INVALID, "%s",
                                            err[0] ? err : "Invalid match rule");
                 match_rule_keys_free(&k);
         }
@@ -961,7 +956,7 @@ static int refuse_unless_privileged(struct bus *b, struct peer *p, struct messag
 {
         if (policy_check_privileged(b, p))
                 return 1;
-        return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+        return reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
                            "Connection \"%s\" is not allowed to call %s.%s: it is for %s", p->unique_name,
                            m->interface ? m->interface : "org.freedesktop.DBus.Debug.Stats", m->member,
                            b->container ? "the host's root" : "root and the bus's own user");
@@ -999,7 +994,7 @@ static int method_get_connection_stats(struct bus *b, struct peer *p, struct mes
         struct peer *q = resolve_name_arg(b, p, m, name, "statistics", &drv);
         if (!q) {
                 if (drv)
-                        return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                        return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS,
                                            "Cannot get statistics of the bus driver");
                 return 0;
         }
@@ -1081,8 +1076,7 @@ static int method_get_all_match_rules(struct bus *b, struct peer *p, struct mess
 static int refuse_unless_container(struct bus *b, struct peer *p, struct message *m)
 {
         if (!b->container)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.NotSupported",
-                                   "This bus serves no container");
+                return reply_error(b, p, m, DBUS_ERROR_NOT_SUPPORTED, "This bus serves no container");
         return 1;
 }
 
@@ -1092,7 +1086,7 @@ static int refuse_unless_bridge(struct bus *b, struct peer *p, struct message *m
         if (r <= 0)
                 return r;
         if (!container_peer_is_bridge(b, p))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                return reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
                                    "%s.%s is only for the host's root and the container's bridge",
                                    CONTAINER_INTERFACE, m->member);
         return 1;
@@ -1107,7 +1101,7 @@ static int method_container_get_bridge_key(struct bus *b, struct peer *p, struct
         if (r <= 0)
                 return r;
         if (p->trust != PEER_TRUST_HOST_ROOT)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                return reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
                                    "%s.GetBridgeKey is only for the host's root", CONTAINER_INTERFACE);
         struct msg_builder mb;
         reply_init(b, p, m, &mb);
@@ -1143,11 +1137,11 @@ static int method_container_claim_bridge(struct bus *b, struct peer *p, struct m
         r = container_claim_bridge(b, p, key, len);
         if (r == -EPERM)
                 return reply_error(
-                        b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                        b, p, m, DBUS_ERROR_ACCESS_DENIED,
                         "Only a connection on host.sock as the container's bridge may claim to be "
                         "it");
         if (r < 0) {
-                r = reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied", "Wrong bridge key");
+                r = reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED, "Wrong bridge key");
                 p->close_after_flush = "refused: presented a wrong bridge key";
                 return r;
         }
@@ -1196,11 +1190,11 @@ static int method_container_set_proxied_credentials(struct bus *b, struct peer *
         if (r <= 0)
                 return r;
         if (p->proxied)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                return reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
                                    "Credentials of this connection were already set");
         struct ns_registry *reg = b->namespaces;
         if (p->creds.user_ns != reg->bus_user || p->creds.pid_ns != reg->bus_pid)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.NotSupported",
+                return reply_error(b, p, m, DBUS_ERROR_NOT_SUPPORTED,
                                    "Only a bridge in the bus's own namespaces can speak for host callers");
 
         bool have_uid = false;
@@ -1241,13 +1235,13 @@ static int method_container_set_proxied_credentials(struct bus *b, struct peer *
                         if ((r = msg_reader_exit(&rd)) < 0)
                                 return r;
                 } else
-                        return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
-                                           "Unknown credential \"%s\"", key);
+                        return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "Unknown credential \"%s\"",
+                                           key);
                 if ((r = msg_reader_exit(&rd)) < 0 || (r = msg_reader_exit(&rd)) < 0)
                         return r;
         }
         if (!have_uid || uid == (uint32_t)-1 || pid > INT32_MAX)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS,
                                    "UnixUserID is required; ProcessID must be a process id");
 
         struct peer_creds *c = &p->creds;
@@ -1263,7 +1257,7 @@ static int method_container_set_proxied_credentials(struct bus *b, struct peer *
         c->n_ns_pids = pid > 0;
         c->has_pidfd = false; /* the kernel's pidfd for this socket names the bridge */
         p->proxied = true;
-        bus_log(b, LOG_DEBUG, "%s speaks for uid %u pid %u", p->unique_name, uid, pid);
+        log_debug("%s speaks for uid %u pid %u", p->unique_name, uid, pid);
         return reply_empty(b, p, m);
 }
 
@@ -1332,23 +1326,23 @@ int driver_handle(struct bus *b, struct peer *p, struct message *m)
                         for (const struct method *mt = methods; mt->name; mt++)
                                 known |= streq(mt->interface, m->interface);
                         if (!known)
-                                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownInterface",
+                                return reply_error(b, p, m, DBUS_ERROR_UNKNOWN_INTERFACE,
                                                    "org.freedesktop.DBus does not understand message %s",
                                                    m->member);
                 }
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownMethod",
+                return reply_error(b, p, m, DBUS_ERROR_UNKNOWN_METHOD,
                                    "org.freedesktop.DBus does not understand message %s", m->member);
         }
         if (!interface_on_any_path(found->interface) && !streq(m->path, DRIVER_PATH))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.UnknownInterface",
+                return reply_error(b, p, m, DBUS_ERROR_UNKNOWN_INTERFACE,
                                    "Interface \"%s\" only available at the canonical object path '%s'",
                                    found->interface, DRIVER_PATH);
         if (found->needs_driver_path && !streq(m->path, DRIVER_PATH))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                return reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
                                    "Method '%s' is only available at the canonical object path '%s'",
                                    found->name, DRIVER_PATH);
         if (!streq(m->signature, found->in_sig))
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
+                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS,
                                    "Call to %s has wrong args (%s, expected %s)", found->name, m->signature,
                                    found->in_sig);
         if (p->state == PEER_AWAITING_HELLO && found->handler != method_hello)
@@ -1356,11 +1350,10 @@ int driver_handle(struct bus *b, struct peer *p, struct message *m)
 
         int r = found->handler(b, p, m);
         if (r == -EBADMSG)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.InvalidArgs",
-                                   "Call to %s has invalid arguments", found->name);
+                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "Call to %s has invalid arguments",
+                                   found->name);
         if (r < 0 && r != -ENOMEM)
-                return reply_error(b, p, m, "org.freedesktop.DBus.Error.Failed", "%s: %s", found->name,
-                                   strerror(-r));
+                return reply_error(b, p, m, DBUS_ERROR_FAILED, "%s: %s", found->name, strerror(-r));
         return r;
 }
 

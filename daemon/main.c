@@ -13,11 +13,9 @@
 #include <syslog.h>
 
 #include "bus.h"
+#include "log.h"
 #include "container.h"
 #include "userdb.h"
-
-extern bool bus_log_syslog;
-extern bool bus_log_stderr;
 
 #define SESSION_CONF "/usr/share/dbus-1/session.conf"
 #define SYSTEM_CONF "/usr/share/dbus-1/system.conf"
@@ -112,11 +110,12 @@ static int drop_to_user(const char *user)
 
 static void warn_cb(void *userdata, const char *msg)
 {
-        bus_log(userdata, LOG_WARNING, "%s", msg);
+        log_warning("%s", msg);
 }
 
 int main(int argc, char **argv)
 {
+        log_set_prefix("nsbusd");
         enum {
                 ARG_CONFIG = 0x100,
                 ARG_SESSION,
@@ -351,8 +350,10 @@ int main(int argc, char **argv)
                 syslog_mode = cfg->syslog ? 1 : 0;
         if (syslog_mode > 0) {
                 openlog("nsbusd", LOG_PID, LOG_DAEMON);
-                bus_log_syslog = true;
-                bus_log_stderr = syslog_mode != 2;
+                log_setup(&(struct log_config){.prefix = "nsbusd",
+                                               .to_stderr = syslog_mode != 2,
+                                               .to_syslog = true,
+                                               .max_priority = LOG_INFO});
         }
         if (!cfg->keep_umask)
                 umask(022);
@@ -362,12 +363,11 @@ int main(int argc, char **argv)
                  * host for the container. */
                 b->namespaces->unknown_is_foreign = true;
                 if (cfg->n_listen > 0)
-                        bus_log(b, LOG_WARNING, "<listen> is ignored for a container bus: it listens in %s/",
-                                runtime_dir ? runtime_dir : CONTAINER_RUNTIME_DIR);
+                        log_warning("<listen> is ignored for a container bus: it listens in %s/",
+                                    runtime_dir ? runtime_dir : CONTAINER_RUNTIME_DIR);
                 if (cfg->user)
-                        bus_log(b, LOG_WARNING,
-                                "<user> is ignored for a container bus: it stays root with "
-                                "CAP_SYS_PTRACE only");
+                        log_warning("<user> is ignored for a container bus: it stays root with "
+                                    "CAP_SYS_PTRACE only");
                 r = container_setup(b, container_pid, container_name,
                                     runtime_dir ? runtime_dir : CONTAINER_RUNTIME_DIR, policy_file);
                 if (r < 0) {

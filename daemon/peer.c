@@ -15,7 +15,9 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "dbus-errors.h"
 #include "bus.h"
+#include "log.h"
 #include "quotas.h"
 
 const char *peer_describe(const struct peer *p, char *buf, size_t n)
@@ -175,7 +177,7 @@ void peer_disconnect(struct peer *p, const char *fmt, ...)
                 va_start(ap, fmt);
                 vsnprintf(reason, sizeof(reason), fmt, ap);
                 va_end(ap);
-                bus_log(b, 4, "%s: disconnected: %s", peer_describe(p, who, sizeof(who)), reason);
+                log_warning("%s: disconnected: %s", peer_describe(p, who, sizeof(who)), reason);
         }
 
         enum peer_state old = p->state;
@@ -327,7 +329,7 @@ static void peer_handle_message(struct peer *p, struct message *m)
                 if (!hello && m->type == MESSAGE_METHOD_CALL) {
                         /* dbus-daemon answers a call and keeps the connection; anything else ends it. */
                         bus_reply_error(
-                                b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                                b, p, m, DBUS_ERROR_ACCESS_DENIED,
                                 "Client tried to send a message other than Hello without being registered");
                         return;
                 }
@@ -336,8 +338,7 @@ static void peer_handle_message(struct peer *p, struct message *m)
                         return;
                 }
                 if (p->refusal) {
-                        bus_reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied", "%s",
-                                        p->refusal);
+                        bus_reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED, "%s", p->refusal);
                         p->close_after_flush = p->refusal;
                         return;
                 }
@@ -351,7 +352,7 @@ static void peer_handle_message(struct peer *p, struct message *m)
                         peer_disconnect(p, "sent a message on host.sock before proving to be the bridge");
                         return;
                 }
-                bus_reply_error(b, p, m, "org.freedesktop.DBus.Error.AccessDenied",
+                bus_reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
                                 "host.sock is for the host's root and the container's bridge: call "
                                 "org.nsbus.Container1.ClaimBridge first");
                 return;

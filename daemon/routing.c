@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 
+#include "dbus-errors.h"
 #include "activation.h"
 #include "bus.h"
 #include "quotas.h"
@@ -48,7 +49,7 @@ void reply_slot_fail(struct bus *b, struct reply_slot *s, const char *text)
         /* The error answers the call by its serial; nothing else of the call is needed. */
         struct message call = {.type = MESSAGE_METHOD_CALL, .serial = (uint32_t)s->key[1]};
         reply_slot_free(s);
-        bus_reply_error(b, caller, &call, "org.freedesktop.DBus.Error.NoReply", "%s", text);
+        bus_reply_error(b, caller, &call, DBUS_ERROR_NO_REPLY, "%s", text);
 }
 
 int bus_check_reply_timeouts(struct bus *b, uint64_t now)
@@ -120,20 +121,9 @@ static int send_error(struct bus *b, struct peer *to, const struct message *call
 
         char text[512];
         vsnprintf(text, sizeof(text), fmt, ap);
-        /* Error texts embed peer-supplied names; keep the reply valid UTF-8 whatever was cut. */
-        if (!utf8_validate(text, strlen(text)))
-                snprintf(text, sizeof(text), "%s", name);
-
-        struct msg_builder mb;
         struct message *m;
-        msg_builder_init(&mb, MESSAGE_ERROR, bus_next_serial(b));
-        mb.flags = MESSAGE_FLAG_NO_REPLY_EXPECTED;
-        mb.reply_serial = call->serial;
-        mb.error_name = name;
-        mb.destination = to->unique_name[0] ? to->unique_name : NULL;
-        mb.sender = DRIVER_NAME;
-        msg_builder_append(&mb, "s", text);
-        int r = msg_builder_finish(&mb, &m);
+        int r = message_new_error(bus_next_serial(b), call->serial,
+                                  to->unique_name[0] ? to->unique_name : NULL, DRIVER_NAME, name, text, &m);
         if (r < 0)
                 return r;
         if (to_peer)
@@ -207,7 +197,7 @@ static void deliver_broadcast(struct bus *b, struct peer *to, struct message *m,
         if (!policy_check_send(b, ctx->sender, to, m, false) ||
             !policy_check_receive(b, to, ctx->sender, m, false, false)) {
                 if (ctx->sender)
-                        bus_capture_error(b, ctx->sender, m, "org.freedesktop.DBus.Error.AccessDenied",
+                        bus_capture_error(b, ctx->sender, m, DBUS_ERROR_ACCESS_DENIED,
                                           "Rejected broadcast of %s.%s to %s by the bus policy",
                                           m->interface ?: "", m->member ?: "", to->unique_name);
                 return;
@@ -241,16 +231,10 @@ static void deliver_eavesdrop(struct bus *b, struct peer *to, struct message *m,
  * the bus to itself, which only monitors see. */
 static void capture_driver_refusal(struct bus *b, struct message *refused)
 {
-        struct msg_builder mb;
         struct message *err;
-        msg_builder_init(&mb, MESSAGE_ERROR, bus_next_serial(b));
-        mb.flags = MESSAGE_FLAG_NO_REPLY_EXPECTED;
-        mb.reply_serial = refused->serial;
-        mb.error_name = "org.freedesktop.DBus.Error.AccessDenied";
-        mb.destination = DRIVER_NAME;
-        mb.sender = DRIVER_NAME;
-        msg_builder_append(&mb, "s", "The message bus's own message was rejected by the receiver's policy");
-        if (msg_builder_finish(&mb, &err) < 0)
+        if (message_new_error(
+                    bus_next_serial(b), refused->serial, DRIVER_NAME, DRIVER_NAME, DBUS_ERROR_ACCESS_DENIED,
+                    "The message bus's own message was rejected by the receiver's policy", &err) < 0)
                 return;
         bus_send_to_monitors(b, err);
         message_unref(err);
@@ -304,9 +288,9 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
                         return activation_queue_message(b, sender, m);
                 if (m->destination[0] != ':' && (m->flags & MESSAGE_FLAG_NO_AUTO_START))
                         /* dbus-daemon: without auto-start it never looks for a service file. */
-                        return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.NameHasNoOwner",
+                        return bus_reply_error(b, sender, m, DBUS_ERROR_NAME_HAS_NO_OWNER,
                                                "Name \"%s\" does not exist", m->destination);
-                return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.ServiceUnknown",
+                return bus_reply_error(b, sender, m, DBUS_ERROR_SERVICE_UNKNOWN,
                                        "The name %s was not provided by any .service files", m->destination);
         }
 
@@ -320,7 +304,7 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
         }
 
         if (!policy_check_send(b, sender, to, m, solicited))
-                return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.AccessDenied",
+                return bus_reply_error(b, sender, m, DBUS_ERROR_ACCESS_DENIED,
                                        "Rejected send message, 1 matched rules; type=\"%s\", sender=\"%s\", "
                                        "interface=\"%s\" member=\"%s\" error name=\"%s\" "
                                        "requested_reply=\"%d\" destination=\"%s\"",
@@ -331,7 +315,7 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
                 if (slot)
                         reply_slot_free(slot);
                 return bus_reply_error(
-                        b, sender, m, "org.freedesktop.DBus.Error.AccessDenied",
+                        b, sender, m, DBUS_ERROR_ACCESS_DENIED,
                         "Rejected receive message, 1 matched rules; type=\"%s\", sender=\"%s\", "
                         "destination=\"%s\"",
                         message_type_to_string(m->type), sender->unique_name, m->destination);
@@ -341,12 +325,12 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
         if (wants_reply) {
                 int r = reply_slot_new(b, sender, to, m->serial);
                 if (r == -EDQUOT)
-                        return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                        return bus_reply_error(b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
                                                "The maximum number of pending replies for \"%s\" (uid=%u) "
                                                "has been reached",
                                                sender->unique_name, (unsigned)sender->creds.uid);
                 if (r == -EUSERS)
-                        return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                        return bus_reply_error(b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
                                                "The connections of uid %u together have the maximum number "
                                                "of pending replies (max_replies_per_user=%d)",
                                                (unsigned)sender->user->uid, b->limits.max_replies_per_user);
@@ -369,13 +353,13 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
                                 reply_slot_free(s);
                 }
                 if (r == -EUSERS)
-                        return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                        return bus_reply_error(b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
                                                "Messages of uid %u waiting for their receivers are at the "
                                                "limit (max_bytes_per_user=%" PRId64
                                                ", max_unix_fds_per_user=%" PRId64 ")",
                                                (unsigned)sender->user->uid, b->limits.max_bytes_per_user,
                                                b->limits.max_unix_fds_per_user);
-                return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                return bus_reply_error(b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
                                        "The destination %s is not reading its messages fast enough",
                                        to->unique_name);
         }
@@ -387,7 +371,7 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
                         if (s)
                                 reply_slot_free(s);
                 }
-                return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.NotSupported",
+                return bus_reply_error(b, sender, m, DBUS_ERROR_NOT_SUPPORTED,
                                        "Tried to send message with Unix file descriptors to a client that "
                                        "doesn't support that.");
         }
@@ -409,7 +393,7 @@ static int dispatch(struct bus *b, struct peer *sender, struct message *m)
 
         if (m->type > MESSAGE_SIGNAL)
                 /* As dbus-daemon: refused with an error, the connection stays. */
-                return bus_reply_error(b, sender, m, "org.freedesktop.DBus.Error.AccessDenied",
+                return bus_reply_error(b, sender, m, DBUS_ERROR_ACCESS_DENIED,
                                        "Message bus will not accept messages of unknown type");
 
         if (sender->state == PEER_AWAITING_HELLO) {

@@ -567,3 +567,17 @@ int msg_builder_finish(struct msg_builder *b, struct message **ret)
         *ret = m;
         return 0;
 }
+
+int message_new_error(uint32_t serial, uint32_t reply_serial, const char *destination, const char *sender,
+                      const char *name, const char *text, struct message **ret)
+{
+        struct msg_builder b;
+        msg_builder_init(&b, MESSAGE_ERROR, serial);
+        b.flags = MESSAGE_FLAG_NO_REPLY_EXPECTED;
+        b.reply_serial = reply_serial;
+        b.error_name = name;
+        b.destination = destination;
+        b.sender = sender;
+        msg_builder_append(&b, "s", utf8_validate(text, strlen(text)) ? text : name);
+        return msg_builder_finish(&b, ret);
+}

@@ -228,6 +228,15 @@ struct msg_builder {
         const char *path, *interface, *member, *error_name, *destination, *sender;
 };
 
+/*
+ * An ERROR message answering the call whose serial is reply_serial, with the error name and one string of
+ * text, NO_REPLY_EXPECTED set. destination and sender may be NULL. A text that is not valid UTF-8 (error
+ * texts quote what peers sent, and a cut may split a character) is replaced by the error name, so the
+ * message is always valid. Returns 0 or -ENOMEM.
+ */
+int message_new_error(uint32_t serial, uint32_t reply_serial, const char *destination, const char *sender,
+                      const char *name, const char *text, struct message **ret);
+
 /* Start a message. Strings are borrowed until msg_builder_finish(). */
 void msg_builder_init(struct msg_builder *b, uint8_t type, uint32_t serial);
 /* Append arguments: basic types by value ('s','o','g' as const char *), "as" as const char *const *,
@@ -236,7 +245,8 @@ int msg_builder_append(struct msg_builder *b, const char *sig, ...);
 int msg_builder_append_basic(struct msg_builder *b, char type, const void *value);
 int msg_builder_open(struct msg_builder *b, char type, const char *contents);
 int msg_builder_close(struct msg_builder *b);
-/* One {sv} entry of an a{sv} dictionary whose variant holds a basic value (type, as msg_builder_append_basic). */
+/* One {sv} entry of an a{sv} dictionary whose variant holds a basic value (type, as
+ * msg_builder_append_basic). */
 int msg_builder_append_entry(struct msg_builder *b, const char *key, char type, const void *value);
 /* Produce the message (header + body, both in native byte order); out_header is set so it can be queued
  * directly. Frees the builder's buffer on failure. */

@@ -36,11 +36,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dbus-errors.h"
 #include "bridge-policy.h"
 #include "bridge.h"
 #include "client.h"
 #include "hashmap.h"
 #include "list.h"
+#include "log.h"
 
 #define BACKOFF_MIN_MS 100u
 #define BACKOFF_MAX_MS 5000u
@@ -48,19 +50,6 @@
  * are refused with LimitsExceeded. */
 #define LINK_MAX_QUEUED_BYTES (64u << 20)
 #define NAME_FLAG_DO_NOT_QUEUE 4u
-
-const char *bridge_log_name = "";
-bool bridge_log_verbose;
-
-void bridge_log(const char *fmt, ...)
-{
-        char line[1024];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(line, sizeof(line), fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "nsbridge[%s]: %s\n", bridge_log_name, line);
-}
 
 enum link_kind {
         LINK_HOST,          /* main connection to the host bus: watches names, asks the driver */
@@ -238,7 +227,19 @@ static int link_track_driver_call(struct link *l, int64_t serial, enum driver_ca
 
 /* ---- errors sent back to callers ---- */
 
-/* An error reply for call m (received on link from), sent back on from. */
+/* An error reply for a call known by its caller and serial (one forwarded earlier), sent on main. */
+static void reply_error_to(struct link *main, const char *caller, uint32_t serial, const char *name,
+                           const char *text)
+{
+        struct message *e;
+        if (!link_up(main) ||
+            message_new_error(client_next_serial(main->c), serial, caller, NULL, name, text, &e) < 0)
+                return;
+        link_send(main, e);
+        message_unref(e);
+}
+
+/* The same for call m, received on link from, sent back on from. */
 _printf_(4, 5) static void reply_error(struct link *from, const struct message *m, const char *name,
                                        const char *fmt, ...)
 {
@@ -250,37 +251,7 @@ _printf_(4, 5) static void reply_error(struct link *from, const struct message *
         va_start(ap, fmt);
         vsnprintf(text, sizeof(text), fmt, ap);
         va_end(ap);
-
-        struct msg_builder b;
-        msg_builder_init(&b, MESSAGE_ERROR, client_next_serial(from->c));
-        b.error_name = name;
-        b.reply_serial = m->serial;
-        b.destination = m->sender;
-        msg_builder_append(&b, "s", text);
-        struct message *e;
-        if (msg_builder_finish(&b, &e) < 0)
-                return;
-        link_send(from, e);
-        message_unref(e);
-}
-
-/* The same, for a call known only by its caller and serial (a call forwarded earlier). */
-static void reply_error_to(struct link *main, const char *caller, uint32_t serial, const char *name,
-                           const char *text)
-{
-        if (!link_up(main))
-                return;
-        struct msg_builder b;
-        msg_builder_init(&b, MESSAGE_ERROR, client_next_serial(main->c));
-        b.error_name = name;
-        b.reply_serial = serial;
-        b.destination = caller;
-        msg_builder_append(&b, "s", text);
-        struct message *e;
-        if (msg_builder_finish(&b, &e) < 0)
-                return;
-        link_send(main, e);
-        message_unref(e);
+        reply_error_to(from, m->sender, m->serial, name, text);
 }
 
 /* ---- links ---- */
@@ -311,8 +282,7 @@ static void link_close(struct link *l, const char *why)
                 {
                         struct link *via = reply_link_for(br, l, f);
                         if (via)
-                                reply_error_to(via, l->caller, f->caller_serial,
-                                               "org.freedesktop.DBus.Error.NoReply", why);
+                                reply_error_to(via, l->caller, f->caller_serial, DBUS_ERROR_NO_REPLY, why);
                         hashmap_remove(l->calls, &f->serial);
                         forwarded_free(f);
                 }
@@ -399,11 +369,9 @@ static int link_connect(struct link *l, const char *address)
         int r = client_connect(address, l->br->uid, &l->c, err, sizeof(err));
         if (r < 0) {
                 if (l->kind == LINK_HOST || l->kind == LINK_CONTAINER)
-                        bridge_debug("cannot connect to the %s: %s", link_what(l),
-                                     err[0] ? err : strerror(-r));
+                        log_debug("cannot connect to the %s: %s", link_what(l), err[0] ? err : strerror(-r));
                 else
-                        bridge_log("cannot connect to the %s: %s", link_what(l),
-                                   err[0] ? err : strerror(-r));
+                        log_info("cannot connect to the %s: %s", link_what(l), err[0] ? err : strerror(-r));
                 return r;
         }
         if (link_to_container(l) && l->br->o->bridge_key_len) {
@@ -536,7 +504,7 @@ static void host_name_set_owner(struct bridge *br, const char *name, const char 
                         if (hn->watched && link_up(&br->host))
                                 host_add_broadcast_match(br, hn, false);
                         host_name_free(hn);
-                        bridge_debug("%s left the host bus", name);
+                        log_debug("%s left the host bus", name);
                 }
         } else {
                 if (!hn) {
@@ -545,7 +513,7 @@ static void host_name_set_owner(struct bridge *br, const char *name, const char 
                             hashmap_put(br->host_names, hn->name, hn) < 0) {
                                 if (hn)
                                         host_name_free(hn);
-                                bridge_log("out of memory tracking %s", name);
+                                log_info("out of memory tracking %s", name);
                                 return;
                         }
                         if (bridge_policy_import_level(br->o->policy, name) >= BRIDGE_LEVEL_FILTERED)
@@ -555,10 +523,10 @@ static void host_name_set_owner(struct bridge *br, const char *name, const char 
                 if (!hn->owner) {
                         hashmap_remove(br->host_names, name);
                         host_name_free(hn);
-                        bridge_log("out of memory tracking %s", name);
+                        log_info("out of memory tracking %s", name);
                 } else {
                         owner_link_own(owner_link_get(br, LINK_IMPORT_OWNER, owner, true), name, true);
-                        bridge_debug("%s is on the host bus (%s): importing it", name, owner);
+                        log_debug("%s is on the host bus (%s): importing it", name, owner);
                 }
         }
         if (old && !import_peer_owns_names(br, old))
@@ -581,9 +549,8 @@ static void export_set_owner(struct bridge *br, size_t i, const char *owner)
                         owner_link_own(owner_link_get(br, LINK_EXPORT_OWNER, owner, true), e->host_name,
                                        true);
         }
-        bridge_debug("%s %s the container bus: %s %s on the host bus", e->container_name,
-                     owner[0] ? "is on" : "left", owner[0] ? "exporting it as" : "withdrawing",
-                     e->host_name);
+        log_debug("%s %s the container bus: %s %s on the host bus", e->container_name,
+                  owner[0] ? "is on" : "left", owner[0] ? "exporting it as" : "withdrawing", e->host_name);
         if (old && !export_peer_owns_names(br, old))
                 owner_link_drop(br, LINK_EXPORT_OWNER, old);
 }
@@ -600,7 +567,7 @@ static void name_owner_changed(struct bridge *br, struct link *l, struct message
                 struct hashmap *callers = l->kind == LINK_HOST ? br->export_callers : br->import_callers;
                 struct link *cl = hashmap_remove(callers, name);
                 if (cl)
-                        bridge_debug("caller %s left the %s", name, link_what(l));
+                        log_debug("caller %s left the %s", name, link_what(l));
                 caller_link_free(cl);
                 return;
         }
@@ -686,8 +653,7 @@ static void link_release_held(struct bridge *br, struct link *l)
                         f = hashmap_remove(l->calls, &(uint64_t){m->serial});
                         struct link *via = f ? reply_link_for(br, l, f) : NULL;
                         if (via)
-                                reply_error_to(via, l->caller, f->caller_serial,
-                                               "org.freedesktop.DBus.Error.NotSupported",
+                                reply_error_to(via, l->caller, f->caller_serial, DBUS_ERROR_NOT_SUPPORTED,
                                                "The bus does not pass file descriptors");
                         if (f)
                                 forwarded_free(f);
@@ -719,8 +685,8 @@ static int import_callers_make_room(struct bridge *br)
         {
                 if (!link_idle(l))
                         continue;
-                bridge_debug("recycling the idle host connection of %s (%u in use)", l->caller,
-                             br->o->max_host_links);
+                log_debug("recycling the idle host connection of %s (%u in use)", l->caller,
+                          br->o->max_host_links);
                 hashmap_remove(br->import_callers, l->caller);
                 caller_link_free(l);
                 return 0;
@@ -778,14 +744,14 @@ static void import_call(struct bridge *br, struct link *ol, struct message *m)
         } else {
                 const struct host_name *hn = hashmap_get(br->host_names, dest);
                 if (!hn || !streq(hn->owner, host_peer)) {
-                        reply_error(ol, m, "org.freedesktop.DBus.Error.ServiceUnknown",
-                                    "The name %s is not on the host bus", dest);
+                        reply_error(ol, m, DBUS_ERROR_SERVICE_UNKNOWN, "The name %s is not on the host bus",
+                                    dest);
                         return;
                 }
                 permitted = import_may_call(br->o->policy, dest, m);
         }
         if (!permitted) {
-                reply_error(ol, m, "org.freedesktop.DBus.Error.AccessDenied",
+                reply_error(ol, m, DBUS_ERROR_ACCESS_DENIED,
                             "The bridge policy does not permit calling %s%s%s at %s on %s",
                             m->interface ? m->interface : "", m->interface ? "." : "", m->member, m->path,
                             m->destination);
@@ -795,31 +761,29 @@ static void import_call(struct bridge *br, struct link *ol, struct message *m)
         bool created, busy;
         struct link *cl = caller_link_for(br, LINK_IMPORT_CALLER, m->sender, &created, &busy);
         if (!cl && busy) {
-                reply_error(ol, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                reply_error(ol, m, DBUS_ERROR_LIMITS_EXCEEDED,
                             "All %u of this container's connections to the host bus have calls in flight "
                             "(nsbridge --max-host-links); try again later",
                             br->o->max_host_links);
                 return;
         }
         if (!cl) {
-                reply_error(ol, m, "org.freedesktop.DBus.Error.Disconnected",
+                reply_error(ol, m, DBUS_ERROR_DISCONNECTED,
                             "The bridge cannot connect to the host bus for this caller");
                 return;
         }
         if (cl->c->out.n_bytes > LINK_MAX_QUEUED_BYTES) {
-                reply_error(ol, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                reply_error(ol, m, DBUS_ERROR_LIMITS_EXCEEDED,
                             "The host bus is not taking this caller's messages");
                 return;
         }
         if (m->n_fds && cl->c->authenticated && !cl->c->unix_fds) {
-                reply_error(ol, m, "org.freedesktop.DBus.Error.NotSupported",
-                            "The host bus does not pass file descriptors");
+                reply_error(ol, m, DBUS_ERROR_NOT_SUPPORTED, "The host bus does not pass file descriptors");
                 return;
         }
         int r = forward_call(cl, m, dest, host_peer);
         if (r < 0)
-                reply_error(ol, m, "org.freedesktop.DBus.Error.NoMemory", "Cannot forward the call: %s",
-                            strerror(-r));
+                reply_error(ol, m, DBUS_ERROR_NO_MEMORY, "Cannot forward the call: %s", strerror(-r));
 }
 
 /* A broadcast on the host bus: re-emitted in the container by the sender's owner link if the sender owns an
@@ -864,19 +828,19 @@ static void export_call(struct bridge *br, struct link *ol, struct message *m)
                         dest = e->container_name;
         }
         if (!dest) {
-                reply_error(ol, m, "org.freedesktop.DBus.Error.ServiceUnknown",
-                            "%s is not running in the container", m->destination);
+                reply_error(ol, m, DBUS_ERROR_SERVICE_UNKNOWN, "%s is not running in the container",
+                            m->destination);
                 return;
         }
 
         if (!link_up(&br->host)) {
-                reply_error(ol, m, "org.freedesktop.DBus.Error.Disconnected", "The bridge is reconnecting");
+                reply_error(ol, m, DBUS_ERROR_DISCONNECTED, "The bridge is reconnecting");
                 return;
         }
         bool created, busy;
         struct link *cl = caller_link_for(br, LINK_EXPORT_CALLER, m->sender, &created, &busy);
         if (!cl) {
-                reply_error(ol, m, "org.freedesktop.DBus.Error.Disconnected",
+                reply_error(ol, m, DBUS_ERROR_DISCONNECTED,
                             "The bridge cannot connect to the container bus for this caller");
                 return;
         }
@@ -887,19 +851,18 @@ static void export_call(struct bridge *br, struct link *ol, struct message *m)
                 if (link_track_driver_call(&br->host, s, CALL_GET_CREDS, m->sender) < 0) {
                         hashmap_remove(br->export_callers, cl->caller);
                         caller_link_free(cl);
-                        reply_error(ol, m, "org.freedesktop.DBus.Error.NoMemory", "Out of memory");
+                        reply_error(ol, m, DBUS_ERROR_NO_MEMORY, "Out of memory");
                         return;
                 }
         }
         if (cl->c->out.n_bytes > LINK_MAX_QUEUED_BYTES) {
-                reply_error(ol, m, "org.freedesktop.DBus.Error.LimitsExceeded",
+                reply_error(ol, m, DBUS_ERROR_LIMITS_EXCEEDED,
                             "The container bus is not taking this caller's messages");
                 return;
         }
         int r = forward_call(cl, m, dest, container_peer);
         if (r < 0)
-                reply_error(ol, m, "org.freedesktop.DBus.Error.NoMemory", "Cannot forward the call: %s",
-                            strerror(-r));
+                reply_error(ol, m, DBUS_ERROR_NO_MEMORY, "Cannot forward the call: %s", strerror(-r));
 }
 
 /* The host bus said who the caller of an export link is: tell nsbusd, then release the held calls. */
@@ -965,10 +928,10 @@ static void export_link_set_creds(struct bridge *br, const char *caller, struct 
         struct message *call;
         if (!ok || msg_builder_finish(&b, &call) < 0) {
                 if (ok)
-                        bridge_log("out of memory describing %s", caller);
+                        log_info("out of memory describing %s", caller);
                 else {
                         msg_builder_done(&b);
-                        bridge_log("the host bus sent unreadable credentials for %s", caller);
+                        log_info("the host bus sent unreadable credentials for %s", caller);
                 }
                 hashmap_remove(br->export_callers, caller);
                 caller_link_free(cl);
@@ -1004,8 +967,8 @@ static void bridge_check_ready(struct bridge *br)
             !link_up(&br->container) || !br->container.c->unique_name)
                 return;
         br->ready_logged = true;
-        bridge_log("ready: host bus as %s, container bus as %s", br->host.c->unique_name,
-                   br->container.c->unique_name);
+        log_info("ready: host bus as %s, container bus as %s", br->host.c->unique_name,
+                 br->container.c->unique_name);
 }
 
 static const char name_owner_changed_rule[] =
@@ -1041,7 +1004,7 @@ static int main_link_start(struct bridge *br, struct link *l)
 static void main_link_named(struct bridge *br, struct link *l)
 {
         l->backoff_ms = 0;
-        bridge_log("connected to the %s as %s", link_what(l), l->c->unique_name);
+        log_info("connected to the %s as %s", link_what(l), l->c->unique_name);
         if (l->kind == LINK_CONTAINER) {
                 struct hashmap_iter it;
                 struct host_name *hn;
@@ -1096,11 +1059,11 @@ static void main_link_try_connect(struct bridge *br, struct link *l)
                 /* Nothing listens there any more: the container's bus has ended. A new one has a new socket
                  * and a new bridge key, so it needs a new bridge; retrying here would never succeed. */
                 if (container_init_exited(br)) {
-                        bridge_log("the container's init exited: exiting");
+                        log_info("the container's init exited: exiting");
                         br->exit_code = 0;
                 } else {
-                        bridge_log("the container bus is gone (%s): exiting; a new bus needs a new bridge",
-                                   strerror(-r));
+                        log_info("the container bus is gone (%s): exiting; a new bus needs a new bridge",
+                                 strerror(-r));
                         br->exit_code = 1;
                 }
                 return;
@@ -1131,7 +1094,7 @@ static void close_all_callers(struct hashmap *callers, const char *why)
 /* A main link died: what was learnt through it is forgotten and undone on the other side. */
 static void main_link_lost(struct bridge *br, struct link *l, const char *why)
 {
-        bridge_log("lost the %s: %s; reconnecting", link_what(l), why);
+        log_info("lost the %s: %s; reconnecting", link_what(l), why);
         link_close(l, why);
 
         /* Calls in flight cannot be answered any more (their callers learn it first, while the links
@@ -1172,8 +1135,8 @@ static void handle_driver_reply(struct bridge *br, struct link *l, struct messag
                 if (m->type == MESSAGE_ERROR) {
                         const char *text = "";
                         message_read(m, "s", &text);
-                        bridge_log("%s (%s) on the %s failed: %s: %s", d->arg ? d->arg : "call", "driver",
-                                   link_what(l), m->error_name, text);
+                        log_info("%s (%s) on the %s failed: %s: %s", d->arg ? d->arg : "call", "driver",
+                                 link_what(l), m->error_name, text);
                 }
                 break;
         case CALL_LIST_NAMES: {
@@ -1211,7 +1174,7 @@ static void handle_main_message(struct bridge *br, struct link *l, struct messag
 {
         switch (m->type) {
         case MESSAGE_METHOD_CALL:
-                reply_error(l, m, "org.freedesktop.DBus.Error.AccessDenied",
+                reply_error(l, m, DBUS_ERROR_ACCESS_DENIED,
                             "This is nsbridge's own connection; it has no methods");
                 return;
         case MESSAGE_METHOD_RETURN:
@@ -1248,8 +1211,8 @@ static void handle_owner_message(struct bridge *br, struct link *l, struct messa
         } else if (m->type == MESSAGE_ERROR && streq_ptr(m->sender, DRIVER_NAME)) {
                 const char *text = "";
                 message_read(m, "s", &text);
-                bridge_log("the %s refused a name for %s: %s: %s", link_what(l), l->caller, m->error_name,
-                           text);
+                log_info("the %s refused a name for %s: %s: %s", link_what(l), l->caller, m->error_name,
+                         text);
         }
 }
 
@@ -1257,7 +1220,7 @@ static void handle_owner_message(struct bridge *br, struct link *l, struct messa
 static void handle_caller_message(struct bridge *br, struct link *l, struct message *m)
 {
         if (m->type == MESSAGE_METHOD_CALL) {
-                reply_error(l, m, "org.freedesktop.DBus.Error.AccessDenied",
+                reply_error(l, m, DBUS_ERROR_ACCESS_DENIED,
                             "nsbridge does not forward calls back to the caller it represents");
                 return;
         }
@@ -1268,8 +1231,8 @@ static void handle_caller_message(struct bridge *br, struct link *l, struct mess
                 if (m->type == MESSAGE_ERROR) {
                         const char *text = "";
                         message_read(m, "s", &text);
-                        bridge_log("nsbusd refused the credentials of %s: %s: %s", l->caller, m->error_name,
-                                   text);
+                        log_info("nsbusd refused the credentials of %s: %s: %s", l->caller, m->error_name,
+                                 text);
                         link_close(l, "The container bus refused the caller's credentials");
                 }
                 return;
@@ -1300,7 +1263,7 @@ static void link_fail(struct bridge *br, struct link *l, int r)
                 main_link_lost(br, l, why);
                 return;
         }
-        bridge_log("connection for %s to the %s ended: %s", l->caller, link_what(l), why);
+        log_info("connection for %s to the %s ended: %s", l->caller, link_what(l), why);
         struct hashmap *maps[] = {
                 [LINK_IMPORT_CALLER] = br->import_callers,
                 [LINK_EXPORT_CALLER] = br->export_callers,
@@ -1382,7 +1345,7 @@ int bridge_run(struct bridge *br)
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
-                        bridge_log("epoll_wait: %m");
+                        log_info("epoll_wait: %m");
                         return 1;
                 }
                 for (int i = 0; i < n && br->exit_code < 0; i++) {
@@ -1405,13 +1368,13 @@ int bridge_run(struct bridge *br)
                         case SOURCE_SIGNAL: {
                                 struct signalfd_siginfo si;
                                 if (read(br->o->signal_fd, &si, sizeof(si)) == sizeof(si)) {
-                                        bridge_log("signal %u: exiting", si.ssi_signo);
+                                        log_info("signal %u: exiting", si.ssi_signo);
                                         br->exit_code = 0;
                                 }
                                 break;
                         }
                         case SOURCE_INIT:
-                                bridge_log("the container's init exited: exiting");
+                                log_info("the container's init exited: exiting");
                                 br->exit_code = 0;
                                 break;
                         }

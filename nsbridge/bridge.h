@@ -26,12 +26,3 @@ int bridge_new(const struct bridge_options *o, struct bridge **ret);
 /* Runs until the container's init exits or a signal arrives: returns the exit code. */
 int bridge_run(struct bridge *br);
 void bridge_free(struct bridge *br);
-
-void bridge_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-extern const char *bridge_log_name;
-extern bool bridge_log_verbose;
-#define bridge_debug(...)                                                                                   \
-        do {                                                                                                \
-                if (bridge_log_verbose)                                                                     \
-                        bridge_log(__VA_ARGS__);                                                            \
-        } while (0)

@@ -27,6 +27,7 @@
 #include "bridge-policy.h"
 #include "bridge.h"
 #include "client.h"
+#include "log.h"
 #include "nsview.h"
 #include "sandbox.h"
 
@@ -136,8 +137,8 @@ static int bootstrap_call(struct client *c, const char *member, struct message *
                         if (m->type == MESSAGE_ERROR) {
                                 const char *text = "";
                                 message_read(m, "s", &text);
-                                bridge_log("the container bus refused %s: %s: %s", member, m->error_name,
-                                           text);
+                                log_info("the container bus refused %s: %s: %s", member, m->error_name,
+                                         text);
                                 message_unref(m);
                                 return -EACCES;
                         }
@@ -187,8 +188,7 @@ static int bootstrap_get_info(const char *address, struct container_info *info)
         _cleanup_(client_freep) struct client *c = NULL;
         int r = client_connect(address, geteuid(), &c, err, sizeof(err));
         if (r < 0) {
-                bridge_log("cannot connect to the container bus %s: %s", address,
-                           err[0] ? err : strerror(-r));
+                log_info("cannot connect to the container bus %s: %s", address, err[0] ? err : strerror(-r));
                 return r;
         }
         struct message *m = NULL;
@@ -200,11 +200,11 @@ static int bootstrap_get_info(const char *address, struct container_info *info)
                         message_unref(m);
                 }
                 if (r == -EBADMSG)
-                        bridge_log("the container bus sent an unreadable reply to GetInfo or GetBridgeKey");
+                        log_info("the container bus sent an unreadable reply to GetInfo or GetBridgeKey");
         }
         if (r < 0 && r != -EACCES && r != -EBADMSG)
-                bridge_log("cannot ask the container bus %s which container it serves: %s", address,
-                           r == -ECONNRESET ? "it closed the connection" : strerror(-r));
+                log_info("cannot ask the container bus %s which container it serves: %s", address,
+                         r == -ECONNRESET ? "it closed the connection" : strerror(-r));
         return r;
 }
 
@@ -228,7 +228,7 @@ static int container_bus_handle(const char *address, int *ret_fd, char **ret_add
         _cleanup_close_ int fd = open(path, O_PATH | O_CLOEXEC);
         if (fd < 0) {
                 int r = -errno;
-                bridge_log("cannot open the container bus's socket %s: %s", path, strerror(-r));
+                log_info("cannot open the container bus's socket %s: %s", path, strerror(-r));
                 return r;
         }
         if (asprintf(ret_address, "unix:path=/proc/self/fd/%d", fd) < 0)
@@ -243,11 +243,10 @@ static int sandbox_check(void)
         int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
                 close(fd);
-                bridge_log(
-                        "sandbox check: open(\"/etc/passwd\") succeeded; the seccomp filter is not active");
+                log_info("sandbox check: open(\"/etc/passwd\") succeeded; the seccomp filter is not active");
                 return -EPERM;
         }
-        bridge_log("sandbox check: open(\"/etc/passwd\") refused: %s", strerror(errno));
+        log_info("sandbox check: open(\"/etc/passwd\") refused: %s", strerror(errno));
         return errno == EPERM ? 0 : -errno;
 }
 
@@ -326,8 +325,10 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return 2;
         }
-        bridge_log_name = o.name ? o.name : "";
-        bridge_log_verbose = o.verbose;
+        char prefix[300];
+        snprintf(prefix, sizeof(prefix), "nsbridge[%s]", o.name ? o.name : "");
+        log_setup(&(struct log_config){
+                .prefix = prefix, .to_stderr = true, .max_priority = o.verbose ? LOG_DEBUG : LOG_INFO});
 
         /* Nothing starts on a bad policy. */
         char err[512];
@@ -347,7 +348,7 @@ int main(int argc, char **argv)
         sigprocmask(SIG_BLOCK, &mask, NULL);
         _cleanup_close_ int signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         if (signal_fd < 0) {
-                bridge_log("signalfd: %m");
+                log_info("signalfd: %m");
                 return 1;
         }
         o.signal_fd = signal_fd;
@@ -370,10 +371,10 @@ int main(int argc, char **argv)
         if (handle_address)
                 o.container_address = handle_address;
         if (!o.name)
-                bridge_log_name = info.name;
+                snprintf(prefix, sizeof(prefix), "nsbridge[%s]", info.name);
         uint32_t uid, gid;
         if (!idmap_to_outside(&info.uid_map, 0, &uid) || !idmap_to_outside(&info.gid_map, 0, &gid)) {
-                bridge_log("container %s maps no root user or group: nothing to run as", info.name);
+                log_info("container %s maps no root user or group: nothing to run as", info.name);
                 return 1;
         }
         idmap_done(&info.uid_map);
@@ -381,26 +382,26 @@ int main(int argc, char **argv)
 
         _cleanup_close_ int init_pidfd = (int)syscall(SYS_pidfd_open, info.init_pid, 0);
         if (init_pidfd < 0) {
-                bridge_log("container %s: init %d is gone: %m", info.name, (int)info.init_pid);
+                log_info("container %s: init %d is gone: %m", info.name, (int)info.init_pid);
                 return 1;
         }
         o.init_pidfd = init_pidfd;
 
         r = sandbox_drop_privileges(uid, gid);
         if (r < 0) {
-                bridge_log("cannot become uid %u: %s", uid, strerror(-r));
+                log_info("cannot become uid %u: %s", uid, strerror(-r));
                 return 1;
         }
         /* Its epoll and timer fds are made before the sandbox, which has no syscalls to make them. */
         struct bridge *br;
         r = bridge_new(&o, &br);
         if (r < 0) {
-                bridge_log("cannot set up: %s", strerror(-r));
+                log_info("cannot set up: %s", strerror(-r));
                 return 1;
         }
         r = sandbox_enter(err, sizeof(err));
         if (r < 0) {
-                bridge_log("%s", err);
+                log_info("%s", err);
                 bridge_free(br);
                 return 1;
         }
@@ -408,7 +409,7 @@ int main(int argc, char **argv)
                 bridge_free(br);
                 return 1;
         }
-        bridge_log("serving container %s (init %d) as uid %u", info.name, (int)info.init_pid, uid);
+        log_info("serving container %s (init %d) as uid %u", info.name, (int)info.init_pid, uid);
 
         r = bridge_run(br);
         bridge_free(br);
