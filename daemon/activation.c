@@ -21,6 +21,10 @@
 #include "log.h"
 #include "activation.h"
 #include "userdb.h"
+#include "bus.h"
+#include "driver.h"
+#include "names.h"
+#include "routing.h"
 
 struct pending {
         struct list_head link;
@@ -78,10 +82,10 @@ static void clear_entries(struct bus *b)
         HASHMAP_FOREACH(e, a->entries, it)
         {
                 hashmap_remove(a->entries, e->name);
-                struct name *n = name_get(b, e->name);
+                struct name *n = names_get(b, e->name);
                 if (n) {
                         n->activatable = NULL;
-                        name_unref_if_unused(n);
+                        names_unref_if_unused(n);
                 }
                 entry_free(e);
         }
@@ -210,7 +214,7 @@ static int load_dir(struct bus *b, const char *dir)
                         continue;
                 }
                 struct name *n;
-                if (hashmap_put(a->entries, e->name, e) < 0 || name_ref(b, e->name, &n) < 0) {
+                if (hashmap_put(a->entries, e->name, e) < 0 || names_ref(b, e->name, &n) < 0) {
                         hashmap_remove(a->entries, e->name);
                         entry_free(e);
                         return -ENOMEM;
@@ -480,29 +484,29 @@ static void fail_pending(struct bus *b, struct name *n, const char *error, const
                 uint64_t id = pd->sender_id;
                 struct peer *sender = hashmap_get(b->peers_by_id, &id);
                 if (sender && sender->state == PEER_RUNNING)
-                        bus_reply_error(b, sender, pd->m, error, "%s", text);
+                        routing_reply_error(b, sender, pd->m, error, "%s", text);
                 message_unref(pd->m);
                 free(pd);
         }
-        name_unref_if_unused(n);
+        names_unref_if_unused(n);
 }
 
 static int start(struct bus *b, struct peer *sender, struct message *m, const char *name, bool by_name)
 {
         struct name *n;
-        int r = name_ref(b, name, &n);
+        int r = names_ref(b, name, &n);
         if (r < 0)
                 return r;
         size_t queued = 0;
         struct pending *pd;
         list_for_each_entry(pd, &n->pending_activation, link) queued++;
         if (queued >= bus_limit(b->limits.max_pending_service_starts))
-                return bus_reply_error(b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
-                                       "The maximum number of pending activations has been reached");
+                return routing_reply_error(b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
+                                           "The maximum number of pending activations has been reached");
 
         pd = zalloc(sizeof(*pd));
         if (!pd) {
-                name_unref_if_unused(n);
+                names_unref_if_unused(n);
                 return -ENOMEM;
         }
         pd->sender_id = sender->id;
@@ -532,7 +536,7 @@ int activation_start_by_name(struct bus *b, struct peer *p, struct message *call
 
 void activation_name_acquired(struct bus *b, const char *name)
 {
-        struct name *n = name_get(b, name);
+        struct name *n = names_get(b, name);
         if (!n || list_empty(&n->pending_activation))
                 return;
         struct activation *a = b->activation;
@@ -560,7 +564,7 @@ void activation_name_acquired(struct bus *b, const char *name)
                 if (sender && sender->state == PEER_RUNNING) {
                         if (pd->start_by_name) {
                                 struct msg_builder mb;
-                                msg_builder_init(&mb, MESSAGE_METHOD_RETURN, bus_next_serial(b));
+                                msg_builder_init(&mb, MESSAGE_METHOD_RETURN, driver_next_serial(b));
                                 mb.flags = MESSAGE_FLAG_NO_REPLY_EXPECTED;
                                 mb.reply_serial = pd->m->serial;
                                 mb.destination = sender->unique_name;
@@ -569,19 +573,19 @@ void activation_name_acquired(struct bus *b, const char *name)
                                 struct message *reply;
                                 if (!(pd->m->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED) &&
                                     msg_builder_finish(&mb, &reply) >= 0) {
-                                        bus_send_driver_message(b, sender, reply);
+                                        routing_send_driver_message(b, sender, reply);
                                         message_unref(reply);
                                 } else {
                                         msg_builder_done(&mb);
                                 }
                         } else {
-                                bus_dispatch_message(b, sender, pd->m);
+                                routing_dispatch(b, sender, pd->m);
                         }
                 }
                 message_unref(pd->m);
                 free(pd);
         }
-        name_unref_if_unused(n);
+        names_unref_if_unused(n);
 }
 
 void activation_reap_children(struct bus *b)
@@ -597,7 +601,7 @@ void activation_reap_children(struct bus *b)
                 {
                         if (c->pid != pid)
                                 continue;
-                        struct name *n = c->name ? name_get(b, c->name) : NULL;
+                        struct name *n = c->name ? names_get(b, c->name) : NULL;
                         /* A zero exit may be a service that forked into the background: keep waiting. */
                         bool failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
                         int exec_errno = 0;

@@ -27,6 +27,10 @@
 #include "log.h"
 #include "policy-check.h"
 #include "quotas.h"
+#include "driver.h"
+#include "machine-id.h"
+#include "names.h"
+#include "routing.h"
 
 /* The signalfd's epoll data; listeners and peers carry their own struct source. */
 static struct source signals_source = {.kind = SOURCE_SIGNALS};
@@ -49,25 +53,13 @@ static void random_hex(char *out, size_t n_hex)
                 snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 
-bool bus_parse_machine_id(const char *text, char out[33])
-{
-        if (strlen(text) < 32)
-                return false;
-        for (int k = 0; k < 32; k++)
-                if (!((text[k] >= '0' && text[k] <= '9') || (text[k] >= 'a' && text[k] <= 'f')))
-                        return false;
-        memcpy(out, text, 32);
-        out[32] = 0;
-        return true;
-}
-
 static bool read_machine_id(char out[33])
 {
         const char *files[] = {"/etc/machine-id", "/var/lib/dbus/machine-id"};
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
                 _cleanup_fclose_ FILE *f = fopen(files[i], "re");
                 char buf[64];
-                if (f && fgets(buf, sizeof(buf), f) && bus_parse_machine_id(buf, out))
+                if (f && fgets(buf, sizeof(buf), f) && machine_id_parse(buf, out))
                         return true;
         }
         return false;
@@ -385,32 +377,6 @@ int bus_reload_config(struct bus *b)
         return r;
 }
 
-struct peer *bus_find_peer_by_name(struct bus *b, const char *name)
-{
-        if (name[0] == ':') {
-                const char *s = startswith(name, ":1.");
-                if (!s || !*s || (s[0] == '0' && s[1]))
-                        return NULL;
-                char *end;
-                errno = 0;
-                unsigned long long id = strtoull(s, &end, 10);
-                if (*end || errno || s[0] == '+' || s[0] == '-')
-                        return NULL;
-                uint64_t key = id;
-                struct peer *p = hashmap_get(b->peers_by_id, &key);
-                return p && p->state == PEER_RUNNING ? p : NULL;
-        }
-        struct name *n = name_get(b, name);
-        return n ? name_primary_owner(n) : NULL;
-}
-
-uint32_t bus_next_serial(struct bus *b)
-{
-        if (++b->driver_serial == 0)
-                b->driver_serial = 1;
-        return b->driver_serial;
-}
-
 int bus_add_peer(struct bus *b, int fd, enum listener_origin origin)
 {
         struct peer *p;
@@ -510,10 +476,10 @@ int bus_run_once(struct bus *b, int max_timeout_ms)
         struct epoll_event events[128];
         uint64_t now = now_usec();
         int timeout = min_timeout(check_auth_timeouts(b, now), activation_check_timeouts(b, now));
-        timeout = min_timeout(timeout, bus_check_reply_timeouts(b, now));
+        timeout = min_timeout(timeout, routing_check_reply_timeouts(b, now));
         timeout = min_timeout(timeout, max_timeout_ms);
         /* Timeouts may have queued errors (and doomed receivers that cannot take them). */
-        bus_disconnect_doomed(b);
+        peer_disconnect_doomed(b);
         while (!list_empty(&b->flush_list))
                 peer_flush(list_first_entry(&b->flush_list, struct peer, flush_link));
         free_dead_peers(b);
@@ -550,7 +516,7 @@ int bus_run_once(struct bus *b, int max_timeout_ms)
                         break;
                 }
                 }
-                bus_disconnect_doomed(b);
+                peer_disconnect_doomed(b);
         }
         while (!list_empty(&b->flush_list))
                 peer_flush(list_first_entry(&b->flush_list, struct peer, flush_link));

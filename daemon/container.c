@@ -31,6 +31,7 @@
 #include "log.h"
 #include "container.h"
 #include "quotas.h"
+#include "machine-id.h"
 
 static void cap_freep(cap_t *c)
 {
@@ -232,7 +233,7 @@ static void read_container_machine_id(pid_t pid, char out[33])
                 if (n <= 0)
                         continue;
                 buf[n] = 0;
-                if (bus_parse_machine_id(buf, out))
+                if (machine_id_parse(buf, out))
                         return;
         }
 }

@@ -24,6 +24,9 @@
 #include "log.h"
 #include "policy-check.h"
 #include "quotas.h"
+#include "driver.h"
+#include "names.h"
+#include "routing.h"
 
 struct method {
         const char *interface;
@@ -44,11 +47,19 @@ static bool interface_on_any_path(const char *iface)
                streq(iface, "org.freedesktop.DBus.Peer");
 }
 
+/* The serial of the next message the driver sends; never 0. */
+uint32_t driver_next_serial(struct bus *b)
+{
+        if (++b->driver_serial == 0)
+                b->driver_serial = 1;
+        return b->driver_serial;
+}
+
 /* ---- building replies ---- */
 
 static void reply_init(struct bus *b, struct peer *p, const struct message *call, struct msg_builder *mb)
 {
-        msg_builder_init(mb, MESSAGE_METHOD_RETURN, bus_next_serial(b));
+        msg_builder_init(mb, MESSAGE_METHOD_RETURN, driver_next_serial(b));
         mb->flags = MESSAGE_FLAG_NO_REPLY_EXPECTED;
         mb->reply_serial = call->serial;
         mb->destination = p->unique_name[0] ? p->unique_name : NULL;
@@ -65,7 +76,7 @@ static int reply_send(struct bus *b, struct peer *p, const struct message *call,
         int r = msg_builder_finish(mb, &m);
         if (r < 0)
                 return r;
-        bus_send_driver_message(b, p, m);
+        routing_send_driver_message(b, p, m);
         message_unref(m);
         return 0;
 }
@@ -77,12 +88,12 @@ static int reply_empty(struct bus *b, struct peer *p, const struct message *call
         return reply_send(b, p, call, &mb);
 }
 
-#define reply_error(b, p, m, name, ...) bus_reply_error((b), (p), (m), (name), __VA_ARGS__)
+#define reply_error(b, p, m, name, ...) routing_reply_error((b), (p), (m), (name), __VA_ARGS__)
 
 static int emit_signal(struct bus *b, struct peer *to, const char *member, const char *sig, ...)
 {
         struct msg_builder mb;
-        msg_builder_init(&mb, MESSAGE_SIGNAL, bus_next_serial(b));
+        msg_builder_init(&mb, MESSAGE_SIGNAL, driver_next_serial(b));
         mb.path = DRIVER_PATH;
         mb.interface = DRIVER_INTERFACE;
         mb.member = member;
@@ -99,7 +110,7 @@ static int emit_signal(struct bus *b, struct peer *to, const char *member, const
         int r = msg_builder_finish(&mb, &m);
         if (r < 0)
                 return r;
-        bus_send_driver_message(b, to, m);
+        routing_send_driver_message(b, to, m);
         message_unref(m);
         return 0;
 }
@@ -200,7 +211,7 @@ static struct peer *resolve_name_arg(struct bus *b, struct peer *p, struct messa
                 *is_driver = true;
                 return NULL;
         }
-        struct peer *q = bus_find_peer_by_name(b, name);
+        struct peer *q = names_find_peer(b, name);
         if (!q || q->state == PEER_DEAD)
                 reply_error(b, p, m, DBUS_ERROR_NAME_HAS_NO_OWNER,
                             "Could not get %s of name '%s': no such name", what, name);
@@ -249,7 +260,7 @@ static int method_hello(struct bus *b, struct peer *p, struct message *m)
         r = msg_builder_finish(&mb, &reply);
         if (r < 0)
                 return r;
-        bus_send_driver_message(b, p, reply);
+        routing_send_driver_message(b, p, reply);
         message_unref(reply);
 
         driver_emit_name_owner_changed(b, p->unique_name, "", p->unique_name);
@@ -354,7 +365,7 @@ static int method_list_names(struct bus *b, struct peer *p, struct message *m)
         struct name *n;
         HASHMAP_FOREACH(n, b->names, it)
         {
-                if (!name_primary_owner(n))
+                if (!names_primary_owner(n))
                         continue;
                 s = n->name;
                 msg_builder_append_basic(&mb, 's', &s);
@@ -390,7 +401,7 @@ static int method_name_has_owner(struct bus *b, struct peer *p, struct message *
                 return -EBADMSG;
         if (!dbus_validate_bus_name(name, strlen(name)))
                 return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "Name \"%s\" is not valid", name);
-        bool has = streq(name, DRIVER_NAME) || bus_find_peer_by_name(b, name) != NULL;
+        bool has = streq(name, DRIVER_NAME) || names_find_peer(b, name) != NULL;
         struct msg_builder mb;
         reply_init(b, p, m, &mb);
         msg_builder_append(&mb, "b", (int)has);
@@ -407,7 +418,7 @@ static int method_get_name_owner(struct bus *b, struct peer *p, struct message *
         if (streq(name, DRIVER_NAME)) {
                 owner = DRIVER_NAME;
         } else {
-                struct peer *q = bus_find_peer_by_name(b, name);
+                struct peer *q = names_find_peer(b, name);
                 if (!q)
                         return reply_error(b, p, m, DBUS_ERROR_NAME_HAS_NO_OWNER,
                                            "Could not get owner of name '%s': no such name", name);
@@ -433,7 +444,7 @@ static int method_list_queued_owners(struct bus *b, struct peer *p, struct messa
                 const char *s = DRIVER_NAME;
                 msg_builder_append_basic(&mb, 's', &s);
         } else if (name[0] == ':') {
-                struct peer *q = bus_find_peer_by_name(b, name);
+                struct peer *q = names_find_peer(b, name);
                 if (!q) {
                         msg_builder_done(&mb);
                         return reply_error(b, p, m, DBUS_ERROR_NAME_HAS_NO_OWNER,
@@ -442,7 +453,7 @@ static int method_list_queued_owners(struct bus *b, struct peer *p, struct messa
                 const char *s = q->unique_name;
                 msg_builder_append_basic(&mb, 's', &s);
         } else {
-                struct name *n = name_get(b, name);
+                struct name *n = names_get(b, name);
                 if (!n || list_empty(&n->owners)) {
                         msg_builder_done(&mb);
                         return reply_error(b, p, m, DBUS_ERROR_NAME_HAS_NO_OWNER,
@@ -467,7 +478,7 @@ static int method_start_service_by_name(struct bus *b, struct peer *p, struct me
                 return -EBADMSG;
         if (!dbus_validate_bus_name(name, strlen(name)))
                 return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "Name \"%s\" is not valid", name);
-        if (streq(name, DRIVER_NAME) || bus_find_peer_by_name(b, name))
+        if (streq(name, DRIVER_NAME) || names_find_peer(b, name))
                 return reply_u(b, p, m, 2); /* DBUS_START_REPLY_ALREADY_RUNNING */
         if (!activation_is_activatable(b, name))
                 return reply_error(b, p, m, DBUS_ERROR_SERVICE_UNKNOWN,

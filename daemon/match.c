@@ -29,6 +29,7 @@
  */
 #include "bus.h"
 #include "quotas.h"
+#include "names.h"
 
 void match_registry_init(struct match_registry *r)
 {
@@ -199,7 +200,7 @@ void match_rule_free(struct match_rule *rule)
         b->n_match_rules--;
         if (rule->sender_name) {
                 rule->sender_name->n_users--;
-                name_unref_if_unused(rule->sender_name);
+                names_unref_if_unused(rule->sender_name);
         }
         match_rule_keys_free(&rule->keys);
         free(rule);
@@ -225,13 +226,13 @@ static int registry_for_sender(struct bus *b, const char *sender, struct match_r
                 return 0;
         }
         if (sender[0] == ':') {
-                struct peer *p = bus_find_peer_by_name(b, sender);
+                struct peer *p = names_find_peer(b, sender);
                 /* Unique names are never reused: a rule for a gone one can never match. */
                 *ret = p ? &p->sender_matches : NULL;
                 return 0;
         }
         struct name *n;
-        int r = name_ref(b, sender, &n);
+        int r = names_ref(b, sender, &n);
         if (r < 0)
                 return r;
         *ret = &n->matches;
@@ -294,7 +295,7 @@ int match_add(struct bus *b, struct peer *p, const char *rule_text, bool may_eav
         if (!rule) {
                 match_rule_keys_free(&k);
                 if (sender_name)
-                        name_unref_if_unused(sender_name);
+                        names_unref_if_unused(sender_name);
                 return -ENOMEM;
         }
         rule->keys = k;
@@ -361,8 +362,8 @@ static bool peer_is_named(struct bus *b, const struct peer *q, const char *name)
                 return false;
         if (name[0] == ':')
                 return streq(q->unique_name, name);
-        struct name *n = name_get(b, name);
-        return n && name_primary_owner(n) == q;
+        struct name *n = names_get(b, name);
+        return n && names_primary_owner(n) == q;
 }
 
 struct broadcast {
@@ -450,7 +451,7 @@ void match_broadcast(struct bus *b, struct peer *sender, struct message *m,
                 struct name_owner *o;
                 list_for_each_entry(o, &sender->names, peer_link)
                 {
-                        if (name_primary_owner(o->name) == sender)
+                        if (names_primary_owner(o->name) == sender)
                                 broadcast_registry(&bc, &o->name->matches);
                 }
         }

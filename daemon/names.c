@@ -10,15 +10,17 @@
  */
 #include "bus.h"
 #include "quotas.h"
+#include "names.h"
+#include "driver.h"
 
-struct name *name_get(struct bus *b, const char *name)
+struct name *names_get(struct bus *b, const char *name)
 {
         return hashmap_get(b->names, name);
 }
 
-int name_ref(struct bus *b, const char *name, struct name **ret)
+int names_ref(struct bus *b, const char *name, struct name **ret)
 {
-        struct name *n = name_get(b, name);
+        struct name *n = names_get(b, name);
         if (n) {
                 *ret = n;
                 return 0;
@@ -46,7 +48,7 @@ int name_ref(struct bus *b, const char *name, struct name **ret)
         return 0;
 }
 
-void name_unref_if_unused(struct name *n)
+void names_unref_if_unused(struct name *n)
 {
         if (!list_empty(&n->owners) || n->n_users > 0 || n->activatable ||
             !list_empty(&n->pending_activation) || !list_unlinked(&n->activating_link) ||
@@ -89,7 +91,7 @@ static size_t peer_count_names(struct peer *p)
 /* The primary owner of n changed from old (may be NULL) to whoever heads the queue now. */
 static void name_announce_change(struct bus *b, struct name *n, struct peer *old)
 {
-        struct peer *now = name_primary_owner(n);
+        struct peer *now = names_primary_owner(n);
         if (old == now)
                 return;
         if (old)
@@ -103,11 +105,11 @@ static void name_announce_change(struct bus *b, struct name *n, struct peer *old
 int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flags, uint32_t *reply)
 {
         struct name *n;
-        int r = name_ref(b, name, &n);
+        int r = names_ref(b, name, &n);
         if (r < 0)
                 return r;
 
-        struct peer *primary = name_primary_owner(n);
+        struct peer *primary = names_primary_owner(n);
         struct name_owner *mine = name_find_owner(n, p);
 
         if (primary == p) {
@@ -118,11 +120,11 @@ int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flag
 
         /* The unique name counts against max_names_per_connection, as in dbus-daemon. */
         if (!mine && peer_count_names(p) + 1 >= bus_limit(b->limits.max_names_per_connection)) {
-                name_unref_if_unused(n);
+                names_unref_if_unused(n);
                 return -EDQUOT;
         }
         if (!mine && quotas_full(b, p, QUOTA_NAMES)) {
-                name_unref_if_unused(n);
+                names_unref_if_unused(n);
                 return -EUSERS;
         }
 
@@ -135,7 +137,7 @@ int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flag
                 /* Asking again with DO_NOT_QUEUE takes a queued peer out of the queue. */
                 if (mine)
                         owner_free(mine);
-                name_unref_if_unused(n);
+                names_unref_if_unused(n);
                 *reply = NAME_REPLY_EXISTS;
                 return 0;
         }
@@ -144,7 +146,7 @@ int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flag
         if (!mine) {
                 mine = zalloc(sizeof(*mine));
                 if (!mine) {
-                        name_unref_if_unused(n);
+                        names_unref_if_unused(n);
                         return -ENOMEM;
                 }
                 mine->name = n;
@@ -182,15 +184,15 @@ int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flag
 static void names_drop_owner(struct bus *b, struct name_owner *o)
 {
         struct name *n = o->name;
-        struct peer *primary = name_primary_owner(n);
+        struct peer *primary = names_primary_owner(n);
         owner_free(o);
         name_announce_change(b, n, primary);
-        name_unref_if_unused(n);
+        names_unref_if_unused(n);
 }
 
 int names_release(struct bus *b, struct peer *p, const char *name, uint32_t *reply)
 {
-        struct name *n = name_get(b, name);
+        struct name *n = names_get(b, name);
         if (!n || list_empty(&n->owners)) {
                 *reply = NAME_RELEASE_NON_EXISTENT;
                 return 0;
@@ -209,4 +211,23 @@ void names_release_all(struct bus *b, struct peer *p)
 {
         while (!list_empty(&p->names))
                 names_drop_owner(b, list_first_entry(&p->names, struct name_owner, peer_link));
+}
+
+struct peer *names_find_peer(struct bus *b, const char *name)
+{
+        if (name[0] == ':') {
+                const char *s = startswith(name, ":1.");
+                if (!s || !*s || (s[0] == '0' && s[1]))
+                        return NULL;
+                char *end;
+                errno = 0;
+                unsigned long long id = strtoull(s, &end, 10);
+                if (*end || errno || s[0] == '+' || s[0] == '-')
+                        return NULL;
+                uint64_t key = id;
+                struct peer *p = hashmap_get(b->peers_by_id, &key);
+                return p && p->state == PEER_RUNNING ? p : NULL;
+        }
+        struct name *n = names_get(b, name);
+        return n ? names_primary_owner(n) : NULL;
 }

@@ -19,6 +19,8 @@
 #include "bus.h"
 #include "log.h"
 #include "quotas.h"
+#include "routing.h"
+#include "driver.h"
 
 const char *peer_describe(const struct peer *p, char *buf, size_t n)
 {
@@ -210,7 +212,7 @@ void peer_disconnect_later(struct peer *p, const char *reason)
         list_add_tail(&p->bus->doomed_peers, &p->doomed_link);
 }
 
-void bus_disconnect_doomed(struct bus *b)
+void peer_disconnect_doomed(struct bus *b)
 {
         while (!list_empty(&b->doomed_peers)) {
                 struct peer *p = list_first_entry(&b->doomed_peers, struct peer, doomed_link);
@@ -328,7 +330,7 @@ static void peer_handle_message(struct peer *p, struct message *m)
                              (!m->interface || streq(m->interface, DRIVER_INTERFACE));
                 if (!hello && m->type == MESSAGE_METHOD_CALL) {
                         /* dbus-daemon answers a call and keeps the connection; anything else ends it. */
-                        bus_reply_error(
+                        routing_reply_error(
                                 b, p, m, DBUS_ERROR_ACCESS_DENIED,
                                 "Client tried to send a message other than Hello without being registered");
                         return;
@@ -338,7 +340,7 @@ static void peer_handle_message(struct peer *p, struct message *m)
                         return;
                 }
                 if (p->refusal) {
-                        bus_reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED, "%s", p->refusal);
+                        routing_reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED, "%s", p->refusal);
                         p->close_after_flush = p->refusal;
                         return;
                 }
@@ -352,12 +354,12 @@ static void peer_handle_message(struct peer *p, struct message *m)
                         peer_disconnect(p, "sent a message on host.sock before proving to be the bridge");
                         return;
                 }
-                bus_reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
-                                "host.sock is for the host's root and the container's bridge: call "
-                                "org.nsbus.Container1.ClaimBridge first");
+                routing_reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
+                                    "host.sock is for the host's root and the container's bridge: call "
+                                    "org.nsbus.Container1.ClaimBridge first");
                 return;
         }
-        bus_dispatch_message(b, p, m);
+        routing_dispatch(b, p, m);
 }
 
 /* What the input holds between reads (a message still arriving, its fds, a partial SASL line) is the
@@ -460,7 +462,7 @@ void peer_dispatch(struct peer *p, uint32_t events)
                         }
                         peer_handle_message(p, m);
                         message_unref(m);
-                        bus_disconnect_doomed(b);
+                        peer_disconnect_doomed(b);
                         if (p->state == PEER_DEAD)
                                 return;
                 }

@@ -5,6 +5,7 @@
  * check needs them, into a small stack array in the common case.
  */
 #include "policy-check.h"
+#include "names.h"
 
 /* Groups beyond this many are not consulted by policy; dbus-daemon has a similar cap (NGROUPS_MAX). */
 #define NGROUPS_MAX_SMALL 256

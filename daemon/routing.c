@@ -22,6 +22,9 @@
 #include "bus.h"
 #include "quotas.h"
 #include "policy-check.h"
+#include "driver.h"
+#include "names.h"
+#include "routing.h"
 
 static uint64_t reply_key_hash(const void *k)
 {
@@ -49,10 +52,10 @@ void reply_slot_fail(struct bus *b, struct reply_slot *s, const char *text)
         /* The error answers the call by its serial; nothing else of the call is needed. */
         struct message call = {.type = MESSAGE_METHOD_CALL, .serial = (uint32_t)s->key[1]};
         reply_slot_free(s);
-        bus_reply_error(b, caller, &call, DBUS_ERROR_NO_REPLY, "%s", text);
+        routing_reply_error(b, caller, &call, DBUS_ERROR_NO_REPLY, "%s", text);
 }
 
-int bus_check_reply_timeouts(struct bus *b, uint64_t now)
+int routing_check_reply_timeouts(struct bus *b, uint64_t now)
 {
         while (!list_empty(&b->reply_timeouts)) {
                 struct reply_slot *s = list_first_entry(&b->reply_timeouts, struct reply_slot, timeout_link);
@@ -122,20 +125,20 @@ static int send_error(struct bus *b, struct peer *to, const struct message *call
         char text[512];
         vsnprintf(text, sizeof(text), fmt, ap);
         struct message *m;
-        int r = message_new_error(bus_next_serial(b), call->serial,
+        int r = message_new_error(driver_next_serial(b), call->serial,
                                   to->unique_name[0] ? to->unique_name : NULL, DRIVER_NAME, name, text, &m);
         if (r < 0)
                 return r;
         if (to_peer)
-                bus_send_driver_message(b, to, m); /* which also shows it to monitors */
+                routing_send_driver_message(b, to, m); /* which also shows it to monitors */
         else
-                bus_send_to_monitors(b, m);
+                routing_send_to_monitors(b, m);
         message_unref(m);
         return 0;
 }
 
-int bus_reply_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
-                    const char *fmt, ...)
+int routing_reply_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
+                        const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
@@ -181,7 +184,7 @@ static void send_to_monitors_ex(struct bus *b, struct peer *sender, struct peer 
         }
 }
 
-void bus_send_to_monitors(struct bus *b, struct message *m)
+void routing_send_to_monitors(struct bus *b, struct message *m)
 {
         send_to_monitors_ex(b, NULL, NULL, m);
 }
@@ -232,15 +235,16 @@ static void deliver_eavesdrop(struct bus *b, struct peer *to, struct message *m,
 static void capture_driver_refusal(struct bus *b, struct message *refused)
 {
         struct message *err;
-        if (message_new_error(
-                    bus_next_serial(b), refused->serial, DRIVER_NAME, DRIVER_NAME, DBUS_ERROR_ACCESS_DENIED,
-                    "The message bus's own message was rejected by the receiver's policy", &err) < 0)
+        if (message_new_error(driver_next_serial(b), refused->serial, DRIVER_NAME, DRIVER_NAME,
+                              DBUS_ERROR_ACCESS_DENIED,
+                              "The message bus's own message was rejected by the receiver's policy",
+                              &err) < 0)
                 return;
-        bus_send_to_monitors(b, err);
+        routing_send_to_monitors(b, err);
         message_unref(err);
 }
 
-void bus_send_driver_message(struct bus *b, struct peer *to, struct message *m)
+void routing_send_driver_message(struct bus *b, struct peer *to, struct message *m)
 {
         struct broadcast_ctx ctx = {.sender = NULL};
 
@@ -269,10 +273,10 @@ static struct peer *lookup_destination(struct bus *b, const char *dest, struct n
 {
         *ret_name = NULL;
         if (dest[0] == ':')
-                return bus_find_peer_by_name(b, dest);
-        struct name *n = name_get(b, dest);
+                return names_find_peer(b, dest);
+        struct name *n = names_get(b, dest);
         *ret_name = n;
-        return n ? name_primary_owner(n) : NULL;
+        return n ? names_primary_owner(n) : NULL;
 }
 
 static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *m)
@@ -288,10 +292,11 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
                         return activation_queue_message(b, sender, m);
                 if (m->destination[0] != ':' && (m->flags & MESSAGE_FLAG_NO_AUTO_START))
                         /* dbus-daemon: without auto-start it never looks for a service file. */
-                        return bus_reply_error(b, sender, m, DBUS_ERROR_NAME_HAS_NO_OWNER,
-                                               "Name \"%s\" does not exist", m->destination);
-                return bus_reply_error(b, sender, m, DBUS_ERROR_SERVICE_UNKNOWN,
-                                       "The name %s was not provided by any .service files", m->destination);
+                        return routing_reply_error(b, sender, m, DBUS_ERROR_NAME_HAS_NO_OWNER,
+                                                   "Name \"%s\" does not exist", m->destination);
+                return routing_reply_error(b, sender, m, DBUS_ERROR_SERVICE_UNKNOWN,
+                                           "The name %s was not provided by any .service files",
+                                           m->destination);
         }
 
         bool solicited = false;
@@ -304,17 +309,17 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
         }
 
         if (!policy_check_send(b, sender, to, m, solicited))
-                return bus_reply_error(b, sender, m, DBUS_ERROR_ACCESS_DENIED,
-                                       "Rejected send message, 1 matched rules; type=\"%s\", sender=\"%s\", "
-                                       "interface=\"%s\" member=\"%s\" error name=\"%s\" "
-                                       "requested_reply=\"%d\" destination=\"%s\"",
-                                       message_type_to_string(m->type), sender->unique_name,
-                                       m->interface ?: "(unset)", m->member ?: "(unset)",
-                                       m->error_name ?: "(unset)", solicited, m->destination);
+                return routing_reply_error(
+                        b, sender, m, DBUS_ERROR_ACCESS_DENIED,
+                        "Rejected send message, 1 matched rules; type=\"%s\", sender=\"%s\", "
+                        "interface=\"%s\" member=\"%s\" error name=\"%s\" "
+                        "requested_reply=\"%d\" destination=\"%s\"",
+                        message_type_to_string(m->type), sender->unique_name, m->interface ?: "(unset)",
+                        m->member ?: "(unset)", m->error_name ?: "(unset)", solicited, m->destination);
         if (!policy_check_receive(b, to, sender, m, solicited, false)) {
                 if (slot)
                         reply_slot_free(slot);
-                return bus_reply_error(
+                return routing_reply_error(
                         b, sender, m, DBUS_ERROR_ACCESS_DENIED,
                         "Rejected receive message, 1 matched rules; type=\"%s\", sender=\"%s\", "
                         "destination=\"%s\"",
@@ -325,15 +330,17 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
         if (wants_reply) {
                 int r = reply_slot_new(b, sender, to, m->serial);
                 if (r == -EDQUOT)
-                        return bus_reply_error(b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
-                                               "The maximum number of pending replies for \"%s\" (uid=%u) "
-                                               "has been reached",
-                                               sender->unique_name, (unsigned)sender->creds.uid);
+                        return routing_reply_error(
+                                b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
+                                "The maximum number of pending replies for \"%s\" (uid=%u) "
+                                "has been reached",
+                                sender->unique_name, (unsigned)sender->creds.uid);
                 if (r == -EUSERS)
-                        return bus_reply_error(b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
-                                               "The connections of uid %u together have the maximum number "
-                                               "of pending replies (max_replies_per_user=%d)",
-                                               (unsigned)sender->user->uid, b->limits.max_replies_per_user);
+                        return routing_reply_error(
+                                b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
+                                "The connections of uid %u together have the maximum number "
+                                "of pending replies (max_replies_per_user=%d)",
+                                (unsigned)sender->user->uid, b->limits.max_replies_per_user);
                 if (r < 0)
                         return r;
         }
@@ -353,15 +360,15 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
                                 reply_slot_free(s);
                 }
                 if (r == -EUSERS)
-                        return bus_reply_error(b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
-                                               "Messages of uid %u waiting for their receivers are at the "
-                                               "limit (max_bytes_per_user=%" PRId64
-                                               ", max_unix_fds_per_user=%" PRId64 ")",
-                                               (unsigned)sender->user->uid, b->limits.max_bytes_per_user,
-                                               b->limits.max_unix_fds_per_user);
-                return bus_reply_error(b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
-                                       "The destination %s is not reading its messages fast enough",
-                                       to->unique_name);
+                        return routing_reply_error(
+                                b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
+                                "Messages of uid %u waiting for their receivers are at the "
+                                "limit (max_bytes_per_user=%" PRId64 ", max_unix_fds_per_user=%" PRId64 ")",
+                                (unsigned)sender->user->uid, b->limits.max_bytes_per_user,
+                                b->limits.max_unix_fds_per_user);
+                return routing_reply_error(b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
+                                           "The destination %s is not reading its messages fast enough",
+                                           to->unique_name);
         }
         if (r == -EOPNOTSUPP) {
                 if (slot)
@@ -371,9 +378,10 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
                         if (s)
                                 reply_slot_free(s);
                 }
-                return bus_reply_error(b, sender, m, DBUS_ERROR_NOT_SUPPORTED,
-                                       "Tried to send message with Unix file descriptors to a client that "
-                                       "doesn't support that.");
+                return routing_reply_error(
+                        b, sender, m, DBUS_ERROR_NOT_SUPPORTED,
+                        "Tried to send message with Unix file descriptors to a client that "
+                        "doesn't support that.");
         }
         if (r < 0)
                 return r;
@@ -393,8 +401,8 @@ static int dispatch(struct bus *b, struct peer *sender, struct message *m)
 
         if (m->type > MESSAGE_SIGNAL)
                 /* As dbus-daemon: refused with an error, the connection stays. */
-                return bus_reply_error(b, sender, m, DBUS_ERROR_ACCESS_DENIED,
-                                       "Message bus will not accept messages of unknown type");
+                return routing_reply_error(b, sender, m, DBUS_ERROR_ACCESS_DENIED,
+                                           "Message bus will not accept messages of unknown type");
 
         if (sender->state == PEER_AWAITING_HELLO) {
                 /* peer.c lets only Hello through in this state; its sender is the name it is about to get.
@@ -440,7 +448,7 @@ static int dispatch(struct bus *b, struct peer *sender, struct message *m)
         return 0;
 }
 
-int bus_dispatch_message(struct bus *b, struct peer *sender, struct message *m)
+int routing_dispatch(struct bus *b, struct peer *sender, struct message *m)
 {
         int r = dispatch(b, sender, m);
         /* Routing gives up on a message only when memory runs out (a reply slot, a queue entry, the

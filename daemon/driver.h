@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The bus driver, org.freedesktop.DBus: its methods and the signals it
+ * emits (see driver.c).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "message.h"
+
+struct bus;
+struct peer;
+
+int driver_handle(struct bus *b, struct peer *p, struct message *m);
+int driver_assign_unique_name(struct bus *b, struct peer *p);
+/* announce: emit NameOwnerChanged for the unique name (not for monitors, which already lost it). */
+void driver_peer_gone(struct bus *b, struct peer *p, bool announce);
+void driver_emit_name_owner_changed(struct bus *b, const char *name, const char *old_owner,
+                                    const char *new_owner);
+void driver_emit_activatable_services_changed(struct bus *b);
+void driver_emit_name_acquired(struct bus *b, struct peer *p, const char *name);
+void driver_emit_name_lost(struct bus *b, struct peer *p, const char *name);
+uint32_t driver_next_serial(struct bus *b);
