@@ -120,7 +120,8 @@ static inline uint32_t harness_written(struct client *c, int64_t serial)
 }
 
 /* Call a method of org.freedesktop.DBus from c, with arguments as client_call_driver() takes them
- * (harness_call_driver(c, "RequestName", "su", name, flags)); returns the call's serial. */
+ * (harness_call_driver(c, "RequestName", "su", name, flags)); returns the call's serial. A macro, to pass
+ * the arguments on: c is evaluated twice. */
 #define harness_call_driver(c, member, ...)                                                                 \
         harness_written((c), client_call_driver((c), (member), __VA_ARGS__))
 
@@ -167,6 +168,7 @@ static inline void harness_collect(struct harness *h, struct client *c, struct h
         }
 }
 
+/* Message i of box, taken out: the test unrefs it. */
 static inline struct message *harness_inbox_take(struct harness_inbox *box, size_t i)
 {
         struct message *m = box->v[i];
@@ -221,6 +223,8 @@ static inline struct message *harness_expect_reply(struct harness *h, struct cli
         struct harness_inbox box = {0};
         harness_collect(h, c, &box);
         struct message *m = harness_take_reply(&box, serial);
+        if (!m)
+                fprintf(stderr, "no answer to call %u\n", serial);
         harness_inbox_expect_empty(&box);
         CHECK(m);
         return m;
@@ -231,6 +235,9 @@ static inline void harness_expect_error(struct harness *h, struct client *c, uin
                                         const char *name)
 {
         struct message *m = harness_expect_reply(h, c, serial);
+        if (m->type != MESSAGE_ERROR)
+                fprintf(stderr, "call %u: %s instead of %s\n", serial, message_type_to_string(m->type),
+                        name);
         CHECK_EQ(m->type, MESSAGE_ERROR);
         CHECK_STREQ(m->error_name, name);
         message_unref(m);
@@ -241,7 +248,7 @@ static inline uint32_t harness_expect_reply_u(struct harness *h, struct client *
 {
         struct message *m = harness_expect_reply(h, c, serial);
         if (m->type == MESSAGE_ERROR)
-                fprintf(stderr, "error reply: %s\n", m->error_name);
+                fprintf(stderr, "call %u: error %s\n", serial, m->error_name);
         CHECK_EQ(m->type, MESSAGE_METHOD_RETURN);
         uint32_t v = 0;
         CHECK(message_read(m, "u", &v) >= 0);
@@ -254,7 +261,7 @@ static inline void harness_expect_reply_empty(struct harness *h, struct client *
 {
         struct message *m = harness_expect_reply(h, c, serial);
         if (m->type == MESSAGE_ERROR)
-                fprintf(stderr, "error reply: %s\n", m->error_name);
+                fprintf(stderr, "call %u: error %s\n", serial, m->error_name);
         CHECK_EQ(m->type, MESSAGE_METHOD_RETURN);
         CHECK_STREQ(m->signature, "");
         message_unref(m);

@@ -3,3 +3,11 @@
 nsbus_unit_test(test-routing nsbusd-core)
 target_include_directories(test-routing PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
 target_link_options(test-routing PRIVATE LINKER:--wrap=malloc,--wrap=calloc,--wrap=realloc)
+
+# The name registry, match rules and quotas, as clients see them through org.freedesktop.DBus.
+nsbus_unit_test(test-names nsbusd-core)
+target_include_directories(test-names PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
+nsbus_unit_test(test-match nsbusd-core)
+target_include_directories(test-match PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
+nsbus_unit_test(test-quotas nsbusd-core)
+target_include_directories(test-quotas PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
