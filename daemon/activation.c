@@ -652,3 +652,22 @@ int activation_check_timeouts(struct bus *b, uint64_t now)
         }
         return -1;
 }
+
+int activation_load_config(struct bus *b, const struct bus_config *c)
+{
+        if (b->container && c->n_servicedirs > 0) {
+                /* An activated service must start inside the container (its root, its namespaces, its
+                 * user); nsbusd cannot do that yet, and starting the host's binaries instead would be
+                 * wrong, so a container bus activates nothing. */
+                log_warning("bus activation is not supported on a container bus; %zu service "
+                            "directories ignored",
+                            c->n_servicedirs);
+                return activation_load(b, NULL, 0);
+        }
+        _cleanup_free_ char **dirs = new0(char *, c->n_servicedirs + 1);
+        if (!dirs)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_servicedirs; i++)
+                dirs[i] = c->servicedirs[i].path;
+        return activation_load(b, dirs, c->n_servicedirs);
+}

@@ -186,19 +186,11 @@ void bus_free(struct bus *b)
                 return;
         while (!list_empty(&b->peers)) {
                 struct peer *p = list_first_entry(&b->peers, struct peer, link);
-                peer_disconnect(p, NULL);
+                driver_disconnect_peer(b, p, NULL);
                 free_dead_peers(b);
         }
-        while (!list_empty(&b->listeners)) {
-                struct listener *l = list_first_entry(&b->listeners, struct listener, link);
-                list_del(&l->link);
-                if (l->path)
-                        unlink(l->path);
-                close(l->fd);
-                free(l->address);
-                free(l->path);
-                free(l);
-        }
+        while (!list_empty(&b->listeners))
+                listener_free(list_first_entry(&b->listeners, struct listener, link));
         container_free(b); /* after the listeners: it removes the directories that held them */
         activation_free(b);
         /* Names can only be left over through registries that referenced them. */
@@ -234,147 +226,54 @@ void bus_free(struct bus *b)
         free(b);
 }
 
-int bus_add_listener(struct bus *b, const char *address, enum listener_origin origin, struct listener **ret)
+/* Write p's queued output; a peer whose socket fails, or whose last answer was a refusal, goes. */
+static void bus_flush_peer(struct bus *b, struct peer *p)
 {
-        char err[512] = "";
-        _cleanup_(address_freep) struct address *a = NULL;
-        int r = address_parse(address, &a, err, sizeof(err));
-        if (r < 0) {
-                log_error("invalid listen address: %s", err[0] ? err : address);
-                return r;
+        const char *why = NULL;
+        int r = peer_flush(p, &why);
+        if (r == -ECANCELED && p->refusal)
+                driver_disconnect_peer(b, p, "refused: %s", p->refusal);
+        else if (r == -ECANCELED)
+                driver_disconnect_peer(b, p, "%s", why);
+        else if (r < 0)
+                driver_disconnect_peer(b, p, "%s: %s", why, strerror(-r));
+}
+
+/* Every peer with output queued during this iteration, once: a burst to one receiver is one writev(). */
+static void bus_flush_all(struct bus *b)
+{
+        while (!list_empty(&b->flush_list))
+                bus_flush_peer(b, list_first_entry(&b->flush_list, struct peer, flush_link));
+}
+
+/* A peer's socket is ready: write what waits, then route each message it sent until its socket is empty,
+ * its turn is over, or it is gone. */
+static void bus_serve_peer(struct bus *b, struct peer *p, uint32_t events)
+{
+        if (events & EPOLLOUT) {
+                bus_flush_peer(b, p);
+                if (p->state == PEER_DEAD)
+                        return;
         }
-        /* Like libdbus, a listen address with several entries uses the first that works. */
-        for (size_t i = 0; i < a->n_entries; i++) {
-                int fd;
-                char *actual = NULL;
-                r = address_listen(&a->entries[i], b->guid, &fd, &actual, err, sizeof(err));
+        if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                return;
+        peer_receive_begin(p);
+        for (;;) {
+                struct message *m = NULL;
+                const char *why = NULL;
+                int r = peer_receive(p, &m, &why);
+                if (r == 0)
+                        return;
                 if (r < 0) {
-                        log_warning("cannot listen on %s: %s", address, err[0] ? err : strerror(-r));
-                        continue;
+                        driver_disconnect_peer(b, p, why ? "%s" : NULL, why);
+                        return;
                 }
-                struct listener *l = zalloc(sizeof(*l));
-                if (!l) {
-                        close(fd);
-                        free(actual);
-                        return -ENOMEM;
-                }
-                l->source.kind = SOURCE_LISTENER;
-                l->bus = b;
-                l->fd = fd;
-                l->origin = origin;
-                l->address = actual;
-                struct sockaddr_un sa;
-                socklen_t sl = sizeof(sa);
-                if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0 &&
-                    sl > offsetof(struct sockaddr_un, sun_path) && sa.sun_path[0] != 0)
-                        l->path = strndup(sa.sun_path, sl - offsetof(struct sockaddr_un, sun_path));
-                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->source};
-                if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-                        r = -errno;
-                        close(fd);
-                        free(l->address);
-                        free(l->path);
-                        free(l);
-                        return r;
-                }
-                list_add_tail(&b->listeners, &l->link);
-                if (ret)
-                        *ret = l;
-                return 0;
+                routing_dispatch(b, p, m);
+                message_unref(m);
+                driver_disconnect_doomed(b);
+                if (p->state == PEER_DEAD)
+                        return;
         }
-        return r < 0 ? r : -EINVAL;
-}
-
-static bool config_allows_mech(const struct bus_config *c, const char *mech)
-{
-        if (c->n_auth == 0)
-                return true;
-        for (size_t i = 0; i < c->n_auth; i++)
-                if (streq(c->auth[i], mech))
-                        return true;
-        return false;
-}
-
-static void apply_limits(struct bus *b, const struct bus_limits *l)
-{
-        b->limits = *l;
-        if (b->limits.max_message_size > (int64_t)DBUS_MAXIMUM_MESSAGE_LENGTH)
-                b->limits.max_message_size = DBUS_MAXIMUM_MESSAGE_LENGTH;
-}
-
-static int apply_servicedirs(struct bus *b, const struct bus_config *c)
-{
-        if (b->container && c->n_servicedirs > 0) {
-                /* An activated service must start inside the container (its root, its namespaces, its
-                 * user); nsbusd cannot do that yet, and starting the host's binaries instead would be
-                 * wrong, so a container bus activates nothing. */
-                log_warning("bus activation is not supported on a container bus; %zu service "
-                            "directories ignored",
-                            c->n_servicedirs);
-                return activation_load(b, NULL, 0);
-        }
-        _cleanup_free_ char **dirs = new0(char *, c->n_servicedirs + 1);
-        if (!dirs)
-                return -ENOMEM;
-        for (size_t i = 0; i < c->n_servicedirs; i++)
-                dirs[i] = c->servicedirs[i].path;
-        return activation_load(b, dirs, c->n_servicedirs);
-}
-
-int bus_apply_config(struct bus *b, struct bus_config *c)
-{
-        apply_limits(b, &c->limits);
-        b->allow_anonymous = c->allow_anonymous && config_allows_mech(c, "ANONYMOUS");
-        b->allow_external = config_allows_mech(c, "EXTERNAL");
-        for (size_t i = 0; i < c->n_auth; i++)
-                if (!streq(c->auth[i], "EXTERNAL") && !streq(c->auth[i], "ANONYMOUS"))
-                        log_warning("auth mechanism %s is not supported by nsbusd and is ignored",
-                                    c->auth[i]);
-        free(b->bus_type);
-        b->bus_type = c->type ? strdup(c->type) : NULL;
-        bus_policy_unref(b->policy);
-        b->policy = bus_policy_ref(c->policy);
-        if (b->config && b->config != c)
-                bus_config_free(b->config);
-        b->config = c;
-        return apply_servicedirs(b, c);
-}
-
-static void warn_cb(void *userdata, const char *msg)
-{
-        log_warning("%s", msg);
-}
-
-int bus_reload_config(struct bus *b)
-{
-        if (!b->config_file) {
-                /* Without a file there is only the service directories to re-read. */
-                int r = b->config ? apply_servicedirs(b, b->config) : 0;
-                driver_emit_activatable_services_changed(b);
-                return r;
-        }
-        struct bus_config *c;
-        char err[1024] = "";
-        struct bus_config_load_options o = {.warn = warn_cb, .userdata = b, .listen_optional = true};
-        int r = bus_config_load_with(b->config_file, &o, &c, err, sizeof(err));
-        if (r < 0) {
-                log_error("reloading configuration failed, keeping the old one: %s", err);
-                return r;
-        }
-        r = bus_apply_config(b, c);
-        driver_emit_activatable_services_changed(b);
-        /* Policies apply to existing peers too, as after a dbus-daemon reload. */
-        struct peer *p;
-        list_for_each_entry(p, &b->peers, link)
-        {
-                if (p->state == PEER_DEAD || !p->policy_view)
-                        continue;
-                policy_peer_detach(p);
-                if (policy_peer_attach(b, p) < 0)
-                        peer_disconnect(p, "out of memory while applying the new policy");
-        }
-        log_info("configuration reloaded");
-        return r;
 }
 
 int bus_add_peer(struct bus *b, int fd, enum listener_origin origin)
@@ -396,17 +295,17 @@ int bus_add_peer(struct bus *b, int fd, enum listener_origin origin)
          * connection in SASL, charged to its uid like any other. */
         p->refusal = container_admit(b, p);
         if (!policy_check_connect(b, p)) {
-                peer_disconnect(p, "not allowed to connect by the bus policy");
+                driver_disconnect_peer(b, p, "not allowed to connect by the bus policy");
                 return -EPERM;
         }
         if (policy_peer_attach(b, p) < 0) {
-                peer_disconnect(p, "out of memory");
+                driver_disconnect_peer(b, p, "out of memory");
                 return -ENOMEM;
         }
         /* Clients write their opening right after connect(), usually before the bus gets to accept():
          * read it now rather than one more epoll_wait() later (a read that finds nothing costs one
          * recvmsg(), and epoll reports the peer as usual). */
-        peer_dispatch(p, EPOLLIN);
+        bus_serve_peer(b, p, EPOLLIN);
         return 0;
 }
 
@@ -440,7 +339,7 @@ static void bus_handle_signals(struct bus *b)
                         activation_reap_children(b);
                         break;
                 case SIGHUP:
-                        bus_reload_config(b);
+                        driver_reload_config(b);
                         break;
                 case SIGTERM:
                 case SIGINT:
@@ -457,7 +356,7 @@ static int check_auth_timeouts(struct bus *b, uint64_t now)
                 struct peer *p = list_first_entry(&b->authenticating, struct peer, auth_link);
                 if (p->auth_deadline_usec > now)
                         return (int)MIN((p->auth_deadline_usec - now) / 1000 + 1, (uint64_t)INT32_MAX);
-                peer_disconnect(p, "did not authenticate within %d ms", b->limits.auth_timeout);
+                driver_disconnect_peer(b, p, "did not authenticate within %d ms", b->limits.auth_timeout);
         }
         return -1;
 }
@@ -479,9 +378,8 @@ int bus_run_once(struct bus *b, int max_timeout_ms)
         timeout = min_timeout(timeout, routing_check_reply_timeouts(b, now));
         timeout = min_timeout(timeout, max_timeout_ms);
         /* Timeouts may have queued errors (and doomed receivers that cannot take them). */
-        peer_disconnect_doomed(b);
-        while (!list_empty(&b->flush_list))
-                peer_flush(list_first_entry(&b->flush_list, struct peer, flush_link));
+        driver_disconnect_doomed(b);
+        bus_flush_all(b);
         free_dead_peers(b);
 
         int n = epoll_wait(b->epoll_fd, events, ELEMENTSOF(events), timeout);
@@ -512,14 +410,13 @@ int bus_run_once(struct bus *b, int max_timeout_ms)
                         struct peer *p = container_of(src, struct peer, source);
                         /* A peer disconnected earlier in this batch is on the dead list, not freed yet. */
                         if (p->state != PEER_DEAD)
-                                peer_dispatch(p, events[i].events);
+                                bus_serve_peer(b, p, events[i].events);
                         break;
                 }
                 }
-                peer_disconnect_doomed(b);
+                driver_disconnect_doomed(b);
         }
-        while (!list_empty(&b->flush_list))
-                peer_flush(list_first_entry(&b->flush_list, struct peer, flush_link));
+        bus_flush_all(b);
         free_dead_peers(b);
         bus_update_accepting(b);
         return n;

@@ -21,6 +21,7 @@
 #include "creds.h"
 #include "hashmap.h"
 #include "list.h"
+#include "listener.h"
 #include "match.h"
 #include "peer.h"
 #include "source.h"
@@ -29,16 +30,6 @@ struct bus_config;
 struct bus_policy;
 struct activation;
 struct container;
-
-struct listener {
-        struct source source; /* first: SOURCE_LISTENER */
-        struct bus *bus;
-        int fd;
-        enum listener_origin origin;
-        char *address; /* connectable address with guid */
-        char *path;    /* socket file to unlink on exit, or NULL */
-        struct list_head link;
-};
 
 struct bus {
         int epoll_fd;
@@ -96,9 +87,6 @@ static inline size_t bus_limit(int64_t v)
 
 int bus_new(struct bus **ret);
 void bus_free(struct bus *b);
-int bus_add_listener(struct bus *b, const char *address, enum listener_origin origin, struct listener **ret);
-int bus_apply_config(struct bus *b, struct bus_config *c);
-int bus_reload_config(struct bus *b);
 /* Serve a connected socket as a new peer that came in on a listener of this origin (the bus takes fd,
  * and closes it if the peer is refused): 0, or -errno when refused. */
 int bus_add_peer(struct bus *b, int fd, enum listener_origin origin);

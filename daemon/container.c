@@ -28,6 +28,7 @@
 #include "address.h"
 #include "bridge-policy.h"
 #include "bus.h"
+#include "listener.h"
 #include "log.h"
 #include "container.h"
 #include "quotas.h"
@@ -139,9 +140,14 @@ static int open_runtime_dir(const char *path, char *why, size_t n)
                 }
                 if (next < 0) {
                         r = -errno;
+                        /* O_DIRECTORY | O_NOFOLLOW says ENOTDIR for a link too: tell them apart. */
+                        struct stat st;
+                        bool link = (r == -ELOOP || r == -ENOTDIR) &&
+                                    fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
                         snprintf(why, n, "cannot open %s: %s", walked,
-                                 r == -ELOOP || r == -ENOTDIR ? "not a directory (or a symbolic link)"
-                                                              : strerror(-r));
+                                 link ? "a symbolic link (give the runtime directory without links)"
+                                 : r == -ENOTDIR ? "not a directory"
+                                                 : strerror(-r));
                         return r;
                 }
                 safe_close(fd);
@@ -200,7 +206,7 @@ static int listen_at(struct bus *b, int dir_fd, const char *dir, const char *nam
         }
         if (address_escape_value(path, &escaped) < 0 || asprintf(&address, "unix:path=%s", escaped) < 0)
                 return -ENOMEM;
-        r = bus_add_listener(b, address, origin, NULL);
+        r = listener_add(b, address, origin, NULL);
         if (r < 0)
                 return r;
         if (fchownat(dir_fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 || fchmodat(dir_fd, name, 0666, 0) < 0)

@@ -27,6 +27,7 @@
 #include "driver.h"
 #include "names.h"
 #include "routing.h"
+#include "settings.h"
 
 struct method {
         const char *interface;
@@ -138,6 +139,28 @@ void driver_emit_name_lost(struct bus *b, struct peer *p, const char *name)
 {
         if (p->state == PEER_RUNNING || p->state == PEER_MONITOR)
                 emit_signal(b, p, "NameLost", "s", name);
+}
+
+/* What the name registry reports, told to everyone: NameLost to the old owner, NameOwnerChanged to
+ * subscribers, NameAcquired to the new owner, in dbus-daemon's order. */
+static void driver_announce_name_change(struct bus *b, const struct name_change *c)
+{
+        if (c->old_owner == c->new_owner)
+                return;
+        if (c->old_owner)
+                driver_emit_name_lost(b, c->old_owner, c->name);
+        driver_emit_name_owner_changed(b, c->name, c->old_owner ? c->old_owner->unique_name : "",
+                                       c->new_owner ? c->new_owner->unique_name : "");
+        if (c->new_owner)
+                driver_emit_name_acquired(b, c->new_owner, c->name);
+}
+
+/* p gives up every name it owns or queues for; each change of owner is announced. */
+static void driver_release_names(struct bus *b, struct peer *p)
+{
+        struct name_change c;
+        while (names_release_next(p, &c))
+                driver_announce_name_change(b, &c);
 }
 
 /* ---- identity, as seen by the viewer ---- */
@@ -315,7 +338,8 @@ static int method_request_name(struct bus *b, struct peer *p, struct message *m)
                                    "Connection \"%s\" is not allowed to own the service \"%s\": the "
                                    "container's bridge policy imports it from the host bus",
                                    p->unique_name, name);
-        int r = names_request(b, p, name, flags, &result);
+        struct name_change change;
+        int r = names_request(b, p, name, flags, &result, &change);
         if (r == -EDQUOT)
                 return reply_error(
                         b, p, m, DBUS_ERROR_LIMITS_EXCEEDED,
@@ -329,6 +353,7 @@ static int method_request_name(struct bus *b, struct peer *p, struct message *m)
                                    (unsigned)p->user->uid, b->limits.max_names_per_user);
         if (r < 0)
                 return r;
+        driver_announce_name_change(b, &change);
         return reply_u(b, p, m, result);
 }
 
@@ -340,9 +365,11 @@ static int method_release_name(struct bus *b, struct peer *p, struct message *m)
                 return -EBADMSG;
         if (check_name_arg(b, p, m, name, false) < 0)
                 return 0;
-        int r = names_release(b, p, name, &result);
+        struct name_change change;
+        int r = names_release(b, p, name, &result, &change);
         if (r < 0)
                 return r;
+        driver_announce_name_change(b, &change);
         return reply_u(b, p, m, result);
 }
 
@@ -694,7 +721,7 @@ static int method_get_connection_selinux_security_context(struct bus *b, struct 
 
 static int method_reload_config(struct bus *b, struct peer *p, struct message *m)
 {
-        int r = bus_reload_config(b);
+        int r = driver_reload_config(b);
         if (r < 0)
                 return reply_error(b, p, m, DBUS_ERROR_FAILED, "Unable to reload configuration: %s",
                                    strerror(-r));
@@ -932,7 +959,7 @@ static int method_become_monitor(struct bus *b, struct peer *p, struct message *
                 return ret;
 
         /* A monitor gives up its names and its ordinary rules (dbus-daemon: "becomes a monitor"). */
-        names_release_all(b, p);
+        driver_release_names(b, p);
         match_remove_all(p);
 
         /* Its unique name goes away. NameLost reaches it directly, whatever its monitor rules say:
@@ -1368,10 +1395,48 @@ int driver_handle(struct bus *b, struct peer *p, struct message *m)
         return r;
 }
 
+int driver_reload_config(struct bus *b)
+{
+        int r = settings_reload(b);
+        if (r < 0)
+                return r;
+        r = b->config ? activation_load_config(b, b->config) : 0;
+        driver_emit_activatable_services_changed(b);
+        return r;
+}
+
+void driver_disconnect_peer(struct bus *b, struct peer *p, const char *fmt, ...)
+{
+        if (p->state == PEER_DEAD)
+                return;
+        char reason[256];
+        if (fmt) {
+                va_list ap;
+                va_start(ap, fmt);
+                vsnprintf(reason, sizeof(reason), fmt, ap);
+                va_end(ap);
+        }
+        enum peer_state old = p->state;
+        /* Dead first: nothing announced below (NameOwnerChanged, NoReply errors) may reach it. */
+        peer_close(p, fmt ? reason : NULL);
+        match_remove_all(p);
+        if (old != PEER_AUTHENTICATING)
+                driver_peer_gone(b, p, old == PEER_RUNNING);
+}
+
+void driver_disconnect_doomed(struct bus *b)
+{
+        while (!list_empty(&b->doomed_peers)) {
+                struct peer *p = list_first_entry(&b->doomed_peers, struct peer, doomed_link);
+                list_del(&p->doomed_link);
+                driver_disconnect_peer(b, p, "%s", p->doom_reason);
+        }
+}
+
 /* A peer that was registered (or waiting for Hello) goes away. */
 void driver_peer_gone(struct bus *b, struct peer *p, bool announce)
 {
-        names_release_all(b, p);
+        driver_release_names(b, p);
 
         /* Callers waiting on us get an error now rather than a timeout later, as from dbus-daemon. */
         if (p->replies_owed) {

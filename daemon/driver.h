@@ -9,11 +9,21 @@
 #include <stdint.h>
 
 #include "message.h"
+#include "util.h"
 
 struct bus;
 struct peer;
 
 int driver_handle(struct bus *b, struct peer *p, struct message *m);
+/* ReloadConfig and SIGHUP: the configuration file and the service directories are read again and
+ * ActivatableServicesChanged announced. 0, or -errno (the old configuration stays). */
+int driver_reload_config(struct bus *b);
+/* The bus lets p go: the connection closes (peer_close(), which logs the reason unless fmt is NULL), its
+ * rules go, its names pass to the next in line, callers waiting on it get NoReply, and everyone hears
+ * NameOwnerChanged for its unique name. */
+void driver_disconnect_peer(struct bus *b, struct peer *p, const char *fmt, ...) _printf_(3, 4);
+/* Disconnect the peers that routing doomed (peer_disconnect_later()), now that routing is done. */
+void driver_disconnect_doomed(struct bus *b);
 int driver_assign_unique_name(struct bus *b, struct peer *p);
 /* announce: emit NameOwnerChanged for the unique name (not for monitors, which already lost it). */
 void driver_peer_gone(struct bus *b, struct peer *p, bool announce);

@@ -12,7 +12,10 @@
 #include <sys/stat.h>
 #include <syslog.h>
 
+#include "activation.h"
 #include "bus.h"
+#include "listener.h"
+#include "settings.h"
 #include "log.h"
 #include "container.h"
 #include "userdb.h"
@@ -359,8 +362,8 @@ int main(int argc, char **argv)
                 umask(022);
         const char *pidfile = nopidfile ? NULL : cfg->pidfile;
         if (container_pid) {
-                /* Sockets first: bus_apply_config() knows from b->container not to start services on the
-                 * host for the container. */
+                /* Sockets first: activation_load_config() knows from b->container not to start services on
+                 * the host for the container. */
                 b->namespaces->unknown_is_foreign = true;
                 if (cfg->n_listen > 0)
                         log_warning("<listen> is ignored for a container bus: it listens in %s/",
@@ -378,7 +381,8 @@ int main(int argc, char **argv)
                         return 1;
                 }
         }
-        r = bus_apply_config(b, cfg);
+        settings_apply(b, cfg);
+        r = activation_load_config(b, cfg);
         if (r < 0) {
                 fprintf(stderr, "nsbusd: cannot apply configuration: %s\n", strerror(-r));
                 bus_free(b);
@@ -393,11 +397,11 @@ int main(int argc, char **argv)
                         return 1;
                 }
         } else if (address) {
-                r = bus_add_listener(b, address, ORIGIN_BUS, NULL);
+                r = listener_add(b, address, ORIGIN_BUS, NULL);
         } else {
                 r = cfg->n_listen ? 0 : -EINVAL;
                 for (size_t i = 0; i < cfg->n_listen && r >= 0; i++)
-                        r = bus_add_listener(b, cfg->listen[i], ORIGIN_BUS, NULL);
+                        r = listener_add(b, cfg->listen[i], ORIGIN_BUS, NULL);
         }
         if (r < 0) {
                 fprintf(stderr, "nsbusd: cannot listen: %s\n", strerror(-r));

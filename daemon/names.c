@@ -7,11 +7,14 @@
  * A name object exists while anything refers to it: an owner, a queued
  * owner, a match rule with that sender, an activatable service file, or a
  * message waiting for activation. Lookup is one hash probe.
+ *
+ * The registry never announces anything: each change of a primary owner is
+ * returned to the caller as a struct name_change, and the driver emits the
+ * signals (as dbus-broker's name registry returns a NameChange).
  */
 #include "bus.h"
 #include "quotas.h"
 #include "names.h"
-#include "driver.h"
 
 struct name *names_get(struct bus *b, const char *name)
 {
@@ -88,22 +91,22 @@ static size_t peer_count_names(struct peer *p)
         return n;
 }
 
-/* The primary owner of n changed from old (may be NULL) to whoever heads the queue now. */
-static void name_announce_change(struct bus *b, struct name *n, struct peer *old)
+/* What happened to n's primary owner, which was old (NULL: none): *c describes it, and says whether it
+ * changed at all. */
+static bool name_change_of(const struct name *n, struct peer *old, struct name_change *c)
 {
         struct peer *now = names_primary_owner(n);
+        *c = (struct name_change){.old_owner = old, .new_owner = now};
         if (old == now)
-                return;
-        if (old)
-                driver_emit_name_lost(b, old, n->name);
-        driver_emit_name_owner_changed(b, n->name, old ? old->unique_name : "", now ? now->unique_name : "");
-        if (now)
-                driver_emit_name_acquired(b, now, n->name);
+                return false;
+        snprintf(c->name, sizeof(c->name), "%s", n->name);
+        return true;
 }
 
-/* Returns 0 and *reply, or -EDQUOT when the peer owns too many names, -ENOMEM. */
-int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flags, uint32_t *reply)
+int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flags, uint32_t *reply,
+                  struct name_change *change)
 {
+        *change = (struct name_change){};
         struct name *n;
         int r = names_ref(b, name, &n);
         if (r < 0)
@@ -176,22 +179,25 @@ int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flag
         if (head && (head->flags & NAME_FLAG_DO_NOT_QUEUE))
                 owner_free(head); /* the replaced owner asked not to wait in line */
         /* Otherwise it stays right behind the new owner, first to get the name back. */
-        name_announce_change(b, n, primary);
+        name_change_of(n, primary, change);
         *reply = NAME_REPLY_PRIMARY_OWNER;
         return 0;
 }
 
-static void names_drop_owner(struct bus *b, struct name_owner *o)
+static bool names_drop_owner(struct name_owner *o, struct name_change *change)
 {
         struct name *n = o->name;
         struct peer *primary = names_primary_owner(n);
         owner_free(o);
-        name_announce_change(b, n, primary);
+        bool changed = name_change_of(n, primary, change);
         names_unref_if_unused(n);
+        return changed;
 }
 
-int names_release(struct bus *b, struct peer *p, const char *name, uint32_t *reply)
+int names_release(struct bus *b, struct peer *p, const char *name, uint32_t *reply,
+                  struct name_change *change)
 {
+        *change = (struct name_change){};
         struct name *n = names_get(b, name);
         if (!n || list_empty(&n->owners)) {
                 *reply = NAME_RELEASE_NON_EXISTENT;
@@ -202,15 +208,17 @@ int names_release(struct bus *b, struct peer *p, const char *name, uint32_t *rep
                 *reply = NAME_RELEASE_NOT_OWNER;
                 return 0;
         }
-        names_drop_owner(b, o);
+        names_drop_owner(o, change);
         *reply = NAME_RELEASE_RELEASED;
         return 0;
 }
 
-void names_release_all(struct bus *b, struct peer *p)
+bool names_release_next(struct peer *p, struct name_change *change)
 {
         while (!list_empty(&p->names))
-                names_drop_owner(b, list_first_entry(&p->names, struct name_owner, peer_link));
+                if (names_drop_owner(list_first_entry(&p->names, struct name_owner, peer_link), change))
+                        return true;
+        return false;
 }
 
 struct peer *names_find_peer(struct bus *b, const char *name)

@@ -60,8 +60,22 @@ static inline struct peer *names_primary_owner(const struct name *n)
         return list_empty(&n->owners) ? NULL
                                       : list_first_entry(&n->owners, struct name_owner, name_link)->peer;
 }
-int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flags, uint32_t *reply);
-int names_release(struct bus *b, struct peer *p, const char *name, uint32_t *reply);
-void names_release_all(struct bus *b, struct peer *p);
+/* A name's primary owner changed: from old_owner to new_owner (either may be NULL). The name is copied,
+ * since releasing it may free it. */
+struct name_change {
+        char name[256]; /* DBUS_MAXIMUM_NAME_LENGTH is 255 */
+        struct peer *old_owner, *new_owner;
+};
+
+/* RequestName: 0 with *reply (a NAME_REPLY_*) and *change (old_owner == new_owner when nothing changed),
+ * or -EDQUOT (max_names_per_connection), -EUSERS (max_names_per_user), -ENOMEM. */
+int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flags, uint32_t *reply,
+                  struct name_change *change);
+/* ReleaseName: 0 with *reply (a NAME_RELEASE_*) and *change. */
+int names_release(struct bus *b, struct peer *p, const char *name, uint32_t *reply,
+                  struct name_change *change);
+/* Drop p's names (owned or queued) until one drop changes a primary owner: true and *change then, false
+ * when p holds no names any more. Call until false. */
+bool names_release_next(struct peer *p, struct name_change *change);
 /* The running peer a bus name (unique or well-known) names now, or NULL. */
 struct peer *names_find_peer(struct bus *b, const char *name);

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * One connection: authentication, reading and parsing its messages, and its
- * output queue.
+ * output queue. It hands each message it reads to its caller and reports
+ * what went wrong; it never routes, and never tears down what the bus
+ * keeps for it (names, rules, replies): that is the driver's
+ * (driver_disconnect_peer()).
  *
  * Output is never written at queue time. A peer with queued output joins the
  * bus's flush list and is written once at the end of the event-loop
@@ -19,8 +22,6 @@
 #include "bus.h"
 #include "log.h"
 #include "quotas.h"
-#include "routing.h"
-#include "driver.h"
 
 const char *peer_describe(const struct peer *p, char *buf, size_t n)
 {
@@ -118,24 +119,22 @@ static void peer_update_epoll(struct peer *p)
                 p->epoll_events = want;
 }
 
-void peer_flush(struct peer *p)
+int peer_flush(struct peer *p, const char **why)
 {
         list_del(&p->flush_link);
         if (p->state == PEER_DEAD)
-                return;
+                return 0;
         int r = io_out_flush(&p->out, p->fd);
         if (r < 0 && r != -EAGAIN) {
-                peer_disconnect(p, "write failed: %s", strerror(-r));
-                return;
+                *why = "write failed";
+                return r;
         }
         if (r == 0 && p->close_after_flush) {
-                if (p->refusal)
-                        peer_disconnect(p, "refused: %s", p->refusal);
-                else
-                        peer_disconnect(p, "%s", p->close_after_flush);
-                return;
+                *why = p->close_after_flush;
+                return -ECANCELED;
         }
         peer_update_epoll(p);
+        return 0;
 }
 
 int peer_queue(struct peer *p, struct message *m, struct user_account *payer)
@@ -166,41 +165,29 @@ int peer_queue(struct peer *p, struct message *m, struct user_account *payer)
         return 0;
 }
 
-/* Tear down everything that makes the peer reachable; memory goes at the end of the iteration. */
-void peer_disconnect(struct peer *p, const char *fmt, ...)
+void peer_close(struct peer *p, const char *reason)
 {
         struct bus *b = p->bus;
         if (p->state == PEER_DEAD)
                 return;
-
-        if (fmt) {
-                char reason[256], who[128];
-                va_list ap;
-                va_start(ap, fmt);
-                vsnprintf(reason, sizeof(reason), fmt, ap);
-                va_end(ap);
+        if (reason) {
+                char who[128];
                 log_warning("%s: disconnected: %s", peer_describe(p, who, sizeof(who)), reason);
         }
-
-        enum peer_state old = p->state;
+        if (p->state == PEER_AUTHENTICATING)
+                b->n_peers_authenticating--;
+        else
+                b->n_peers_connected--;
         p->state = PEER_DEAD;
         epoll_ctl(b->epoll_fd, EPOLL_CTL_DEL, p->fd, NULL);
         list_del(&p->flush_link);
         list_del(&p->monitor_link);
         list_del(&p->auth_link);
         list_del(&p->doomed_link);
-        if (old == PEER_AUTHENTICATING)
-                b->n_peers_authenticating--;
-        else
-                b->n_peers_connected--;
-
         if (p->unique_name[0]) {
                 uint64_t id = p->id;
                 hashmap_remove(b->peers_by_id, &id);
         }
-        match_remove_all(p);
-        if (old != PEER_AUTHENTICATING)
-                driver_peer_gone(b, p, old == PEER_RUNNING);
         list_add_tail(&b->dead_peers, &p->dead_link);
 }
 
@@ -210,15 +197,6 @@ void peer_disconnect_later(struct peer *p, const char *reason)
                 return;
         p->doom_reason = reason;
         list_add_tail(&p->bus->doomed_peers, &p->doomed_link);
-}
-
-void peer_disconnect_doomed(struct bus *b)
-{
-        while (!list_empty(&b->doomed_peers)) {
-                struct peer *p = list_first_entry(&b->doomed_peers, struct peer, doomed_link);
-                list_del(&p->doomed_link);
-                peer_disconnect(p, "%s", p->doom_reason);
-        }
 }
 
 void peer_free(struct peer *p)
@@ -249,7 +227,17 @@ static int peer_write_raw(struct peer *p, const char *buf, size_t n)
         return (size_t)w == n ? 0 : -EAGAIN;
 }
 
-static int peer_authenticate(struct peer *p)
+/* Formatted reasons for peer_receive(), valid until its next call (the daemon has one thread). */
+static char peer_why[256];
+
+static const char *why_errno(const char *what, int r)
+{
+        snprintf(peer_why, sizeof(peer_why), "%s: %s", what, strerror(-r));
+        return peer_why;
+}
+
+/* 1 once authenticated, 0 while SASL goes on, -errno with *why when the peer must go. */
+static int peer_authenticate(struct peer *p, const char **why)
 {
         size_t len, consumed = 0, out_len = 0;
         char out[SASL_RESPONSE_MAX * 4];
@@ -263,8 +251,7 @@ static int peer_authenticate(struct peer *p)
                 if (r == -ENOBUFS) {
                         int w = peer_write_raw(p, out, out_len);
                         if (w < 0) {
-                                peer_disconnect(p, "authentication: cannot write response: %s",
-                                                strerror(-w));
+                                *why = why_errno("authentication: cannot write response", w);
                                 return w;
                         }
                         out_len = 0;
@@ -276,7 +263,7 @@ static int peer_authenticate(struct peer *p)
                          * whole opening at once): the answers go out in one write with the reply to
                          * the Hello that most likely follows, waking the client once, not twice. */
                         if (io_out_queue_bytes(&p->out, out, out_len) < 0) {
-                                peer_disconnect(p, "out of memory");
+                                *why = "out of memory";
                                 return -ENOMEM;
                         }
                         if (list_unlinked(&p->flush_link))
@@ -284,14 +271,12 @@ static int peer_authenticate(struct peer *p)
                 } else if (out_len > 0) {
                         int w = peer_write_raw(p, out, out_len);
                         if (w < 0 && r >= 0) {
-                                peer_disconnect(p, "authentication: cannot write response: %s",
-                                                strerror(-w));
+                                *why = why_errno("authentication: cannot write response", w);
                                 return w;
                         }
                 }
                 if (r < 0) {
-                        peer_disconnect(p,
-                                        "authentication failed (protocol violation or too many attempts)");
+                        *why = "authentication failed (protocol violation or too many attempts)";
                         return r;
                 }
                 if (r == SASL_AUTHENTICATED)
@@ -299,7 +284,7 @@ static int peer_authenticate(struct peer *p)
                 /* Keep the partial line for the next read. */
                 r = io_in_stash(&p->in);
                 if (r < 0)
-                        peer_disconnect(p, "out of memory");
+                        *why = "out of memory";
                 return r < 0 ? r : 0;
         }
 
@@ -313,59 +298,10 @@ static int peer_authenticate(struct peer *p)
         return 1;
 }
 
-static bool peer_message_is_claim(const struct message *m)
-{
-        return m->type == MESSAGE_METHOD_CALL && streq_ptr(m->destination, DRIVER_NAME) &&
-               streq_ptr(m->interface, "org.nsbus.Container1") && streq_ptr(m->member, "ClaimBridge");
-}
-
-static void peer_handle_message(struct peer *p, struct message *m)
-{
-        struct bus *b = p->bus;
-        p->n_messages_in++;
-
-        if (p->state == PEER_AWAITING_HELLO) {
-                bool hello = m->type == MESSAGE_METHOD_CALL && streq_ptr(m->destination, DRIVER_NAME) &&
-                             streq_ptr(m->member, "Hello") &&
-                             (!m->interface || streq(m->interface, DRIVER_INTERFACE));
-                if (!hello && m->type == MESSAGE_METHOD_CALL) {
-                        /* dbus-daemon answers a call and keeps the connection; anything else ends it. */
-                        routing_reply_error(
-                                b, p, m, DBUS_ERROR_ACCESS_DENIED,
-                                "Client tried to send a message other than Hello without being registered");
-                        return;
-                }
-                if (!hello) {
-                        peer_disconnect(p, "sent a message before Hello");
-                        return;
-                }
-                if (p->refusal) {
-                        routing_reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED, "%s", p->refusal);
-                        p->close_after_flush = p->refusal;
-                        return;
-                }
-        } else if (p->state == PEER_MONITOR) {
-                /* Monitors are read-only (spec, "BecomeMonitor"): anything they send ends them. */
-                peer_disconnect(p, "monitor sent a message");
-                return;
-        } else if (p->trust == PEER_TRUST_BRIDGE_CANDIDATE && !peer_message_is_claim(m)) {
-                /* Someone with the bridge's uid on host.sock, not yet proven to be the bridge. */
-                if (m->type != MESSAGE_METHOD_CALL) {
-                        peer_disconnect(p, "sent a message on host.sock before proving to be the bridge");
-                        return;
-                }
-                routing_reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
-                                    "host.sock is for the host's root and the container's bridge: call "
-                                    "org.nsbus.Container1.ClaimBridge first");
-                return;
-        }
-        routing_dispatch(b, p, m);
-}
-
 /* What the input holds between reads (a message still arriving, its fds, a partial SASL line) is the
  * sender's: charge it to its uid, so that many connections of one uid cannot each hold a
  * max_message_size message half-sent. */
-static int peer_charge_input(struct peer *p)
+static int peer_charge_input(struct peer *p, const char **why)
 {
         size_t n_bytes = io_in_memory(&p->in), n_fds = p->in.n_fds;
         if (n_bytes == p->in_charged_bytes && n_fds == p->in_charged_fds)
@@ -373,102 +309,100 @@ static int peer_charge_input(struct peer *p)
         quotas_uncharge_held(p->user, HELD_ARRIVING, p->in_charged_bytes, p->in_charged_fds);
         p->in_charged_bytes = p->in_charged_fds = 0;
         int r = quotas_charge_held(p->user, HELD_ARRIVING, n_bytes, n_fds);
-        if (r < 0)
+        if (r < 0) {
+                snprintf(peer_why, sizeof(peer_why),
+                         "its uid %u is over max_bytes_per_user (%" PRId64
+                         ") or max_unix_fds_per_user (%" PRId64 ") with messages it is still sending",
+                         (unsigned)p->user->uid, p->bus->limits.max_bytes_per_user,
+                         p->bus->limits.max_unix_fds_per_user);
+                *why = peer_why;
                 return r;
+        }
         p->in_charged_bytes = n_bytes;
         p->in_charged_fds = n_fds;
         return 0;
 }
 
-static void peer_disconnect_over_input_quota(struct peer *p)
-{
-        peer_disconnect(p,
-                        "its uid %u is over max_bytes_per_user (%" PRId64
-                        ") or max_unix_fds_per_user (%" PRId64 ") with messages it is still sending",
-                        (unsigned)p->user->uid, p->bus->limits.max_bytes_per_user,
-                        p->bus->limits.max_unix_fds_per_user);
-}
-
 /* Read at most this many times per wakeup, so one busy peer cannot starve the others. */
 #define PEER_READS_PER_WAKEUP 8
 
-void peer_dispatch(struct peer *p, uint32_t events)
+void peer_receive_begin(struct peer *p)
+{
+        p->reads_left = PEER_READS_PER_WAKEUP;
+}
+
+/* One read from the socket: > 0 when bytes came, 0 when there are none now, -errno with *why. */
+static int peer_read(struct peer *p, const char **why)
 {
         struct bus *b = p->bus;
-
-        if (events & EPOLLOUT) {
-                list_del(&p->flush_link);
-                peer_flush(p);
-                if (p->state == PEER_DEAD)
-                        return;
+        ssize_t n = io_in_read(&p->in, p->fd, b->scratch, sizeof(b->scratch), p->unix_fds);
+        if (n == -EAGAIN)
+                return 0;
+        if (n == 0) {
+                /* A clean close is not worth a log line; a close in the middle of a message is. */
+                if (p->state != PEER_AUTHENTICATING && (p->in.msg || p->in.n_pending))
+                        *why = "closed the connection in the middle of a message";
+                return -ECONNRESET;
         }
-        if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || p->close_after_flush)
-                return;
+        if (n == -EPROTO)
+                *why = "sent file descriptors without negotiating them";
+        else if (n < 0 && n != -ECONNRESET)
+                *why = why_errno("read failed", (int)n);
+        return n < 0 ? (int)n : 1;
+}
 
-        for (unsigned i = 0; i < PEER_READS_PER_WAKEUP && p->state != PEER_DEAD; i++) {
-                ssize_t n = io_in_read(&p->in, p->fd, b->scratch, sizeof(b->scratch), p->unix_fds);
-                if (n == -EAGAIN)
-                        return;
-                if (n == 0) {
-                        /* A clean close is not worth a log line; a close in the middle of a message is. */
-                        if (p->state != PEER_AUTHENTICATING && (p->in.msg || p->in.n_pending))
-                                peer_disconnect(p, "closed the connection in the middle of a message");
-                        else
-                                peer_disconnect(p, NULL);
-                        return;
-                }
-                if (n == -EPROTO) {
-                        peer_disconnect(p, "sent file descriptors without negotiating them");
-                        return;
-                }
-                if (n == -ECONNRESET) {
-                        peer_disconnect(p, NULL);
-                        return;
-                }
-                if (n < 0) {
-                        peer_disconnect(p, "read failed: %s", strerror((int)-n));
-                        return;
-                }
-
-                if (p->state == PEER_AUTHENTICATING && peer_authenticate(p) <= 0) {
-                        if (p->state != PEER_DEAD && peer_charge_input(p) < 0)
-                                peer_disconnect_over_input_quota(p);
-                        if (p->in.short_read)
-                                return;
-                        continue;
-                }
-
-                for (;;) {
+int peer_receive(struct peer *p, struct message **ret, const char **why)
+{
+        struct bus *b = p->bus;
+        *why = NULL;
+        if (p->close_after_flush)
+                return 0;
+        for (;;) {
+                if (p->taking_messages) {
                         struct message *m = NULL;
                         int r = io_in_pop_message(&p->in, bus_limit(b->limits.max_message_size), &m);
-                        if (r == 0) {
-                                if (peer_charge_input(p) < 0) {
-                                        peer_disconnect_over_input_quota(p);
-                                        return;
-                                }
-                                break;
-                        }
                         if (r < 0) {
-                                peer_disconnect(p, "%s",
-                                                r == -ENOMEM ? "out of memory"
-                                                             : "sent an invalid message (bad header, body, "
-                                                               "length or missing fds)");
-                                return;
+                                *why = r == -ENOMEM ? "out of memory"
+                                                    : "sent an invalid message (bad header, body, length or "
+                                                      "missing fds)";
+                                return r;
                         }
-                        if (m->n_unix_fds > bus_limit(b->limits.max_message_unix_fds)) {
+                        if (r > 0 && m->n_unix_fds > bus_limit(b->limits.max_message_unix_fds)) {
                                 message_unref(m);
-                                peer_disconnect(p, "sent a message with too many fds");
-                                return;
+                                *why = "sent a message with too many fds";
+                                return -EBADMSG;
                         }
-                        peer_handle_message(p, m);
-                        message_unref(m);
-                        peer_disconnect_doomed(b);
-                        if (p->state == PEER_DEAD)
-                                return;
+                        if (r > 0) {
+                                p->n_messages_in++;
+                                *ret = m;
+                                return 1;
+                        }
+                        p->taking_messages = false;
+                        if ((r = peer_charge_input(p, why)) < 0)
+                                return r;
+                        /* epoll is level-triggered: if anything is left, the next wait says so. One
+                         * recvmsg() per wakeup instead of two is a tenth of the syscalls of a round trip. */
+                        if (p->in.short_read)
+                                return 0;
                 }
-                /* epoll is level-triggered: if anything is left, the next wait says so. One recvmsg() per
-                 * wakeup instead of two is a tenth of the syscalls of a method call's round trip. */
-                if (p->in.short_read)
-                        return;
+                if (p->reads_left == 0)
+                        return 0;
+                p->reads_left--;
+                int r = peer_read(p, why);
+                if (r <= 0)
+                        return r;
+                if (p->state == PEER_AUTHENTICATING) {
+                        r = peer_authenticate(p, why);
+                        if (r < 0)
+                                return r;
+                        if (r == 0) {
+                                if ((r = peer_charge_input(p, why)) < 0)
+                                        return r;
+                                if (p->in.short_read)
+                                        return 0;
+                                continue;
+                        }
+                }
+                p->taking_messages = true; /* what the read brought may hold messages */
         }
 }

@@ -12,19 +12,13 @@
 #include "hashmap.h"
 #include "io.h"
 #include "list.h"
+#include "listener.h"
 #include "match.h"
 #include "sasl.h"
 #include "source.h"
 
 struct bus;
 struct user_account; /* per-uid charges, quotas.c */
-
-/* Where a connection came in; bus policy can tell them apart (the host
- * listener is for the bridge and admins, never visible in a container). */
-enum listener_origin {
-        ORIGIN_BUS = 0,  /* the bus's normal listener(s) */
-        ORIGIN_HOST = 1, /* host-only listener (per-container mode) */
-};
 
 enum peer_state {
         PEER_AUTHENTICATING,
@@ -90,23 +84,39 @@ struct peer {
         const char *doom_reason;       /* set: disconnect once the current routing is done */
         struct list_head link;         /* in bus->peers */
         uint64_t delivery_seq;         /* de-duplicates broadcast delivery */
+        unsigned reads_left;           /* reads this wakeup may still make (peer_receive) */
+        bool taking_messages;          /* the input may hold complete messages */
 
         /* counters for Debug.Stats */
         uint64_t n_messages_in, n_messages_out;
 };
 
+/* A peer for an accepted socket (it takes fd only on success), authenticating: -EUSERS or -EMFILE over the
+ * connection limits, -ENOMEM, or what reading its credentials returned. */
 int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **ret);
-void peer_disconnect(struct peer *p, const char *fmt, ...) _printf_(2, 3);
 void peer_free(struct peer *p);
+/* The connection ends: p leaves the loop and the bus's lists and is freed after the iteration (routing may
+ * still hold it). What p held in names, rules and replies is the caller's to release first (see
+ * driver_disconnect_peer()). reason, if not NULL, is logged. */
+void peer_close(struct peer *p, const char *reason);
 /* For a peer that failed as a receiver: routing may be walking match registries, name queues or the
- * monitor list, which peer_disconnect() changes, so the peer only stops receiving now and is
- * disconnected by peer_disconnect_doomed() once routing is done. reason is a static string. */
+ * monitor list, which a disconnect changes, so the peer only stops receiving now and is disconnected
+ * by driver_disconnect_doomed() once routing is done. reason is a static string. */
 void peer_disconnect_later(struct peer *p, const char *reason);
-void peer_disconnect_doomed(struct bus *b);
-void peer_dispatch(struct peer *p, uint32_t events);
+
+/* A wakeup for reading starts: peer_receive() reads at most a few times until the next one, so one busy
+ * peer cannot starve the others. */
+void peer_receive_begin(struct peer *p);
+/* The next message p sent, authenticating it on the way: 1 with *ret; 0 when nothing more can be taken
+ * now; -errno when p must be disconnected, *why saying why (NULL for an orderly close; valid until the
+ * next call). */
+int peer_receive(struct peer *p, struct message **ret, const char **why);
+
 /* Queue a stamped message for p, charging its bytes and fds to payer (quotas.h says who that is).
  * -ENOBUFS if p's queue is over max_outgoing_bytes or max_outgoing_unix_fds, -EUSERS if payer's uid is
  * over max_bytes_per_user or max_unix_fds_per_user, -EOPNOTSUPP for fds to a peer that cannot take them. */
 int peer_queue(struct peer *p, struct message *m, struct user_account *payer);
-void peer_flush(struct peer *p);
+/* Write what p's socket takes: 0, or -errno with *why when p must be disconnected (-ECANCELED: it was
+ * refused and its last answer is written). */
+int peer_flush(struct peer *p, const char **why);
 const char *peer_describe(const struct peer *p, char *buf, size_t n);

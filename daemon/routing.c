@@ -395,9 +395,61 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
         return 0;
 }
 
+static bool message_is_claim_bridge(const struct message *m)
+{
+        return m->type == MESSAGE_METHOD_CALL && streq_ptr(m->destination, DRIVER_NAME) &&
+               streq_ptr(m->interface, "org.nsbus.Container1") && streq_ptr(m->member, "ClaimBridge");
+}
+
+/* What a peer may send in its state: only Hello before Hello, nothing as a monitor, only ClaimBridge as an
+ * unproven bridge. True if m may be routed; otherwise the peer has been answered or disconnected. */
+static bool sender_may_send(struct bus *b, struct peer *p, struct message *m)
+{
+        if (p->state == PEER_AWAITING_HELLO) {
+                bool hello = m->type == MESSAGE_METHOD_CALL && streq_ptr(m->destination, DRIVER_NAME) &&
+                             streq_ptr(m->member, "Hello") &&
+                             (!m->interface || streq(m->interface, DRIVER_INTERFACE));
+                if (!hello && m->type == MESSAGE_METHOD_CALL) {
+                        /* dbus-daemon answers a call and keeps the connection; anything else ends it. */
+                        routing_reply_error(
+                                b, p, m, DBUS_ERROR_ACCESS_DENIED,
+                                "Client tried to send a message other than Hello without being registered");
+                        return false;
+                }
+                if (!hello) {
+                        driver_disconnect_peer(b, p, "sent a message before Hello");
+                        return false;
+                }
+                if (p->refusal) {
+                        /* Refused by the container boundary at accept: it learns why, then it goes. */
+                        routing_reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED, "%s", p->refusal);
+                        p->close_after_flush = p->refusal;
+                        return false;
+                }
+        } else if (p->state == PEER_MONITOR) {
+                /* Monitors are read-only (spec, "BecomeMonitor"): anything they send ends them. */
+                driver_disconnect_peer(b, p, "monitor sent a message");
+                return false;
+        } else if (p->trust == PEER_TRUST_BRIDGE_CANDIDATE && !message_is_claim_bridge(m)) {
+                /* Someone with the bridge's uid on host.sock, not yet proven to be the bridge. */
+                if (m->type != MESSAGE_METHOD_CALL) {
+                        driver_disconnect_peer(
+                                b, p, "sent a message on host.sock before proving to be the bridge");
+                        return false;
+                }
+                routing_reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
+                                    "host.sock is for the host's root and the container's bridge: call "
+                                    "org.nsbus.Container1.ClaimBridge first");
+                return false;
+        }
+        return true;
+}
+
 static int dispatch(struct bus *b, struct peer *sender, struct message *m)
 {
         int r;
+        if (!sender_may_send(b, sender, m))
+                return 0;
 
         if (m->type > MESSAGE_SIGNAL)
                 /* As dbus-daemon: refused with an error, the connection stays. */
@@ -409,16 +461,16 @@ static int dispatch(struct bus *b, struct peer *sender, struct message *m)
                  */
                 r = driver_assign_unique_name(b, sender);
                 if (r < 0) {
-                        peer_disconnect(sender, "out of memory");
+                        driver_disconnect_peer(b, sender, "out of memory");
                         return r;
                 }
         }
         {
                 r = message_stamp(m, sender->unique_name);
                 if (r < 0) {
-                        peer_disconnect(sender, "%s",
-                                        r == -E2BIG ? "message too large after adding the sender"
-                                                    : "out of memory while routing its message");
+                        driver_disconnect_peer(b, sender, "%s",
+                                               r == -E2BIG ? "message too large after adding the sender"
+                                                           : "out of memory while routing its message");
                         return r;
                 }
         }
@@ -436,7 +488,7 @@ static int dispatch(struct bus *b, struct peer *sender, struct message *m)
         if (m->destination && streq(m->destination, DRIVER_NAME)) {
                 r = driver_handle(b, sender, m);
                 if (r == -ENOMEM)
-                        peer_disconnect(sender, "out of memory while handling a bus method call");
+                        driver_disconnect_peer(b, sender, "out of memory while handling a bus method call");
                 return r;
         }
         if (m->destination)
@@ -455,6 +507,6 @@ int routing_dispatch(struct bus *b, struct peer *sender, struct message *m)
          * error that would say so). The sender must not wait for an answer that cannot come: it is
          * disconnected, which answers its pending calls' callers and releases what it held. */
         if (r < 0 && sender->state != PEER_DEAD)
-                peer_disconnect(sender, "out of memory while routing its message");
+                driver_disconnect_peer(b, sender, "out of memory while routing its message");
         return r;
 }
