@@ -11,7 +11,10 @@
  * dbus-daemon rejects (unknown elements and attributes, bad values) is an
  * error here as well; what it only warns about, or what nsbus cannot enforce
  * (SELinux, AppArmor, at_console), is reported as a warning, never accepted
- * silently.
+ * silently. An <allow> or <deny> is taken in three steps, as dbus-daemon
+ * does: its attributes are collected, checked against each other, and only
+ * then turned into the one kind of rule they name, so that a bad file gets
+ * the same first error as from dbus-daemon.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -743,262 +746,363 @@ static int parser_start_policy(struct parser *p, const char **atts)
         return 0;
 }
 
-/* <allow>/<deny>: dbus-daemon's append_rule_from_element(), check for check. */
-static int parser_start_rule(struct parser *p, const char *element, const char **atts, bool allow)
+/* The attributes of <allow> and <deny>. Each kind of rule has a contiguous range of them, so that which
+ * kinds an element names can be told by range. */
+enum rule_attribute {
+        RULE_SEND_INTERFACE,
+        RULE_SEND_MEMBER,
+        RULE_SEND_ERROR,
+        RULE_SEND_DESTINATION,
+        RULE_SEND_DESTINATION_PREFIX,
+        RULE_SEND_PATH,
+        RULE_SEND_TYPE,
+        RULE_SEND_BROADCAST,
+        RULE_SEND_REQUESTED_REPLY,
+        RULE_RECEIVE_INTERFACE,
+        RULE_RECEIVE_MEMBER,
+        RULE_RECEIVE_ERROR,
+        RULE_RECEIVE_SENDER,
+        RULE_RECEIVE_PATH,
+        RULE_RECEIVE_TYPE,
+        RULE_RECEIVE_REQUESTED_REPLY,
+        RULE_EAVESDROP,
+        RULE_MAX_FDS,
+        RULE_MIN_FDS,
+        RULE_OWN,
+        RULE_OWN_PREFIX,
+        RULE_USER,
+        RULE_GROUP,
+        RULE_LOG,
+        RULE_ORIGIN,
+        _RULE_ATTRIBUTE_MAX,
+};
+
+/* NULL-terminated for parser_get_attributes(). */
+static const char *const rule_attribute_names[_RULE_ATTRIBUTE_MAX + 1] = {
+        [RULE_SEND_INTERFACE] = "send_interface",
+        [RULE_SEND_MEMBER] = "send_member",
+        [RULE_SEND_ERROR] = "send_error",
+        [RULE_SEND_DESTINATION] = "send_destination",
+        [RULE_SEND_DESTINATION_PREFIX] = "send_destination_prefix",
+        [RULE_SEND_PATH] = "send_path",
+        [RULE_SEND_TYPE] = "send_type",
+        [RULE_SEND_BROADCAST] = "send_broadcast",
+        [RULE_SEND_REQUESTED_REPLY] = "send_requested_reply",
+        [RULE_RECEIVE_INTERFACE] = "receive_interface",
+        [RULE_RECEIVE_MEMBER] = "receive_member",
+        [RULE_RECEIVE_ERROR] = "receive_error",
+        [RULE_RECEIVE_SENDER] = "receive_sender",
+        [RULE_RECEIVE_PATH] = "receive_path",
+        [RULE_RECEIVE_TYPE] = "receive_type",
+        [RULE_RECEIVE_REQUESTED_REPLY] = "receive_requested_reply",
+        [RULE_EAVESDROP] = "eavesdrop",
+        [RULE_MAX_FDS] = "max_fds",
+        [RULE_MIN_FDS] = "min_fds",
+        [RULE_OWN] = "own",
+        [RULE_OWN_PREFIX] = "own_prefix",
+        [RULE_USER] = "user",
+        [RULE_GROUP] = "group",
+        [RULE_LOG] = "log",
+        [RULE_ORIGIN] = "origin",
+        [_RULE_ATTRIBUTE_MAX] = NULL,
+};
+
+/* One <allow> or <deny> element: its attribute values (NULL if absent) and the kinds of rule they name. */
+struct rule_attributes {
+        const char *element;
+        unsigned long line;
+        bool allow;
+        const char *v[_RULE_ATTRIBUTE_MAX];
+        bool any_send, any_receive, any_message;
+};
+
+/* The attributes that are copied into a rule as written, "*" meaning "any", and the string field of
+ * which kind of rule each one fills. bus_policy_add_rule() copies the strings, so the rule may point
+ * into expat's attribute array. */
+static const struct rule_string_field {
+        enum rule_attribute attribute;
+        enum policy_rule_type type;
+        size_t offset; /* of a const char * in struct policy_rule */
+} rule_string_fields[] = {
+        {RULE_SEND_PATH, POLICY_RULE_SEND, offsetof(struct policy_rule, send.path)},
+        {RULE_SEND_INTERFACE, POLICY_RULE_SEND, offsetof(struct policy_rule, send.interface)},
+        {RULE_SEND_MEMBER, POLICY_RULE_SEND, offsetof(struct policy_rule, send.member)},
+        {RULE_SEND_ERROR, POLICY_RULE_SEND, offsetof(struct policy_rule, send.error)},
+        {RULE_SEND_DESTINATION, POLICY_RULE_SEND, offsetof(struct policy_rule, send.destination)},
+        {RULE_RECEIVE_PATH, POLICY_RULE_RECEIVE, offsetof(struct policy_rule, receive.path)},
+        {RULE_RECEIVE_INTERFACE, POLICY_RULE_RECEIVE, offsetof(struct policy_rule, receive.interface)},
+        {RULE_RECEIVE_MEMBER, POLICY_RULE_RECEIVE, offsetof(struct policy_rule, receive.member)},
+        {RULE_RECEIVE_ERROR, POLICY_RULE_RECEIVE, offsetof(struct policy_rule, receive.error)},
+        {RULE_RECEIVE_SENDER, POLICY_RULE_RECEIVE, offsetof(struct policy_rule, receive.sender)},
+        {RULE_OWN, POLICY_RULE_OWN, offsetof(struct policy_rule, own.name)},
+};
+
+static bool rule_attributes_any(const struct rule_attributes *a, enum rule_attribute first,
+                                enum rule_attribute last)
 {
-        enum {
-                A_SEND_INTERFACE,
-                A_SEND_MEMBER,
-                A_SEND_ERROR,
-                A_SEND_DESTINATION,
-                A_SEND_DESTINATION_PREFIX,
-                A_SEND_PATH,
-                A_SEND_TYPE,
-                A_SEND_BROADCAST,
-                A_SEND_REQUESTED_REPLY,
-                A_RECEIVE_INTERFACE,
-                A_RECEIVE_MEMBER,
-                A_RECEIVE_ERROR,
-                A_RECEIVE_SENDER,
-                A_RECEIVE_PATH,
-                A_RECEIVE_TYPE,
-                A_RECEIVE_REQUESTED_REPLY,
-                A_EAVESDROP,
-                A_MAX_FDS,
-                A_MIN_FDS,
-                A_OWN,
-                A_OWN_PREFIX,
-                A_USER,
-                A_GROUP,
-                A_LOG,
-                A_ORIGIN,
-                _A_MAX,
-        };
-        static const char *const wanted[_A_MAX + 1] = {
-                [A_SEND_INTERFACE] = "send_interface",
-                [A_SEND_MEMBER] = "send_member",
-                [A_SEND_ERROR] = "send_error",
-                [A_SEND_DESTINATION] = "send_destination",
-                [A_SEND_DESTINATION_PREFIX] = "send_destination_prefix",
-                [A_SEND_PATH] = "send_path",
-                [A_SEND_TYPE] = "send_type",
-                [A_SEND_BROADCAST] = "send_broadcast",
-                [A_SEND_REQUESTED_REPLY] = "send_requested_reply",
-                [A_RECEIVE_INTERFACE] = "receive_interface",
-                [A_RECEIVE_MEMBER] = "receive_member",
-                [A_RECEIVE_ERROR] = "receive_error",
-                [A_RECEIVE_SENDER] = "receive_sender",
-                [A_RECEIVE_PATH] = "receive_path",
-                [A_RECEIVE_TYPE] = "receive_type",
-                [A_RECEIVE_REQUESTED_REPLY] = "receive_requested_reply",
-                [A_EAVESDROP] = "eavesdrop",
-                [A_MAX_FDS] = "max_fds",
-                [A_MIN_FDS] = "min_fds",
-                [A_OWN] = "own",
-                [A_OWN_PREFIX] = "own_prefix",
-                [A_USER] = "user",
-                [A_GROUP] = "group",
-                [A_LOG] = "log",
-                [A_ORIGIN] = "origin",
-                [_A_MAX] = NULL,
-        };
-        const char *a[_A_MAX];
-        struct policy_rule rule;
-        bool have_rule = true;
-        unsigned long line = parser_line(p);
+        for (size_t i = first; i <= last; i++)
+                if (a->v[i])
+                        return true;
+        return false;
+}
+
+static int parser_get_rule_attributes(struct parser *p, const char **atts, struct rule_attributes *a)
+{
         int r;
 
-        r = parser_get_attributes(p, element, atts, wanted, a);
+        r = parser_get_attributes(p, a->element, atts, rule_attribute_names, a->v);
         if (r < 0)
                 return r;
 
-        bool any_send = false, any_receive = false;
-        for (size_t i = A_SEND_INTERFACE; i <= A_SEND_REQUESTED_REPLY; i++)
-                any_send = any_send || a[i];
-        for (size_t i = A_RECEIVE_INTERFACE; i <= A_RECEIVE_REQUESTED_REPLY; i++)
-                any_receive = any_receive || a[i];
+        a->any_send = rule_attributes_any(a, RULE_SEND_INTERFACE, RULE_SEND_REQUESTED_REPLY);
+        a->any_receive = rule_attributes_any(a, RULE_RECEIVE_INTERFACE, RULE_RECEIVE_REQUESTED_REPLY);
         /* <allow eavesdrop="true"/> means <allow receive_sender="*"
          * eavesdrop="true"/>; next to send attributes it modifies a send rule. */
-        if (!any_send && a[A_EAVESDROP])
-                any_receive = true;
-        bool any_message = any_send || any_receive || a[A_EAVESDROP] || a[A_MAX_FDS] || a[A_MIN_FDS];
+        if (!a->any_send && a->v[RULE_EAVESDROP])
+                a->any_receive = true;
+        a->any_message =
+                a->any_send || a->any_receive || rule_attributes_any(a, RULE_EAVESDROP, RULE_MIN_FDS);
+        return 0;
+}
 
-        if (!(any_send || any_receive || a[A_OWN] || a[A_OWN_PREFIX] || a[A_USER] || a[A_GROUP]))
-                return parser_fail(p, -EINVAL, line, "Element <%s> must have one or more attributes",
-                                   element);
+/* dbus-daemon's checks of which attributes go together, in its order: the first one that fails names
+ * the error. */
+static int parser_check_rule_attributes(struct parser *p, const struct rule_attributes *a)
+{
+        const char *const *v = a->v;
 
-        if ((a[A_SEND_MEMBER] && !a[A_SEND_INTERFACE] && !a[A_SEND_PATH]) ||
-            (a[A_RECEIVE_MEMBER] && !a[A_RECEIVE_INTERFACE] && !a[A_RECEIVE_PATH]))
-                return parser_fail(p, -EINVAL, line,
+        if (!(a->any_send || a->any_receive || rule_attributes_any(a, RULE_OWN, RULE_GROUP)))
+                return parser_fail(p, -EINVAL, a->line, "Element <%s> must have one or more attributes",
+                                   a->element);
+
+        if ((v[RULE_SEND_MEMBER] && !v[RULE_SEND_INTERFACE] && !v[RULE_SEND_PATH]) ||
+            (v[RULE_RECEIVE_MEMBER] && !v[RULE_RECEIVE_INTERFACE] && !v[RULE_RECEIVE_PATH]))
+                return parser_fail(p, -EINVAL, a->line,
                                    "On element <%s>, if you specify a member you must specify an interface "
                                    "or a path. Keep in mind that not all messages have an interface field.",
-                                   element);
+                                   a->element);
 
-        if (any_message + !!a[A_OWN] + !!a[A_OWN_PREFIX] + !!a[A_USER] + !!a[A_GROUP] > 1)
-                return parser_fail(p, -EINVAL, line,
+        if (a->any_message + !!v[RULE_OWN] + !!v[RULE_OWN_PREFIX] + !!v[RULE_USER] + !!v[RULE_GROUP] > 1)
+                return parser_fail(p, -EINVAL, a->line,
                                    "Invalid combination of attributes on element <%s>: own, own_prefix, "
                                    "user, group and the message-related attributes cannot be combined",
-                                   element);
-        if (any_send && any_receive)
-                return parser_fail(p, -EINVAL, line,
+                                   a->element);
+        if (a->any_send && a->any_receive)
+                return parser_fail(p, -EINVAL, a->line,
                                    "Invalid combination of attributes on element <%s>: send and receive "
                                    "attributes cannot be combined",
-                                   element);
-        if ((a[A_SEND_MEMBER] || a[A_SEND_INTERFACE]) && a[A_SEND_ERROR])
-                return parser_fail(p, -EINVAL, line,
+                                   a->element);
+        if ((v[RULE_SEND_MEMBER] || v[RULE_SEND_INTERFACE]) && v[RULE_SEND_ERROR])
+                return parser_fail(p, -EINVAL, a->line,
                                    "Invalid combination of attributes on element <%s>: send_error cannot be "
                                    "combined with send_member or send_interface",
-                                   element);
-        if (a[A_SEND_DESTINATION] && a[A_SEND_DESTINATION_PREFIX])
-                return parser_fail(p, -EINVAL, line,
+                                   a->element);
+        if (v[RULE_SEND_DESTINATION] && v[RULE_SEND_DESTINATION_PREFIX])
+                return parser_fail(p, -EINVAL, a->line,
                                    "Invalid combination of attributes on element <%s>: send_destination "
                                    "cannot be combined with send_destination_prefix",
-                                   element);
-        if ((a[A_RECEIVE_MEMBER] || a[A_RECEIVE_INTERFACE]) && a[A_RECEIVE_ERROR])
-                return parser_fail(p, -EINVAL, line,
+                                   a->element);
+        if ((v[RULE_RECEIVE_MEMBER] || v[RULE_RECEIVE_INTERFACE]) && v[RULE_RECEIVE_ERROR])
+                return parser_fail(p, -EINVAL, a->line,
                                    "Invalid combination of attributes on element <%s>: receive_error cannot "
                                    "be combined with receive_member or receive_interface",
-                                   element);
+                                   a->element);
+        return 0;
+}
 
-        if (any_send || any_receive) {
-                const char *type = unwild(a[any_send ? A_SEND_TYPE : A_RECEIVE_TYPE]);
-                int message_type = POLICY_TYPE_ANY;
-                bool eavesdrop = false, requested_reply = allow, broadcast = false;
-                uint32_t min_fds, max_fds;
+static void rule_attributes_fill_strings(const struct rule_attributes *a, struct policy_rule *rule)
+{
+        for (size_t i = 0; i < ELEMENTSOF(rule_string_fields); i++) {
+                const struct rule_string_field *f = &rule_string_fields[i];
 
-                if (type) {
-                        message_type = message_type_from_string(type);
-                        if (message_type < 0)
-                                return parser_fail(p, -EINVAL, line, "Bad message type \"%s\"", type);
-                }
-                if ((r = parse_true_false(p, "eavesdrop", a[A_EAVESDROP], &eavesdrop)) < 0)
-                        return r;
-                if (any_send) {
-                        if ((r = parse_true_false(p, "send_broadcast", a[A_SEND_BROADCAST], &broadcast)) < 0)
-                                return r;
-                        /* A broadcast has no destination. "*" is no name, so
-                         * send_destination="*" is fine here. */
-                        if (broadcast && unwild(a[A_SEND_DESTINATION]))
-                                return parser_fail(p, -EINVAL, line,
-                                                   "Rule with send_broadcast=\"true\" and "
-                                                   "send_destination=\"%s\" cannot match anything",
-                                                   a[A_SEND_DESTINATION]);
-                        r = parse_true_false(p, "send_requested_reply", a[A_SEND_REQUESTED_REPLY],
-                                             &requested_reply);
-                } else
-                        r = parse_true_false(p, "receive_requested_reply", a[A_RECEIVE_REQUESTED_REPLY],
-                                             &requested_reply);
-                if (r < 0)
-                        return r;
-                if ((r = parse_fds_attribute(p, "max_fds", a[A_MAX_FDS], POLICY_MAX_FDS, &max_fds)) < 0 ||
-                    (r = parse_fds_attribute(p, "min_fds", a[A_MIN_FDS], 0, &min_fds)) < 0)
-                        return r;
-
-                if (any_send) {
-                        policy_rule_init(&rule, POLICY_RULE_SEND, allow);
-                        rule.send.message_type = message_type;
-                        rule.send.path = unwild(a[A_SEND_PATH]);
-                        rule.send.interface = unwild(a[A_SEND_INTERFACE]);
-                        rule.send.member = unwild(a[A_SEND_MEMBER]);
-                        rule.send.error = unwild(a[A_SEND_ERROR]);
-                        if (a[A_SEND_DESTINATION_PREFIX]) {
-                                /* No wildcard here: "*" is a literal prefix. */
-                                rule.send.destination = a[A_SEND_DESTINATION_PREFIX];
-                                rule.send.destination_is_prefix = true;
-                        } else
-                                rule.send.destination = unwild(a[A_SEND_DESTINATION]);
-                        rule.send.broadcast = !a[A_SEND_BROADCAST] ? POLICY_TRISTATE_ANY
-                                              : broadcast          ? POLICY_TRISTATE_TRUE
-                                                                   : POLICY_TRISTATE_FALSE;
-                        rule.send.eavesdrop = eavesdrop;
-                        rule.send.requested_reply = requested_reply;
-                        /* Unvalidated in dbus-daemon: anything but "true" is false. */
-                        rule.send.log = a[A_LOG] && streq(a[A_LOG], "true");
-                        rule.send.min_fds = min_fds;
-                        rule.send.max_fds = max_fds;
-                } else {
-                        policy_rule_init(&rule, POLICY_RULE_RECEIVE, allow);
-                        rule.receive.message_type = message_type;
-                        rule.receive.path = unwild(a[A_RECEIVE_PATH]);
-                        rule.receive.interface = unwild(a[A_RECEIVE_INTERFACE]);
-                        rule.receive.member = unwild(a[A_RECEIVE_MEMBER]);
-                        rule.receive.error = unwild(a[A_RECEIVE_ERROR]);
-                        rule.receive.sender = unwild(a[A_RECEIVE_SENDER]);
-                        rule.receive.eavesdrop = eavesdrop;
-                        rule.receive.requested_reply = requested_reply;
-                        rule.receive.min_fds = min_fds;
-                        rule.receive.max_fds = max_fds;
-                }
-        } else if (a[A_OWN] || a[A_OWN_PREFIX]) {
-                policy_rule_init(&rule, POLICY_RULE_OWN, allow);
-                if (a[A_OWN])
-                        rule.own.name = unwild(a[A_OWN]);
-                else {
-                        rule.own.name = a[A_OWN_PREFIX];
-                        rule.own.prefix = true;
-                }
-        } else if (a[A_USER]) {
-                policy_rule_init(&rule, POLICY_RULE_USER, allow);
-                if (is_wildcard(a[A_USER]))
-                        rule.user.any = true;
-                else if (parser_lookup_user(p, a[A_USER], &rule.user.uid) < 0) {
-                        have_rule = false;
-                        if ((r = parser_warn(p, line,
-                                             "Unknown username \"%s\" on element <%s>; ignoring this rule",
-                                             a[A_USER], element)) < 0)
-                                return r;
-                }
-        } else {
-                policy_rule_init(&rule, POLICY_RULE_GROUP, allow);
-                if (is_wildcard(a[A_GROUP]))
-                        rule.group.any = true;
-                else if (parser_lookup_group(p, a[A_GROUP], &rule.group.gid) < 0) {
-                        have_rule = false;
-                        if ((r = parser_warn(p, line,
-                                             "Unknown group \"%s\" on element <%s>; ignoring this rule",
-                                             a[A_GROUP], element)) < 0)
-                                return r;
-                }
+                if (f->type == rule->type)
+                        *(const char **)((char *)rule + f->offset) = unwild(a->v[f->attribute]);
         }
+}
 
-        /* nsbus's own attribute: origin="container" or "host" limits a rule to peers that came in through
-         * that listener of a container bus (see policy_origin in bus-policy.h). */
-        if (a[A_ORIGIN]) {
-                if (streq(a[A_ORIGIN], "container"))
-                        rule.origin = POLICY_ORIGIN_CONTAINER;
-                else if (streq(a[A_ORIGIN], "host"))
-                        rule.origin = POLICY_ORIGIN_HOST;
-                else if (!streq(a[A_ORIGIN], "*"))
-                        return parser_fail(p, -EINVAL, line,
-                                           "origin attribute on <%s> must have value \"container\", \"host\" "
-                                           "or \"*\", not \"%s\"",
-                                           element, a[A_ORIGIN]);
-                if (rule.type == POLICY_RULE_USER || rule.type == POLICY_RULE_GROUP)
-                        return parser_fail(p, -EINVAL, line,
-                                           "origin attribute on <%s> cannot be combined with user or group",
-                                           element);
+static int parser_parse_rule_bool(struct parser *p, const struct rule_attributes *a,
+                                  enum rule_attribute attribute, bool *ret)
+{
+        return parse_true_false(p, rule_attribute_names[attribute], a->v[attribute], ret);
+}
+
+/* A broadcast has no destination. "*" is no name, so send_destination="*"
+ * is fine here. */
+static int parser_set_rule_broadcast(struct parser *p, const struct rule_attributes *a,
+                                     struct policy_rule *rule)
+{
+        bool broadcast = false;
+        int r;
+
+        r = parser_parse_rule_bool(p, a, RULE_SEND_BROADCAST, &broadcast);
+        if (r < 0)
+                return r;
+        if (broadcast && unwild(a->v[RULE_SEND_DESTINATION]))
+                return parser_fail(p, -EINVAL, a->line,
+                                   "Rule with send_broadcast=\"true\" and send_destination=\"%s\" cannot "
+                                   "match anything",
+                                   a->v[RULE_SEND_DESTINATION]);
+        rule->send.broadcast = !a->v[RULE_SEND_BROADCAST] ? POLICY_TRISTATE_ANY
+                               : broadcast                ? POLICY_TRISTATE_TRUE
+                                                          : POLICY_TRISTATE_FALSE;
+        return 0;
+}
+
+/* send_* and receive_* rules, and a bare eavesdrop="true", which is a receive rule. Both kinds take the
+ * same options, which struct policy_rule keeps in different places, so they are parsed through pointers
+ * into whichever kind this is; policy_rule_init() has set the defaults of the absent ones. */
+static int parser_build_message_rule(struct parser *p, const struct rule_attributes *a,
+                                     struct policy_rule *rule)
+{
+        bool send = a->any_send;
+        const char *type = unwild(a->v[send ? RULE_SEND_TYPE : RULE_RECEIVE_TYPE]);
+        int r;
+
+        policy_rule_init(rule, send ? POLICY_RULE_SEND : POLICY_RULE_RECEIVE, a->allow);
+        int *message_type = send ? &rule->send.message_type : &rule->receive.message_type;
+        bool *eavesdrop = send ? &rule->send.eavesdrop : &rule->receive.eavesdrop;
+        bool *requested_reply = send ? &rule->send.requested_reply : &rule->receive.requested_reply;
+        uint32_t *min_fds = send ? &rule->send.min_fds : &rule->receive.min_fds;
+        uint32_t *max_fds = send ? &rule->send.max_fds : &rule->receive.max_fds;
+
+        *message_type = POLICY_TYPE_ANY;
+        if (type) {
+                *message_type = message_type_from_string(type);
+                if (*message_type < 0)
+                        return parser_fail(p, -EINVAL, a->line, "Bad message type \"%s\"", type);
         }
+        /* In dbus-daemon's order, so that the first bad value is the one reported. */
+        if ((r = parser_parse_rule_bool(p, a, RULE_EAVESDROP, eavesdrop)) < 0 ||
+            (send && (r = parser_set_rule_broadcast(p, a, rule)) < 0) ||
+            (r = parser_parse_rule_bool(p, a,
+                                        send ? RULE_SEND_REQUESTED_REPLY : RULE_RECEIVE_REQUESTED_REPLY,
+                                        requested_reply)) < 0 ||
+            (r = parse_fds_attribute(p, "max_fds", a->v[RULE_MAX_FDS], POLICY_MAX_FDS, max_fds)) < 0 ||
+            (r = parse_fds_attribute(p, "min_fds", a->v[RULE_MIN_FDS], 0, min_fds)) < 0)
+                return r;
 
-        const struct element *pe = parser_top(p);
-        if (!have_rule || pe->policy.ignored)
+        rule_attributes_fill_strings(a, rule);
+        if (send && a->v[RULE_SEND_DESTINATION_PREFIX]) {
+                /* No wildcard here: "*" is a literal prefix. */
+                rule->send.destination = a->v[RULE_SEND_DESTINATION_PREFIX];
+                rule->send.destination_is_prefix = true;
+        }
+        /* Unvalidated in dbus-daemon: anything but "true" is false. */
+        if (send)
+                rule->send.log = a->v[RULE_LOG] && streq(a->v[RULE_LOG], "true");
+        return 0;
+}
+
+static void rule_attributes_build_own(const struct rule_attributes *a, struct policy_rule *rule)
+{
+        policy_rule_init(rule, POLICY_RULE_OWN, a->allow);
+        rule_attributes_fill_strings(a, rule);
+        if (a->v[RULE_OWN_PREFIX]) {
+                /* As with send_destination_prefix, "*" is a literal prefix. */
+                rule->own.name = a->v[RULE_OWN_PREFIX];
+                rule->own.prefix = true;
+        }
+}
+
+/* user="..." and group="...", the rules checked when a peer connects. An unknown user or group only
+ * drops the rule (*ret_have_rule false), with a warning, as in dbus-daemon. */
+static int parser_build_connect_rule(struct parser *p, const struct rule_attributes *a,
+                                     struct policy_rule *rule, bool *ret_have_rule)
+{
+        bool user = a->v[RULE_USER] != NULL;
+        const char *name = a->v[user ? RULE_USER : RULE_GROUP];
+        int r;
+
+        policy_rule_init(rule, user ? POLICY_RULE_USER : POLICY_RULE_GROUP, a->allow);
+        if (is_wildcard(name)) {
+                if (user)
+                        rule->user.any = true;
+                else
+                        rule->group.any = true;
                 return 0;
+        }
+        r = user ? parser_lookup_user(p, name, &rule->user.uid)
+                 : parser_lookup_group(p, name, &rule->group.gid);
+        if (r >= 0)
+                return 0;
+        *ret_have_rule = false;
+        return parser_warn(p, a->line, "Unknown %s \"%s\" on element <%s>; ignoring this rule",
+                           user ? "username" : "group", name, a->element);
+}
 
-        bool connect_rule = rule.type == POLICY_RULE_USER || rule.type == POLICY_RULE_GROUP;
-        if (connect_rule && pe->policy.context.kind == POLICY_CONTEXT_USER)
-                return parser_fail(p, -EINVAL, line,
-                                   "<%s> rule cannot be per-user because it has bus-global semantics",
-                                   element);
-        if (connect_rule && pe->policy.context.kind == POLICY_CONTEXT_GROUP)
-                return parser_fail(p, -EINVAL, line,
-                                   "<%s> rule cannot be per-group because it has bus-global semantics",
-                                   element);
+/* nsbus's own attribute: origin="container" or "host" limits a rule to peers that came in through
+ * that listener of a container bus (see policy_origin in bus-policy.h). */
+static int parser_set_rule_origin(struct parser *p, const struct rule_attributes *a,
+                                  struct policy_rule *rule)
+{
+        const char *origin = a->v[RULE_ORIGIN];
 
-        r = bus_policy_add_rule(p->config->policy, &pe->policy.context, &rule);
+        if (!origin)
+                return 0;
+        if (streq(origin, "container"))
+                rule->origin = POLICY_ORIGIN_CONTAINER;
+        else if (streq(origin, "host"))
+                rule->origin = POLICY_ORIGIN_HOST;
+        else if (!streq(origin, "*"))
+                return parser_fail(p, -EINVAL, a->line,
+                                   "origin attribute on <%s> must have value \"container\", \"host\" "
+                                   "or \"*\", not \"%s\"",
+                                   a->element, origin);
+        if (rule->type == POLICY_RULE_USER || rule->type == POLICY_RULE_GROUP)
+                return parser_fail(p, -EINVAL, a->line,
+                                   "origin attribute on <%s> cannot be combined with user or group",
+                                   a->element);
+        return 0;
+}
+
+/* Adds the rule to the enclosing <policy>, unless that one is being ignored. */
+static int parser_add_rule(struct parser *p, const struct rule_attributes *a, const struct policy_rule *rule)
+{
+        const struct element *pe = parser_top(p);
+        enum policy_context_kind kind = pe->policy.context.kind;
+        int r;
+
+        if (pe->policy.ignored)
+                return 0;
+        /* Who may connect is decided bus-wide, by the default and mandatory rules alone
+         * (bus_policy_check_connect()); dbus-daemon refuses what would look per-user. */
+        if ((rule->type == POLICY_RULE_USER || rule->type == POLICY_RULE_GROUP) &&
+            (kind == POLICY_CONTEXT_USER || kind == POLICY_CONTEXT_GROUP))
+                return parser_fail(p, -EINVAL, a->line,
+                                   "<%s> rule cannot be per-%s because it has bus-global semantics",
+                                   a->element, kind == POLICY_CONTEXT_USER ? "user" : "group");
+
+        r = bus_policy_add_rule(p->config->policy, &pe->policy.context, rule);
         if (r == -ENOMEM)
                 return parser_oom(p);
         if (r < 0)
-                return parser_fail(p, r, line, "Invalid <%s> rule", element);
+                return parser_fail(p, r, a->line, "Invalid <%s> rule", a->element);
         return 0;
+}
+
+/* <allow>/<deny>: dbus-daemon's append_rule_from_element(), check for check. */
+static int parser_start_rule(struct parser *p, const char *element, const char **atts, bool allow)
+{
+        struct rule_attributes a = {.element = element, .line = parser_line(p), .allow = allow};
+        struct policy_rule rule;
+        bool have_rule = true;
+        int r;
+
+        if ((r = parser_get_rule_attributes(p, atts, &a)) < 0 ||
+            (r = parser_check_rule_attributes(p, &a)) < 0)
+                return r;
+
+        if (a.any_send || a.any_receive)
+                r = parser_build_message_rule(p, &a, &rule);
+        else if (a.v[RULE_OWN] || a.v[RULE_OWN_PREFIX])
+                rule_attributes_build_own(&a, &rule);
+        else
+                r = parser_build_connect_rule(p, &a, &rule, &have_rule);
+        if (r < 0 || (r = parser_set_rule_origin(p, &a, &rule)) < 0)
+                return r;
+        if (!have_rule)
+                return 0;
+        return parser_add_rule(p, &a, &rule);
 }
 
 static int parser_start_associate(struct parser *p, const char **atts)
@@ -1264,11 +1368,86 @@ static int parser_add_session_servicedirs(struct parser *p, unsigned long line)
         return parser_add_split_servicedirs(p, list, "/dbus-1/services", 0);
 }
 
+/* The elements that take no attributes: flags, the standard service directories, <selinux>, and the
+ * ones whose text is their value (taken once it arrives, in parser_flush_content()). */
+static int parser_start_plain_element(struct parser *p, enum element_type type, const char *name,
+                                      const char **atts)
+{
+        struct element *e;
+        int r;
+
+        r = parser_no_attributes(p, name, atts);
+        if (r < 0)
+                return r;
+        e = parser_push(p, type);
+        if (!e)
+                return p->error;
+        if (type == ELEMENT_FORK)
+                p->config->fork = true;
+        else if (type == ELEMENT_SYSLOG)
+                p->config->syslog = true;
+        else if (type == ELEMENT_KEEP_UMASK)
+                p->config->keep_umask = true;
+        else if (type == ELEMENT_ALLOW_ANONYMOUS)
+                p->config->allow_anonymous = true;
+        else if (type == ELEMENT_STANDARD_SESSION_SERVICEDIRS)
+                return parser_add_session_servicedirs(p, e->line);
+        else if (type == ELEMENT_STANDARD_SYSTEM_SERVICEDIRS)
+                /* _dbus_get_standard_system_servicedirs(): the
+                 * ${datadir} entry duplicates /usr/share here. */
+                return parser_add_split_servicedirs(p, "/usr/local/share:/usr/share:" DBUS_DATADIR ":/lib",
+                                                    "/dbus-1/system-services", 0);
+        else if (type == ELEMENT_SELINUX)
+                return parser_warn(p, e->line,
+                                   "<selinux> is not enforced by nsbus; <associate> rules are "
+                                   "parsed and ignored");
+        return 0;
+}
+
+static int parser_start_include(struct parser *p, const char **atts)
+{
+        static const char *const wanted[] = {"ignore_missing", "if_selinux_enabled", "selinux_root_relative",
+                                             NULL};
+        const char *v[3];
+        struct element *e;
+        int r;
+
+        e = parser_push(p, ELEMENT_INCLUDE);
+        if (!e)
+                return p->error;
+        if ((r = parser_get_attributes(p, "include", atts, wanted, v)) < 0 ||
+            (r = parse_yes_no(p, "ignore_missing", v[0], &e->include.ignore_missing)) < 0 ||
+            (r = parse_yes_no(p, "if_selinux_enabled", v[1], &e->include.if_selinux_enabled)) < 0 ||
+            (r = parse_yes_no(p, "selinux_root_relative", v[2], &e->include.selinux_root_relative)) < 0)
+                return r;
+        return 0;
+}
+
+/* The name is kept on the element: the value is its text, which comes later. */
+static int parser_start_limit(struct parser *p, const char **atts)
+{
+        static const char *const wanted[] = {"name", NULL};
+        const char *limit_name;
+        struct element *e;
+        int r;
+
+        e = parser_push(p, ELEMENT_LIMIT);
+        if (!e)
+                return p->error;
+        r = parser_get_attributes(p, "limit", atts, wanted, &limit_name);
+        if (r < 0)
+                return r;
+        if (!limit_name)
+                return parser_fail(p, -EINVAL, e->line, "<limit> element must have a \"name\" attribute");
+        e->limit.name = strdup(limit_name);
+        if (!e->limit.name)
+                return parser_oom(p);
+        return 0;
+}
+
 static int parser_start_busconfig_child(struct parser *p, const char *name, const char **atts)
 {
         enum element_type type = element_type_from_name(name);
-        struct element *e;
-        int r;
 
         switch (type) {
         case ELEMENT_USER:
@@ -1286,79 +1465,17 @@ static int parser_start_busconfig_child(struct parser *p, const char *name, cons
         case ELEMENT_ALLOW_ANONYMOUS:
         case ELEMENT_SERVICEDIR:
         case ELEMENT_SELINUX:
-                r = parser_no_attributes(p, name, atts);
-                if (r < 0)
-                        return r;
-                e = parser_push(p, type);
-                if (!e)
-                        return p->error;
-                if (type == ELEMENT_FORK)
-                        p->config->fork = true;
-                else if (type == ELEMENT_SYSLOG)
-                        p->config->syslog = true;
-                else if (type == ELEMENT_KEEP_UMASK)
-                        p->config->keep_umask = true;
-                else if (type == ELEMENT_ALLOW_ANONYMOUS)
-                        p->config->allow_anonymous = true;
-                else if (type == ELEMENT_STANDARD_SESSION_SERVICEDIRS)
-                        return parser_add_session_servicedirs(p, e->line);
-                else if (type == ELEMENT_STANDARD_SYSTEM_SERVICEDIRS)
-                        /* _dbus_get_standard_system_servicedirs(): the
-                         * ${datadir} entry duplicates /usr/share here. */
-                        return parser_add_split_servicedirs(
-                                p, "/usr/local/share:/usr/share:" DBUS_DATADIR ":/lib",
-                                "/dbus-1/system-services", 0);
-                else if (type == ELEMENT_SELINUX)
-                        return parser_warn(p, e->line,
-                                           "<selinux> is not enforced by nsbus; <associate> rules are "
-                                           "parsed and ignored");
-                return 0;
-
-        case ELEMENT_INCLUDE: {
-                static const char *const wanted[] = {"ignore_missing", "if_selinux_enabled",
-                                                     "selinux_root_relative", NULL};
-                const char *v[3];
-
-                e = parser_push(p, ELEMENT_INCLUDE);
-                if (!e)
-                        return p->error;
-                if ((r = parser_get_attributes(p, "include", atts, wanted, v)) < 0 ||
-                    (r = parse_yes_no(p, "ignore_missing", v[0], &e->include.ignore_missing)) < 0 ||
-                    (r = parse_yes_no(p, "if_selinux_enabled", v[1], &e->include.if_selinux_enabled)) < 0 ||
-                    (r = parse_yes_no(p, "selinux_root_relative", v[2], &e->include.selinux_root_relative)) <
-                            0)
-                        return r;
-                return 0;
-        }
-
+                return parser_start_plain_element(p, type, name, atts);
+        case ELEMENT_INCLUDE:
+                return parser_start_include(p, atts);
         case ELEMENT_POLICY:
                 return parser_start_policy(p, atts);
-
-        case ELEMENT_LIMIT: {
-                static const char *const wanted[] = {"name", NULL};
-                const char *limit_name;
-
-                e = parser_push(p, ELEMENT_LIMIT);
-                if (!e)
-                        return p->error;
-                r = parser_get_attributes(p, "limit", atts, wanted, &limit_name);
-                if (r < 0)
-                        return r;
-                if (!limit_name)
-                        return parser_fail(p, -EINVAL, e->line,
-                                           "<limit> element must have a \"name\" attribute");
-                e->limit.name = strdup(limit_name);
-                if (!e->limit.name)
-                        return parser_oom(p);
-                return 0;
-        }
-
+        case ELEMENT_LIMIT:
+                return parser_start_limit(p, atts);
         case ELEMENT_APPARMOR:
                 return parser_start_apparmor(p, atts);
-
         case ELEMENT_CONTAINER:
                 return parser_start_container(p, atts);
-
         default:
                 return parser_fail(p, -EINVAL, parser_line(p),
                                    "Element <%s> not allowed inside <%s> in configuration file", name,
@@ -1498,13 +1615,97 @@ static bool selinux_enabled(void)
         return access("/sys/fs/selinux/enforce", F_OK) == 0;
 }
 
+/* <pidfile>, <user> and <type>: a later one replaces an earlier one. */
+static int parser_set_text(struct parser *p, struct element *e, const char *content)
+{
+        char **dst = e->type == ELEMENT_PIDFILE ? &p->config->pidfile
+                     : e->type == ELEMENT_USER  ? &p->config->user
+                                                : &p->config->type;
+        char *s = strdup(content);
+
+        e->had_content = true;
+        if (!s)
+                return parser_oom(p);
+        free(*dst);
+        *dst = s;
+        return 0;
+}
+
+/* <listen> and <auth>: every one counts, in file order. */
+static int parser_append_text(struct parser *p, struct element *e, const char *content)
+{
+        int r;
+
+        e->had_content = true;
+        r = e->type == ELEMENT_LISTEN ? strv_push_dup(&p->config->listen, &p->config->n_listen, content)
+                                      : strv_push_dup(&p->config->auth, &p->config->n_auth, content);
+        return r < 0 ? parser_oom(p) : 0;
+}
+
+static int parser_include_content(struct parser *p, struct element *e, const char *content,
+                                  unsigned long line)
+{
+        e->had_content = true;
+        if (e->include.if_selinux_enabled) {
+                /* nsbus has no SELinux support, so for it SELinux is
+                 * never "enabled"; if the host does use SELinux that
+                 * deserves a word. */
+                if (selinux_enabled())
+                        return parser_warn(p, line,
+                                           "skipping <include if_selinux_enabled=\"yes\"> \"%s\": "
+                                           "nsbus does not implement SELinux mediation",
+                                           content);
+                return 0;
+        }
+        if (e->include.selinux_root_relative)
+                return parser_fail(p, -EINVAL, line,
+                                   "Could not determine SELinux policy root for relative inclusion");
+        _cleanup_free_ char *file = parser_full_path(p, content);
+        if (!file)
+                return parser_oom(p);
+        return parser_include_file(p, e, file, e->include.ignore_missing);
+}
+
+/* <servicehelper>, <servicedir> and <includedir>: paths relative to this file. */
+static int parser_take_path(struct parser *p, struct element *e, const char *content)
+{
+        int r;
+
+        e->had_content = true;
+        char *file = parser_full_path(p, content);
+        if (!file)
+                return parser_oom(p);
+        if (e->type == ELEMENT_SERVICEHELPER) {
+                free(p->config->servicehelper);
+                p->config->servicehelper = file;
+                return 0;
+        }
+        if (e->type == ELEMENT_SERVICEDIR)
+                return config_add_servicedir(p->config, file, 0) < 0 ? parser_oom(p) : 0;
+        r = parser_include_dir(p, e, file);
+        free(file);
+        return r;
+}
+
+/* Only parsed here; parser_set_limit() applies it when </limit> shows the element is complete. */
+static int parser_parse_limit_value(struct parser *p, struct element *e, const char *content,
+                                    unsigned long line)
+{
+        e->had_content = true;
+        if (!parse_long_like_dbus(content, &e->limit.value))
+                return parser_fail(
+                        p, -EINVAL, line,
+                        "<limit name=\"%s\"> element has invalid value (could not parse as integer)",
+                        e->limit.name);
+        return 0;
+}
+
 /* Text collected since the last tag belongs to the innermost open element;
  * dbus-daemon handles it when the next tag starts or ends, and so do we. */
 static int parser_flush_content(struct parser *p)
 {
         struct element *e = parser_top(p);
         unsigned long line = p->content_line;
-        int r = 0;
 
         if (p->error < 0)
                 return p->error;
@@ -1540,79 +1741,21 @@ static int parser_flush_content(struct parser *p)
                 return parser_fail(p, -EINVAL, line,
                                    "No text content expected inside XML element %s in configuration file",
                                    element_names[e->type]);
-
         case ELEMENT_PIDFILE:
         case ELEMENT_USER:
-        case ELEMENT_TYPE: {
-                char **dst = e->type == ELEMENT_PIDFILE ? &p->config->pidfile
-                             : e->type == ELEMENT_USER  ? &p->config->user
-                                                        : &p->config->type;
-                char *s = strdup(content);
-                e->had_content = true;
-                if (!s)
-                        return parser_oom(p);
-                free(*dst);
-                *dst = s;
-                return 0;
-        }
-
+        case ELEMENT_TYPE:
+                return parser_set_text(p, e, content);
         case ELEMENT_LISTEN:
         case ELEMENT_AUTH:
-                e->had_content = true;
-                r = e->type == ELEMENT_LISTEN
-                            ? strv_push_dup(&p->config->listen, &p->config->n_listen, content)
-                            : strv_push_dup(&p->config->auth, &p->config->n_auth, content);
-                return r < 0 ? parser_oom(p) : 0;
-
-        case ELEMENT_INCLUDE: {
-                e->had_content = true;
-                if (e->include.if_selinux_enabled) {
-                        /* nsbus has no SELinux support, so for it SELinux is
-                         * never "enabled"; if the host does use SELinux that
-                         * deserves a word. */
-                        if (selinux_enabled())
-                                return parser_warn(p, line,
-                                                   "skipping <include if_selinux_enabled=\"yes\"> \"%s\": "
-                                                   "nsbus does not implement SELinux mediation",
-                                                   content);
-                        return 0;
-                }
-                if (e->include.selinux_root_relative)
-                        return parser_fail(p, -EINVAL, line,
-                                           "Could not determine SELinux policy root for relative inclusion");
-                _cleanup_free_ char *file = parser_full_path(p, content);
-                if (!file)
-                        return parser_oom(p);
-                return parser_include_file(p, e, file, e->include.ignore_missing);
-        }
-
+                return parser_append_text(p, e, content);
+        case ELEMENT_INCLUDE:
+                return parser_include_content(p, e, content, line);
         case ELEMENT_SERVICEHELPER:
         case ELEMENT_INCLUDEDIR:
-        case ELEMENT_SERVICEDIR: {
-                e->had_content = true;
-                char *file = parser_full_path(p, content);
-                if (!file)
-                        return parser_oom(p);
-                if (e->type == ELEMENT_SERVICEHELPER) {
-                        free(p->config->servicehelper);
-                        p->config->servicehelper = file;
-                        return 0;
-                }
-                if (e->type == ELEMENT_SERVICEDIR)
-                        return config_add_servicedir(p->config, file, 0) < 0 ? parser_oom(p) : 0;
-                r = parser_include_dir(p, e, file);
-                free(file);
-                return r;
-        }
-
+        case ELEMENT_SERVICEDIR:
+                return parser_take_path(p, e, content);
         case ELEMENT_LIMIT:
-                e->had_content = true;
-                if (!parse_long_like_dbus(content, &e->limit.value))
-                        return parser_fail(
-                                p, -EINVAL, line,
-                                "<limit name=\"%s\"> element has invalid value (could not parse as integer)",
-                                e->limit.name);
-                return 0;
+                return parser_parse_limit_value(p, e, content, line);
         }
 }
 
