@@ -19,6 +19,8 @@ packages=(
 	# test tooling; dbus-broker is the reference the benchmarks (bench/) measure against, and
 	# xdg-dbus-proxy the proxy they measure nsbridge against
 	procps strace dbus-broker xdg-dbus-proxy
+	# man(1), to check that every installed man page renders without warnings
+	man-db
 )
 
 missing=()

@@ -1,0 +1,108 @@
+#!/bin/bash
+# `cmake --install` ships what a user needs, where GNUInstallDirs puts it, and nothing else: nsbusd and
+# nsbridge; every man page of docs/ in its section's directory, each rendering with `man -l` without a
+# warning; the examples with their tree, sample policies included; README.md in the doc dir. No test
+# helper (nsrun, nsbusd-dynamic), unit test or fuzz target. The installed nsbusd then serves a bus.
+. "$(dirname "$0")/lib.sh"
+is_reference_daemon && skip "this test installs nsbus's own build; $NSBUSD is the reference daemon"
+need cmake dbus-send
+
+[ -x "$NSBUSD" ] || fail "NSBUSD=$NSBUSD is not executable"
+SRC=${NSBUS_SOURCE_DIR:-$(cd "$IT_DIR/../.." && pwd)}
+# $NSBUSD is <builddir>/daemon/nsbusd.
+BUILD=$(cd "$(dirname "$NSBUSD")/.." && pwd)
+[ -f "$BUILD/CMakeCache.txt" ] && [ -f "$BUILD/cmake_install.cmake" ] ||
+	skip "NSBUSD=$NSBUSD is not <builddir>/daemon/nsbusd of a CMake build"
+
+cache_get() {
+	sed -n "s/^$1:[A-Z]*=//p" "$BUILD/CMakeCache.txt" | head -n 1
+}
+[ "$(realpath "$(cache_get CMAKE_HOME_DIRECTORY)")" = "$(realpath "$SRC")" ] ||
+	fail "$BUILD was configured from $(cache_get CMAKE_HOME_DIRECTORY), not NSBUS_SOURCE_DIR=$SRC"
+
+# The install directories as GNUInstallDirs resolves them: an empty cache entry means its default, a
+# relative one is under the prefix.
+PREFIX=$(cache_get CMAKE_INSTALL_PREFIX)
+DATAROOT=$(cache_get CMAKE_INSTALL_DATAROOTDIR)
+DATAROOT=${DATAROOT:-share}
+install_dir() {
+	local v
+	v=$(cache_get "$1")
+	v=${v:-$2}
+	case "$v" in
+	/*) echo "$v" ;;
+	*) echo "$PREFIX/$v" ;;
+	esac
+}
+BINDIR=$(install_dir CMAKE_INSTALL_BINDIR bin)
+DATADIR=$(install_dir CMAKE_INSTALL_DATADIR "$DATAROOT")
+MANDIR=$(install_dir CMAKE_INSTALL_MANDIR "$DATAROOT/man")
+DOCDIR=$(install_dir CMAKE_INSTALL_DOCDIR "$DATAROOT/doc/nsbus")
+EXDIR=$DATADIR/nsbus/examples
+
+DEST=$TMP/dest
+DESTDIR=$DEST TMO=120 t cmake --install "$BUILD" >"$TMP/install.log" 2>&1 ||
+	fail "cmake --install $BUILD failed: $(tail -n 20 "$TMP/install.log")"
+log "installed $BUILD into DESTDIR=$DEST, prefix $PREFIX"
+
+# Every file that must be there, and the source it comes from (empty for the programs).
+{
+	printf '%s\t\n' "$BINDIR/nsbusd" "$BINDIR/nsbridge"
+	for page in "$SRC"/docs/*.[1-9]; do
+		name=$(basename "$page")
+		printf '%s\t%s\n' "$MANDIR/man${name##*.}/$name" "$page"
+	done
+	# Hidden files and editor backups are not installed.
+	(cd "$SRC/examples" && find . -mindepth 1 -name '.*' -prune -o -type f ! -name '*~' -print) |
+		while read -r f; do
+			printf '%s\t%s\n' "$EXDIR/${f#./}" "$SRC/examples/${f#./}"
+		done
+	printf '%s\t%s\n' "$DOCDIR/README.md" "$SRC/README.md"
+} >"$TMP/expected.tsv"
+cut -f 1 "$TMP/expected.tsv" | xargs -d '\n' realpath -ms | sort >"$TMP/expected"
+(cd "$DEST" && find . ! -type d) | sed 's|^\.||' | sort >"$TMP/installed"
+
+missing=$(comm -23 "$TMP/expected" "$TMP/installed")
+unexpected=$(comm -13 "$TMP/expected" "$TMP/installed")
+[ -z "$missing" ] || fail "not installed: $(echo $missing)"
+[ -z "$unexpected" ] || fail "installed but not expected (a test helper?): $(echo $unexpected)"
+expect_match "sample policies installed" "$(cat "$TMP/installed")" "^$(realpath -ms "$EXDIR")/.*\.policy$"
+
+# The shipped files are the sources' own.
+while IFS=$'\t' read -r path source; do
+	[ -n "$source" ] || continue
+	cmp -s "$source" "$DEST$path" || fail "$DEST$path differs from $source"
+done <"$TMP/expected.tsv"
+
+# The programs run from where they were installed.
+for prog in nsbusd nsbridge; do
+	[ -x "$DEST$BINDIR/$prog" ] || fail "$DEST$BINDIR/$prog is not executable"
+	out=$(t "$DEST$BINDIR/$prog" --version 2>&1) || fail "$prog --version failed: $out"
+	expect_match "$prog --version" "$out" "^$prog [0-9]"
+done
+
+# The installed nsbusd serves a bus (pass asks it for its id again at the end).
+NSBUSD=$DEST$BINDIR/nsbusd
+bus_start
+bus_get_id >/dev/null
+
+# Everything above holds without man-db; what follows needs it (scripts/install-deps.sh does not install it).
+command -v man >/dev/null ||
+	skip "man not installed (man-db): the installed files were checked, not how their man pages render"
+
+# Each man page: man finds it by name in the installed man dir, and renders it without a warning of
+# groff's (every category, at a fixed width, in ASCII so that '-' stays '-').
+for page in "$SRC"/docs/*.[1-9]; do
+	name=$(basename "$page")
+	sect=${name##*.}
+	name=${name%.*}
+	found=$(MANPATH=$DEST$MANDIR t man -w "$sect" "$name" 2>&1) || fail "man -w $sect $name: $found"
+	expect_eq "man -w $sect $name" "$(realpath -ms "$found")" \
+		"$(realpath -ms "$DEST$MANDIR/man$sect/$name.$sect")"
+	LC_ALL=C MANWIDTH=80 MANPAGER=cat t man --warnings=w -l "$found" >"$TMP/$name.txt" 2>"$TMP/$name.err" ||
+		fail "man -l $found failed: $(cat "$TMP/$name.err")"
+	[ ! -s "$TMP/$name.err" ] || fail "man -l $found warns: $(cat "$TMP/$name.err")"
+	expect_match "$name($sect) rendered" "$(cat "$TMP/$name.txt")" "^ +$name +- [a-z]"
+done
+
+pass
