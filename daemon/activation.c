@@ -464,6 +464,7 @@ static void activating_add(struct bus *b, struct name *n, uint64_t deadline)
                 at = at->prev;
         n->activation_deadline_usec = deadline;
         list_add_tail(at, &n->activating_link);
+        event_timer_arm_by(b->loop, &b->activation_timer, deadline);
 }
 
 static void fail_pending(struct bus *b, struct name *n, const char *error, const char *fmt, ...)
@@ -632,12 +633,12 @@ void activation_reap_children(struct bus *b)
         }
 }
 
-int activation_check_timeouts(struct bus *b, uint64_t now)
+uint64_t activation_check_timeouts(struct bus *b, uint64_t now)
 {
         while (!list_empty(&b->activating)) {
                 struct name *n = list_first_entry(&b->activating, struct name, activating_link);
                 if (n->activation_deadline_usec > now)
-                        return (int)MIN((n->activation_deadline_usec - now) / 1000 + 1, (uint64_t)INT32_MAX);
+                        return n->activation_deadline_usec;
                 /* As dbus-daemon, a service that did not make it in time is stopped. */
                 struct child *c;
                 list_for_each_entry(c, &b->activation->children, link)
@@ -650,7 +651,7 @@ int activation_check_timeouts(struct bus *b, uint64_t now)
                              "Failed to activate service '%s': timed out (service_start_timeout=%dms)",
                              n->name, b->limits.service_start_timeout);
         }
-        return -1;
+        return 0;
 }
 
 int activation_load_config(struct bus *b, const struct bus_config *c)

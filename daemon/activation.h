@@ -28,7 +28,7 @@ void activation_name_acquired(struct bus *b, const char *name);
 int activation_set_env(struct bus *b, const char *key, const char *value);
 /* The child reaper: call when SIGCHLD arrived. */
 void activation_reap_children(struct bus *b);
-/* Fail activations past service_start_timeout; returns ms until the next deadline or -1. */
-int activation_check_timeouts(struct bus *b, uint64_t now);
+/* Fail activations past service_start_timeout; returns the next deadline (now_usec()), 0 for none. */
+uint64_t activation_check_timeouts(struct bus *b, uint64_t now);
 /* (Re)load the service directories c names (none on a container bus, which warns): 0 or -errno. */
 int activation_load_config(struct bus *b, const struct bus_config *c);

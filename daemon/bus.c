@@ -15,7 +15,6 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <syslog.h>
@@ -31,11 +30,6 @@
 #include "machine-id.h"
 #include "names.h"
 #include "routing.h"
-
-/* The signalfd's epoll data; listeners and peers carry their own struct source. */
-static struct source signals_source = {.kind = SOURCE_SIGNALS};
-
-static int bus_signal_fd = -1;
 
 static void random_hex(char *out, size_t n_hex)
 {
@@ -65,98 +59,58 @@ static bool read_machine_id(char out[33])
         return false;
 }
 
-int bus_new(struct bus **ret)
+/* One connection per wakeup, as dbus-broker does: the listener is level-triggered, so a backlog brings the
+ * loop back here after the other ready peers have had their turn, and a lone connection does not pay for
+ * a second accept4() that can only say EAGAIN. */
+static void bus_listener_io(struct event_source *s, uint32_t events)
 {
-        struct bus *b = zalloc(sizeof(*b));
-        if (!b)
-                return -ENOMEM;
-        b->epoll_fd = -1;
-        list_init(&b->listeners);
-        list_init(&b->peers);
-        list_init(&b->monitors);
-        list_init(&b->dead_peers);
-        list_init(&b->doomed_peers);
-        list_init(&b->authenticating);
-        list_init(&b->flush_list);
-        list_init(&b->reply_timeouts);
-        list_init(&b->activating);
-        match_registry_init(&b->wildcard_matches);
-        match_registry_init(&b->driver_matches);
-        match_registry_init(&b->eavesdrop_matches);
-        b->next_id = 0; /* dbus-daemon's first peer is :1.0 */
-        b->allow_external = true;
-        b->accepting = true; /* listeners are added with EPOLLIN */
-        bus_limits_init_default(&b->limits);
-        random_hex(b->guid, 32);
-        if (!read_machine_id(b->machine_id))
-                /* No machine id on this system: a random one, stable for this bus's lifetime. */
-                random_hex(b->machine_id, 32);
-
-        b->peers_by_id = hashmap_new(&uint64_hash_ops);
-        b->names = hashmap_new(&string_hash_ops);
-        b->users = hashmap_new(&uint64_hash_ops);
-        int r = -ENOMEM;
-        if (!b->peers_by_id || !b->names || !b->users || activation_new(b) < 0)
-                goto fail;
-        r = bus_policy_new_allow_all(&b->policy);
-        if (r < 0)
-                goto fail;
-        r = ns_registry_new(&b->namespaces);
-        if (r < 0)
-                goto fail;
-        r = creds_from_self(b->namespaces, &b->self_creds);
-        if (r < 0)
-                goto fail;
-
-        b->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-        if (b->epoll_fd < 0) {
-                r = -errno;
-                goto fail;
+        struct listener *l = container_of(s, struct listener, source);
+        struct bus *b = l->bus;
+        if (b->n_peers_authenticating >= bus_limit(b->limits.max_incomplete_connections))
+                return; /* the gate closes at the end of this iteration */
+        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+                if (errno == EMFILE || errno == ENFILE) {
+                        /* Waiting clients stay in the backlog until a connection closes. */
+                        log_warning("accept failed: %m; not accepting until a connection closes");
+                        b->fds_exhausted = true;
+                } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+                        log_warning("accept failed: %m");
+                }
+                return;
         }
-
-        sigset_t mask;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGCHLD);
-        sigaddset(&mask, SIGHUP);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-        bus_signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-        if (bus_signal_fd < 0) {
-                r = -errno;
-                goto fail;
-        }
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &signals_source};
-        if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, bus_signal_fd, &ev) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        *ret = b;
-        return 0;
-fail:
-        bus_free(b);
-        return r;
+        bus_add_peer(b, fd, l->origin);
 }
 
 /*
  * The accept gate. Listeners are off while the bus holds max_incomplete_connections peers in SASL
  * (as dbus-daemon since fd.o#80919: a flood of stalled handshakes waits in the kernel's backlog
  * instead of costing the bus memory) and while it is out of fds (level-triggered listeners would
- * otherwise spin on EMFILE). Called once per loop iteration; it touches epoll only on a change.
+ * otherwise spin on EMFILE). New listeners join the loop here too. Called before every wait; it
+ * touches epoll only on a change.
  */
 static void bus_update_accepting(struct bus *b)
 {
         bool want = !b->fds_exhausted &&
                     b->n_peers_authenticating < bus_limit(b->limits.max_incomplete_connections);
-        if (want == b->accepting)
+        if (want == b->accepting && !b->listeners_changed)
                 return;
         struct listener *l;
         list_for_each_entry(l, &b->listeners, link)
         {
-                struct epoll_event ev = {.events = want ? EPOLLIN : 0, .data.ptr = &l->source};
-                epoll_ctl(b->epoll_fd, EPOLL_CTL_MOD, l->fd, &ev);
+                int r;
+                if (l->source.fd < 0) {
+                        l->source.urgent = true; /* a client waits for its Hello reply */
+                        r = event_source_add(b->loop, &l->source, l->fd, want ? EPOLLIN : 0,
+                                             bus_listener_io);
+                } else {
+                        r = event_source_watch(b->loop, &l->source, want ? EPOLLIN : 0);
+                }
+                if (r < 0)
+                        log_error("cannot watch %s: %s", l->address, strerror(-r));
         }
         b->accepting = want;
+        b->listeners_changed = false;
 }
 
 static void free_dead_peers(struct bus *b)
@@ -178,52 +132,6 @@ static void free_dead_peers(struct bus *b)
                 log_info("file descriptors available again: accepting connections");
                 b->fds_exhausted = false;
         }
-}
-
-void bus_free(struct bus *b)
-{
-        if (!b)
-                return;
-        while (!list_empty(&b->peers)) {
-                struct peer *p = list_first_entry(&b->peers, struct peer, link);
-                driver_disconnect_peer(b, p, NULL);
-                free_dead_peers(b);
-        }
-        while (!list_empty(&b->listeners))
-                listener_free(list_first_entry(&b->listeners, struct listener, link));
-        container_free(b); /* after the listeners: it removes the directories that held them */
-        activation_free(b);
-        /* Names can only be left over through registries that referenced them. */
-        struct hashmap_iter it;
-        struct name *n;
-        HASHMAP_FOREACH(n, b->names, it)
-        {
-                hashmap_remove(b->names, n->name);
-                match_registry_done(&n->matches);
-                free(n->name);
-                free(n);
-        }
-        hashmap_free(b->names);
-        hashmap_free(b->peers_by_id);
-        quotas_done(b);
-        hashmap_free(b->users);
-        match_registry_done(&b->wildcard_matches);
-        match_registry_done(&b->driver_matches);
-        match_registry_done(&b->eavesdrop_matches);
-        bus_policy_unref(b->policy);
-        creds_done(&b->self_creds);
-        ns_registry_free(b->namespaces); /* after every peer: they hold references */
-        if (b->config)
-                bus_config_free(b->config);
-        free(b->config_file);
-        free(b->bus_type);
-        if (b->epoll_fd >= 0)
-                close(b->epoll_fd);
-        if (bus_signal_fd >= 0) {
-                close(bus_signal_fd);
-                bus_signal_fd = -1;
-        }
-        free(b);
 }
 
 /* Write p's queued output; a peer whose socket fails, or whose last answer was a refusal, goes. */
@@ -248,8 +156,10 @@ static void bus_flush_all(struct bus *b)
 
 /* A peer's socket is ready: write what waits, then route each message it sent until its socket is empty,
  * its turn is over, or it is gone. */
-static void bus_serve_peer(struct bus *b, struct peer *p, uint32_t events)
+static void bus_peer_io(struct event_source *s, uint32_t events)
 {
+        struct peer *p = container_of(s, struct peer, source);
+        struct bus *b = p->bus;
         if (events & EPOLLOUT) {
                 bus_flush_peer(b, p);
                 if (p->state == PEER_DEAD)
@@ -290,6 +200,12 @@ int bus_add_peer(struct bus *b, int fd, enum listener_origin origin)
                 close(fd);
                 return r;
         }
+        r = event_source_add(b->loop, &p->source, fd, EPOLLIN, bus_peer_io);
+        if (r < 0) {
+                driver_disconnect_peer(b, p, "cannot watch its socket: %s", strerror(-r));
+                return r;
+        }
+        event_timer_arm_by(b->loop, &b->auth_timer, p->auth_deadline_usec);
         /* A peer the container boundary refuses still gets to authenticate, so that it learns why: its Hello
          * is answered with AccessDenied and the reason, then the connection ends. Until then it is only a
          * connection in SASL, charged to its uid like any other. */
@@ -305,35 +221,15 @@ int bus_add_peer(struct bus *b, int fd, enum listener_origin origin)
         /* Clients write their opening right after connect(), usually before the bus gets to accept():
          * read it now rather than one more epoll_wait() later (a read that finds nothing costs one
          * recvmsg(), and epoll reports the peer as usual). */
-        bus_serve_peer(b, p, EPOLLIN);
+        bus_peer_io(&p->source, EPOLLIN);
         return 0;
 }
 
-/* One connection per wakeup, as dbus-broker does: the listener is level-triggered, so a backlog brings the
- * loop back here after the other ready peers have had their turn, and a lone connection does not pay for
- * a second accept4() that can only say EAGAIN. */
-static void bus_accept(struct bus *b, struct listener *l)
+static void bus_signals_io(struct event_source *s, uint32_t events)
 {
-        if (b->n_peers_authenticating >= bus_limit(b->limits.max_incomplete_connections))
-                return; /* the gate closes at the end of this iteration */
-        int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-                if (errno == EMFILE || errno == ENFILE) {
-                        /* Waiting clients stay in the backlog until a connection closes. */
-                        log_warning("accept failed: %m; not accepting until a connection closes");
-                        b->fds_exhausted = true;
-                } else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-                        log_warning("accept failed: %m");
-                }
-                return;
-        }
-        bus_add_peer(b, fd, l->origin);
-}
-
-static void bus_handle_signals(struct bus *b)
-{
+        struct bus *b = container_of(s, struct bus, signals);
         struct signalfd_siginfo si;
-        while (read(bus_signal_fd, &si, sizeof(si)) == sizeof(si)) {
+        while (event_signal_read(s, &si) > 0) {
                 switch (si.ssi_signo) {
                 case SIGCHLD:
                         activation_reap_children(b);
@@ -349,85 +245,157 @@ static void bus_handle_signals(struct bus *b)
         }
 }
 
-/* Disconnect peers that have not finished authenticating in time; returns ms to the next deadline or -1. */
-static int check_auth_timeouts(struct bus *b, uint64_t now)
+/* Disconnect peers that have not finished authenticating in time (b->authenticating is oldest first). */
+static void bus_auth_timer_fire(struct event_timer *t, uint64_t now)
 {
+        struct bus *b = container_of(t, struct bus, auth_timer);
         while (!list_empty(&b->authenticating)) {
                 struct peer *p = list_first_entry(&b->authenticating, struct peer, auth_link);
-                if (p->auth_deadline_usec > now)
-                        return (int)MIN((p->auth_deadline_usec - now) / 1000 + 1, (uint64_t)INT32_MAX);
+                if (p->auth_deadline_usec > now) {
+                        event_timer_arm(b->loop, t, p->auth_deadline_usec);
+                        return;
+                }
                 driver_disconnect_peer(b, p, "did not authenticate within %d ms", b->limits.auth_timeout);
         }
-        return -1;
 }
 
-static int min_timeout(int a, int b)
+static void bus_reply_timer_fire(struct event_timer *t, uint64_t now)
 {
-        if (a < 0)
-                return b;
-        if (b < 0)
-                return a;
-        return MIN(a, b);
+        struct bus *b = container_of(t, struct bus, reply_timer);
+        uint64_t next = routing_check_reply_timeouts(b, now);
+        if (next)
+                event_timer_arm(b->loop, t, next);
+}
+
+static void bus_activation_timer_fire(struct event_timer *t, uint64_t now)
+{
+        struct bus *b = container_of(t, struct bus, activation_timer);
+        uint64_t next = activation_check_timeouts(b, now);
+        if (next)
+                event_timer_arm(b->loop, t, next);
+}
+
+/* Before every wait: drop the peers that failed mid-routing, write what the last turn queued, free the
+ * peers it let go of (nothing points at them any more) and open or close the accept gate. */
+static bool bus_prepare(struct event_loop *loop, void *userdata)
+{
+        struct bus *b = userdata;
+        driver_disconnect_doomed(b);
+        bus_flush_all(b);
+        free_dead_peers(b);
+        bus_update_accepting(b);
+        return !b->exiting;
 }
 
 int bus_run_once(struct bus *b, int max_timeout_ms)
 {
-        struct epoll_event events[128];
-        uint64_t now = now_usec();
-        int timeout = min_timeout(check_auth_timeouts(b, now), activation_check_timeouts(b, now));
-        timeout = min_timeout(timeout, routing_check_reply_timeouts(b, now));
-        timeout = min_timeout(timeout, max_timeout_ms);
-        /* Timeouts may have queued errors (and doomed receivers that cannot take them). */
-        driver_disconnect_doomed(b);
-        bus_flush_all(b);
-        free_dead_peers(b);
-
-        int n = epoll_wait(b->epoll_fd, events, ELEMENTSOF(events), timeout);
-        if (n < 0)
-                return errno == EINTR ? 0 : -errno;
-        /* New connections first: a client is waiting for its Hello reply, while the peer that
-         * closed just before it (usually in the same batch) can be cleaned up after. */
-        for (int i = 1; i < n; i++) {
-                if (((struct source *)events[i].data.ptr)->kind == SOURCE_LISTENER) {
-                        struct epoll_event t = events[0];
-                        events[0] = events[i];
-                        events[i] = t;
-                }
-        }
-        for (int i = 0; i < n; i++) {
-                struct source *src = events[i].data.ptr;
-                switch (src->kind) {
-                case SOURCE_SIGNALS:
-                        bus_handle_signals(b);
-                        break;
-                case SOURCE_LISTENER:
-                        bus_accept(b, container_of(src, struct listener, source));
-                        break;
-                case SOURCE_CONTAINER:
-                        container_handle_exit(b);
-                        break;
-                case SOURCE_PEER: {
-                        struct peer *p = container_of(src, struct peer, source);
-                        /* A peer disconnected earlier in this batch is on the dead list, not freed yet. */
-                        if (p->state != PEER_DEAD)
-                                bus_serve_peer(b, p, events[i].events);
-                        break;
-                }
-                }
-                driver_disconnect_doomed(b);
-        }
-        bus_flush_all(b);
-        free_dead_peers(b);
-        bus_update_accepting(b);
-        return n;
+        int r = event_loop_run_once(b->loop, max_timeout_ms);
+        return r == -ECANCELED ? 0 : r;
 }
 
 int bus_run(struct bus *b)
 {
-        while (!b->exiting) {
-                int r = bus_run_once(b, -1);
-                if (r < 0)
-                        return r;
-        }
+        return event_loop_run(b->loop);
+}
+
+int bus_new(struct bus **ret)
+{
+        struct bus *b = zalloc(sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        list_init(&b->listeners);
+        list_init(&b->peers);
+        list_init(&b->monitors);
+        list_init(&b->dead_peers);
+        list_init(&b->doomed_peers);
+        list_init(&b->authenticating);
+        list_init(&b->flush_list);
+        list_init(&b->reply_timeouts);
+        list_init(&b->activating);
+        match_registry_init(&b->wildcard_matches);
+        match_registry_init(&b->driver_matches);
+        match_registry_init(&b->eavesdrop_matches);
+        b->next_id = 0; /* dbus-daemon's first peer is :1.0 */
+        b->allow_external = true;
+        b->accepting = true;
+        b->listeners_changed = true;
+        bus_limits_init_default(&b->limits);
+        random_hex(b->guid, 32);
+        if (!read_machine_id(b->machine_id))
+                /* No machine id on this system: a random one, stable for this bus's lifetime. */
+                random_hex(b->machine_id, 32);
+
+        b->peers_by_id = hashmap_new(&uint64_hash_ops);
+        b->names = hashmap_new(&string_hash_ops);
+        b->users = hashmap_new(&uint64_hash_ops);
+        int r = -ENOMEM;
+        if (!b->peers_by_id || !b->names || !b->users || activation_new(b) < 0)
+                goto fail;
+        r = bus_policy_new_allow_all(&b->policy);
+        if (r < 0)
+                goto fail;
+        r = ns_registry_new(&b->namespaces);
+        if (r < 0)
+                goto fail;
+        r = creds_from_self(b->namespaces, &b->self_creds);
+        if (r < 0)
+                goto fail;
+
+        r = event_loop_new(&b->loop);
+        if (r < 0)
+                goto fail;
+        event_loop_set_prepare(b->loop, bus_prepare, b);
+        event_timer_init(&b->auth_timer, bus_auth_timer_fire);
+        event_timer_init(&b->reply_timer, bus_reply_timer_fire);
+        event_timer_init(&b->activation_timer, bus_activation_timer_fire);
+        static const int signals[] = {SIGCHLD, SIGHUP, SIGTERM, SIGINT};
+        r = event_signals_add(b->loop, &b->signals, signals, ELEMENTSOF(signals), bus_signals_io);
+        if (r < 0)
+                goto fail;
+        *ret = b;
         return 0;
+fail:
+        bus_free(b);
+        return r;
+}
+
+void bus_free(struct bus *b)
+{
+        if (!b)
+                return;
+        while (!list_empty(&b->peers)) {
+                struct peer *p = list_first_entry(&b->peers, struct peer, link);
+                driver_disconnect_peer(b, p, NULL);
+                free_dead_peers(b);
+        }
+        while (!list_empty(&b->listeners))
+                listener_free(list_first_entry(&b->listeners, struct listener, link));
+        container_free(b); /* after the listeners: it removes the directories that held them */
+        activation_free(b);
+        /* Names can only be left over through registries that referenced them. */
+        struct hashmap_iter it;
+        struct name *n;
+        HASHMAP_FOREACH(n, b->names, it)
+        {
+                hashmap_remove(b->names, n->name);
+                match_registry_done(&n->matches);
+                free(n->name);
+                free(n);
+        }
+        hashmap_free(b->names);
+        hashmap_free(b->peers_by_id);
+        quotas_done(b);
+        hashmap_free(b->users);
+        match_registry_done(&b->wildcard_matches);
+        match_registry_done(&b->driver_matches);
+        match_registry_done(&b->eavesdrop_matches);
+        bus_policy_unref(b->policy);
+        creds_done(&b->self_creds);
+        ns_registry_free(b->namespaces); /* after every peer: they hold references */
+        if (b->config)
+                bus_config_free(b->config);
+        free(b->config_file);
+        free(b->bus_type);
+        event_loop_free(b->loop);
+        free(b);
 }

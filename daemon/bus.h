@@ -24,7 +24,7 @@
 #include "listener.h"
 #include "match.h"
 #include "peer.h"
-#include "source.h"
+#include "event.h"
 
 struct bus_config;
 struct bus_policy;
@@ -32,7 +32,11 @@ struct activation;
 struct container;
 
 struct bus {
-        int epoll_fd;
+        struct event_loop *loop;
+        struct event_source signals;         /* SIGCHLD, SIGHUP, SIGTERM, SIGINT */
+        struct event_timer auth_timer;       /* the first deadline in authenticating */
+        struct event_timer reply_timer;      /* ... in reply_timeouts */
+        struct event_timer activation_timer; /* ... in activating */
         char guid[33];
         char machine_id[33];
         char *bus_type; /* "session", "system", ... from <type> */
@@ -41,8 +45,9 @@ struct bus {
         uint64_t delivery_seq;
         bool exiting;
         size_t n_freed_since_trim;
-        bool accepting;     /* listeners are in the epoll set with EPOLLIN (see bus_update_accepting) */
-        bool fds_exhausted; /* accept() hit EMFILE/ENFILE; cleared when a peer is freed */
+        bool accepting;         /* listeners are watched for EPOLLIN (see bus_update_accepting) */
+        bool listeners_changed; /* a listener was added: it joins the loop before the next wait */
+        bool fds_exhausted;     /* accept() hit EMFILE/ENFILE; cleared when a peer is freed */
 
         struct bus_config *config;
         char *config_file;

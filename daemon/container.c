@@ -244,6 +244,15 @@ static void read_container_machine_id(pid_t pid, char out[33])
         }
 }
 
+/* The container's init has exited: so does its bus. */
+static void container_init_io(struct event_source *s, uint32_t events)
+{
+        struct container *c = container_of(s, struct container, source);
+        log_info("container %s: init %d exited; shutting down", c->name, (int)c->pid);
+        event_source_remove(c->bus->loop, s);
+        c->bus->exiting = true;
+}
+
 int container_setup(struct bus *b, pid_t pid, const char *name, const char *runtime_dir,
                     const char *policy_file)
 {
@@ -252,7 +261,8 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
                 return -ENOMEM;
         /* From here on, container_free() (from bus_free()) undoes whatever was done. */
         b->container = c;
-        c->source.kind = SOURCE_CONTAINER;
+        c->source.fd = -1;
+        c->bus = b;
         c->pid = pid;
         c->pidfd = -1;
 
@@ -331,11 +341,9 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
         c->made_dirs = true; /* the place is ours now: remove it at exit */
 
         /* A pidfd polls readable when the process exits. */
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->source};
-        if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, c->pidfd, &ev) < 0) {
-                r = -errno;
+        r = event_source_add(b->loop, &c->source, c->pidfd, EPOLLIN, container_init_io);
+        if (r < 0)
                 return r;
-        }
         log_info("serving container %s (init pid %d) at %s", c->name, (int)pid, c->bus_dir);
         return 0;
 }
@@ -397,12 +405,6 @@ bool container_may_own(const struct bus *b, const struct peer *p, const char *na
         return container_peer_is_bridge(b, p);
 }
 
-void container_handle_exit(struct bus *b)
-{
-        log_info("container %s: init %d exited; shutting down", b->container->name, (int)b->container->pid);
-        b->exiting = true;
-}
-
 /* After the listeners are gone (they unlink their sockets): remove the directories made for them. */
 void container_free(struct bus *b)
 {
@@ -415,6 +417,7 @@ void container_free(struct bus *b)
                 if (rmdir(c->dir) < 0 && errno != ENOENT)
                         log_warning("cannot remove %s: %m", c->dir);
         }
+        event_source_remove(b->loop, &c->source);
         safe_close(c->pidfd);
         ns_user_unref(c->user_ns);
         ns_pid_unref(c->pid_ns);

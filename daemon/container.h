@@ -10,8 +10,9 @@
 struct bridge_policy;
 
 struct container {
-        struct source source; /* first: SOURCE_CONTAINER, the init's pidfd */
-        pid_t pid;            /* the container's init, in the bus's pid namespace */
+        struct event_source source; /* the init's pidfd: readable when it exits */
+        struct bus *bus;
+        pid_t pid; /* the container's init, in the bus's pid namespace */
         int pidfd;
         char *name;
         char *dir;     /* RUNTIME_DIR/NAME: host.sock lives here */
@@ -46,5 +47,4 @@ int container_claim_bridge(const struct bus *b, struct peer *p, const uint8_t *k
 bool container_may_own(const struct bus *b, const struct peer *p, const char *name);
 /* Keep CAP_SYS_PTRACE only (see container.c); set no-new-privs. */
 int container_drop_capabilities(struct bus *b);
-void container_handle_exit(struct bus *b);
 void container_free(struct bus *b);

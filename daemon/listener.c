@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The bus's listening sockets: made from D-Bus addresses (every transport
- * lib/address.c knows), watched by the bus's epoll set, and removed with
- * their socket files when the bus ends. Accepting is the bus loop's.
+ * lib/address.c knows), and removed with their socket files when the bus
+ * ends. Watching and accepting them is the bus loop's.
  */
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -37,7 +36,7 @@ int listener_add(struct bus *b, const char *address, enum listener_origin origin
                         free(actual);
                         return -ENOMEM;
                 }
-                l->source.kind = SOURCE_LISTENER;
+                l->source.fd = -1;
                 l->bus = b;
                 l->fd = fd;
                 l->origin = origin;
@@ -47,16 +46,8 @@ int listener_add(struct bus *b, const char *address, enum listener_origin origin
                 if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0 &&
                     sl > offsetof(struct sockaddr_un, sun_path) && sa.sun_path[0] != 0)
                         l->path = strndup(sa.sun_path, sl - offsetof(struct sockaddr_un, sun_path));
-                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->source};
-                if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-                        r = -errno;
-                        close(fd);
-                        free(l->address);
-                        free(l->path);
-                        free(l);
-                        return r;
-                }
                 list_add_tail(&b->listeners, &l->link);
+                b->listeners_changed = true;
                 if (ret)
                         *ret = l;
                 return 0;
@@ -66,6 +57,7 @@ int listener_add(struct bus *b, const char *address, enum listener_origin origin
 
 void listener_free(struct listener *l)
 {
+        event_source_remove(l->bus->loop, &l->source);
         list_del(&l->link);
         if (l->path)
                 unlink(l->path);

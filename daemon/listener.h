@@ -3,7 +3,7 @@
 #pragma once
 
 #include "list.h"
-#include "source.h"
+#include "event.h"
 
 struct bus;
 
@@ -15,7 +15,7 @@ enum listener_origin {
 };
 
 struct listener {
-        struct source source; /* first: SOURCE_LISTENER */
+        struct event_source source; /* the bus watches it once it is on b->listeners */
         struct bus *bus;
         int fd;
         enum listener_origin origin;
@@ -24,8 +24,8 @@ struct listener {
         struct list_head link;
 };
 
-/* Listen on the first entry of address that works (as libdbus does) and watch it: 0 and *ret (may be
- * NULL), or -errno, logged. */
+/* Listen on the first entry of address that works (as libdbus does) and put it on b->listeners, which the
+ * bus loop watches: 0 and *ret (may be NULL), or -errno, logged. */
 int listener_add(struct bus *b, const char *address, enum listener_origin origin, struct listener **ret);
 /* Stop listening and remove the socket file. */
 void listener_free(struct listener *l);

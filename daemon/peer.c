@@ -51,7 +51,7 @@ int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **r
         struct peer *p = zalloc(sizeof(*p));
         if (!p)
                 return -ENOMEM;
-        p->source.kind = SOURCE_PEER;
+        p->source.fd = -1; /* the bus adds it to its loop */
         p->bus = b;
         p->fd = fd;
         p->origin = origin;
@@ -91,17 +91,6 @@ int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **r
         }
         sasl_server_init(p->sasl, b->guid, peer_own_uid(p), b->allow_external, b->allow_anonymous, true);
         p->auth_deadline_usec = now_usec() + (uint64_t)b->limits.auth_timeout * 1000;
-
-        p->epoll_events = EPOLLIN;
-        struct epoll_event ev = {.events = p->epoll_events, .data.ptr = &p->source};
-        if (epoll_ctl(b->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-                r = -errno;
-                quotas_uncharge_connection(b, p);
-                creds_done(&p->creds);
-                free(p->sasl);
-                free(p);
-                return r;
-        }
         list_add_tail(&b->peers, &p->link);
         list_add_tail(&b->authenticating, &p->auth_link);
         b->n_peers_authenticating++;
@@ -112,11 +101,7 @@ int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **r
 static void peer_update_epoll(struct peer *p)
 {
         uint32_t want = EPOLLIN | (io_out_empty(&p->out) ? 0 : EPOLLOUT);
-        if (want == p->epoll_events || p->state == PEER_DEAD)
-                return;
-        struct epoll_event ev = {.events = want, .data.ptr = &p->source};
-        if (epoll_ctl(p->bus->epoll_fd, EPOLL_CTL_MOD, p->fd, &ev) >= 0)
-                p->epoll_events = want;
+        event_source_watch(p->bus->loop, &p->source, want);
 }
 
 int peer_flush(struct peer *p, const char **why)
@@ -179,7 +164,7 @@ void peer_close(struct peer *p, const char *reason)
         else
                 b->n_peers_connected--;
         p->state = PEER_DEAD;
-        epoll_ctl(b->epoll_fd, EPOLL_CTL_DEL, p->fd, NULL);
+        event_source_remove(b->loop, &p->source);
         list_del(&p->flush_link);
         list_del(&p->monitor_link);
         list_del(&p->auth_link);

@@ -15,7 +15,7 @@
 #include "listener.h"
 #include "match.h"
 #include "sasl.h"
-#include "source.h"
+#include "event.h"
 
 struct bus;
 struct user_account; /* per-uid charges, quotas.c */
@@ -42,14 +42,13 @@ enum peer_trust {
 };
 
 struct peer {
-        struct source source; /* first: SOURCE_PEER */
+        struct event_source source; /* its socket in the bus loop */
         struct bus *bus;
         int fd;
         uint64_t id;
         char unique_name[32];
         enum peer_state state;
         enum listener_origin origin;
-        uint32_t epoll_events;
         enum peer_trust trust;
         bool unix_fds;
         const char *close_after_flush; /* refused: disconnect with this reason once the error is written */

@@ -55,15 +55,15 @@ void reply_slot_fail(struct bus *b, struct reply_slot *s, const char *text)
         routing_reply_error(b, caller, &call, DBUS_ERROR_NO_REPLY, "%s", text);
 }
 
-int routing_check_reply_timeouts(struct bus *b, uint64_t now)
+uint64_t routing_check_reply_timeouts(struct bus *b, uint64_t now)
 {
         while (!list_empty(&b->reply_timeouts)) {
                 struct reply_slot *s = list_first_entry(&b->reply_timeouts, struct reply_slot, timeout_link);
                 if (s->deadline_usec > now)
-                        return (int)MIN((s->deadline_usec - now) / 1000 + 1, (uint64_t)INT32_MAX);
+                        return s->deadline_usec;
                 reply_slot_fail(b, s, "Message did not receive a reply (timeout by message bus)");
         }
-        return -1;
+        return 0;
 }
 
 static int reply_slot_new(struct bus *b, struct peer *caller, struct peer *callee, uint32_t serial)
@@ -97,6 +97,7 @@ static int reply_slot_new(struct bus *b, struct peer *caller, struct peer *calle
         if (b->limits.reply_timeout >= 0) {
                 s->deadline_usec = now_usec() + (uint64_t)b->limits.reply_timeout * 1000;
                 list_add_tail(&b->reply_timeouts, &s->timeout_link);
+                event_timer_arm_by(b->loop, &b->reply_timer, s->deadline_usec);
         }
         return 0;
 }

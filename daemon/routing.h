@@ -40,5 +40,6 @@ int routing_reply_error(struct bus *b, struct peer *to, const struct message *ca
 void reply_slot_free(struct reply_slot *s);
 /* Give up on the reply: free the slot and send the caller NoReply with this text. */
 void reply_slot_fail(struct bus *b, struct reply_slot *s, const char *text);
-/* Answer calls whose reply_timeout passed with NoReply; returns ms to the next deadline or -1. */
-int routing_check_reply_timeouts(struct bus *b, uint64_t now);
+/* Answer calls whose reply_timeout passed with NoReply; returns the next deadline (now_usec()), 0 for
+ * none. */
+uint64_t routing_check_reply_timeouts(struct bus *b, uint64_t now);

@@ -1,1 +1,2 @@
 nsbus_unit_test(test-hashmap nsbus)
+nsbus_unit_test(test-event nsbus)
