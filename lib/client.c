@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "address.h"
 #include "client.h"
+#include "event.h"
 
 int client_connect(const char *address, uid_t uid, struct client **ret, char *err, size_t errlen)
 {
@@ -194,4 +196,91 @@ int client_receive(struct client *c, uint8_t *scratch, size_t scratch_size, bool
                 *ret = m;
                 return 1;
         }
+}
+
+/* One blocking call: the client's socket and a deadline on a loop of their own. */
+struct client_wait {
+        struct event_source source;
+        struct event_timer deadline;
+        struct client *c;
+        uint32_t serial;
+        struct message *reply;
+        int r; /* 1: done */
+        uint8_t scratch[64 * 1024];
+};
+
+static void client_wait_io(struct event_source *s, uint32_t events)
+{
+        struct client_wait *w = container_of(s, struct client_wait, source);
+        if (events & EPOLLOUT)
+                return; /* the prepare hook writes */
+        bool first = true;
+        for (;;) {
+                struct message *m = NULL;
+                int r = client_receive(w->c, w->scratch, sizeof(w->scratch), first, &m);
+                first = false;
+                if (r <= 0) {
+                        if (r < 0)
+                                w->r = r;
+                        return;
+                }
+                if ((m->type == MESSAGE_METHOD_RETURN || m->type == MESSAGE_ERROR) &&
+                    m->reply_serial == w->serial) {
+                        w->reply = m;
+                        w->r = 1;
+                        return;
+                }
+                message_unref(m);
+        }
+}
+
+static void client_wait_expired(struct event_timer *t, uint64_t now)
+{
+        struct client_wait *w = container_of(t, struct client_wait, deadline);
+        if (w->r == 0)
+                w->r = -ETIMEDOUT;
+}
+
+static bool client_wait_prepare(struct event_loop *loop, void *userdata)
+{
+        struct client_wait *w = userdata;
+        if (w->r != 0)
+                return false;
+        int r = client_flush(w->c);
+        if (r < 0 && r != -EAGAIN) {
+                w->r = r;
+                return false;
+        }
+        r = event_source_watch(loop, &w->source, EPOLLIN | (client_wants_write(w->c) ? EPOLLOUT : 0));
+        if (r < 0)
+                w->r = r;
+        return r >= 0;
+}
+
+int client_call_blocking(struct client *c, struct message *call, int timeout_ms, struct message **ret)
+{
+        int r = client_queue(c, call);
+        if (r < 0)
+                return r;
+        _cleanup_free_ struct client_wait *w = zalloc(sizeof(*w));
+        struct event_loop *loop = NULL;
+        if (!w || event_loop_new(&loop) < 0) {
+                event_loop_free(loop);
+                return -ENOMEM;
+        }
+        w->c = c;
+        w->serial = call->serial;
+        event_timer_init(&w->deadline, client_wait_expired);
+        event_timer_arm(loop, &w->deadline, now_usec() + (uint64_t)timeout_ms * 1000);
+        event_loop_set_prepare(loop, client_wait_prepare, w);
+        r = event_source_add(loop, &w->source, c->fd, EPOLLIN, client_wait_io);
+        if (r >= 0)
+                r = event_loop_run(loop);
+        event_loop_free(loop);
+        if (r < 0)
+                return r;
+        if (w->r < 0)
+                return w->r;
+        *ret = w->reply;
+        return 0;
 }

@@ -76,3 +76,8 @@ static inline bool client_wants_write(const struct client *c)
  */
 int client_receive(struct client *c, uint8_t *scratch, size_t scratch_size, bool read_first,
                    struct message **ret);
+
+/* Queue call (which has its serial) and wait for its answer, at most timeout_ms, on a loop of its own:
+ * 0 and *ret for the method return or the error, -ETIMEDOUT, or what client_flush() and
+ * client_receive() return. Anything else the bus sends meanwhile is dropped. */
+int client_call_blocking(struct client *c, struct message *call, int timeout_ms, struct message **ret);

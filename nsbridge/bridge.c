@@ -31,15 +31,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
-#include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "dbus-errors.h"
 #include "bridge-policy.h"
 #include "bridge.h"
 #include "client.h"
+#include "event.h"
 #include "hashmap.h"
 #include "list.h"
 #include "log.h"
@@ -60,25 +58,13 @@ enum link_kind {
         LINK_EXPORT_OWNER,  /* to the host bus, owning the exported names of one container peer */
 };
 
-enum source_kind {
-        SOURCE_LINK,
-        SOURCE_TIMER,
-        SOURCE_SIGNAL,
-        SOURCE_INIT,
-};
-
-struct source {
-        enum source_kind kind;
-};
-
 struct link {
-        struct source source; /* first */
+        struct event_source source; /* its connection's socket, once connected */
         struct bridge *br;
         enum link_kind kind;
-        struct client *c;      /* NULL while a main link is down */
-        char *caller;          /* caller and owner links: the peer's unique name on the other bus */
-        struct hashmap *calls; /* serial sent here -> struct forwarded, for routing replies */
-        uint32_t epoll_events;
+        struct client *c;            /* NULL while a main link is down */
+        char *caller;                /* caller and owner links: the peer's unique name on the other bus */
+        struct hashmap *calls;       /* serial sent here -> struct forwarded, for routing replies */
         struct list_head flush_link; /* in br->flush_list while output is queued */
 
         /* Main links: reconnection. */
@@ -127,8 +113,9 @@ struct host_name {
 
 struct bridge {
         const struct bridge_options *o;
-        int epoll_fd, timer_fd;
-        struct source timer_source, signal_source, init_source;
+        struct event_loop *loop;
+        struct event_source signals, init; /* SIGTERM and SIGINT; the container init's pidfd */
+        struct event_timer reconnect;      /* the earlier of the main links' retry_at_usec */
         uid_t uid;
         struct link host, container;
         struct hashmap *import_callers;     /* container unique name -> struct link */
@@ -186,16 +173,13 @@ static int link_send(struct link *l, struct message *m)
         return r;
 }
 
+static void link_io(struct event_source *s, uint32_t events);
+
 static int link_watch(struct link *l, uint32_t events)
 {
-        if (l->epoll_events == events)
-                return 0;
-        struct epoll_event ev = {.events = events, .data.ptr = &l->source};
-        int op = l->epoll_events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-        if (epoll_ctl(l->br->epoll_fd, op, l->c->fd, &ev) < 0)
-                return -errno;
-        l->epoll_events = events;
-        return 0;
+        if (l->source.fd < 0)
+                return event_source_add(l->br->loop, &l->source, l->c->fd, events, link_io);
+        return event_source_watch(l->br->loop, &l->source, events);
 }
 
 static void driver_call_free(struct driver_call *d)
@@ -307,9 +291,7 @@ static void link_close(struct link *l, const char *why)
                 list_del(&l->lru_link);
         if (!list_unlinked(&l->flush_link))
                 list_del(&l->flush_link);
-        if (l->c && l->epoll_events)
-                epoll_ctl(br->epoll_fd, EPOLL_CTL_DEL, l->c->fd, NULL);
-        l->epoll_events = 0;
+        event_source_remove(br->loop, &l->source);
         l->c = client_free(l->c);
 }
 
@@ -402,7 +384,7 @@ static struct link *caller_link_new(struct bridge *br, enum link_kind kind, cons
                 return NULL;
         list_init(&l->flush_link);
         list_init(&l->lru_link);
-        l->source.kind = SOURCE_LINK;
+        l->source.fd = -1;
         l->br = br;
         l->kind = kind;
         l->caller = strdup(peer);
@@ -1029,12 +1011,10 @@ static void bridge_arm_timer(struct bridge *br)
                 next = br->host.retry_at_usec;
         if (br->container.retry_at_usec && (!next || br->container.retry_at_usec < next))
                 next = br->container.retry_at_usec;
-        if (!next)
-                return;
-        uint64_t now = now_usec(), delay = next > now ? next - now : 1;
-        struct itimerspec its = {.it_value = {.tv_sec = (time_t)(delay / 1000000u),
-                                              .tv_nsec = (long)(delay % 1000000u) * 1000}};
-        timerfd_settime(br->timer_fd, 0, &its, NULL);
+        if (next)
+                event_timer_arm(br->loop, &br->reconnect, next);
+        else
+                event_timer_disarm(&br->reconnect);
 }
 
 static void schedule_reconnect(struct bridge *br, struct link *l)
@@ -1070,8 +1050,8 @@ static void main_link_try_connect(struct bridge *br, struct link *l)
         }
         if (r < 0 || main_link_start(br, l) < 0) {
                 if (l->c) {
+                        event_source_remove(br->loop, &l->source);
                         l->c = client_free(l->c); /* main_link_start failed: out of memory */
-                        l->epoll_events = 0;
                         if (!list_unlinked(&l->flush_link))
                                 list_del(&l->flush_link);
                 }
@@ -1320,12 +1300,20 @@ static void bridge_flush(struct bridge *br)
         }
 }
 
-static void bridge_handle_timer(struct bridge *br)
+static void link_io(struct event_source *s, uint32_t events)
 {
-        uint64_t ticks;
-        if (read(br->timer_fd, &ticks, sizeof(ticks)) < 0)
-                return;
-        uint64_t now = now_usec();
+        struct link *l = container_of(s, struct link, source);
+        if (events & EPOLLOUT)
+                link_mark_dirty(l);
+        if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                link_handle_input(l->br, l);
+        /* A caller link may have been closed in there (and its source removed): nothing touches it after.
+         * It is freed from the prepare hook. */
+}
+
+static void bridge_reconnect_fire(struct event_timer *t, uint64_t now)
+{
+        struct bridge *br = container_of(t, struct bridge, reconnect);
         struct link *links[] = {&br->host, &br->container};
         for (size_t i = 0; i < ELEMENTSOF(links); i++)
                 if (links[i]->retry_at_usec && links[i]->retry_at_usec <= now + 1000)
@@ -1333,62 +1321,43 @@ static void bridge_handle_timer(struct bridge *br)
         bridge_arm_timer(br); /* for a link whose turn has not come yet */
 }
 
+static void bridge_signals_io(struct event_source *s, uint32_t events)
+{
+        struct bridge *br = container_of(s, struct bridge, signals);
+        struct signalfd_siginfo si;
+        while (event_signal_read(s, &si) > 0) {
+                log_info("signal %u: exiting", si.ssi_signo);
+                br->exit_code = 0;
+        }
+}
+
+static void bridge_init_io(struct event_source *s, uint32_t events)
+{
+        struct bridge *br = container_of(s, struct bridge, init);
+        log_info("the container's init exited: exiting");
+        event_source_remove(br->loop, s);
+        br->exit_code = 0;
+}
+
+/* Before every wait: write what the last turn queued, then free the caller links it closed. */
+static bool bridge_prepare(struct event_loop *loop, void *userdata)
+{
+        struct bridge *br = userdata;
+        bridge_flush(br);
+        bridge_free_dead_links(br);
+        return br->exit_code < 0;
+}
+
 int bridge_run(struct bridge *br)
 {
         main_link_try_connect(br, &br->container);
         main_link_try_connect(br, &br->host);
-
-        while (br->exit_code < 0) {
-                bridge_flush(br);
-                struct epoll_event ev[32];
-                int n = epoll_wait(br->epoll_fd, ev, ELEMENTSOF(ev), -1);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        log_info("epoll_wait: %m");
-                        return 1;
-                }
-                for (int i = 0; i < n && br->exit_code < 0; i++) {
-                        struct source *s = ev[i].data.ptr;
-                        switch (s->kind) {
-                        case SOURCE_LINK: {
-                                struct link *l = (struct link *)s;
-                                if (!l->c)
-                                        break;
-                                if (ev[i].events & EPOLLOUT)
-                                        link_mark_dirty(l);
-                                if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-                                        link_handle_input(br, l);
-                                /* A caller link may have been freed in there: nothing touches it after. */
-                                break;
-                        }
-                        case SOURCE_TIMER:
-                                bridge_handle_timer(br);
-                                break;
-                        case SOURCE_SIGNAL: {
-                                struct signalfd_siginfo si;
-                                if (read(br->o->signal_fd, &si, sizeof(si)) == sizeof(si)) {
-                                        log_info("signal %u: exiting", si.ssi_signo);
-                                        br->exit_code = 0;
-                                }
-                                break;
-                        }
-                        case SOURCE_INIT:
-                                log_info("the container's init exited: exiting");
-                                br->exit_code = 0;
-                                break;
-                        }
-                }
-                bridge_free_dead_links(br);
+        int r = event_loop_run(br->loop);
+        if (r < 0) {
+                log_info("the event loop failed: %s", strerror(-r));
+                return 1;
         }
-        bridge_flush(br);
         return br->exit_code;
-}
-
-static int watch_fd(struct bridge *br, int fd, struct source *s)
-{
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
-        return epoll_ctl(br->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
 int bridge_new(const struct bridge_options *o, struct bridge **ret)
@@ -1399,15 +1368,13 @@ int bridge_new(const struct bridge_options *o, struct bridge **ret)
         br->o = o;
         br->exit_code = -1;
         br->uid = geteuid();
-        br->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-        br->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
         list_init(&br->flush_list);
         list_init(&br->dead_links);
         list_init(&br->import_lru);
         struct link *mains[] = {&br->host, &br->container};
         for (size_t i = 0; i < ELEMENTSOF(mains); i++) {
                 list_init(&mains[i]->lru_link);
-                mains[i]->source.kind = SOURCE_LINK;
+                mains[i]->source.fd = -1;
                 mains[i]->br = br;
                 mains[i]->kind = i == 0 ? LINK_HOST : LINK_CONTAINER;
                 list_init(&mains[i]->flush_link);
@@ -1419,23 +1386,23 @@ int bridge_new(const struct bridge_options *o, struct bridge **ret)
         br->import_owners = hashmap_new(&string_hash_ops);
         br->export_owner_links = hashmap_new(&string_hash_ops);
         br->export_owners = calloc(bridge_policy_n_exports(o->policy) + 1, sizeof(char *));
-        br->timer_source.kind = SOURCE_TIMER;
-        br->signal_source.kind = SOURCE_SIGNAL;
-        br->init_source.kind = SOURCE_INIT;
+        event_timer_init(&br->reconnect, bridge_reconnect_fire);
+        br->signals.fd = br->init.fd = -1;
 
+        /* Everything the loop needs is made here, before the sandbox, which has no syscall to make it. */
+        static const int signals[] = {SIGTERM, SIGINT};
         int r = -ENOMEM;
-        if (br->epoll_fd < 0 || br->timer_fd < 0)
-                r = -errno;
-        else if (br->host.driver_calls && br->container.driver_calls && br->import_callers &&
-                 br->export_callers && br->host_names && br->import_owners && br->export_owner_links &&
-                 br->export_owners)
-                r = 0;
+        if (br->host.driver_calls && br->container.driver_calls && br->import_callers &&
+            br->export_callers && br->host_names && br->import_owners && br->export_owner_links &&
+            br->export_owners)
+                r = event_loop_new(&br->loop);
         if (r >= 0)
-                r = watch_fd(br, br->timer_fd, &br->timer_source);
-        if (r >= 0 && o->signal_fd >= 0)
-                r = watch_fd(br, o->signal_fd, &br->signal_source);
+                r = event_signals_add(br->loop, &br->signals, signals, ELEMENTSOF(signals),
+                                      bridge_signals_io);
         if (r >= 0 && o->init_pidfd >= 0)
-                r = watch_fd(br, o->init_pidfd, &br->init_source);
+                r = event_source_add(br->loop, &br->init, o->init_pidfd, EPOLLIN, bridge_init_io);
+        if (r >= 0)
+                event_loop_set_prepare(br->loop, bridge_prepare, br);
         if (r < 0) {
                 bridge_free(br);
                 return r;
@@ -1477,7 +1444,6 @@ void bridge_free(struct bridge *br)
                 for (size_t i = 0; i < bridge_policy_n_exports(br->o->policy); i++)
                         free(br->export_owners[i]);
         free(br->export_owners);
-        safe_close(br->timer_fd);
-        safe_close(br->epoll_fd);
+        event_loop_free(br->loop);
         free(br);
 }

@@ -18,10 +18,11 @@ struct bridge_options {
         const struct bridge_policy *policy;
         unsigned max_host_links; /* connections to the host bus for container callers, at most */
         int init_pidfd;          /* the container's init: when it exits, so does the bridge */
-        int signal_fd;           /* SIGTERM and SIGINT */
         bool verbose;
 };
 
+/* Everything but the connections, including the event loop and its signalfd (SIGTERM, SIGINT): call it
+ * before entering the sandbox. */
 int bridge_new(const struct bridge_options *o, struct bridge **ret);
 /* Runs until the container's init exits or a signal arrives: returns the exit code. */
 int bridge_run(struct bridge *br);

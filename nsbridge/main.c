@@ -13,12 +13,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -103,51 +101,20 @@ static int bootstrap_call(struct client *c, const char *member, struct message *
         int r = msg_builder_finish(&b, &call);
         if (r < 0)
                 return r;
-        uint32_t serial = call->serial;
-        r = client_queue(c, call);
+        struct message *m = NULL;
+        r = client_call_blocking(c, call, BOOTSTRAP_TIMEOUT_MS, &m);
         message_unref(call);
         if (r < 0)
                 return r;
-
-        static uint8_t scratch[64 * 1024];
-        struct timespec start;
-        clock_gettime(CLOCK_MONOTONIC, &start);
-        for (;;) {
-                r = client_flush(c);
-                if (r < 0 && r != -EAGAIN)
-                        return r;
-                struct timespec now;
-                clock_gettime(CLOCK_MONOTONIC, &now);
-                long left = BOOTSTRAP_TIMEOUT_MS -
-                            ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
-                if (left <= 0)
-                        return -ETIMEDOUT;
-                struct pollfd pfd = {.fd = c->fd, .events = POLLIN | (client_wants_write(c) ? POLLOUT : 0)};
-                if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
-                        return -errno;
-                struct message *m = NULL;
-                bool first = true;
-                while ((r = client_receive(c, scratch, sizeof(scratch), first, &m)) > 0) {
-                        first = false;
-                        if ((m->type != MESSAGE_METHOD_RETURN && m->type != MESSAGE_ERROR) ||
-                            m->reply_serial != serial) {
-                                message_unref(m);
-                                continue;
-                        }
-                        if (m->type == MESSAGE_ERROR) {
-                                const char *text = "";
-                                message_read(m, "s", &text);
-                                log_info("the container bus refused %s: %s: %s", member, m->error_name,
-                                         text);
-                                message_unref(m);
-                                return -EACCES;
-                        }
-                        *ret = m;
-                        return 0;
-                }
-                if (r < 0)
-                        return r;
+        if (m->type == MESSAGE_ERROR) {
+                const char *text = "";
+                message_read(m, "s", &text);
+                log_info("the container bus refused %s: %s: %s", member, m->error_name, text);
+                message_unref(m);
+                return -EACCES;
         }
+        *ret = m;
+        return 0;
 }
 
 static int parse_info(struct message *m, struct container_info *info)
@@ -250,7 +217,9 @@ static int sandbox_check(void)
         return errno == EPERM ? 0 : -errno;
 }
 
-int main(int argc, char **argv)
+/* The command line: 1 to go on, 0 to exit successfully (--help, --version), -EINVAL for a usage error
+ * (said on stderr). */
+static int parse_args(int argc, char **argv, struct bridge_options *o, const char **policy_file)
 {
         enum {
                 ARG_HOST = 0x100,
@@ -272,23 +241,20 @@ int main(int argc, char **argv)
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
-        struct bridge_options o = {
-                .init_pidfd = -1, .signal_fd = -1, .max_host_links = DEFAULT_MAX_HOST_LINKS};
-        const char *policy_file = NULL;
         int c;
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 switch (c) {
                 case ARG_HOST:
-                        o.host_address = optarg;
+                        o->host_address = optarg;
                         break;
                 case ARG_CONTAINER:
-                        o.container_address = optarg;
+                        o->container_address = optarg;
                         break;
                 case ARG_POLICY:
-                        policy_file = optarg;
+                        *policy_file = optarg;
                         break;
                 case ARG_NAME:
-                        o.name = optarg;
+                        o->name = optarg;
                         break;
                 case ARG_MAX_HOST_LINKS: {
                         char *end;
@@ -298,13 +264,13 @@ int main(int argc, char **argv)
                                 fprintf(stderr,
                                         "nsbridge: --max-host-links=%s: not a number from 1 to 65536\n",
                                         optarg);
-                                return 2;
+                                return -EINVAL;
                         }
-                        o.max_host_links = (unsigned)v;
+                        o->max_host_links = (unsigned)v;
                         break;
                 }
                 case ARG_VERBOSE:
-                        o.verbose = true;
+                        o->verbose = true;
                         break;
                 case ARG_VERSION:
                         printf("nsbridge %s\n", NSBUS_VERSION);
@@ -314,104 +280,124 @@ int main(int argc, char **argv)
                         return 0;
                 default:
                         usage(stderr);
-                        return 2;
+                        return -EINVAL;
                 }
         }
-        if (optind < argc || !o.host_address || !o.container_address || !policy_file) {
+        if (optind < argc || !o->host_address || !o->container_address || !*policy_file) {
                 if (optind < argc)
                         fprintf(stderr, "nsbridge: unknown argument '%s'\n", argv[optind]);
                 else
                         fprintf(stderr, "nsbridge: --host-bus, --container-bus and --policy are required\n");
                 usage(stderr);
-                return 2;
+                return -EINVAL;
         }
-        char prefix[300];
-        snprintf(prefix, sizeof(prefix), "nsbridge[%s]", o.name ? o.name : "");
+        return 1;
+}
+
+/* What the bootstrap learns, as root, and keeps for the bridge's lifetime. */
+struct bootstrap {
+        struct container_info info;
+        char *handle_address; /* the container bus through the O_PATH handle, or NULL */
+        int handle;           /* that handle */
+        int init_pidfd;
+        uint32_t uid, gid; /* the container's mapped root: what the bridge runs as */
+};
+
+static void bootstrap_done(struct bootstrap *bs)
+{
+        idmap_done(&bs->info.uid_map);
+        idmap_done(&bs->info.gid_map);
+        explicit_bzero(bs->info.key, sizeof(bs->info.key));
+        free(bs->handle_address);
+        safe_close(bs->handle);
+        safe_close(bs->init_pidfd);
+}
+
+/* Everything that needs root: the container's identity and bridge key, the handle on host.sock and a pidfd
+ * on the container's init. Fills o's container fields. 0, or -errno (logged). */
+static int bootstrap(struct bridge_options *o, struct bootstrap *bs)
+{
+        if (geteuid() != 0) {
+                log_error("must be started as root: it reads the container bus's bridge key as root, then "
+                          "runs "
+                          "as the container's mapped root");
+                return -EPERM;
+        }
+        int r = bootstrap_get_info(o->container_address, &bs->info);
+        if (r < 0)
+                return r;
+        o->bridge_key = bs->info.key;
+        o->bridge_key_len = bs->info.key_len;
+        r = container_bus_handle(o->container_address, &bs->handle, &bs->handle_address);
+        if (r < 0)
+                return r;
+        if (bs->handle_address)
+                o->container_address = bs->handle_address;
+        if (!idmap_to_outside(&bs->info.uid_map, 0, &bs->uid) ||
+            !idmap_to_outside(&bs->info.gid_map, 0, &bs->gid)) {
+                log_error("container %s maps no root user or group: nothing to run as", bs->info.name);
+                return -ESRCH;
+        }
+        bs->init_pidfd = (int)syscall(SYS_pidfd_open, bs->info.init_pid, 0);
+        if (bs->init_pidfd < 0) {
+                r = -errno;
+                log_error("container %s: init %d is gone: %s", bs->info.name, (int)bs->info.init_pid,
+                          strerror(-r));
+                return r;
+        }
+        o->init_pidfd = bs->init_pidfd;
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        struct bridge_options o = {.init_pidfd = -1, .max_host_links = DEFAULT_MAX_HOST_LINKS};
+        const char *policy_file = NULL;
+        int r = parse_args(argc, argv, &o, &policy_file);
+        if (r <= 0)
+                return r < 0 ? 2 : 0;
+        /* "nsbridge" until the container's name is known (from --name, or from its bus). */
+        char prefix[300] = "nsbridge";
+        if (o.name)
+                snprintf(prefix, sizeof(prefix), "nsbridge[%s]", o.name);
         log_setup(&(struct log_config){
                 .prefix = prefix, .to_stderr = true, .max_priority = o.verbose ? LOG_DEBUG : LOG_INFO});
 
         /* Nothing starts on a bad policy. */
         char err[512];
         _cleanup_(bridge_policy_freep) struct bridge_policy *policy = NULL;
-        int r = bridge_policy_load(policy_file, &policy, err, sizeof(err));
+        r = bridge_policy_load(policy_file, &policy, err, sizeof(err));
         if (r < 0) {
-                fprintf(stderr, "nsbridge: %s\n", err);
+                log_error("%s", err);
                 return 1;
         }
         o.policy = policy;
-
         signal(SIGPIPE, SIG_IGN);
-        sigset_t mask;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-        _cleanup_close_ int signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-        if (signal_fd < 0) {
-                log_info("signalfd: %m");
-                return 1;
-        }
-        o.signal_fd = signal_fd;
 
-        if (geteuid() != 0) {
-                fprintf(stderr,
-                        "nsbridge: must be started as root: it reads the container bus's bridge key as "
-                        "root, then runs as the container's mapped root\n");
+        _cleanup_(bootstrap_done) struct bootstrap bs = {.handle = -1, .init_pidfd = -1};
+        if (bootstrap(&o, &bs) < 0)
                 return 1;
-        }
-        struct container_info info = {};
-        if (bootstrap_get_info(o.container_address, &info) < 0)
-                return 1;
-        o.bridge_key = info.key;
-        o.bridge_key_len = info.key_len;
-        _cleanup_free_ char *handle_address = NULL;
-        _cleanup_close_ int handle = -1;
-        if (container_bus_handle(o.container_address, &handle, &handle_address) < 0)
-                return 1;
-        if (handle_address)
-                o.container_address = handle_address;
         if (!o.name)
-                snprintf(prefix, sizeof(prefix), "nsbridge[%s]", info.name);
-        uint32_t uid, gid;
-        if (!idmap_to_outside(&info.uid_map, 0, &uid) || !idmap_to_outside(&info.gid_map, 0, &gid)) {
-                log_info("container %s maps no root user or group: nothing to run as", info.name);
-                return 1;
-        }
-        idmap_done(&info.uid_map);
-        idmap_done(&info.gid_map);
-
-        _cleanup_close_ int init_pidfd = (int)syscall(SYS_pidfd_open, info.init_pid, 0);
-        if (init_pidfd < 0) {
-                log_info("container %s: init %d is gone: %m", info.name, (int)info.init_pid);
-                return 1;
-        }
-        o.init_pidfd = init_pidfd;
-
-        r = sandbox_drop_privileges(uid, gid);
+                snprintf(prefix, sizeof(prefix), "nsbridge[%s]", bs.info.name);
+        r = sandbox_drop_privileges(bs.uid, bs.gid);
         if (r < 0) {
-                log_info("cannot become uid %u: %s", uid, strerror(-r));
+                log_error("cannot become uid %u: %s", bs.uid, strerror(-r));
                 return 1;
         }
-        /* Its epoll and timer fds are made before the sandbox, which has no syscalls to make them. */
         struct bridge *br;
         r = bridge_new(&o, &br);
         if (r < 0) {
-                log_info("cannot set up: %s", strerror(-r));
+                log_error("cannot set up: %s", strerror(-r));
                 return 1;
         }
         r = sandbox_enter(err, sizeof(err));
-        if (r < 0) {
-                log_info("%s", err);
-                bridge_free(br);
-                return 1;
+        if (r < 0)
+                log_error("%s", err);
+        else if ((r = sandbox_check()) >= 0) {
+                log_info("serving container %s (init %d) as uid %u", bs.info.name, (int)bs.info.init_pid,
+                         bs.uid);
+                r = bridge_run(br);
         }
-        if (sandbox_check() < 0) {
-                bridge_free(br);
-                return 1;
-        }
-        log_info("serving container %s (init %d) as uid %u", info.name, (int)info.init_pid, uid);
-
-        r = bridge_run(br);
         bridge_free(br);
-        return r;
+        return r < 0 ? 1 : r;
 }

@@ -3,7 +3,7 @@
  * nsbridge's sandbox. The bridge handles bytes from an untrusted container,
  * so after set-up it is the container's mapped root with no capabilities at
  * all, no-new-privs, and a seccomp filter that allows exactly what its event
- * loop does: epoll, unix sockets, reads and writes, timers, memory. The
+ * loop does: epoll, unix sockets, reads and writes, the clock, memory. The
  * allowlist is the one table below; anything else fails with EPERM, except
  * clone3, which fails with ENOSYS so that a libc that tries it falls back
  * to clone, which is refused too.
@@ -33,14 +33,13 @@ static const struct {
         {"recvmsg", "reading messages and fds"},
         {"sendmsg", "writing messages and fds"},
         {"sendto", "the SASL request (send())"},
-        {"read", "timerfd, signalfd and pidfd wakeups"},
+        {"read", "signalfd wakeups"},
         {"write", "log lines on stderr"},
         {"writev", "log lines on stderr (stdio may use it)"},
         {"close", "closing connections and passed fds"},
         {"connect", "(re)connecting to a bus"},
         {"fcntl", "making a new connection non-blocking"},
         {"getsockopt", "socket errors"},
-        {"timerfd_settime", "reconnect backoff"},
         {"clock_gettime", "timestamps (when the vDSO cannot answer)"},
         {"clock_nanosleep", "never slept on, but glibc's sleep paths end here"},
         {"getuid", "the uid for SASL EXTERNAL"},
