@@ -116,31 +116,133 @@ static void warn_cb(void *userdata, const char *msg)
         log_warning("%s", msg);
 }
 
-int main(int argc, char **argv)
+/* The command line. */
+struct args {
+        const char *config_file, *address;
+        int print_address_fd, print_pid_fd;
+        int fork_mode; /* -1: as the config says */
+        bool nopidfile;
+        int syslog_mode; /* -1 config, 0 none, 1 also, 2 only */
+        pid_t container_pid;
+        const char *container_name, *runtime_dir, *policy_file;
+};
+
+enum {
+        ARG_CONFIG = 0x100,
+        ARG_SESSION,
+        ARG_SYSTEM,
+        ARG_ADDRESS,
+        ARG_NOFORK,
+        ARG_FORK,
+        ARG_PRINT_ADDRESS,
+        ARG_PRINT_PID,
+        ARG_NOPIDFILE,
+        ARG_SYSLOG,
+        ARG_SYSLOG_ONLY,
+        ARG_NOSYSLOG,
+        ARG_INTROSPECT,
+        ARG_VERSION,
+        ARG_SYSTEMD_ACTIVATION,
+        ARG_READY_EVENT_FD,
+        ARG_CONTAINER_PID,
+        ARG_NAME,
+        ARG_RUNTIME_DIR,
+        ARG_POLICY,
+};
+
+/* The options of container mode; 1, or -EINVAL (said on stderr). */
+static int parse_container_arg(int c, struct args *a)
 {
-        log_set_prefix("nsbusd");
-        enum {
-                ARG_CONFIG = 0x100,
-                ARG_SESSION,
-                ARG_SYSTEM,
-                ARG_ADDRESS,
-                ARG_NOFORK,
-                ARG_FORK,
-                ARG_PRINT_ADDRESS,
-                ARG_PRINT_PID,
-                ARG_NOPIDFILE,
-                ARG_SYSLOG,
-                ARG_SYSLOG_ONLY,
-                ARG_NOSYSLOG,
-                ARG_INTROSPECT,
-                ARG_VERSION,
-                ARG_SYSTEMD_ACTIVATION,
-                ARG_READY_EVENT_FD,
-                ARG_CONTAINER_PID,
-                ARG_NAME,
-                ARG_RUNTIME_DIR,
-                ARG_POLICY,
-        };
+        switch (c) {
+        case ARG_CONTAINER_PID: {
+                char *end;
+                errno = 0;
+                long v = strtol(optarg, &end, 10);
+                if (!*optarg || *end || errno || v <= 0 || v > INT32_MAX) {
+                        fprintf(stderr, "nsbusd: --container-pid: not a process id: '%s'\n", optarg);
+                        return -EINVAL;
+                }
+                a->container_pid = (pid_t)v;
+                return 1;
+        }
+        case ARG_NAME:
+                if (!*optarg || strchr(optarg, '/') || streq(optarg, ".") || streq(optarg, "..")) {
+                        fprintf(stderr, "nsbusd: --name: must be a single path component: '%s'\n", optarg);
+                        return -EINVAL;
+                }
+                a->container_name = optarg;
+                return 1;
+        case ARG_RUNTIME_DIR:
+                if (optarg[0] != '/') {
+                        fprintf(stderr, "nsbusd: --runtime-dir: must be an absolute path: '%s'\n", optarg);
+                        return -EINVAL;
+                }
+                a->runtime_dir = optarg;
+                return 1;
+        default: /* ARG_POLICY */
+                a->policy_file = optarg;
+                return 1;
+        }
+}
+
+/* One of dbus-daemon's options: 1 to go on, 0 to exit successfully, -EINVAL (said on stderr). */
+static int parse_bus_arg(int c, int argc, char **argv, struct args *a)
+{
+        switch (c) {
+        case ARG_CONFIG:
+        case ARG_SESSION:
+        case ARG_SYSTEM:
+                if (a->config_file) {
+                        fprintf(stderr, "nsbusd: give one of --config-file, --session and --system, once\n");
+                        return -EINVAL;
+                }
+                a->config_file = c == ARG_CONFIG ? optarg : c == ARG_SESSION ? SESSION_CONF : SYSTEM_CONF;
+                return 1;
+        case ARG_ADDRESS:
+                a->address = optarg;
+                return 1;
+        case ARG_NOFORK:
+        case ARG_FORK:
+                a->fork_mode = c == ARG_FORK;
+                return 1;
+        case ARG_PRINT_ADDRESS:
+                a->print_address_fd = parse_print_fd(optional_arg(argc, argv), "--print-address");
+                return 1;
+        case ARG_PRINT_PID:
+                a->print_pid_fd = parse_print_fd(optional_arg(argc, argv), "--print-pid");
+                return 1;
+        case ARG_NOPIDFILE:
+                a->nopidfile = true;
+                return 1;
+        case ARG_SYSLOG:
+        case ARG_SYSLOG_ONLY:
+        case ARG_NOSYSLOG:
+                a->syslog_mode = c == ARG_SYSLOG ? 1 : c == ARG_SYSLOG_ONLY ? 2 : 0;
+                return 1;
+        case ARG_SYSTEMD_ACTIVATION:
+        case ARG_READY_EVENT_FD:
+                fprintf(stderr, "nsbusd: --%s is not supported; ignored\n",
+                        c == ARG_SYSTEMD_ACTIVATION ? "systemd-activation" : "ready-event-fd");
+                return 1;
+        case ARG_INTROSPECT:
+                /* The driver's own Introspect answer is the source of truth; ask a running bus. */
+                fprintf(stderr, "nsbusd: --introspect: call org.freedesktop.DBus.Introspectable.Introspect "
+                                "on a running bus instead\n");
+                return -EINVAL;
+        case ARG_VERSION:
+                printf("nsbusd %s\n", NSBUS_VERSION);
+                return 0;
+        case 'h':
+                usage(stdout);
+                return 0;
+        default:
+                usage(stderr);
+                return -EINVAL;
+        }
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
         static const struct option options[] = {
                 {"config-file", required_argument, NULL, ARG_CONFIG},
                 {"session", no_argument, NULL, ARG_SESSION},
@@ -165,262 +267,157 @@ int main(int argc, char **argv)
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
-        const char *config_file = NULL, *address = NULL;
-        int print_address_fd = -1, print_pid_fd = -1;
-        int fork_mode = -1; /* -1: as the config says */
-        bool nopidfile = false;
-        int syslog_mode = -1; /* -1 config, 0 none, 1 also, 2 only */
-        pid_t container_pid = 0;
-        const char *container_name = NULL, *runtime_dir = NULL, *policy_file = NULL;
-
-        int c;
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
-                switch (c) {
-                case ARG_CONFIG:
-                        if (config_file) {
-                                fprintf(stderr, "nsbusd: --config-file given twice\n");
-                                return 1;
-                        }
-                        config_file = optarg;
-                        break;
-                case ARG_SESSION:
-                case ARG_SYSTEM:
-                        if (config_file) {
-                                fprintf(stderr, "nsbusd: only one of --config-file, --session, --system\n");
-                                return 1;
-                        }
-                        config_file = c == ARG_SESSION ? SESSION_CONF : SYSTEM_CONF;
-                        break;
-                case ARG_ADDRESS:
-                        address = optarg;
-                        break;
-                case ARG_NOFORK:
-                        fork_mode = 0;
-                        break;
-                case ARG_FORK:
-                        fork_mode = 1;
-                        break;
-                case ARG_PRINT_ADDRESS:
-                        print_address_fd = parse_print_fd(optional_arg(argc, argv), "--print-address");
-                        break;
-                case ARG_PRINT_PID:
-                        print_pid_fd = parse_print_fd(optional_arg(argc, argv), "--print-pid");
-                        break;
-                case ARG_NOPIDFILE:
-                        nopidfile = true;
-                        break;
-                case ARG_SYSLOG:
-                        syslog_mode = 1;
-                        break;
-                case ARG_SYSLOG_ONLY:
-                        syslog_mode = 2;
-                        break;
-                case ARG_NOSYSLOG:
-                        syslog_mode = 0;
-                        break;
-                case ARG_SYSTEMD_ACTIVATION:
-                        fprintf(stderr, "nsbusd: --systemd-activation is not supported; ignored\n");
-                        break;
-                case ARG_READY_EVENT_FD:
-                        fprintf(stderr, "nsbusd: --ready-event-fd is not supported; ignored\n");
-                        break;
-                case ARG_CONTAINER_PID: {
-                        char *end;
-                        errno = 0;
-                        long v = strtol(optarg, &end, 10);
-                        if (!*optarg || *end || errno || v <= 0 || v > INT32_MAX) {
-                                fprintf(stderr, "nsbusd: --container-pid: not a process id: '%s'\n", optarg);
-                                return 1;
-                        }
-                        container_pid = (pid_t)v;
-                        break;
-                }
-                case ARG_NAME:
-                        if (!*optarg || strchr(optarg, '/') || streq(optarg, ".") || streq(optarg, "..")) {
-                                fprintf(stderr, "nsbusd: --name: must be a single path component: '%s'\n",
-                                        optarg);
-                                return 1;
-                        }
-                        container_name = optarg;
-                        break;
-                case ARG_RUNTIME_DIR:
-                        if (optarg[0] != '/') {
-                                fprintf(stderr, "nsbusd: --runtime-dir: must be an absolute path: '%s'\n",
-                                        optarg);
-                                return 1;
-                        }
-                        runtime_dir = optarg;
-                        break;
-                case ARG_POLICY:
-                        policy_file = optarg;
-                        break;
-                case ARG_INTROSPECT:
-                        /* The driver's own Introspect answer is the source of truth; ask a running bus. */
-                        fprintf(stderr,
-                                "nsbusd: --introspect: call org.freedesktop.DBus.Introspectable.Introspect "
-                                "on a running bus instead\n");
-                        return 1;
-                case ARG_VERSION:
-                        printf("nsbusd %s\n", NSBUS_VERSION);
-                        return 0;
-                case 'h':
-                        usage(stdout);
-                        return 0;
-                default:
-                        usage(stderr);
-                        return 1;
-                }
-        }
+        int c, r = 1;
+        while (r > 0 && (c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                r = c >= ARG_CONTAINER_PID && c <= ARG_POLICY ? parse_container_arg(c, a)
+                                                              : parse_bus_arg(c, argc, argv, a);
+        if (r <= 0)
+                return r;
         if (optind < argc) {
                 fprintf(stderr, "nsbusd: unknown argument '%s'\n", argv[optind]);
                 usage(stderr);
-                return 1;
+                return -EINVAL;
         }
-        if ((container_name || runtime_dir || policy_file) && !container_pid) {
+        if ((a->container_name || a->runtime_dir || a->policy_file) && !a->container_pid) {
                 fprintf(stderr, "nsbusd: --name, --runtime-dir and --policy need --container-pid\n");
-                return 1;
+                return -EINVAL;
         }
-        /* A container bus without a file runs on the built-in configuration. */
+        return 1;
+}
+
+/* Load the configuration (a container bus without a file runs on the built-in one) and settle what the
+ * command line and the file say together. 0, or -errno (said on stderr). */
+static int load_config(struct bus *b, struct args *a, struct bus_config **ret)
+{
         _cleanup_close_ int builtin_fd = -1;
         char builtin_path[64];
-        if (!config_file && container_pid) {
+        if (!a->config_file && a->container_pid) {
                 builtin_fd = container_builtin_config_fd();
                 if (builtin_fd < 0) {
                         fprintf(stderr, "nsbusd: cannot prepare the built-in configuration: %s\n",
                                 strerror(-builtin_fd));
-                        return 1;
+                        return builtin_fd;
                 }
                 snprintf(builtin_path, sizeof(builtin_path), "/proc/self/fd/%d", builtin_fd);
-                config_file = builtin_path;
+                a->config_file = builtin_path;
         }
-        if (!config_file) {
+        if (!a->config_file) {
                 fprintf(stderr, "nsbusd: no configuration file specified (use --config-file, --session or "
                                 "--system)\n");
-                return 1;
+                return -EINVAL;
         }
-
-        signal(SIGPIPE, SIG_IGN);
-        raise_fd_limit();
-
-        struct bus *b;
-        int r = bus_new(&b);
-        if (r < 0) {
-                fprintf(stderr, "nsbusd: cannot set up the bus: %s\n", strerror(-r));
-                return 1;
-        }
-
         struct bus_config *cfg;
         char err[1024] = "";
         /* <listen> may be missing when --address or container mode supply the sockets; checked below. */
         struct bus_config_load_options o = {.warn = warn_cb, .userdata = b, .listen_optional = true};
-        r = bus_config_load_with(config_file, &o, &cfg, err, sizeof(err));
+        int r = bus_config_load_with(a->config_file, &o, &cfg, err, sizeof(err));
         if (r < 0) {
                 fprintf(stderr, "nsbusd: failed to load configuration: %s\n", err[0] ? err : strerror(-r));
-                bus_free(b);
-                return 1;
+                return r;
         }
         /* The built-in configuration cannot change: a reload only re-reads service directories. */
-        b->config_file = builtin_fd >= 0 ? NULL : strdup(config_file);
-        builtin_fd = safe_close(builtin_fd);
-        if (!container_pid && cfg->container_pid) {
-                container_pid = cfg->container_pid;
-                container_name = cfg->container_name;
-                runtime_dir = cfg->container_runtime_dir;
-                policy_file = cfg->container_policy;
-        } else if (container_pid) {
-                container_name = container_name ? container_name : cfg->container_name;
-                runtime_dir = runtime_dir ? runtime_dir : cfg->container_runtime_dir;
-                policy_file = policy_file ? policy_file : cfg->container_policy;
+        b->config_file = builtin_fd >= 0 ? NULL : strdup(a->config_file);
+        if (builtin_fd >= 0)
+                a->config_file = "(built-in)";
+        if (!a->container_pid)
+                a->container_pid = cfg->container_pid;
+        if (a->container_pid) {
+                a->container_name = a->container_name ? a->container_name : cfg->container_name;
+                a->runtime_dir = a->runtime_dir ? a->runtime_dir : cfg->container_runtime_dir;
+                a->policy_file = a->policy_file ? a->policy_file : cfg->container_policy;
         }
-        if (container_pid && address) {
+        if (a->container_pid && a->address) {
                 fprintf(stderr, "nsbusd: --address cannot be combined with container mode: the bus "
                                 "listens in its runtime directory\n");
-                bus_config_free(cfg);
-                bus_free(b);
-                return 1;
-        }
-        if (!container_pid && !address && cfg->n_listen == 0) {
+                r = -EINVAL;
+        } else if (!a->container_pid && !a->address && cfg->n_listen == 0) {
                 fprintf(stderr,
                         "nsbusd: failed to load configuration: %s: Configuration file needs one or "
                         "more <listen> elements giving addresses\n",
-                        config_file);
+                        a->config_file);
+                r = -EINVAL;
+        }
+        if (r < 0) {
                 bus_config_free(cfg);
-                bus_free(b);
-                return 1;
+                return r;
         }
-        bool want_fork = fork_mode >= 0 ? fork_mode == 1 : cfg->fork;
-        if (syslog_mode < 0)
-                syslog_mode = cfg->syslog ? 1 : 0;
-        if (syslog_mode > 0) {
-                openlog("nsbusd", LOG_PID, LOG_DAEMON);
-                log_setup(&(struct log_config){.prefix = "nsbusd",
-                                               .to_stderr = syslog_mode != 2,
-                                               .to_syslog = true,
-                                               .max_priority = LOG_INFO});
-        }
-        if (!cfg->keep_umask)
-                umask(022);
-        const char *pidfile = nopidfile ? NULL : cfg->pidfile;
-        if (container_pid) {
-                /* Sockets first: activation_load_config() knows from b->container not to start services on
-                 * the host for the container. */
-                b->namespaces->unknown_is_foreign = true;
-                if (cfg->n_listen > 0)
-                        log_warning("<listen> is ignored for a container bus: it listens in %s/",
-                                    runtime_dir ? runtime_dir : CONTAINER_RUNTIME_DIR);
-                if (cfg->user)
-                        log_warning("<user> is ignored for a container bus: it stays root with "
-                                    "CAP_SYS_PTRACE only");
-                r = container_setup(b, container_pid, container_name,
-                                    runtime_dir ? runtime_dir : CONTAINER_RUNTIME_DIR, policy_file);
-                if (r < 0) {
-                        fprintf(stderr, "nsbusd: cannot serve container %d: %s\n", (int)container_pid,
-                                strerror(-r));
-                        bus_config_free(cfg);
-                        bus_free(b);
-                        return 1;
-                }
+        *ret = cfg;
+        return 0;
+}
+
+static void setup_logging(const struct args *a, const struct bus_config *cfg)
+{
+        int syslog_mode = a->syslog_mode >= 0 ? a->syslog_mode : cfg->syslog ? 1 : 0;
+        if (syslog_mode == 0)
+                return;
+        openlog("nsbusd", LOG_PID, LOG_DAEMON);
+        log_setup(&(struct log_config){.prefix = "nsbusd",
+                                       .to_stderr = syslog_mode != 2,
+                                       .to_syslog = true,
+                                       .max_priority = LOG_INFO});
+}
+
+/* A container bus: its sockets in the runtime directory, then nothing but CAP_SYS_PTRACE. */
+static int serve_container(struct bus *b, const struct args *a, struct bus_config *cfg)
+{
+        const char *runtime_dir = a->runtime_dir ? a->runtime_dir : CONTAINER_RUNTIME_DIR;
+        /* Sockets first: activation_load_config() knows from b->container not to start services on the host
+         * for the container. */
+        b->namespaces->unknown_is_foreign = true;
+        if (cfg->n_listen > 0)
+                log_warning("<listen> is ignored for a container bus: it listens in %s/", runtime_dir);
+        if (cfg->user)
+                log_warning("<user> is ignored for a container bus: it stays root with CAP_SYS_PTRACE only");
+        int r = container_setup(b, a->container_pid, a->container_name, runtime_dir, a->policy_file);
+        if (r < 0) {
+                fprintf(stderr, "nsbusd: cannot serve container %d: %s\n", (int)a->container_pid,
+                        strerror(-r));
+                bus_config_free(cfg);
+                return r;
         }
         settings_apply(b, cfg);
         r = activation_load_config(b, cfg);
         if (r < 0) {
                 fprintf(stderr, "nsbusd: cannot apply configuration: %s\n", strerror(-r));
-                bus_free(b);
-                return 1;
+                return r;
         }
+        r = container_drop_capabilities(b);
+        if (r < 0)
+                fprintf(stderr, "nsbusd: cannot drop capabilities: %s\n", strerror(-r));
+        return r;
+}
 
-        if (container_pid) {
-                r = container_drop_capabilities(b);
-                if (r < 0) {
-                        fprintf(stderr, "nsbusd: cannot drop capabilities: %s\n", strerror(-r));
-                        bus_free(b);
-                        return 1;
-                }
-        } else if (address) {
-                r = listener_add(b, address, ORIGIN_BUS, NULL);
-        } else {
-                r = cfg->n_listen ? 0 : -EINVAL;
-                for (size_t i = 0; i < cfg->n_listen && r >= 0; i++)
-                        r = listener_add(b, cfg->listen[i], ORIGIN_BUS, NULL);
+/* A bus on the addresses of --address or the configuration, then as its <user>. */
+static int serve_addresses(struct bus *b, const struct args *a, struct bus_config *cfg)
+{
+        settings_apply(b, cfg);
+        int r = activation_load_config(b, cfg);
+        if (r < 0) {
+                fprintf(stderr, "nsbusd: cannot apply configuration: %s\n", strerror(-r));
+                return r;
         }
+        if (a->address)
+                r = listener_add(b, a->address, ORIGIN_BUS, NULL);
+        for (size_t i = 0; !a->address && i < cfg->n_listen && r >= 0; i++)
+                r = listener_add(b, cfg->listen[i], ORIGIN_BUS, NULL);
         if (r < 0) {
                 fprintf(stderr, "nsbusd: cannot listen: %s\n", strerror(-r));
-                bus_free(b);
-                return 1;
+                return r;
         }
-
-        if (!container_pid && cfg->user && (r = drop_to_user(cfg->user)) < 0) {
+        if (cfg->user && (r = drop_to_user(cfg->user)) < 0)
                 fprintf(stderr, "nsbusd: cannot change to user %s: %s\n", cfg->user, strerror(-r));
-                bus_free(b);
-                return 1;
-        }
+        return r;
+}
 
+/* Fork if asked, write the pid file, print the address and pid: the bus is ready once they appear. */
+static int announce(struct bus *b, const struct args *a, const char *pidfile, bool want_fork)
+{
         if (want_fork) {
                 /* The parent exits once the child owns the listeners; callers then find the bus ready. */
                 pid_t pid = fork();
                 if (pid < 0) {
                         fprintf(stderr, "nsbusd: fork failed: %m\n");
-                        return 1;
+                        return -errno;
                 }
                 if (pid > 0)
                         _exit(0);
@@ -429,37 +426,66 @@ int main(int argc, char **argv)
                         /* not fatal: the bus uses absolute paths only */
                 }
         }
-
         if (pidfile) {
                 _cleanup_fclose_ FILE *f = fopen(pidfile, "we");
                 if (!f || fprintf(f, "%d\n", (int)getpid()) < 0) {
                         fprintf(stderr, "nsbusd: cannot write pid file %s: %m\n", pidfile);
-                        bus_free(b);
-                        return 1;
+                        return -EIO;
                 }
         }
-
-        struct listener *first = list_first_entry(&b->listeners, struct listener, link);
-        if (print_address_fd >= 0) {
-                char *line;
-                if (asprintf(&line, "%s\n", first->address) < 0)
-                        return 1;
-                print_to_fd(print_address_fd, line);
-                free(line);
-                if (print_address_fd > 2)
-                        close(print_address_fd);
+        char line[4096];
+        if (a->print_address_fd >= 0) {
+                const struct listener *first = list_first_entry(&b->listeners, struct listener, link);
+                snprintf(line, sizeof(line), "%s\n", first->address);
+                print_to_fd(a->print_address_fd, line);
+                if (a->print_address_fd > 2)
+                        close(a->print_address_fd);
         }
-        if (print_pid_fd >= 0) {
-                char line[32];
+        if (a->print_pid_fd >= 0) {
                 snprintf(line, sizeof(line), "%d\n", (int)getpid());
-                print_to_fd(print_pid_fd, line);
-                if (print_pid_fd > 2 && print_pid_fd != print_address_fd)
-                        close(print_pid_fd);
+                print_to_fd(a->print_pid_fd, line);
+                if (a->print_pid_fd > 2 && a->print_pid_fd != a->print_address_fd)
+                        close(a->print_pid_fd);
         }
+        return 0;
+}
 
-        r = bus_run(b);
-        if (pidfile)
-                unlink(pidfile);
+int main(int argc, char **argv)
+{
+        log_set_prefix("nsbusd");
+        struct args a = {.print_address_fd = -1, .print_pid_fd = -1, .fork_mode = -1, .syslog_mode = -1};
+        int r = parse_args(argc, argv, &a);
+        if (r <= 0)
+                return r < 0 ? 1 : 0;
+
+        signal(SIGPIPE, SIG_IGN);
+        raise_fd_limit();
+        struct bus *b;
+        r = bus_new(&b);
+        if (r < 0) {
+                fprintf(stderr, "nsbusd: cannot set up the bus: %s\n", strerror(-r));
+                return 1;
+        }
+        struct bus_config *cfg;
+        r = load_config(b, &a, &cfg);
+        if (r < 0) {
+                bus_free(b);
+                return 1;
+        }
+        bool want_fork = a.fork_mode >= 0 ? a.fork_mode == 1 : cfg->fork;
+        setup_logging(&a, cfg);
+        if (!cfg->keep_umask)
+                umask(022);
+        /* The bus keeps the configuration from here on (b->config): cfg's strings live as long as it. */
+        const char *pidfile = a.nopidfile ? NULL : cfg->pidfile;
+        r = a.container_pid ? serve_container(b, &a, cfg) : serve_addresses(b, &a, cfg);
+        if (r >= 0)
+                r = announce(b, &a, pidfile, want_fork);
+        if (r >= 0) {
+                r = bus_run(b);
+                if (pidfile)
+                        unlink(pidfile);
+        }
         bus_free(b);
         return r < 0 ? 1 : 0;
 }
