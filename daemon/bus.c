@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <syslog.h>
 
+#include "errors.h"
 #include "activation.h"
 #include "container.h"
 #include "address.h"
@@ -195,7 +196,7 @@ int bus_add_peer(struct bus *b, int fd, enum listener_origin origin)
                 socklen_t len = sizeof(uc);
                 getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len);
                 log_warning("connection (pid %d, uid %u): refused: %s", (int)uc.pid, (unsigned)uc.uid,
-                            r == -EUSERS ? "too many connections (limits in the configuration)"
+                            r == -ERR_LIMIT_USER ? "too many connections (limits in the configuration)"
                                          : strerror(-r));
                 close(fd);
                 return r;

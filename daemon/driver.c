@@ -17,6 +17,7 @@
 #include <syslog.h>
 #include <sys/stat.h>
 
+#include "errors.h"
 #include "dbus-errors.h"
 #include "activation.h"
 #include "container.h"
@@ -340,13 +341,13 @@ static int method_request_name(struct bus *b, struct peer *p, struct message *m)
                                    p->unique_name, name);
         struct name_change change;
         int r = names_request(b, p, name, flags, &result, &change);
-        if (r == -EDQUOT)
+        if (r == -ERR_LIMIT_CONNECTION)
                 return reply_error(
                         b, p, m, DBUS_ERROR_LIMITS_EXCEEDED,
                         "Connection \"%s\" is not allowed to own more services (increase limits in "
                         "configuration file if required; max_names_per_connection=%d)",
                         p->unique_name, b->limits.max_names_per_connection);
-        if (r == -EUSERS)
+        if (r == -ERR_LIMIT_USER)
                 return reply_error(b, p, m, DBUS_ERROR_LIMITS_EXCEEDED,
                                    "The connections of uid %u together may not own or queue for more "
                                    "services (max_names_per_user=%d)",
@@ -558,13 +559,13 @@ static int method_add_match(struct bus *b, struct peer *p, struct message *m)
         if (r == -E2BIG)
                 return reply_error(b, p, m, DBUS_ERROR_LIMITS_EXCEEDED, "%s",
                                    err[0] ? err : "Match rule is too long");
-        if (r == -EDQUOT)
+        if (r == -ERR_LIMIT_CONNECTION)
                 return reply_error(
                         b, p, m, DBUS_ERROR_LIMITS_EXCEEDED,
                         "Connection \"%s\" is not allowed to add more match rules (increase limits "
                         "in configuration file if required; max_match_rules_per_connection=%d)",
                         p->unique_name, b->limits.max_match_rules_per_connection);
-        if (r == -EUSERS)
+        if (r == -ERR_LIMIT_USER)
                 return reply_error(b, p, m, DBUS_ERROR_LIMITS_EXCEEDED,
                                    "The connections of uid %u together may not add more match rules "
                                    "(max_match_rules_per_user=%d)",
@@ -724,7 +725,7 @@ static int method_reload_config(struct bus *b, struct peer *p, struct message *m
         int r = driver_reload_config(b);
         if (r < 0)
                 return reply_error(b, p, m, DBUS_ERROR_FAILED, "Unable to reload configuration: %s",
-                                   strerror(-r));
+                                   error_text(r));
         return reply_empty(b, p, m);
 }
 
@@ -976,7 +977,7 @@ static int method_become_monitor(struct bus *b, struct peer *p, struct message *
                 char err[8];
                 msg_reader_read_basic(&r, 's', &rule);
                 ret = match_add(b, p, rule, true, err, sizeof(err));
-                if (ret < 0 && ret != -EDQUOT && ret != -EUSERS)
+                if (ret < 0 && ret != -ERR_LIMIT_CONNECTION && ret != -ERR_LIMIT_USER)
                         return ret;
         }
         return 0;
@@ -1391,7 +1392,7 @@ int driver_handle(struct bus *b, struct peer *p, struct message *m)
                 return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "Call to %s has invalid arguments",
                                    found->name);
         if (r < 0 && r != -ENOMEM)
-                return reply_error(b, p, m, DBUS_ERROR_FAILED, "%s: %s", found->name, strerror(-r));
+                return reply_error(b, p, m, DBUS_ERROR_FAILED, "%s: %s", found->name, error_text(r));
         return r;
 }
 

@@ -27,6 +27,7 @@
  * unicast looks there and nowhere else, and the rules of every other peer
  * cost it nothing.
  */
+#include "errors.h"
 #include "bus.h"
 #include "quotas.h"
 #include "names.h"
@@ -241,7 +242,7 @@ static int registry_for_sender(struct bus *b, const char *sender, struct match_r
 }
 
 /* Returns 0, -EINVAL (bad rule, message in err), -E2BIG (rule too long), -EPERM (eavesdrop='true' and
- * !may_eavesdrop), -EDQUOT, -EUSERS, -ENOMEM. */
+ * !may_eavesdrop), -ERR_LIMIT_CONNECTION, -ERR_LIMIT_USER, -ENOMEM. */
 int match_add(struct bus *b, struct peer *p, const char *rule_text, bool may_eavesdrop, char *err,
               size_t errlen)
 {
@@ -268,11 +269,11 @@ int match_add(struct bus *b, struct peer *p, const char *rule_text, bool may_eav
         }
         if (p->n_matches >= bus_limit(b->limits.max_match_rules_per_connection)) {
                 match_rule_keys_free(&k);
-                return -EDQUOT;
+                return -ERR_LIMIT_CONNECTION;
         }
         if (quotas_full(b, p, QUOTA_MATCHES)) {
                 match_rule_keys_free(&k);
-                return -EUSERS;
+                return -ERR_LIMIT_USER;
         }
         if (!p->match_index && !(p->match_index = hashmap_new(&string_hash_ops))) {
                 match_rule_keys_free(&k);

@@ -12,6 +12,7 @@
  * returned to the caller as a struct name_change, and the driver emits the
  * signals (as dbus-broker's name registry returns a NameChange).
  */
+#include "errors.h"
 #include "bus.h"
 #include "quotas.h"
 #include "names.h"
@@ -124,11 +125,11 @@ int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flag
         /* The unique name counts against max_names_per_connection, as in dbus-daemon. */
         if (!mine && peer_count_names(p) + 1 >= bus_limit(b->limits.max_names_per_connection)) {
                 names_unref_if_unused(n);
-                return -EDQUOT;
+                return -ERR_LIMIT_CONNECTION;
         }
         if (!mine && quotas_full(b, p, QUOTA_NAMES)) {
                 names_unref_if_unused(n);
-                return -EUSERS;
+                return -ERR_LIMIT_USER;
         }
 
         struct name_owner *head =

@@ -68,7 +68,7 @@ struct name_change {
 };
 
 /* RequestName: 0 with *reply (a NAME_REPLY_*) and *change (old_owner == new_owner when nothing changed),
- * or -EDQUOT (max_names_per_connection), -EUSERS (max_names_per_user), -ENOMEM. */
+ * or -ERR_LIMIT_CONNECTION (max_names_per_connection), -ERR_LIMIT_USER (max_names_per_user), -ENOMEM. */
 int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flags, uint32_t *reply,
                   struct name_change *change);
 /* ReleaseName: 0 with *reply (a NAME_RELEASE_*) and *change. */

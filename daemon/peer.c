@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "errors.h"
 #include "dbus-errors.h"
 #include "bus.h"
 #include "log.h"
@@ -133,7 +134,7 @@ int peer_queue(struct peer *p, struct message *m, struct user_account *payer)
         if (!io_out_empty(&p->out) &&
             (p->out.n_bytes + m->out_header_size + m->body_size > bus_limit(b->limits.max_outgoing_bytes) ||
              p->out.n_fds + m->n_fds > bus_limit(b->limits.max_outgoing_unix_fds)))
-                return -ENOBUFS;
+                return -ERR_LIMIT_QUEUE;
         if (m->n_fds && !p->unix_fds)
                 return -EOPNOTSUPP;
         int r = quotas_charge_held(payer, HELD_QUEUED, io_out_message_size(m), m->n_fds);
@@ -218,6 +219,13 @@ static char peer_why[256];
 static const char *why_errno(const char *what, int r)
 {
         snprintf(peer_why, sizeof(peer_why), "%s: %s", what, strerror(-r));
+        return peer_why;
+}
+
+/* "what: the rule, (ERR_NAME)": which rule of errors.h's table the peer broke. */
+static const char *why_rule(const char *what, int r)
+{
+        snprintf(peer_why, sizeof(peer_why), "%s: %s (%s)", what, error_text(r), error_name(r));
         return peer_why;
 }
 
@@ -348,14 +356,13 @@ int peer_receive(struct peer *p, struct message **ret, const char **why)
                         int r = io_in_pop_message(&p->in, bus_limit(b->limits.max_message_size), &m);
                         if (r < 0) {
                                 *why = r == -ENOMEM ? "out of memory"
-                                                    : "sent an invalid message (bad header, body, length or "
-                                                      "missing fds)";
+                                                    : why_rule("sent an invalid message", r);
                                 return r;
                         }
                         if (r > 0 && m->n_unix_fds > bus_limit(b->limits.max_message_unix_fds)) {
                                 message_unref(m);
-                                *why = "sent a message with too many fds";
-                                return -EBADMSG;
+                                *why = why_rule("sent an invalid message", -ERR_MSG_UNIX_FDS);
+                                return -ERR_MSG_UNIX_FDS;
                         }
                         if (r > 0) {
                                 p->n_messages_in++;

@@ -90,7 +90,7 @@ struct peer {
         uint64_t n_messages_in, n_messages_out;
 };
 
-/* A peer for an accepted socket (it takes fd only on success), authenticating: -EUSERS or -EMFILE over the
+/* A peer for an accepted socket (it takes fd only on success), authenticating: -ERR_LIMIT_USER or -EMFILE over the
  * connection limits, -ENOMEM, or what reading its credentials returned. */
 int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **ret);
 void peer_free(struct peer *p);
@@ -112,7 +112,7 @@ void peer_receive_begin(struct peer *p);
 int peer_receive(struct peer *p, struct message **ret, const char **why);
 
 /* Queue a stamped message for p, charging its bytes and fds to payer (quotas.h says who that is).
- * -ENOBUFS if p's queue is over max_outgoing_bytes or max_outgoing_unix_fds, -EUSERS if payer's uid is
+ * -ERR_LIMIT_QUEUE if p's queue is over max_outgoing_bytes or max_outgoing_unix_fds, -ERR_LIMIT_USER if payer's uid is
  * over max_bytes_per_user or max_unix_fds_per_user, -EOPNOTSUPP for fds to a peer that cannot take them. */
 int peer_queue(struct peer *p, struct message *m, struct user_account *payer);
 /* Write what p's socket takes: 0, or -errno with *why when p must be disconnected (-ECANCELED: it was

@@ -6,6 +6,7 @@
  */
 #include <assert.h>
 
+#include "errors.h"
 #include "quotas.h"
 
 int quotas_charge_connection(struct bus *b, struct peer *p)
@@ -36,7 +37,7 @@ int quotas_check_connection(struct bus *b, struct peer *p)
         if (b->n_peers_connected > bus_limit(b->limits.max_completed_connections))
                 return -EMFILE;
         if (p->user && p->user->n_connections > bus_limit(b->limits.max_connections_per_user))
-                return -EUSERS;
+                return -ERR_LIMIT_USER;
         return 0;
 }
 
@@ -112,7 +113,7 @@ int quotas_charge_held(struct user_account *u, enum held h, size_t n_bytes, size
         bool empty = *bytes == 0 && *fds == 0;
         if (!empty && (would_exceed(*bytes, n_bytes, l->max_bytes_per_user) ||
                        would_exceed(*fds, n_fds, l->max_unix_fds_per_user)))
-                return -EUSERS;
+                return -ERR_LIMIT_USER;
         *bytes += n_bytes;
         *fds += n_fds;
         return 0;

@@ -55,7 +55,7 @@ void quotas_uncharge(struct peer *p, enum quota q);
 /* The uid's limit for q, for error messages. */
 int64_t quotas_limit(const struct bus *b, enum quota q);
 
-/* Charge a message's bytes and fds to u. -EUSERS if that would take what u holds of that kind over
+/* Charge a message's bytes and fds to u. -ERR_LIMIT_USER if that would take what u holds of that kind over
  * max_bytes_per_user or max_unix_fds_per_user; a uid holding nothing of that kind may always take one
  * message, as an empty queue may, so a limit below max_message_size cannot make a message
  * undeliverable. */
@@ -68,7 +68,7 @@ void quotas_release_queued(void *charge, const struct message *m);
 /* Charge a new connection to its uid. Limits are checked at Hello (quotas_check_connection()), where the
  * peer can be told why it is refused, as dbus-daemon does. */
 int quotas_charge_connection(struct bus *b, struct peer *p);
-/* -EMFILE over max_completed_connections, -EUSERS over the uid's max_connections_per_user. */
+/* -EMFILE over max_completed_connections, -ERR_LIMIT_USER over the uid's max_connections_per_user. */
 int quotas_check_connection(struct bus *b, struct peer *p);
 void quotas_uncharge_connection(struct bus *b, struct peer *p);
 void quotas_done(struct bus *b);

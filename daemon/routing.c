@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 
+#include "errors.h"
 #include "dbus-errors.h"
 #include "activation.h"
 #include "bus.h"
@@ -69,9 +70,9 @@ uint64_t routing_check_reply_timeouts(struct bus *b, uint64_t now)
 static int reply_slot_new(struct bus *b, struct peer *caller, struct peer *callee, uint32_t serial)
 {
         if (caller->n_replies_waiting >= bus_limit(b->limits.max_replies_per_connection))
-                return -EDQUOT;
+                return -ERR_LIMIT_CONNECTION;
         if (quotas_full(b, caller, QUOTA_REPLIES))
-                return -EUSERS;
+                return -ERR_LIMIT_USER;
         if (!callee->replies_owed) {
                 callee->replies_owed = hashmap_new(&reply_hash_ops);
                 if (!callee->replies_owed)
@@ -159,11 +160,11 @@ static void bus_capture_error(struct bus *b, struct peer *to, const struct messa
         va_end(ap);
 }
 
-/* Why a receiver that cannot take a message it asked for is disconnected; r is peer_queue()'s -ENOBUFS
- * (its own queue is full) or -EUSERS (its uid's total is). A static string, as peer_disconnect_later()
+/* Why a receiver that cannot take a message it asked for is disconnected; r is peer_queue()'s -ERR_LIMIT_QUEUE
+ * (its own queue is full) or -ERR_LIMIT_USER (its uid's total is). A static string, as peer_disconnect_later()
  * needs. */
 #define RECEIVER_FULL(r, what)                                                                              \
-        ((r) == -ENOBUFS                                                                                    \
+        ((r) == -ERR_LIMIT_QUEUE                                                                                    \
                  ? "outgoing queue full: not reading " what                                                 \
                  : "its uid is over max_bytes_per_user or max_unix_fds_per_user: not reading " what)
 
@@ -207,7 +208,7 @@ static void deliver_broadcast(struct bus *b, struct peer *to, struct message *m,
                 return;
         }
         int r = peer_queue(to, m, to->user);
-        if (r == -ENOBUFS || r == -EUSERS) {
+        if (r == -ERR_LIMIT_QUEUE || r == -ERR_LIMIT_USER) {
                 /* A subscriber asked for these signals: not keeping up is its fault. */
                 peer_disconnect_later(to, RECEIVER_FULL(r, "subscribed messages"));
         } else if (r == -EOPNOTSUPP) {
@@ -225,7 +226,7 @@ static void deliver_eavesdrop(struct bus *b, struct peer *to, struct message *m,
         if (!policy_check_receive(b, to, ctx->sender, m, false, true))
                 return;
         int r = peer_queue(to, m, to->user);
-        if (r == -ENOBUFS || r == -EUSERS)
+        if (r == -ERR_LIMIT_QUEUE || r == -ERR_LIMIT_USER)
                 peer_disconnect_later(to, RECEIVER_FULL(r, "eavesdropped messages"));
         else if (r < 0)
                 peer_disconnect_later(to, "out of memory queueing an eavesdropped message");
@@ -258,7 +259,7 @@ void routing_send_driver_message(struct bus *b, struct peer *to, struct message 
         }
         if (to) {
                 int r = peer_queue(to, m, to->user);
-                if (r == -ENOBUFS || r == -EUSERS)
+                if (r == -ERR_LIMIT_QUEUE || r == -ERR_LIMIT_USER)
                         peer_disconnect_later(to, RECEIVER_FULL(r, "messages from the bus"));
                 else if (r < 0)
                         peer_disconnect_later(to, "out of memory queueing a message from the bus");
@@ -330,13 +331,13 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
         bool wants_reply = m->type == MESSAGE_METHOD_CALL && !(m->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED);
         if (wants_reply) {
                 int r = reply_slot_new(b, sender, to, m->serial);
-                if (r == -EDQUOT)
+                if (r == -ERR_LIMIT_CONNECTION)
                         return routing_reply_error(
                                 b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
                                 "The maximum number of pending replies for \"%s\" (uid=%u) "
                                 "has been reached",
                                 sender->unique_name, (unsigned)sender->creds.uid);
-                if (r == -EUSERS)
+                if (r == -ERR_LIMIT_USER)
                         return routing_reply_error(
                                 b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
                                 "The connections of uid %u together have the maximum number "
@@ -349,7 +350,7 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
         /* Whoever asked for a message pays for it while it waits: the receiver for a reply, the sender
          * for anything unsolicited. */
         int r = peer_queue(to, m, solicited ? to->user : sender->user);
-        if (r == -ENOBUFS || r == -EUSERS) {
+        if (r == -ERR_LIMIT_QUEUE || r == -ERR_LIMIT_USER) {
                 if (solicited) {
                         reply_slot_free(slot);
                         peer_disconnect_later(to, RECEIVER_FULL(r, "replies it asked for"));
@@ -360,7 +361,7 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
                         if (s)
                                 reply_slot_free(s);
                 }
-                if (r == -EUSERS)
+                if (r == -ERR_LIMIT_USER)
                         return routing_reply_error(
                                 b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
                                 "Messages of uid %u waiting for their receivers are at the "

@@ -70,8 +70,9 @@ static inline bool client_wants_write(const struct client *c)
 /*
  * One read from the socket, then the next complete message: 1 with *ret (the Hello reply is consumed
  * here and sets unique_name), 0 when more bytes are needed, -ECONNRESET on end of stream, -EACCES when
- * the bus refused us (SASL REJECTED or an error for Hello), -EBADMSG/-EPROTO for a bus that sends what
- * no bus may, or another -errno. Call with read_first = true after the socket polled readable, then
+ * the bus refused us (SASL REJECTED or an error for Hello), -ERR_MSG_* (errors.h), -EPROTO (SASL,
+ * lost fds) or -EBADMSG (a Hello reply without a unique name) for a bus that sends what no bus may, or
+ * another -errno. Call with read_first = true after the socket polled readable, then
  * with false until it returns 0, so messages that arrived together are all handed out.
  */
 int client_receive(struct client *c, uint8_t *scratch, size_t scratch_size, bool read_first,

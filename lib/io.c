@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "errors.h"
 #include "io.h"
 #include "wire.h"
 
@@ -145,7 +146,7 @@ static int finish_message(struct io_in *in, uint8_t *data, size_t size, struct m
         if (m->n_unix_fds) {
                 if (in->n_fds < m->n_unix_fds) {
                         message_unref(m);
-                        return -EBADMSG;
+                        return -ERR_MSG_MISSING_FDS;
                 }
                 int *fds = malloc(sizeof(int) * m->n_unix_fds);
                 if (!fds) {
@@ -186,8 +187,11 @@ int io_in_pop_message(struct io_in *in, size_t max_size, struct message **ret)
 
         const uint8_t *p = in->cur + in->cur_pos;
         size_t size;
-        if (message_peek_size(p, &size) < 0 || size > max_size)
-                return -EBADMSG;
+        int r = message_peek_size(p, &size);
+        if (r < 0)
+                return r;
+        if (size > max_size)
+                return -ERR_MSG_TOO_LONG;
 
         /* +1: the builder and parser like a terminating byte of slack; cheap insurance. */
         uint8_t *data = malloc(size + 1);

@@ -63,9 +63,10 @@ static inline void io_in_consume(struct io_in *in, size_t n)
 int io_in_stash(struct io_in *in);
 
 /* Extract the next complete message: 1 and *ret set, 0 when more bytes are
- * needed (unconsumed bytes are stashed), -EBADMSG for a malformed message or
- * missing fds, -ENOMEM. max_size below the protocol maximum is the bus's
- * max_message_size limit. */
+ * needed (unconsumed bytes are stashed), -ERR_MSG_* (errors.h) for a message
+ * that breaks a rule (ERR_MSG_TOO_LONG over max_size, ERR_MSG_MISSING_FDS),
+ * -ENOMEM. max_size below the protocol maximum is the bus's max_message_size
+ * limit. */
 int io_in_pop_message(struct io_in *in, size_t max_size, struct message **ret);
 
 /* Bytes held for this connection's input right now. */

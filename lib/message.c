@@ -11,6 +11,7 @@
  */
 #include <stdarg.h>
 
+#include "errors.h"
 #include "message.h"
 #include "wire.h"
 
@@ -23,17 +24,17 @@ int message_peek_size(const uint8_t *p, size_t *total)
         else if (p[0] == 'B')
                 be = true;
         else
-                return -EBADMSG;
+                return -ERR_MSG_ENDIAN;
         if (p[3] != 1)
-                return -EBADMSG;
+                return -ERR_MSG_VERSION;
 
         uint64_t body = wire_u32(p + 4, be);
         uint64_t fields = wire_u32(p + 12, be);
         if (fields > DBUS_MAXIMUM_ARRAY_LENGTH)
-                return -EBADMSG;
+                return -ERR_MSG_FIELDS_LENGTH;
         uint64_t t = 16 + ALIGN8(fields) + body;
         if (t > DBUS_MAXIMUM_MESSAGE_LENGTH)
-                return -EBADMSG;
+                return -ERR_MSG_TOO_LONG;
         *total = (size_t)t;
         return 0;
 }
@@ -213,8 +214,8 @@ static int validate_body(const struct message *m)
 
         while (*sig)
                 if (!v_value(&c, &sig, 0))
-                        return -EBADMSG;
-        return c.pos == c.end ? 0 : -EBADMSG;
+                        return -ERR_MSG_BODY;
+        return c.pos == c.end ? 0 : -ERR_MSG_BODY_LENGTH;
 }
 
 /* ---- header ---- */
@@ -232,8 +233,13 @@ static int parse_header(struct message *m)
         uint32_t fields_len;
         size_t total;
 
-        if (m->size < DBUS_MINIMUM_HEADER_SIZE || message_peek_size(p, &total) < 0 || total != m->size)
-                return -EBADMSG;
+        if (m->size < DBUS_MINIMUM_HEADER_SIZE)
+                return -ERR_MSG_SIZE;
+        int r = message_peek_size(p, &total);
+        if (r < 0)
+                return r;
+        if (total != m->size)
+                return -ERR_MSG_SIZE;
 
         m->big_endian = be;
         m->type = p[1];
@@ -246,42 +252,46 @@ static int parse_header(struct message *m)
 
         /* Type 0 is never valid; types above SIGNAL are unknown, which the spec says to ignore rather
          * than treat as a protocol violation, so they parse (the bus refuses to route them). */
-        if (m->type == MESSAGE_INVALID || m->serial == 0)
-                return -EBADMSG;
+        if (m->type == MESSAGE_INVALID)
+                return -ERR_MSG_TYPE;
+        if (m->serial == 0)
+                return -ERR_MSG_SERIAL;
 
         struct vctx c = {.data = p, .end = 16 + (size_t)fields_len, .pos = 16, .be = be, .n_fds = 0};
         unsigned seen = 0;
 
         while (c.pos < c.end) {
                 if (!v_align(&c, 8) || !v_need(&c, 1))
-                        return -EBADMSG;
+                        return -ERR_MSG_FIELD;
                 uint8_t code = p[c.pos++];
                 const char *vs;
                 size_t vl;
                 if (!v_string(&c, 'g', &vs, &vl) || !signature_validate_single(vs, vl))
-                        return -EBADMSG;
+                        return -ERR_MSG_FIELD;
 
                 if (code == FIELD_INVALID)
-                        return -EBADMSG;
+                        return -ERR_MSG_FIELD_CODE;
                 if (code > FIELD_MAX_KNOWN) {
                         /* Unknown fields are validated and then dropped by message_stamp(). */
                         const char *s = vs;
                         if (!v_value(&c, &s, 1))
-                                return -EBADMSG;
+                                return -ERR_MSG_FIELD;
                         continue;
                 }
-                if (vl != 1 || vs[0] != field_types[code] || (seen & (1u << code)))
-                        return -EBADMSG;
+                if (vl != 1 || vs[0] != field_types[code])
+                        return -ERR_MSG_FIELD_TYPE;
+                if (seen & (1u << code))
+                        return -ERR_MSG_FIELD_TWICE;
                 seen |= 1u << code;
 
                 if (field_types[code] == 'u') {
                         if (!v_align(&c, 4) || !v_need(&c, 4))
-                                return -EBADMSG;
+                                return -ERR_MSG_FIELD;
                         uint32_t v = wire_u32(p + c.pos, be);
                         c.pos += 4;
                         if (code == FIELD_REPLY_SERIAL) {
                                 if (v == 0)
-                                        return -EBADMSG;
+                                        return -ERR_MSG_REPLY_SERIAL;
                                 m->reply_serial = v;
                         } else {
                                 m->n_unix_fds = v;
@@ -292,34 +302,34 @@ static int parse_header(struct message *m)
                 const char *s;
                 size_t l;
                 if (!v_string(&c, field_types[code], &s, &l))
-                        return -EBADMSG;
+                        return -ERR_MSG_FIELD;
                 switch (code) {
                 case FIELD_PATH:
                         m->path = s;
                         break;
                 case FIELD_INTERFACE:
                         if (!dbus_validate_interface(s, l))
-                                return -EBADMSG;
+                                return -ERR_MSG_INTERFACE;
                         m->interface = s;
                         break;
                 case FIELD_MEMBER:
                         if (!dbus_validate_member(s, l))
-                                return -EBADMSG;
+                                return -ERR_MSG_MEMBER;
                         m->member = s;
                         break;
                 case FIELD_ERROR_NAME:
                         if (!dbus_validate_error_name(s, l))
-                                return -EBADMSG;
+                                return -ERR_MSG_ERROR_NAME;
                         m->error_name = s;
                         break;
                 case FIELD_DESTINATION:
                         if (!dbus_validate_bus_name(s, l))
-                                return -EBADMSG;
+                                return -ERR_MSG_BUS_NAME;
                         m->destination = s;
                         break;
                 case FIELD_SENDER:
                         if (!dbus_validate_bus_name(s, l))
-                                return -EBADMSG;
+                                return -ERR_MSG_BUS_NAME;
                         m->sender = s;
                         break;
                 case FIELD_SIGNATURE:
@@ -330,33 +340,33 @@ static int parse_header(struct message *m)
         /* Padding between the header fields and the body must be zeros too. */
         c.end = m->body_offset;
         if (!v_align(&c, 8))
-                return -EBADMSG;
+                return -ERR_MSG_PADDING;
 
         /* Required fields, "Message Types" in the spec. */
         switch (m->type) {
         case MESSAGE_METHOD_CALL:
                 if (!m->path || !m->member)
-                        return -EBADMSG;
+                        return -ERR_MSG_REQUIRED_FIELD;
                 break;
         case MESSAGE_SIGNAL:
                 if (!m->path || !m->interface || !m->member)
-                        return -EBADMSG;
+                        return -ERR_MSG_REQUIRED_FIELD;
                 break;
         case MESSAGE_ERROR:
                 if (!m->error_name || !m->reply_serial)
-                        return -EBADMSG;
+                        return -ERR_MSG_REQUIRED_FIELD;
                 break;
         case MESSAGE_METHOD_RETURN:
                 if (!m->reply_serial)
-                        return -EBADMSG;
+                        return -ERR_MSG_REQUIRED_FIELD;
                 break;
         }
         if (m->n_unix_fds > DBUS_MAXIMUM_UNIX_FDS)
-                return -EBADMSG;
+                return -ERR_MSG_UNIX_FDS;
         /* The spec reserves these for messages a library makes up locally; none may travel. */
         if (streq_ptr(m->path, "/org/freedesktop/DBus/Local") ||
             streq_ptr(m->interface, "org.freedesktop.DBus.Local"))
-                return -EBADMSG;
+                return -ERR_MSG_LOCAL;
         return 0;
 }
 
@@ -490,7 +500,7 @@ static int hdr_field_u32(struct hdr *h, uint8_t code, uint32_t v)
  * length, and its text with the NUL; a u32 field, 7 and 8. One allocation then holds the whole header. */
 static size_t hdr_size_bound(const struct hdr_fields *f)
 {
-        const char *strings[] = {f->path,   f->interface, f->member,   f->error_name,
+        const char *strings[] = {f->path,        f->interface, f->member,   f->error_name,
                                  f->destination, f->sender,    f->signature};
         size_t n = 16 + 2 * (7 + 8) + 7;
         for (size_t i = 0; i < ELEMENTSOF(strings); i++)
@@ -557,7 +567,8 @@ static struct hdr_fields hdr_fields_of(const struct message *m)
 
 /* A complete header in m's byte order for m's body, within the protocol's limits. On failure h->buf is
  * freed. */
-static int hdr_write_for(const struct message *m, const struct hdr_fields *f, struct hdr *h, size_t *sender_offset)
+static int hdr_write_for(const struct message *m, const struct hdr_fields *f, struct hdr *h,
+                         size_t *sender_offset)
 {
         *h = (struct hdr){.be = m->big_endian};
         int r = hdr_write(h, f, sender_offset);

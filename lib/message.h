@@ -110,13 +110,15 @@ struct message {
 };
 
 /* Read the fixed part of a header. Needs DBUS_MINIMUM_HEADER_SIZE bytes. On
- * success *total is the full message length. -EBADMSG if the header is
- * not one a valid message can have (bad byte order mark, version, lengths). */
+ * success *total is the full message length. -ERR_MSG_ENDIAN, _VERSION,
+ * _FIELDS_LENGTH or _TOO_LONG (errors.h) if the header is not one a valid
+ * message can have. */
 int message_peek_size(const uint8_t *p, size_t *total);
 
 /* Take ownership of data (size bytes, malloc'd) and validate header and
  * body completely. On failure data is freed and ret stays untouched.
- * Returns -EBADMSG for an invalid message, -ENOMEM. The file descriptors
+ * Returns -ERR_MSG_* (errors.h: the rule it breaks) for an invalid message,
+ * -ENOMEM. The file descriptors
  * announced in the UNIX_FDS field are attached afterwards by the reader of
  * the socket, with message_attach_fds(). */
 int message_new_from_data(uint8_t *data, size_t size, struct message **ret);

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "dbus-errors.h"
+#include "errors.h"
 #include "bridge-policy.h"
 #include "bridge.h"
 #include "client.h"
@@ -1235,10 +1236,18 @@ static void handle_caller_message(struct bridge *br, struct link *l, struct mess
 
 static void link_fail(struct bridge *br, struct link *l, int r)
 {
-        const char *why = r == -ECONNRESET                ? "the bus closed the connection"
-                          : r == -EACCES                  ? "the bus refused the connection"
-                          : r == -EBADMSG || r == -EPROTO ? "the bus sent something invalid"
-                                                          : strerror(-r);
+        char buf[512];
+        const char *why = buf;
+        if (r == -ECONNRESET)
+                why = "the bus closed the connection";
+        else if (r == -EACCES)
+                why = "the bus refused the connection";
+        else if (error_is_invalid_message(r))
+                snprintf(buf, sizeof(buf), "the bus sent an invalid message: %s", error_text(r));
+        else if (r == -EBADMSG || r == -EPROTO)
+                why = "the bus broke the protocol";
+        else
+                why = strerror(-r);
         if (l->kind == LINK_HOST || l->kind == LINK_CONTAINER) {
                 main_link_lost(br, l, why);
                 return;

@@ -421,7 +421,7 @@ static void test_big_message(void)
         CHECK_EQ(io_out_queue(&out, m, NULL), 0);
         CHECK_EQ(io_out_flush(&out, sv[0]), -EAGAIN);
         CHECK(io_in_read(&in, sv[1], scratch, sizeof(scratch), false) > 0);
-        CHECK_EQ(io_in_pop_message(&in, 1024 * 1024, &none), -EBADMSG);
+        CHECK_INVALID(io_in_pop_message(&in, 1024 * 1024, &none));
         CHECK(!none);
 
         message_unref(got[0]);
@@ -891,7 +891,7 @@ static void test_missing_fds(void)
                 CHECK_EQ(in.n_fds, sent_fds);
                 int r = io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &got);
                 if (sent_fds < 2) {
-                        CHECK_EQ(r, -EBADMSG);
+                        CHECK_INVALID(r);
                         CHECK(!got);
                 } else {
                         CHECK_EQ(r, 1);
@@ -918,7 +918,7 @@ static void test_bad_stream(void)
         socketpair_nb(sv);
         CHECK_EQ(write(sv[0], "GET / HTTP/1.1\r\n\r\n", 18), 18);
         CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), 18);
-        CHECK_EQ(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &m), -EBADMSG);
+        CHECK_INVALID(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &m));
         io_in_done(&in);
         close(sv[0]);
         close(sv[1]);
@@ -931,7 +931,7 @@ static void test_bad_stream(void)
         socketpair_nb(sv);
         CHECK_EQ(write(sv[0], w, n), (ssize_t)n);
         CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), (ssize_t)n);
-        CHECK_EQ(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &m), -EBADMSG);
+        CHECK_INVALID(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &m));
         CHECK(!m);
         message_unref(good);
         io_in_done(&in);
@@ -945,7 +945,7 @@ static void test_bad_stream(void)
         w = wire_bytes(good, &n);
         CHECK_EQ(write(sv[0], w, n), (ssize_t)n);
         CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), (ssize_t)n);
-        CHECK_EQ(io_in_pop_message(&in, n - 1, &m), -EBADMSG);
+        CHECK_INVALID(io_in_pop_message(&in, n - 1, &m));
         io_in_done(&in);
         CHECK_EQ(write(sv[0], w, n), (ssize_t)n);
         CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), (ssize_t)n);

@@ -83,6 +83,51 @@ static void test_call_and_reply(void)
         harness_done(&h);
 }
 
+/* A peer that sends an invalid message is disconnected, and the log line says which rule it broke. */
+static void test_invalid_message_is_logged_with_its_rule(void)
+{
+        struct harness h;
+        harness_init(&h);
+        struct client *c = harness_connect(&h);
+
+        struct msg_builder b;
+        msg_builder_init(&b, MESSAGE_METHOD_CALL, 7);
+        b.destination = "org.example.Nobody";
+        b.path = "/";
+        b.member = "Ping";
+        struct message *m;
+        CHECK_EQ(msg_builder_finish(&b, &m), 0);
+        uint8_t *raw = malloc(m->size);
+        CHECK(raw);
+        memcpy(raw, m->data, m->size);
+        memset(raw + 8, 0, 4); /* serial 0 */
+
+        char path[] = "/tmp/test-routing-log-XXXXXX";
+        int log_fd = mkstemp(path);
+        CHECK(log_fd >= 0);
+        unlink(path);
+        fflush(stderr);
+        int saved = dup(STDERR_FILENO);
+        CHECK(saved >= 0 && dup2(log_fd, STDERR_FILENO) >= 0);
+        CHECK_EQ(write(c->fd, raw, m->size), (ssize_t)m->size);
+        harness_settle(&h);
+        fflush(stderr);
+        CHECK(dup2(saved, STDERR_FILENO) >= 0);
+
+        char text[4096] = "";
+        CHECK(pread(log_fd, text, sizeof(text) - 1, 0) > 0);
+        CHECK(strstr(text, "disconnected: sent an invalid message: its serial is 0 (ERR_MSG_SERIAL)"));
+        struct message *none = NULL;
+        CHECK_EQ(harness_pump(&h, c, &none), -ECONNRESET);
+
+        close(log_fd);
+        close(saved);
+        free(raw);
+        message_unref(m);
+        client_free(c);
+        harness_done(&h);
+}
+
 /* A callee that disconnects owes its callers an answer: the bus gives NoReply. */
 static void test_callee_gone_means_noreply(void)
 {
@@ -182,6 +227,7 @@ int main(void)
         int failed = 0;
         RUN(test_call_and_reply);
         RUN(test_callee_gone_means_noreply);
+        RUN(test_invalid_message_is_logged_with_its_rule);
         RUN(test_out_of_memory_never_loses_a_call);
         return failed != 0;
 }

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errors.h"
+
 #define CHECK(expr)                                                                                         \
         do {                                                                                                \
                 if (!(expr)) {                                                                              \
@@ -19,6 +21,16 @@
                 if (a_ != b_) {                                                                             \
                         fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", __FILE__, __LINE__, #a,   \
                                 #b, a_, b_);                                                                \
+                        exit(1);                                                                            \
+                }                                                                                           \
+        } while (0)
+/* A received message refused for breaking a rule of the specification: one of errors.h's -ERR_MSG_*. */
+#define CHECK_INVALID(expr)                                                                                 \
+        do {                                                                                                \
+                int r_ = (expr);                                                                            \
+                if (!error_is_invalid_message(r_)) {                                                        \
+                        fprintf(stderr, "%s:%d: %s: %d is not an invalid-message code\n", __FILE__,         \
+                                __LINE__, #expr, r_);                                                       \
                         exit(1);                                                                            \
                 }                                                                                           \
         } while (0)
