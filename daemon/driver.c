@@ -68,6 +68,11 @@ static void reply_init(struct bus *b, struct peer *p, const struct message *call
         mb->sender = DRIVER_NAME;
 }
 
+static void append_s(struct msg_builder *mb, const char *s)
+{
+        msg_builder_append_basic(mb, 's', &s);
+}
+
 static int reply_send(struct bus *b, struct peer *p, const struct message *call, struct msg_builder *mb)
 {
         struct message *m;
@@ -81,6 +86,52 @@ static int reply_send(struct bus *b, struct peer *p, const struct message *call,
         routing_send_driver_message(b, p, m);
         message_unref(m);
         return 0;
+}
+
+/* A reply whose one argument is a container (an array, mostly): filled in, then reply_close_send(). */
+static void reply_open(struct bus *b, struct peer *p, const struct message *call, struct msg_builder *mb,
+                       char type, const char *contents)
+{
+        reply_init(b, p, call, mb);
+        msg_builder_open(mb, type, contents);
+}
+
+static int reply_close_send(struct bus *b, struct peer *p, const struct message *call,
+                            struct msg_builder *mb)
+{
+        msg_builder_close(mb);
+        return reply_send(b, p, call, mb);
+}
+
+/* A reply of names ("as") that begins with the bus's own, as dbus-daemon's lists do. */
+static void reply_init_names(struct bus *b, struct peer *p, const struct message *call,
+                             struct msg_builder *mb)
+{
+        reply_open(b, p, call, mb, 'a', "s");
+        append_s(mb, DRIVER_NAME);
+}
+
+/* A reply of basic values (msg_builder_append()'s signatures). */
+static int reply_values(struct bus *b, struct peer *p, const struct message *call, const char *sig, ...)
+{
+        struct msg_builder mb;
+        reply_init(b, p, call, &mb);
+        va_list ap;
+        va_start(ap, sig);
+        msg_builder_appendv(&mb, sig, ap);
+        va_end(ap);
+        return reply_send(b, p, call, &mb);
+}
+
+/* The bus name in m's "s" argument: 1 with *name, 0 when InvalidArgs was sent for it, or -EBADMSG. */
+static int read_name_arg(struct bus *b, struct peer *p, struct message *m, const char **name)
+{
+        if (message_read(m, "s", name) < 0)
+                return -EBADMSG;
+        if (!dbus_validate_bus_name(*name, strlen(*name)))
+                return routing_reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "Name \"%s\" is not valid",
+                                           *name);
+        return 1;
 }
 
 static int reply_empty(struct bus *b, struct peer *p, const struct message *call)
@@ -222,24 +273,36 @@ static void driver_view_subject(struct bus *b, const struct peer *viewer, const 
                 driver_view_creds(b, viewer, &b->self_creds, -1, false, v);
 }
 
-/* The peer a name refers to, or an error reply already sent (NULL). For org.freedesktop.DBus, *is_driver. */
-static struct peer *resolve_name_arg(struct bus *b, struct peer *p, struct message *m, const char *name,
-                                     const char *what, bool *is_driver)
+/*
+ * The peer that the name in m's "s" argument refers to, for a question about its `what`: 1 with *name and
+ * *ret (NULL for org.freedesktop.DBus, the bus itself); 0 when an error reply was sent instead (an invalid
+ * name, or one without an owner); -EBADMSG for a missing argument.
+ */
+static int name_arg_owner(struct bus *b, struct peer *p, struct message *m, const char *what,
+                          const char **name, struct peer **ret)
 {
-        *is_driver = false;
-        if (!dbus_validate_bus_name(name, strlen(name))) {
-                reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "Name \"%s\" is not valid", name);
-                return NULL;
-        }
-        if (streq(name, DRIVER_NAME)) {
-                *is_driver = true;
-                return NULL;
-        }
-        struct peer *q = names_find_peer(b, name);
-        if (!q || q->state == PEER_DEAD)
-                reply_error(b, p, m, DBUS_ERROR_NAME_HAS_NO_OWNER,
-                            "Could not get %s of name '%s': no such name", what, name);
-        return q;
+        *ret = NULL;
+        int r = read_name_arg(b, p, m, name);
+        if (r <= 0)
+                return r;
+        if (streq(*name, DRIVER_NAME))
+                return 1;
+        *ret = names_find_peer(b, *name);
+        if (!*ret || (*ret)->state == PEER_DEAD)
+                return reply_error(b, p, m, DBUS_ERROR_NAME_HAS_NO_OWNER,
+                                   "Could not get %s of name '%s': no such name", what, *name);
+        return 1;
+}
+
+/* The same, and that peer's credentials as p sees them (driver_view_subject()). */
+static int name_arg_view(struct bus *b, struct peer *p, struct message *m, const char *what, bool want_pidfd,
+                         const char **name, struct creds_view *v)
+{
+        struct peer *q;
+        int r = name_arg_owner(b, p, m, what, name, &q);
+        if (r > 0)
+                driver_view_subject(b, p, q, want_pidfd, v);
+        return r;
 }
 
 /* ---- org.freedesktop.DBus ---- */
@@ -312,12 +375,21 @@ static int check_name_arg(struct bus *b, struct peer *p, struct message *m, cons
         return 0;
 }
 
-static int reply_u(struct bus *b, struct peer *p, struct message *m, uint32_t v)
+/* LimitsExceeded for a limit that said no to p (r is -ERR_LIMIT_CONNECTION or -ERR_LIMIT_USER), naming the
+ * limit and its value as dbus-daemon does. */
+static int reply_limit_exceeded(struct bus *b, struct peer *p, struct message *m, int r, const char *more,
+                                const char *more_together, const char *connection_limit,
+                                int connection_value, const char *user_limit, int user_value)
 {
-        struct msg_builder mb;
-        reply_init(b, p, m, &mb);
-        msg_builder_append(&mb, "u", v);
-        return reply_send(b, p, m, &mb);
+        if (r == -ERR_LIMIT_CONNECTION)
+                return reply_error(
+                        b, p, m, DBUS_ERROR_LIMITS_EXCEEDED,
+                        "Connection \"%s\" is not allowed to %s (increase limits in configuration "
+                        "file if required; %s=%d)",
+                        p->unique_name, more, connection_limit, connection_value);
+        return reply_error(b, p, m, DBUS_ERROR_LIMITS_EXCEEDED,
+                           "The connections of uid %u together may not %s (%s=%d)", (unsigned)p->user->uid,
+                           more_together, user_limit, user_value);
 }
 
 static int method_request_name(struct bus *b, struct peer *p, struct message *m)
@@ -341,21 +413,15 @@ static int method_request_name(struct bus *b, struct peer *p, struct message *m)
                                    p->unique_name, name);
         struct name_change change;
         int r = names_request(b, p, name, flags, &result, &change);
-        if (r == -ERR_LIMIT_CONNECTION)
-                return reply_error(
-                        b, p, m, DBUS_ERROR_LIMITS_EXCEEDED,
-                        "Connection \"%s\" is not allowed to own more services (increase limits in "
-                        "configuration file if required; max_names_per_connection=%d)",
-                        p->unique_name, b->limits.max_names_per_connection);
-        if (r == -ERR_LIMIT_USER)
-                return reply_error(b, p, m, DBUS_ERROR_LIMITS_EXCEEDED,
-                                   "The connections of uid %u together may not own or queue for more "
-                                   "services (max_names_per_user=%d)",
-                                   (unsigned)p->user->uid, b->limits.max_names_per_user);
+        if (r == -ERR_LIMIT_CONNECTION || r == -ERR_LIMIT_USER)
+                return reply_limit_exceeded(b, p, m, r, "own more services",
+                                            "own or queue for more services", "max_names_per_connection",
+                                            b->limits.max_names_per_connection, "max_names_per_user",
+                                            b->limits.max_names_per_user);
         if (r < 0)
                 return r;
         driver_announce_name_change(b, &change);
-        return reply_u(b, p, m, result);
+        return reply_values(b, p, m, "u", result);
 }
 
 static int method_release_name(struct bus *b, struct peer *p, struct message *m)
@@ -371,78 +437,71 @@ static int method_release_name(struct bus *b, struct peer *p, struct message *m)
         if (r < 0)
                 return r;
         driver_announce_name_change(b, &change);
-        return reply_u(b, p, m, result);
+        return reply_values(b, p, m, "u", result);
+}
+
+static bool name_has_owner(const struct name *n)
+{
+        return names_primary_owner(n) != NULL;
+}
+
+static bool name_is_activatable(const struct name *n)
+{
+        return n->activatable != NULL;
+}
+
+/* The well-known names of the bus that keep() selects. */
+static void append_names(struct msg_builder *mb, struct bus *b, bool (*keep)(const struct name *n))
+{
+        struct hashmap_iter it;
+        struct name *n;
+        HASHMAP_FOREACH(n, b->names, it)
+        {
+                if (keep(n))
+                        append_s(mb, n->name);
+        }
 }
 
 static int method_list_names(struct bus *b, struct peer *p, struct message *m)
 {
         struct msg_builder mb;
-        reply_init(b, p, m, &mb);
-        msg_builder_open(&mb, 'a', "s");
-        const char *s = DRIVER_NAME;
-        msg_builder_append_basic(&mb, 's', &s);
+        reply_init_names(b, p, m, &mb);
         struct hashmap_iter it;
         struct peer *q;
         HASHMAP_FOREACH(q, b->peers_by_id, it)
         {
                 if (q->state != PEER_RUNNING)
                         continue;
-                s = q->unique_name;
-                msg_builder_append_basic(&mb, 's', &s);
+                append_s(&mb, q->unique_name);
         }
-        struct name *n;
-        HASHMAP_FOREACH(n, b->names, it)
-        {
-                if (!names_primary_owner(n))
-                        continue;
-                s = n->name;
-                msg_builder_append_basic(&mb, 's', &s);
-        }
-        msg_builder_close(&mb);
-        return reply_send(b, p, m, &mb);
+        append_names(&mb, b, name_has_owner);
+        return reply_close_send(b, p, m, &mb);
 }
 
 static int method_list_activatable_names(struct bus *b, struct peer *p, struct message *m)
 {
         struct msg_builder mb;
-        reply_init(b, p, m, &mb);
-        msg_builder_open(&mb, 'a', "s");
-        const char *s = DRIVER_NAME;
-        msg_builder_append_basic(&mb, 's', &s);
-        struct hashmap_iter it;
-        struct name *n;
-        HASHMAP_FOREACH(n, b->names, it)
-        {
-                if (!n->activatable)
-                        continue;
-                s = n->name;
-                msg_builder_append_basic(&mb, 's', &s);
-        }
-        msg_builder_close(&mb);
-        return reply_send(b, p, m, &mb);
+        reply_init_names(b, p, m, &mb);
+        append_names(&mb, b, name_is_activatable);
+        return reply_close_send(b, p, m, &mb);
 }
 
 static int method_name_has_owner(struct bus *b, struct peer *p, struct message *m)
 {
         const char *name;
-        if (message_read(m, "s", &name) < 0)
-                return -EBADMSG;
-        if (!dbus_validate_bus_name(name, strlen(name)))
-                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "Name \"%s\" is not valid", name);
+        int r = read_name_arg(b, p, m, &name);
+        if (r <= 0)
+                return r;
         bool has = streq(name, DRIVER_NAME) || names_find_peer(b, name) != NULL;
-        struct msg_builder mb;
-        reply_init(b, p, m, &mb);
-        msg_builder_append(&mb, "b", (int)has);
-        return reply_send(b, p, m, &mb);
+        return reply_values(b, p, m, "b", (int)has);
 }
 
 static int method_get_name_owner(struct bus *b, struct peer *p, struct message *m)
 {
         const char *name, *owner;
-        if (message_read(m, "s", &name) < 0)
-                return -EBADMSG;
-        if (!dbus_validate_bus_name(name, strlen(name)))
-                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "Name \"%s\" is not valid", name);
+        int r = read_name_arg(b, p, m, &name);
+        if (r <= 0)
+                return r;
         if (streq(name, DRIVER_NAME)) {
                 owner = DRIVER_NAME;
         } else {
@@ -452,25 +511,19 @@ static int method_get_name_owner(struct bus *b, struct peer *p, struct message *
                                            "Could not get owner of name '%s': no such name", name);
                 owner = q->unique_name;
         }
-        struct msg_builder mb;
-        reply_init(b, p, m, &mb);
-        msg_builder_append(&mb, "s", owner);
-        return reply_send(b, p, m, &mb);
+        return reply_values(b, p, m, "s", owner);
 }
 
 static int method_list_queued_owners(struct bus *b, struct peer *p, struct message *m)
 {
         const char *name;
-        if (message_read(m, "s", &name) < 0)
-                return -EBADMSG;
-        if (!dbus_validate_bus_name(name, strlen(name)))
-                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "Name \"%s\" is not valid", name);
+        int r = read_name_arg(b, p, m, &name);
+        if (r <= 0)
+                return r;
         struct msg_builder mb;
-        reply_init(b, p, m, &mb);
-        msg_builder_open(&mb, 'a', "s");
+        reply_open(b, p, m, &mb, 'a', "s");
         if (streq(name, DRIVER_NAME)) {
-                const char *s = DRIVER_NAME;
-                msg_builder_append_basic(&mb, 's', &s);
+                append_s(&mb, DRIVER_NAME);
         } else if (name[0] == ':') {
                 struct peer *q = names_find_peer(b, name);
                 if (!q) {
@@ -478,8 +531,7 @@ static int method_list_queued_owners(struct bus *b, struct peer *p, struct messa
                         return reply_error(b, p, m, DBUS_ERROR_NAME_HAS_NO_OWNER,
                                            "Could not get owners of name '%s': no such name", name);
                 }
-                const char *s = q->unique_name;
-                msg_builder_append_basic(&mb, 's', &s);
+                append_s(&mb, q->unique_name);
         } else {
                 struct name *n = names_get(b, name);
                 if (!n || list_empty(&n->owners)) {
@@ -490,12 +542,10 @@ static int method_list_queued_owners(struct bus *b, struct peer *p, struct messa
                 struct name_owner *o;
                 list_for_each_entry(o, &n->owners, name_link)
                 {
-                        const char *s = o->peer->unique_name;
-                        msg_builder_append_basic(&mb, 's', &s);
+                        append_s(&mb, o->peer->unique_name);
                 }
         }
-        msg_builder_close(&mb);
-        return reply_send(b, p, m, &mb);
+        return reply_close_send(b, p, m, &mb);
 }
 
 static int method_start_service_by_name(struct bus *b, struct peer *p, struct message *m)
@@ -507,7 +557,7 @@ static int method_start_service_by_name(struct bus *b, struct peer *p, struct me
         if (!dbus_validate_bus_name(name, strlen(name)))
                 return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "Name \"%s\" is not valid", name);
         if (streq(name, DRIVER_NAME) || names_find_peer(b, name))
-                return reply_u(b, p, m, 2); /* DBUS_START_REPLY_ALREADY_RUNNING */
+                return reply_values(b, p, m, "u", 2); /* DBUS_START_REPLY_ALREADY_RUNNING */
         if (!activation_is_activatable(b, name))
                 return reply_error(b, p, m, DBUS_ERROR_SERVICE_UNKNOWN,
                                    "The name %s was not provided by any .service files", name);
@@ -559,17 +609,11 @@ static int method_add_match(struct bus *b, struct peer *p, struct message *m)
         if (r == -E2BIG)
                 return reply_error(b, p, m, DBUS_ERROR_LIMITS_EXCEEDED, "%s",
                                    err[0] ? err : "Match rule is too long");
-        if (r == -ERR_LIMIT_CONNECTION)
-                return reply_error(
-                        b, p, m, DBUS_ERROR_LIMITS_EXCEEDED,
-                        "Connection \"%s\" is not allowed to add more match rules (increase limits "
-                        "in configuration file if required; max_match_rules_per_connection=%d)",
-                        p->unique_name, b->limits.max_match_rules_per_connection);
-        if (r == -ERR_LIMIT_USER)
-                return reply_error(b, p, m, DBUS_ERROR_LIMITS_EXCEEDED,
-                                   "The connections of uid %u together may not add more match rules "
-                                   "(max_match_rules_per_user=%d)",
-                                   (unsigned)p->user->uid, b->limits.max_match_rules_per_user);
+        if (r == -ERR_LIMIT_CONNECTION || r == -ERR_LIMIT_USER)
+                return reply_limit_exceeded(b, p, m, r, "add more match rules", "add more match rules",
+                                            "max_match_rules_per_connection",
+                                            b->limits.max_match_rules_per_connection,
+                                            "max_match_rules_per_user", b->limits.max_match_rules_per_user);
         if (r < 0)
                 return r;
         return reply_empty(b, p, m);
@@ -595,34 +639,26 @@ static int method_remove_match(struct bus *b, struct peer *p, struct message *m)
 static int method_get_connection_unix_user(struct bus *b, struct peer *p, struct message *m)
 {
         const char *name;
-        bool drv;
-        if (message_read(m, "s", &name) < 0)
-                return -EBADMSG;
-        struct peer *q = resolve_name_arg(b, p, m, name, "UID", &drv);
-        if (!q && !drv)
-                return 0;
         struct creds_view v;
-        driver_view_subject(b, p, q, false, &v);
-        return reply_u(b, p, m, v.uid);
+        int r = name_arg_view(b, p, m, "UID", false, &name, &v);
+        if (r <= 0)
+                return r;
+        return reply_values(b, p, m, "u", v.uid);
 }
 
 static int method_get_connection_unix_process_id(struct bus *b, struct peer *p, struct message *m)
 {
         const char *name;
-        bool drv;
-        if (message_read(m, "s", &name) < 0)
-                return -EBADMSG;
-        struct peer *q = resolve_name_arg(b, p, m, name, "PID", &drv);
-        if (!q && !drv)
-                return 0;
         struct creds_view v;
-        driver_view_subject(b, p, q, false, &v);
+        int r = name_arg_view(b, p, m, "PID", false, &name, &v);
+        if (r <= 0)
+                return r;
         /* Known to the bus but not visible to the caller is 0, as SO_PEERCRED says it; unknown to the
          * bus is an error, as with dbus-daemon. */
         if (!v.pid_known)
                 return reply_error(b, p, m, DBUS_ERROR_UNIX_PROCESS_ID_UNKNOWN,
                                    "Could not determine PID for '%s'", name);
-        return reply_u(b, p, m, (uint32_t)v.pid);
+        return reply_values(b, p, m, "u", (uint32_t)v.pid);
 }
 
 static void append_dict_u(struct msg_builder *mb, const char *key, uint32_t v)
@@ -633,24 +669,18 @@ static void append_dict_u(struct msg_builder *mb, const char *key, uint32_t v)
 static int method_get_connection_credentials(struct bus *b, struct peer *p, struct message *m)
 {
         const char *name;
-        bool drv;
-        if (message_read(m, "s", &name) < 0)
-                return -EBADMSG;
-        struct peer *q = resolve_name_arg(b, p, m, name, "credentials", &drv);
-        if (!q && !drv)
-                return 0;
-
         struct creds_view v;
-        driver_view_subject(b, p, q, true, &v);
+        int r = name_arg_view(b, p, m, "credentials", true, &name, &v);
+        if (r <= 0)
+                return r;
 
         struct msg_builder mb;
-        reply_init(b, p, m, &mb);
-        msg_builder_open(&mb, 'a', "{sv}");
+        reply_open(b, p, m, &mb, 'a', "{sv}");
         append_dict_u(&mb, "UnixUserID", v.uid);
         if (v.groups) {
                 const char *key = "UnixGroupIDs";
                 msg_builder_open(&mb, '{', "sv");
-                msg_builder_append_basic(&mb, 's', &key);
+                append_s(&mb, key);
                 msg_builder_open(&mb, 'v', "au");
                 msg_builder_open(&mb, 'a', "u");
                 for (size_t i = 0; i < v.n_groups; i++) {
@@ -667,7 +697,7 @@ static int method_get_connection_credentials(struct bus *b, struct peer *p, stru
         if (pidfd >= 0 && p->unix_fds) {
                 const char *key = "ProcessFD";
                 msg_builder_open(&mb, '{', "sv");
-                msg_builder_append_basic(&mb, 's', &key);
+                append_s(&mb, key);
                 msg_builder_open(&mb, 'v', "h");
                 msg_builder_append_basic(&mb, 'h', &pidfd);
                 msg_builder_close(&mb);
@@ -676,7 +706,7 @@ static int method_get_connection_credentials(struct bus *b, struct peer *p, stru
         if (v.seclabel) {
                 const char *key = "LinuxSecurityLabel";
                 msg_builder_open(&mb, '{', "sv");
-                msg_builder_append_basic(&mb, 's', &key);
+                append_s(&mb, key);
                 msg_builder_open(&mb, 'v', "ay");
                 msg_builder_open(&mb, 'a', "y");
                 /* The label including its trailing NUL, as dbus-daemon sends it. */
@@ -690,34 +720,30 @@ static int method_get_connection_credentials(struct bus *b, struct peer *p, stru
                 msg_builder_close(&mb);
                 msg_builder_close(&mb);
         }
-        msg_builder_close(&mb);
-        return reply_send(b, p, m, &mb);
+        return reply_close_send(b, p, m, &mb);
+}
+
+/* What no peer's is known here (no audit, no SELinux): the name is checked, then the error dbus-daemon
+ * answers when the facility is not in use. */
+static int reply_not_known(struct bus *b, struct peer *p, struct message *m, const char *what,
+                           const char *error)
+{
+        const char *name;
+        struct peer *q;
+        int r = name_arg_owner(b, p, m, what, &name, &q);
+        if (r <= 0)
+                return r;
+        return reply_error(b, p, m, error, "Could not determine %s for '%s'", what, name);
 }
 
 static int method_get_adt_audit_session_data(struct bus *b, struct peer *p, struct message *m)
 {
-        const char *name;
-        bool drv;
-        if (message_read(m, "s", &name) < 0)
-                return -EBADMSG;
-        if (!resolve_name_arg(b, p, m, name, "audit session data", &drv) && !drv)
-                return 0;
-        return reply_error(b, p, m, DBUS_ERROR_ADT_AUDIT_DATA_UNKNOWN,
-                           "Could not determine audit session data for '%s'", name);
+        return reply_not_known(b, p, m, "audit session data", DBUS_ERROR_ADT_AUDIT_DATA_UNKNOWN);
 }
 
 static int method_get_connection_selinux_security_context(struct bus *b, struct peer *p, struct message *m)
 {
-        const char *name;
-        bool drv;
-        if (message_read(m, "s", &name) < 0)
-                return -EBADMSG;
-        struct peer *q = resolve_name_arg(b, p, m, name, "security context", &drv);
-        if (!q && !drv)
-                return 0;
-        /* No SELinux here: dbus-daemon answers this error when it is not in use. */
-        return reply_error(b, p, m, DBUS_ERROR_SELINUX_SECURITY_CONTEXT_UNKNOWN,
-                           "Could not determine security context for '%s'", name);
+        return reply_not_known(b, p, m, "security context", DBUS_ERROR_SELINUX_SECURITY_CONTEXT_UNKNOWN);
 }
 
 static int method_reload_config(struct bus *b, struct peer *p, struct message *m)
@@ -731,10 +757,7 @@ static int method_reload_config(struct bus *b, struct peer *p, struct message *m
 
 static int method_get_id(struct bus *b, struct peer *p, struct message *m)
 {
-        struct msg_builder mb;
-        reply_init(b, p, m, &mb);
-        msg_builder_append(&mb, "s", b->guid);
-        return reply_send(b, p, m, &mb);
+        return reply_values(b, p, m, "s", b->guid);
 }
 
 /* ---- Peer ---- */
@@ -792,13 +815,12 @@ static int method_properties_get_all(struct bus *b, struct peer *p, struct messa
         if (message_read(m, "s", &iface) < 0)
                 return -EBADMSG;
         struct msg_builder mb;
-        reply_init(b, p, m, &mb);
-        msg_builder_open(&mb, 'a', "{sv}");
+        reply_open(b, p, m, &mb, 'a', "{sv}");
         if (streq(iface, DRIVER_INTERFACE) || iface[0] == 0) {
                 for (unsigned i = 0; i < 2; i++) {
                         const char *k = i == 0 ? "Features" : "Interfaces";
                         msg_builder_open(&mb, '{', "sv");
-                        msg_builder_append_basic(&mb, 's', &k);
+                        append_s(&mb, k);
                         append_property(&mb, k);
                         msg_builder_close(&mb);
                 }
@@ -811,8 +833,7 @@ static int method_properties_get_all(struct bus *b, struct peer *p, struct messa
                 return reply_error(b, p, m, DBUS_ERROR_UNKNOWN_INTERFACE, "Interface \"%s\" does not exist",
                                    iface);
         }
-        msg_builder_close(&mb);
-        return reply_send(b, p, m, &mb);
+        return reply_close_send(b, p, m, &mb);
 }
 
 static int method_properties_set(struct bus *b, struct peer *p, struct message *m)
@@ -915,10 +936,7 @@ static int method_introspect(struct bus *b, struct peer *p, struct message *m)
         if (!xml)
                 return -ENOMEM;
 
-        struct msg_builder mb;
-        reply_init(b, p, m, &mb);
-        msg_builder_append(&mb, "s", xml);
-        return reply_send(b, p, m, &mb);
+        return reply_values(b, p, m, "s", xml);
 }
 
 /* ---- Monitoring ---- */
@@ -1007,8 +1025,7 @@ static int method_get_stats(struct bus *b, struct peer *p, struct message *m)
         if (r <= 0)
                 return r;
         struct msg_builder mb;
-        reply_init(b, p, m, &mb);
-        msg_builder_open(&mb, 'a', "{sv}");
+        reply_open(b, p, m, &mb, 'a', "{sv}");
         append_dict_s_u(&mb, "Serial", b->driver_serial);
         append_dict_s_u(&mb, "ActiveConnections", b->n_peers_connected);
         append_dict_s_u(&mb, "IncompleteConnections", b->n_peers_authenticating);
@@ -1017,26 +1034,22 @@ static int method_get_stats(struct bus *b, struct peer *p, struct message *m)
         append_dict_s_u(&mb, "ListMemPoolUsedBytes", 0);
         append_dict_s_u(&mb, "ListMemPoolCachedBytes", 0);
         append_dict_s_u(&mb, "ListMemPoolAllocatedBytes", 0);
-        msg_builder_close(&mb);
-        return reply_send(b, p, m, &mb);
+        return reply_close_send(b, p, m, &mb);
 }
 
 static int method_get_connection_stats(struct bus *b, struct peer *p, struct message *m)
 {
         const char *name;
-        bool drv;
+        struct peer *q;
         int r = refuse_unless_privileged(b, p, m);
         if (r <= 0)
                 return r;
-        if (message_read(m, "s", &name) < 0)
-                return -EBADMSG;
-        struct peer *q = resolve_name_arg(b, p, m, name, "statistics", &drv);
-        if (!q) {
-                if (drv)
-                        return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS,
-                                           "Cannot get statistics of the bus driver");
-                return 0;
-        }
+        r = name_arg_owner(b, p, m, "statistics", &name, &q);
+        if (r <= 0)
+                return r;
+        if (!q)
+                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS,
+                                   "Cannot get statistics of the bus driver");
         size_t n_names = 0, n_rules = 0;
         struct name_owner *o;
         list_for_each_entry(o, &q->names, peer_link) n_names++;
@@ -1046,15 +1059,14 @@ static int method_get_connection_stats(struct bus *b, struct peer *p, struct mes
         driver_view_subject(b, p, q, false, &v);
 
         struct msg_builder mb;
-        reply_init(b, p, m, &mb);
-        msg_builder_open(&mb, 'a', "{sv}");
+        reply_open(b, p, m, &mb, 'a', "{sv}");
         append_dict_s_u(&mb, "Serial", b->driver_serial);
         {
                 const char *k = "UniqueName", *un = q->unique_name;
                 msg_builder_open(&mb, '{', "sv");
-                msg_builder_append_basic(&mb, 's', &k);
+                append_s(&mb, k);
                 msg_builder_open(&mb, 'v', "s");
-                msg_builder_append_basic(&mb, 's', &un);
+                append_s(&mb, un);
                 msg_builder_close(&mb);
                 msg_builder_close(&mb);
         }
@@ -1068,8 +1080,7 @@ static int method_get_connection_stats(struct bus *b, struct peer *p, struct mes
         append_dict_s_u(&mb, "PendingReplies", q->n_replies_waiting);
         append_dict_s_u(&mb, "UnixUserID", v.uid);
         append_dict_s_u(&mb, "ProcessID", (uint32_t)v.pid);
-        msg_builder_close(&mb);
-        return reply_send(b, p, m, &mb);
+        return reply_close_send(b, p, m, &mb);
 }
 
 static int method_get_all_match_rules(struct bus *b, struct peer *p, struct message *m)
@@ -1078,17 +1089,15 @@ static int method_get_all_match_rules(struct bus *b, struct peer *p, struct mess
         if (r <= 0)
                 return r;
         struct msg_builder mb;
-        reply_init(b, p, m, &mb);
-        msg_builder_open(&mb, 'a', "{sas}");
+        reply_open(b, p, m, &mb, 'a', "{sas}");
         struct hashmap_iter it;
         struct peer *q;
         HASHMAP_FOREACH(q, b->peers_by_id, it)
         {
                 if (list_empty(&q->matches))
                         continue;
-                const char *s = q->unique_name;
                 msg_builder_open(&mb, '{', "sas");
-                msg_builder_append_basic(&mb, 's', &s);
+                append_s(&mb, q->unique_name);
                 msg_builder_open(&mb, 'a', "s");
                 struct match_rule *rule;
                 list_for_each_entry(rule, &q->matches, owner_link)
@@ -1099,13 +1108,12 @@ static int method_get_all_match_rules(struct bus *b, struct peer *p, struct mess
                                 return -ENOMEM;
                         }
                         for (unsigned i = 0; i < rule->n_refs; i++)
-                                msg_builder_append_basic(&mb, 's', &text);
+                                append_s(&mb, text);
                 }
                 msg_builder_close(&mb);
                 msg_builder_close(&mb);
         }
-        msg_builder_close(&mb);
-        return reply_send(b, p, m, &mb);
+        return reply_close_send(b, p, m, &mb);
 }
 
 /* ---- org.nsbus.Container1: what a container bus tells its bridge ---- */
@@ -1143,12 +1151,10 @@ static int method_container_get_bridge_key(struct bus *b, struct peer *p, struct
                 return reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
                                    "%s.GetBridgeKey is only for the host's root", CONTAINER_INTERFACE);
         struct msg_builder mb;
-        reply_init(b, p, m, &mb);
-        msg_builder_open(&mb, 'a', "y");
+        reply_open(b, p, m, &mb, 'a', "y");
         for (size_t i = 0; i < sizeof(b->container->bridge_key); i++)
                 msg_builder_append_basic(&mb, 'y', &b->container->bridge_key[i]);
-        msg_builder_close(&mb);
-        return reply_send(b, p, m, &mb);
+        return reply_close_send(b, p, m, &mb);
 }
 
 /* ClaimBridge(ay key): a connection on host.sock with the bridge's identity (the container's mapped root

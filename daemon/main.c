@@ -14,6 +14,7 @@
 
 #include "activation.h"
 #include "bus.h"
+#include "cli.h"
 #include "listener.h"
 #include "settings.h"
 #include "log.h"
@@ -141,7 +142,6 @@ enum {
         ARG_SYSLOG_ONLY,
         ARG_NOSYSLOG,
         ARG_INTROSPECT,
-        ARG_VERSION,
         ARG_SYSTEMD_ACTIVATION,
         ARG_READY_EVENT_FD,
         ARG_CONTAINER_PID,
@@ -229,15 +229,8 @@ static int parse_bus_arg(int c, int argc, char **argv, struct args *a)
                 fprintf(stderr, "nsbusd: --introspect: call org.freedesktop.DBus.Introspectable.Introspect "
                                 "on a running bus instead\n");
                 return -EINVAL;
-        case ARG_VERSION:
-                printf("nsbusd %s\n", NSBUS_VERSION);
-                return 0;
-        case 'h':
-                usage(stdout);
-                return 0;
         default:
-                usage(stderr);
-                return -EINVAL;
+                return cli_common_option(c, "nsbusd", usage);
         }
 }
 
@@ -257,7 +250,7 @@ static int parse_args(int argc, char **argv, struct args *a)
                 {"syslog-only", no_argument, NULL, ARG_SYSLOG_ONLY},
                 {"nosyslog", no_argument, NULL, ARG_NOSYSLOG},
                 {"introspect", no_argument, NULL, ARG_INTROSPECT},
-                {"version", no_argument, NULL, ARG_VERSION},
+                {"version", no_argument, NULL, CLI_ARG_VERSION},
                 {"systemd-activation", no_argument, NULL, ARG_SYSTEMD_ACTIVATION},
                 {"ready-event-fd", required_argument, NULL, ARG_READY_EVENT_FD},
                 {"container-pid", required_argument, NULL, ARG_CONTAINER_PID},

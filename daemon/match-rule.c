@@ -183,22 +183,6 @@ static uint8_t match_rule_type_from_string(const char *s)
         return MESSAGE_INVALID;
 }
 
-static const char *match_rule_type_to_string(uint8_t type)
-{
-        switch (type) {
-        case MESSAGE_METHOD_CALL:
-                return "method_call";
-        case MESSAGE_METHOD_RETURN:
-                return "method_return";
-        case MESSAGE_ERROR:
-                return "error";
-        case MESSAGE_SIGNAL:
-                return "signal";
-        default:
-                return "invalid";
-        }
-}
-
 static bool match_rule_is_bus_name_initial(char c)
 {
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c == '-';
@@ -613,7 +597,7 @@ char *match_rule_keys_to_string(const struct match_rule_keys *k)
         /* dbus-daemon's order: type, interface, member, path, path_namespace, sender, destination,
          * eavesdrop (only when true), then the arguments by index. */
         if (k->type != MESSAGE_INVALID)
-                match_rule_print_key(f, &first, "type", match_rule_type_to_string(k->type));
+                match_rule_print_key(f, &first, "type", message_type_to_string(k->type));
         if (k->interface)
                 match_rule_print_key(f, &first, "interface", k->interface);
         if (k->member)

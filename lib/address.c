@@ -53,17 +53,6 @@ static bool address_is_key_char(char c)
                c == '_';
 }
 
-static int address_hex_value(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 void address_free(struct address *a)
 {
         if (!a)
@@ -109,8 +98,8 @@ static int address_unescape(const char *str, size_t off, const char *s, size_t n
                                 errbuf, errlen, -EINVAL,
                                 "address '%s': byte 0x%02x at offset %zu should have been escaped", str,
                                 (unsigned char)s[i], off + i);
-                int hi = i + 2 < n ? address_hex_value(s[i + 1]) : -1;
-                int lo = i + 2 < n ? address_hex_value(s[i + 2]) : -1;
+                int hi = i + 2 < n ? hex_digit_value(s[i + 1]) : -1;
+                int lo = i + 2 < n ? hex_digit_value(s[i + 2]) : -1;
                 if (hi < 0 || lo < 0)
                         return address_fail(
                                 errbuf, errlen, -EINVAL,
@@ -135,7 +124,7 @@ static bool address_is_guid(const char *s)
         if (n != 32)
                 return false;
         for (size_t i = 0; i < n; i++)
-                if (address_hex_value(s[i]) < 0)
+                if (hex_digit_value(s[i]) < 0)
                         return false;
         return true;
 }

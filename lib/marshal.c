@@ -451,6 +451,13 @@ int msg_builder_append(struct msg_builder *b, const char *sig, ...)
 {
         va_list ap;
         va_start(ap, sig);
+        int r = msg_builder_appendv(b, sig, ap);
+        va_end(ap);
+        return r;
+}
+
+int msg_builder_appendv(struct msg_builder *b, const char *sig, va_list ap)
+{
         for (const char *t = sig; *t && !b->error; t++) {
                 union {
                         uint8_t y;
@@ -506,7 +513,6 @@ int msg_builder_append(struct msg_builder *b, const char *sig, ...)
                 }
                 msg_builder_append_basic(b, *t, &v);
         }
-        va_end(ap);
         return b->error;
 }
 

@@ -11,6 +11,8 @@
  */
 #pragma once
 
+#include <stdarg.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -244,6 +246,7 @@ void msg_builder_init(struct msg_builder *b, uint8_t type, uint32_t serial);
 /* Append arguments: basic types by value ('s','o','g' as const char *), "as" as const char *const *,
  * NULL-terminated. For anything else use msg_builder_open/close and msg_builder_append_basic. */
 int msg_builder_append(struct msg_builder *b, const char *sig, ...);
+int msg_builder_appendv(struct msg_builder *b, const char *sig, va_list ap);
 int msg_builder_append_basic(struct msg_builder *b, char type, const void *value);
 int msg_builder_open(struct msg_builder *b, char type, const char *contents);
 int msg_builder_close(struct msg_builder *b);

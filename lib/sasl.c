@@ -53,17 +53,6 @@ static void sasl_reply_line(struct sasl_reply *r, const char *a, const char *b)
         sasl_reply_append(r, "\r\n");
 }
 
-static int sasl_hex_value(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /*
  * Decode the whole of hex (it must be valid even where it does not fit) and
  * store up to out_size bytes. Returns the full decoded length or -EINVAL.
@@ -73,7 +62,7 @@ static ssize_t sasl_decode_hex(const char *hex, size_t n, char *out, size_t out_
         if (n % 2)
                 return -EINVAL;
         for (size_t i = 0; i < n; i += 2) {
-                int hi = sasl_hex_value(hex[i]), lo = sasl_hex_value(hex[i + 1]);
+                int hi = hex_digit_value(hex[i]), lo = hex_digit_value(hex[i + 1]);
                 if (hi < 0 || lo < 0)
                         return -EINVAL;
                 if (i / 2 < out_size)

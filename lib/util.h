@@ -147,6 +147,18 @@ static inline int greedy_realloc(void **p, size_t *allocated, size_t need, size_
 #define GREEDY_REALLOC(array, allocated, need)                                                              \
         greedy_realloc((void **)&(array), &(allocated), (need), sizeof((array)[0]))
 
+/* The value of a hexadecimal digit, either case; -1 for anything else. */
+static inline int hex_digit_value(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
 static inline uint64_t now_usec(void)
 {
         struct timespec ts;

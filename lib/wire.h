@@ -67,27 +67,11 @@ static inline unsigned wire_alignment(char t)
         }
 }
 
-/* Size of a fixed-size basic type, 0 for everything else. */
+/* Size of a fixed-size basic type (its alignment: every one is aligned to its size), 0 for everything
+ * else. */
 static inline unsigned wire_fixed_size(char t)
 {
-        switch (t) {
-        case 'y':
-                return 1;
-        case 'n':
-        case 'q':
-                return 2;
-        case 'b':
-        case 'i':
-        case 'u':
-        case 'h':
-                return 4;
-        case 'x':
-        case 't':
-        case 'd':
-                return 8;
-        default:
-                return 0;
-        }
+        return t && strchr("ynqbiuhxtd", t) ? wire_alignment(t) : 0;
 }
 
 static inline bool wire_is_basic(char t)

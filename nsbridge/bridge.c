@@ -38,6 +38,7 @@
 #include "bridge-policy.h"
 #include "bridge.h"
 #include "client.h"
+#include "container1.h"
 #include "event.h"
 #include "hashmap.h"
 #include "list.h"
@@ -327,11 +328,7 @@ static int64_t link_claim_bridge(struct link *l)
 {
         const struct bridge_options *o = l->br->o;
         struct msg_builder b;
-        msg_builder_init(&b, MESSAGE_METHOD_CALL, client_next_serial(l->c));
-        b.destination = DRIVER_NAME;
-        b.path = DRIVER_PATH;
-        b.interface = "org.nsbus.Container1";
-        b.member = "ClaimBridge";
+        container1_call_init(&b, client_next_serial(l->c), "ClaimBridge");
         msg_builder_open(&b, 'a', "y");
         for (size_t i = 0; i < o->bridge_key_len; i++)
                 msg_builder_append_basic(&b, 'y', &o->bridge_key[i]);
@@ -862,11 +859,7 @@ static void export_link_set_creds(struct bridge *br, const char *caller, struct 
         }
 
         struct msg_builder b;
-        msg_builder_init(&b, MESSAGE_METHOD_CALL, client_next_serial(cl->c));
-        b.destination = DRIVER_NAME;
-        b.path = DRIVER_PATH;
-        b.interface = "org.nsbus.Container1";
-        b.member = "SetProxiedCredentials";
+        container1_call_init(&b, client_next_serial(cl->c), "SetProxiedCredentials");
         msg_builder_open(&b, 'a', "{sv}");
 
         struct msg_reader r;

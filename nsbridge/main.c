@@ -24,7 +24,9 @@
 #include "address.h"
 #include "bridge-policy.h"
 #include "bridge.h"
+#include "cli.h"
 #include "client.h"
+#include "container1.h"
 #include "log.h"
 #include "nsview.h"
 #include "sandbox.h"
@@ -92,11 +94,7 @@ static int read_idmap(struct msg_reader *r, struct idmap *map)
 static int bootstrap_call(struct client *c, const char *member, struct message **ret)
 {
         struct msg_builder b;
-        msg_builder_init(&b, MESSAGE_METHOD_CALL, client_next_serial(c));
-        b.destination = DRIVER_NAME;
-        b.path = DRIVER_PATH;
-        b.interface = "org.nsbus.Container1";
-        b.member = member;
+        container1_call_init(&b, client_next_serial(c), member);
         struct message *call;
         int r = msg_builder_finish(&b, &call);
         if (r < 0)
@@ -221,15 +219,7 @@ static int sandbox_check(void)
  * (said on stderr). */
 static int parse_args(int argc, char **argv, struct bridge_options *o, const char **policy_file)
 {
-        enum {
-                ARG_HOST = 0x100,
-                ARG_CONTAINER,
-                ARG_POLICY,
-                ARG_NAME,
-                ARG_MAX_HOST_LINKS,
-                ARG_VERBOSE,
-                ARG_VERSION
-        };
+        enum { ARG_HOST = 0x100, ARG_CONTAINER, ARG_POLICY, ARG_NAME, ARG_MAX_HOST_LINKS, ARG_VERBOSE };
         static const struct option options[] = {
                 {"host-bus", required_argument, NULL, ARG_HOST},
                 {"container-bus", required_argument, NULL, ARG_CONTAINER},
@@ -237,7 +227,7 @@ static int parse_args(int argc, char **argv, struct bridge_options *o, const cha
                 {"name", required_argument, NULL, ARG_NAME},
                 {"max-host-links", required_argument, NULL, ARG_MAX_HOST_LINKS},
                 {"verbose", no_argument, NULL, ARG_VERBOSE},
-                {"version", no_argument, NULL, ARG_VERSION},
+                {"version", no_argument, NULL, CLI_ARG_VERSION},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
@@ -272,15 +262,8 @@ static int parse_args(int argc, char **argv, struct bridge_options *o, const cha
                 case ARG_VERBOSE:
                         o->verbose = true;
                         break;
-                case ARG_VERSION:
-                        printf("nsbridge %s\n", NSBUS_VERSION);
-                        return 0;
-                case 'h':
-                        usage(stdout);
-                        return 0;
                 default:
-                        usage(stderr);
-                        return -EINVAL;
+                        return cli_common_option(c, "nsbridge", usage);
                 }
         }
         if (optind < argc || !o->host_address || !o->container_address || !*policy_file) {
