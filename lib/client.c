@@ -198,24 +198,38 @@ int client_receive(struct client *c, uint8_t *scratch, size_t scratch_size, bool
         }
 }
 
-/* One blocking call: the client's socket and a deadline on a loop of their own. */
+/* Blocking calls: the client's socket and a deadline on a loop of their own. */
 struct client_wait {
         struct event_source source;
         struct event_timer deadline;
         struct client *c;
-        uint32_t serial;
-        struct message *reply;
-        int r; /* 1: done */
+        struct message **calls, **replies;
+        size_t n, n_left;
+        size_t hint; /* the bus answers in order, mostly: where the next reply is looked for first */
+        int r;       /* 1: all answered */
         uint8_t scratch[64 * 1024];
 };
+
+/* The call m answers, or n. */
+static size_t client_wait_find(struct client_wait *w, const struct message *m)
+{
+        for (size_t k = 0; k < w->n; k++) {
+                size_t i = (w->hint + k) % w->n;
+                if (w->calls[i]->serial == m->reply_serial && !w->replies[i]) {
+                        w->hint = i + 1;
+                        return i;
+                }
+        }
+        return w->n;
+}
 
 static void client_wait_io(struct event_source *s, uint32_t events)
 {
         struct client_wait *w = container_of(s, struct client_wait, source);
-        if (events & EPOLLOUT)
+        if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
                 return; /* the prepare hook writes */
         bool first = true;
-        for (;;) {
+        while (w->r == 0) {
                 struct message *m = NULL;
                 int r = client_receive(w->c, w->scratch, sizeof(w->scratch), first, &m);
                 first = false;
@@ -224,13 +238,15 @@ static void client_wait_io(struct event_source *s, uint32_t events)
                                 w->r = r;
                         return;
                 }
-                if ((m->type == MESSAGE_METHOD_RETURN || m->type == MESSAGE_ERROR) &&
-                    m->reply_serial == w->serial) {
-                        w->reply = m;
-                        w->r = 1;
-                        return;
+                size_t i = m->type == MESSAGE_METHOD_RETURN || m->type == MESSAGE_ERROR ? client_wait_find(w, m)
+                                                                                      : w->n;
+                if (i == w->n) {
+                        message_unref(m);
+                        continue;
                 }
-                message_unref(m);
+                w->replies[i] = m;
+                if (--w->n_left == 0)
+                        w->r = 1;
         }
 }
 
@@ -257,30 +273,40 @@ static bool client_wait_prepare(struct event_loop *loop, void *userdata)
         return r >= 0;
 }
 
-int client_call_blocking(struct client *c, struct message *call, int timeout_ms, struct message **ret)
+int client_call_batch(struct client *c, struct message **calls, size_t n, int timeout_ms,
+                      struct message **replies)
 {
-        int r = client_queue(c, call);
-        if (r < 0)
-                return r;
+        for (size_t i = 0; i < n; i++) {
+                replies[i] = NULL;
+                int r = client_queue(c, calls[i]);
+                if (r < 0)
+                        return r;
+        }
+        if (n == 0)
+                return 0;
         _cleanup_free_ struct client_wait *w = zalloc(sizeof(*w));
         struct event_loop *loop = NULL;
         if (!w || event_loop_new(&loop) < 0) {
                 event_loop_free(loop);
                 return -ENOMEM;
         }
-        w->c = c;
-        w->serial = call->serial;
+        *w = (struct client_wait){.c = c, .calls = calls, .replies = replies, .n = n, .n_left = n};
         event_timer_init(&w->deadline, client_wait_expired);
         event_timer_arm(loop, &w->deadline, now_usec() + (uint64_t)timeout_ms * 1000);
         event_loop_set_prepare(loop, client_wait_prepare, w);
-        r = event_source_add(loop, &w->source, c->fd, EPOLLIN, client_wait_io);
+        int r = event_source_add(loop, &w->source, c->fd, EPOLLIN, client_wait_io);
         if (r >= 0)
                 r = event_loop_run(loop);
         event_loop_free(loop);
+        if (r >= 0 && w->r < 0)
+                r = w->r;
         if (r < 0)
-                return r;
-        if (w->r < 0)
-                return w->r;
-        *ret = w->reply;
-        return 0;
+                for (size_t i = 0; i < n; i++)
+                        replies[i] = message_unref(replies[i]);
+        return r < 0 ? r : 0;
+}
+
+int client_call_blocking(struct client *c, struct message *call, int timeout_ms, struct message **ret)
+{
+        return client_call_batch(c, &call, 1, timeout_ms, ret);
 }

@@ -82,3 +82,7 @@ int client_receive(struct client *c, uint8_t *scratch, size_t scratch_size, bool
  * 0 and *ret for the method return or the error, -ETIMEDOUT, or what client_flush() and
  * client_receive() return. Anything else the bus sends meanwhile is dropped. */
 int client_call_blocking(struct client *c, struct message *call, int timeout_ms, struct message **ret);
+/* The same for n calls sent at once (each with its own serial), so n questions cost one round trip's
+ * wait: 0 with replies[i] answering calls[i], or an error as above (and no replies). */
+int client_call_batch(struct client *c, struct message **calls, size_t n, int timeout_ms,
+                      struct message **replies);

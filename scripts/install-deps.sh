@@ -14,6 +14,8 @@ packages=(
 	# libraries: libexpat parses dbus-daemon's XML configuration; libcap drops nsbusd's and
 	# nsbridge's capabilities after set-up; libseccomp builds nsbridge's syscall allowlist
 	libexpat1-dev libcap-dev libseccomp-dev
+	# json-c writes nsbusctl's --json output
+	libjson-c-dev
 	# real D-Bus clients the tests and the demo drive
 	dbus-daemon dbus-bin dbus-tests systemd libglib2.0-bin python3-dbus python3-gi
 	# test tooling; dbus-broker is the reference the benchmarks (bench/) measure against, and

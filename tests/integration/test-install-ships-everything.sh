@@ -47,7 +47,7 @@ log "installed $BUILD into DESTDIR=$DEST, prefix $PREFIX"
 
 # Every file that must be there, and the source it comes from (empty for the programs).
 {
-	printf '%s\t\n' "$BINDIR/nsbusd" "$BINDIR/nsbridge"
+	printf '%s\t\n' "$BINDIR/nsbusd" "$BINDIR/nsbridge" "$BINDIR/nsbusctl"
 	for page in "$SRC"/docs/*.[1-9]; do
 		name=$(basename "$page")
 		printf '%s\t%s\n' "$MANDIR/man${name##*.}/$name" "$page"
@@ -75,7 +75,7 @@ while IFS=$'\t' read -r path source; do
 done <"$TMP/expected.tsv"
 
 # The programs run from where they were installed.
-for prog in nsbusd nsbridge; do
+for prog in nsbusd nsbridge nsbusctl; do
 	[ -x "$DEST$BINDIR/$prog" ] || fail "$DEST$BINDIR/$prog is not executable"
 	out=$(t "$DEST$BINDIR/$prog" --version 2>&1) || fail "$prog --version failed: $out"
 	expect_match "$prog --version" "$out" "^$prog [0-9]"

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * nsbusctl's options and its way onto a bus: --address, --system (the
+ * default), --user, -C NAME (a container's bus, through its host.sock) and
+ * --pid PID (the bus of the container PID lives in). Calls are blocking,
+ * with --timeout; an error reply is printed as busctl does and fails the
+ * command.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "client.h"
+
+struct cli_options {
+        const char *address;
+        bool user;
+        const char *container;
+        pid_t pid;
+        const char *runtime_dir; /* where container buses live: /run/nsbus */
+        const char *destination; /* emit --destination */
+        int timeout_ms;
+        enum { CLI_JSON_OFF, CLI_JSON_SHORT, CLI_JSON_PRETTY } json; /* --json */
+        bool legend, quiet, verbose, expect_reply, auto_start;
+        bool unique, acquired, activatable, show_machine;
+};
+
+/* "nsbusctl: <what>: <why>" on stderr; returns r (negative), so that `return cli_fail(r, ...)` works. */
+int cli_fail(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Connect where the options say, past Hello: 0, or a negative errno after saying why. */
+int cli_connect(const struct cli_options *o, struct client **ret);
+/* A method call to dest (serial from c). The caller appends arguments and finishes it. */
+void cli_call_init(struct client *c, struct msg_builder *b, const char *dest, const char *path,
+                   const char *iface, const char *member);
+/* Finish b, send it and wait for the reply: 0 and *reply (a method return), or negative after saying why
+ * (an error reply is "nsbusctl: <what>: <error name>: <text>"). what names the call in that line. */
+int cli_call(const struct cli_options *o, struct client *c, struct msg_builder *b, const char *what,
+             struct message **reply);

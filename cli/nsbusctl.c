@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * nsbusctl: busctl's verbs and options, so that an admin's habits and
+ * scripts carry over, on any bus: the system or session bus, an address,
+ * or a container's bus (-C NAME, --pid PID) through its host.sock.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "connect.h"
+#include "verbs.h"
+
+#define DEFAULT_TIMEOUT_MS 25000 /* sd-bus's, so busctl's */
+
+static void usage(FILE *f)
+{
+        fprintf(f, "Usage: nsbusctl [OPTIONS...] COMMAND ...\n"
+                   "\n"
+                   "Commands (busctl's):\n"
+                   "  list                                  List bus names\n"
+                   "  call SERVICE OBJECT INTERFACE METHOD [SIGNATURE [ARGUMENT...]]\n"
+                   "                                        Call a method\n"
+                   "  get-property SERVICE OBJECT INTERFACE PROPERTY...\n"
+                   "                                        Get property values\n"
+                   "  set-property SERVICE OBJECT INTERFACE PROPERTY SIGNATURE ARGUMENT...\n"
+                   "                                        Set a property value\n"
+                   "  emit OBJECT INTERFACE SIGNAL [SIGNATURE [ARGUMENT...]]\n"
+                   "                                        Emit a signal\n"
+                   "\n"
+                   "Options:\n"
+                   "  --system                Connect to the system bus (the default)\n"
+                   "  --user                  Connect to the session bus\n"
+                   "  --address=ADDRESS       Connect to the bus at ADDRESS\n"
+                   "  -C --container=NAME     Connect to container NAME's bus (its host.sock)\n"
+                   "  --pid=PID               Connect to the bus of the container PID is in\n"
+                   "  --runtime-dir=DIR       Where container buses live (default /run/nsbus)\n"
+                   "  --timeout=SECS          How long to wait for a reply (default 25)\n"
+                   "  --expect-reply=BOOL     Whether to wait for the reply of a call\n"
+                   "  --auto-start=BOOL       Whether a call may start its service\n"
+                   "  --destination=NAME      The destination of an emitted signal\n"
+                   "  --unique --acquired --activatable\n"
+                   "                          Which names list shows\n"
+                   "  --json=short|pretty, -j Show JSON\n"
+                   "  -q --quiet              Do not show replies\n"
+                   "  --no-legend             Do not show the header of tables\n"
+                   "  --no-pager              Accepted for busctl's sake; nsbusctl never pages\n"
+                   "  -h --help --version\n"
+                   "See nsbusctl(1).\n");
+}
+
+static const struct {
+        const char *name;
+        int (*run)(const struct cli_options *o, int argc, char **argv);
+} verbs[] = {
+        {"list", verb_list},
+        {"call", verb_call},
+        {"get-property", verb_get_property},
+        {"set-property", verb_set_property},
+        {"emit", verb_emit},
+};
+
+enum {
+        ARG_SYSTEM = 0x100,
+        ARG_USER,
+        ARG_ADDRESS,
+        ARG_PID,
+        ARG_TIMEOUT,
+        ARG_EXPECT_REPLY,
+        ARG_AUTO_START,
+        ARG_DESTINATION,
+        ARG_UNIQUE,
+        ARG_ACQUIRED,
+        ARG_ACTIVATABLE,
+        ARG_JSON,
+        ARG_NO_LEGEND,
+        ARG_NO_PAGER,
+        ARG_RUNTIME_DIR,
+};
+
+static int parse_bool(const char *opt, const char *v, bool *ret)
+{
+        static const char *const yes[] = {"1", "yes", "y", "true", "t", "on"};
+        static const char *const no[] = {"0", "no", "n", "false", "f", "off"};
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (streq(v, yes[i]) || streq(v, no[i])) {
+                        *ret = streq(v, yes[i]);
+                        return 1;
+                }
+        return cli_fail(-EINVAL, "--%s=%s: not a boolean (yes or no)", opt, v);
+}
+
+static int parse_number(const char *opt, const char *v, double max, double *ret)
+{
+        char *end;
+        errno = 0;
+        double d = strtod(v, &end);
+        if (errno || end == v || *end || d <= 0 || d > max)
+                return cli_fail(-EINVAL, "--%s=%s: not a number from 0 to %g", opt, v, max);
+        *ret = d;
+        return 1;
+}
+
+/* One option that takes a value: 1, or negative after saying why. */
+static int parse_valued(int c, struct cli_options *o)
+{
+        double d;
+        int r;
+        switch (c) {
+        case ARG_ADDRESS:
+                o->address = optarg;
+                return 1;
+        case 'C':
+                o->container = optarg;
+                return 1;
+        case ARG_PID:
+                if ((r = parse_number("pid", optarg, INT32_MAX, &d)) > 0)
+                        o->pid = (pid_t)d;
+                return r;
+        case ARG_TIMEOUT:
+                if ((r = parse_number("timeout", optarg, 86400, &d)) > 0)
+                        o->timeout_ms = (int)(d * 1000);
+                return r;
+        case ARG_EXPECT_REPLY:
+                return parse_bool("expect-reply", optarg, &o->expect_reply);
+        case ARG_AUTO_START:
+                return parse_bool("auto-start", optarg, &o->auto_start);
+        case ARG_DESTINATION:
+                o->destination = optarg;
+                return 1;
+        case ARG_RUNTIME_DIR:
+                if (optarg[0] != '/')
+                        return cli_fail(-EINVAL, "--runtime-dir=%s: must be an absolute path", optarg);
+                o->runtime_dir = optarg;
+                return 1;
+        default: /* ARG_JSON */
+                if (!optarg || streq(optarg, "short"))
+                        o->json = CLI_JSON_SHORT;
+                else if (streq(optarg, "pretty"))
+                        o->json = CLI_JSON_PRETTY;
+                else if (streq(optarg, "off"))
+                        o->json = CLI_JSON_OFF;
+                else
+                        return cli_fail(-EINVAL, "--json=%s: must be short, pretty or off", optarg);
+                return 1;
+        }
+}
+
+/* The options: 1 to run the verb at argv[optind], 0 to exit successfully, negative for a usage error. */
+static int parse_args(int argc, char **argv, struct cli_options *o)
+{
+        static const struct option options[] = {
+                {"system", no_argument, NULL, ARG_SYSTEM},
+                {"user", no_argument, NULL, ARG_USER},
+                {"address", required_argument, NULL, ARG_ADDRESS},
+                {"container", required_argument, NULL, 'C'},
+                {"machine", required_argument, NULL, 'C'},
+                {"pid", required_argument, NULL, ARG_PID},
+                {"timeout", required_argument, NULL, ARG_TIMEOUT},
+                {"expect-reply", required_argument, NULL, ARG_EXPECT_REPLY},
+                {"auto-start", required_argument, NULL, ARG_AUTO_START},
+                {"destination", required_argument, NULL, ARG_DESTINATION},
+                {"unique", no_argument, NULL, ARG_UNIQUE},
+                {"acquired", no_argument, NULL, ARG_ACQUIRED},
+                {"activatable", no_argument, NULL, ARG_ACTIVATABLE},
+                {"json", required_argument, NULL, ARG_JSON},
+                {"quiet", no_argument, NULL, 'q'},
+                {"no-legend", no_argument, NULL, ARG_NO_LEGEND},
+                {"no-pager", no_argument, NULL, ARG_NO_PAGER},
+                {"runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR},
+                {"version", no_argument, NULL, CLI_ARG_VERSION},
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
+        int c, r = 1;
+        /* Options may come anywhere, as with busctl; "--" ends them (before a negative number). */
+        while (r > 0 && (c = getopt_long(argc, argv, "hqjC:", options, NULL)) >= 0) {
+                switch (c) {
+                case ARG_SYSTEM:
+                case ARG_USER:
+                        o->user = c == ARG_USER;
+                        break;
+                case ARG_UNIQUE:
+                        o->unique = true;
+                        break;
+                case ARG_ACQUIRED:
+                        o->acquired = true;
+                        break;
+                case ARG_ACTIVATABLE:
+                        o->activatable = true;
+                        break;
+                case 'j':
+                        o->json = CLI_JSON_SHORT;
+                        break;
+                case 'q':
+                        o->quiet = true;
+                        break;
+                case ARG_NO_LEGEND:
+                        o->legend = false;
+                        break;
+                case ARG_NO_PAGER:
+                        break;
+                case ARG_ADDRESS:
+                case 'C':
+                case ARG_PID:
+                case ARG_TIMEOUT:
+                case ARG_EXPECT_REPLY:
+                case ARG_AUTO_START:
+                case ARG_DESTINATION:
+                case ARG_RUNTIME_DIR:
+                case ARG_JSON:
+                        r = parse_valued(c, o);
+                        break;
+                default:
+                        r = cli_common_option(c, "nsbusctl", usage);
+                }
+        }
+        if (r > 0 && !!o->address + !!o->container + !!o->pid > 1)
+                r = cli_fail(-EINVAL, "--address, --container and --pid name a bus each: give one");
+        return r;
+}
+
+int main(int argc, char **argv)
+{
+        struct cli_options o = {
+                .runtime_dir = "/run/nsbus",
+                .timeout_ms = DEFAULT_TIMEOUT_MS,
+                .legend = true,
+                .expect_reply = true,
+                .auto_start = true,
+        };
+        int r = parse_args(argc, argv, &o);
+        if (r <= 0)
+                return r < 0 ? 1 : 0;
+        signal(SIGPIPE, SIG_IGN);
+        const char *verb = optind < argc ? argv[optind] : "list";
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verb, verbs[i].name)) {
+                        int n = optind < argc ? argc - optind : 1;
+                        char *list[] = {(char *)"list", NULL};
+                        r = verbs[i].run(&o, n, optind < argc ? argv + optind : list);
+                        fflush(stdout);
+                        return r < 0 ? 1 : 0;
+                }
+        cli_fail(-EINVAL, "%s: unknown command (see nsbusctl --help)", verb);
+        return 1;
+}

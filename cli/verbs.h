@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* nsbusctl's verbs: each takes the global options and its own words (argv[0] is the verb). 0 or negative
+ * after saying why on stderr. */
+#pragma once
+
+#include "connect.h"
+
+int verb_list(const struct cli_options *o, int argc, char **argv);
+int verb_call(const struct cli_options *o, int argc, char **argv);
+int verb_get_property(const struct cli_options *o, int argc, char **argv);
+int verb_set_property(const struct cli_options *o, int argc, char **argv);
+int verb_emit(const struct cli_options *o, int argc, char **argv);
