@@ -30,6 +30,8 @@ static void usage(FILE *f)
                    "                                        Set a property value\n"
                    "  emit OBJECT INTERFACE SIGNAL [SIGNATURE [ARGUMENT...]]\n"
                    "                                        Emit a signal\n"
+                   "  introspect SERVICE OBJECT [INTERFACE] Show an object's members and property values\n"
+                   "  tree [SERVICE...]                     Show the object tree of services\n"
                    "\n"
                    "Options:\n"
                    "  --system                Connect to the system bus (the default)\n"
@@ -61,6 +63,8 @@ static const struct {
         {"get-property", verb_get_property},
         {"set-property", verb_set_property},
         {"emit", verb_emit},
+        {"introspect", verb_introspect},
+        {"tree", verb_tree},
 };
 
 enum {

@@ -10,3 +10,5 @@ int verb_call(const struct cli_options *o, int argc, char **argv);
 int verb_get_property(const struct cli_options *o, int argc, char **argv);
 int verb_set_property(const struct cli_options *o, int argc, char **argv);
 int verb_emit(const struct cli_options *o, int argc, char **argv);
+int verb_introspect(const struct cli_options *o, int argc, char **argv);
+int verb_tree(const struct cli_options *o, int argc, char **argv);

@@ -11,7 +11,7 @@ fi
 packages=(
 	# build
 	build-essential cmake ninja-build pkg-config clang
-	# libraries: libexpat parses dbus-daemon's XML configuration; libcap drops nsbusd's and
+	# libraries: libexpat parses dbus-daemon's XML configuration (and nsbusctl introspection XML); libcap drops nsbusd's and
 	# nsbridge's capabilities after set-up; libseccomp builds nsbridge's syscall allowlist
 	libexpat1-dev libcap-dev libseccomp-dev
 	# json-c writes nsbusctl's --json output

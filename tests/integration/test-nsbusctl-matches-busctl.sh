@@ -1,5 +1,6 @@
 #!/bin/bash
-# nsbusctl list, call, get-property and set-property print what busctl prints against the same bus,
+# nsbusctl list, call, get-property, set-property, introspect and tree print what busctl prints against
+# the same bus,
 # in busctl's format and in busctl's JSON (parsed, and compared with the values sent); a bad argument
 # is refused with the argument and the type it should have.
 . "$(dirname "$0")/lib.sh"
@@ -69,6 +70,17 @@ $PY -c 'import json,sys; v=json.loads(sys.argv[1]); assert v == {"type": "as", "
 ours set-property "${OBJ[@]}" Level i 42 || fail "set-property failed"
 same "get-property after set-property" get-property "${OBJ[@]}" Level
 expect_eq "the set value" "$(ours get-property "${OBJ[@]}" Level)" "i 42"
+
+# introspect (members, signatures, property values read with GetAll, flags such as const) and tree.
+same "introspect the service" introspect "${OBJ[@]:0:2}"
+same "introspect the bus" introspect org.freedesktop.DBus /org/freedesktop/DBus
+same "introspect one interface" introspect org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.Debug.Stats
+same "introspect --no-legend" --no-legend introspect org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus
+expect_match "introspect: a const property's value" "$(ours introspect org.freedesktop.DBus /org/freedesktop/DBus)" \
+	'^\.Features +property +as +[0-9]+ "[A-Za-z]+".* const$'
+same "tree of the service" tree org.nsbus.CliTest
+same "tree of two services" tree org.nsbus.CliTest org.freedesktop.DBus
+same "tree of every service" tree
 
 # list: the rows of the names both see are the same in NAME PID PROCESS USER CONNECTION (each tool's
 # own connection differs, and UNIT SESSION DESCRIPTION are systemd's, which nsbusctl leaves "-").
