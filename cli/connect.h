@@ -21,6 +21,7 @@ struct cli_options {
         const char *runtime_dir; /* where container buses live: /run/nsbus */
         const char *destination; /* emit --destination */
         int timeout_ms;
+        bool timeout_set; /* --timeout given: monitor and capture stop after it */
         enum { CLI_JSON_OFF, CLI_JSON_SHORT, CLI_JSON_PRETTY } json; /* --json */
         bool legend, quiet, verbose, expect_reply, auto_start;
         bool unique, acquired, activatable, show_machine;

@@ -112,42 +112,45 @@ static int print_basic(struct msg_reader *r, char t, FILE *f)
 
 int format_cmdline(struct msg_reader *r, FILE *f)
 {
-        for (bool first = true;; first = false) {
-                char t = msg_reader_peek(r);
-                if (!t)
-                        return 0;
+        for (bool first = true; msg_reader_peek(r); first = false) {
                 if (!first)
                         fputc(' ', f);
-                int k;
-                if (t == 'a') {
-                        uint32_t n;
-                        k = array_count(r, &n);
-                        if (k < 0)
-                                return k;
-                        fprintf(f, "%" PRIu32, n);
-                        if (n > 0)
-                                fputc(' ', f);
-                } else if (t == 'v') {
-                        k = msg_reader_enter(r, 'v', NULL);
-                        if (k < 0)
-                                return k;
-                        print_level_signature(r, f);
-                        fputc(' ', f);
-                        k = format_cmdline(r, f);
-                        if (k < 0 || (k = msg_reader_exit(r)) < 0)
-                                return k;
-                        continue;
-                }
-                if (t == 'a' || t == '(' || t == '{') {
-                        if ((k = msg_reader_enter(r, t, NULL)) < 0 || (k = format_cmdline(r, f)) < 0 ||
-                            (k = msg_reader_exit(r)) < 0)
-                                return k;
-                        continue;
-                }
-                k = print_basic(r, t, f);
+                int k = format_cmdline_one(r, f);
                 if (k < 0)
                         return k;
         }
+        return 0;
+}
+
+int format_cmdline_one(struct msg_reader *r, FILE *f)
+{
+        char t = msg_reader_peek(r);
+        if (!t)
+                return -ENXIO;
+        int k;
+        if (t == 'a') {
+                uint32_t n;
+                k = array_count(r, &n);
+                if (k < 0)
+                        return k;
+                fprintf(f, "%" PRIu32, n);
+                if (n > 0)
+                        fputc(' ', f);
+        } else if (t == 'v') {
+                k = msg_reader_enter(r, 'v', NULL);
+                if (k < 0)
+                        return k;
+                print_level_signature(r, f);
+                fputc(' ', f);
+                k = format_cmdline(r, f);
+                return k < 0 ? k : msg_reader_exit(r);
+        }
+        if (t == 'a' || t == '(' || t == '{') {
+                if ((k = msg_reader_enter(r, t, NULL)) < 0 || (k = format_cmdline(r, f)) < 0)
+                        return k;
+                return msg_reader_exit(r);
+        }
+        return print_basic(r, t, f);
 }
 
 static struct json_object *json_basic(struct msg_reader *r, char t)

@@ -16,6 +16,8 @@
  * their count then their elements, variants as their signature then their value, structs and dict entries
  * as their members, strings quoted with C escapes, booleans as true/false. 0 or -EBADMSG. */
 int format_cmdline(struct msg_reader *r, FILE *f);
+/* The one value under r, in that format (without a leading space). */
+int format_cmdline_one(struct msg_reader *r, FILE *f);
 /* The values from r's position to the end of its level as one JSON array (as busctl's "data"); NULL with
  * errno set on bad data or no memory. */
 struct json_object *format_json_values(struct msg_reader *r);

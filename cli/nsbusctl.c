@@ -32,6 +32,8 @@ static void usage(FILE *f)
                    "                                        Emit a signal\n"
                    "  introspect SERVICE OBJECT [INTERFACE] Show an object's members and property values\n"
                    "  tree [SERVICE...]                     Show the object tree of services\n"
+                   "  monitor [SERVICE...]                  Show bus traffic\n"
+                   "  capture [SERVICE...]                  Write bus traffic as pcap to stdout\n"
                    "\n"
                    "Options:\n"
                    "  --system                Connect to the system bus (the default)\n"
@@ -40,7 +42,8 @@ static void usage(FILE *f)
                    "  -C --container=NAME     Connect to container NAME's bus (its host.sock)\n"
                    "  --pid=PID               Connect to the bus of the container PID is in\n"
                    "  --runtime-dir=DIR       Where container buses live (default /run/nsbus)\n"
-                   "  --timeout=SECS          How long to wait for a reply (default 25)\n"
+                   "  --timeout=SECS          How long to wait for a reply (default 25); how long\n"
+                   "                          monitor and capture run (default: until SIGINT)\n"
                    "  --expect-reply=BOOL     Whether to wait for the reply of a call\n"
                    "  --auto-start=BOOL       Whether a call may start its service\n"
                    "  --destination=NAME      The destination of an emitted signal\n"
@@ -65,6 +68,8 @@ static const struct {
         {"emit", verb_emit},
         {"introspect", verb_introspect},
         {"tree", verb_tree},
+        {"monitor", verb_monitor},
+        {"capture", verb_capture},
 };
 
 enum {
@@ -125,8 +130,10 @@ static int parse_valued(int c, struct cli_options *o)
                         o->pid = (pid_t)d;
                 return r;
         case ARG_TIMEOUT:
-                if ((r = parse_number("timeout", optarg, 86400, &d)) > 0)
+                if ((r = parse_number("timeout", optarg, 86400, &d)) > 0) {
                         o->timeout_ms = (int)(d * 1000);
+                        o->timeout_set = true;
+                }
                 return r;
         case ARG_EXPECT_REPLY:
                 return parse_bool("expect-reply", optarg, &o->expect_reply);

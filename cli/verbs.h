@@ -12,3 +12,5 @@ int verb_set_property(const struct cli_options *o, int argc, char **argv);
 int verb_emit(const struct cli_options *o, int argc, char **argv);
 int verb_introspect(const struct cli_options *o, int argc, char **argv);
 int verb_tree(const struct cli_options *o, int argc, char **argv);
+int verb_monitor(const struct cli_options *o, int argc, char **argv);
+int verb_capture(const struct cli_options *o, int argc, char **argv);

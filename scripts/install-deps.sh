@@ -14,13 +14,15 @@ packages=(
 	# libraries: libexpat parses dbus-daemon's XML configuration (and nsbusctl introspection XML); libcap drops nsbusd's and
 	# nsbridge's capabilities after set-up; libseccomp builds nsbridge's syscall allowlist
 	libexpat1-dev libcap-dev libseccomp-dev
-	# json-c writes nsbusctl's --json output
-	libjson-c-dev
+	# json-c writes nsbusctl's --json output; libpcap writes the pcap stream of nsbusctl capture
+	libjson-c-dev libpcap-dev
 	# real D-Bus clients the tests and the demo drive
 	dbus-daemon dbus-bin dbus-tests systemd libglib2.0-bin python3-dbus python3-gi
 	# test tooling; dbus-broker is the reference the benchmarks (bench/) measure against, and
 	# xdg-dbus-proxy the proxy they measure nsbridge against
 	procps strace dbus-broker xdg-dbus-proxy
+	# tshark reads what nsbusctl capture writes, in its test
+	tshark
 	# man(1), to check that every installed man page renders without warnings
 	man-db
 )
