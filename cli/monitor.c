@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * nsbusctl monitor and capture: the bus's traffic, through
+ * nsbusctl monitor, capture and wait. monitor and capture: the bus's traffic, through
  * org.freedesktop.DBus.Monitoring.BecomeMonitor as busctl asks for it (the
  * messages from and to each NAME given, or everything). monitor prints each
  * message as busctl's dump or, with --json, as busctl's JSON; capture writes
  * a pcap stream of LINKTYPE_DBUS (231) that Wireshark and tshark decode,
- * through libpcap.
+ * through libpcap. wait: the first signal that matches SERVICE, OBJECT,
+ * INTERFACE and SIGNAL, printed as call prints replies.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -32,8 +33,9 @@ struct monitor {
         struct event_source source, signals;
         struct event_timer deadline;
         pcap_dumper_t *pcap;
-        int r;     /* 1: done */
-        bool name_lost; /* the bus's NameLost for our own name came (it is not shown) */
+        int r;                       /* 1: done */
+        bool name_lost;              /* the bus's NameLost for our own name came (it is not shown) */
+        const char *const *wait_for; /* wait: path, interface, member; NULL for monitor and capture */
         uint8_t scratch[64 * 1024];
 };
 
@@ -170,8 +172,26 @@ static void capture_one(struct monitor *mon, const struct message *m)
         pcap_dump_flush(mon->pcap);
 }
 
+/* wait: the signal asked for ends it; anything else (NameAcquired for us, say) is not it. */
+static void wait_message(struct monitor *mon, struct message *m)
+{
+        const char *const *w = mon->wait_for;
+        if (m->type != MESSAGE_SIGNAL || !streq_ptr(m->path, w[0]) || !streq_ptr(m->interface, w[1]) ||
+            !streq_ptr(m->member, w[2]))
+                return;
+        if (mon->o->json)
+                format_json_print(format_body_json(m), mon->o->json == CLI_JSON_PRETTY);
+        else if (!mon->o->quiet && m->signature[0])
+                format_body_cmdline(m, stdout);
+        mon->r = 1;
+}
+
 static void monitor_message(struct monitor *mon, struct message *m)
 {
+        if (mon->wait_for) {
+                wait_message(mon, m);
+                return;
+        }
         /* BecomeMonitor takes our unique name away, and the bus says so with NameLost, before or after its
          * reply: that signal is the bus talking to us, not traffic. */
         const char *name;
@@ -253,23 +273,43 @@ static int become_monitor(struct monitor *mon, int argc, char **argv)
         return r;
 }
 
-static int run_monitor(const struct cli_options *o, int argc, char **argv, pcap_dumper_t *pcap)
+/* wait: a match for the signal, as sd_bus_match_signal() adds it. */
+static int add_wait_match(struct monitor *mon, const char *sender)
+{
+        const char *const *w = mon->wait_for;
+        char rule[1024];
+        snprintf(rule, sizeof(rule), "type='signal'%s%s%s,path='%s',interface='%s',member='%s'",
+                 sender ? ",sender='" : "", sender ? sender : "", sender ? "'" : "", w[0], w[1], w[2]);
+        struct msg_builder b;
+        struct message *reply;
+        cli_call_init(mon->c, &b, DRIVER_NAME, DRIVER_PATH, DRIVER_NAME, "AddMatch");
+        msg_builder_append(&b, "s", rule);
+        int r = cli_call(mon->o, mon->c, &b, "cannot watch for the signal", &reply);
+        if (r >= 0)
+                message_unref(reply);
+        return r;
+}
+
+static int run_monitor(const struct cli_options *o, int argc, char **argv, pcap_dumper_t *pcap,
+                       const char *const *wait_for)
 {
         _cleanup_free_ struct monitor *mon = zalloc(sizeof(*mon));
         if (!mon)
                 return -ENOMEM;
         mon->o = o;
         mon->pcap = pcap;
+        mon->wait_for = wait_for;
         int r = cli_connect(o, &mon->c);
         if (r < 0)
                 return r;
         struct event_loop *loop = NULL;
         static const int signals[] = {SIGINT, SIGTERM};
-        if ((r = become_monitor(mon, argc, argv)) >= 0 && (r = event_loop_new(&loop)) >= 0 &&
+        r = wait_for ? add_wait_match(mon, argc == 5 ? argv[1] : NULL) : become_monitor(mon, argc, argv);
+        if (r >= 0 && (r = event_loop_new(&loop)) >= 0 &&
             (r = event_signals_add(loop, &mon->signals, signals, ELEMENTSOF(signals), monitor_signal)) >=
                     0 &&
             (r = event_source_add(loop, &mon->source, mon->c->fd, EPOLLIN, monitor_io)) >= 0) {
-                if (!o->quiet && !o->json && !pcap)
+                if (!o->quiet && !o->json && !pcap && !wait_for)
                         fprintf(stderr, "Monitoring bus message stream.\n");
                 event_timer_init(&mon->deadline, monitor_timeout);
                 if (o->timeout_set)
@@ -289,7 +329,23 @@ static int run_monitor(const struct cli_options *o, int argc, char **argv, pcap_
 
 int verb_monitor(const struct cli_options *o, int argc, char **argv)
 {
-        return run_monitor(o, argc, argv, NULL);
+        return run_monitor(o, argc, argv, NULL, NULL);
+}
+
+int verb_wait(const struct cli_options *o, int argc, char **argv)
+{
+        if (argc < 4 || argc > 5)
+                return cli_fail(-EINVAL, "wait: needs [SERVICE] OBJECT INTERFACE SIGNAL");
+        const char *const *w = (const char *const *)argv + argc - 3;
+        if (argc == 5 && !dbus_validate_bus_name(argv[1], strlen(argv[1])))
+                return cli_fail(-EINVAL, "%s: not a valid bus name", argv[1]);
+        if (!dbus_validate_object_path(w[0], strlen(w[0])))
+                return cli_fail(-EINVAL, "%s: not a valid object path", w[0]);
+        if (!dbus_validate_interface(w[1], strlen(w[1])))
+                return cli_fail(-EINVAL, "%s: not a valid interface name", w[1]);
+        if (!dbus_validate_member(w[2], strlen(w[2])))
+                return cli_fail(-EINVAL, "%s: not a valid member name", w[2]);
+        return run_monitor(o, argc, argv, NULL, w);
 }
 
 int verb_capture(const struct cli_options *o, int argc, char **argv)
@@ -307,7 +363,7 @@ int verb_capture(const struct cli_options *o, int argc, char **argv)
                         pcap_close(p);
                 return r;
         }
-        int r = run_monitor(o, argc, argv, d);
+        int r = run_monitor(o, argc, argv, d, NULL);
         pcap_dump_flush(d);
         pcap_dump_close(d); /* closes stdout */
         pcap_close(p);

@@ -34,6 +34,8 @@ static void usage(FILE *f)
                    "  tree [SERVICE...]                     Show the object tree of services\n"
                    "  monitor [SERVICE...]                  Show bus traffic\n"
                    "  capture [SERVICE...]                  Write bus traffic as pcap to stdout\n"
+                   "  wait [SERVICE] OBJECT INTERFACE SIGNAL\n"
+                   "                                        Wait for a signal and show it\n"
                    "\n"
                    "Options:\n"
                    "  --system                Connect to the system bus (the default)\n"
@@ -70,6 +72,7 @@ static const struct {
         {"tree", verb_tree},
         {"monitor", verb_monitor},
         {"capture", verb_capture},
+        {"wait", verb_wait},
 };
 
 enum {

@@ -14,3 +14,4 @@ int verb_introspect(const struct cli_options *o, int argc, char **argv);
 int verb_tree(const struct cli_options *o, int argc, char **argv);
 int verb_monitor(const struct cli_options *o, int argc, char **argv);
 int verb_capture(const struct cli_options *o, int argc, char **argv);
+int verb_wait(const struct cli_options *o, int argc, char **argv);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # nsbusctl monitor prints the traffic of a name as busctl monitor does (the same lines, timestamps
 # aside), --json gives one object per message that python reads, and nsbusctl capture writes a pcap
-# stream that tshark decodes: the method call with its member, and its reply.
+# stream that tshark decodes: the method call with its member, and its reply.  nsbusctl wait prints
+# the first signal that matches and exits (busctl 252 has no wait to compare with).
 . "$(dirname "$0")/lib.sh"
 need busctl python3-dbus tshark
 [ -x "${NSBUSCTL:-}" ] || skip "nsbusctl not built"
@@ -48,4 +49,16 @@ expect_match "tshark: its reply" "$summary" "D-Bus .*-> 'a\{sv\}'"
 detail=$(t tshark -r "$TMP/capture.pcap" -V 2>/dev/null)
 expect_match "tshark -V: the member field" "$detail" 'Member: EchoDict'
 
+# wait: a signal emitted by another client, the one asked for and not the others.
+spawn "$NSBUSCTL" --address="$ADDR" --timeout=10 wait /org/nsbus/W org.nsbus.W Ping >"$TMP/wait.out" 2>&1
+WAIT_PID=${BG_PIDS[-1]}
+for i in $(seq 1 50); do # until its match is in place: the bus lists it
+	t busctl --address="$ADDR" --no-pager call org.freedesktop.DBus /org/freedesktop/DBus \
+		org.freedesktop.DBus.Debug.Stats GetAllMatchRules 2>/dev/null | grep -q 'org\.nsbus\.W' && break
+	sleep 0.1
+done
+t "$NSBUSCTL" --address="$ADDR" emit /org/nsbus/W org.nsbus.W Other s not-this || fail "emit Other"
+t "$NSBUSCTL" --address="$ADDR" emit /org/nsbus/W org.nsbus.W Ping 'sa{sv}' hello 1 k u 3 || fail "emit Ping"
+wait "$WAIT_PID" || fail "nsbusctl wait failed: $(cat "$TMP/wait.out")"
+expect_eq "wait prints the signal" "$(cat "$TMP/wait.out")" 'sa{sv} "hello" 1 "k" u 3'
 pass
