@@ -37,6 +37,10 @@ static void usage(FILE *f)
                    "  wait [SERVICE] OBJECT INTERFACE SIGNAL\n"
                    "                                        Wait for a signal and show it\n"
                    "\n"
+                   "Commands of nsbusctl's own:\n"
+                   "  creds PEER                            A peer's identity as the host and as its\n"
+                   "                                        container see it, its socket and trust\n"
+                   "\n"
                    "Options:\n"
                    "  --system                Connect to the system bus (the default)\n"
                    "  --user                  Connect to the session bus\n"
@@ -73,6 +77,7 @@ static const struct {
         {"monitor", verb_monitor},
         {"capture", verb_capture},
         {"wait", verb_wait},
+        {"creds", verb_creds},
 };
 
 enum {

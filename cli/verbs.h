@@ -15,3 +15,4 @@ int verb_tree(const struct cli_options *o, int argc, char **argv);
 int verb_monitor(const struct cli_options *o, int argc, char **argv);
 int verb_capture(const struct cli_options *o, int argc, char **argv);
 int verb_wait(const struct cli_options *o, int argc, char **argv);
+int verb_creds(const struct cli_options *o, int argc, char **argv);

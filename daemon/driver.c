@@ -1224,7 +1224,7 @@ static int method_container_get_info(struct bus *b, struct peer *p, struct messa
 /*
  * SetProxiedCredentials(a{sv}): a bridge connection that forwards one host caller into the container says
  * who that caller is (UnixUserID, UnixGroupIDs, ProcessID, as the bridge's namespaces see them, which must
- * be the bus's). From then on every question about this connection answers with the caller's identity,
+ * be the bus's; HostUniqueName, its name on the host bus, for admins to read with GetPeerInfo). From then on every question about this connection answers with the caller's identity,
  * translated for the asker like any other, so a container service sees the host caller (normally uid
  * 65534, pid 0) and never the bridge. Quotas and bus policy still apply to the bridge's own uid: the
  * kernel vouches for that one.
@@ -1244,6 +1244,7 @@ static int method_container_set_proxied_credentials(struct bus *b, struct peer *
 
         bool have_uid = false;
         uint32_t uid = 0, pid = 0;
+        _cleanup_free_ char *host_name = NULL;
         _cleanup_free_ gid_t *groups = NULL;
         size_t n_groups = 0;
         struct msg_reader rd;
@@ -1261,6 +1262,17 @@ static int method_container_set_proxied_credentials(struct bus *b, struct peer *
                         if ((r = msg_reader_read_basic(&rd, 'u', key[0] == 'U' ? &uid : &pid)) < 0)
                                 return r;
                         have_uid |= key[0] == 'U';
+                } else if (streq(key, "HostUniqueName")) {
+                        const char *name;
+                        if ((r = msg_reader_enter(&rd, 'v', "s")) < 0 ||
+                            (r = msg_reader_read_basic(&rd, 's', &name)) < 0)
+                                return r;
+                        if (!dbus_validate_unique_name(name, strlen(name)))
+                                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS,
+                                                   "HostUniqueName \"%s\" is not a unique name", name);
+                        free(host_name);
+                        if (!(host_name = strdup(name)))
+                                return -ENOMEM;
                 } else if (streq(key, "UnixGroupIDs")) {
                         if ((r = msg_reader_enter(&rd, 'v', "au")) < 0 ||
                             (r = msg_reader_enter(&rd, 'a', "u")) < 0)
@@ -1302,8 +1314,52 @@ static int method_container_set_proxied_credentials(struct bus *b, struct peer *
         c->n_ns_pids = pid > 0;
         c->has_pidfd = false; /* the kernel's pidfd for this socket names the bridge */
         p->proxied = true;
+        p->proxied_for = TAKE_PTR(host_name);
         log_debug("%s speaks for uid %u pid %u", p->unique_name, uid, pid);
         return reply_empty(b, p, m);
+}
+
+/*
+ * GetPeerInfo(s name) -> a{sv}: what the bus knows of a connection beyond its credentials, for the host's
+ * root (nsbusctl creds): UniqueName, Listener ("container": the container's socket, "host": host.sock),
+ * Trust ("host-root", "bridge", "bridge-candidate" or "peer"), Proxied (b: it speaks for a host caller)
+ * and, when the bridge said so, ProxiedFor (that caller's unique name on the host bus).
+ */
+static int method_container_get_peer_info(struct bus *b, struct peer *p, struct message *m)
+{
+        int r = refuse_unless_container(b, p, m);
+        if (r <= 0)
+                return r;
+        if (p->trust != PEER_TRUST_HOST_ROOT)
+                return reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
+                                   "%s.GetPeerInfo is only for the host's root", CONTAINER_INTERFACE);
+        const char *name;
+        struct peer *q;
+        if ((r = name_arg_owner(b, p, m, "peer information", &name, &q)) <= 0)
+                return r;
+        if (!q)
+                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "The bus driver is not a connection");
+        static const char *const trust[] = {
+                [PEER_TRUST_NONE] = "peer",
+                [PEER_TRUST_HOST_ROOT] = "host-root",
+                [PEER_TRUST_BRIDGE_CANDIDATE] = "bridge-candidate",
+                [PEER_TRUST_BRIDGE] = "bridge",
+        };
+        struct msg_builder mb;
+        reply_open(b, p, m, &mb, 'a', "{sv}");
+        const char *s = q->unique_name;
+        msg_builder_append_entry(&mb, "UniqueName", 's', &s);
+        s = q->origin == ORIGIN_HOST ? "host" : "container";
+        msg_builder_append_entry(&mb, "Listener", 's', &s);
+        s = trust[q->trust];
+        msg_builder_append_entry(&mb, "Trust", 's', &s);
+        int proxied = q->proxied;
+        msg_builder_append_entry(&mb, "Proxied", 'b', &proxied);
+        if (q->proxied_for) {
+                s = q->proxied_for;
+                msg_builder_append_entry(&mb, "ProxiedFor", 's', &s);
+        }
+        return reply_close_send(b, p, m, &mb);
 }
 
 /* Grouped by interface: Introspect walks the table in order. */
@@ -1346,6 +1402,7 @@ static const struct method methods[] = {
         {CONTAINER_INTERFACE, "GetInfo", "", "sua(uuu)a(uuu)", method_container_get_info, true},
         {CONTAINER_INTERFACE, "GetBridgeKey", "", "ay", method_container_get_bridge_key, true},
         {CONTAINER_INTERFACE, "ClaimBridge", "ay", "", method_container_claim_bridge, true},
+        {CONTAINER_INTERFACE, "GetPeerInfo", "s", "a{sv}", method_container_get_peer_info, true},
         {CONTAINER_INTERFACE, "SetProxiedCredentials", "a{sv}", "", method_container_set_proxied_credentials,
          true},
         {},

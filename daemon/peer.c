@@ -197,6 +197,7 @@ void peer_free(struct peer *p)
         quotas_uncharge_held(p->user, HELD_ARRIVING, p->in_charged_bytes, p->in_charged_fds);
         quotas_uncharge_connection(b, p);
         creds_done(&p->creds);
+        free(p->proxied_for);
         free(p->sasl);
         if (p->fd >= 0)
                 close(p->fd);

@@ -54,6 +54,7 @@ struct peer {
         const char *close_after_flush; /* refused: disconnect with this reason once the error is written */
         const char *refusal; /* why the container boundary refuses it: its Hello gets this as AccessDenied */
         bool proxied;        /* creds are a host caller's, set by its bridge (SetProxiedCredentials) */
+        char *proxied_for;   /* that caller's unique name on the host bus, if the bridge said it */
 
         struct peer_creds creds;
         struct user_account *user;

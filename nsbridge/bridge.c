@@ -899,6 +899,8 @@ static void export_link_set_creds(struct bridge *br, const char *caller, struct 
                 if (msg_reader_exit(&r) < 0)
                         ok = false;
         }
+        /* Whom this connection speaks for, for admins (Container1.GetPeerInfo, nsbusctl creds). */
+        msg_builder_append_entry(&b, "HostUniqueName", 's', &caller);
         msg_builder_close(&b);
 
         struct message *call;
