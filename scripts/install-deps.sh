@@ -23,8 +23,9 @@ packages=(
 	procps strace dbus-broker xdg-dbus-proxy
 	# tshark reads what nsbusctl capture writes, in its test
 	tshark
-	# man(1), to check that every installed man page renders without warnings
-	man-db
+	# man(1), to check that every installed man page renders without warnings; bash-completion, which
+	# loads nsbusctl's completion (the install test runs it)
+	man-db bash-completion
 )
 
 missing=()

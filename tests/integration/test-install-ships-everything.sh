@@ -1,6 +1,6 @@
 #!/bin/bash
-# `cmake --install` ships what a user needs, where GNUInstallDirs puts it, and nothing else: nsbusd and
-# nsbridge; every man page of docs/ in its section's directory, each rendering with `man -l` without a
+# `cmake --install` ships what a user needs, where GNUInstallDirs puts it, and nothing else: nsbusd,
+# nsbridge and nsbusctl with its bash completion; every man page of docs/ in its section's directory, each rendering with `man -l` without a
 # warning; the examples with their tree, sample policies included; README.md in the doc dir. No test
 # helper (nsrun, nsbusd-dynamic), unit test or fuzz target. The installed nsbusd then serves a bus.
 . "$(dirname "$0")/lib.sh"
@@ -58,6 +58,7 @@ log "installed $BUILD into DESTDIR=$DEST, prefix $PREFIX"
 			printf '%s\t%s\n' "$EXDIR/${f#./}" "$SRC/examples/${f#./}"
 		done
 	printf '%s\t%s\n' "$DOCDIR/README.md" "$SRC/README.md"
+	printf '%s\t%s\n' "$DATADIR/bash-completion/completions/nsbusctl" "$SRC/cli/nsbusctl.bash-completion"
 } >"$TMP/expected.tsv"
 cut -f 1 "$TMP/expected.tsv" | xargs -d '\n' realpath -ms | sort >"$TMP/expected"
 (cd "$DEST" && find . ! -type d) | sed 's|^\.||' | sort >"$TMP/installed"
@@ -80,6 +81,19 @@ for prog in nsbusd nsbridge nsbusctl; do
 	out=$(t "$DEST$BINDIR/$prog" --version 2>&1) || fail "$prog --version failed: $out"
 	expect_match "$prog --version" "$out" "^$prog [0-9]"
 done
+
+# nsbusctl's completion, loaded as bash-completion loads it, completes its verbs and options.
+if [ -f /usr/share/bash-completion/bash_completion ]; then
+	out=$(bash -c 'source /usr/share/bash-completion/bash_completion && source "$1" &&
+		COMP_LINE="nsbusctl intro" COMP_POINT=14 COMP_WORDS=(nsbusctl intro) COMP_CWORD=1 &&
+		_nsbusctl && echo "${COMPREPLY[*]}" &&
+		COMP_LINE="nsbusctl --no-le" COMP_POINT=16 COMP_WORDS=(nsbusctl --no-le) COMP_CWORD=1 &&
+		_nsbusctl && echo "${COMPREPLY[*]}"' _ "$DEST$DATADIR/bash-completion/completions/nsbusctl" 2>&1)
+	expect_eq "bash completion of nsbusctl" "$out" "introspect
+--no-legend"
+else
+	log "bash-completion not installed: the completion was checked as a file only"
+fi
 
 # The installed nsbusd serves a bus (pass asks it for its id again at the end).
 NSBUSD=$DEST$BINDIR/nsbusd
