@@ -102,14 +102,7 @@ static int parse_fd(const char *word, int *fd, bool *opened, char *err, size_t e
 
 static int append_basic(struct msg_builder *b, char t, const char *word, char *err, size_t errlen)
 {
-        union {
-                uint8_t y;
-                int16_t n;
-                int32_t i;
-                int64_t x;
-                double d;
-                int h;
-        } v;
+        union msg_basic v;
         int r = 0;
         bool opened = false;
         switch (t) {

@@ -24,6 +24,14 @@ static int check_names(const char *dest, const char *path, const char *iface, co
         return 0;
 }
 
+/* The names checked, then a connection to the bus: 0 and *ret, or negative after saying why. */
+static int connect_checked(const struct cli_options *o, const char *dest, const char *path,
+                           const char *iface, const char *member, struct client **ret)
+{
+        int r = check_names(dest, path, iface, member);
+        return r < 0 ? r : cli_connect(o, ret);
+}
+
 /* SIGNATURE ARGUMENT... from argv into b; every word must be used. */
 static int append_args(struct msg_builder *b, char **argv, const char *verb)
 {
@@ -80,11 +88,9 @@ int verb_call(const struct cli_options *o, int argc, char **argv)
         if (argc < 5)
                 return cli_fail(-EINVAL,
                                 "call: needs SERVICE OBJECT INTERFACE METHOD [SIGNATURE [ARGUMENT...]]");
-        int r = check_names(argv[1], argv[2], argv[3], argv[4]);
-        if (r < 0)
-                return r;
         _cleanup_(client_freep) struct client *c = NULL;
-        if ((r = cli_connect(o, &c)) < 0)
+        int r = connect_checked(o, argv[1], argv[2], argv[3], argv[4], &c);
+        if (r < 0)
                 return r;
         struct msg_builder b;
         cli_call_init(c, &b, argv[1], argv[2], argv[3], argv[4]);
@@ -108,11 +114,9 @@ int verb_get_property(const struct cli_options *o, int argc, char **argv)
 {
         if (argc < 5)
                 return cli_fail(-EINVAL, "get-property: needs SERVICE OBJECT INTERFACE PROPERTY...");
-        int r = check_names(argv[1], argv[2], argv[3], NULL);
-        if (r < 0)
-                return r;
         _cleanup_(client_freep) struct client *c = NULL;
-        if ((r = cli_connect(o, &c)) < 0)
+        int r = connect_checked(o, argv[1], argv[2], argv[3], NULL, &c);
+        if (r < 0)
                 return r;
         for (int i = 4; i < argc && r >= 0; i++) {
                 struct msg_builder b;
@@ -167,11 +171,9 @@ int verb_emit(const struct cli_options *o, int argc, char **argv)
 {
         if (argc < 4)
                 return cli_fail(-EINVAL, "emit: needs OBJECT INTERFACE SIGNAL [SIGNATURE [ARGUMENT...]]");
-        int r = check_names(NULL, argv[1], argv[2], argv[3]);
-        if (r < 0)
-                return r;
         _cleanup_(client_freep) struct client *c = NULL;
-        if ((r = cli_connect(o, &c)) < 0)
+        int r = connect_checked(o, NULL, argv[1], argv[2], argv[3], &c);
+        if (r < 0)
                 return r;
         struct msg_builder b;
         msg_builder_init(&b, MESSAGE_SIGNAL, client_next_serial(c));

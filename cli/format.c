@@ -10,19 +10,6 @@
 #include "format.h"
 #include "util.h"
 
-union basic {
-        uint8_t y;
-        int16_t n;
-        uint16_t q;
-        int32_t i;
-        uint32_t u;
-        int64_t x;
-        uint64_t t;
-        double d;
-        const char *s;
-        int h;
-};
-
 /* The complete type under the reader (after msg_reader_peek() said there is one) and its length. */
 static const char *current_type(struct msg_reader *r, size_t *len)
 {
@@ -71,7 +58,7 @@ static void print_quoted(FILE *f, const char *s)
 
 static int print_basic(struct msg_reader *r, char t, FILE *f)
 {
-        union basic v;
+        union msg_basic v;
         int k = msg_reader_read_basic(r, t, &v);
         if (k < 0)
                 return k;
@@ -155,7 +142,7 @@ int format_cmdline_one(struct msg_reader *r, FILE *f)
 
 static struct json_object *json_basic(struct msg_reader *r, char t)
 {
-        union basic v;
+        union msg_basic v;
         if (msg_reader_read_basic(r, t, &v) < 0) {
                 errno = EBADMSG;
                 return NULL;
@@ -194,7 +181,7 @@ static struct json_object *json_dict(struct msg_reader *r)
         while (o && msg_reader_peek(r)) {
                 char key[64];
                 const char *k = key;
-                union basic v;
+                union msg_basic v;
                 char kt;
                 if (msg_reader_enter(r, '{', NULL) < 0 || !(kt = msg_reader_peek(r)) ||
                     msg_reader_read_basic(r, kt, &v) < 0)

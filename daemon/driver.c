@@ -1127,6 +1127,18 @@ static int refuse_unless_container(struct bus *b, struct peer *p, struct message
         return 1;
 }
 
+/* What only the host's root may ask of a container bus. */
+static int refuse_unless_host_root(struct bus *b, struct peer *p, struct message *m)
+{
+        int r = refuse_unless_container(b, p, m);
+        if (r <= 0)
+                return r;
+        if (p->trust != PEER_TRUST_HOST_ROOT)
+                return reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED, "%s.%s is only for the host's root",
+                                   CONTAINER_INTERFACE, m->member);
+        return 1;
+}
+
 static int refuse_unless_bridge(struct bus *b, struct peer *p, struct message *m)
 {
         int r = refuse_unless_container(b, p, m);
@@ -1144,12 +1156,9 @@ static int refuse_unless_bridge(struct bus *b, struct peer *p, struct message *m
  * connection it makes to host.sock. */
 static int method_container_get_bridge_key(struct bus *b, struct peer *p, struct message *m)
 {
-        int r = refuse_unless_container(b, p, m);
+        int r = refuse_unless_host_root(b, p, m);
         if (r <= 0)
                 return r;
-        if (p->trust != PEER_TRUST_HOST_ROOT)
-                return reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
-                                   "%s.GetBridgeKey is only for the host's root", CONTAINER_INTERFACE);
         struct msg_builder mb;
         reply_open(b, p, m, &mb, 'a', "y");
         for (size_t i = 0; i < sizeof(b->container->bridge_key); i++)
@@ -1224,10 +1233,10 @@ static int method_container_get_info(struct bus *b, struct peer *p, struct messa
 /*
  * SetProxiedCredentials(a{sv}): a bridge connection that forwards one host caller into the container says
  * who that caller is (UnixUserID, UnixGroupIDs, ProcessID, as the bridge's namespaces see them, which must
- * be the bus's; HostUniqueName, its name on the host bus, for admins to read with GetPeerInfo). From then on every question about this connection answers with the caller's identity,
- * translated for the asker like any other, so a container service sees the host caller (normally uid
- * 65534, pid 0) and never the bridge. Quotas and bus policy still apply to the bridge's own uid: the
- * kernel vouches for that one.
+ * be the bus's; HostUniqueName, its name on the host bus, for admins to read with GetPeerInfo). From then on
+ * every question about this connection answers with the caller's identity, translated for the asker like any
+ * other, so a container service sees the host caller (normally uid 65534, pid 0) and never the bridge.
+ * Quotas and bus policy still apply to the bridge's own uid: the kernel vouches for that one.
  */
 static int method_container_set_proxied_credentials(struct bus *b, struct peer *p, struct message *m)
 {
@@ -1327,12 +1336,9 @@ static int method_container_set_proxied_credentials(struct bus *b, struct peer *
  */
 static int method_container_get_peer_info(struct bus *b, struct peer *p, struct message *m)
 {
-        int r = refuse_unless_container(b, p, m);
+        int r = refuse_unless_host_root(b, p, m);
         if (r <= 0)
                 return r;
-        if (p->trust != PEER_TRUST_HOST_ROOT)
-                return reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
-                                   "%s.GetPeerInfo is only for the host's root", CONTAINER_INTERFACE);
         const char *name;
         struct peer *q;
         if ((r = name_arg_owner(b, p, m, "peer information", &name, &q)) <= 0)

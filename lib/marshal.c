@@ -459,15 +459,7 @@ int msg_builder_append(struct msg_builder *b, const char *sig, ...)
 int msg_builder_appendv(struct msg_builder *b, const char *sig, va_list ap)
 {
         for (const char *t = sig; *t && !b->error; t++) {
-                union {
-                        uint8_t y;
-                        int16_t n;
-                        int32_t i;
-                        int64_t x;
-                        double d;
-                        const char *s;
-                        int h;
-                } v;
+                union msg_basic v;
                 switch (*t) {
                 case 'y':
                         v.y = (uint8_t)va_arg(ap, int);

@@ -192,6 +192,21 @@ struct msg_reader {
         size_t n_fds;
 };
 
+/* One basic value: what msg_reader_read_basic() writes and msg_builder_append_basic() reads, by type
+ * ('b' and 'h' as int, 's', 'o' and 'g' as a string). */
+union msg_basic {
+        uint8_t y;
+        int16_t n;
+        uint16_t q;
+        int32_t i;
+        uint32_t u;
+        int64_t x;
+        uint64_t t;
+        double d;
+        const char *s;
+        int h;
+};
+
 void msg_reader_init(struct msg_reader *r, const struct message *m);
 /* Type of the next item at this level, or 0 at the end. */
 char msg_reader_peek(struct msg_reader *r);
