@@ -46,25 +46,6 @@ struct creds_info {
         bool proxied;
 };
 
-static int read_idmap(struct msg_reader *r, struct idmap *map)
-{
-        int k = msg_reader_enter(r, 'a', "(uuu)");
-        while (k >= 0 && msg_reader_peek(r)) {
-                struct idmap_extent *e = realloc(map->extents, (map->n + 1) * sizeof(*e));
-                if (!e)
-                        return -ENOMEM;
-                map->extents = e;
-                e = &map->extents[map->n++];
-                if ((k = msg_reader_enter(r, '(', "uuu")) < 0 ||
-                    (k = msg_reader_read_basic(r, 'u', &e->inside)) < 0 ||
-                    (k = msg_reader_read_basic(r, 'u', &e->outside)) < 0 ||
-                    (k = msg_reader_read_basic(r, 'u', &e->count)) < 0)
-                        return k;
-                k = msg_reader_exit(r);
-        }
-        return k < 0 ? k : msg_reader_exit(r);
-}
-
 /* Each {sv} of an a{sv} reply, by key: fn reads the variant's contents. */
 static int each_entry(const struct message *m, struct creds_info *ci,
                       int (*fn)(struct creds_info *ci, const char *key, struct msg_reader *r))
@@ -339,7 +320,7 @@ static int interpret(struct creds_info *ci, struct message **replies)
                 msg_reader_init(&rd, info);
                 if ((r = msg_reader_read_basic(&rd, 's', &name)) >= 0 &&
                     (r = msg_reader_read_basic(&rd, 'u', &pid)) >= 0 &&
-                    (r = read_idmap(&rd, &ci->uid_map)) >= 0 && (r = read_idmap(&rd, &ci->gid_map)) >= 0) {
+                    (r = idmap_read(&rd, &ci->uid_map)) >= 0 && (r = idmap_read(&rd, &ci->gid_map)) >= 0) {
                         snprintf(ci->name, sizeof(ci->name), "%s", name);
                         ci->init = (pid_t)pid;
                         ci->container = true;

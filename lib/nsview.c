@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "message.h"
 #include "nsview.h"
 #include "util.h"
 
@@ -140,4 +141,25 @@ pid_t pidns_view_pid(const struct ns_chain *viewer, const struct ns_chain *subje
         if (m >= n_nspid)
                 return 0;
         return nspid[m];
+}
+
+int idmap_read(struct msg_reader *r, struct idmap *map)
+{
+        int ret = msg_reader_enter(r, 'a', "(uuu)");
+        while (ret >= 0 && msg_reader_peek(r)) {
+                if (map->n >= IDMAP_MAX_EXTENTS)
+                        return -EBADMSG;
+                struct idmap_extent *e = realloc(map->extents, (map->n + 1) * sizeof(*e));
+                if (!e)
+                        return -ENOMEM;
+                map->extents = e;
+                e = &map->extents[map->n++];
+                if ((ret = msg_reader_enter(r, '(', "uuu")) < 0 ||
+                    (ret = msg_reader_read_basic(r, 'u', &e->inside)) < 0 ||
+                    (ret = msg_reader_read_basic(r, 'u', &e->outside)) < 0 ||
+                    (ret = msg_reader_read_basic(r, 'u', &e->count)) < 0)
+                        return ret;
+                ret = msg_reader_exit(r);
+        }
+        return ret < 0 ? ret : msg_reader_exit(r);
 }

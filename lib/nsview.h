@@ -40,6 +40,10 @@ struct idmap {
  * written, so seeing one means we read something else), -E2BIG above IDMAP_MAX_EXTENTS, -ENOMEM. */
 int idmap_parse(const char *text, struct idmap *ret);
 void idmap_done(struct idmap *m);
+struct msg_reader;
+/* An a(uuu) of (inside, outside, count) extents, as Container1.GetInfo sends a map, appended to m: 0,
+ * -EBADMSG (not that, or more than IDMAP_MAX_EXTENTS), -ENOMEM. */
+int idmap_read(struct msg_reader *r, struct idmap *m);
 /* The map of a namespace that is the bus's own: every id is itself. */
 int idmap_identity(struct idmap *ret);
 

@@ -68,27 +68,6 @@ struct container_info {
         size_t key_len;
 };
 
-static int read_idmap(struct msg_reader *r, struct idmap *map)
-{
-        int ret = msg_reader_enter(r, 'a', "(uuu)");
-        while (ret >= 0 && msg_reader_peek(r)) {
-                if (map->n >= IDMAP_MAX_EXTENTS)
-                        return -EBADMSG;
-                struct idmap_extent *e = realloc(map->extents, (map->n + 1) * sizeof(*e));
-                if (!e)
-                        return -ENOMEM;
-                map->extents = e;
-                e = &map->extents[map->n++];
-                if ((ret = msg_reader_enter(r, '(', "uuu")) < 0 ||
-                    (ret = msg_reader_read_basic(r, 'u', &e->inside)) < 0 ||
-                    (ret = msg_reader_read_basic(r, 'u', &e->outside)) < 0 ||
-                    (ret = msg_reader_read_basic(r, 'u', &e->count)) < 0)
-                        return ret;
-                ret = msg_reader_exit(r);
-        }
-        return ret < 0 ? ret : msg_reader_exit(r);
-}
-
 /* A blocking call to org.nsbus.Container1 on the container bus, before the sandbox: its reply, or -EACCES
  * for an error (logged), -ETIMEDOUT, -errno. */
 static int bootstrap_call(struct client *c, const char *member, struct message **ret)
@@ -122,8 +101,8 @@ static int parse_info(struct message *m, struct container_info *info)
         uint32_t pid;
         msg_reader_init(&rd, m);
         if (!streq(m->signature, "sua(uuu)a(uuu)") || msg_reader_read_basic(&rd, 's', &name) < 0 ||
-            msg_reader_read_basic(&rd, 'u', &pid) < 0 || read_idmap(&rd, &info->uid_map) < 0 ||
-            read_idmap(&rd, &info->gid_map) < 0 || pid == 0 || pid > INT32_MAX)
+            msg_reader_read_basic(&rd, 'u', &pid) < 0 || idmap_read(&rd, &info->uid_map) < 0 ||
+            idmap_read(&rd, &info->gid_map) < 0 || pid == 0 || pid > INT32_MAX)
                 return -EBADMSG;
         snprintf(info->name, sizeof(info->name), "%s", name);
         info->init_pid = (pid_t)pid;
