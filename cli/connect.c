@@ -172,7 +172,9 @@ int cli_call(const struct cli_options *o, struct client *c, struct msg_builder *
                 return cli_fail(r, "%s: no reply within %d ms", what, o->timeout_ms);
         if (r < 0)
                 return cli_fail(r, "%s: %s", what,
-                                r == -ECONNRESET ? "the bus closed the connection" : strerror(-r));
+                                r == -ECONNRESET   ? "the bus closed the connection"
+                                : r == -EOPNOTSUPP ? "the bus does not pass file descriptors"
+                                                   : strerror(-r));
         if ((*reply)->type == MESSAGE_ERROR) {
                 const char *text = "";
                 struct msg_reader rd;

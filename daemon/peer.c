@@ -329,7 +329,11 @@ void peer_receive_begin(struct peer *p)
 static int peer_read(struct peer *p, const char **why)
 {
         struct bus *b = p->bus;
-        ssize_t n = io_in_read(&p->in, p->fd, b->scratch, sizeof(b->scratch), p->unix_fds);
+        /* A client may send its first messages right behind BEGIN, before our AGREE_UNIX_FD reached
+         * it, so one read can bring the end of the SASL exchange and fds for the message after it.
+         * Take them; peer_receive() decides once the SASL lines they came with are read. */
+        bool fds = p->unix_fds || p->state == PEER_AUTHENTICATING;
+        ssize_t n = io_in_read(&p->in, p->fd, b->scratch, sizeof(b->scratch), fds);
         if (n == -EAGAIN)
                 return 0;
         if (n == 0) {
@@ -388,6 +392,13 @@ int peer_receive(struct peer *p, struct message **ret, const char **why)
                         r = peer_authenticate(p, why);
                         if (r < 0)
                                 return r;
+                        /* Fds the kernel delivered belong to bytes after BEGIN (a read stops behind
+                         * the bytes they came with), so only a client that negotiated them may have. */
+                        if (p->in.n_fds > 0 && (r == 0 || !p->unix_fds)) {
+                                *why = r == 0 ? "sent file descriptors during authentication"
+                                              : "sent file descriptors without negotiating them";
+                                return -EPROTO;
+                        }
                         if (r == 0) {
                                 if ((r = peer_charge_input(p, why)) < 0)
                                         return r;

@@ -131,6 +131,12 @@ int client_flush(struct client *c)
                         return errno == EINTR ? 0 : -errno;
                 c->auth_written += (size_t)n;
         }
+        /* Fds may only follow the bus's AGREE_UNIX_FD: until it came, messages wait behind one that
+         * carries fds (see client_wants_write()), and a bus that refused them cannot be sent it. */
+        if (c->out.n_fds > 0 && !c->authenticated)
+                return 0;
+        if (c->out.n_fds > 0 && !c->unix_fds)
+                return -EOPNOTSUPP;
         return io_out_flush(&c->out, c->fd);
 }
 
@@ -238,8 +244,9 @@ static void client_wait_io(struct event_source *s, uint32_t events)
                                 w->r = r;
                         return;
                 }
-                size_t i = m->type == MESSAGE_METHOD_RETURN || m->type == MESSAGE_ERROR ? client_wait_find(w, m)
-                                                                                      : w->n;
+                size_t i = m->type == MESSAGE_METHOD_RETURN || m->type == MESSAGE_ERROR
+                                   ? client_wait_find(w, m)
+                                   : w->n;
                 if (i == w->n) {
                         message_unref(m);
                         continue;

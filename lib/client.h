@@ -60,11 +60,15 @@ int client_queue(struct client *c, struct message *m);
  * msg_builder_append()). Returns the call's serial, or -errno. */
 int64_t client_call_driver(struct client *c, const char *member, const char *sig, ...);
 
-/* Write what the socket takes: 0 when everything is written, -EAGAIN when it is full, or -errno. */
+/* Write what the socket takes: 0 when everything is written (or what is left waits for the bus to
+ * agree to fd passing), -EAGAIN when the socket is full, -EOPNOTSUPP when messages with fds are queued
+ * and the bus did not agree to pass fds, or -errno. */
 int client_flush(struct client *c);
 static inline bool client_wants_write(const struct client *c)
 {
-        return c->auth_written < c->auth_len || !io_out_empty(&c->out);
+        if (c->auth_written < c->auth_len)
+                return true;
+        return !io_out_empty(&c->out) && (c->authenticated || c->out.n_fds == 0);
 }
 
 /*

@@ -255,6 +255,27 @@ else:
         failures.append('pipelined Hello + GetId: %r' % got)
 print('%-60s ok' % 'sasl: everything pipelined in one write')
 
+# A client that asked for fds may send a message carrying one right behind BEGIN, before AGREE_UNIX_FD
+# reached it: one read of the bus then brings the end of the SASL exchange and the fd.
+c = Conn(addr)
+r, w = os.pipe()
+c.sock.sendall(b'\0' + sasl_external() + b'NEGOTIATE_UNIX_FD\r\nBEGIN\r\n' + build_message(
+    METHOD_CALL, 1, {F_PATH: '/org/freedesktop/DBus', F_INTERFACE: 'org.freedesktop.DBus',
+                     F_MEMBER: 'Hello', F_DESTINATION: 'org.freedesktop.DBus'}))
+c.send_raw(build_message(METHOD_CALL, 7, {**D, F_UNIX_FDS: 1}), [r])
+os.close(r)
+os.close(w)
+try:
+    ok, agree = c.read_line(), c.read_line()
+    got = [c.recv() for _ in range(3)]
+    if not (ok.startswith(b'OK ') and agree == b'AGREE_UNIX_FD' and got[2].reply_serial == 7 and
+            got[2].body == [bus_id]):
+        failures.append('fds right behind BEGIN: got %r %r %r' % (ok, agree, got))
+except (OSError, EOFError) as e:
+    failures.append('fds right behind BEGIN: %r' % e)
+c.close()
+print('%-60s ok' % 'sasl: fds right behind BEGIN, before AGREE_UNIX_FD came')
+
 r = witness.driver('GetId')
 if r.body != [bus_id]:
     failures.append('witness at the end: %r' % r)

@@ -1,2 +1,3 @@
 nsbus_unit_test(test-hashmap nsbus)
 nsbus_unit_test(test-event nsbus)
+nsbus_unit_test(test-client nsbus)
