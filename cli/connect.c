@@ -11,7 +11,6 @@
 #include "connect.h"
 #include "util.h"
 
-#define SYSTEM_BUS_DEFAULT "unix:path=/run/dbus/system_bus_socket"
 
 int cli_fail(int r, const char *fmt, ...)
 {

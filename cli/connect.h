@@ -13,6 +13,9 @@
 
 #include "client.h"
 
+/* The system bus when DBUS_SYSTEM_BUS_ADDRESS does not say. */
+#define SYSTEM_BUS_DEFAULT "unix:path=/run/dbus/system_bus_socket"
+
 struct cli_options {
         const char *address;
         bool user;
@@ -25,6 +28,9 @@ struct cli_options {
         enum { CLI_JSON_OFF, CLI_JSON_SHORT, CLI_JSON_PRETTY } json; /* --json */
         bool legend, quiet, verbose, expect_reply, auto_start;
         bool unique, acquired, activatable, show_machine;
+        /* up */
+        const char *policy, *config, *host_bus, *log;
+        bool add_user; /* give the container's root a passwd entry if it has none */
 };
 
 /* "nsbusctl: <what>: <why>" on stderr; returns r (negative), so that `return cli_fail(r, ...)` works. */

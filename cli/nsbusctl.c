@@ -40,6 +40,10 @@ static void usage(FILE *f)
                    "Commands of nsbusctl's own:\n"
                    "  creds PEER                            A peer's identity as the host and as its\n"
                    "                                        container see it, its socket and trust\n"
+                   "  up NAME --pid=PID                     Start container NAME's bus (and bridge)\n"
+                   "  down NAME                             Stop it, leaving nothing behind\n"
+                   "  ls [NAME]                             Show the container buses that run\n"
+                   "  reload NAME                           Re-read its configuration and bridge policy\n"
                    "\n"
                    "Options:\n"
                    "  --system                Connect to the system bus (the default)\n"
@@ -48,6 +52,14 @@ static void usage(FILE *f)
                    "  -C --container=NAME     Connect to container NAME's bus (its host.sock)\n"
                    "  --pid=PID               Connect to the bus of the container PID is in\n"
                    "  --runtime-dir=DIR       Where container buses live (default /run/nsbus)\n"
+                   "  --policy=FILE           up: the bridge policy (default /etc/nsbus/containers/\n"
+                   "                          NAME.policy if it exists; none: no bridge)\n"
+                   "  --config=FILE           up: the bus configuration (default: built in)\n"
+                   "  --host-bus=ADDRESS      up: the bus the bridge connects to (default: system)\n"
+                   "  --log=FILE              up: where the bus and bridge log (default\n"
+                   "                          /var/log/nsbus/NAME.log)\n"
+                   "  --add-user=BOOL         up: add a system user for the container's root if\n"
+                   "                          the host has none (dbus-daemon needs one; default yes)\n"
                    "  --timeout=SECS          How long to wait for a reply (default 25); how long\n"
                    "                          monitor and capture run (default: until SIGINT)\n"
                    "  --expect-reply=BOOL     Whether to wait for the reply of a call\n"
@@ -78,6 +90,10 @@ static const struct {
         {"capture", verb_capture},
         {"wait", verb_wait},
         {"creds", verb_creds},
+        {"up", verb_up},
+        {"down", verb_down},
+        {"ls", verb_ls},
+        {"reload", verb_reload},
 };
 
 enum {
@@ -96,6 +112,11 @@ enum {
         ARG_NO_LEGEND,
         ARG_NO_PAGER,
         ARG_RUNTIME_DIR,
+        ARG_POLICY,
+        ARG_CONFIG,
+        ARG_HOST_BUS,
+        ARG_LOG,
+        ARG_ADD_USER,
 };
 
 static int parse_bool(const char *opt, const char *v, bool *ret)
@@ -150,6 +171,22 @@ static int parse_valued(int c, struct cli_options *o)
         case ARG_DESTINATION:
                 o->destination = optarg;
                 return 1;
+        case ARG_POLICY:
+                o->policy = optarg;
+                return 1;
+        case ARG_CONFIG:
+                o->config = optarg;
+                return 1;
+        case ARG_HOST_BUS:
+                o->host_bus = optarg;
+                return 1;
+        case ARG_ADD_USER:
+                return parse_bool("add-user", optarg, &o->add_user);
+        case ARG_LOG:
+                if (optarg[0] != '/')
+                        return cli_fail(-EINVAL, "--log=%s: must be an absolute path", optarg);
+                o->log = optarg;
+                return 1;
         case ARG_RUNTIME_DIR:
                 if (optarg[0] != '/')
                         return cli_fail(-EINVAL, "--runtime-dir=%s: must be an absolute path", optarg);
@@ -190,6 +227,11 @@ static int parse_args(int argc, char **argv, struct cli_options *o)
                 {"no-legend", no_argument, NULL, ARG_NO_LEGEND},
                 {"no-pager", no_argument, NULL, ARG_NO_PAGER},
                 {"runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR},
+                {"policy", required_argument, NULL, ARG_POLICY},
+                {"config", required_argument, NULL, ARG_CONFIG},
+                {"host-bus", required_argument, NULL, ARG_HOST_BUS},
+                {"log", required_argument, NULL, ARG_LOG},
+                {"add-user", required_argument, NULL, ARG_ADD_USER},
                 {"version", no_argument, NULL, CLI_ARG_VERSION},
                 {"help", no_argument, NULL, 'h'},
                 {},
@@ -230,6 +272,11 @@ static int parse_args(int argc, char **argv, struct cli_options *o)
                 case ARG_AUTO_START:
                 case ARG_DESTINATION:
                 case ARG_RUNTIME_DIR:
+                case ARG_POLICY:
+                case ARG_CONFIG:
+                case ARG_HOST_BUS:
+                case ARG_LOG:
+                case ARG_ADD_USER:
                 case ARG_JSON:
                         r = parse_valued(c, o);
                         break;
@@ -250,6 +297,7 @@ int main(int argc, char **argv)
                 .legend = true,
                 .expect_reply = true,
                 .auto_start = true,
+                .add_user = true,
         };
         int r = parse_args(argc, argv, &o);
         if (r <= 0)

@@ -16,3 +16,7 @@ int verb_monitor(const struct cli_options *o, int argc, char **argv);
 int verb_capture(const struct cli_options *o, int argc, char **argv);
 int verb_wait(const struct cli_options *o, int argc, char **argv);
 int verb_creds(const struct cli_options *o, int argc, char **argv);
+int verb_up(const struct cli_options *o, int argc, char **argv);
+int verb_down(const struct cli_options *o, int argc, char **argv);
+int verb_ls(const struct cli_options *o, int argc, char **argv);
+int verb_reload(const struct cli_options *o, int argc, char **argv);

@@ -159,9 +159,10 @@ static int open_runtime_dir(const char *path, char *why, size_t n)
 
 /* A directory of the bus's own in parent, with exactly this mode whether or not it existed. parent is
  * trusted, so only root can have made what is there already. */
-static int mkdirat_owned(int parent, const char *name, mode_t mode)
+static int mkdirat_owned(int parent, const char *name, mode_t mode, bool *made)
 {
-        if (mkdirat(parent, name, mode) < 0 && errno != EEXIST)
+        *made = mkdirat(parent, name, mode) >= 0;
+        if (!*made && errno != EEXIST)
                 return -errno;
         _cleanup_close_ int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
@@ -244,6 +245,43 @@ static void read_container_machine_id(pid_t pid, char out[33])
         }
 }
 
+/* (Re)read c->policy_file: the policy in force changes only if the new one parses. 0, or -errno (logged,
+ * with the file and line at fault). */
+static int container_load_policy(struct container *c)
+{
+        char err[512];
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        struct bridge_policy *p;
+        int r = bridge_policy_read(c->policy_file, &text, &len, err, sizeof(err));
+        if (r >= 0)
+                r = bridge_policy_parse(text, len, c->policy_file, &p, err, sizeof(err));
+        if (r < 0) {
+                log_error("%s", err);
+                return r;
+        }
+        bridge_policy_free(c->policy);
+        c->policy = p;
+        free(c->policy_text);
+        c->policy_text = TAKE_PTR(text);
+        c->policy_len = len;
+        return 0;
+}
+
+int container_reload_policy(struct bus *b)
+{
+        struct container *c = b->container;
+        if (!c || !c->policy_file)
+                return 0;
+        int r = container_load_policy(c);
+        if (r < 0) {
+                log_error("container %s: keeping the bridge policy in force", c->name);
+                return r;
+        }
+        log_info("container %s: bridge policy %s reloaded", c->name, c->policy_file);
+        return 1;
+}
+
 /* The container's init has exited: so does its bus. */
 static void container_init_io(struct event_source *s, uint32_t events)
 {
@@ -269,12 +307,10 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
         /* A bad policy stops everything before any file is made. */
         int r;
         if (policy_file) {
-                char err[512];
-                r = bridge_policy_load(policy_file, &c->policy, err, sizeof(err));
-                if (r < 0) {
-                        log_error("%s", err);
+                if (!(c->policy_file = strdup(policy_file)))
+                        return -ENOMEM;
+                if ((r = container_load_policy(c)) < 0)
                         return r;
-                }
         }
 
         c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -327,8 +363,10 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
                 log_error("refusing the runtime directory: %s", why[0] ? why : strerror(-rt_fd));
                 return rt_fd;
         }
-        _cleanup_close_ int dir_fd = mkdirat_owned(rt_fd, c->name, 0700);
-        _cleanup_close_ int bus_fd = dir_fd >= 0 ? mkdirat_owned(dir_fd, "bus", 0755) : -EBADF;
+        bool made_bus_dir;
+        _cleanup_close_ int dir_fd = mkdirat_owned(rt_fd, c->name, 0700, &c->made_dir);
+        _cleanup_close_ int bus_fd =
+                dir_fd >= 0 ? mkdirat_owned(dir_fd, "bus", 0755, &made_bus_dir) : -EBADF;
         if (dir_fd < 0 || bus_fd < 0) {
                 r = dir_fd < 0 ? dir_fd : bus_fd;
                 log_error("cannot create %s: %s", dir_fd < 0 ? c->dir : c->bus_dir, strerror(-r));
@@ -414,7 +452,9 @@ void container_free(struct bus *b)
         if (c->made_dirs) {
                 if (rmdir(c->bus_dir) < 0 && errno != ENOENT)
                         log_warning("cannot remove %s: %m", c->bus_dir);
-                if (rmdir(c->dir) < 0 && errno != ENOENT)
+                /* A directory that was there before is whoever made it's (nsbusctl up keeps its state
+                 * there), and theirs to remove. */
+                if (c->made_dir && rmdir(c->dir) < 0 && errno != ENOENT)
                         log_warning("cannot remove %s: %m", c->dir);
         }
         event_source_remove(b->loop, &c->source);
@@ -423,6 +463,8 @@ void container_free(struct bus *b)
         ns_pid_unref(c->pid_ns);
         explicit_bzero(c->bridge_key, sizeof(c->bridge_key));
         bridge_policy_free(c->policy);
+        free(c->policy_file);
+        free(c->policy_text);
         free(c->name);
         free(c->dir);
         free(c->bus_dir);

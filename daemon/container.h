@@ -15,9 +15,10 @@ struct container {
         pid_t pid; /* the container's init, in the bus's pid namespace */
         int pidfd;
         char *name;
-        char *dir;     /* RUNTIME_DIR/NAME: host.sock lives here */
-        char *bus_dir; /* RUNTIME_DIR/NAME/bus: bind-mounted at /run/dbus in the container */
-        bool made_dirs;
+        char *dir;           /* RUNTIME_DIR/NAME: host.sock lives here */
+        char *bus_dir;       /* RUNTIME_DIR/NAME/bus: bind-mounted at /run/dbus in the container */
+        bool made_dirs;      /* the sockets are ours: remove bus_dir at exit, and dir if made_dir */
+        bool made_dir;       /* dir did not exist before (nsbusctl up makes it first, for its state) */
         char machine_id[33]; /* the container's own, or "" if it has none */
         uid_t root_uid;      /* the container's root as the host sees it: the bridge runs as this */
         gid_t root_gid;
@@ -25,6 +26,9 @@ struct container {
         struct ns_pid *pid_ns;   /* the init's: who is inside, for a container without a user ns */
         uint8_t bridge_key[32];  /* the bridge proves itself with it (ClaimBridge); host root reads it */
         struct bridge_policy *policy; /* --policy: the names it imports are reserved for the bridge */
+        char *policy_file;            /* NULL without one; ReloadConfig reads it again */
+        char *policy_text;            /* what policy was parsed from: the bridge asks for it */
+        size_t policy_len;
 };
 
 #define CONTAINER_RUNTIME_DIR "/run/nsbus"
@@ -45,6 +49,9 @@ bool container_peer_is_bridge(const struct bus *b, const struct peer *p);
 int container_claim_bridge(const struct bus *b, struct peer *p, const uint8_t *key, size_t len);
 /* May p own name? A container bus reserves the names its bridge imports from the host. */
 bool container_may_own(const struct bus *b, const struct peer *p, const char *name);
+/* Read the bridge policy file again (ReloadConfig, SIGHUP): 1 when the new one is in force, 0 when the bus
+ * has no policy file, -errno (logged) when it cannot be read or parsed and the old one stays. */
+int container_reload_policy(struct bus *b);
 /* Keep CAP_SYS_PTRACE only (see container.c); set no-new-privs. */
 int container_drop_capabilities(struct bus *b);
 void container_free(struct bus *b);

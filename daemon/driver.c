@@ -143,22 +143,20 @@ static int reply_empty(struct bus *b, struct peer *p, const struct message *call
 
 #define reply_error(b, p, m, name, ...) routing_reply_error((b), (p), (m), (name), __VA_ARGS__)
 
-static int emit_signal(struct bus *b, struct peer *to, const char *member, const char *sig, ...)
+static int emit_signal_on(struct bus *b, struct peer *to, const char *interface, const char *member,
+                          const char *sig, va_list ap)
 {
         struct msg_builder mb;
         msg_builder_init(&mb, MESSAGE_SIGNAL, driver_next_serial(b));
         mb.path = DRIVER_PATH;
-        mb.interface = DRIVER_INTERFACE;
+        mb.interface = interface;
         mb.member = member;
         mb.destination = to ? to->unique_name : NULL;
         mb.sender = DRIVER_NAME;
-        va_list ap;
-        va_start(ap, sig);
         for (const char *t = sig; *t; t++) {
                 const char *s = va_arg(ap, const char *);
                 msg_builder_append_basic(&mb, *t, &s);
         }
-        va_end(ap);
         struct message *m;
         int r = msg_builder_finish(&mb, &m);
         if (r < 0)
@@ -166,6 +164,16 @@ static int emit_signal(struct bus *b, struct peer *to, const char *member, const
         routing_send_driver_message(b, to, m);
         message_unref(m);
         return 0;
+}
+
+/* A signal of org.freedesktop.DBus from the driver, with string arguments; to NULL broadcasts it. */
+static int emit_signal(struct bus *b, struct peer *to, const char *member, const char *sig, ...)
+{
+        va_list ap;
+        va_start(ap, sig);
+        int r = emit_signal_on(b, to, DRIVER_INTERFACE, member, sig, ap);
+        va_end(ap);
+        return r;
 }
 
 void driver_emit_name_owner_changed(struct bus *b, const char *name, const char *old_owner,
@@ -1166,6 +1174,27 @@ static int method_container_get_bridge_key(struct bus *b, struct peer *p, struct
         return reply_close_send(b, p, m, &mb);
 }
 
+/* GetBridgePolicy() -> (s file, ay text): the bridge policy in force, as the bus read it at start or at its
+ * last ReloadConfig. The sandboxed bridge cannot open files; this is how it follows a reload. */
+static int method_container_get_bridge_policy(struct bus *b, struct peer *p, struct message *m)
+{
+        int r = refuse_unless_bridge(b, p, m);
+        if (r <= 0)
+                return r;
+        const struct container *c = b->container;
+        if (!c->policy_file)
+                return reply_error(b, p, m, DBUS_ERROR_NOT_SUPPORTED,
+                                   "Container %s's bus was started without a bridge policy", c->name);
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        msg_builder_append(&mb, "s", c->policy_file);
+        msg_builder_open(&mb, 'a', "y");
+        for (size_t i = 0; i < c->policy_len; i++)
+                msg_builder_append_basic(&mb, 'y', &c->policy_text[i]);
+        msg_builder_close(&mb);
+        return reply_send(b, p, m, &mb);
+}
+
 /* ClaimBridge(ay key): a connection on host.sock with the bridge's identity (the container's mapped root
  * in the bus's own namespaces) proves it is the bridge. Until then it may do nothing else; a wrong key is
  * an attack, and the connection ends. */
@@ -1409,6 +1438,7 @@ static const struct method methods[] = {
         {CONTAINER_INTERFACE, "GetBridgeKey", "", "ay", method_container_get_bridge_key, true},
         {CONTAINER_INTERFACE, "ClaimBridge", "ay", "", method_container_claim_bridge, true},
         {CONTAINER_INTERFACE, "GetPeerInfo", "s", "a{sv}", method_container_get_peer_info, true},
+        {CONTAINER_INTERFACE, "GetBridgePolicy", "", "say", method_container_get_bridge_policy, true},
         {CONTAINER_INTERFACE, "SetProxiedCredentials", "a{sv}", "", method_container_set_proxied_credentials,
          true},
         {},
@@ -1465,6 +1495,17 @@ int driver_handle(struct bus *b, struct peer *p, struct message *m)
         return r;
 }
 
+/* A signal of org.nsbus.Container1, broadcast: BridgePolicyChanged tells the bridge (which subscribes to
+ * it) to ask for the new policy with GetBridgePolicy. It says nothing but that it changed. */
+static int emit_container_signal(struct bus *b, const char *member, const char *sig, ...)
+{
+        va_list ap;
+        va_start(ap, sig);
+        int r = emit_signal_on(b, NULL, CONTAINER_INTERFACE, member, sig, ap);
+        va_end(ap);
+        return r;
+}
+
 int driver_reload_config(struct bus *b)
 {
         int r = settings_reload(b);
@@ -1472,7 +1513,10 @@ int driver_reload_config(struct bus *b)
                 return r;
         r = b->config ? activation_load_config(b, b->config) : 0;
         driver_emit_activatable_services_changed(b);
-        return r;
+        int p = container_reload_policy(b);
+        if (p > 0)
+                emit_container_signal(b, "BridgePolicyChanged", "");
+        return r < 0 ? r : p < 0 ? p : 0;
 }
 
 void driver_disconnect_peer(struct bus *b, struct peer *p, const char *fmt, ...)

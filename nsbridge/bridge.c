@@ -98,6 +98,7 @@ enum driver_call_kind {
         CALL_LIST_NAMES,     /* host: which imported names exist now */
         CALL_GET_NAME_OWNER, /* arg: the name */
         CALL_GET_CREDS,      /* host: arg is the host caller an export link is for */
+        CALL_GET_POLICY,     /* container: GetBridgePolicy, after BridgePolicyChanged */
 };
 
 struct driver_call {
@@ -123,6 +124,7 @@ struct bridge {
         struct hashmap *import_callers;     /* container unique name -> struct link */
         struct list_head import_lru;        /* the same links, least recently used first */
         struct hashmap *export_callers;     /* host unique name -> struct link */
+        struct bridge_policy *policy;       /* in force: o->policy, then what the bus says after reloads */
         struct hashmap *host_names;         /* imported name -> struct host_name */
         struct hashmap *import_owners;      /* host unique name -> struct link (LINK_IMPORT_OWNER) */
         struct hashmap *export_owner_links; /* container unique name -> struct link (LINK_EXPORT_OWNER) */
@@ -460,7 +462,7 @@ static bool import_peer_owns_names(struct bridge *br, const char *peer)
 
 static bool export_peer_owns_names(struct bridge *br, const char *peer)
 {
-        for (size_t i = 0; i < bridge_policy_n_exports(br->o->policy); i++)
+        for (size_t i = 0; i < bridge_policy_n_exports(br->policy); i++)
                 if (br->export_owners[i] && streq(br->export_owners[i], peer))
                         return true;
         return false;
@@ -496,7 +498,7 @@ static void host_name_set_owner(struct bridge *br, const char *name, const char 
                                 log_info("out of memory tracking %s", name);
                                 return;
                         }
-                        if (bridge_policy_import_level(br->o->policy, name) >= BRIDGE_LEVEL_FILTERED)
+                        if (bridge_policy_import_level(br->policy, name) >= BRIDGE_LEVEL_FILTERED)
                                 host_add_broadcast_match(br, hn, true);
                 }
                 hn->owner = strdup(owner);
@@ -517,7 +519,7 @@ static void host_name_set_owner(struct bridge *br, const char *name, const char 
  * container peer owns the renamed name. */
 static void export_set_owner(struct bridge *br, size_t i, const char *owner)
 {
-        const struct bridge_export *e = bridge_policy_export(br->o->policy, i);
+        const struct bridge_export *e = bridge_policy_export(br->policy, i);
         if (streq_ptr(br->export_owners[i], owner[0] ? owner : NULL))
                 return;
         _cleanup_free_ char *old = TAKE_PTR(br->export_owners[i]);
@@ -552,11 +554,11 @@ static void name_owner_changed(struct bridge *br, struct link *l, struct message
                 return;
         }
         if (l->kind == LINK_HOST) {
-                if (bridge_policy_is_imported(br->o->policy, name))
+                if (bridge_policy_is_imported(br->policy, name))
                         host_name_set_owner(br, name, new);
         } else {
-                for (size_t i = 0; i < bridge_policy_n_exports(br->o->policy); i++)
-                        if (streq(bridge_policy_export(br->o->policy, i)->container_name, name))
+                for (size_t i = 0; i < bridge_policy_n_exports(br->policy); i++)
+                        if (streq(bridge_policy_export(br->policy, i)->container_name, name))
                                 export_set_owner(br, i, new);
         }
 }
@@ -719,7 +721,7 @@ static void import_call(struct bridge *br, struct link *ol, struct message *m)
                 struct host_name *hn;
                 HASHMAP_FOREACH(hn, br->host_names, it)
                 permitted = permitted ||
-                            (streq(hn->owner, host_peer) && import_may_call(br->o->policy, hn->name, m));
+                            (streq(hn->owner, host_peer) && import_may_call(br->policy, hn->name, m));
                 dest = host_peer;
         } else {
                 const struct host_name *hn = hashmap_get(br->host_names, dest);
@@ -728,7 +730,7 @@ static void import_call(struct bridge *br, struct link *ol, struct message *m)
                                     dest);
                         return;
                 }
-                permitted = import_may_call(br->o->policy, dest, m);
+                permitted = import_may_call(br->policy, dest, m);
         }
         if (!permitted) {
                 reply_error(ol, m, DBUS_ERROR_ACCESS_DENIED,
@@ -778,7 +780,7 @@ static void import_broadcast(struct bridge *br, struct message *m)
         HASHMAP_FOREACH(hn, br->host_names, it)
         {
                 if (!streq(hn->owner, m->sender) ||
-                    !bridge_policy_may_broadcast(br->o->policy, hn->name, m->interface, m->member, m->path))
+                    !bridge_policy_may_broadcast(br->policy, hn->name, m->interface, m->member, m->path))
                         continue;
                 struct message *out;
                 if (message_new_relay(m, client_next_serial(ol->c), 0, NULL, &out) < 0)
@@ -795,7 +797,7 @@ static void import_broadcast(struct bridge *br, struct message *m)
  * ol's unique name. Either way the call goes to V's service in the container. */
 static void export_call(struct bridge *br, struct link *ol, struct message *m)
 {
-        const struct bridge_policy *p = br->o->policy;
+        const struct bridge_policy *p = br->policy;
         const char *container_peer = ol->caller, *dest = NULL;
         if (!m->destination || !m->sender)
                 return;
@@ -953,10 +955,29 @@ static const char name_owner_changed_rule[] =
         "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
         "member='NameOwnerChanged'";
 
+static const char policy_changed_rule[] =
+        "type='signal',sender='org.freedesktop.DBus',interface='" CONTAINER1_INTERFACE "',"
+        "member='BridgePolicyChanged'";
+
+/* Follow an exported name on the container bus: its signals, and who owns it now (or stop following). */
+static int export_watch(struct bridge *br, const char *name, bool watch)
+{
+        struct link *l = &br->container;
+        char rule[512];
+        snprintf(rule, sizeof(rule), "type='signal',sender='%s'", name);
+        int r = link_track_driver_call(
+                l, client_call_driver(l->c, watch ? "AddMatch" : "RemoveMatch", "s", rule), CALL_LOG_ERROR,
+                watch ? "AddMatch" : "RemoveMatch");
+        if (r >= 0 && watch)
+                r = link_track_driver_call(l, client_call_driver(l->c, "GetNameOwner", "s", name),
+                                           CALL_GET_NAME_OWNER, name);
+        return r;
+}
+
 /* Queued right behind Hello: everything a fresh main link must learn and announce. */
 static int main_link_start(struct bridge *br, struct link *l)
 {
-        const struct bridge_policy *p = br->o->policy;
+        const struct bridge_policy *p = br->policy;
         int r = link_track_driver_call(l, client_call_driver(l->c, "AddMatch", "s", name_owner_changed_rule),
                                        CALL_LOG_ERROR, "AddMatch");
         if (r < 0)
@@ -965,16 +986,12 @@ static int main_link_start(struct bridge *br, struct link *l)
                 return link_track_driver_call(l, client_call_driver(l->c, "ListNames", ""), CALL_LIST_NAMES,
                                               NULL);
 
-        for (size_t i = 0; i < bridge_policy_n_exports(p); i++) {
-                const char *name = bridge_policy_export(p, i)->container_name;
-                char rule[512];
-                snprintf(rule, sizeof(rule), "type='signal',sender='%s'", name);
-                if ((r = link_track_driver_call(l, client_call_driver(l->c, "AddMatch", "s", rule),
-                                                CALL_LOG_ERROR, "AddMatch")) < 0 ||
-                    (r = link_track_driver_call(l, client_call_driver(l->c, "GetNameOwner", "s", name),
-                                                CALL_GET_NAME_OWNER, name)) < 0)
+        if ((r = link_track_driver_call(l, client_call_driver(l->c, "AddMatch", "s", policy_changed_rule),
+                                        CALL_LOG_ERROR, "AddMatch")) < 0)
+                return r;
+        for (size_t i = 0; i < bridge_policy_n_exports(p); i++)
+                if ((r = export_watch(br, bridge_policy_export(p, i)->container_name, true)) < 0)
                         return r;
-        }
         return 0;
 }
 
@@ -989,7 +1006,7 @@ static void main_link_named(struct bridge *br, struct link *l)
                 HASHMAP_FOREACH(hn, br->host_names, it)
                 owner_link_own(owner_link_get(br, LINK_IMPORT_OWNER, hn->owner, true), hn->name, true);
         } else {
-                const struct bridge_policy *p = br->o->policy;
+                const struct bridge_policy *p = br->policy;
                 for (size_t i = 0; i < bridge_policy_n_exports(p); i++)
                         if (br->export_owners[i])
                                 owner_link_own(
@@ -1091,12 +1108,129 @@ static void main_link_lost(struct bridge *br, struct link *l, const char *why)
                         host_name_free(hn);
                 }
         } else {
-                for (size_t i = 0; i < bridge_policy_n_exports(br->o->policy); i++) {
+                for (size_t i = 0; i < bridge_policy_n_exports(br->policy); i++) {
                         free(br->export_owners[i]);
                         br->export_owners[i] = NULL;
                 }
         }
         schedule_reconnect(br, l);
+}
+
+/* ---- policy reload ---- */
+
+static void bridge_ask_policy(struct bridge *br)
+{
+        struct link *l = &br->container;
+        struct msg_builder b;
+        container1_call_init(&b, client_next_serial(l->c), "GetBridgePolicy");
+        struct message *call;
+        if (msg_builder_finish(&b, &call) < 0 || client_queue(l->c, call) < 0 ||
+            link_track_driver_call(l, (int64_t)call->serial, CALL_GET_POLICY, NULL) < 0)
+                log_error("out of memory asking the container bus for the new bridge policy");
+        else
+                link_mark_dirty(l);
+        message_unref(call);
+}
+
+static ssize_t export_index(const struct bridge_policy *p, const struct bridge_export *e)
+{
+        for (size_t i = 0; i < bridge_policy_n_exports(p); i++) {
+                const struct bridge_export *f = bridge_policy_export(p, i);
+                if (streq(f->container_name, e->container_name) && streq(f->host_name, e->host_name))
+                        return (ssize_t)i;
+        }
+        return -1;
+}
+
+/*
+ * Put policy p in force (the bridge takes it) without dropping a connection: what it no longer permits is
+ * withdrawn as if its owner had left (imported names released inside, exported ones on the host), what it
+ * newly permits is looked up as at start, and what both permit stays as it is. Calls are checked against
+ * p from now on; those already forwarded get their replies.
+ */
+static void bridge_set_policy(struct bridge *br, struct bridge_policy *p)
+{
+        char **owners = calloc(bridge_policy_n_exports(p) + 1, sizeof(char *));
+        if (!owners) {
+                bridge_policy_free(p);
+                log_error("out of memory switching to the new bridge policy; keeping the one in force");
+                return;
+        }
+        struct hashmap_iter it;
+        struct host_name *hn;
+        HASHMAP_FOREACH(hn, br->host_names, it)
+        {
+                if (!bridge_policy_is_imported(p, hn->name))
+                        host_name_set_owner(br, hn->name, "");
+                else if ((bridge_policy_import_level(p, hn->name) >= BRIDGE_LEVEL_FILTERED) != hn->watched &&
+                         link_up(&br->host))
+                        host_add_broadcast_match(br, hn, !hn->watched);
+        }
+        size_t n_old = bridge_policy_n_exports(br->policy);
+        bool *kept = calloc(bridge_policy_n_exports(p) + 1, sizeof(bool));
+        for (size_t i = 0; kept && i < n_old; i++) {
+                const struct bridge_export *e = bridge_policy_export(br->policy, i);
+                ssize_t j = export_index(p, e);
+                if (j >= 0) {
+                        owners[j] = TAKE_PTR(br->export_owners[i]);
+                        kept[j] = true;
+                        continue;
+                }
+                export_set_owner(br, i, "");
+                if (link_up(&br->container))
+                        export_watch(br, e->container_name, false);
+        }
+        if (!kept) {
+                free(owners);
+                bridge_policy_free(p);
+                log_error("out of memory switching to the new bridge policy; keeping the one in force");
+                return;
+        }
+        for (size_t i = 0; i < n_old; i++)
+                free(br->export_owners[i]);
+        free(br->export_owners);
+        br->export_owners = owners;
+        bridge_policy_free(br->policy);
+        br->policy = p;
+
+        if (link_up(&br->host))
+                link_track_driver_call(&br->host, client_call_driver(br->host.c, "ListNames", ""),
+                                       CALL_LIST_NAMES, NULL);
+        for (size_t j = 0; j < bridge_policy_n_exports(p); j++)
+                if (!kept[j] && link_up(&br->container))
+                        export_watch(br, bridge_policy_export(p, j)->container_name, true);
+        free(kept);
+        log_info("bridge policy changed: %zu imported names, %zu exports", bridge_policy_n_imports(p),
+                 bridge_policy_n_exports(p));
+}
+
+int bridge_policy_from_reply(struct message *m, struct bridge_policy **ret, char *err, size_t errlen)
+{
+        if (m->type == MESSAGE_ERROR) {
+                const char *text = "";
+                message_read(m, "s", &text);
+                snprintf(err, errlen, "GetBridgePolicy failed: %s: %s", m->error_name, text);
+                return -EACCES;
+        }
+        struct msg_reader rd;
+        const char *file;
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0, allocated = 0;
+        msg_reader_init(&rd, m);
+        int r = -EBADMSG;
+        if (streq(m->signature, "say") && msg_reader_read_basic(&rd, 's', &file) >= 0 &&
+            msg_reader_enter(&rd, 'a', "y") >= 0)
+                for (r = 0; r >= 0 && msg_reader_peek(&rd);) {
+                        r = GREEDY_REALLOC(text, allocated, len + 1);
+                        if (r >= 0 && (r = msg_reader_read_basic(&rd, 'y', &text[len])) >= 0)
+                                len++;
+                }
+        if (r < 0) {
+                snprintf(err, errlen, "%s",
+                         r == -ENOMEM ? "out of memory" : "its reply to GetBridgePolicy is unreadable");
+                return r;
+        }
+        return bridge_policy_parse(text ? text : "", len, file, ret, err, errlen);
 }
 
 /* ---- messages ---- */
@@ -1119,7 +1253,7 @@ static void handle_driver_reply(struct bridge *br, struct link *l, struct messag
                 char **names = NULL;
                 if (m->type == MESSAGE_METHOD_RETURN && message_read(m, "as", &names) >= 0) {
                         for (char **n = names; *n; n++)
-                                if (**n != ':' && bridge_policy_is_imported(br->o->policy, *n))
+                                if (**n != ':' && bridge_policy_is_imported(br->policy, *n))
                                         link_track_driver_call(
                                                 l, client_call_driver(l->c, "GetNameOwner", "s", *n),
                                                 CALL_GET_NAME_OWNER, *n);
@@ -1134,14 +1268,25 @@ static void handle_driver_reply(struct bridge *br, struct link *l, struct messag
                 if (l->kind == LINK_HOST)
                         host_name_set_owner(br, d->arg, owner);
                 else
-                        for (size_t i = 0; i < bridge_policy_n_exports(br->o->policy); i++)
-                                if (streq(bridge_policy_export(br->o->policy, i)->container_name, d->arg))
+                        for (size_t i = 0; i < bridge_policy_n_exports(br->policy); i++)
+                                if (streq(bridge_policy_export(br->policy, i)->container_name, d->arg))
                                         export_set_owner(br, i, owner);
                 break;
         }
         case CALL_GET_CREDS:
                 export_link_set_creds(br, d->arg, m);
                 break;
+        case CALL_GET_POLICY: {
+                char err[512];
+                struct bridge_policy *p;
+                if (bridge_policy_from_reply(m, &p, err, sizeof(err)) < 0)
+                        log_error("the container bus changed the bridge policy, but %s; keeping the one in "
+                                  "force",
+                                  err);
+                else
+                        bridge_set_policy(br, p);
+                break;
+        }
         }
         driver_call_free(d);
 }
@@ -1163,6 +1308,9 @@ static void handle_main_message(struct bridge *br, struct link *l, struct messag
                         if (streq_ptr(m->member, "NameOwnerChanged") &&
                             streq_ptr(m->interface, DRIVER_INTERFACE))
                                 name_owner_changed(br, l, m);
+                        else if (l->kind == LINK_CONTAINER && streq_ptr(m->member, "BridgePolicyChanged") &&
+                                 streq_ptr(m->interface, CONTAINER1_INTERFACE))
+                                bridge_ask_policy(br);
                         return;
                 }
                 if (m->destination)
@@ -1243,6 +1391,21 @@ static void link_fail(struct bridge *br, struct link *l, int r)
                 why = "the bus broke the protocol";
         else
                 why = strerror(-r);
+        if (l->kind == LINK_HOST && !br->o->uid_in_userdb && (r == -ECONNRESET || r == -EACCES) && l->c &&
+            l->c->authenticated && !l->c->unique_name) {
+                /* dbus-daemon (the system bus of most distributions) ends the connection of a uid its user
+                 * database cannot name right after BEGIN. Retrying cannot help; the admin can. */
+                log_error("the host bus refused uid %u: it %s after authentication, before Hello, which is "
+                          "what dbus-daemon does to a uid the user database does not know, and uid %u has "
+                          "no entry in it. Fix: add one, e.g. `useradd --system --no-create-home --home-dir "
+                          "/nonexistent --shell /usr/sbin/nologin --uid %u --gid 65534 nsbus-%u` (nsbusctl "
+                          "up does this), then start the bridge again",
+                          (unsigned)br->uid, why + strlen("the bus "), (unsigned)br->uid, (unsigned)br->uid,
+                          (unsigned)br->uid);
+                link_close(l, why);
+                br->exit_code = BRIDGE_EXIT_HOST_REFUSED;
+                return;
+        }
         if (l->kind == LINK_HOST || l->kind == LINK_CONTAINER) {
                 main_link_lost(br, l, why);
                 return;
@@ -1367,8 +1530,10 @@ int bridge_run(struct bridge *br)
 int bridge_new(const struct bridge_options *o, struct bridge **ret)
 {
         struct bridge *br = calloc(1, sizeof(*br));
-        if (!br)
+        if (!br) {
+                bridge_policy_free(o->policy);
                 return -ENOMEM;
+        }
         br->o = o;
         br->exit_code = -1;
         br->uid = geteuid();
@@ -1389,7 +1554,8 @@ int bridge_new(const struct bridge_options *o, struct bridge **ret)
         br->host_names = hashmap_new(&string_hash_ops);
         br->import_owners = hashmap_new(&string_hash_ops);
         br->export_owner_links = hashmap_new(&string_hash_ops);
-        br->export_owners = calloc(bridge_policy_n_exports(o->policy) + 1, sizeof(char *));
+        br->policy = o->policy;
+        br->export_owners = calloc(bridge_policy_n_exports(br->policy) + 1, sizeof(char *));
         event_timer_init(&br->reconnect, bridge_reconnect_fire);
         br->signals.fd = br->init.fd = -1;
 
@@ -1445,9 +1611,10 @@ void bridge_free(struct bridge *br)
                 hashmap_free(br->host_names);
         }
         if (br->export_owners)
-                for (size_t i = 0; i < bridge_policy_n_exports(br->o->policy); i++)
+                for (size_t i = 0; i < bridge_policy_n_exports(br->policy); i++)
                         free(br->export_owners[i]);
         free(br->export_owners);
+        bridge_policy_free(br->policy);
         event_loop_free(br->loop);
         free(br);
 }

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,7 @@ struct container_info {
         struct idmap uid_map, gid_map;
         uint8_t key[64]; /* the bridge key (GetBridgeKey) */
         size_t key_len;
+        struct bridge_policy *policy; /* --policy's, else the bus's (GetBridgePolicy) */
 };
 
 /* A blocking call to org.nsbus.Container1 on the container bus, before the sandbox: its reply, or -EACCES
@@ -141,10 +143,17 @@ static int bootstrap_get_info(const char *address, struct container_info *info)
                 message_unref(TAKE_PTR(m));
                 if (r >= 0 && (r = bootstrap_call(c, "GetBridgeKey", &m)) >= 0) {
                         r = parse_key(m, info);
-                        message_unref(m);
+                        message_unref(TAKE_PTR(m));
                 }
                 if (r == -EBADMSG)
                         log_info("the container bus sent an unreadable reply to GetInfo or GetBridgeKey");
+        }
+        if (r >= 0 && !info->policy && (r = bootstrap_call(c, "GetBridgePolicy", &m)) >= 0) {
+                char why[512];
+                r = bridge_policy_from_reply(m, &info->policy, why, sizeof(why));
+                message_unref(m);
+                if (r < 0)
+                        log_error("the container bus's bridge policy: %s", why);
         }
         if (r < 0 && r != -EACCES && r != -EBADMSG)
                 log_info("cannot ask the container bus %s which container it serves: %s", address,
@@ -245,11 +254,11 @@ static int parse_args(int argc, char **argv, struct bridge_options *o, const cha
                         return cli_common_option(c, "nsbridge", usage);
                 }
         }
-        if (optind < argc || !o->host_address || !o->container_address || !*policy_file) {
+        if (optind < argc || !o->host_address || !o->container_address) {
                 if (optind < argc)
                         fprintf(stderr, "nsbridge: unknown argument '%s'\n", argv[optind]);
                 else
-                        fprintf(stderr, "nsbridge: --host-bus, --container-bus and --policy are required\n");
+                        fprintf(stderr, "nsbridge: --host-bus and --container-bus are required\n");
                 usage(stderr);
                 return -EINVAL;
         }
@@ -269,6 +278,7 @@ static void bootstrap_done(struct bootstrap *bs)
 {
         idmap_done(&bs->info.uid_map);
         idmap_done(&bs->info.gid_map);
+        bridge_policy_free(bs->info.policy);
         explicit_bzero(bs->info.key, sizeof(bs->info.key));
         free(bs->handle_address);
         safe_close(bs->handle);
@@ -308,6 +318,8 @@ static int bootstrap(struct bridge_options *o, struct bootstrap *bs)
                 return r;
         }
         o->init_pidfd = bs->init_pidfd;
+        /* Asked now: the sandbox cannot read the user database. */
+        o->uid_in_userdb = getpwuid(bs->uid) != NULL;
         return 0;
 }
 
@@ -325,18 +337,15 @@ int main(int argc, char **argv)
         log_setup(&(struct log_config){
                 .prefix = prefix, .to_stderr = true, .max_priority = o.verbose ? LOG_DEBUG : LOG_INFO});
 
-        /* Nothing starts on a bad policy. */
+        /* Nothing starts on a bad policy. Without --policy, the container bus's is asked for. */
         char err[512];
-        _cleanup_(bridge_policy_freep) struct bridge_policy *policy = NULL;
-        r = bridge_policy_load(policy_file, &policy, err, sizeof(err));
-        if (r < 0) {
+        _cleanup_(bootstrap_done) struct bootstrap bs = {.handle = -1, .init_pidfd = -1};
+        if (policy_file && bridge_policy_load(policy_file, &bs.info.policy, err, sizeof(err)) < 0) {
                 log_error("%s", err);
                 return 1;
         }
-        o.policy = policy;
         signal(SIGPIPE, SIG_IGN);
 
-        _cleanup_(bootstrap_done) struct bootstrap bs = {.handle = -1, .init_pidfd = -1};
         if (bootstrap(&o, &bs) < 0)
                 return 1;
         if (!o.name)
@@ -347,7 +356,8 @@ int main(int argc, char **argv)
                 return 1;
         }
         struct bridge *br;
-        r = bridge_new(&o, &br);
+        o.policy = TAKE_PTR(bs.info.policy);
+        r = bridge_new(&o, &br); /* takes o.policy, even on failure */
         if (r < 0) {
                 log_error("cannot set up: %s", strerror(-r));
                 return 1;

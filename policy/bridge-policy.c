@@ -764,7 +764,7 @@ static int load_error(const char *path, int error, char *errbuf, size_t errlen)
         return -error;
 }
 
-int bridge_policy_load(const char *path, struct bridge_policy **ret, char *errbuf, size_t errlen)
+int bridge_policy_read(const char *path, char **ret_text, size_t *ret_len, char *errbuf, size_t errlen)
 {
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *buf = NULL;
@@ -790,5 +790,20 @@ int bridge_policy_load(const char *path, struct bridge_policy **ret, char *errbu
                         break;
                 size += (size_t)n;
         }
-        return bridge_policy_parse(buf, size, path, ret, errbuf, errlen);
+        if (GREEDY_REALLOC(buf, allocated, size + 1) < 0)
+                return load_error(path, ENOMEM, errbuf, errlen);
+        buf[size] = 0;
+        *ret_text = TAKE_PTR(buf);
+        *ret_len = size;
+        if (errlen)
+                errbuf[0] = 0;
+        return 0;
+}
+
+int bridge_policy_load(const char *path, struct bridge_policy **ret, char *errbuf, size_t errlen)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r = bridge_policy_read(path, &text, &len, errbuf, errlen);
+        return r < 0 ? r : bridge_policy_parse(text, len, path, ret, errbuf, errlen);
 }

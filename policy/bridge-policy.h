@@ -38,6 +38,10 @@ enum bridge_level {
  */
 int bridge_policy_parse(const char *text, size_t len, const char *filename, struct bridge_policy **ret,
                         char *errbuf, size_t errlen);
+/* Read a policy file whole, for bridge_policy_parse(): 0 with *ret_text (NUL-terminated, *ret_len bytes
+ * before the NUL; at most BRIDGE_POLICY_MAX_FILE_SIZE + 1 of them, so the parser reports a file that is
+ * too large), or -errno with "FILE: cannot read: strerror" in errbuf. */
+int bridge_policy_read(const char *path, char **ret_text, size_t *ret_len, char *errbuf, size_t errlen);
 /* Read and parse a file (open failures: "FILE: cannot read: strerror", returns -errno). At most
  * BRIDGE_POLICY_MAX_FILE_SIZE + 1 bytes are read, so a huge file costs no more than a too-large one. */
 int bridge_policy_load(const char *path, struct bridge_policy **ret, char *errbuf, size_t errlen);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The bench (bench/run.sh) still runs: in --quick mode, against this build's nsbusd,
 # it measures every workload on every bus it can start and writes a JSON copy in
-# which every nsbusd row has a number.  Not a performance test: counts are tiny and
+# which every nsbusd row has a number (the list row: nsbusctl and busctl both).  Not a performance test: counts are tiny and
 # no target is checked; it only keeps the bench from rotting.
 . "$(dirname "$0")/lib.sh"
 need dbus-test-tool dbus-send cc
@@ -12,14 +12,14 @@ ROOT=${NSBUS_SOURCE_DIR:-$(cd "$IT_DIR/../.." && pwd)}
 hard=$(ulimit -Hn)
 [ "$hard" = unlimited ] || [ "$hard" -ge 600 ] || skip "RLIMIT_NOFILE hard limit $hard < 600"
 
-TMPDIR=$TMP NSBUSD=$NSBUSD NSBRIDGE=${NSBRIDGE:-} NSRUN=${NSRUN:-} timeout -k 5 80 bash "$ROOT/bench/run.sh" --quick --out "$TMP/bench.json" \
+TMPDIR=$TMP NSBUSD=$NSBUSD NSBRIDGE=${NSBRIDGE:-} NSRUN=${NSRUN:-} NSBUSCTL=${NSBUSCTL:-} timeout -k 5 80 bash "$ROOT/bench/run.sh" --quick --out "$TMP/bench.json" \
 	>"$TMP/bench.out" 2>&1
 rc=$?
 cat "$TMP/bench.out" >&2
 [ $rc -eq 0 ] || fail "bench/run.sh --quick exited $rc"
 [ -s "$TMP/bench.json" ] || fail "bench wrote no JSON"
 
-$PY - "$TMP/bench.json" "${NSBRIDGE:-}" <<'PYEOF' || fail "the JSON lacks nsbusd figures (see above)"
+$PY - "$TMP/bench.json" "${NSBRIDGE:-}" "${NSBUSCTL:-}" "$(command -v busctl)" <<'PYEOF' || fail "the JSON lacks nsbusd figures (see above)"
 import json, sys
 doc = json.load(open(sys.argv[1]))
 rows = doc['rows']
@@ -51,6 +51,16 @@ if sys.argv[2]:
             bad.append(rid + ': missing')
         elif not isinstance(r['median'].get('nsbridge'), (int, float)):
             bad.append(rid + ': nsbridge ' + r['shown']['nsbridge'])
+# The list row: a figure for each tool that is there (ctest passes NSBUSCTL when it built nsbusctl).
+cli = {r['id']: r for r in doc.get('cli_rows', [])}
+for tool, there in (('nsbusctl', sys.argv[3]), ('busctl', sys.argv[4])):
+    if not there:
+        continue
+    r = cli.get('cli_list_ms')
+    if r is None:
+        bad.append('cli_list_ms: missing')
+    elif not isinstance(r['median'].get(tool), (int, float)):
+        bad.append('cli_list_ms: ' + tool + ' ' + r['shown'][tool])
 # The per-container bus rows (the bench makes them with NSRUN, which ctest always passes).
 buses = {r['id']: r for r in doc.get('container_bus_rows', [])}
 for rid in ('container_bus_start_ms_median', 'container_bus_rss_total_kib', 'container_bus_pss_total_kib'):

@@ -1,0 +1,638 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The manager verbs: up, down, ls and reload. This is the one place that knows how a container's bus is
+ * run (the runtime hooks call it too): `up` checks what it is given, makes RUNTIME_DIR/NAME, takes its
+ * lock and forks the supervisor (supervise.c), which starts nsbusd and nsbridge and keeps state.json; the
+ * other verbs read that state and talk to the supervisor by signal and to the bus through host.sock.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bridge-policy.h"
+#include "client.h"
+#include "format.h"
+#include "nsview.h"
+#include "state.h"
+#include "supervise.h"
+#include "verbs.h"
+
+#define POLICY_DIR "/etc/nsbus/containers"
+#define LOG_DIR "/var/log/nsbus"
+#define UP_TIMEOUT_MS 20000
+#define DOWN_TIMEOUT_MS 20000
+
+static int check_name(const char *verb, const char *name)
+{
+        if (!name[0] || strlen(name) > 200 || strchr(name, '/') || name[0] == '.')
+                return cli_fail(-EINVAL, "%s: %s: not a container name (no '/', not starting with '.')",
+                                verb, name);
+        return 0;
+}
+
+/* RUNTIME_DIR/NAME, opened: -ENOENT when no bus was ever brought up there. */
+static int open_bus_dir(const struct cli_options *o, const char *name)
+{
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", o->runtime_dir, name);
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return fd < 0 ? -errno : fd;
+}
+
+/* Where nsbusd and nsbridge are: $NSBUS_NSBUSD / $NSBUS_NSBRIDGE, else next to nsbusctl (an installed
+ * tree), else the configured bindir. */
+static char *find_program(const char *env, const char *name)
+{
+        const char *v = getenv(env);
+        if (v && v[0])
+                return strdup(v);
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+                self[n] = 0;
+                char *slash = strrchr(self, '/');
+                char *path = NULL;
+                if (slash && asprintf(&path, "%.*s/%s", (int)(slash - self), self, name) >= 0) {
+                        if (access(path, X_OK) == 0)
+                                return path;
+                        free(path);
+                }
+        }
+        char *path = NULL;
+        return asprintf(&path, "%s/%s", NSBUS_BINDIR, name) < 0 ? NULL : path;
+}
+
+/* The host uid of the container's root (its uid_map's image of 0), or the host's root for a container
+ * without a user namespace of its own. */
+static int container_root_uid(pid_t pid, uid_t *ret)
+{
+        char path[64], text[4096];
+        snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+        if (n < 0)
+                return -errno;
+        text[n] = 0;
+        struct idmap m = {0};
+        int r = idmap_parse(text, &m);
+        uint32_t uid = 0;
+        if (r >= 0 && !idmap_to_outside(&m, 0, &uid))
+                uid = 0;
+        idmap_done(&m);
+        *ret = uid;
+        return r;
+}
+
+/* dbus-daemon, the system bus of most distributions, drops a connection whose uid the user database
+ * cannot name: the bridge (the container's mapped root) would never get in. Give that uid a system user,
+ * as an admin would: nsbus-UID, group nogroup, no home, no login. Said on stderr, as it changes the host. */
+static int ensure_user(uid_t uid)
+{
+        if (getpwuid(uid))
+                return 0;
+        char uid_s[16], name[32];
+        snprintf(uid_s, sizeof(uid_s), "%u", (unsigned)uid);
+        snprintf(name, sizeof(name), "nsbus-%u", (unsigned)uid);
+        pid_t pid = fork();
+        if (pid < 0)
+                return cli_fail(-errno, "up: cannot run useradd: %m");
+        if (pid == 0) {
+                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                if (null >= 0)
+                        dup2(null, 1);
+                execlp("useradd", "useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                       "--shell", "/usr/sbin/nologin", "--uid", uid_s, "--gid", "nogroup", "--comment",
+                       "nsbus container root (for the host bus)", name, (char *)NULL);
+                fprintf(stderr, "nsbusctl: up: cannot run useradd: %m\n");
+                _exit(127);
+        }
+        int status;
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return cli_fail(-EIO,
+                                "up: uid %u (the container's root) has no entry in the user database, which "
+                                "dbus-daemon requires, and `useradd ... %s` failed (see above)",
+                                (unsigned)uid, name);
+        fprintf(stderr,
+                "nsbusctl: added system user %s (uid %u, the container's root) so that the host bus "
+                "accepts the bridge\n",
+                name, (unsigned)uid);
+        return 0;
+}
+
+static pid_t pid_alive(pid_t pid)
+{
+        return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM) ? pid : 0;
+}
+
+/* A second up for a bus that runs: say so, print its socket as the first up did, change nothing. */
+static int report_already_up(int dir_fd, const char *name)
+{
+        struct bus_state st;
+        char err[256] = "";
+        int r = bus_state_read(dir_fd, &st, err, sizeof(err));
+        if (r < 0)
+                return cli_fail(-EBUSY, "up: %s: another nsbusctl is bringing it up", name);
+        fprintf(stderr, "nsbusctl: %s is already up (nsbusd pid %d, supervisor pid %d)\n", name,
+                (int)st.bus_pid, (int)st.supervisor_pid);
+        printf("%s\n", st.socket);
+        bus_state_done(&st);
+        return 0;
+}
+
+/* Make RUNTIME_DIR (0755) and RUNTIME_DIR/NAME (0700, root's: host.sock is in it). */
+static int make_bus_dir(const struct cli_options *o, const char *name)
+{
+        if (mkdir(o->runtime_dir, 0755) < 0 && errno != EEXIST)
+                return cli_fail(-errno, "up: cannot create %s: %m", o->runtime_dir);
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", o->runtime_dir, name);
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                return cli_fail(-errno, "up: cannot create %s: %m", path);
+        int fd = open_bus_dir(o, name);
+        struct stat st;
+        if (fd < 0)
+                return cli_fail(fd, "up: cannot open %s: %s", path, strerror(-fd));
+        if (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 0022)) {
+                close(fd);
+                return cli_fail(-EPERM, "up: %s is not root's alone (owner %u, mode %04o)", path,
+                                (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+        }
+        return fd;
+}
+
+/* Wait for the supervisor's word: 0 with the socket path printed, or negative after saying why. */
+static int wait_ready(int fd, const char *name, const char *log)
+{
+        char line[2048];
+        size_t len = 0;
+        while (len < sizeof(line) - 1 && !memchr(line, '\n', len)) {
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                if (poll(&p, 1, UP_TIMEOUT_MS) == 0)
+                        return cli_fail(-ETIMEDOUT, "up: %s: no word from its supervisor in %d s (see %s)",
+                                        name, UP_TIMEOUT_MS / 1000, log);
+                ssize_t n = read(fd, line + len, sizeof(line) - 1 - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return cli_fail(-EIO,
+                                        "up: %s: its supervisor ended before the bus listened (see %s)",
+                                        name, log);
+                len += (size_t)n;
+        }
+        line[len] = 0;
+        line[strcspn(line, "\n")] = 0;
+        if (strncmp(line, "OK ", 3) != 0)
+                return cli_fail(-EIO, "up: %s: %s", name, strncmp(line, "ERROR ", 6) == 0 ? line + 6 : line);
+        printf("%s\n", line + 3);
+        return 0;
+}
+
+int verb_up(const struct cli_options *o, int argc, char **argv)
+{
+        if (argc != 2)
+                return cli_fail(-EINVAL, "up: give one container NAME (and --pid=PID of its init)");
+        const char *name = argv[1];
+        int r = check_name("up", name);
+        if (r < 0)
+                return r;
+        if (!o->pid)
+                return cli_fail(-EINVAL,
+                                "up %s: --pid=PID (the container's init, as the host sees it) is "
+                                "required",
+                                name);
+        if (geteuid() != 0)
+                return cli_fail(-EPERM, "up %s: must be run as root (the bus serves another user namespace)",
+                                name);
+        _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, o->pid, 0);
+        if (pidfd < 0)
+                return cli_fail(-errno, "up %s: --pid=%d: %m", name, (int)o->pid);
+
+        /* The policy: --policy, else POLICY_DIR/NAME.policy if there is one; checked before anything runs.
+         */
+        _cleanup_free_ char *policy = NULL, *config = NULL, *log = NULL;
+        char default_policy[PATH_MAX];
+        snprintf(default_policy, sizeof(default_policy), "%s/%s.policy", POLICY_DIR, name);
+        const char *policy_arg = o->policy                           ? o->policy
+                                 : access(default_policy, F_OK) == 0 ? default_policy
+                                                                     : NULL;
+        if (policy_arg) {
+                char err[512];
+                struct bridge_policy *p;
+                if (!(policy = realpath(policy_arg, NULL)))
+                        return cli_fail(-errno, "up %s: --policy=%s: %m", name, policy_arg);
+                if (bridge_policy_load(policy, &p, err, sizeof(err)) < 0)
+                        return cli_fail(-EINVAL, "up %s: %s", name, err);
+                bridge_policy_free(p);
+        }
+        if (o->config && !(config = realpath(o->config, NULL)))
+                return cli_fail(-errno, "up %s: --config=%s: %m", name, o->config);
+        if (o->log)
+                log = strdup(o->log);
+        else if ((mkdir(LOG_DIR, 0750) < 0 && errno != EEXIST) ||
+                 asprintf(&log, "%s/%s.log", LOG_DIR, name) < 0)
+                return cli_fail(-errno, "up %s: cannot create %s: %m", name, LOG_DIR);
+        const char *host_bus = o->host_bus ? o->host_bus : getenv("DBUS_SYSTEM_BUS_ADDRESS");
+        if (!host_bus)
+                host_bus = SYSTEM_BUS_DEFAULT;
+        _cleanup_free_ char *nsbusd = find_program("NSBUS_NSBUSD", "nsbusd"),
+                            *nsbridge = find_program("NSBUS_NSBRIDGE", "nsbridge");
+        if (!nsbusd || !nsbridge || !log)
+                return -ENOMEM;
+
+        _cleanup_close_ int dir_fd = make_bus_dir(o, name);
+        if (dir_fd < 0)
+                return dir_fd;
+        _cleanup_close_ int lock_fd = openat(dir_fd, STATE_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (lock_fd < 0)
+                return cli_fail(-errno, "up %s: cannot create its lock: %m", name);
+        if (flock(lock_fd, LOCK_EX | LOCK_NB) < 0)
+                return errno == EWOULDBLOCK ? report_already_up(dir_fd, name)
+                                            : cli_fail(-errno, "up %s: cannot lock: %m", name);
+        struct bus_state old;
+        char err[256];
+        if (bus_state_read(dir_fd, &old, err, sizeof(err)) >= 0) {
+                /* A supervisor that was killed leaves its children running: not ours to reuse or kill. */
+                pid_t left = pid_alive(old.bus_pid) ? old.bus_pid : pid_alive(old.bridge_pid);
+                bus_state_done(&old);
+                if (left)
+                        return cli_fail(-EBUSY,
+                                        "up %s: its supervisor is gone but pid %d of its bus still runs: "
+                                        "`nsbusctl down %s` stops it",
+                                        name, (int)left, name);
+        }
+        if (policy && o->add_user) {
+                uid_t root = 0;
+                if ((r = container_root_uid(o->pid, &root)) < 0)
+                        return cli_fail(r, "up %s: cannot read the uid map of %d: %s", name, (int)o->pid,
+                                        strerror(-r));
+                if ((r = ensure_user(root)) < 0)
+                        return r;
+        }
+
+        int ready[2];
+        if (pipe2(ready, O_CLOEXEC) < 0)
+                return cli_fail(-errno, "up %s: %m", name);
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0)
+                return cli_fail(-errno, "up %s: cannot fork: %m", name);
+        if (pid == 0) {
+                /* The supervisor: a session of its own, and nothing of the caller's terminal or pipes
+                 * (a test or hook that ran up must not wait for it to close them). */
+                close(ready[0]);
+                setsid();
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (null >= 0) {
+                        dup2(null, 0);
+                        dup2(null, 1);
+                        dup2(null, 2);
+                }
+                const struct supervise_options so = {
+                        .name = name,
+                        .runtime_dir = o->runtime_dir,
+                        .init_pid = o->pid,
+                        .policy = policy,
+                        .config = config,
+                        .host_bus = host_bus,
+                        .log = log,
+                        .nsbusd = nsbusd,
+                        .nsbridge = nsbridge,
+                        .dir_fd = dir_fd,
+                        .lock_fd = lock_fd,
+                        .ready_fd = ready[1],
+                };
+                _exit(supervise(&so));
+        }
+        close(ready[1]);
+        r = wait_ready(ready[0], name, log);
+        close(ready[0]);
+        return r;
+}
+
+/* Wait until the supervisor of dir_fd has let go of its lock (it has stopped its children by then). */
+static bool wait_unsupervised(int dir_fd, int timeout_ms)
+{
+        for (int waited = 0; waited < timeout_ms; waited += 20) {
+                if (!bus_state_supervised(dir_fd))
+                        return true;
+                usleep(20000);
+        }
+        return false;
+}
+
+/* The state of a bus nobody supervises any more: stop what it left running, remove what it left. */
+static int clean_unsupervised(const struct cli_options *o, int dir_fd, const char *name)
+{
+        struct bus_state st;
+        char err[256] = "";
+        int r = bus_state_read(dir_fd, &st, err, sizeof(err));
+        if (r == -ENOENT)
+                return cli_fail(-EBUSY,
+                                "down %s: %s/%s holds a bus that nsbusctl up did not start; stop "
+                                "that nsbusd yourself",
+                                name, o->runtime_dir, name);
+        if (r < 0)
+                return cli_fail(r, "down %s: %s", name, err);
+        pid_t pids[] = {st.bridge_pid, st.bus_pid};
+        for (size_t i = 0; i < ELEMENTSOF(pids); i++)
+                if (pid_alive(pids[i]))
+                        kill(pids[i], SIGTERM);
+        for (int waited = 0; waited < DOWN_TIMEOUT_MS && (pid_alive(pids[0]) || pid_alive(pids[1]));
+             waited += 20)
+                usleep(20000);
+        bus_state_done(&st);
+        unlinkat(dir_fd, STATE_FILE, 0);
+        unlinkat(dir_fd, STATE_LOCK, 0);
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", o->runtime_dir, name);
+        if (rmdir(path) < 0 && errno != ENOENT)
+                return cli_fail(-errno, "down %s: cannot remove %s: %m", name, path);
+        return 0;
+}
+
+int verb_down(const struct cli_options *o, int argc, char **argv)
+{
+        if (argc != 2)
+                return cli_fail(-EINVAL, "down: give one container NAME");
+        const char *name = argv[1];
+        int r = check_name("down", name);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int dir_fd = open_bus_dir(o, name);
+        if (dir_fd == -ENOENT) {
+                if (!o->quiet)
+                        fprintf(stderr, "nsbusctl: %s: no bus is up\n", name);
+                return 0; /* already down: what down is for holds */
+        }
+        if (dir_fd < 0)
+                return cli_fail(dir_fd, "down %s: %s/%s: %s", name, o->runtime_dir, name, strerror(-dir_fd));
+        if (!bus_state_supervised(dir_fd))
+                return clean_unsupervised(o, dir_fd, name);
+        struct bus_state st;
+        char err[256] = "";
+        if ((r = bus_state_read(dir_fd, &st, err, sizeof(err))) < 0)
+                return cli_fail(r, "down %s: %s", name, r == -ENOENT ? "it is still coming up" : err);
+        pid_t sup = st.supervisor_pid;
+        bus_state_done(&st);
+        if (!pid_alive(sup) || kill(sup, SIGTERM) < 0)
+                return cli_fail(-ESRCH, "down %s: its supervisor (pid %d) is gone", name, (int)sup);
+        if (!wait_unsupervised(dir_fd, DOWN_TIMEOUT_MS))
+                return cli_fail(-ETIMEDOUT, "down %s: still running after %d s (supervisor pid %d)", name,
+                                DOWN_TIMEOUT_MS / 1000, (int)sup);
+        return 0;
+}
+
+/* Ask the bus to read its configuration and bridge policy again (ReloadConfig on host.sock, as root). */
+static int reload_bus(const struct cli_options *o, const char *name)
+{
+        struct cli_options lo = *o;
+        lo.container = name;
+        lo.address = NULL;
+        lo.pid = 0;
+        _cleanup_(client_freep) struct client *c = NULL;
+        int r = cli_connect(&lo, &c);
+        if (r < 0)
+                return r;
+        struct msg_builder b;
+        cli_call_init(c, &b, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                      "ReloadConfig");
+        struct message *reply = NULL;
+        r = cli_call(&lo, c, &b, "reload", &reply);
+        message_unref(reply);
+        return r;
+}
+
+int verb_reload(const struct cli_options *o, int argc, char **argv)
+{
+        if (argc != 2)
+                return cli_fail(-EINVAL, "reload: give one container NAME");
+        const char *name = argv[1];
+        int r = check_name("reload", name);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int dir_fd = open_bus_dir(o, name);
+        if (dir_fd < 0)
+                return cli_fail(dir_fd, "reload %s: no bus is up (%s)", name, strerror(-dir_fd));
+        struct bus_state st;
+        char err[512] = "";
+        if (!bus_state_supervised(dir_fd) || (r = bus_state_read(dir_fd, &st, err, sizeof(err))) < 0)
+                return cli_fail(-ESRCH, "reload %s: its bus was not brought up by nsbusctl up, or has ended",
+                                name);
+        /* A bad policy is reported here, with its file and line, and changes nothing. */
+        struct bridge_policy *p = NULL;
+        if (st.policy && bridge_policy_load(st.policy, &p, err, sizeof(err)) < 0) {
+                bus_state_done(&st);
+                return cli_fail(-EINVAL, "reload %s: %s; the policy in force stays", name, err);
+        }
+        bridge_policy_free(p);
+        pid_t sup = st.supervisor_pid;
+        bus_state_done(&st);
+        if ((r = reload_bus(o, name)) < 0)
+                return r;
+        if (pid_alive(sup))
+                kill(sup, SIGHUP); /* a bridge that waits (refused, backing off) is started again */
+        return 0;
+}
+
+/* ---- ls ---- */
+
+struct entry {
+        struct bus_state st;
+        const char *state; /* "up", "stale" (its supervisor is gone), "unmanaged" */
+        long peers;        /* -1: unknown */
+};
+
+/* How many connections the bus has, not counting ours: the unique names ListNames gives. */
+static long count_peers(const struct cli_options *o, const char *name)
+{
+        struct cli_options lo = *o;
+        lo.container = name;
+        lo.address = NULL;
+        lo.pid = 0;
+        lo.timeout_ms = 2000;
+        _cleanup_(client_freep) struct client *c = NULL;
+        char err[256];
+        _cleanup_free_ char *address = NULL;
+        if (asprintf(&address, "unix:path=%s/%s/host.sock", o->runtime_dir, name) < 0 ||
+            client_connect(address, geteuid(), &c, err, sizeof(err)) < 0)
+                return -1;
+        struct msg_builder b;
+        cli_call_init(c, &b, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                      "ListNames");
+        struct message *call = NULL, *reply = NULL;
+        long n = -1;
+        if (msg_builder_finish(&b, &call) >= 0 &&
+            client_call_blocking(c, call, lo.timeout_ms, &reply) >= 0 &&
+            reply->type == MESSAGE_METHOD_RETURN) {
+                char **names = NULL;
+                if (message_read(reply, "as", &names) >= 0) {
+                        n = 0;
+                        for (char **s = names; *s; s++)
+                                n += (*s)[0] == ':' && !streq(*s, c->unique_name);
+                }
+                free(names);
+        }
+        message_unref(call);
+        message_unref(reply);
+        return n;
+}
+
+static void format_uptime(int64_t since, char *buf, size_t n)
+{
+        int64_t s = since > 0 ? (int64_t)time(NULL) - since : -1;
+        if (s < 0)
+                snprintf(buf, n, "-");
+        else if (s < 120)
+                snprintf(buf, n, "%llds", (long long)s);
+        else if (s < 7200)
+                snprintf(buf, n, "%lldmin", (long long)(s / 60));
+        else if (s < 172800)
+                snprintf(buf, n, "%lldh", (long long)(s / 3600));
+        else
+                snprintf(buf, n, "%lldd", (long long)(s / 86400));
+}
+
+static int read_entry(const struct cli_options *o, const char *name, struct entry *e)
+{
+        *e = (struct entry){.peers = -1};
+        _cleanup_close_ int dir_fd = open_bus_dir(o, name);
+        if (dir_fd < 0)
+                return dir_fd;
+        char err[256];
+        bool supervised = bus_state_supervised(dir_fd);
+        int r = bus_state_read(dir_fd, &e->st, err, sizeof(err));
+        if (r < 0) {
+                if (faccessat(dir_fd, "host.sock", F_OK, 0) < 0)
+                        return -ENOENT; /* nothing of a bus here */
+                e->st = (struct bus_state){.name = strdup(name)};
+                e->state = "unmanaged";
+        } else
+                e->state = supervised ? "up" : "stale";
+        if (!streq(e->state, "stale"))
+                e->peers = count_peers(o, name);
+        return 0;
+}
+
+static void print_entry_json(const struct entry *e, struct json_object *a)
+{
+        struct json_object *j = bus_state_to_json(&e->st);
+        json_object_object_add(j, "state", json_object_new_string(e->state));
+        json_object_object_add(j, "peers", e->peers >= 0 ? json_object_new_int64(e->peers) : NULL);
+        json_object_array_add(a, j);
+}
+
+static void print_entry_details(const struct entry *e)
+{
+        const struct bus_state *s = &e->st;
+        char up[32];
+        format_uptime(s->started, up, sizeof(up));
+        printf("Name=%s\nState=%s\nInitPID=%d\nSupervisorPID=%d\nBusPID=%d\nSocket=%s\nPeers=%ld\n"
+               "Uptime=%s\n",
+               s->name, e->state, (int)s->init_pid, (int)s->supervisor_pid, (int)s->bus_pid,
+               s->socket ? s->socket : "-", e->peers, up);
+        printf("Bridge=%s\nBridgePID=%d\nBridgeRestarts=%u\n", bridge_state_name(s->bridge),
+               (int)s->bridge_pid, s->bridge_restarts);
+        if (s->bridge_error)
+                printf("BridgeError=%s\n", s->bridge_error);
+        printf("Policy=%s\nConfig=%s\nHostBus=%s\nLog=%s\n", s->policy ? s->policy : "-",
+               s->config ? s->config : "-", s->host_bus ? s->host_bus : "-", s->log ? s->log : "-");
+        char **cmds[] = {s->bus_argv, s->bridge_argv};
+        for (size_t i = 0; i < ELEMENTSOF(cmds); i++) {
+                if (!cmds[i])
+                        continue;
+                fputs(i == 0 ? "BusCommand=" : "BridgeCommand=", stdout);
+                for (char **a = cmds[i]; *a; a++)
+                        printf("%s%s", a == cmds[i] ? "" : " ", *a);
+                putchar('\n');
+        }
+}
+
+static int compare_entries(const void *a, const void *b)
+{
+        return strcmp(((const struct entry *)a)->st.name, ((const struct entry *)b)->st.name);
+}
+
+int verb_ls(const struct cli_options *o, int argc, char **argv)
+{
+        if (argc > 2)
+                return cli_fail(-EINVAL, "ls: give at most one container NAME");
+        struct entry *entries = NULL;
+        size_t n = 0;
+        if (argc == 2) {
+                int r = check_name("ls", argv[1]);
+                if (r < 0)
+                        return r;
+                entries = calloc(1, sizeof(*entries));
+                if (!entries)
+                        return -ENOMEM;
+                if ((r = read_entry(o, argv[1], &entries[0])) < 0) {
+                        free(entries);
+                        return cli_fail(-ENOENT, "ls %s: no bus is up", argv[1]);
+                }
+                n = 1;
+        } else {
+                _cleanup_closedir_ DIR *d = opendir(o->runtime_dir);
+                if (!d && errno != ENOENT)
+                        return cli_fail(-errno, "ls: cannot read %s: %m", o->runtime_dir);
+                size_t allocated = 0;
+                for (struct dirent *de; d && (de = readdir(d));) {
+                        if (de->d_name[0] == '.' || GREEDY_REALLOC(entries, allocated, n + 1) < 0)
+                                continue;
+                        if (read_entry(o, de->d_name, &entries[n]) >= 0)
+                                n++;
+                }
+                qsort(entries, n, sizeof(*entries), compare_entries);
+        }
+
+        if (o->json != CLI_JSON_OFF) {
+                struct json_object *a = json_object_new_array();
+                for (size_t i = 0; i < n; i++)
+                        print_entry_json(&entries[i], a);
+                if (argc == 2) {
+                        struct json_object *one = json_object_get(json_object_array_get_idx(a, 0));
+                        json_object_put(a);
+                        a = one;
+                }
+                format_json_print(a, o->json == CLI_JSON_PRETTY);
+        } else if (argc == 2)
+                print_entry_details(&entries[0]);
+        else {
+                if (o->legend)
+                        printf("%-16s %8s %8s %8s %-12s %5s %7s %s\n", "NAME", "INIT", "BUS", "BRIDGE",
+                               "STATE", "PEERS", "UPTIME", "POLICY");
+                for (size_t i = 0; i < n; i++) {
+                        const struct entry *e = &entries[i];
+                        const struct bus_state *s = &e->st;
+                        char state[64], up[32], peers[24];
+                        if (streq(e->state, "up") && s->bridge != BRIDGE_NONE)
+                                snprintf(state, sizeof(state), "up/%s%s", bridge_state_name(s->bridge),
+                                         s->bridge_restarts ? "*" : "");
+                        else
+                                snprintf(state, sizeof(state), "%s", e->state);
+                        format_uptime(s->started, up, sizeof(up));
+                        snprintf(peers, sizeof(peers), e->peers >= 0 ? "%ld" : "-", e->peers);
+                        printf("%-16s %8d %8d %8d %-12s %5s %7s %s\n", s->name, (int)s->init_pid,
+                               (int)s->bus_pid, (int)s->bridge_pid, state, peers, up,
+                               s->policy ? s->policy : "-");
+                }
+                if (o->legend)
+                        printf("\n%zu bus%s listed.\n", n, n == 1 ? "" : "es");
+        }
+        for (size_t i = 0; i < n; i++)
+                bus_state_done(&entries[i].st);
+        free(entries);
+        return 0;
+}
