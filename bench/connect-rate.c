@@ -10,6 +10,10 @@
  *                                 every disconnect is a NameOwnerChanged broadcast.
  *   connect-rate --hold ADDRESS N open N connections (each with its Hello answered), print
  *                                 "held N" and sleep until killed: the bus's idle peers.
+ *   connect-rate --hold-named K ADDRESS N
+ *                                 the same, the first K of them owning a well-known name each
+ *                                 (org.nsbus.Bench.PeerI, asked for right behind the Hello and
+ *                                 answered): the peers a bus listing shows.
  *
  * The client pipelines its opening in one write, as sd-bus does, so what is timed is
  * the bus's accept + SASL + Hello path plus the kernel's socket set-up and teardown. */
@@ -46,15 +50,17 @@ static int install_watches(const char *address, long k) {
 }
 
 int main(int argc, char **argv) {
-	int hold = argc > 1 && strcmp(argv[1], "--hold") == 0;
+	int named_hold = argc > 2 && strcmp(argv[1], "--hold-named") == 0;
+	int hold = named_hold || (argc > 1 && strcmp(argv[1], "--hold") == 0);
 	int watching = !hold && argc > 2 && strcmp(argv[1], "--watches") == 0;
-	int skip = hold ? 1 : watching ? 2 : 0;
+	int skip = named_hold || watching ? 2 : hold ? 1 : 0;
 	if (argc != 3 + skip) {
-		fprintf(stderr, "usage: connect-rate [--hold | --watches K] ADDRESS N\n");
+		fprintf(stderr, "usage: connect-rate [--hold | --hold-named K | --watches K] ADDRESS N\n");
 		return 2;
 	}
 	const char *address = argv[1 + skip];
 	long n = strtol(argv[2 + skip], NULL, 10);
+	long named = named_hold ? strtol(argv[2], NULL, 10) : 0;
 	if (watching) {
 		int r = install_watches(address, strtol(argv[2], NULL, 10));
 		if (r < 0) {
@@ -72,9 +78,15 @@ int main(int argc, char **argv) {
 			fprintf(stderr, "connect-rate: connection %ld: connect: %s\n", i, strerror(-fd));
 			return 1;
 		}
-		int r = raw_write_all(fd, opening, olen);
+		size_t len = olen;
+		if (i < named) {
+			char name[64];
+			snprintf(name, sizeof(name), "org.nsbus.Bench.Peer%ld", i);
+			len += raw_build_driver_call(opening + olen, 2, "RequestName", name, 4 /* DO_NOT_QUEUE */);
+		}
+		int r = raw_write_all(fd, opening, len);
 		if (r == 0)
-			r = raw_read_hello_reply(fd);
+			r = raw_read_returns(fd, i < named ? 2 : 1); /* Hello, and RequestName */
 		if (r < 0) {
 			fprintf(stderr, "connect-rate: connection %ld: %s\n", i, strerror(-r));
 			return 1;

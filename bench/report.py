@@ -46,6 +46,14 @@ PROXY_ROWS = [
 ]
 
 
+# A bus listing: columns are tools, not buses, on one nsbusd; the ratio is nsbusctl / busctl. The label's
+# counts come from the settings (list_peers; run.sh gives half of them a name).
+CLI_TOOLS = ['nsbusctl', 'busctl']
+CLI_ROWS = [
+    ('cli_list_ms', 'list, %d peers on the bus (%d owning a name)', 'ms', 1.0, '<= 1 x busctl'),
+]
+
+
 def number(v):
     try:
         return float(v)
@@ -182,6 +190,28 @@ def main():
                  ['%.2f' % r['ratio_nsbridge_xdg'] if r['ratio_nsbridge_xdg'] is not None else '-', r['target'],
                   {True: 'yes', False: 'NO', None: '-'}[r['target_met']]] for r in proxy_rows]
         print_table(cols, table)
+
+    settings = dict(kv.split('=', 1) for kv in meta.split())
+    cli_rows = []
+    for rid, label, unit, target, target_text in CLI_ROWS:
+        if rid not in samples and not any(t in na for t in CLI_TOOLS):
+            continue
+        peers = int(settings.get('list_peers', '0') or 0)
+        values, shown = median_per_column(samples.get(rid, {}), CLI_TOOLS, na)
+        ratio = met = None
+        n, b = values.get('nsbusctl'), values.get('busctl')
+        if n is not None and b:
+            ratio = n / b
+            met = ratio <= target if target is not None else None
+        cli_rows.append(dict(id=rid, label=label % (peers, peers // 2), unit=unit, higher_is_better=False,
+                             median=values, shown=shown, samples=samples.get(rid, {}), ratio_nsbusctl_busctl=ratio,
+                             target=target_text, target_ratio=target, target_met=met))
+    if cli_rows:
+        cols = ['tool (bus: nsbusd)', 'unit'] + CLI_TOOLS + ['nsbusctl/busctl', 'target', 'met']
+        table = [[r['label'], r['unit']] + [r['shown'][t] for t in CLI_TOOLS] +
+                 ['%.2f' % r['ratio_nsbusctl_busctl'] if r['ratio_nsbusctl_busctl'] is not None else '-',
+                  r['target'], {True: 'yes', False: 'NO', None: '-'}[r['target_met']]] for r in cli_rows]
+        print_table(cols, table)
     # What the non-matching rules cost a broadcast, per bus.
     medians = {r['id']: r['median'] for r in result_rows}
     rule_cost_rows = []
@@ -239,7 +269,7 @@ def main():
                cpus=os.cpu_count(), commit=commit, nsbusd=nsbusd,
                settings=dict(kv.split('=', 1) for kv in meta.split()), buses=buses, unavailable=na,
                rows=result_rows, broadcast_rule_cost_rows=rule_cost_rows, proxy_rows=proxy_rows,
-               container_bus_rows=bus_rows,
+               cli_rows=cli_rows, container_bus_rows=bus_rows,
                not_measured=NOT_MEASURED)
     with open(out, 'w') as f:
         json.dump(doc, f, indent=1)

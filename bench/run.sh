@@ -5,7 +5,8 @@
 #
 #   bash bench/run.sh [--quick] [--repeat N] [--out FILE] [--buses "dbus-daemon dbus-broker nsbusd"]
 #
-# NSBUSD=/path/to/nsbusd skips building nsbusd (the smoke test uses the ctest build).
+# NSBUSD=/path/to/nsbusd skips building nsbusd (the smoke test uses the ctest build);
+# NSBRIDGE, NSRUN and NSBUSCTL then name the other programs (a row without one is n/a).
 set -u
 set -o pipefail
 
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
 	--out=*) OUT=${1#*=} ;;
 	--buses) BUSES=$2; shift ;;
 	--buses=*) BUSES=${1#*=} ;;
-	-h | --help) sed -n '2,10p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,9p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -37,15 +38,20 @@ if [ "$QUICK" = 1 ]; then
 	N_SEQ=300 N_PIPE=1000 N_FLOOD=2000 N_CONNECT=100 N_PING=2000 N_PROXY=300 N_PROXY_PIPE=1000 N_BUSES=10
 	PEERS="1 100 300"
 	N_BCAST_1=500 N_BCAST_100=50 BCAST_RULES=1000 PAYLOAD_LOOP=0.02s N_WATCHES=400
+	N_LIST_PEERS=300
 else
 	REPEAT=${REPEAT:-3}
 	N_SEQ=20000 N_PIPE=60000 N_FLOOD=200000 N_CONNECT=3000 N_PING=200000 N_PROXY=10000 N_PROXY_PIPE=30000 N_BUSES=100
 	PEERS="1 1000 10000"
 	N_BCAST_1=100000 N_BCAST_100=10000 BCAST_RULES=10000 PAYLOAD_LOOP=0.5s N_WATCHES=10000
+	N_LIST_PEERS=1000
 fi
 PAYLOAD_SIZES="1 4096 65536 1048576"
 PING_SIZE=128 # about the size of one dbus-test-tool spam call ("hello, world!")
+N_LIST_RUNS=7 # timed runs of each tool per round, after one warm-up
+# The most peers any row holds on one bus: the bus config's connection limits and RLIMIT_NOFILE follow it.
 MAX_PEERS=${PEERS##* }
+[ "$N_LIST_PEERS" -gt "$MAX_PEERS" ] && MAX_PEERS=$N_LIST_PEERS
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
@@ -93,11 +99,12 @@ if [ -z "${NSBUSD:-}" ]; then
 	gen=()
 	command -v ninja >/dev/null && [ ! -f "$ROOT/build-bench/Makefile" ] && gen=(-G Ninja)
 	cmake -S "$ROOT" -B "$ROOT/build-bench" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$WORK/cmake.log" 2>&1 &&
-		cmake --build "$ROOT/build-bench" --target nsbusd nsbridge nsrun >>"$WORK/cmake.log" 2>&1 ||
+		cmake --build "$ROOT/build-bench" --target nsbusd nsbridge nsrun nsbusctl >>"$WORK/cmake.log" 2>&1 ||
 		{ tail -30 "$WORK/cmake.log" >&2; die "building nsbusd failed"; }
 	NSBUSD=$ROOT/build-bench/daemon/nsbusd
 	NSBRIDGE=${NSBRIDGE:-$ROOT/build-bench/nsbridge/nsbridge}
 	NSRUN=${NSRUN:-$ROOT/build-bench/tests/integration/nsrun}
+	NSBUSCTL=${NSBUSCTL:-$ROOT/build-bench/cli/nsbusctl}
 fi
 [ -x "$NSBUSD" ] || die "NSBUSD=$NSBUSD is not executable"
 mkdir -p "$WORK/bin"
@@ -126,7 +133,7 @@ declare -A ADDR BUS_PID EXTRA_PID
 
 # A session-style permissive config, the same file for dbus-daemon and nsbusd (and
 # the policy part for dbus-broker, whose launcher reads it too).  The limits let
-# MAX_PEERS idle peers in.
+# MAX_PEERS idle peers in (the idle-peer rows, the list row).
 write_config() {
 	local dir=$1 lim=$((MAX_PEERS + 1000))
 	cat >"$dir/bus.conf" <<EOF
@@ -344,6 +351,97 @@ proxy_spam() {
 		dbus-test-tool spam --count="$n" "$@"
 }
 
+# --- nsbusctl list against busctl list ------------------------------------------------
+# One nsbusd, started for the row, with N_LIST_PEERS connections held by connect-rate
+# --hold-named, the first half owning a well-known name each. Both tools list it with
+# the same options, output to /dev/null: one warm-up run each, whose output must have a
+# line per name (or the tool's column fails), then N_LIST_RUNS runs each, in mirrored
+# pairs (A B, B A, ...). Row cli_list_ms; columns: the tools.
+CLI_TOOLS="nsbusctl busctl"
+declare -A CLI_NA
+CLI_DIR=$WORK/cli-list
+
+# cli_list_once TOOL ADDR OUT: one "TOOL list" run; sets CLI_US to its wall time in µs
+# ($EPOCHREALTIME: no fork of date inside the interval) and returns its exit status.
+cli_list_once() {
+	local cmd=busctl t0 rc
+	[ "$1" = nsbusctl ] && cmd=$NSBUSCTL
+	t0=${EPOCHREALTIME/[.,]/}
+	timeout 60 "$cmd" --address="$2" --no-pager list >"$3" 2>"$CLI_DIR/$1.err"
+	rc=$?
+	CLI_US=$((${EPOCHREALTIME/[.,]/} - t0))
+	return $rc
+}
+
+cli_list_fail() { echo "fail:$2-exit-$1:$(head -c 80 "$CLI_DIR/$2.err" | tr ' \n' '__')"; }
+
+cli_list_rows() {
+	local d=$CLI_DIR bus holder addr i t order ok=" " rc
+	local named=$((N_LIST_PEERS / 2))
+	CLI_NA=()
+	[ -x "${NSBUSCTL:-}" ] || CLI_NA[nsbusctl]="NSBUSCTL not built"
+	command -v busctl >/dev/null || CLI_NA[busctl]="busctl not installed"
+	rm -rf "$d"
+	mkdir -p "$d"
+	write_config "$d"
+	: >"$d/addr"
+	"$NSBUSD" --config-file="$d/bus.conf" --nofork --print-address=3 3>"$d/addr" 2>"$d/bus.log" &
+	bus=$!
+	KILL_PIDS+=($bus)
+	for i in $(seq 1 100); do [ -s "$d/addr" ] && break; sleep 0.05; done
+	addr=$(head -n 1 "$d/addr")
+	if [ -z "$addr" ]; then
+		for t in $CLI_TOOLS; do CLI_NA[$t]="nsbusd did not start: $(tail -1 "$d/bus.log")"; done
+		stop_pid $bus
+		return
+	fi
+	"$WORK/bin/connect-rate" --hold-named "$named" "$addr" "$N_LIST_PEERS" >"$d/hold.out" 2>"$d/hold.err" &
+	holder=$!
+	KILL_PIDS+=($holder)
+	for i in $(seq 1 1200); do
+		grep -q '^held' "$d/hold.out" && break
+		kill -0 $holder 2>/dev/null || break
+		sleep 0.05
+	done
+	if ! grep -q '^held' "$d/hold.out"; then
+		for t in $CLI_TOOLS; do
+			[ -z "${CLI_NA[$t]:-}" ] && record cli_list_ms "$t" "fail:peers:$(head -c 80 "$d/hold.err" | tr ' \n' '__')"
+		done
+		stop_pid $holder
+		stop_pid $bus
+		return
+	fi
+	# Warm-up: the table has the header, the driver, the tool itself and a line per peer and per name.
+	for t in $CLI_TOOLS; do
+		[ -z "${CLI_NA[$t]:-}" ] || continue
+		cli_list_once "$t" "$addr" "$d/$t.out"
+		rc=$?
+		if [ $rc -ne 0 ]; then
+			record cli_list_ms "$t" "$(cli_list_fail $rc "$t")"
+		elif [ "$(wc -l <"$d/$t.out")" -lt $((N_LIST_PEERS + named + 3)) ]; then
+			record cli_list_ms "$t" "fail:$t-listed-$(wc -l <"$d/$t.out")-lines-for-$((N_LIST_PEERS + named))-names"
+		else
+			ok+="$t "
+		fi
+	done
+	for i in $(seq 1 "$N_LIST_RUNS"); do
+		order=$CLI_TOOLS
+		[ $((i % 2)) = 0 ] && order=$(printf '%s\n' $CLI_TOOLS | tac)
+		for t in $order; do
+			[[ "$ok" == *" $t "* ]] || continue
+			cli_list_once "$t" "$addr" /dev/null
+			rc=$?
+			if [ $rc -eq 0 ]; then
+				record cli_list_ms "$t" "$(printf '%d.%03d' $((CLI_US / 1000)) $((CLI_US % 1000)))"
+			else
+				record cli_list_ms "$t" "$(cli_list_fail $rc "$t")"
+			fi
+		done
+	done
+	stop_pid $holder
+	stop_pid $bus
+}
+
 # --- the run ---------------------------------------------------------------------
 MIRRORED=$(printf '%s\n' $BUSES | tac | tr '\n' ' ')
 log "nsbusd: $NSBUSD; buses: $BUSES; repeat $REPEAT; $([ $QUICK = 1 ] && echo quick || echo full) counts"
@@ -505,6 +603,9 @@ for rep in $(seq 1 "$REPEAT"); do
 
 	for b in $BUSES; do stop_bus "$b"; done
 
+	# 12. nsbusctl list against busctl list, on an nsbusd with N_LIST_PEERS peers.
+	cli_list_rows
+
 	# 8. a call through a proxy.
 	proxy_setup
 	for p in $PROXY_PATHS; do proxy_spam "$p" proxy_seq_calls_per_s "$N_PROXY" --dest=org.nsbus.Bench.Echo --queue=1; done
@@ -553,5 +654,6 @@ NA_FILE=$WORK/na
 : >"$NA_FILE"
 for b in "${!NA[@]}"; do printf '%s\t%s\n' "$b" "${NA[$b]}" >>"$NA_FILE"; done
 for p in "${!PROXY_NA[@]}"; do printf '%s\t%s\n' "$p" "${PROXY_NA[$p]}" >>"$NA_FILE"; done
-meta="quick=$QUICK repeat=$REPEAT bcast_rules=$BCAST_RULES payload_loop=$PAYLOAD_LOOP n_buses=$N_BUSES n_seq=$N_SEQ n_pipe=$N_PIPE n_flood=$N_FLOOD n_connect=$N_CONNECT n_watches=$N_WATCHES peers=${PEERS// /,} ping=$N_PING ping_size=$PING_SIZE"
+for t in "${!CLI_NA[@]}"; do printf '%s\t%s\n' "$t" "${CLI_NA[$t]}" >>"$NA_FILE"; done
+meta="quick=$QUICK repeat=$REPEAT bcast_rules=$BCAST_RULES payload_loop=$PAYLOAD_LOOP n_buses=$N_BUSES n_seq=$N_SEQ n_pipe=$N_PIPE n_flood=$N_FLOOD n_connect=$N_CONNECT n_watches=$N_WATCHES peers=${PEERS// /,} ping=$N_PING ping_size=$PING_SIZE list_peers=$N_LIST_PEERS list_runs=$N_LIST_RUNS"
 "$PY" "$BENCH_DIR/report.py" "$SAMPLES" "$NA_FILE" "$OUT" "$BUSES" "$meta" "$NSBUSD"

@@ -11,7 +11,6 @@
 #include "connect.h"
 #include "util.h"
 
-
 int cli_fail(int r, const char *fmt, ...)
 {
         va_list ap;
@@ -23,10 +22,10 @@ int cli_fail(int r, const char *fmt, ...)
         return r;
 }
 
-static int connect_to(const char *address, struct client **ret)
+static int connect_to(const char *address, bool unix_fds, struct client **ret)
 {
         char err[256] = "";
-        int r = client_connect(address, geteuid(), ret, err, sizeof(err));
+        int r = client_connect_with(address, geteuid(), unix_fds, ret, err, sizeof(err));
         if (r < 0)
                 return cli_fail(r, "cannot connect to %s: %s", address, err[0] ? err : strerror(-r));
         return 0;
@@ -143,7 +142,7 @@ int cli_connect(const struct cli_options *o, struct client **ret)
         }
         if (r < 0)
                 return r;
-        return connect_to(owned ? owned : address, ret);
+        return connect_to(owned ? owned : address, !o->no_unix_fds, ret);
 }
 
 void cli_call_init(struct client *c, struct msg_builder *b, const char *dest, const char *path,

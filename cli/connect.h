@@ -31,6 +31,7 @@ struct cli_options {
         /* up */
         const char *policy, *config, *host_bus, *log;
         bool add_user; /* give the container's root a passwd entry if it has none */
+        bool no_unix_fds; /* connect without asking for fd passing */
 };
 
 /* "nsbusctl: <what>: <why>" on stderr; returns r (negative), so that `return cli_fail(r, ...)` works. */

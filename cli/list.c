@@ -14,6 +14,7 @@
 
 #include "connect.h"
 #include "format.h"
+#include "hashmap.h"
 #include "verbs.h"
 
 enum { ROW_UNIQUE, ROW_ACQUIRED, ROW_ACTIVATABLE };
@@ -45,12 +46,20 @@ static int add_names(const struct cli_options *o, struct client *c, const char *
                 return r;
         _cleanup_free_ char **names = NULL;
         r = message_read(reply, "as", &names);
+        /* ListNames has each name once; an activatable name that runs is shown as running. */
+        struct hashmap *known = NULL;
+        if (r >= 0 && *n > 0) {
+                known = hashmap_new(&string_hash_ops);
+                for (size_t j = 0; known && j < *n; j++)
+                        if (hashmap_put(known, (*rows)[j].name, &(*rows)[j]) < 0)
+                                r = -ENOMEM;
+                if (!known)
+                        r = -ENOMEM;
+        }
         for (size_t i = 0; r >= 0 && names[i]; i++) {
-                bool known = false;
-                for (size_t j = 0; j < *n && !known; j++)
-                        known = streq((*rows)[j].name, names[i]);
+                bool known_name = known && hashmap_get(known, names[i]);
                 int k = kind == ROW_ACQUIRED && names[i][0] == ':' ? ROW_UNIQUE : kind;
-                if (known || (k == ROW_UNIQUE && !o->unique) || (k == ROW_ACQUIRED && !o->acquired))
+                if (known_name || (k == ROW_UNIQUE && !o->unique) || (k == ROW_ACQUIRED && !o->acquired))
                         continue;
                 struct row *more = realloc(*rows, (*n + 1) * sizeof(**rows));
                 if (!more) {
@@ -62,6 +71,7 @@ static int add_names(const struct cli_options *o, struct client *c, const char *
                 if (!(*rows)[*n - 1].name)
                         r = -ENOMEM;
         }
+        hashmap_free(known);
         message_unref(reply);
         return r < 0 ? cli_fail(r, "%s: unreadable reply", member) : 0;
 }
@@ -117,6 +127,31 @@ static int fill_credentials(const struct cli_options *o, struct client *c, struc
         return r < 0 ? cli_fail(r, "cannot ask for the names' credentials: %s", strerror(-r)) : 0;
 }
 
+/* The user name of uid, or the number: a few uids own most connections, and each getpwuid() reads the
+ * user database again, so the last answers are kept. */
+static void user_name(uid_t uid, char *buf, size_t size)
+{
+        static struct {
+                uid_t uid;
+                char name[64];
+        } cache[8];
+        static size_t n_cache, next;
+        for (size_t i = 0; i < n_cache; i++)
+                if (cache[i].uid == uid) {
+                        snprintf(buf, size, "%s", cache[i].name);
+                        return;
+                }
+        struct passwd *pw = getpwuid(uid);
+        if (pw)
+                snprintf(buf, size, "%s", pw->pw_name);
+        else
+                snprintf(buf, size, "%u", (unsigned)uid);
+        cache[next].uid = uid;
+        snprintf(cache[next].name, sizeof(cache[next].name), "%s", buf);
+        next = (next + 1) % ELEMENTSOF(cache);
+        n_cache = MIN(n_cache + 1, ELEMENTSOF(cache));
+}
+
 static void describe_process(struct row *w)
 {
         snprintf(w->process, sizeof(w->process), "-");
@@ -130,13 +165,8 @@ static void describe_process(struct row *w)
                 else
                         snprintf(w->process, sizeof(w->process), "n/a");
         }
-        if (w->uid >= 0) {
-                struct passwd *pw = getpwuid((uid_t)w->uid);
-                if (pw)
-                        snprintf(w->user, sizeof(w->user), "%s", pw->pw_name);
-                else
-                        snprintf(w->user, sizeof(w->user), "%" PRId64, w->uid);
-        }
+        if (w->uid >= 0)
+                user_name((uid_t)w->uid, w->user, sizeof(w->user));
 }
 
 static const char *dash(const char *s)
@@ -199,6 +229,7 @@ int verb_list(const struct cli_options *o, int argc, char **argv)
         struct cli_options lo = *o;
         if (!lo.unique && !lo.acquired && !lo.activatable)
                 lo.unique = lo.acquired = lo.activatable = true;
+        lo.no_unix_fds = true; /* credentials then come without a pidfd per row to receive and close */
         _cleanup_(client_freep) struct client *c = NULL;
         int r = cli_connect(&lo, &c);
         if (r < 0)

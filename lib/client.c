@@ -20,6 +20,12 @@
 
 int client_connect(const char *address, uid_t uid, struct client **ret, char *err, size_t errlen)
 {
+        return client_connect_with(address, uid, true, ret, err, errlen);
+}
+
+int client_connect_with(const char *address, uid_t uid, bool unix_fds, struct client **ret, char *err,
+                        size_t errlen)
+{
         _cleanup_(address_freep) struct address *a = NULL;
         int r = address_parse(address, &a, err, errlen);
         if (r < 0)
@@ -33,10 +39,15 @@ int client_connect(const char *address, uid_t uid, struct client **ret, char *er
         }
         if (fd < 0)
                 return r;
-        return client_new(fd, uid, ret);
+        return client_new_with(fd, uid, unix_fds, ret);
 }
 
 int client_new(int fd, uid_t uid, struct client **ret)
+{
+        return client_new_with(fd, uid, true, ret);
+}
+
+int client_new_with(int fd, uid_t uid, bool unix_fds, struct client **ret)
 {
         int r;
         if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
@@ -51,7 +62,7 @@ int client_new(int fd, uid_t uid, struct client **ret)
                 return -ENOMEM;
         }
         c->fd = fd;
-        c->auth_len = sasl_client_request(&c->sasl, uid, true, c->auth);
+        c->auth_len = sasl_client_request(&c->sasl, uid, unix_fds, c->auth);
 
         int64_t serial = client_call_driver(c, "Hello", "");
         if (serial < 0) {
@@ -205,14 +216,20 @@ int client_receive(struct client *c, uint8_t *scratch, size_t scratch_size, bool
 }
 
 /* Blocking calls: the client's socket and a deadline on a loop of their own. */
+/* Calls of one batch that are on their way at once. A bus answers a connection's calls back to back, and
+ * the replies it could not deliver yet count against that connection's limits (64 fds by default in
+ * dbus-daemon and nsbusd, and GetConnectionCredentials may carry a pidfd): past them it disconnects. */
+#define CLIENT_BATCH_WINDOW 32
+
 struct client_wait {
         struct event_source source;
         struct event_timer deadline;
         struct client *c;
         struct message **calls, **replies;
         size_t n, n_left;
-        size_t hint; /* the bus answers in order, mostly: where the next reply is looked for first */
-        int r;       /* 1: all answered */
+        size_t n_queued; /* calls[0..n_queued) are on their way */
+        size_t hint;     /* the bus answers in order, mostly: where the next reply is looked for first */
+        int r;           /* 1: all answered */
         uint8_t scratch[64 * 1024];
 };
 
@@ -269,7 +286,11 @@ static bool client_wait_prepare(struct event_loop *loop, void *userdata)
         struct client_wait *w = userdata;
         if (w->r != 0)
                 return false;
-        int r = client_flush(w->c);
+        int r = 0;
+        while (r >= 0 && w->n_queued < w->n && w->n_queued - (w->n - w->n_left) < CLIENT_BATCH_WINDOW)
+                r = client_queue(w->c, w->calls[w->n_queued++]);
+        if (r >= 0)
+                r = client_flush(w->c);
         if (r < 0 && r != -EAGAIN) {
                 w->r = r;
                 return false;
@@ -283,12 +304,8 @@ static bool client_wait_prepare(struct event_loop *loop, void *userdata)
 int client_call_batch(struct client *c, struct message **calls, size_t n, int timeout_ms,
                       struct message **replies)
 {
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++)
                 replies[i] = NULL;
-                int r = client_queue(c, calls[i]);
-                if (r < 0)
-                        return r;
-        }
         if (n == 0)
                 return 0;
         _cleanup_free_ struct client_wait *w = zalloc(sizeof(*w));

@@ -44,6 +44,11 @@ struct client {
 int client_connect(const char *address, uid_t uid, struct client **ret, char *err, size_t errlen);
 /* The same on a socket already connected to a bus (the client takes fd, and closes it on failure). */
 int client_new(int fd, uid_t uid, struct client **ret);
+/* The same, asking for fd passing only if unix_fds (without it, a bus sends no fds, such as the pidfd of
+ * GetConnectionCredentials, and the client can send none). */
+int client_connect_with(const char *address, uid_t uid, bool unix_fds, struct client **ret, char *err,
+                        size_t errlen);
+int client_new_with(int fd, uid_t uid, bool unix_fds, struct client **ret);
 struct client *client_free(struct client *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct client *, client_free)
 
@@ -86,7 +91,8 @@ int client_receive(struct client *c, uint8_t *scratch, size_t scratch_size, bool
  * 0 and *ret for the method return or the error, -ETIMEDOUT, or what client_flush() and
  * client_receive() return. Anything else the bus sends meanwhile is dropped. */
 int client_call_blocking(struct client *c, struct message *call, int timeout_ms, struct message **ret);
-/* The same for n calls sent at once (each with its own serial), so n questions cost one round trip's
- * wait: 0 with replies[i] answering calls[i], or an error as above (and no replies). */
+/* The same for n calls (each with its own serial), pipelined, at most 32 unanswered at a time so that the
+ * bus's per-connection limits on undelivered replies hold: 0 with replies[i] answering calls[i], or an
+ * error as above (and no replies). */
 int client_call_batch(struct client *c, struct message **calls, size_t n, int timeout_ms,
                       struct message **replies);
