@@ -79,7 +79,20 @@ static int print_reply(const struct cli_options *o, const struct message *m, boo
                         return cli_fail(-EBADMSG, "the reply cannot be shown as JSON");
                 return 0;
         }
-        int r = variant ? format_variant_cmdline(m, stdout) : format_body_cmdline(m, stdout);
+        int r;
+        if (o->verbose) {
+                /* busctl --verbose: the body as its monitor shows one, a property's value unwrapped. */
+                struct msg_reader rd;
+                msg_reader_init(&rd, m);
+                if (variant && (r = msg_reader_enter(&rd, 'v', NULL)) < 0)
+                        return cli_fail(r, "the reply cannot be read: %s", strerror(-r));
+                if (!variant)
+                        printf("MESSAGE \"%s\" {\n", m->signature);
+                r = format_dump_values(&rd, stdout, variant ? 0 : 8);
+                if (!variant)
+                        printf("};\n\n");
+        } else
+                r = variant ? format_variant_cmdline(m, stdout) : format_body_cmdline(m, stdout);
         return r < 0 ? cli_fail(r, "the reply cannot be read: %s", strerror(-r)) : 0;
 }
 

@@ -120,6 +120,13 @@ static int container_of_pid(const struct cli_options *o, char **ret)
 
 int cli_connect(const struct cli_options *o, struct client **ret)
 {
+        _cleanup_free_ char *address = NULL;
+        int r = cli_bus_address(o, &address);
+        return r < 0 ? r : connect_to(address, !o->no_unix_fds, ret);
+}
+
+int cli_bus_address(const struct cli_options *o, char **ret)
+{
         _cleanup_free_ char *owned = NULL;
         const char *address = o->address;
         int r = 0;
@@ -142,7 +149,8 @@ int cli_connect(const struct cli_options *o, struct client **ret)
         }
         if (r < 0)
                 return r;
-        return connect_to(owned ? owned : address, !o->no_unix_fds, ret);
+        *ret = owned ? TAKE_PTR(owned) : strdup(address);
+        return *ret ? 0 : -ENOMEM;
 }
 
 void cli_call_init(struct client *c, struct msg_builder *b, const char *dest, const char *path,

@@ -39,6 +39,8 @@ int cli_fail(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Connect where the options say, past Hello: 0, or a negative errno after saying why. */
 int cli_connect(const struct cli_options *o, struct client **ret);
+/* The address the options name: 0 and *ret, or a negative errno after saying why. */
+int cli_bus_address(const struct cli_options *o, char **ret);
 /* A method call to dest (serial from c). The caller appends arguments and finishes it. */
 void cli_call_init(struct client *c, struct msg_builder *b, const char *dest, const char *path,
                    const char *iface, const char *member);

@@ -31,3 +31,6 @@ struct json_object *format_body_json(const struct message *m);
  * for JSON. */
 int format_variant_cmdline(const struct message *m, FILE *f);
 struct json_object *format_variant_json(const struct message *m);
+/* The values from r's position to the end of its level, one per line at this indentation, as sd-bus's
+ * message dump (busctl monitor, and --verbose): 'STRING "x";', 'ARRAY "s" {' ... '};'. */
+int format_dump_values(struct msg_reader *r, FILE *f, int indent);

@@ -39,71 +39,6 @@ struct monitor {
         uint8_t scratch[64 * 1024];
 };
 
-static const char *type_name(char t)
-{
-        switch (t) {
-        case 'y':
-                return "BYTE";
-        case 'b':
-                return "BOOLEAN";
-        case 'n':
-                return "INT16";
-        case 'q':
-                return "UINT16";
-        case 'i':
-                return "INT32";
-        case 'u':
-                return "UINT32";
-        case 'x':
-                return "INT64";
-        case 't':
-                return "UINT64";
-        case 'd':
-                return "DOUBLE";
-        case 's':
-                return "STRING";
-        case 'o':
-                return "OBJECT_PATH";
-        case 'g':
-                return "SIGNATURE";
-        case 'h':
-                return "UNIX_FD";
-        case 'a':
-                return "ARRAY";
-        case 'v':
-                return "VARIANT";
-        case '(':
-                return "STRUCT";
-        default:
-                return "DICT_ENTRY";
-        }
-}
-
-/* The values at r's level, one per line at this indentation, as sd-bus's message dump. */
-static int dump_values(struct msg_reader *r, FILE *f, int indent)
-{
-        char t;
-        while ((t = msg_reader_peek(r))) {
-                int k;
-                if (t == 'a' || t == 'v' || t == '(' || t == '{') {
-                        if ((k = msg_reader_enter(r, t, NULL)) < 0)
-                                return k;
-                        const struct msg_reader_frame *fr = &r->stack[r->depth];
-                        fprintf(f, "%*s%s \"%.*s\" {\n", indent, "", type_name(t),
-                                (int)(fr->sig_end - fr->sig), fr->sig);
-                        if ((k = dump_values(r, f, indent + 8)) < 0 || (k = msg_reader_exit(r)) < 0)
-                                return k;
-                        fprintf(f, "%*s};\n", indent, "");
-                        continue;
-                }
-                fprintf(f, "%*s%s ", indent, "", type_name(t));
-                if ((k = format_cmdline_one(r, f)) < 0)
-                        return k;
-                fputs(";\n", f);
-        }
-        return 0;
-}
-
 static void dump_text(const struct message *m, FILE *f)
 {
         struct timespec ts;
@@ -134,7 +69,7 @@ static void dump_text(const struct message *m, FILE *f)
         fprintf(f, "  MESSAGE \"%s\" {\n", m->signature);
         struct msg_reader r;
         msg_reader_init(&r, m);
-        if (dump_values(&r, f, 10) < 0)
+        if (format_dump_values(&r, f, 10) < 0)
                 fprintf(f, "          (unreadable)\n");
         fprintf(f, "  };\n\n");
 }

@@ -22,6 +22,7 @@ static void usage(FILE *f)
                    "\n"
                    "Commands (busctl's):\n"
                    "  list                                  List bus names\n"
+                   "  status [SERVICE]                      Show the bus's or a service's credentials\n"
                    "  call SERVICE OBJECT INTERFACE METHOD [SIGNATURE [ARGUMENT...]]\n"
                    "                                        Call a method\n"
                    "  get-property SERVICE OBJECT INTERFACE PROPERTY...\n"
@@ -70,6 +71,7 @@ static void usage(FILE *f)
                    "  --json=short|pretty, -j Show JSON\n"
                    "  -q --quiet              Do not show replies\n"
                    "  --no-legend             Do not show the header of tables\n"
+                   "  --verbose               Show replies in busctl's message dump format\n"
                    "  --no-pager              Accepted for busctl's sake; nsbusctl never pages\n"
                    "  -h --help --version\n"
                    "See nsbusctl(1).\n");
@@ -80,6 +82,7 @@ static const struct {
         int (*run)(const struct cli_options *o, int argc, char **argv);
 } verbs[] = {
         {"list", verb_list},
+        {"status", verb_status},
         {"call", verb_call},
         {"get-property", verb_get_property},
         {"set-property", verb_set_property},
@@ -117,6 +120,7 @@ enum {
         ARG_HOST_BUS,
         ARG_LOG,
         ARG_ADD_USER,
+        ARG_VERBOSE,
 };
 
 static int parse_bool(const char *opt, const char *v, bool *ret)
@@ -226,6 +230,7 @@ static int parse_args(int argc, char **argv, struct cli_options *o)
                 {"quiet", no_argument, NULL, 'q'},
                 {"no-legend", no_argument, NULL, ARG_NO_LEGEND},
                 {"no-pager", no_argument, NULL, ARG_NO_PAGER},
+                {"verbose", no_argument, NULL, ARG_VERBOSE},
                 {"runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR},
                 {"policy", required_argument, NULL, ARG_POLICY},
                 {"config", required_argument, NULL, ARG_CONFIG},
@@ -263,6 +268,9 @@ static int parse_args(int argc, char **argv, struct cli_options *o)
                         o->legend = false;
                         break;
                 case ARG_NO_PAGER:
+                        break;
+                case ARG_VERBOSE:
+                        o->verbose = true;
                         break;
                 case ARG_ADDRESS:
                 case 'C':

@@ -20,3 +20,4 @@ int verb_up(const struct cli_options *o, int argc, char **argv);
 int verb_down(const struct cli_options *o, int argc, char **argv);
 int verb_ls(const struct cli_options *o, int argc, char **argv);
 int verb_reload(const struct cli_options *o, int argc, char **argv);
+int verb_status(const struct cli_options *o, int argc, char **argv);

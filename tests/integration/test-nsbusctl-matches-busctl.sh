@@ -40,6 +40,7 @@ for c in "${calls[@]}"; do
 	read -r -a w <<<"$c"
 	same "call ${w[*]}" -- call "${OBJ[@]}" "${w[@]}"
 	same "call --json=short ${w[*]}" --json=short -- call "${OBJ[@]}" "${w[@]}"
+	same "call --verbose ${w[*]}" --verbose -- call "${OBJ[@]}" "${w[@]}"
 done
 
 # JSON that a program reads: the values sent come back.
@@ -63,7 +64,26 @@ for p in Name Count Tags; do
 	same "get-property $p" get-property "${OBJ[@]}" "$p"
 	same "get-property --json=short $p" --json=short get-property "${OBJ[@]}" "$p"
 done
+# status (the bus's address, id and credentials), status of the bus, status of a service: as far as
+# nsbusctl shows them (it leaves out TTY, systemd's units and sessions, audit and capabilities), every
+# line equal to busctl's.
+status_same() { # status_same WHAT [NAME] KEY...: ours has each KEY, and every line ours has is busctl's
+	local what=$1 name=$2 a b keys k
+	shift 2
+	a=$(ours status $name) || fail "$what: $a"
+	for k in "$@"; do
+		expect_match "$what shows $k" "$a" "^$k="
+	done
+	keys=$(sed 's/=.*//' <<<"$a" | paste -sd'|')
+	b=$(theirs status $name | grep -E "^($keys)=") || fail "$what: busctl failed"
+	expect_eq "$what" "$a" "$b"
+}
+status_same "status" "" BusAddress BusID PID UID EUID GID Comm Exe
+status_same "status of the bus" org.freedesktop.DBus PID EUID Comm
+status_same "status SERVICE" org.nsbus.CliTest PID PPID UID EUID GID SupplementaryGIDs Comm Exe CommandLine \
+	UniqueName
 same "get-property of two" get-property "${OBJ[@]}" Name Count
+same "get-property --verbose" --verbose get-property "${OBJ[@]}" Tags Count
 out=$(ours -j get-property "${OBJ[@]}" Tags) || fail "json get-property: $out"
 $PY -c 'import json,sys; v=json.loads(sys.argv[1]); assert v == {"type": "as", "data": ["a", "b"]}, v' "$out" ||
 	fail "nsbusctl --json get-property: $out"
