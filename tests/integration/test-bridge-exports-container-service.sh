@@ -9,7 +9,8 @@
 # visible inside; a host caller running as host uid 100500 is container uid 500.  Each host caller
 # is its own connection inside: one process calling twice is one sender, two processes are two.
 # Calls sent to the name (dbus-send, busctl) and to its owner's unique name (python3-dbus and GDBus
-# proxies) both reach the service.
+# proxies) both reach the service.  nsbusctl creds shows the connection the service saw as a bridge
+# connection proxying for exactly the host caller (ProxiedFor: its unique name on the host bus).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-container.sh"
 . "$(dirname "$0")/lib-bridge.sh"
@@ -77,5 +78,30 @@ expect_eq "busctl on the host: the container service's Pid" "$out" "u $web_pid"
 bridge_client host 0 "$HOSTBUS_ADDR" web com.example.Web.c1 ||
 	fail "calling com.example.Web.c1's owner from the host failed: $out $(cat "$TMP/client.err")"
 check_host_root_caller "$out" 1 "python3-dbus proxy, to the owner's unique name"
+
+# nsbusctl creds names whom the bridge's connection speaks for: while a host caller is connected, the
+# connection the container service saw calling is a bridge connection proxying for exactly that
+# caller's unique name on the host bus.
+if [ -x "${NSBUSCTL:-}" ]; then
+	"$PY" "$IT_DIR/bridge_client.py" "$HOSTBUS_ADDR" web com.example.Web.c1 "wait:$TMP/proxied.go" \
+		>"$TMP/proxied.out" 2>"$TMP/proxied.err" &
+	caller=$!
+	wait_for_file "$TMP/proxied.out" '^web\.1\.sender=' 10 ||
+		fail "the host caller got no answer: $(cat "$TMP/proxied.err")"
+	link=$(kv web.1.sender "$(cat "$TMP/proxied.out")")
+	js=$(t "$NSBUSCTL" --runtime-dir="$CTR_RT" -C "$CTR_NAME" --json=short creds "$link") ||
+		fail "nsbusctl creds $link: $js"
+	for_=$("$PY" -c 'import json, sys; j = json.loads(sys.argv[1]); print(j["trust"], j["proxied"], j["proxied_for"])' "$js")
+	read -r trust proxied host_name <<<"$for_"
+	expect_eq "creds of the caller's connection inside: trust and proxied" "$trust $proxied" "bridge True"
+	out=$(hostbus_call --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+		org.freedesktop.DBus.GetConnectionUnixProcessID "string:$host_name") ||
+		fail "ProxiedFor $host_name is no connection on the host bus"
+	expect_eq "ProxiedFor is the host caller's connection" "$(words "$out")" "uint32 $caller"
+	touch "$TMP/proxied.go"
+	wait "$caller"
+else
+	echo "skipped: the ProxiedFor check (nsbusctl not built)"
+fi
 
 bridge_pass
