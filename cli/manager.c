@@ -43,6 +43,15 @@ static int check_name(const char *verb, const char *name)
         return 0;
 }
 
+/* The one NAME of up, down and reload: 0 and *ret, or negative after saying why. */
+static int name_arg(const char *verb, int argc, char **argv, const char **ret)
+{
+        if (argc != 2)
+                return cli_fail(-EINVAL, "%s: give one container NAME", verb);
+        *ret = argv[1];
+        return check_name(verb, argv[1]);
+}
+
 /* RUNTIME_DIR/NAME, opened: -ENOENT when no bus was ever brought up there. */
 static int open_bus_dir(const struct cli_options *o, const char *name)
 {
@@ -202,10 +211,8 @@ static int wait_ready(int fd, const char *name, const char *log)
 
 int verb_up(const struct cli_options *o, int argc, char **argv)
 {
-        if (argc != 2)
-                return cli_fail(-EINVAL, "up: give one container NAME (and --pid=PID of its init)");
-        const char *name = argv[1];
-        int r = check_name("up", name);
+        const char *name = NULL;
+        int r = name_arg("up", argc, argv, &name);
         if (r < 0)
                 return r;
         if (!o->pid)
@@ -365,10 +372,8 @@ static int clean_unsupervised(const struct cli_options *o, int dir_fd, const cha
 
 int verb_down(const struct cli_options *o, int argc, char **argv)
 {
-        if (argc != 2)
-                return cli_fail(-EINVAL, "down: give one container NAME");
-        const char *name = argv[1];
-        int r = check_name("down", name);
+        const char *name = NULL;
+        int r = name_arg("down", argc, argv, &name);
         if (r < 0)
                 return r;
         _cleanup_close_ int dir_fd = open_bus_dir(o, name);
@@ -417,10 +422,8 @@ static int reload_bus(const struct cli_options *o, const char *name)
 
 int verb_reload(const struct cli_options *o, int argc, char **argv)
 {
-        if (argc != 2)
-                return cli_fail(-EINVAL, "reload: give one container NAME");
-        const char *name = argv[1];
-        int r = check_name("reload", name);
+        const char *name = NULL;
+        int r = name_arg("reload", argc, argv, &name);
         if (r < 0)
                 return r;
         _cleanup_close_ int dir_fd = open_bus_dir(o, name);

@@ -213,9 +213,8 @@ static void bridge_exited(struct event_source *src, uint32_t events)
                 log_info("nsbridge %s", how);
                 s->st.bridge = BRIDGE_STOPPED;
         } else if (status == SUPERVISE_BRIDGE_REFUSED) {
-                log_error("nsbridge %s: the host bus refused its uid (its line above says why and what to "
-                          "do); "
-                          "not restarting it until `nsbusctl reload %s`",
+                log_error("nsbridge %s: the host bus refused its uid (see its line above): not restarting "
+                          "it until `nsbusctl reload %s`",
                           how, s->o->name);
                 s->st.bridge = BRIDGE_REFUSED;
                 s->st.bridge_error = strdup("the host bus refused the bridge's uid (see the log)");

@@ -40,7 +40,6 @@ HOSTBUS_DIR=$TMP/sysbus
 HOSTBUS_SOCK=$HOSTBUS_DIR/sock
 HOSTBUS_ADDR=unix:path=$HOSTBUS_SOCK
 HOSTBUS_N=1 # its log: $TMP/hostbus.1.log
-USER_MAY_BE_OURS=1 # from here on, nsbus-100000 can only be the test's (up adds it)
 
 ctl() { t "$NSBUSCTL" --runtime-dir="$CTR_RT" "$@"; }
 state() { "$PY" -c 'import json, sys; s = json.load(sys.stdin); print(s[sys.argv[1]])' "$1"; }
@@ -120,6 +119,8 @@ echo "import talk org.example.Stock" >"$POLICY"
 mkdir -p "$CTR_RT"
 
 # Part 1: up adds the user, and the bridge works.
+[ -z "$(getent passwd "$ROOT_UID")" ] || fail "uid $ROOT_UID got a passwd entry while the test set up"
+USER_MAY_BE_OURS=1 # from here on, an nsbus-100000 with uid 100000 is the test's (up adds it): removed at exit
 out=$(ctl up "$CTR_NAME" --pid="$C1" --policy="$POLICY" --host-bus="$HOSTBUS_ADDR" --log="$UP_LOG" \
 	2>"$TMP/up.err") || fail "nsbusctl up: $(cat "$TMP/up.err")"
 expect_eq "up prints the container's socket" "$out" "$CTR_RT/$CTR_NAME/bus/system_bus_socket"
