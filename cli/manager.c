@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -115,13 +116,17 @@ static int ensure_user(uid_t uid)
         char uid_s[16], name[32];
         snprintf(uid_s, sizeof(uid_s), "%u", (unsigned)uid);
         snprintf(name, sizeof(name), "nsbus-%u", (unsigned)uid);
+        /* useradd warns that the uid is above SYS_UID_MAX, as it always is for a container's root: what it
+         * says is shown only if it fails. */
+        _cleanup_close_ int out = memfd_create("useradd", MFD_CLOEXEC);
         pid_t pid = fork();
         if (pid < 0)
                 return cli_fail(-errno, "up: cannot run useradd: %m");
         if (pid == 0) {
-                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-                if (null >= 0)
-                        dup2(null, 1);
+                if (out >= 0) {
+                        dup2(out, 1);
+                        dup2(out, 2);
+                }
                 execlp("useradd", "useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
                        "--shell", "/usr/sbin/nologin", "--uid", uid_s, "--gid", "nogroup", "--comment",
                        "nsbus container root (for the host bus)", name, (char *)NULL);
@@ -129,11 +134,16 @@ static int ensure_user(uid_t uid)
                 _exit(127);
         }
         int status;
-        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                char text[4096];
+                ssize_t n = out >= 0 ? pread(out, text, sizeof(text), 0) : -1;
+                if (n > 0)
+                        fprintf(stderr, "%.*s", (int)n, text);
                 return cli_fail(-EIO,
                                 "up: uid %u (the container's root) has no entry in the user database, which "
                                 "dbus-daemon requires, and `useradd ... %s` failed (see above)",
                                 (unsigned)uid, name);
+        }
         fprintf(stderr,
                 "nsbusctl: added system user %s (uid %u, the container's root) so that the host bus "
                 "accepts the bridge\n",

@@ -217,7 +217,13 @@ static void bridge_exited(struct event_source *src, uint32_t events)
                           "it until `nsbusctl reload %s`",
                           how, s->o->name);
                 s->st.bridge = BRIDGE_REFUSED;
-                s->st.bridge_error = strdup("the host bus refused the bridge's uid (see the log)");
+                char why[256];
+                snprintf(why, sizeof(why),
+                         "the host bus refused the bridge's uid, which has no passwd entry (dbus-daemon "
+                         "needs "
+                         "one): add one as the log says, then `nsbusctl reload %s`",
+                         s->o->name);
+                s->st.bridge_error = strdup(why);
         } else {
                 if (realtime_sec() - s->st.bridge_started >= BRIDGE_STABLE_SEC)
                         s->backoff_ms = 0;

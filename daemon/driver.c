@@ -756,6 +756,14 @@ static int method_get_connection_selinux_security_context(struct bus *b, struct 
 
 static int method_reload_config(struct bus *b, struct peer *p, struct message *m)
 {
+        /* A container bus's configuration and bridge policy are the host's files: the container must not
+         * choose when they are read (say, half-way through an admin's edit). */
+        if (b->container && p->trust != PEER_TRUST_HOST_ROOT)
+                return reply_error(
+                        b, p, m, DBUS_ERROR_ACCESS_DENIED,
+                        "Connection \"%s\" is not allowed to call %s.ReloadConfig: on a container "
+                        "bus it is for the host's root",
+                        p->unique_name, DRIVER_INTERFACE);
         int r = driver_reload_config(b);
         if (r < 0)
                 return reply_error(b, p, m, DBUS_ERROR_FAILED, "Unable to reload configuration: %s",

@@ -1395,13 +1395,14 @@ static void link_fail(struct bridge *br, struct link *l, int r)
             l->c->authenticated && !l->c->unique_name) {
                 /* dbus-daemon (the system bus of most distributions) ends the connection of a uid its user
                  * database cannot name right after BEGIN. Retrying cannot help; the admin can. */
-                log_error("the host bus refused uid %u: it %s after authentication, before Hello, which is "
-                          "what dbus-daemon does to a uid the user database does not know, and uid %u has "
-                          "no entry in it. Fix: add one, e.g. `useradd --system --no-create-home --home-dir "
-                          "/nonexistent --shell /usr/sbin/nologin --uid %u --gid 65534 nsbus-%u` (nsbusctl "
-                          "up does this), then start the bridge again",
-                          (unsigned)br->uid, why + strlen("the bus "), (unsigned)br->uid, (unsigned)br->uid,
-                          (unsigned)br->uid);
+                log_error(
+                        "the host bus refused uid %u: it %s after authentication, before Hello, which is "
+                        "what dbus-daemon does to a uid the user database does not know, and uid %u has "
+                        "no entry in it. Fix: add one, e.g. `useradd --system --no-create-home --home-dir "
+                        "/nonexistent --shell /usr/sbin/nologin --uid %u --gid nogroup nsbus-%u` (nsbusctl "
+                        "up does this), then start the bridge again (`nsbusctl reload NAME` does)",
+                        (unsigned)br->uid, why + strlen("the bus "), (unsigned)br->uid, (unsigned)br->uid,
+                        (unsigned)br->uid);
                 link_close(l, why);
                 br->exit_code = BRIDGE_EXIT_HOST_REFUSED;
                 return;

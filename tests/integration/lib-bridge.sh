@@ -112,10 +112,13 @@ hostbus_write_config() {
 	# The container's root (the bridge), and host uid 100500 (container uid 500, a host caller in
 	# test-bridge-exports-container-service).
 	local id
+	# The copies are checked, not the live files: a test may add or remove such a user meanwhile
+	# (test-nsbusctl-up-on-a-stock-system-bus does).
 	for id in 100000 100500; do
-		getent passwd "$id" >/dev/null ||
+		awk -F: -v id="$id" '$3 == id {found = 1} END {exit !found}' "$HOSTBUS_DIR/passwd" ||
 			echo "nsbus-it-$id:x:$id:$id::/nonexistent:/usr/sbin/nologin" >>"$HOSTBUS_DIR/passwd"
-		getent group "$id" >/dev/null || echo "nsbus-it-$id:x:$id:" >>"$HOSTBUS_DIR/group"
+		awk -F: -v id="$id" '$3 == id {found = 1} END {exit !found}' "$HOSTBUS_DIR/group" ||
+			echo "nsbus-it-$id:x:$id:" >>"$HOSTBUS_DIR/group"
 	done
 }
 

@@ -7,7 +7,7 @@
 # container service and GetAllMatchRules on /run/dbus/system_bus_socket, with dbus-send and busctl,
 # and get org.freedesktop.DBus.Error.AccessDenied.  Through host.sock the host's root gets real
 # answers: the service's stats carry its host uid (101000 for inside uid 1000) and host pid, and the
-# match rules include a listener's distinctive rule.
+# match rules include a listener's distinctive rule.  ReloadConfig is the host root's alone as well.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-container.sh"
 need dbus-send busctl python3-dbus
@@ -46,6 +46,17 @@ for uid in 1000 0; do
 		expect_no_match "$who: busctl $call" "$out" 'UnixUserID|ProcessID|Secret'
 	done
 done
+
+# ReloadConfig too: the configuration and the bridge policy are the host's files, and the container
+# does not choose when they are read.  The host's root may (nsbusctl reload does).
+for uid in 1000 0; do
+	out=$(ctr_exec "$C1" "$uid" "$uid" dbus-send --system --print-reply=literal --dest=org.freedesktop.DBus \
+		/org/freedesktop/DBus org.freedesktop.DBus.ReloadConfig 2>&1) && fail "container uid $uid: ReloadConfig answered: $out"
+	expect_match "container uid $uid: ReloadConfig" "$out" \
+		"^Error $DENIED: Connection \":1\.[0-9]+\" is not allowed to call org\.freedesktop\.DBus\.ReloadConfig: on a container bus it is for the host's root\$"
+done
+out=$(t busctl --address="$HOST_ADDR" --no-pager call org.freedesktop.DBus /org/freedesktop/DBus \
+	org.freedesktop.DBus ReloadConfig 2>&1) || fail "host root: ReloadConfig failed: $out"
 
 # The host's root, through host.sock: real answers, in the host's view.
 hcall() {
