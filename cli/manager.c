@@ -6,6 +6,7 @@
  * other verbs read that state and talk to the supervisor by signal and to the bus through host.sock.
  */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -22,6 +23,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <lxc/lxccontainer.h>
 
 #include "bridge-policy.h"
 #include "client.h"
@@ -83,6 +86,37 @@ static char *find_program(const char *env, const char *name)
         }
         char *path = NULL;
         return asprintf(&path, "%s/%s", NSBUS_BINDIR, name) < 0 ? NULL : path;
+}
+
+/* The init pid of LXC container name, through liblxc (loaded here, so that other verbs do not pay for it):
+ * > 0, or 0 after saying why not. */
+static pid_t lxc_init_pid(const char *name)
+{
+        void *lib = dlopen("liblxc.so.1", RTLD_NOW | RTLD_LOCAL);
+        if (!lib) {
+                cli_fail(-ENOENT,
+                         "up %s: --pid=PID is required: without it NAME is looked up as an LXC container, "
+                         "and liblxc cannot be loaded (%s)",
+                         name, dlerror());
+                return 0;
+        }
+        struct lxc_container *(*new_container)(const char *, const char *) =
+                (struct lxc_container * (*)(const char *, const char *)) dlsym(lib, "lxc_container_new");
+        int (*put)(struct lxc_container *) =
+                (int (*)(struct lxc_container *))dlsym(lib, "lxc_container_put");
+        struct lxc_container *c = new_container && put ? new_container(name, NULL) : NULL;
+        pid_t pid = 0;
+        if (!c || !c->is_defined(c))
+                cli_fail(-ESRCH, "up %s: --pid=PID is required: %s is no LXC container (in %s)", name, name,
+                         c && c->config_path ? c->config_path : "LXC's default path");
+        else if (!c->is_running(c))
+                cli_fail(-ESRCH, "up %s: LXC container %s is not running", name, name);
+        else if ((pid = c->init_pid(c)) <= 0)
+                cli_fail(-ESRCH, "up %s: liblxc knows no init pid for running container %s", name, name);
+        if (c)
+                put(c);
+        dlclose(lib);
+        return pid > 0 ? pid : 0;
 }
 
 /* The host uid of the container's root (its uid_map's image of 0), or the host's root for a container
@@ -225,17 +259,15 @@ int verb_up(const struct cli_options *o, int argc, char **argv)
         int r = name_arg("up", argc, argv, &name);
         if (r < 0)
                 return r;
-        if (!o->pid)
-                return cli_fail(-EINVAL,
-                                "up %s: --pid=PID (the container's init, as the host sees it) is "
-                                "required",
-                                name);
+        pid_t init = o->pid ? o->pid : lxc_init_pid(name);
+        if (!init)
+                return -ESRCH;
         if (geteuid() != 0)
                 return cli_fail(-EPERM, "up %s: must be run as root (the bus serves another user namespace)",
                                 name);
-        _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, o->pid, 0);
+        _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, init, 0);
         if (pidfd < 0)
-                return cli_fail(-errno, "up %s: --pid=%d: %m", name, (int)o->pid);
+                return cli_fail(-errno, "up %s: --pid=%d: %m", name, (int)init);
 
         /* The policy: --policy, else POLICY_DIR/NAME.policy if there is one; checked before anything runs.
          */
@@ -292,8 +324,8 @@ int verb_up(const struct cli_options *o, int argc, char **argv)
         }
         if (policy && o->add_user) {
                 uid_t root = 0;
-                if ((r = container_root_uid(o->pid, &root)) < 0)
-                        return cli_fail(r, "up %s: cannot read the uid map of %d: %s", name, (int)o->pid,
+                if ((r = container_root_uid(init, &root)) < 0)
+                        return cli_fail(r, "up %s: cannot read the uid map of %d: %s", name, (int)init,
                                         strerror(-r));
                 if ((r = ensure_user(root)) < 0)
                         return r;
@@ -320,7 +352,7 @@ int verb_up(const struct cli_options *o, int argc, char **argv)
                 const struct supervise_options so = {
                         .name = name,
                         .runtime_dir = o->runtime_dir,
-                        .init_pid = o->pid,
+                        .init_pid = init,
                         .policy = policy,
                         .config = config,
                         .host_bus = host_bus,

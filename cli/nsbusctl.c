@@ -41,7 +41,7 @@ static void usage(FILE *f)
                    "Commands of nsbusctl's own:\n"
                    "  creds PEER                            A peer's identity as the host and as its\n"
                    "                                        container see it, its socket and trust\n"
-                   "  up NAME --pid=PID                     Start container NAME's bus (and bridge)\n"
+                   "  up NAME [--pid=PID]                   Start container NAME's bus (and bridge)\n"
                    "  down NAME                             Stop it, leaving nothing behind\n"
                    "  ls [NAME]                             Show the container buses that run\n"
                    "  reload NAME                           Re-read its configuration and bridge policy\n"

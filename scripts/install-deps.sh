@@ -14,8 +14,11 @@ packages=(
 	# libraries: libexpat parses dbus-daemon's XML configuration (and nsbusctl introspection XML); libcap drops nsbusd's and
 	# nsbridge's capabilities after set-up; libseccomp builds nsbridge's syscall allowlist
 	libexpat1-dev libcap-dev libseccomp-dev
-	# json-c writes nsbusctl's --json output; libpcap writes the pcap stream of nsbusctl capture
-	libjson-c-dev libpcap-dev
+	# json-c writes nsbusctl's --json output; libpcap writes the pcap stream of nsbusctl capture;
+	# liblxc (lxc-dev's header, liblxc1 at run time) finds an LXC container's init for nsbusctl up NAME
+	libjson-c-dev libpcap-dev lxc-dev
+	# LXC busybox containers for the tests (offline: the busybox template and a static busybox)
+	lxc busybox-static
 	# real D-Bus clients the tests and the demo drive
 	dbus-daemon dbus-bin dbus-tests systemd libglib2.0-bin python3-dbus python3-gi
 	# test tooling; dbus-broker is the reference the benchmarks (bench/) measure against, and
