@@ -23,11 +23,10 @@
 #include <unistd.h>
 
 #include "connect.h"
+#include "cview.h"
 #include "format.h"
 #include "nsview.h"
 #include "verbs.h"
-
-#define OVERFLOW_ID 65534u
 
 struct view {
         int64_t uid, pid; /* -1: unknown */
@@ -38,10 +37,8 @@ struct view {
 struct creds_info {
         const char *peer, *unique;
         struct view host, inside;
-        bool container; /* a container bus: the container view, listener and trust are known */
-        char name[256];
-        pid_t init;
-        struct idmap uid_map, gid_map;
+        bool container;  /* a container bus: the container view, listener and trust are known */
+        struct cview cv; /* the container's maps and init */
         char listener[32], trust[32], proxied_for[256];
         bool proxied;
 };
@@ -103,66 +100,13 @@ static int take_peer_info(struct creds_info *ci, const char *key, struct msg_rea
         return msg_reader_skip(r);
 }
 
-/* The peer's pid namespace is the container's or below it: its parents, up to the depth, include it. */
-static bool pid_ns_within(pid_t pid, pid_t init)
-{
-        char path[64];
-        struct stat want, st;
-        snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)init);
-        if (stat(path, &want) < 0)
-                return false;
-        snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        for (int depth = 0; fd >= 0 && depth < 33; depth++) {
-                if (fstat(fd, &st) == 0 && st.st_ino == want.st_ino && st.st_dev == want.st_dev) {
-                        close(fd);
-                        return true;
-                }
-                int parent = ioctl(fd, NS_GET_PARENT);
-                close(fd);
-                fd = parent;
-        }
-        if (fd >= 0)
-                close(fd);
-        return false;
-}
-
-/* NSpid of /proc/PID/status: the pid in each pid namespace, outermost first. */
-static size_t ns_pids(pid_t pid, pid_t *out, size_t max)
-{
-        char path[64], line[512];
-        size_t n = 0;
-        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        while (f && fgets(line, sizeof(line), f))
-                if (strncmp(line, "NSpid:", 6) == 0) {
-                        char *p = line + 6, *end;
-                        long v;
-                        while (n < max && (v = strtol(p, &end, 10), end != p)) {
-                                out[n++] = (pid_t)v;
-                                p = end;
-                        }
-                        break;
-                }
-        return n;
-}
-
 static void container_view(struct creds_info *ci)
 {
         struct view *in = &ci->inside;
-        uint32_t v;
-        in->uid = ci->host.uid < 0                                            ? -1
-                  : idmap_to_inside(&ci->uid_map, (uint32_t)ci->host.uid, &v) ? (int64_t)v
-                                                                              : OVERFLOW_ID;
+        in->uid = cview_uid(&ci->cv, ci->host.uid);
         for (size_t i = 0; i < ci->host.n_gids; i++)
-                in->gids[in->n_gids++] =
-                        idmap_to_inside(&ci->gid_map, ci->host.gids[i], &v) ? v : OVERFLOW_ID;
-        in->pid = ci->host.pid > 0 ? 0 : -1;
-        pid_t peer[33], init[33];
-        size_t n_peer = ci->host.pid > 0 ? ns_pids((pid_t)ci->host.pid, peer, ELEMENTSOF(peer)) : 0;
-        size_t n_init = ns_pids(ci->init, init, ELEMENTSOF(init));
-        if (n_init > 0 && n_peer >= n_init && pid_ns_within((pid_t)ci->host.pid, ci->init))
-                in->pid = peer[n_init - 1];
+                in->gids[in->n_gids++] = cview_gid(&ci->cv, ci->host.gids[i]);
+        in->pid = cview_pid(&ci->cv, ci->host.pid);
 }
 
 static void print_ids(const char *what, int64_t host, int64_t inside, bool container)
@@ -208,7 +152,7 @@ static void print_text(const struct cli_options *o, const struct creds_info *ci)
                 printf(" (%s)", ci->peer);
         printf("\n");
         if (ci->container) {
-                printf("Container:   %s (init %d)\n", ci->name, (int)ci->init);
+                printf("Container:   %s (init %d)\n", ci->cv.name, (int)ci->cv.init);
                 printf("Listener:    %s\n",
                        streq(ci->listener, "host") ? "host.sock" : "the container's socket");
                 printf("Trust:       %s\n", ci->trust);
@@ -253,7 +197,7 @@ static int print_json(const struct cli_options *o, const struct creds_info *ci)
         json_object_object_add(j, "host", view_json(&ci->host));
         if (ci->container) {
                 json_object_object_add(j, "container", view_json(&ci->inside));
-                json_object_object_add(j, "container_name", json_object_new_string(ci->name));
+                json_object_object_add(j, "container_name", json_object_new_string(ci->cv.name));
                 json_object_object_add(j, "listener", json_object_new_string(ci->listener));
                 json_object_object_add(j, "trust", json_object_new_string(ci->trust));
                 json_object_object_add(j, "proxied", json_object_new_boolean(ci->proxied));
@@ -313,19 +257,8 @@ static int interpret(struct creds_info *ci, struct message **replies)
         int r = each_entry(creds, ci, take_credential);
         if (r >= 0 && owner->type == MESSAGE_METHOD_RETURN)
                 r = message_read(owner, "s", &ci->unique);
-        if (r >= 0 && info->type == MESSAGE_METHOD_RETURN && streq(info->signature, "sua(uuu)a(uuu)")) {
-                struct msg_reader rd;
-                const char *name;
-                uint32_t pid;
-                msg_reader_init(&rd, info);
-                if ((r = msg_reader_read_basic(&rd, 's', &name)) >= 0 &&
-                    (r = msg_reader_read_basic(&rd, 'u', &pid)) >= 0 &&
-                    (r = idmap_read(&rd, &ci->uid_map)) >= 0 && (r = idmap_read(&rd, &ci->gid_map)) >= 0) {
-                        snprintf(ci->name, sizeof(ci->name), "%s", name);
-                        ci->init = (pid_t)pid;
-                        ci->container = true;
-                }
-        }
+        if (r >= 0 && (r = cview_from_info(info, &ci->cv)) > 0)
+                ci->container = true;
         if (r >= 0 && ci->container && peer->type == MESSAGE_METHOD_RETURN)
                 r = each_entry(peer, ci, take_peer_info);
         return r < 0 ? cli_fail(r, "creds: the bus sent an unreadable reply") : 0;
@@ -356,7 +289,6 @@ int verb_creds(const struct cli_options *o, int argc, char **argv)
         }
         for (size_t i = 0; i < ELEMENTSOF(replies); i++)
                 message_unref(replies[i]);
-        idmap_done(&ci.uid_map);
-        idmap_done(&ci.gid_map);
+        cview_done(&ci.cv);
         return r;
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "connect.h"
+#include "cview.h"
 #include "format.h"
 #include "hashmap.h"
 #include "verbs.h"
@@ -27,6 +28,7 @@ struct row {
         char *connection;
         char process[32];
         char user[64];
+        int64_t cpid, cuid; /* on a container bus, as the container sees them (-1: unknown) */
 };
 
 static int row_compare(const void *a, const void *b)
@@ -67,7 +69,8 @@ static int add_names(const struct cli_options *o, struct client *c, const char *
                         break;
                 }
                 *rows = more;
-                (*rows)[(*n)++] = (struct row){.name = strdup(names[i]), .kind = k, .pid = -1, .uid = -1};
+                (*rows)[(*n)++] = (struct row){
+                        .name = strdup(names[i]), .kind = k, .pid = -1, .uid = -1, .cpid = -1, .cuid = -1};
                 if (!(*rows)[*n - 1].name)
                         r = -ENOMEM;
         }
@@ -174,7 +177,7 @@ static const char *dash(const char *s)
         return s && s[0] ? s : "-";
 }
 
-static void print_table(const struct cli_options *o, const struct row *rows, size_t n)
+static void print_table(const struct cli_options *o, const struct row *rows, size_t n, bool container)
 {
         int w_name = 4, w_pid = 3, w_proc = 7, w_user = 4, w_conn = 10;
         char pid[24];
@@ -188,20 +191,45 @@ static void print_table(const struct cli_options *o, const struct row *rows, siz
                         MAX(w_conn, (int)strlen(rows[i].kind == ROW_ACTIVATABLE ? "(activatable)"
                                                                                 : dash(rows[i].connection)));
         }
+        /* A container bus gets two columns more, after busctl's: the pid and uid inside. */
         if (o->legend)
-                printf("%-*s %*s %-*s %-*s %-*s UNIT SESSION DESCRIPTION\n", w_name, "NAME", w_pid, "PID",
-                       w_proc, "PROCESS", w_user, "USER", w_conn, "CONNECTION");
+                printf("%-*s %*s %-*s %-*s %-*s UNIT SESSION DESCRIPTION%s\n", w_name, "NAME", w_pid, "PID",
+                       w_proc, "PROCESS", w_user, "USER", w_conn, "CONNECTION",
+                       container ? "     CPID   CUID" : "");
         for (size_t i = 0; i < n; i++) {
                 const struct row *w = &rows[i];
                 snprintf(pid, sizeof(pid), "%" PRId64, w->pid);
                 const char *conn = w->kind == ROW_ACTIVATABLE ? "(activatable)" : dash(w->connection);
-                printf("%-*s %*s %-*s %-*s %-*s -    -       -\n", w_name, w->name, w_pid,
+                printf("%-*s %*s %-*s %-*s %-*s -    -       -", w_name, w->name, w_pid,
                        w->pid > 0 ? pid : "-", w_proc, w->process, w_user, w->user, w_conn, conn);
+                if (container) {
+                        char cpid[24] = "-", cuid[24] = "-";
+                        if (w->cpid >= 0)
+                                snprintf(cpid, sizeof(cpid), "%" PRId64, w->cpid);
+                        if (w->cuid >= 0)
+                                snprintf(cuid, sizeof(cuid), "%" PRId64, w->cuid);
+                        printf("           %8s %6s", cpid, cuid);
+                }
+                putchar('\n');
         }
 }
 
+/* The container a container bus serves (Container1.GetInfo): true with *cv filled. */
+static bool container_info(const struct cli_options *o, struct client *c, struct cview *cv)
+{
+        struct msg_builder b;
+        cli_call_init(c, &b, DRIVER_NAME, DRIVER_PATH, "org.nsbus.Container1", "GetInfo");
+        struct message *call = NULL, *reply = NULL;
+        bool ok = msg_builder_finish(&b, &call) >= 0 &&
+                  client_call_blocking(c, call, o->timeout_ms, &reply) >= 0 &&
+                  cview_from_info(reply, cv) > 0;
+        message_unref(call);
+        message_unref(reply);
+        return ok;
+}
+
 /* busctl --json's list: an array of objects, one per name, "null" where busctl's table has "-". */
-static int print_json(const struct cli_options *o, const struct row *rows, size_t n)
+static int print_json(const struct cli_options *o, const struct row *rows, size_t n, bool container)
 {
         struct json_object *a = json_object_new_array();
         for (size_t i = 0; a && i < n; i++) {
@@ -217,6 +245,12 @@ static int print_json(const struct cli_options *o, const struct row *rows, size_
                                                                   : NULL);
                 json_object_object_add(e, "activatable",
                                        json_object_new_boolean(w->kind == ROW_ACTIVATABLE));
+                if (container) {
+                        json_object_object_add(e, "container_pid",
+                                               w->cpid >= 0 ? json_object_new_int64(w->cpid) : NULL);
+                        json_object_object_add(e, "container_uid",
+                                               w->cuid >= 0 ? json_object_new_int64(w->cuid) : NULL);
+                }
                 json_object_array_add(a, e);
         }
         return format_json_print(a, o->json == CLI_JSON_PRETTY);
@@ -243,15 +277,23 @@ int verb_list(const struct cli_options *o, int argc, char **argv)
                 r = add_names(&lo, c, "ListActivatableNames", ROW_ACTIVATABLE, &rows, &n);
         if (r >= 0)
                 r = fill_credentials(&lo, c, rows, n_running);
+        struct cview cv = {};
+        bool container = r >= 0 && (lo.container || lo.pid) && container_info(&lo, c, &cv);
         if (r >= 0) {
-                for (size_t i = 0; i < n; i++)
+                for (size_t i = 0; i < n; i++) {
                         describe_process(&rows[i]);
+                        if (container) {
+                                rows[i].cpid = cview_pid(&cv, rows[i].pid);
+                                rows[i].cuid = cview_uid(&cv, rows[i].uid);
+                        }
+                }
                 qsort(rows, n, sizeof(*rows), row_compare);
                 if (lo.json)
-                        r = print_json(&lo, rows, n);
+                        r = print_json(&lo, rows, n, container);
                 else
-                        print_table(&lo, rows, n);
+                        print_table(&lo, rows, n, container);
         }
+        cview_done(&cv);
         for (size_t i = 0; i < n; i++) {
                 free(rows[i].name);
                 free(rows[i].connection);

@@ -5,7 +5,8 @@
 # uid 101000 with its host pid.  A host process's pid names no container bus: a clear error.
 # nsbusctl creds shows both views side by side: container root's service is uid 0 and its own pid
 # inside, 100000 and its host pid outside; it came through the container's socket; a host peer on
-# host.sock is the host's root, and the container sees it as the overflow uid with no pid.
+# host.sock is the host's root, and the container sees it as the overflow uid with no pid.  list on a
+# container bus adds those container-side columns (CPID, CUID).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-container.sh"
 need python3-dbus
@@ -26,6 +27,10 @@ check_list() { # check_list WHAT OUTPUT
 	local row
 	row=$(awk '$1 == "org.test.Inside" {print $2, $4, $5}' <<<"$2")
 	expect_eq "$1: org.test.Inside's host pid, host uid and connection" "$row" "$in_host_pid 101000 $in_unique"
+	row=$(awk '$1 == "org.test.Inside" {print $(NF - 1), $NF}' <<<"$2")
+	expect_eq "$1: org.test.Inside's pid and uid inside (CPID, CUID)" "$row" "$in_pid 1000"
+	row=$(awk '$1 == "org.test.Host" {print $(NF - 1), $NF}' <<<"$2")
+	expect_eq "$1: a host peer, as the container sees it" "$row" "0 65534"
 	expect_match "$1: the bus itself" "$2" "^org\.freedesktop\.DBus +$BUS_PID nsbusd "
 }
 
