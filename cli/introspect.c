@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <expat.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -298,6 +299,35 @@ static void member_flags(const struct member *m, char *buf, size_t size)
                 }
 }
 
+/* --json: one object per row of the table, the interface rows included, values as the table shows them. */
+static int print_members_json(const struct cli_options *o, const struct parsed *p, const char *only)
+{
+        static const char *const names[] = {"deprecated",   "no-reply",           "const",
+                                            "emits-change", "emits-invalidation", "writable"};
+        struct json_object *a = json_object_new_array();
+        for (size_t i = 0; a && i < p->n_members; i++) {
+                const struct member *m = &p->members[i];
+                if (only && !streq(only, m->interface))
+                        continue;
+                bool is_interface = streq(m->type, "interface");
+                const char *value = m->value ? m->value : m->result;
+                struct json_object *e = json_object_new_object(), *flags = json_object_new_array();
+                json_object_object_add(e, "interface", json_object_new_string(m->interface));
+                json_object_object_add(e, "type", json_object_new_string(m->type));
+                json_object_object_add(e, "name",
+                                       json_object_new_string(is_interface ? m->interface : m->name));
+                json_object_object_add(e, "signature",
+                                       m->signature[0] ? json_object_new_string(m->signature) : NULL);
+                json_object_object_add(e, "value", value && value[0] ? json_object_new_string(value) : NULL);
+                for (size_t k = 0; k < ELEMENTSOF(names); k++)
+                        if (m->flags & (1u << k))
+                                json_object_array_add(flags, json_object_new_string(names[k]));
+                json_object_object_add(e, "flags", flags);
+                json_object_array_add(a, e);
+        }
+        return format_json_print(a, o->json == CLI_JSON_PRETTY);
+}
+
 static void print_members(const struct cli_options *o, const struct parsed *p, const char *only)
 {
         int w[4] = {4, 9, 9, 12}; /* TYPE as wide as "interface", as busctl always makes it */
@@ -351,7 +381,10 @@ int verb_introspect(const struct cli_options *o, int argc, char **argv)
         }
         if (r >= 0) {
                 qsort(p.members, p.n_members, sizeof(*p.members), member_compare);
-                print_members(o, &p, argc == 4 ? argv[3] : NULL);
+                if (o->json)
+                        r = print_members_json(o, &p, argc == 4 ? argv[3] : NULL);
+                else
+                        print_members(o, &p, argc == 4 ? argv[3] : NULL);
         }
         parsed_done(&p);
         return r;
@@ -391,7 +424,10 @@ static void print_subtree(const char *prefix, const char *path, char **l, size_t
 }
 
 /* The paths of service's objects, from "/" down: a failed node is reported and left out. */
-static int tree_one(const struct cli_options *o, struct client *c, const char *service)
+/* The object tree of service, drawn as busctl draws it, or (json not NULL) added to json as a sorted array
+ * of paths under the service's name. */
+static int tree_one(const struct cli_options *o, struct client *c, const char *service,
+                    struct json_object *json)
 {
         char **queue = malloc(sizeof(char *)), **done = NULL;
         size_t n_queue = 1, n_done = 0;
@@ -429,7 +465,12 @@ static int tree_one(const struct cli_options *o, struct client *c, const char *s
         }
         free(queue);
         qsort(done, n_done, sizeof(*done), string_compare);
-        if (n_done == 0)
+        if (json) {
+                struct json_object *paths = json_object_new_array();
+                for (size_t i = 0; i < n_done; i++)
+                        json_object_array_add(paths, json_object_new_string(done[i]));
+                json_object_object_add(json, service, paths);
+        } else if (n_done == 0)
                 printf("No objects discovered.\n");
         else if (n_done == 1 && streq(done[0], "/"))
                 printf("Only root object discovered.\n");
@@ -441,6 +482,22 @@ static int tree_one(const struct cli_options *o, struct client *c, const char *s
         return r;
 }
 
+/* Print what tree_one() collected (nothing without --json); r is the walk's result, returned. */
+static int tree_json_print(const struct cli_options *o, struct json_object *json, const char *only, int r)
+{
+        if (!json)
+                return r;
+        struct json_object *out = json;
+        if (only) {
+                struct json_object *paths = NULL;
+                json_object_object_get_ex(json, only, &paths);
+                out = json_object_get(paths);
+                json_object_put(json);
+        }
+        int q = format_json_print(out, o->json == CLI_JSON_PRETTY);
+        return r < 0 ? r : q;
+}
+
 int verb_tree(const struct cli_options *o, int argc, char **argv)
 {
         for (int i = 1; i < argc; i++)
@@ -450,16 +507,18 @@ int verb_tree(const struct cli_options *o, int argc, char **argv)
         int r = cli_connect(o, &c);
         if (r < 0)
                 return r;
+        /* --json: {"SERVICE": ["/", "/a", ...], ...}, or the array alone for one SERVICE. */
+        struct json_object *json = o->json ? json_object_new_object() : NULL;
         if (argc > 1) {
                 for (int i = 1; i < argc; i++) {
-                        if (i > 1)
+                        if (i > 1 && !json)
                                 puts("");
-                        if (argc > 2)
+                        if (argc > 2 && !json)
                                 printf("Service %s:\n", argv[i]);
-                        int q = tree_one(o, c, argv[i]);
+                        int q = tree_one(o, c, argv[i], json);
                         r = r < 0 ? r : q;
                 }
-                return r;
+                return tree_json_print(o, json, argc == 2 ? argv[1] : NULL, r);
         }
         struct msg_builder b;
         struct message *reply;
@@ -475,13 +534,14 @@ int verb_tree(const struct cli_options *o, int argc, char **argv)
         for (size_t i = 0; names[i]; i++) {
                 if (names[i][0] == ':' && !o->unique)
                         continue;
-                if (!first)
+                if (!first && !json)
                         puts("");
                 first = false;
-                printf("Service %s:\n", names[i]);
-                int q = tree_one(o, c, names[i]);
+                if (!json)
+                        printf("Service %s:\n", names[i]);
+                int q = tree_one(o, c, names[i], json);
                 r = r < 0 ? r : q;
         }
         message_unref(reply);
-        return r;
+        return tree_json_print(o, json, NULL, r);
 }

@@ -93,6 +93,20 @@ expect_eq "the set value" "$(ours get-property "${OBJ[@]}" Level)" "i 42"
 
 # introspect (members, signatures, property values read with GetAll, flags such as const) and tree.
 same "introspect the service" introspect "${OBJ[@]:0:2}"
+# --json for introspect and tree (busctl 252 ignores it there, so it is checked by reading it).
+out=$(ours --json=short introspect "${OBJ[@]}") || fail "introspect --json: $out"
+$PY - "$out" <<'PYEOF' || fail "nsbusctl --json introspect: $out"
+import json, sys
+rows = json.loads(sys.argv[1])
+by = {(r["type"], r["name"]): r for r in rows}
+assert ("interface", "org.nsbus.CliTest") in by, rows
+assert by[("method", "EchoString")]["signature"] == "s", by[("method", "EchoString")]
+assert all(r["interface"] == "org.nsbus.CliTest" for r in rows), rows
+assert by[("method", "ReadFd")]["signature"] == "h" and by[("method", "ReadFd")]["value"] == "s", rows
+PYEOF
+out=$(ours --json=short tree org.nsbus.CliTest) || fail "tree --json: $out"
+$PY -c 'import json, sys; p = json.loads(sys.argv[1]); assert "/org/nsbus/CliTest" in p and p == sorted(p), p' "$out" ||
+	fail "nsbusctl --json tree: $out"
 same "introspect the bus" introspect org.freedesktop.DBus /org/freedesktop/DBus
 same "introspect one interface" introspect org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.Debug.Stats
 same "introspect --no-legend" --no-legend introspect org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus
