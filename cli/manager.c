@@ -639,7 +639,8 @@ int verb_ls(const struct cli_options *o, int argc, char **argv)
                         if (read_entry(o, de->d_name, &entries[n]) >= 0)
                                 n++;
                 }
-                qsort(entries, n, sizeof(*entries), compare_entries);
+                if (n > 1)
+                        qsort(entries, n, sizeof(*entries), compare_entries);
         }
 
         if (o->json != CLI_JSON_OFF) {
