@@ -259,6 +259,7 @@ int verb_up(const struct cli_options *o, int argc, char **argv)
         int r = name_arg("up", argc, argv, &name);
         if (r < 0)
                 return r;
+        signal(SIGCHLD, SIG_DFL); /* useradd's exit, and the bus's, must be there to wait for */
         pid_t init = o->pid ? o->pid : lxc_init_pid(name);
         if (!init)
                 return -ESRCH;
@@ -321,6 +322,8 @@ int verb_up(const struct cli_options *o, int argc, char **argv)
                                         "up %s: its supervisor is gone but pid %d of its bus still runs: "
                                         "`nsbusctl down %s` stops it",
                                         name, (int)left, name);
+                /* What a dead supervisor left must not stand for the new one while it starts. */
+                unlinkat(dir_fd, STATE_FILE, 0);
         }
         if (policy && o->add_user) {
                 uid_t root = 0;

@@ -371,6 +371,8 @@ static const char *bus_start(struct supervisor *s, char *buf, size_t n)
 int supervise(const struct supervise_options *o)
 {
         struct supervisor s = {.o = o, .exit_code = -1};
+        /* Inherited as ignored, SIGCHLD would have the kernel reap the children before waitid() could. */
+        signal(SIGCHLD, SIG_DFL);
         s.bus.source.fd = s.bridge.source.fd = s.signals.fd = -1;
         event_timer_init(&s.restart, restart_fire);
         event_timer_init(&s.stop_deadline, stop_deadline_fire);

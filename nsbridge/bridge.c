@@ -482,11 +482,11 @@ static void host_name_set_owner(struct bridge *br, const char *name, const char 
         }
         if (!owner[0]) {
                 if (hn) {
+                        log_debug("%s left the host bus", name);
                         hashmap_remove(br->host_names, name);
                         if (hn->watched && link_up(&br->host))
                                 host_add_broadcast_match(br, hn, false);
-                        host_name_free(hn);
-                        log_debug("%s left the host bus", name);
+                        host_name_free(hn); /* name may be hn->name */
                 }
         } else {
                 if (!hn) {
@@ -959,6 +959,8 @@ static const char policy_changed_rule[] =
         "type='signal',sender='org.freedesktop.DBus',interface='" CONTAINER1_INTERFACE "',"
         "member='BridgePolicyChanged'";
 
+static void bridge_ask_policy(struct bridge *br);
+
 /* Follow an exported name on the container bus: its signals, and who owns it now (or stop following). */
 static int export_watch(struct bridge *br, const char *name, bool watch)
 {
@@ -989,6 +991,9 @@ static int main_link_start(struct bridge *br, struct link *l)
         if ((r = link_track_driver_call(l, client_call_driver(l->c, "AddMatch", "s", policy_changed_rule),
                                         CALL_LOG_ERROR, "AddMatch")) < 0)
                 return r;
+        /* A reload while the link was down (or between the bootstrap and now) sent its signal to nobody. */
+        if (br->o->policy_from_bus)
+                bridge_ask_policy(br);
         for (size_t i = 0; i < bridge_policy_n_exports(p); i++)
                 if ((r = export_watch(br, bridge_policy_export(p, i)->container_name, true)) < 0)
                         return r;
@@ -1123,7 +1128,7 @@ static void bridge_ask_policy(struct bridge *br)
         struct link *l = &br->container;
         struct msg_builder b;
         container1_call_init(&b, client_next_serial(l->c), "GetBridgePolicy");
-        struct message *call;
+        struct message *call = NULL;
         if (msg_builder_finish(&b, &call) < 0 || client_queue(l->c, call) < 0 ||
             link_track_driver_call(l, (int64_t)call->serial, CALL_GET_POLICY, NULL) < 0)
                 log_error("out of memory asking the container bus for the new bridge policy");
@@ -1150,8 +1155,13 @@ static ssize_t export_index(const struct bridge_policy *p, const struct bridge_e
  */
 static void bridge_set_policy(struct bridge *br, struct bridge_policy *p)
 {
-        char **owners = calloc(bridge_policy_n_exports(p) + 1, sizeof(char *));
-        if (!owners) {
+        size_t n_old = bridge_policy_n_exports(br->policy), n_new = bridge_policy_n_exports(p);
+        char **owners = calloc(n_new + 1, sizeof(char *));
+        ssize_t *old_of =
+                calloc(n_new + 1, sizeof(ssize_t)); /* new export j was old export old_of[j], or -1 */
+        if (!owners || !old_of) {
+                free(owners);
+                free(old_of);
                 bridge_policy_free(p);
                 log_error("out of memory switching to the new bridge policy; keeping the one in force");
                 return;
@@ -1166,26 +1176,24 @@ static void bridge_set_policy(struct bridge *br, struct bridge_policy *p)
                          link_up(&br->host))
                         host_add_broadcast_match(br, hn, !hn->watched);
         }
-        size_t n_old = bridge_policy_n_exports(br->policy);
-        bool *kept = calloc(bridge_policy_n_exports(p) + 1, sizeof(bool));
-        for (size_t i = 0; kept && i < n_old; i++) {
+        /* Withdraw what goes first, while every owner the old policy knows is still in export_owners: a peer
+         * that owns a kept export too keeps its owner link. Then carry the kept owners over. */
+        for (size_t j = 0; j < n_new; j++)
+                old_of[j] = -1;
+        for (size_t i = 0; i < n_old; i++) {
                 const struct bridge_export *e = bridge_policy_export(br->policy, i);
                 ssize_t j = export_index(p, e);
                 if (j >= 0) {
-                        owners[j] = TAKE_PTR(br->export_owners[i]);
-                        kept[j] = true;
+                        old_of[j] = (ssize_t)i;
                         continue;
                 }
                 export_set_owner(br, i, "");
                 if (link_up(&br->container))
                         export_watch(br, e->container_name, false);
         }
-        if (!kept) {
-                free(owners);
-                bridge_policy_free(p);
-                log_error("out of memory switching to the new bridge policy; keeping the one in force");
-                return;
-        }
+        for (size_t j = 0; j < n_new; j++)
+                if (old_of[j] >= 0)
+                        owners[j] = TAKE_PTR(br->export_owners[old_of[j]]);
         for (size_t i = 0; i < n_old; i++)
                 free(br->export_owners[i]);
         free(br->export_owners);
@@ -1196,12 +1204,12 @@ static void bridge_set_policy(struct bridge *br, struct bridge_policy *p)
         if (link_up(&br->host))
                 link_track_driver_call(&br->host, client_call_driver(br->host.c, "ListNames", ""),
                                        CALL_LIST_NAMES, NULL);
-        for (size_t j = 0; j < bridge_policy_n_exports(p); j++)
-                if (!kept[j] && link_up(&br->container))
+        for (size_t j = 0; j < n_new; j++)
+                if (old_of[j] < 0 && link_up(&br->container))
                         export_watch(br, bridge_policy_export(p, j)->container_name, true);
-        free(kept);
+        free(old_of);
         log_info("bridge policy changed: %zu imported names, %zu exports", bridge_policy_n_imports(p),
-                 bridge_policy_n_exports(p));
+                 n_new);
 }
 
 int bridge_policy_from_reply(struct message *m, struct bridge_policy **ret, char *err, size_t errlen)
@@ -1265,9 +1273,11 @@ static void handle_driver_reply(struct bridge *br, struct link *l, struct messag
                 const char *owner = "";
                 if (m->type == MESSAGE_METHOD_RETURN && message_read(m, "s", &owner) < 0)
                         owner = "";
-                if (l->kind == LINK_HOST)
-                        host_name_set_owner(br, d->arg, owner);
-                else
+                /* Asked under a policy that a reload may have replaced since. */
+                if (l->kind == LINK_HOST) {
+                        if (!owner[0] || bridge_policy_is_imported(br->policy, d->arg))
+                                host_name_set_owner(br, d->arg, owner);
+                } else
                         for (size_t i = 0; i < bridge_policy_n_exports(br->policy); i++)
                                 if (streq(bridge_policy_export(br->policy, i)->container_name, d->arg))
                                         export_set_owner(br, i, owner);

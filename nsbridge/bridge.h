@@ -19,6 +19,7 @@ struct bridge_options {
         unsigned max_host_links;      /* connections to the host bus for container callers, at most */
         int init_pidfd;               /* the container's init: when it exits, so does the bridge */
         bool uid_in_userdb;           /* the host's user database names the uid the bridge runs as */
+        bool policy_from_bus; /* no --policy: the bus's, asked again whenever the container link starts */
         bool verbose;
 };
 

@@ -377,6 +377,7 @@ int main(int argc, char **argv)
         }
         struct bridge *br;
         o.policy = TAKE_PTR(bs.info.policy);
+        o.policy_from_bus = !policy_file;
         r = bridge_new(&o, &br); /* takes o.policy, even on failure */
         if (r < 0) {
                 log_error("cannot set up: %s", strerror(-r));

@@ -6,7 +6,8 @@
 # - a client inside the container calls the host's org.example.Host through the bridge;
 # - `reload` with a changed policy: org.example.Extra, not imported before, becomes callable inside,
 #   while a service connected before the reload keeps its unique name and keeps answering, and the
-#   bridge keeps its pid (the policy changes in place, no connection is dropped);
+#   bridge keeps its pid (the policy changes in place, no connection is dropped); an export withdrawn
+#   by a reload leaves the host bus while another export of the same container peer stays;
 # - a policy with a syntax error is refused by `reload` with its file and line, and nothing changes;
 # - the bridge killed with SIGKILL is started again by the supervisor and `ls` counts the restart;
 # - `down` leaves no process (supervisor, nsbusd, nsbridge) and no directory.
@@ -102,6 +103,28 @@ out=$(inside_call org.test.Inside / org.freedesktop.DBus.Peer.Ping) ||
 expect_eq "the bridge kept running through the reload" "$(ctl ls "$CTR_NAME" --json=short | state bridge_pid)" "$bridge"
 out=$(inside_call org.example.Host /org/example/Host org.example.Host.EchoString string:still) ||
 	fail "org.example.Host after reload: $out"
+
+# Exports follow reloads too. One container connection owns com.example.Web and com.example.Two; the
+# policy exports both, then only Web: Two leaves the host bus and Web, owned by the same peer, stays.
+ctr_spawn "$C1" 0 0 /usr/bin/python3 -c '
+import sys, dbus, dbus.bus
+from dbus.mainloop.glib import DBusGMainLoop
+from gi.repository import GLib
+DBusGMainLoop(set_as_default=True)
+bus = dbus.bus.BusConnection(sys.argv[1])
+for n in ("com.example.Web", "com.example.Two"):
+    bus.request_name(n, dbus.bus.NAME_FLAG_DO_NOT_QUEUE)
+GLib.MainLoop().run()' "$CTR_ADDR"
+hostbus_wait_name "com.example.Web.$CTR_NAME" 10
+echo "export own com.example.Two as com.example.Two.$CTR_NAME" >>"$BRIDGE_POLICY"
+out=$(ctl reload "$CTR_NAME" 2>&1) || fail "reload exporting com.example.Two: $out"
+hostbus_wait_name "com.example.Two.$CTR_NAME" 10
+sed -i '/com\.example\.Two/d' "$BRIDGE_POLICY"
+out=$(ctl reload "$CTR_NAME" 2>&1) || fail "reload no longer exporting com.example.Two: $out"
+hostbus_wait_name_gone "com.example.Two.$CTR_NAME" 10
+sleep 0.5
+hostbus_has_owner "com.example.Web.$CTR_NAME" ||
+	fail "com.example.Web.$CTR_NAME left the host bus when only com.example.Two's export was withdrawn"
 
 # The bridge dies: the supervisor starts a new one, and ls counts it.
 kill -KILL "$bridge"
