@@ -53,6 +53,7 @@ struct supervisor {
         struct bus_state st;
         unsigned backoff_ms;
         int log_fd;
+        int init_pidfd; /* the container's init */
         bool stopping;
         int exit_code; /* >= 0: done */
 };
@@ -200,6 +201,12 @@ static void restart_fire(struct event_timer *t, uint64_t now)
                 bridge_start(s);
 }
 
+static bool container_alive(const struct supervisor *s)
+{
+        struct pollfd p = {.fd = s->init_pidfd, .events = POLLIN};
+        return s->init_pidfd >= 0 && poll(&p, 1, 0) == 0; /* a pidfd polls readable once the process exits */
+}
+
 static void bridge_exited(struct event_source *src, uint32_t events)
 {
         struct supervisor *s = container_of(src, struct supervisor, bridge.source);
@@ -208,8 +215,9 @@ static void bridge_exited(struct event_source *src, uint32_t events)
         s->st.bridge_pid = 0;
         free(s->st.bridge_error);
         s->st.bridge_error = NULL;
-        if (s->stopping || status == 0) {
-                /* 0: the container's init exited, and the bus follows. */
+        if (s->stopping || (status == 0 && !container_alive(s))) {
+                /* 0: the container's init exited, and the bus follows. (nsbridge exits 0 on SIGTERM too: a
+                 * bridge someone stopped while the container runs is started again below.) */
                 log_info("nsbridge %s", how);
                 s->st.bridge = BRIDGE_STOPPED;
         } else if (status == SUPERVISE_BRIDGE_REFUSED) {
@@ -373,6 +381,7 @@ int supervise(const struct supervise_options *o)
         struct supervisor s = {.o = o, .exit_code = -1};
         /* Inherited as ignored, SIGCHLD would have the kernel reap the children before waitid() could. */
         signal(SIGCHLD, SIG_DFL);
+        s.init_pidfd = (int)syscall(SYS_pidfd_open, o->init_pid, 0);
         s.bus.source.fd = s.bridge.source.fd = s.signals.fd = -1;
         event_timer_init(&s.restart, restart_fire);
         event_timer_init(&s.stop_deadline, stop_deadline_fire);
@@ -417,6 +426,7 @@ int supervise(const struct supervise_options *o)
                 maybe_finish(&s);
                 bus_state_done(&s.st);
                 event_loop_free(s.loop);
+                safe_close(s.init_pidfd);
                 return 1;
         }
         save(&s);
@@ -431,5 +441,6 @@ int supervise(const struct supervise_options *o)
                 log_error("event loop failed: %s", strerror(-r));
         bus_state_done(&s.st);
         event_loop_free(s.loop);
+        safe_close(s.init_pidfd);
         return r < 0 ? 1 : s.exit_code;
 }

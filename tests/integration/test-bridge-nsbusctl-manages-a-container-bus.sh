@@ -9,7 +9,8 @@
 #   bridge keeps its pid (the policy changes in place, no connection is dropped); an export withdrawn
 #   by a reload leaves the host bus while another export of the same container peer stays;
 # - a policy with a syntax error is refused by `reload` with its file and line, and nothing changes;
-# - the bridge killed with SIGKILL is started again by the supervisor and `ls` counts the restart;
+# - the bridge killed with SIGKILL is started again by the supervisor and `ls` counts the restart, and
+#   so is one stopped with SIGTERM while its container runs;
 # - `down` leaves no process (supervisor, nsbusd, nsbridge) and no directory.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-container.sh"
@@ -141,6 +142,18 @@ expect_match "the table marks it" "$(ctl ls)" "up/running\*"
 bridge_wait_name "$C1" org.example.Extra 15
 out=$(inside_call org.example.Extra /org/example/Extra org.example.Extra.Get) ||
 	fail "the restarted bridge does not carry calls: $out"
+
+# A bridge stopped with SIGTERM (it exits 0, as when its container ends) while the container runs is
+# started again too.
+kill -TERM "$new"
+for i in $(seq 1 100); do
+	js=$(ctl ls "$CTR_NAME" --json=short)
+	again=$(state bridge_pid <<<"$js")
+	[ "$again" != 0 ] && [ "$again" != "$new" ] && break
+	sleep 0.1
+done
+[ "$again" != 0 ] && [ "$again" != "$new" ] || fail "no new bridge after SIGTERM to the old one: $js"
+new=$again
 
 out=$(ctl down "$CTR_NAME" 2>&1) || fail "nsbusctl down: $out"
 for p in "$sup" "$bus" "$new"; do
