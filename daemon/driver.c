@@ -20,6 +20,7 @@
 #include "errors.h"
 #include "dbus-errors.h"
 #include "activation.h"
+#include "bridge-policy.h"
 #include "container.h"
 #include "bus.h"
 #include "log.h"
@@ -1514,6 +1515,44 @@ static int emit_container_signal(struct bus *b, const char *member, const char *
         return r;
 }
 
+/* A reload made the bridge policy import names that processes of the container own or wait for: they
+ * lose them, as if they had released them, so that from now on the names are the bridge's alone (the
+ * reservation is checked at RequestName, which they passed under the old policy). */
+static void evict_from_imported_names(struct bus *b)
+{
+        struct held {
+                struct peer *peer;
+                char name[256];
+        } *held = NULL;
+        size_t n = 0, allocated = 0;
+        struct hashmap_iter it;
+        struct name *nm;
+        HASHMAP_FOREACH(nm, b->names, it)
+        {
+                if (!bridge_policy_is_imported(b->container->policy, nm->name))
+                        continue;
+                struct name_owner *o;
+                list_for_each_entry(o, &nm->owners, name_link)
+                {
+                        if (container_peer_is_bridge(b, o->peer) ||
+                            GREEDY_REALLOC(held, allocated, n + 1) < 0)
+                                continue;
+                        held[n].peer = o->peer;
+                        snprintf(held[n++].name, sizeof(held[0].name), "%s", nm->name);
+                }
+        }
+        /* Released after the walk: a release may free the name and its queue. */
+        for (size_t i = 0; i < n; i++) {
+                uint32_t reply;
+                struct name_change change;
+                log_warning("container %s: %s is imported from the host now; %s loses it",
+                            b->container->name, held[i].name, held[i].peer->unique_name);
+                if (names_release(b, held[i].peer, held[i].name, &reply, &change) >= 0)
+                        driver_announce_name_change(b, &change);
+        }
+        free(held);
+}
+
 int driver_reload_config(struct bus *b)
 {
         int r = settings_reload(b);
@@ -1522,8 +1561,10 @@ int driver_reload_config(struct bus *b)
         r = b->config ? activation_load_config(b, b->config) : 0;
         driver_emit_activatable_services_changed(b);
         int p = container_reload_policy(b);
-        if (p > 0)
+        if (p > 0) {
+                evict_from_imported_names(b);
                 emit_container_signal(b, "BridgePolicyChanged", "");
+        }
         return r < 0 ? r : p < 0 ? p : 0;
 }
 
