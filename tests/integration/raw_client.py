@@ -298,6 +298,9 @@ class Conn:
         return self.hello()
 
     def send_raw(self, data, fds=None):
+        # A receive leaves its own (often short) deadline on the socket; a send gets the
+        # connection's, so a bus that reads a flood a little late is not a failure.
+        self.sock.settimeout(self.timeout)
         if fds:
             self.sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                                         struct.pack('%di' % len(fds), *fds))])

@@ -83,7 +83,7 @@ flooder.connect_bus()
 payload = 'x' * 4096
 limited = 0
 sent = 0
-flooder.sock.settimeout(30)
+flooder.timeout = 30
 for i in range(2000):  # 8 MiB at the sleeper, whose queue holds 1 MiB
     flooder.send_call(sleeper.unique_name, '/', 'org.test.Hostile', 'Flood', 's', (payload,))
     sent += 1
@@ -107,7 +107,7 @@ r = slow.driver('AddMatch', 's', ("type='signal',interface='org.test.Stream'",))
 check('slow subscriber: AddMatch', r.type == METHOD_RETURN)
 emitter = Conn(addr)
 emitter.connect_bus()
-emitter.sock.settimeout(30)
+emitter.timeout = 30
 t0 = time.monotonic()
 for i in range(1000):  # 4 MiB of signals
     emitter.send_signal('/', 'org.test.Stream', 'Tick', 's', (payload,))
@@ -221,7 +221,7 @@ fdsender.auth(negotiate_fd=True)
 fdsender.hello()
 rfd, wfd = os.pipe()
 fd_errors = 0
-fdsender.sock.settimeout(30)
+fdsender.timeout = 30
 # 4000 fds at a peer that may have 64 queued in the bus (the first few hundred messages sit in
 # the kernel's socket buffer, which is not the bus's to count).
 for i in range(1000):
