@@ -11,11 +11,13 @@
 #include "connect.h"
 #include "util.h"
 
+const char *cli_program = "nsbusctl";
+
 int cli_fail(int r, const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
-        fputs("nsbusctl: ", stderr);
+        fprintf(stderr, "%s: ", cli_program);
         vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);
         va_end(ap);

@@ -30,9 +30,13 @@ struct cli_options {
         bool unique, acquired, activatable, show_machine;
         /* up */
         const char *policy, *config, *host_bus, *log;
-        bool add_user; /* give the container's root a passwd entry if it has none */
-        bool no_unix_fds; /* connect without asking for fd passing */
+        const char *policy_dir; /* where NAME.policy is looked for without --policy (NULL: the default) */
+        bool add_user;          /* give the container's root a passwd entry if it has none */
+        bool no_unix_fds;       /* connect without asking for fd passing */
 };
+
+/* The name errors start with: "nsbusctl", or "nsbus-hook" in the runtime hook. */
+extern const char *cli_program;
 
 /* "nsbusctl: <what>: <why>" on stderr; returns r (negative), so that `return cli_fail(r, ...)` works. */
 int cli_fail(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

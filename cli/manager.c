@@ -29,13 +29,12 @@
 #include "bridge-policy.h"
 #include "client.h"
 #include "format.h"
+#include "manager.h"
 #include "nsview.h"
 #include "state.h"
 #include "supervise.h"
 #include "verbs.h"
 
-#define POLICY_DIR "/etc/nsbus/containers"
-#define LOG_DIR "/var/log/nsbus"
 #define UP_TIMEOUT_MS 20000
 #define DOWN_TIMEOUT_MS 20000
 
@@ -63,6 +62,22 @@ static int open_bus_dir(const struct cli_options *o, const char *name)
         snprintf(path, sizeof(path), "%s/%s", o->runtime_dir, name);
         int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         return fd < 0 ? -errno : fd;
+}
+
+pid_t manager_bus_init(const struct cli_options *o, const char *name)
+{
+        _cleanup_close_ int dir_fd = open_bus_dir(o, name);
+        if (dir_fd == -ENOENT)
+                return 0;
+        if (dir_fd < 0)
+                return cli_fail(dir_fd, "%s/%s: %s", o->runtime_dir, name, strerror(-dir_fd));
+        struct bus_state st;
+        char err[256] = "";
+        if (!bus_state_supervised(dir_fd) || bus_state_read(dir_fd, &st, err, sizeof(err)) < 0)
+                return 0;
+        pid_t init = st.init_pid;
+        bus_state_done(&st);
+        return init;
 }
 
 /* Where nsbusd and nsbridge are: $NSBUS_NSBUSD / $NSBUS_NSBRIDGE, else next to nsbusctl (an installed
@@ -119,12 +134,11 @@ static pid_t lxc_init_pid(const char *name)
         return pid > 0 ? pid : 0;
 }
 
-/* The host uid of the container's root (its uid_map's image of 0), or the host's root for a container
- * without a user namespace of its own. */
-static int container_root_uid(pid_t pid, uid_t *ret)
+/* The image of 0 in /proc/PID/FILE (uid_map or gid_map): 0 with *ret, or -errno. */
+static int root_outside(pid_t pid, const char *file, uint32_t *ret)
 {
         char path[64], text[4096];
-        snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+        snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
         if (n < 0)
@@ -132,12 +146,24 @@ static int container_root_uid(pid_t pid, uid_t *ret)
         text[n] = 0;
         struct idmap m = {0};
         int r = idmap_parse(text, &m);
-        uint32_t uid = 0;
-        if (r >= 0 && !idmap_to_outside(&m, 0, &uid))
-                uid = 0;
+        if (r >= 0 && !idmap_to_outside(&m, 0, ret))
+                *ret = 0;
         idmap_done(&m);
-        *ret = uid;
-        return r;
+        return r < 0 ? r : 0;
+}
+
+int manager_container_root(pid_t pid, uid_t *uid, gid_t *gid)
+{
+        uint32_t u = 0, g = 0;
+        int r = root_outside(pid, "uid_map", &u);
+        if (r >= 0 && gid)
+                r = root_outside(pid, "gid_map", &g);
+        if (r < 0)
+                return r;
+        *uid = u;
+        if (gid)
+                *gid = g;
+        return 0;
 }
 
 /* dbus-daemon, the system bus of most distributions, drops a connection whose uid the user database
@@ -164,7 +190,7 @@ static int ensure_user(uid_t uid)
                 execlp("useradd", "useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
                        "--shell", "/usr/sbin/nologin", "--uid", uid_s, "--gid", "nogroup", "--comment",
                        "nsbus container root (for the host bus)", name, (char *)NULL);
-                fprintf(stderr, "nsbusctl: up: cannot run useradd: %m\n");
+                fprintf(stderr, "%s: up: cannot run useradd: %m\n", cli_program);
                 _exit(127);
         }
         int status;
@@ -179,9 +205,9 @@ static int ensure_user(uid_t uid)
                                 (unsigned)uid, name);
         }
         fprintf(stderr,
-                "nsbusctl: added system user %s (uid %u, the container's root) so that the host bus "
-                "accepts the bridge\n",
-                name, (unsigned)uid);
+                "%s: added system user %s (uid %u, the container's root) so that the host bus accepts the "
+                "bridge\n",
+                cli_program, name, (unsigned)uid);
         return 0;
 }
 
@@ -191,16 +217,17 @@ static pid_t pid_alive(pid_t pid)
 }
 
 /* A second up for a bus that runs: say so, print its socket as the first up did, change nothing. */
-static int report_already_up(int dir_fd, const char *name)
+static int report_already_up(int dir_fd, const char *name, bool quiet)
 {
         struct bus_state st;
         char err[256] = "";
         int r = bus_state_read(dir_fd, &st, err, sizeof(err));
         if (r < 0)
                 return cli_fail(-EBUSY, "up: %s: another nsbusctl is bringing it up", name);
-        fprintf(stderr, "nsbusctl: %s is already up (nsbusd pid %d, supervisor pid %d)\n", name,
+        fprintf(stderr, "%s: %s is already up (nsbusd pid %d, supervisor pid %d)\n", cli_program, name,
                 (int)st.bus_pid, (int)st.supervisor_pid);
-        printf("%s\n", st.socket);
+        if (!quiet)
+                printf("%s\n", st.socket);
         bus_state_done(&st);
         return 0;
 }
@@ -227,7 +254,7 @@ static int make_bus_dir(const struct cli_options *o, const char *name)
 }
 
 /* Wait for the supervisor's word: 0 with the socket path printed, or negative after saying why. */
-static int wait_ready(int fd, const char *name, const char *log)
+static int wait_ready(int fd, const char *name, const char *log, bool quiet)
 {
         char line[2048];
         size_t len = 0;
@@ -249,7 +276,8 @@ static int wait_ready(int fd, const char *name, const char *log)
         line[strcspn(line, "\n")] = 0;
         if (strncmp(line, "OK ", 3) != 0)
                 return cli_fail(-EIO, "up: %s: %s", name, strncmp(line, "ERROR ", 6) == 0 ? line + 6 : line);
-        printf("%s\n", line + 3);
+        if (!quiet)
+                printf("%s\n", line + 3);
         return 0;
 }
 
@@ -270,11 +298,13 @@ int verb_up(const struct cli_options *o, int argc, char **argv)
         if (pidfd < 0)
                 return cli_fail(-errno, "up %s: --pid=%d: %m", name, (int)init);
 
-        /* The policy: --policy, else POLICY_DIR/NAME.policy if there is one; checked before anything runs.
+        /* The policy: --policy, else MANAGER_POLICY_DIR/NAME.policy if there is one; checked before anything
+         * runs.
          */
         _cleanup_free_ char *policy = NULL, *config = NULL, *log = NULL;
         char default_policy[PATH_MAX];
-        snprintf(default_policy, sizeof(default_policy), "%s/%s.policy", POLICY_DIR, name);
+        snprintf(default_policy, sizeof(default_policy), "%s/%s.policy",
+                 o->policy_dir ? o->policy_dir : MANAGER_POLICY_DIR, name);
         const char *policy_arg = o->policy                           ? o->policy
                                  : access(default_policy, F_OK) == 0 ? default_policy
                                                                      : NULL;
@@ -291,9 +321,9 @@ int verb_up(const struct cli_options *o, int argc, char **argv)
                 return cli_fail(-errno, "up %s: --config=%s: %m", name, o->config);
         if (o->log)
                 log = strdup(o->log);
-        else if ((mkdir(LOG_DIR, 0750) < 0 && errno != EEXIST) ||
-                 asprintf(&log, "%s/%s.log", LOG_DIR, name) < 0)
-                return cli_fail(-errno, "up %s: cannot create %s: %m", name, LOG_DIR);
+        else if ((mkdir(MANAGER_LOG_DIR, 0750) < 0 && errno != EEXIST) ||
+                 asprintf(&log, "%s/%s.log", MANAGER_LOG_DIR, name) < 0)
+                return cli_fail(-errno, "up %s: cannot create %s: %m", name, MANAGER_LOG_DIR);
         const char *host_bus = o->host_bus ? o->host_bus : getenv("DBUS_SYSTEM_BUS_ADDRESS");
         if (!host_bus)
                 host_bus = SYSTEM_BUS_DEFAULT;
@@ -309,7 +339,7 @@ int verb_up(const struct cli_options *o, int argc, char **argv)
         if (lock_fd < 0)
                 return cli_fail(-errno, "up %s: cannot create its lock: %m", name);
         if (flock(lock_fd, LOCK_EX | LOCK_NB) < 0)
-                return errno == EWOULDBLOCK ? report_already_up(dir_fd, name)
+                return errno == EWOULDBLOCK ? report_already_up(dir_fd, name, o->quiet)
                                             : cli_fail(-errno, "up %s: cannot lock: %m", name);
         struct bus_state old;
         char err[256];
@@ -327,7 +357,7 @@ int verb_up(const struct cli_options *o, int argc, char **argv)
         }
         if (policy && o->add_user) {
                 uid_t root = 0;
-                if ((r = container_root_uid(init, &root)) < 0)
+                if ((r = manager_container_root(init, &root, NULL)) < 0)
                         return cli_fail(r, "up %s: cannot read the uid map of %d: %s", name, (int)init,
                                         strerror(-r));
                 if ((r = ensure_user(root)) < 0)
@@ -369,34 +399,45 @@ int verb_up(const struct cli_options *o, int argc, char **argv)
                 _exit(supervise(&so));
         }
         close(ready[1]);
-        r = wait_ready(ready[0], name, log);
+        r = wait_ready(ready[0], name, log, o->quiet);
         close(ready[0]);
         return r;
 }
 
-/* Wait until the supervisor of dir_fd has let go of its lock (it has stopped its children by then). */
-static bool wait_unsupervised(int dir_fd, int timeout_ms)
+/* Take lock_fd's lock within timeout_ms: true once its holder (the supervisor) has ended. */
+static bool lock_within(int lock_fd, int timeout_ms)
 {
         for (int waited = 0; waited < timeout_ms; waited += 20) {
-                if (!bus_state_supervised(dir_fd))
+                if (flock(lock_fd, LOCK_EX | LOCK_NB) == 0)
+                        return true;
+                if (errno != EWOULDBLOCK && errno != EINTR)
+                        return false;
+                usleep(20000);
+        }
+        return false;
+}
+
+/* Until RUNTIME_DIR/NAME is gone, at most timeout_ms: true if it went. */
+static bool gone_within(const struct cli_options *o, const char *name, int timeout_ms)
+{
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", o->runtime_dir, name);
+        for (int waited = 0; waited < timeout_ms; waited += 20) {
+                if (access(path, F_OK) < 0 && errno == ENOENT)
                         return true;
                 usleep(20000);
         }
         return false;
 }
 
-/* The state of a bus nobody supervises any more: stop what it left running, remove what it left. */
+/* The state of a bus nobody supervises any more (the caller holds its lock): stop what it left running,
+ * remove what it left. */
 static int clean_unsupervised(const struct cli_options *o, int dir_fd, const char *name)
 {
-        struct bus_state st;
+        struct bus_state st = {0};
         char err[256] = "";
         int r = bus_state_read(dir_fd, &st, err, sizeof(err));
-        if (r == -ENOENT)
-                return cli_fail(-EBUSY,
-                                "down %s: %s/%s holds a bus that nsbusctl up did not start; stop "
-                                "that nsbusd yourself",
-                                name, o->runtime_dir, name);
-        if (r < 0)
+        if (r < 0 && r != -ENOENT) /* -ENOENT: an up that died before its supervisor wrote anything */
                 return cli_fail(r, "down %s: %s", name, err);
         pid_t pids[] = {st.bridge_pid, st.bus_pid};
         for (size_t i = 0; i < ELEMENTSOF(pids); i++)
@@ -424,22 +465,39 @@ int verb_down(const struct cli_options *o, int argc, char **argv)
         _cleanup_close_ int dir_fd = open_bus_dir(o, name);
         if (dir_fd == -ENOENT) {
                 if (!o->quiet)
-                        fprintf(stderr, "nsbusctl: %s: no bus is up\n", name);
+                        fprintf(stderr, "%s: %s: no bus is up\n", cli_program, name);
                 return 0; /* already down: what down is for holds */
         }
         if (dir_fd < 0)
                 return cli_fail(dir_fd, "down %s: %s/%s: %s", name, o->runtime_dir, name, strerror(-dir_fd));
-        if (!bus_state_supervised(dir_fd))
+        _cleanup_close_ int lock_fd = openat(dir_fd, STATE_LOCK, O_RDWR | O_CLOEXEC);
+        if (lock_fd < 0) {
+                /* A supervisor that is finishing removes its lock, then the directory; a bus that no up
+                 * started (nsbusd run by hand with --runtime-dir) never had one. */
+                if (errno == ENOENT && gone_within(o, name, 2000))
+                        return 0;
+                if (errno != ENOENT)
+                        return cli_fail(-errno, "down %s: cannot open its lock: %m", name);
+                return cli_fail(
+                        -EBUSY,
+                        "down %s: %s/%s holds a bus that nsbusctl up did not start; stop that nsbusd "
+                        "yourself",
+                        name, o->runtime_dir, name);
+        }
+        if (flock(lock_fd, LOCK_EX | LOCK_NB) == 0)
                 return clean_unsupervised(o, dir_fd, name);
+        if (errno != EWOULDBLOCK)
+                return cli_fail(-errno, "down %s: cannot lock: %m", name);
         struct bus_state st;
         char err[256] = "";
         if ((r = bus_state_read(dir_fd, &st, err, sizeof(err))) < 0)
                 return cli_fail(r, "down %s: %s", name, r == -ENOENT ? "it is still coming up" : err);
         pid_t sup = st.supervisor_pid;
         bus_state_done(&st);
-        if (!pid_alive(sup) || kill(sup, SIGTERM) < 0)
-                return cli_fail(-ESRCH, "down %s: its supervisor (pid %d) is gone", name, (int)sup);
-        if (!wait_unsupervised(dir_fd, DOWN_TIMEOUT_MS))
+        /* ESRCH: it ended since the lock was tried, and took the directory with it. */
+        if (kill(sup, SIGTERM) < 0 && errno != ESRCH)
+                return cli_fail(-errno, "down %s: cannot stop its supervisor (pid %d): %m", name, (int)sup);
+        if (!lock_within(lock_fd, DOWN_TIMEOUT_MS))
                 return cli_fail(-ETIMEDOUT, "down %s: still running after %d s (supervisor pid %d)", name,
                                 DOWN_TIMEOUT_MS / 1000, (int)sup);
         return 0;

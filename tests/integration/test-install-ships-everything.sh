@@ -1,6 +1,6 @@
 #!/bin/bash
 # `cmake --install` ships what a user needs, where GNUInstallDirs puts it, and nothing else: nsbusd,
-# nsbridge and nsbusctl with its bash completion; every man page of docs/ in its section's directory, each rendering with `man -l` without a
+# nsbridge, nsbusctl with its bash completion and nsbus-hook with the runtimes' configurations naming it; every man page of docs/ in its section's directory, each rendering with `man -l` without a
 # warning; the examples with their tree, sample policies included; README.md in the doc dir. No test
 # helper (nsrun, nsbusd-dynamic), unit test or fuzz target. The installed nsbusd then serves a bus.
 . "$(dirname "$0")/lib.sh"
@@ -47,7 +47,9 @@ log "installed $BUILD into DESTDIR=$DEST, prefix $PREFIX"
 
 # Every file that must be there, and the source it comes from (empty for the programs).
 {
-	printf '%s\t\n' "$BINDIR/nsbusd" "$BINDIR/nsbridge" "$BINDIR/nsbusctl"
+	printf '%s\t\n' "$BINDIR/nsbusd" "$BINDIR/nsbridge" "$BINDIR/nsbusctl" "$BINDIR/nsbus-hook"
+	# The runtimes' configurations, checked below.
+	printf '%s\t\n' "$DATADIR/nsbus/lxc/nsbus.conf"
 	for page in "$SRC"/docs/*.[1-9]; do
 		name=$(basename "$page")
 		printf '%s\t%s\n' "$MANDIR/man${name##*.}/$name" "$page"
@@ -75,8 +77,16 @@ while IFS=$'\t' read -r path source; do
 	cmp -s "$source" "$DEST$path" || fail "$DEST$path differs from $source"
 done <"$TMP/expected.tsv"
 
+# The runtimes' configurations are the examples' with the installed hook's path.
+for f in lxc/nsbus.conf; do
+	sed "s|/usr/local/bin/nsbus-hook|$BINDIR/nsbus-hook|g" "$SRC/examples/containers/$f" >"$TMP/conf.expected"
+	cmp -s "$TMP/conf.expected" "$DEST$DATADIR/nsbus/$f" ||
+		fail "$DEST$DATADIR/nsbus/$f is not examples/containers/$f with the hook at $BINDIR/nsbus-hook"
+	expect_match "$f names the installed hook" "$(cat "$DEST$DATADIR/nsbus/$f")" " $BINDIR/nsbus-hook "
+done
+
 # The programs run from where they were installed.
-for prog in nsbusd nsbridge nsbusctl; do
+for prog in nsbusd nsbridge nsbusctl nsbus-hook; do
 	[ -x "$DEST$BINDIR/$prog" ] || fail "$DEST$BINDIR/$prog is not executable"
 	out=$(t "$DEST$BINDIR/$prog" --version 2>&1) || fail "$prog --version failed: $out"
 	expect_match "$prog --version" "$out" "^$prog [0-9]"
