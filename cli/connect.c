@@ -12,15 +12,18 @@
 #include "util.h"
 
 const char *cli_program = "nsbusctl";
+int cli_log_fd = -1;
 
 int cli_fail(int r, const char *fmt, ...)
 {
+        char msg[4096];
         va_list ap;
         va_start(ap, fmt);
-        fprintf(stderr, "%s: ", cli_program);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
+        fprintf(stderr, "%s: %s\n", cli_program, msg);
+        if (cli_log_fd >= 0)
+                dprintf(cli_log_fd, "%s: %s\n", cli_program, msg);
         return r;
 }
 

@@ -37,6 +37,8 @@ struct cli_options {
 
 /* The name errors start with: "nsbusctl", or "nsbus-hook" in the runtime hook. */
 extern const char *cli_program;
+/* Where errors are written too, if >= 0 (the hook's: the bus's log, as runtimes may not show stderr). */
+extern int cli_log_fd;
 
 /* "nsbusctl: <what>: <why>" on stderr; returns r (negative), so that `return cli_fail(r, ...)` works. */
 int cli_fail(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

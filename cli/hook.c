@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,28 +115,9 @@ static int hook_config_read(const char *path, bool required, struct hook_config 
         return 0;
 }
 
-/* The bus's log file: where the supervisor, nsbusd and nsbridge write, and where a hook's failure is
- * told too (LXC shows a hook's output only in its debug log). */
+/* The bus's log file: where the supervisor, nsbusd and nsbridge write, and where the hook's errors go
+ * too (LXC shows a hook's output only in its debug log). */
 static char log_path[PATH_MAX];
-
-static int hook_fail(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int hook_fail(int r, const char *fmt, ...)
-{
-        char msg[2048];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        cli_fail(r, "%s", msg);
-        if (log_path[0]) {
-                int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-                if (fd >= 0) {
-                        dprintf(fd, "%s: %s\n", cli_program, msg);
-                        close(fd);
-                }
-        }
-        return r;
-}
 
 /* The manager's options for container name under c (up finds NAME.policy in the policy directory). */
 static int options_for(const struct hook_config *c, const char *name, const char *policy,
@@ -158,6 +138,8 @@ static int options_for(const struct hook_config *c, const char *name, const char
         if (mkdir(c->log_dir, 0750) < 0 && errno != EEXIST)
                 return cli_fail(-errno, "%s: cannot create %s: %m", name, c->log_dir);
         o->log = log_path;
+        if (cli_log_fd < 0)
+                cli_log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
         return 0;
 }
 
@@ -170,18 +152,19 @@ static int start(const struct hook_config *c, const char *name, pid_t init, cons
                 return r;
         _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, init, 0);
         if (pidfd < 0)
-                return hook_fail(-errno, "%s: the container's init (pid %d): %m", name, (int)init);
+                return cli_fail(-errno, "%s: the container's init (pid %d): %m", name, (int)init);
         pid_t running = manager_bus_init(&o, name);
         if (running < 0)
                 return running;
         if (running > 0 && running != init)
-                return hook_fail(-EBUSY,
-                                 "%s: a bus of that name already runs for init %d, not this container's %d "
-                                 "(`nsbusctl down %s` stops it)",
-                                 name, (int)running, (int)init, name);
+                return cli_fail(-EBUSY,
+                                "%s: a bus of that name already runs for init %d, not this container's %d "
+                                "(`nsbusctl down %s` stops it)",
+                                name, (int)running, (int)init, name);
         o.pid = init;
         if ((r = verb_up(&o, 2, (char *[]){(char *)"up", (char *)name, NULL})) < 0) {
-                hook_fail(r, "%s: its bus did not start (see the line above and %s)", name, log_path);
+                cli_fail(r, "%s: its bus did not start (the line above says why; more in %s)", name,
+                         log_path);
                 verb_down(&o, 2, (char *[]){(char *)"down", (char *)name, NULL});
                 return r;
         }
@@ -194,7 +177,7 @@ static int start(const struct hook_config *c, const char *name, pid_t init, cons
         else
                 r = nsbind_dir(pidfd, source, BUS_TARGET, uid, gid, err, sizeof(err));
         if (r < 0) {
-                hook_fail(r, "%s: cannot bind its bus at %s in the container: %s", name, BUS_TARGET, err);
+                cli_fail(r, "%s: cannot bind its bus at %s in the container: %s", name, BUS_TARGET, err);
                 verb_down(&o, 2, (char *[]){(char *)"down", (char *)name, NULL});
                 return r;
         }
@@ -210,7 +193,7 @@ static int stop(const struct hook_config *c, const char *name)
         if (r < 0)
                 return r;
         r = verb_down(&o, 2, (char *[]){(char *)"down", (char *)name, NULL});
-        return r < 0 ? hook_fail(r, "%s: its bus did not stop (see the line above)", name) : 0;
+        return r < 0 ? cli_fail(r, "%s: its bus did not stop (see the line above)", name) : 0;
 }
 
 static int hook_lxc(const struct hook_config *c, int argc, char **argv)
