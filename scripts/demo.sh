@@ -1,21 +1,29 @@
 #!/bin/bash
 # Set up a fresh Debian 12 machine (as root), build nsbus and show it working:
 # an nsbusd bus that unmodified clients (sd-bus's busctl, libdbus's dbus-send,
-# GDBus's gdbus, python3-dbus) use exactly as they would use dbus-daemon; then a
-# container (uid map 0 100000 65536) with its own nsbusd, where every caller sees
-# everyone's pid and uid as its own namespaces would; then nsbridge, which carries
-# only the names a policy permits between the host bus and the container's bus.
+# GDBus's gdbus, python3-dbus) use exactly as they would use dbus-daemon; then an
+# LXC container (uid map 0 100000 65536) configured with one line, lxc.include of
+# nsbus's LXC configuration: the runtime hooks give it its own bus at
+# /run/dbus/system_bus_socket and a bridge that carries only what its policy
+# permits, to and from the host bus (the machine's system bus if one runs, else
+# the nsbusd above). nsbusctl shows each side's view; lxc-stop takes it all away.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build nsbusd nsbridge nsrun
+ninja -C build nsbusd nsbridge nsbusctl nsbus-hook
+# The LXC part uses an installed tree, as an admin would; a private prefix keeps the machine's clean.
 
 dir=$(mktemp -d /tmp/nsbus-demo.XXXXXX)
 chmod 755 "$dir" # the bridge runs as the container's root (uid 100000) and must reach the host bus
+cmake --install build --prefix "$dir/prefix" >/dev/null
+CTR=nsbus-demo-$$
 cleanup() {
-	for p in ${BRIDGE_PID:-} ${SVC_PID:-} ${HOST_SVC:-} ${CTR_INIT:-} ${BUS_PID:-} ${CBUS_PID:-}; do kill "$p" 2>/dev/null || true; done
+	lxc-stop -n "$CTR" -k >/dev/null 2>&1 || true
+	lxc-destroy -n "$CTR" >/dev/null 2>&1 || true
+	rm -f /etc/dbus-1/system.d/nsbus-demo.conf
+	for p in ${SVC_PID:-} ${BUS_PID:-}; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	rm -rf "$dir"
 }
@@ -86,103 +94,89 @@ sleep 3
 step "what dbus-monitor saw"
 cat "$dir/monitor"
 
-# ---- a container with its own bus ----
+# ---- an LXC container with its own bus, from the runtime hooks ----
 
-step "a container: user+pid+mount namespaces, uid map 0 100000 65536 (made by the nsrun test helper)"
-build/tests/integration/nsrun --private-run --pidfile "$dir/ctr.pid" >/dev/null &
-for _ in $(seq 50); do [ -s "$dir/ctr.pid" ] && break; sleep 0.1; done
-CTR_INIT=$(cat "$dir/ctr.pid")
-echo "container init: host pid $CTR_INIT; its uid_map: $(cat /proc/"$CTR_INIT"/uid_map)"
-
-step "nsbusd --container-pid=$CTR_INIT: the container's own bus, run from the host"
-build/daemon/nsbusd --container-pid="$CTR_INIT" --name=demo --runtime-dir="$dir/rt" --nofork --print-address=3 3>"$dir/caddr" &
-CBUS_PID=$!
-for _ in $(seq 50); do [ -s "$dir/caddr" ] && break; sleep 0.1; done
-ls -l "$dir/rt/demo" "$dir/rt/demo/bus"
-grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/$CBUS_PID/status
-# What a runtime does: bind-mount the bus directory at /run/dbus inside the container.
-nsenter -t "$CTR_INIT" -m -- mount --bind "$dir/rt/demo/bus" /run/dbus
-inside() { nsenter -t "$CTR_INIT" -U -p -m -S "$1" -G "$1" -- env -i PATH=/usr/bin:/bin "${@:2}"; }
-HOST_ADDR=unix:path=$dir/rt/demo/host.sock
-
-step "inside, as uid 1000, a python3-dbus service owns com.example.Inside"
-# It ends with the container's pid namespace.
-nsenter -t "$CTR_INIT" -U -p -m -S 1000 -G 1000 -- env -i PATH=/usr/bin:/bin /usr/bin/python3 -c '
-import os, dbus, dbus.mainloop.glib
+ctl() { "$dir/prefix/bin/nsbusctl" "$@"; }
+if busctl --system status >/dev/null 2>&1; then
+	HOST_ADDR=unix:path=/run/dbus/system_bus_socket
+	step "the host bus: this machine's system bus; a policy file lets root own com.example.Demo on it"
+	cat >/etc/dbus-1/system.d/nsbus-demo.conf <<'CONF'
+<busconfig>
+  <policy user="root"><allow own="com.example.Demo"/></policy>
+  <policy context="default"><allow send_destination="com.example.Demo"/></policy>
+</busconfig>
+CONF
+	dbus-send --system --type=method_call --dest=org.freedesktop.DBus / org.freedesktop.DBus.ReloadConfig
+	sleep 0.5
+	kill "$SVC_PID" && wait "$SVC_PID" 2>/dev/null || true
+	DBUS_SESSION_BUS_ADDRESS=$HOST_ADDR /usr/bin/python3 - "$dir" <<'PY' &
+import sys, dbus, dbus.service, dbus.mainloop.glib
 from gi.repository import GLib
 dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
-bus = dbus.bus.BusConnection("unix:path=/run/dbus/system_bus_socket")
-bus.request_name("com.example.Inside")
-print("  service inside: getpid() = %d, getuid() = %d" % (os.getpid(), os.getuid()), flush=True)
-GLib.MainLoop().run()' &
-disown $!
-sleep 1
+bus = dbus.SystemBus()
+class Demo(dbus.service.Object):
+    @dbus.service.method('com.example.Demo', in_signature='s', out_signature='s', sender_keyword='sender')
+    def Greet(self, who, sender=None):
+        return 'hello %s, you are %s on the host bus' % (who, sender)
+name = dbus.service.BusName('com.example.Demo', bus)
+Demo(bus, '/com/example/Demo')
+GLib.MainLoop().run()
+PY
+	SVC_PID=$!
+	sleep 1
+	ADD_USER=yes # dbus-daemon refuses a uid without a passwd entry: nsbus adds one for the container's root
+else
+	HOST_ADDR=$DBUS_SESSION_BUS_ADDRESS
+	step "the host bus: no system bus runs here, so the nsbusd above stands for it"
+	ADD_USER=no
+fi
+echo "host bus: $HOST_ADDR"
 
-step "on the host, through host.sock, a python3-dbus client owns com.example.Host"
-/usr/bin/python3 -c '
-import sys, dbus, dbus.mainloop.glib
-from gi.repository import GLib
-dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
-bus = dbus.bus.BusConnection(sys.argv[1])
-bus.request_name("com.example.Host")
-GLib.MainLoop().run()' "$HOST_ADDR" &
-HOST_SVC=$!
-sleep 1
+step "an id-mapped LXC busybox container; the one line that gives it a bus is the last of its config"
+bash "$dir/prefix/share/nsbus/examples/containers/lxc/busybox-container.sh" --idmap --host-tools "$CTR"
+grep -E '^lxc\.(idmap|include)' "/var/lib/lxc/$CTR/config"
+echo "and the hooks it includes:"
+grep -E '^lxc\.' "$dir/prefix/share/nsbus/lxc/nsbus.conf"
 
-step "inside, as root (busctl): who are com.example.Inside and com.example.Host?"
-for n in com.example.Inside com.example.Host; do
-	inside 0 busctl --address=unix:path=/run/dbus/system_bus_socket call org.freedesktop.DBus \
-		/org/freedesktop/DBus org.freedesktop.DBus GetConnectionCredentials s "$n"
-done
-
-step "on the host (busctl through host.sock): the same questions"
-for n in com.example.Inside com.example.Host; do
-	busctl --address="$HOST_ADDR" call org.freedesktop.DBus /org/freedesktop/DBus \
-		org.freedesktop.DBus GetConnectionCredentials s "$n"
-done
-
-step "nsbridge: the policy decides what crosses between the host bus and the container's bus"
-cat >"$dir/demo.policy" <<'POLICY'
-# the host's com.example.Demo: only its Greet method, and its Greeted signal
+step "its bridge policy (/etc/nsbus/containers/NAME.policy; here in the demo's policy-dir)"
+mkdir -p "$dir/policies" "$dir/log"
+cat >"$dir/policies/$CTR.policy" <<POLICY
+# the host's com.example.Demo: only its Greet method
 import call com.example.Demo com.example.Demo.Greet@/com/example/Demo
-import broadcast com.example.Demo com.example.Demo.Greeted
-# the container's com.example.Inside appears on the host bus as com.example.Inside.demo
-export own com.example.Inside as com.example.Inside.demo
+# the container's com.example.Inside appears on the host bus as com.example.Inside.$CTR
+export own com.example.Inside as com.example.Inside.$CTR
 POLICY
-cat "$dir/demo.policy"
-# nsbusd reserves what the policy imports: only the bridge may own com.example.Demo in there.
-build/daemon/nsbusd --container-pid="$CTR_INIT" --name=demo2 --runtime-dir="$dir/rt" --nofork \
-	--policy="$dir/demo.policy" 2>"$dir/cbus2.log" &
-CBUS2_PID=$!
-for _ in $(seq 50); do [ -S "$dir/rt/demo2/host.sock" ] && break; sleep 0.1; done
-nsenter -t "$CTR_INIT" -m -- mount --bind "$dir/rt/demo2/bus" /run/dbus
-build/nsbridge/nsbridge --host-bus="$DBUS_SESSION_BUS_ADDRESS" --container-bus="unix:path=$dir/rt/demo2/host.sock" \
-	--policy="$dir/demo.policy" 2>"$dir/bridge.log" &
-BRIDGE_PID=$!
-for _ in $(seq 50); do grep -q ready "$dir/bridge.log" && break; sleep 0.1; done
-cat "$dir/bridge.log"
-grep -E '^(Uid|CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/$BRIDGE_PID/status
-sleep 0.5
+cat "$dir/policies/$CTR.policy"
+cat >"$dir/nsbus.conf" <<CONF
+host-bus = $HOST_ADDR
+policy-dir = $dir/policies
+log-dir = $dir/log
+add-user = $ADD_USER
+CONF
 
-step "inside: the container's bus lists com.example.Demo (imported), nothing else of the host's"
-inside 0 busctl --address=unix:path=/run/dbus/system_bus_socket --no-pager list | grep -v '^:' || true
+step "lxc-start: the start-host hook brings the bus up before the container's init runs"
+start=${EPOCHREALTIME/[.,]/}
+NSBUS_CONFIG=$dir/nsbus.conf lxc-start -n "$CTR" -d
+echo "lxc-start returned after $(((${EPOCHREALTIME/[.,]/} - start) / 1000)) ms"
+ctl ls
+inside() { lxc-attach -n "$CTR" --clear-env -v PATH=/usr/bin:/bin "$@"; }
+
+step "inside: /run/dbus/system_bus_socket, and the names there (com.example.Demo is imported)"
+inside -- ls -l /run/dbus
+for _ in $(seq 50); do inside -- busctl --system status com.example.Demo >/dev/null 2>&1 && break; sleep 0.1; done
+inside -- busctl --system --no-pager list
 
 step "inside: call the host's com.example.Demo.Greet through the bridge"
-inside 0 busctl --address=unix:path=/run/dbus/system_bus_socket call com.example.Demo /com/example/Demo \
-	com.example.Demo Greet s container
-step "inside: a method the policy does not permit (Introspect) is refused"
-inside 0 busctl --address=unix:path=/run/dbus/system_bus_socket call com.example.Demo /com/example/Demo \
-	org.freedesktop.DBus.Introspectable Introspect 2>&1 || true
-step "inside: nobody in the container may take the imported name"
-inside 0 busctl --address=unix:path=/run/dbus/system_bus_socket call org.freedesktop.DBus /org/freedesktop/DBus \
-	org.freedesktop.DBus RequestName su com.example.Demo 4 2>&1 || true
+inside -- busctl --system call com.example.Demo /com/example/Demo com.example.Demo Greet s container
+step "inside: a method the policy does not permit is refused"
+inside -- busctl --system call com.example.Demo /com/example/Demo org.freedesktop.DBus.Introspectable Introspect 2>&1 || true
 
-step "inside, as uid 1000, com.example.Inside answers who calls it; the host calls com.example.Inside.demo"
-nsenter -t "$CTR_INIT" -U -p -m -S 1000 -G 1000 -- env -i PATH=/usr/bin:/bin /usr/bin/python3 -c '
+step "inside, as uid 1000, com.example.Inside tells who calls it; the host calls com.example.Inside.$CTR"
+inside -u 1000 -g 1000 -- /usr/bin/python3 -c '
 import dbus, dbus.service, dbus.mainloop.glib
 from gi.repository import GLib
 dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
-bus = dbus.bus.BusConnection("unix:path=/run/dbus/system_bus_socket")
+bus = dbus.SystemBus()
 class Inside(dbus.service.Object):
     @dbus.service.method("com.example.Inside", out_signature="a{sv}", sender_keyword="sender")
     def WhoCalls(self, sender=None):
@@ -190,21 +184,20 @@ class Inside(dbus.service.Object):
         return d.GetConnectionCredentials(sender, dbus_interface="org.freedesktop.DBus")
 name = dbus.service.BusName("com.example.Inside", bus)
 Inside(bus, "/com/example/Inside")
-GLib.MainLoop().run()' &
-disown $!
+GLib.MainLoop().run()' >/dev/null 2>&1 &
 for _ in $(seq 50); do
-	busctl --address="$DBUS_SESSION_BUS_ADDRESS" status com.example.Inside.demo >/dev/null 2>&1 && break
+	busctl --address="$HOST_ADDR" status "com.example.Inside.$CTR" >/dev/null 2>&1 && break
 	sleep 0.1
 done
-echo "the host caller, as the container service sees it (the host's root is unmapped there):"
-busctl --address="$DBUS_SESSION_BUS_ADDRESS" call com.example.Inside.demo /com/example/Inside \
-	com.example.Inside WhoCalls
-echo "who owns the names on the host bus (the bridge is uid 100000, never 0):"
-busctl --address="$DBUS_SESSION_BUS_ADDRESS" --no-pager list | grep -E 'NAME|nsbridge'
+echo "the host caller, as the container's service sees it (the host's root is unmapped there):"
+busctl --address="$HOST_ADDR" call "com.example.Inside.$CTR" /com/example/Inside com.example.Inside WhoCalls
 
-step "the container ends; its buses remove their sockets and exit, and so does the bridge"
-kill "$CTR_INIT"
-wait "$CBUS_PID" && wait "$CBUS2_PID" && echo "both nsbusd exited 0; $dir/rt now holds: $(ls -A "$dir/rt")"
-wait "$BRIDGE_PID" && echo "nsbridge exited 0"
-CBUS_PID= BRIDGE_PID=
-step "done: nsbusd served every client unmodified and told each caller identities in its own namespaces; nsbridge let through only what the policy permits"
+step "nsbusctl on the host: the container's bus, and com.example.Inside in both views"
+ctl -C "$CTR" --no-pager list
+ctl -C "$CTR" creds com.example.Inside
+
+step "lxc-stop: the post-stop hook takes the bus and the bridge away"
+lxc-stop -n "$CTR"
+echo "/run/nsbus now holds: $(ls -A /run/nsbus 2>/dev/null)"
+pgrep -a -f "nsbus(d|bridge).*--name=$CTR" || echo "no nsbusd or nsbridge of $CTR runs"
+step "done: the container got its bus from one include line; nsbridge let through only what its policy permits"
