@@ -7,10 +7,14 @@
  * /run/dbus/system_bus_socket before its init runs.
  *
  *   nsbus-hook lxc              lxc.hook.start-host and lxc.hook.post-stop (hook version 0 or 1)
- *   nsbus-hook oci STAGE        createRuntime (or prestart) and poststop; the OCI state JSON on stdin
+ *   nsbus-hook oci [STAGE]      createRuntime (or prestart) and poststop; the OCI state JSON on stdin
+ *                               (without STAGE, its "status" says which)
  *
  * Why start-host for LXC: it is the first hook that knows the container's init (LXC_PID), which has not
- * exec'd yet, so the bus accepts before init runs. The bind cannot be LXC's own mount (lxc.mount.entry
+ * exec'd yet, so the bus accepts before init runs. OCI runtimes run createRuntime once the container's
+ * mounts are made and before it pivots into its root: the bind goes under config.json's root path there
+ * (a bind mount in config.json itself would need the bus directory before the container, and its id,
+ * exist). The bind cannot be LXC's own mount (lxc.mount.entry
  * cannot name the container) nor an lxc.hook.mount one (in an id-mapped container that hook runs as the
  * container's root, which cannot reach the host's root-only RUNTIME_DIR/NAME): it is done from the host,
  * into the container's mount namespace.
@@ -119,6 +123,12 @@ static int hook_config_read(const char *path, bool required, struct hook_config 
  * too (LXC shows a hook's output only in its debug log). */
 static char log_path[PATH_MAX];
 
+/* A name RUNTIME_DIR/NAME can be made of (nsbusctl up checks the same). */
+static bool valid_name(const char *name)
+{
+        return name[0] && !strchr(name, '/') && name[0] != '.' && strlen(name) <= 200;
+}
+
 /* The manager's options for container name under c (up finds NAME.policy in the policy directory). */
 static int options_for(const struct hook_config *c, const char *name, const char *policy,
                        struct cli_options *o)
@@ -132,7 +142,7 @@ static int options_for(const struct hook_config *c, const char *name, const char
                 .quiet = true,
                 .timeout_ms = 25000,
         };
-        if (!name[0] || strchr(name, '/') || name[0] == '.' || strlen(name) > 200)
+        if (!valid_name(name))
                 return cli_fail(-EINVAL, "%s: not a container name nsbus can use", name);
         snprintf(log_path, sizeof(log_path), "%s/%s.log", c->log_dir, name);
         if (mkdir(c->log_dir, 0750) < 0 && errno != EEXIST)
@@ -144,7 +154,8 @@ static int options_for(const struct hook_config *c, const char *name, const char
 }
 
 /* The container's init has started: its bus up, bound at /run/dbus inside. */
-static int start(const struct hook_config *c, const char *name, pid_t init, const char *policy)
+static int start(const struct hook_config *c, const char *name, pid_t init, const char *root,
+                 const char *policy)
 {
         struct cli_options o;
         int r = options_for(c, name, policy, &o);
@@ -175,7 +186,7 @@ static int start(const struct hook_config *c, const char *name, pid_t init, cons
         if ((r = manager_container_root(init, &uid, &gid)) < 0)
                 snprintf(err, sizeof(err), "cannot read the id maps of pid %d: %s", (int)init, strerror(-r));
         else
-                r = nsbind_dir(pidfd, source, BUS_TARGET, uid, gid, err, sizeof(err));
+                r = nsbind_dir(pidfd, source, root, BUS_TARGET, uid, gid, err, sizeof(err));
         if (r < 0) {
                 cli_fail(r, "%s: cannot bind its bus at %s in the container: %s", name, BUS_TARGET, err);
                 verb_down(&o, 2, (char *[]){(char *)"down", (char *)name, NULL});
@@ -215,7 +226,7 @@ static int hook_lxc(const struct hook_config *c, int argc, char **argv)
                 if (!pid_s || *end || pid <= 1)
                         return cli_fail(-EINVAL, "lxc %s: LXC_PID=%s: not the container's init pid", name,
                                         pid_s ? pid_s : "(unset)");
-                return start(c, name, (pid_t)pid, NULL);
+                return start(c, name, (pid_t)pid, "/", NULL);
         }
         if (streq(type, "post-stop"))
                 return stop(c, name);
@@ -242,6 +253,8 @@ static int read_oci_state(struct json_object **ret)
                 }
         if (len >= OCI_STATE_MAX)
                 return cli_fail(-EFBIG, "oci: the state on stdin is over %u bytes", OCI_STATE_MAX);
+        if (len == 0)
+                return cli_fail(-EINVAL, "oci: the state on stdin is empty (run me as an OCI hook)");
         buf[len] = 0;
         struct json_tokener *tok = json_tokener_new();
         if (!tok)
@@ -269,13 +282,34 @@ static const char *json_string_member(struct json_object *o, const char *key)
                        : NULL;
 }
 
+/* Where the container's root is before the runtime pivots into it (createRuntime): the bundle's
+ * config.json "root"."path", relative to the bundle unless absolute. 0, or negative after saying why. */
+static int oci_root(const char *stage, const char *id, const char *bundle, char *buf, size_t n)
+{
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/config.json", bundle);
+        struct json_object *config = json_object_from_file(path), *root = NULL;
+        const char *p = config && json_object_object_get_ex(config, "root", &root)
+                                ? json_string_member(root, "path")
+                                : NULL;
+        int r = 0;
+        if (!p || !p[0])
+                r = cli_fail(-EINVAL, "oci %s %s: %s: %s", stage, id, path,
+                             config ? "no \"root\": {\"path\"}" : "cannot read it as JSON");
+        else if ((size_t)snprintf(buf, n, "%s%s%s", p[0] == '/' ? "" : bundle, p[0] == '/' ? "" : "/", p) >=
+                 n)
+                r = cli_fail(-ENAMETOOLONG, "oci %s %s: the root path is too long", stage, id);
+        json_object_put(config);
+        return r;
+}
+
 static int hook_oci(const struct hook_config *c, int argc, char **argv)
 {
-        if (argc != 2)
-                return cli_fail(-EINVAL, "oci: give the STAGE (createRuntime, prestart or poststop)");
-        const char *stage = argv[1];
-        bool up = streq(stage, "createRuntime") || streq(stage, "prestart");
-        if (!up && !streq(stage, "poststop"))
+        if (argc > 2)
+                return cli_fail(-EINVAL, "oci: give at most the STAGE");
+        const char *stage = argc == 2 ? argv[1] : NULL;
+        if (stage && !streq(stage, "createRuntime") && !streq(stage, "prestart") &&
+            !streq(stage, "poststop"))
                 return cli_fail(-EINVAL,
                                 "oci %s: not a stage nsbus-hook runs at (createRuntime, prestart, "
                                 "poststop)",
@@ -284,7 +318,21 @@ static int hook_oci(const struct hook_config *c, int argc, char **argv)
         int r = read_oci_state(&state);
         if (r < 0)
                 return r;
-        const char *id = json_string_member(state, "id");
+        /* Without a STAGE (one podman hooks.d file for both stages), the state's status tells: "creating"
+         * or "created" at the start, "stopped" at the end. */
+        const char *status = json_string_member(state, "status");
+        if (!stage && status && (streq(status, "creating") || streq(status, "created")))
+                stage = "createRuntime";
+        else if (!stage && status && streq(status, "stopped"))
+                stage = "poststop";
+        if (!stage) {
+                json_object_put(state);
+                return cli_fail(-EINVAL, "oci: no STAGE given, and the state's status (%s) does not tell",
+                                status ? status : "none");
+        }
+        bool up = !streq(stage, "poststop");
+        const char *id = json_string_member(state, "id"), *bundle = json_string_member(state, "bundle");
+        char root[PATH_MAX];
         struct json_object *pid_o = NULL, *ann = NULL;
         int64_t pid = 0;
         if (json_object_object_get_ex(state, "pid", &pid_o) && json_object_is_type(pid_o, json_type_int))
@@ -295,6 +343,8 @@ static int hook_oci(const struct hook_config *c, int argc, char **argv)
                                      : NULL;
         if (!id)
                 r = cli_fail(-EINVAL, "oci %s: the state has no \"id\" string", stage);
+        else if (!valid_name(id))
+                r = cli_fail(-EINVAL, "oci %s: id \"%s\": not a container name nsbus can use", stage, id);
         else if (!up)
                 r = stop(c, id);
         else if (pid <= 1 || pid > INT32_MAX)
@@ -303,8 +353,10 @@ static int hook_oci(const struct hook_config *c, int argc, char **argv)
         else if (policy && policy[0] != '/')
                 r = cli_fail(-EINVAL, "oci %s %s: annotation %s=%s: must be an absolute path", stage, id,
                              OCI_POLICY_ANNOTATION, policy);
-        else
-                r = start(c, id, (pid_t)pid, policy);
+        else if (!bundle || bundle[0] != '/')
+                r = cli_fail(-EINVAL, "oci %s %s: the state has no absolute \"bundle\" path", stage, id);
+        else if ((r = oci_root(stage, id, bundle, root, sizeof(root))) >= 0)
+                r = start(c, id, (pid_t)pid, root, policy);
         json_object_put(state);
         return r;
 }
@@ -313,7 +365,7 @@ static void usage(FILE *f)
 {
         fprintf(f,
                 "Usage: nsbus-hook lxc            (lxc.hook.start-host, lxc.hook.post-stop)\n"
-                "       nsbus-hook oci STAGE      (createRuntime or prestart, poststop; state on stdin)\n"
+                "       nsbus-hook oci [STAGE]    (createRuntime or prestart, poststop; state on stdin)\n"
                 "Starts a container's D-Bus bus with the container and stops it after (nsbus-hooks(8)).\n"
                 "Settings: %s, or the file $NSBUS_CONFIG names.\n",
                 HOOK_CONFIG);

@@ -14,13 +14,13 @@
 #include "nsbind.h"
 #include "util.h"
 
-/* In the child, in the container's mount namespace (root and cwd are its root now): open target's
- * directory, making what is missing, as the container's root (its file systems, a tmpfs on /run mounted in
+/* In the child, in the container's mount namespace: open target's directory under root_fd, making what is
+ * missing, as the container's root (its file systems, a tmpfs on /run mounted in
  * its user namespace, cannot hold a file of a uid they do not map: EOVERFLOW). An fd, or -errno with the
  * component that failed in what. */
-static int open_target(const char *target, char *what, size_t n)
+static int open_target(int root_fd, const char *target, char *what, size_t n)
 {
-        int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 3);
         if (fd < 0)
                 return -errno;
         char path[PATH_MAX];
@@ -47,13 +47,14 @@ static int open_target(const char *target, char *what, size_t n)
         return fd;
 }
 
-int nsbind_dir(int pidfd, const char *source, const char *target, uid_t owner_uid, gid_t owner_gid,
-               char *err, size_t errlen)
+int nsbind_dir(int pidfd, const char *source, const char *root, const char *target, uid_t owner_uid,
+               gid_t owner_gid, char *err, size_t errlen)
 {
-        if (target[0] != '/' || strlen(target) >= PATH_MAX) {
-                snprintf(err, errlen, "%s: not an absolute path", target);
+        if (root[0] != '/' || target[0] != '/' || strlen(target) >= PATH_MAX) {
+                snprintf(err, errlen, "%s %s: not an absolute path", root, target);
                 return -EINVAL;
         }
+        const char *shown = streq(root, "/") ? "" : root; /* in messages, before target */
         _cleanup_close_ int tree = open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
         if (tree < 0) {
                 int r = -errno;
@@ -82,22 +83,29 @@ int nsbind_dir(int pidfd, const char *source, const char *target, uid_t owner_ui
                         dprintf(p[1], "cannot enter the container's mount namespace: %m");
                         _exit(1);
                 }
+                /* The runtime's path to the root, as the host's root: it may pass links and root-only
+                 * directories (podman's storage). */
+                int root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (root_fd < 0) {
+                        dprintf(p[1], "the container's root %s: %m", root);
+                        _exit(1);
+                }
                 umask(022);
                 /* The file system ids only: root's capabilities come back with fsuid 0 for the mount. */
                 setfsgid(owner_gid);
                 setfsuid(owner_uid);
-                int fd = open_target(target, what, sizeof(what));
+                int fd = open_target(root_fd, target, what, sizeof(what));
                 setfsuid(0);
                 setfsgid(0);
                 if (fd < 0) {
-                        dprintf(p[1], "%s (at \"%s\"): %s", target, what,
+                        dprintf(p[1], "%s%s (at \"%s\"): %s", shown, target, what,
                                 fd == -ELOOP || fd == -ENOTDIR
                                         ? "not a directory (symlinks are not followed)"
                                         : strerror(-fd));
                         _exit(1);
                 }
                 if (move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
-                        dprintf(p[1], "cannot mount %s on %s: %m", source, target);
+                        dprintf(p[1], "cannot mount %s on %s%s: %m", source, shown, target);
                         _exit(1);
                 }
                 _exit(0);

@@ -11,9 +11,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Bind source (a host directory) at target (an absolute path as the container sees it) in the mount
- * namespace of the process behind pidfd. Missing directories of target are made, mode 0755, by
- * owner_uid:owner_gid (host ids: the container's root, who owns them then); no symlink on the way is
- * followed, so an image cannot point the mount elsewhere. 0, or negative with why in err. */
-int nsbind_dir(int pidfd, const char *source, const char *target, uid_t owner_uid, gid_t owner_gid,
-               char *err, size_t errlen);
+/* Bind source (a host directory) at target (an absolute path under root) in the mount namespace of the
+ * process behind pidfd. root is where the container's root directory is in that namespace: "/" once the
+ * runtime has pivoted into it, its rootfs path before (what an OCI runtime's createRuntime hooks see). The
+ * directories of target that are missing are made, mode 0755, by owner_uid:owner_gid (host ids: the
+ * container's root, who owns them then); no symlink under root is followed, so an image cannot point the
+ * mount elsewhere. 0, or negative with why in err. */
+int nsbind_dir(int pidfd, const char *source, const char *root, const char *target, uid_t owner_uid,
+               gid_t owner_gid, char *err, size_t errlen);
