@@ -379,8 +379,16 @@ static const char *bus_start(struct supervisor *s, char *buf, size_t n)
 int supervise(const struct supervise_options *o)
 {
         struct supervisor s = {.o = o, .exit_code = -1};
-        /* Inherited as ignored, SIGCHLD would have the kernel reap the children before waitid() could. */
-        signal(SIGCHLD, SIG_DFL);
+        /* What a runtime's hook is started with is not for the bus: crun runs createRuntime hooks with every
+         * signal blocked, podman's with SIGPIPE ignored. An ignored SIGTERM would never reach the signalfd
+         * below (nor nsbusd, which keeps ignored dispositions across exec), and an ignored SIGCHLD would
+         * have the kernel reap the children before waitid() could. */
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        signal(sig, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         s.init_pidfd = (int)syscall(SYS_pidfd_open, o->init_pid, 0);
         s.bus.source.fd = s.bridge.source.fd = s.signals.fd = -1;
         event_timer_init(&s.restart, restart_fire);

@@ -18,14 +18,9 @@ LXC_N=0
 lxc_need() {
 	is_reference_daemon && skip "the runtime hooks run nsbusd; $NSBUSD is the reference daemon"
 	[ "$(id -u)" = 0 ] || skip "LXC containers need root"
-	need lxc-create lxc-start lxc-stop lxc-destroy lxc-attach lxc-info cmake
+	need lxc-create lxc-start lxc-stop lxc-destroy lxc-attach lxc-info
 	[ -x /bin/busybox ] || skip "busybox-static not installed (the busybox template needs it)"
-	local build
-	build=$(cd "$(dirname "$NSBUSD")/.." && pwd)
-	[ -f "$build/cmake_install.cmake" ] || skip "NSBUSD=$NSBUSD is not <builddir>/daemon/nsbusd of a CMake build"
-	TMO=120 t cmake --install "$build" --prefix "$LXC_PREFIX" >"$TMP/install.log" 2>&1 ||
-		fail "cmake --install $build --prefix $LXC_PREFIX: $(tail -5 "$TMP/install.log")"
-	[ -x "$LXC_PREFIX/bin/nsbus-hook" ] || skip "nsbus-hook not built"
+	install_prefix "$LXC_PREFIX"
 	mkdir -p "$TMP/policies" "$TMP/lxclogs"
 	{
 		echo "log-dir = $TMP/lxclogs"
@@ -66,18 +61,9 @@ lxc_run() {
 	t lxc-attach -n "$name" --clear-env -v PATH=/usr/bin:/bin:/usr/sbin:/sbin -- "$@"
 }
 
-# lxc_gone NAME: after lxc-stop, nothing of its bus is left: /run/nsbus/NAME, nsbusd, nsbridge, supervisor.
+# lxc_gone NAME: after lxc-stop, nothing of its bus is left.
 lxc_gone() {
-	local name=$1 p args left=
-	[ -e "/run/nsbus/$name" ] && fail "/run/nsbus/$name is still there after lxc-stop: $(ls -la "/run/nsbus/$name")"
-	for p in /proc/[0-9]*; do
-		mapfile -d "" args 2>/dev/null <"/proc/$p/cmdline" || continue
-		case "${args[0]##*/}" in nsbusd | nsbridge | nsbus-hook | nsbusctl) ;; *) continue ;; esac
-		[[ " ${args[*]} " == *"--name=$name "* || " ${args[*]} " == *" $name "* ]] || continue
-		[ "$(awk '{print $3}' "$p/stat" 2>/dev/null)" = Z ] && continue
-		left+=" ${p#/proc/}(${args[*]})"
-	done
-	[ -z "$left" ] || fail "left behind by $name after lxc-stop:$left"
+	container_bus_gone "$1"
 }
 
 lxc_cleanup() {

@@ -94,6 +94,35 @@ need() {
 	done
 }
 
+# install_prefix DIR: `cmake --install` the build that $NSBUSD belongs to into DIR, as an admin would
+# install it; the runtime hooks' tests run that installed tree (nsbus-hook finds nsbusd and nsbridge next
+# to it, and the installed configurations name it). Skips unless $NSBUSD is <builddir>/daemon/nsbusd.
+install_prefix() {
+	local build
+	build=$(cd "$(dirname "$NSBUSD")/.." && pwd)
+	[ -f "$build/cmake_install.cmake" ] || skip "NSBUSD=$NSBUSD is not <builddir>/daemon/nsbusd of a CMake build"
+	need cmake
+	TMO=120 t cmake --install "$build" --prefix "$1" >"$TMP/install.log" 2>&1 ||
+		fail "cmake --install $build --prefix $1: $(tail -5 "$TMP/install.log")"
+	[ -x "$1/bin/nsbus-hook" ] || skip "nsbus-hook not built"
+}
+
+# container_bus_gone NAME: nothing of container NAME's bus is left: /run/nsbus/NAME, and any nsbusd,
+# nsbridge or supervisor (an nsbus-hook or nsbusctl process) naming it (zombies aside: an init that does
+# not reap is not ours to judge).
+container_bus_gone() {
+	local name=$1 p args left=
+	[ -e "/run/nsbus/$name" ] && fail "/run/nsbus/$name is still there: $(ls -la "/run/nsbus/$name")"
+	for p in /proc/[0-9]*; do
+		mapfile -d "" args 2>/dev/null <"/proc/$p/cmdline" || continue
+		case "${args[0]##*/}" in nsbusd | nsbridge | nsbus-hook | nsbusctl) ;; *) continue ;; esac
+		[[ " ${args[*]} " == *"--name=$name "* || " ${args[*]} " == *" $name "* ]] || continue
+		[ "$(awk '{print $3}' "$p/stat" 2>/dev/null)" = Z ] && continue
+		left+=" ${p#/proc/}(${args[*]})"
+	done
+	[ -z "$left" ] || fail "left behind by container $name:$left"
+}
+
 # Start something in the background and have cleanup kill it.
 spawn() {
 	"$@" &

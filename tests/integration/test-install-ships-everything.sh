@@ -49,7 +49,7 @@ log "installed $BUILD into DESTDIR=$DEST, prefix $PREFIX"
 {
 	printf '%s\t\n' "$BINDIR/nsbusd" "$BINDIR/nsbridge" "$BINDIR/nsbusctl" "$BINDIR/nsbus-hook"
 	# The runtimes' configurations, checked below.
-	printf '%s\t\n' "$DATADIR/nsbus/lxc/nsbus.conf"
+	printf '%s\t\n' "$DATADIR/nsbus/lxc/nsbus.conf" "$DATADIR/nsbus/oci/hooks.json" "$DATADIR/nsbus/podman/nsbus.json"
 	for page in "$SRC"/docs/*.[1-9]; do
 		name=$(basename "$page")
 		printf '%s\t%s\n' "$MANDIR/man${name##*.}/$name" "$page"
@@ -78,11 +78,11 @@ while IFS=$'\t' read -r path source; do
 done <"$TMP/expected.tsv"
 
 # The runtimes' configurations are the examples' with the installed hook's path.
-for f in lxc/nsbus.conf; do
+for f in lxc/nsbus.conf oci/hooks.json podman/nsbus.json; do
 	sed "s|/usr/local/bin/nsbus-hook|$BINDIR/nsbus-hook|g" "$SRC/examples/containers/$f" >"$TMP/conf.expected"
 	cmp -s "$TMP/conf.expected" "$DEST$DATADIR/nsbus/$f" ||
 		fail "$DEST$DATADIR/nsbus/$f is not examples/containers/$f with the hook at $BINDIR/nsbus-hook"
-	expect_match "$f names the installed hook" "$(cat "$DEST$DATADIR/nsbus/$f")" " $BINDIR/nsbus-hook "
+	expect_match "$f names the installed hook" "$(cat "$DEST$DATADIR/nsbus/$f")" "[ \"]$BINDIR/nsbus-hook[ \"]"
 done
 
 # The programs run from where they were installed.
