@@ -5,7 +5,9 @@
 # service runs as the container's svc, uid 1000, which is uid 1000 on the host as well, in the
 # host's user namespace, with the init's capability bounding set; GetConnectionUnixProcessID
 # asked inside answers its pid there.  A User= the container's /etc/passwd lacks still fails
-# with Spawn.SetupFailed, though the host has that user.
+# with Spawn.SetupFailed, though the host has that user.  The bus runs on a configuration file
+# whose <servicedir>, /opt/services, exists only inside the container: a service there that
+# never takes its name fails with TimedOut after service_start_timeout, and is stopped.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-container.sh"
 need dbus-send python3-dbus
@@ -17,15 +19,37 @@ mkdir -p "$ROOT/opt/svc"
 install -m 0755 "$IT_DIR/container_activated_service.py" "$ROOT/opt/svc/activated"
 host_user=$(awk -F: '$3 > 0 && $3 < 65534 && $1 != "svc" && $1 != "alice" {print $1; exit}' /etc/passwd)
 [ -n "$host_user" ] || skip "the host's /etc/passwd has no user besides root"
+[ ! -e /opt/services ] || fail "the host has /opt/services; it must exist inside the container only"
 SD=$ROOT/usr/share/dbus-1/system-services
 printf '[D-BUS Service]\nName=org.test.Inside\nExec=/opt/svc/activated org.test.Inside\nUser=svc\n' \
 	>"$SD/org.test.Inside.service"
+mkdir -p "$ROOT/opt/services"
+SLEEPER="/usr/bin/sleep 3600.$$" # a command line no other process has
+printf '[D-BUS Service]\nName=org.test.Sleeper\nExec=%s\nUser=svc\n' "$SLEEPER" \
+	>"$ROOT/opt/services/org.test.Sleeper.service"
+cat >"$TMP/ctr.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <auth>EXTERNAL</auth>
+  <servicedir>/opt/services</servicedir>
+  <standard_system_servicedirs/>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+  <limit name="service_start_timeout">1500</limit>
+</busconfig>
+CONF
 printf '[D-BUS Service]\nName=org.test.HostUser\nExec=/opt/svc/activated org.test.HostUser\nUser=%s\n' \
 	"$host_user" >"$SD/org.test.HostUser.service"
 
 ctr_start_rootfs C1 "$ROOT" --no-userns --more-ns
 expect_eq "the container's user namespace" "$(readlink "/proc/$C1/ns/user")" "$(readlink /proc/self/ns/user)"
-ctr_bus_start "$C1"
+ctr_bus_start "$C1" --config-file="$TMP/ctr.conf"
 
 inside() { ctr_exec "$C1" 1001 1001 "$@"; }
 who=$(inside dbus-send --system --print-reply=literal --dest=org.test.Inside /org/nsbus/Activated \
@@ -59,4 +83,17 @@ out=$(inside dbus-send --system --print-reply --dest=org.test.HostUser /org/nsbu
 	org.nsbus.Activated.Whoami 2>&1) && fail "org.test.HostUser started: $out"
 expect_match "a User= of the host's only" "$out" \
 	"^Error org\.freedesktop\.DBus\.Error\.Spawn\.SetupFailed: .*user '$host_user' does not exist in the container's /etc/passwd"
+start=$(date +%s)
+out=$(inside dbus-send --system --print-reply --dest=org.test.Sleeper /x org.test.X.Y 2>&1) &&
+	fail "org.test.Sleeper answered: $out"
+expect_match "a service that never takes its name" "$out" \
+	'^Error org\.freedesktop\.DBus\.Error\.TimedOut: Failed to activate service .org\.test\.Sleeper.: timed out'
+[ $(($(date +%s) - start)) -le 10 ] || fail "service_start_timeout of 1.5 s took $(($(date +%s) - start)) s"
+for i in $(seq 1 100); do
+	pgrep -x -f "$SLEEPER" >/dev/null || break
+	sleep 0.05
+done
+! pgrep -x -f "$SLEEPER" >/dev/null || fail "org.test.Sleeper still runs after its activation timed out"
+wait_for_file "$TMP/bus.log" "org\.test\.Sleeper \(pid [0-9]+ on the host\) was killed by signal 15" 5 ||
+	fail "the bus did not log the end of org.test.Sleeper"
 pass
