@@ -454,7 +454,8 @@ struct program {
 
 struct spawner_state {
         struct init_facts init;
-        int ctl; /* -1 once the bus has hung up */
+        bool prepared; /* init facts read and the pid namespace entered: at the first request */
+        int ctl;       /* -1 once the bus has hung up */
         struct program **programs;
         size_t n_programs, allocated;
 };
@@ -666,6 +667,33 @@ static struct program *program_by_id(struct spawner_state *st, uint64_t id)
         return NULL;
 }
 
+/*
+ * What the children need of the init, learnt at the first request rather than at start: the bus is
+ * starting then, and a container that never activates anything never pays for it. 0, or -errno with the
+ * reason in why.
+ */
+static int spawner_prepare(struct spawner_state *st, char *why, size_t n)
+{
+        struct init_facts *f = &st->init;
+        if (st->prepared)
+                return 0;
+        read_init_facts(f);
+        /* The /proc files read above were the init's only if the pidfd still names a live process. */
+        if (syscall(SYS_pidfd_send_signal, f->pidfd, 0, NULL, 0) < 0) {
+                int r = -errno;
+                snprintf(why, n, "the container's init has exited");
+                return r;
+        }
+        /* From now on every child starts in the container's pid namespace (pid_for_children). */
+        if (!same_ns(f->pid, "pid") && setns(f->pidfd, CLONE_NEWPID) < 0) {
+                int r = -errno;
+                snprintf(why, n, "cannot enter the pid namespace of the container's init: %s", strerror(-r));
+                return r;
+        }
+        st->prepared = true;
+        return 0;
+}
+
 static void handle_spawn(struct spawner_state *st, const struct request_header *h, char *strings, size_t len)
 {
         /* label, user, argv and env: exactly that many strings, each terminated inside the message. */
@@ -693,6 +721,12 @@ static void handle_spawn(struct spawner_state *st, const struct request_header *
         const char *label = v[0], *user = v[1];
         char **argv = v + 2, **envp = v + 3 + h->n_argv; /* argv ends at the NULL slot between them */
 
+        char why[1200];
+        int r = spawner_prepare(st, why, sizeof(why));
+        if (r < 0) {
+                send_failed(st, h->id, SPAWN_FAILURE_SETUP, "%s", why);
+                return;
+        }
         _cleanup_free_ struct program *p = zalloc(sizeof(*p));
         if (!p || GREEDY_REALLOC(st->programs, st->allocated, st->n_programs + 1) < 0) {
                 send_failed(st, h->id, SPAWN_FAILURE_SETUP, "out of memory");
@@ -705,7 +739,7 @@ static void handle_spawn(struct spawner_state *st, const struct request_header *
 
         /* The user, from the container's own /etc/passwd: never the host's, never NSS. */
         _cleanup_(userdb_user_done) struct userdb_user u = {0};
-        int r = userdb_user_in_root(st->init.root_fd, user, &u);
+        r = userdb_user_in_root(st->init.root_fd, user, &u);
         if (r == -ENOENT) {
                 send_failed(st, h->id, SPAWN_FAILURE_USER,
                             "user '%s' does not exist in the container's /etc/passwd", user);
@@ -723,7 +757,6 @@ static void handle_spawn(struct spawner_state *st, const struct request_header *
         p->uid = u.uid;
         p->gid = u.gid;
 
-        char why[1200];
         r = resolve_program(st->init.root_fd, argv[0], p->exec, sizeof(p->exec), why, sizeof(why));
         if (r < 0) {
                 send_failed(st, h->id, SPAWN_FAILURE_EXEC, "%s", why);
@@ -978,18 +1011,6 @@ static _noreturn_ void spawner_main(int ctl, int pidfd, pid_t init_pid, int root
                         }
         if (close_all_but(keep, ELEMENTSOF(keep)) < 0) {
                 log_error("container %s: spawner: cannot close the bus's descriptors: %m", container);
-                _exit(1);
-        }
-        read_init_facts(&st.init);
-        /* The /proc files read above were the init's only if the pidfd still names a live process. */
-        if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0) {
-                log_error("container %s: spawner: the container's init has exited", container);
-                _exit(1);
-        }
-        /* From now on every child starts in the container's pid namespace (pid_for_children). */
-        if (!same_ns(init_pid, "pid") && setns(pidfd, CLONE_NEWPID) < 0) {
-                log_error("container %s: spawner: cannot enter the pid namespace of init %d: %m", container,
-                          (int)init_pid);
                 _exit(1);
         }
         int r = keep_spawn_capabilities();

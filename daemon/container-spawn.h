@@ -54,7 +54,7 @@ struct spawn_request {
 /*
  * Fork the spawner of the container whose init is init_pid (init_pidfd, which the caller keeps) and whose
  * root directory is root_fd (O_PATH; see rootfs.h). Call it while the bus still has its capabilities.
- * The spawner enters the init's pid namespace for its children at once, and later, in each child, the
+ * At its first request the spawner enters the init's pid namespace for its children, and in each child the
  * init's user, mount, network, IPC, UTS, cgroup and time namespaces, root, cgroups, resource limits,
  * capability bounding set and no-new-privs. 0 and *ret, or -errno.
  */
