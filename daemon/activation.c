@@ -50,11 +50,11 @@ struct activation {
         struct bus *bus;
         struct hashmap *entries; /* name -> struct activation_entry */
         struct list_head children;
-        char **env; /* KEY=VALUE set through UpdateActivationEnvironment */
-        size_t n_env, allocated_env;
         struct event_source spawner_source; /* a container bus: events of the container's spawner */
         uint64_t next_spawn_id;
         bool spawner_gone;
+        char **env; /* KEY=VALUE set through UpdateActivationEnvironment */
+        size_t n_env, allocated_env;
 };
 
 static void entry_free(struct activation_entry *e)
@@ -231,18 +231,6 @@ static int load_dir(struct bus *b, int root_fd, const char *dir)
                         return -ENOMEM;
                 }
                 n->activatable = e;
-        }
-        return 0;
-}
-
-int activation_load_in_root(struct bus *b, int root_fd, char *const *dirs, size_t n_dirs)
-{
-        clear_entries(b);
-        for (size_t i = 0; i < n_dirs; i++) {
-                int r = load_dir(b, root_fd, dirs[i]);
-                if (r < 0)
-                        log_warning("cannot read service directory %s%s: %s", dirs[i],
-                                    root_fd >= 0 ? " inside the container" : "", strerror(-r));
         }
         return 0;
 }
@@ -697,6 +685,18 @@ int activation_load_config(struct bus *b, const struct bus_config *c)
 }
 
 /* --- a container bus: services started by the container's spawner (container-spawn.h) ------------- */
+
+int activation_load_in_root(struct bus *b, int root_fd, char *const *dirs, size_t n_dirs)
+{
+        clear_entries(b);
+        for (size_t i = 0; i < n_dirs; i++) {
+                int r = load_dir(b, root_fd, dirs[i]);
+                if (r < 0)
+                        log_warning("cannot read service directory %s%s: %s", dirs[i],
+                                    root_fd >= 0 ? " inside the container" : "", strerror(-r));
+        }
+        return 0;
+}
 
 static void free_strv(char **v)
 {

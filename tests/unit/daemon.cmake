@@ -4,6 +4,10 @@ nsbus_unit_test(test-routing nsbusd-core)
 target_include_directories(test-routing PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
 target_link_options(test-routing PRIVATE LINKER:--wrap=malloc,--wrap=calloc,--wrap=realloc)
 
+# Service files a container bus reads inside the container's root (activation.c), and not the host's.
+nsbus_unit_test(test-activation-in-root nsbusd-core)
+target_include_directories(test-activation-in-root PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
+
 # The name registry, match rules and quotas, as clients see them through org.freedesktop.DBus.
 nsbus_unit_test(test-names nsbusd-core)
 target_include_directories(test-names PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
@@ -11,7 +15,3 @@ nsbus_unit_test(test-match nsbusd-core)
 target_include_directories(test-match PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
 nsbus_unit_test(test-quotas nsbusd-core)
 target_include_directories(test-quotas PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
-
-# Service files: read from directories on the host, or inside a container's root.
-nsbus_unit_test(test-activation nsbusd-core)
-target_include_directories(test-activation PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
