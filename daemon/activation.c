@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <grp.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/wait.h>
 
 #include "dbus-errors.h"
@@ -22,8 +23,11 @@
 #include "activation.h"
 #include "userdb.h"
 #include "bus.h"
+#include "container.h"
+#include "container-spawn.h"
 #include "driver.h"
 #include "names.h"
+#include "rootfs.h"
 #include "routing.h"
 
 struct pending {
@@ -39,11 +43,16 @@ struct child {
         char *name;
         bool acquired;
         int exec_errno_fd; /* read end of a CLOEXEC pipe: an errno arrives here if exec failed */
+        uint64_t spawn_id; /* nonzero: the container's spawner started it (pid is 0 until it runs) */
 };
 
 struct activation {
+        struct bus *bus;
         struct hashmap *entries; /* name -> struct activation_entry */
         struct list_head children;
+        struct event_source spawner_source; /* a container bus: events of the container's spawner */
+        uint64_t next_spawn_id;
+        bool spawner_gone;
         char **env; /* KEY=VALUE set through UpdateActivationEnvironment */
         size_t n_env, allocated_env;
 };
@@ -70,6 +79,8 @@ int activation_new(struct bus *b)
                 return -ENOMEM;
         }
         list_init(&a->children);
+        a->spawner_source.fd = -1;
+        a->bus = b;
         b->activation = a;
         return 0;
 }
@@ -110,6 +121,7 @@ void activation_free(struct bus *b)
         }
         clear_entries(b);
         hashmap_free(a->entries);
+        event_source_remove(b->loop, &a->spawner_source);
         struct child *c, *tmp;
         list_for_each_entry_safe(c, tmp, &a->children, link)
         {
@@ -135,12 +147,9 @@ static char *strip(char *s)
         return s;
 }
 
-/* Parse one .service file (desktop-entry syntax, group [D-BUS Service]). */
-static int parse_service_file(struct bus *b, const char *path, struct activation_entry **ret)
+/* Parse one .service file (desktop-entry syntax, group [D-BUS Service]), read from f. */
+static int parse_service_file(struct bus *b, FILE *f, const char *path, struct activation_entry **ret)
 {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        if (!f)
-                return -errno;
         struct activation_entry *e = zalloc(sizeof(*e));
         if (!e)
                 return -ENOMEM;
@@ -193,10 +202,11 @@ static int parse_service_file(struct bus *b, const char *path, struct activation
         return 0;
 }
 
-static int load_dir(struct bus *b, const char *dir)
+/* With root_fd >= 0, dir and its files are resolved inside that root (a container's: rootfs.h). */
+static int load_dir(struct bus *b, int root_fd, const char *dir)
 {
         struct activation *a = b->activation;
-        _cleanup_closedir_ DIR *d = opendir(dir);
+        _cleanup_closedir_ DIR *d = root_fd >= 0 ? rootfs_opendir(root_fd, dir) : opendir(dir);
         if (!d)
                 return errno == ENOENT ? 0 : -errno;
         struct dirent *de;
@@ -207,7 +217,8 @@ static int load_dir(struct bus *b, const char *dir)
                 char path[4096];
                 snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
                 struct activation_entry *e = NULL;
-                if (parse_service_file(b, path, &e) < 0)
+                _cleanup_fclose_ FILE *f = root_fd >= 0 ? rootfs_fopen(root_fd, path) : fopen(path, "re");
+                if (!f || parse_service_file(b, f, path, &e) < 0)
                         continue;
                 if (hashmap_get(a->entries, e->name)) {
                         entry_free(e); /* an earlier directory wins, as in dbus-daemon */
@@ -226,13 +237,7 @@ static int load_dir(struct bus *b, const char *dir)
 
 int activation_load(struct bus *b, char *const *dirs, size_t n_dirs)
 {
-        clear_entries(b);
-        for (size_t i = 0; i < n_dirs; i++) {
-                int r = load_dir(b, dirs[i]);
-                if (r < 0)
-                        log_warning("cannot read service directory %s: %s", dirs[i], strerror(-r));
-        }
-        return 0;
+        return activation_load_in_root(b, -1, dirs, n_dirs);
 }
 
 bool activation_is_activatable(struct bus *b, const char *name)
@@ -351,8 +356,12 @@ static const char *bus_address_for_children(struct bus *b)
         return "";
 }
 
+static int spawn_in_container(struct bus *b, struct activation_entry *e);
+
 static int spawn_service(struct bus *b, struct activation_entry *e)
 {
+        if (b->container)
+                return spawn_in_container(b, e);
         struct activation *a = b->activation;
         char **argv = NULL;
         int r = split_exec(e->exec, &argv);
@@ -589,6 +598,30 @@ void activation_name_acquired(struct bus *b, const char *name)
         names_unref_if_unused(n);
 }
 
+/* A child is gone (status): the names still waiting for it learn why, unless it exited successfully, which
+ * may be a service that forked into the background. */
+static void child_exited(struct bus *b, struct child *c, int status, int exec_errno)
+{
+        struct name *n = c->name ? names_get(b, c->name) : NULL;
+        bool failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        if (n && activating(n) && !c->acquired && exec_errno)
+                fail_pending(b, n, DBUS_ERROR_SPAWN_EXEC_FAILED, "Failed to execute program %s: %s", c->name,
+                             strerror(exec_errno));
+        else if (n && activating(n) && !c->acquired && failed) {
+                if (WIFEXITED(status))
+                        fail_pending(b, n, DBUS_ERROR_SPAWN_CHILD_EXITED, "Process %s exited with status %d",
+                                     c->name, WEXITSTATUS(status));
+                else
+                        fail_pending(b, n, DBUS_ERROR_SPAWN_CHILD_SIGNALED, "Process %s received signal %d",
+                                     c->name, WTERMSIG(status));
+        }
+        list_del(&c->link);
+        if (c->exec_errno_fd >= 0)
+                close(c->exec_errno_fd);
+        free(c->name);
+        free(c);
+}
+
 void activation_reap_children(struct bus *b)
 {
         struct activation *a = b->activation;
@@ -600,34 +633,13 @@ void activation_reap_children(struct bus *b)
                 struct child *c, *tmp;
                 list_for_each_entry_safe(c, tmp, &a->children, link)
                 {
-                        if (c->pid != pid)
+                        if (c->pid != pid || c->spawn_id)
                                 continue;
-                        struct name *n = c->name ? names_get(b, c->name) : NULL;
-                        /* A zero exit may be a service that forked into the background: keep waiting. */
-                        bool failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
                         int exec_errno = 0;
                         if (c->exec_errno_fd >= 0 &&
                             read(c->exec_errno_fd, &exec_errno, sizeof(exec_errno)) != sizeof(exec_errno))
                                 exec_errno = 0;
-                        if (n && activating(n) && !c->acquired && exec_errno)
-                                fail_pending(b, n, DBUS_ERROR_SPAWN_EXEC_FAILED,
-                                             "Failed to execute program %s: %s", c->name,
-                                             strerror(exec_errno));
-                        else if (n && activating(n) && !c->acquired && failed) {
-                                if (WIFEXITED(status))
-                                        fail_pending(b, n, DBUS_ERROR_SPAWN_CHILD_EXITED,
-                                                     "Process %s exited with status %d", c->name,
-                                                     WEXITSTATUS(status));
-                                else
-                                        fail_pending(b, n, DBUS_ERROR_SPAWN_CHILD_SIGNALED,
-                                                     "Process %s received signal %d", c->name,
-                                                     WTERMSIG(status));
-                        }
-                        list_del(&c->link);
-                        if (c->exec_errno_fd >= 0)
-                                close(c->exec_errno_fd);
-                        free(c->name);
-                        free(c);
+                        child_exited(b, c, status, exec_errno);
                         break;
                 }
         }
@@ -643,7 +655,11 @@ uint64_t activation_check_timeouts(struct bus *b, uint64_t now)
                 struct child *c;
                 list_for_each_entry(c, &b->activation->children, link)
                 {
-                        if (streq_ptr(c->name, n->name))
+                        if (!streq_ptr(c->name, n->name))
+                                continue;
+                        if (c->spawn_id) /* the spawner's child, which nsbusd may not signal itself */
+                                spawner_kill(b->container->spawner, c->spawn_id, SIGTERM);
+                        else
                                 kill(c->pid, SIGTERM);
                 }
                 /* Unlinks n from b->activating, and may free it. */
@@ -656,19 +672,207 @@ uint64_t activation_check_timeouts(struct bus *b, uint64_t now)
 
 int activation_load_config(struct bus *b, const struct bus_config *c)
 {
-        if (b->container && c->n_servicedirs > 0) {
-                /* An activated service must start inside the container (its root, its namespaces, its
-                 * user); nsbusd cannot do that yet, and starting the host's binaries instead would be
-                 * wrong, so a container bus activates nothing. */
-                log_warning("bus activation is not supported on a container bus; %zu service "
-                            "directories ignored",
-                            c->n_servicedirs);
-                return activation_load(b, NULL, 0);
-        }
         _cleanup_free_ char **dirs = new0(char *, c->n_servicedirs + 1);
         if (!dirs)
                 return -ENOMEM;
         for (size_t i = 0; i < c->n_servicedirs; i++)
                 dirs[i] = c->servicedirs[i].path;
+        /* A container bus's services are the container's own: its files, read inside its root, started
+         * inside it (spawn_in_container()). Never the host's files, never on the host. */
+        if (b->container)
+                return activation_load_in_root(b, b->container->root_fd, dirs, c->n_servicedirs);
         return activation_load(b, dirs, c->n_servicedirs);
+}
+
+/* --- a container bus: services started by the container's spawner (container-spawn.h) ------------- */
+
+int activation_load_in_root(struct bus *b, int root_fd, char *const *dirs, size_t n_dirs)
+{
+        clear_entries(b);
+        for (size_t i = 0; i < n_dirs; i++) {
+                int r = load_dir(b, root_fd, dirs[i]);
+                if (r < 0)
+                        log_warning("cannot read service directory %s%s: %s", dirs[i],
+                                    root_fd >= 0 ? " inside the container" : "", strerror(-r));
+        }
+        return 0;
+}
+
+static void free_strv(char **v)
+{
+        for (char **s = v; s && *s; s++)
+                free(*s);
+        free(v);
+}
+
+/* The whole environment of a container's service: the activation environment, then what dbus-daemon's
+ * launch helper gives a system service, with the bus's address as the container sees it. Those last
+ * three win over the activation environment. NULL when out of memory. */
+static char **container_service_env(struct activation *a)
+{
+        static const char *const fixed[] = {
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                ("DBUS_STARTER_ADDRESS=" CONTAINER_BUS_ADDRESS),
+                "DBUS_STARTER_BUS_TYPE=system",
+        };
+        char **env = new0(char *, a->n_env + ELEMENTSOF(fixed) + 1);
+        size_t n = 0;
+        for (size_t i = 0; env && i < a->n_env; i++) {
+                bool overridden = false;
+                for (size_t j = 0; j < ELEMENTSOF(fixed); j++)
+                        overridden |= strncmp(a->env[i], fixed[j], strcspn(fixed[j], "=") + 1) == 0;
+                if (!overridden && !(env[n++] = strdup(a->env[i]))) {
+                        free_strv(env);
+                        return NULL;
+                }
+        }
+        for (size_t j = 0; env && j < ELEMENTSOF(fixed); j++)
+                if (!(env[n++] = strdup(fixed[j]))) {
+                        free_strv(env);
+                        return NULL;
+                }
+        return env;
+}
+
+static void container_child_forget(struct child *c)
+{
+        list_del(&c->link);
+        free(c->name);
+        free(c);
+}
+
+static void container_spawner_event(struct bus *b, const struct spawn_event *ev)
+{
+        struct child *c, *found = NULL;
+        list_for_each_entry(c, &b->activation->children, link)
+        {
+                if (c->spawn_id == ev->id)
+                        found = c;
+        }
+        if (!found)
+                return;
+        c = found;
+        const char *container = b->container->name;
+        struct name *n = names_get(b, c->name);
+        switch (ev->type) {
+        case SPAWN_EVENT_STARTED:
+                c->pid = ev->pid;
+                log_info("container %s: started %s: pid %d in the container, %d on the host", container,
+                         c->name, (int)ev->inner_pid, (int)ev->pid);
+                break;
+        case SPAWN_EVENT_EXITED:
+                if (WIFSIGNALED(ev->status) || WEXITSTATUS(ev->status) != 0)
+                        log_info("container %s: %s (pid %d on the host) %s %d", container, c->name,
+                                 (int)c->pid,
+                                 WIFSIGNALED(ev->status) ? "was killed by signal" : "exited with status",
+                                 WIFSIGNALED(ev->status) ? WTERMSIG(ev->status) : WEXITSTATUS(ev->status));
+                child_exited(b, c, ev->status, 0);
+                break;
+        case SPAWN_EVENT_FAILED:
+                /* dbus-daemon's launch helper: an unknown user is SetupFailed, a program that cannot be
+                 * executed ExecFailed. */
+                log_warning("container %s: cannot start %s: %s", container, c->name, ev->text);
+                if (n && activating(n) && !c->acquired)
+                        fail_pending(b, n,
+                                     ev->failure == SPAWN_FAILURE_EXEC ? DBUS_ERROR_SPAWN_EXEC_FAILED
+                                                                       : DBUS_ERROR_SPAWN_SETUP_FAILED,
+                                     "Cannot start %s in container %s: %s", c->name, container, ev->text);
+                container_child_forget(c);
+                break;
+        }
+}
+
+/* The spawner is gone (killed, or the container's init exited): what it was starting fails. */
+static void container_spawner_gone(struct bus *b, int r)
+{
+        struct activation *a = b->activation;
+        log_error("container %s: the spawner of its services is gone (%s); activation fails from now on",
+                  b->container->name, strerror(-r));
+        event_source_remove(b->loop, &a->spawner_source);
+        a->spawner_gone = true;
+        struct child *c, *tmp;
+        list_for_each_entry_safe(c, tmp, &a->children, link)
+        {
+                if (!c->spawn_id)
+                        continue;
+                struct name *n = names_get(b, c->name);
+                if (n && activating(n) && !c->acquired)
+                        fail_pending(b, n, DBUS_ERROR_SPAWN_FAILED,
+                                     "Cannot start %s in container %s: nsbusd's spawner is gone", c->name,
+                                     b->container->name);
+                container_child_forget(c);
+        }
+}
+
+static void container_spawner_io(struct event_source *s, uint32_t events)
+{
+        struct activation *a = container_of(s, struct activation, spawner_source);
+        struct bus *b = a->bus;
+        struct spawn_event ev;
+        int r;
+        while ((r = spawner_receive(b->container->spawner, &ev)) > 0)
+                container_spawner_event(b, &ev);
+        if (r < 0)
+                container_spawner_gone(b, r);
+}
+
+static int spawn_in_container(struct bus *b, struct activation_entry *e)
+{
+        struct activation *a = b->activation;
+        struct container *ct = b->container;
+        struct name *n = names_get(b, e->name);
+        /* dbus-daemon's launch helper requires User= of a system service; so does a container bus, whose
+         * services run as users of the container, never as whoever nsbusd is. */
+        if (!e->user) {
+                log_warning("container %s: cannot start %s: %s has no User=", ct->name, e->name, e->file);
+                fail_pending(b, n, DBUS_ERROR_SPAWN_FILE_INVALID,
+                             "Cannot start %s in container %s: %s has no User= (a container's services run "
+                             "as a user of its /etc/passwd)",
+                             e->name, ct->name, e->file);
+                return 0;
+        }
+        char **argv = NULL;
+        int r = split_exec(e->exec, &argv);
+        if (r < 0) {
+                if (r == -ENOMEM)
+                        return r;
+                log_warning("container %s: cannot start %s: cannot parse Exec= of %s", ct->name, e->name,
+                            e->file);
+                fail_pending(b, n, DBUS_ERROR_SPAWN_FILE_INVALID,
+                             "Cannot start %s in container %s: Exec= of %s is not a valid command line",
+                             e->name, ct->name, e->file);
+                return 0;
+        }
+        char **env = container_service_env(a);
+        struct child *c = zalloc(sizeof(*c));
+        if (!env || !c || !(c->name = strdup(e->name))) {
+                free_strv(argv);
+                free_strv(env);
+                free(c);
+                return -ENOMEM;
+        }
+        c->exec_errno_fd = -1;
+        c->spawn_id = ++a->next_spawn_id;
+        struct spawn_request req = {
+                .id = c->spawn_id, .label = e->name, .user = e->user, .argv = argv, .env = env};
+        r = a->spawner_gone ? -EPIPE : spawner_spawn(ct->spawner, &req);
+        free_strv(argv);
+        free_strv(env);
+        if (r >= 0 && a->spawner_source.fd < 0)
+                r = event_source_add(b->loop, &a->spawner_source, spawner_fd(ct->spawner), EPOLLIN,
+                                     container_spawner_io);
+        if (r < 0) {
+                log_error("container %s: cannot ask the spawner to start %s: %s", ct->name, e->name,
+                          strerror(-r));
+                fail_pending(b, n, r == -E2BIG ? DBUS_ERROR_SPAWN_FILE_INVALID : DBUS_ERROR_SPAWN_FAILED,
+                             "Cannot start %s in container %s: %s", e->name, ct->name,
+                             r == -E2BIG   ? "its command line and environment are too long"
+                             : r == -EPIPE ? "nsbusd's spawner is gone"
+                                           : strerror(-r));
+                free(c->name);
+                free(c);
+                return 0;
+        }
+        list_add_tail(&a->children, &c->link);
+        return 0;
 }

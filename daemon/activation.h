@@ -19,6 +19,8 @@ int activation_new(struct bus *b);
 void activation_free(struct bus *b);
 /* (Re)load every *.service file of the given directories; later directories do not override earlier ones. */
 int activation_load(struct bus *b, char *const *dirs, size_t n_dirs);
+/* The same with every directory and file resolved inside root_fd (a container's root: rootfs.h). */
+int activation_load_in_root(struct bus *b, int root_fd, char *const *dirs, size_t n_dirs);
 bool activation_is_activatable(struct bus *b, const char *name);
 /* Hold m until name has an owner, starting the service if it is not already starting. */
 int activation_queue_message(struct bus *b, struct peer *sender, struct message *m);
@@ -30,5 +32,6 @@ int activation_set_env(struct bus *b, const char *key, const char *value);
 void activation_reap_children(struct bus *b);
 /* Fail activations past service_start_timeout; returns the next deadline (now_usec()), 0 for none. */
 uint64_t activation_check_timeouts(struct bus *b, uint64_t now);
-/* (Re)load the service directories c names (none on a container bus, which warns): 0 or -errno. */
+/* (Re)load the service directories c names (on a container bus, inside the container's root): 0 or
+ * -errno. */
 int activation_load_config(struct bus *b, const struct bus_config *c);

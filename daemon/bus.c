@@ -371,8 +371,8 @@ void bus_free(struct bus *b)
         }
         while (!list_empty(&b->listeners))
                 listener_free(list_first_entry(&b->listeners, struct listener, link));
-        container_free(b); /* after the listeners: it removes the directories that held them */
-        activation_free(b);
+        activation_free(b); /* before the container: it watches the container's spawner */
+        container_free(b);  /* after the listeners: it removes the directories that held them */
         /* Names can only be left over through registries that referenced them. */
         struct hashmap_iter it;
         struct name *n;

@@ -13,7 +13,6 @@
  * and must still be able to remove the socket when the container ends.
  */
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/capability.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -31,8 +30,10 @@
 #include "listener.h"
 #include "log.h"
 #include "container.h"
+#include "container-spawn.h"
 #include "quotas.h"
 #include "machine-id.h"
+#include "rootfs.h"
 
 static void cap_freep(cap_t *c)
 {
@@ -44,13 +45,15 @@ static void cap_freep(cap_t *c)
  * bus, everyone may own names and call everyone, nobody may eavesdrop. Only the host's root may see other
  * peers' traffic, and container_may_eavesdrop() and policy_check_privileged() enforce that whatever a
  * configuration says; the root rules here make its eavesdropping match rules deliver. What crosses to
- * the host is the bridge's policy, not this bus's. */
+ * the host is the bridge's policy, not this bus's. Its services are the container's own, from the
+ * standard system service directories inside the container's root. */
 static const char builtin_config[] =
         "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
         " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
         "<busconfig>\n"
         "  <type>system</type>\n"
         "  <auth>EXTERNAL</auth>\n"
+        "  <standard_system_servicedirs/>\n"
         "  <policy context=\"default\">\n"
         "    <allow user=\"*\"/>\n"
         "    <allow own=\"*\"/>\n"
@@ -217,24 +220,15 @@ static int listen_at(struct bus *b, int dir_fd, const char *dir, const char *nam
 
 /*
  * Peer.GetMachineId asked from inside answers with the container's machine id, not the host's. The file
- * is the container's, so it is resolved inside the container's root (RESOLVE_IN_ROOT): a symlink there
- * must not make the bus read one of the host's files.
+ * is the container's, so it is resolved inside the container's root: a symlink there must not make the
+ * bus read one of the host's files.
  */
-static void read_container_machine_id(pid_t pid, char out[33])
+static void read_container_machine_id(int root_fd, char out[33])
 {
         static const char *const files[] = {"etc/machine-id", "var/lib/dbus/machine-id"};
-        char root[64];
         out[0] = 0;
-        snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
-        _cleanup_close_ int dir = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dir < 0)
-                return;
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
-                struct open_how how = {
-                        .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
-                        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-                };
-                _cleanup_close_ int fd = (int)syscall(SYS_openat2, dir, files[i], &how, sizeof(how));
+                _cleanup_close_ int fd = rootfs_open(root_fd, files[i], O_RDONLY | O_NOCTTY);
                 char buf[64];
                 ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
                 if (n <= 0)
@@ -303,6 +297,7 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
         c->bus = b;
         c->pid = pid;
         c->pidfd = -1;
+        c->root_fd = -1;
 
         /* A bad policy stops everything before any file is made. */
         int r;
@@ -341,7 +336,15 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
                 return r;
         }
 
-        read_container_machine_id(pid, c->machine_id);
+        /* The container's root, opened once: its machine id, its service files and its users are read
+         * through it (after the check below, it is the root of the init the pidfd names). */
+        c->root_fd = rootfs_open_root_of(pid);
+        if (c->root_fd < 0 || syscall(SYS_pidfd_send_signal, c->pidfd, 0, NULL, 0) < 0) {
+                r = c->root_fd < 0 ? c->root_fd : -errno;
+                log_error("cannot open the root directory of container init %d: %s", (int)pid, strerror(-r));
+                return r;
+        }
+        read_container_machine_id(c->root_fd, c->machine_id);
 
         r = -ENOMEM;
         c->name = name ? strdup(name) : NULL;
@@ -382,6 +385,13 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
         r = event_source_add(b->loop, &c->source, c->pidfd, EPOLLIN, container_init_io);
         if (r < 0)
                 return r;
+        /* Now, while the bus still may: entering the container takes privileges it is about to drop. */
+        r = spawner_start(&c->spawner, c->pidfd, pid, c->root_fd, c->name);
+        if (r < 0) {
+                log_error("container %s: cannot start the spawner of its services: %s", c->name,
+                          strerror(-r));
+                return r;
+        }
         log_info("serving container %s (init pid %d) at %s", c->name, (int)pid, c->bus_dir);
         return 0;
 }
@@ -458,6 +468,8 @@ void container_free(struct bus *b)
                         log_warning("cannot remove %s: %m", c->dir);
         }
         event_source_remove(b->loop, &c->source);
+        spawner_free(c->spawner);
+        safe_close(c->root_fd);
         safe_close(c->pidfd);
         ns_user_unref(c->user_ns);
         ns_pid_unref(c->pid_ns);

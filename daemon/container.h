@@ -8,6 +8,7 @@
 #include "bus.h"
 
 struct bridge_policy;
+struct spawner;
 
 struct container {
         struct event_source source; /* the init's pidfd: readable when it exits */
@@ -22,6 +23,8 @@ struct container {
         char machine_id[33]; /* the container's own, or "" if it has none */
         uid_t root_uid;      /* the container's root as the host sees it: the bridge runs as this */
         gid_t root_gid;
+        int root_fd; /* the init's root directory (O_PATH): the container's files, see rootfs.h */
+        struct spawner *spawner; /* starts activated services inside the container (container-spawn.h) */
         struct ns_user *user_ns; /* the init's: its maps answer org.nsbus.Container1.GetInfo */
         struct ns_pid *pid_ns;   /* the init's: who is inside, for a container without a user ns */
         uint8_t bridge_key[32];  /* the bridge proves itself with it (ClaimBridge); host root reads it */
@@ -32,10 +35,13 @@ struct container {
 };
 
 #define CONTAINER_RUNTIME_DIR "/run/nsbus"
+/* The bus as processes inside the container reach it: where the runtime bind-mounts RUNTIME_DIR/NAME/bus. */
+#define CONTAINER_BUS_ADDRESS "unix:path=/run/dbus/system_bus_socket"
 
 /* A memfd holding the built-in configuration of a container bus, or -errno. */
 int container_builtin_config_fd(void);
-/* Create the container's sockets and watch its init. On failure the error has been logged. */
+/* Create the container's sockets, watch its init and fork the spawner of its services (before
+ * container_drop_capabilities()). On failure the error has been logged. */
 int container_setup(struct bus *b, pid_t pid, const char *name, const char *runtime_dir,
                     const char *policy_file);
 /* NULL if p may connect through the listener it came in on (and p->trust says as what), else why not (a

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <sys/wait.h>
 
+#include "rootfs.h"
 #include "userdb.h"
 #include "util.h"
 
@@ -49,11 +50,13 @@ static int user_fill(const char *name, uid_t uid, gid_t gid, const char *home, s
 
 /* Calls match(entry, userdata) for each well-formed line until it returns nonzero (returned) or the file
  * ends (-ENOENT). fgetpwent_r()/fgetgrent_r() rewind the line on ERANGE, so a long one is read again
- * with a bigger buffer. */
+ * with a bigger buffer. With root_fd >= 0, path is resolved inside that root (rootfs.h). */
 #define DEFINE_FILES_SCAN(fn, type, fget)                                                                  \
-        static int fn(const char *path, int (*match)(const struct type *, void *), void *userdata)        \
+        static int fn(int root_fd, const char *path, int (*match)(const struct type *, void *),            \
+                      void *userdata)                                                                      \
         {                                                                                                  \
-                _cleanup_fclose_ FILE *f = fopen(path, "re");                                              \
+                _cleanup_fclose_ FILE *f = root_fd >= 0 ? rootfs_fopen(root_fd, path)                      \
+                                                        : fopen(path, "re");                               \
                 if (!f)                                                                                    \
                         return errno == ENOENT ? -ENOENT : -errno;                                         \
                 size_t size = 1024;                                                                        \
@@ -242,7 +245,7 @@ static int getent_group(const char *key, gid_t *ret)
 /* The files first; getent (by the same name or id, as KEY) only for what they do not have. */
 static int lookup_user(struct user_query *q, const char *key)
 {
-        int r = scan_passwd(passwd_path, match_user, q);
+        int r = scan_passwd(-1, passwd_path, match_user, q);
         if (r != -ENOENT)
                 return r < 0 ? r : 0;
         return getent_user(key, q->ret);
@@ -250,7 +253,7 @@ static int lookup_user(struct user_query *q, const char *key)
 
 static int lookup_group(struct group_query *q, const char *key)
 {
-        int r = scan_group(group_path, match_group, q);
+        int r = scan_group(-1, group_path, match_group, q);
         if (r != -ENOENT)
                 return r < 0 ? r : 0;
         return getent_group(key, q->ret);
@@ -308,14 +311,19 @@ static int match_member(const struct group *gr, void *userdata)
         return 0;
 }
 
+/* The primary group, then every group of the file that lists u as a member. */
+static int groups_from_file(int root_fd, const char *path, const struct userdb_user *u, struct groups_acc *a)
+{
+        int r = groups_add(a, u->gid);
+        if (r >= 0)
+                r = scan_group(root_fd, path, match_member, a);
+        return r == -ENOENT ? 0 : r;
+}
+
 int userdb_groups_of(const struct userdb_user *u, gid_t **ret, size_t *n_ret)
 {
         struct groups_acc a = {.user = u->name};
-        int r = groups_add(&a, u->gid);
-        if (r >= 0)
-                r = scan_group(group_path, match_member, &a);
-        if (r == -ENOENT)
-                r = 0;
+        int r = groups_from_file(-1, group_path, u, &a);
         /* Memberships NSS knows beyond the files: `getent initgroups NAME` prints "NAME gid gid ...". */
         _cleanup_free_ char *line = NULL;
         if (r >= 0 && u->from_nss && getent("initgroups", u->name, &line) >= 0) {
@@ -326,6 +334,36 @@ int userdb_groups_of(const struct userdb_user *u, gid_t **ret, size_t *n_ret)
                                 r = groups_add(&a, gid);
                 }
         }
+        if (r < 0) {
+                free(a.gids);
+                return r;
+        }
+        *ret = a.gids;
+        *n_ret = a.n;
+        return 0;
+}
+
+/* --- another root's files ----------------------------------------------------------------------- */
+
+int userdb_user_in_root(int root_fd, const char *name, struct userdb_user *ret)
+{
+        struct user_query q = {.name = name, .ret = ret};
+        int r = scan_passwd(root_fd, "/etc/passwd", match_user, &q);
+        if (r == -ENOENT) {
+                /* As for <user>: a number names a uid, which must have an entry too. */
+                uint32_t uid;
+                if (!parse_id(name, &uid))
+                        return -ENOENT;
+                q = (struct user_query){.uid = uid, .ret = ret};
+                r = scan_passwd(root_fd, "/etc/passwd", match_user, &q);
+        }
+        return r < 0 ? r : 0;
+}
+
+int userdb_groups_in_root(int root_fd, const struct userdb_user *u, gid_t **ret, size_t *n_ret)
+{
+        struct groups_acc a = {.user = u->name};
+        int r = groups_from_file(root_fd, "/etc/group", u, &a);
         if (r < 0) {
                 free(a.gids);
                 return r;

@@ -45,6 +45,15 @@ int userdb_group_by_gid(gid_t gid, gid_t *ret); /* whether it exists: *ret = gid
  * user as a member, and for a user NSS found, what `getent initgroups` adds. The caller frees *ret. */
 int userdb_groups_of(const struct userdb_user *u, gid_t **ret, size_t *n_ret);
 
+/* The same in the /etc/passwd and /etc/group of another root (a container's, as an O_PATH descriptor of
+ * its root directory), resolved inside it (rootfs.h) and nothing else: getent would answer from the
+ * host's NSS. A name made of digits that no entry has is looked up as a uid. 0, -ENOENT when there is no
+ * such user (or no passwd file), another -errno when the file cannot be read. */
+int userdb_user_in_root(int root_fd, const char *name, struct userdb_user *ret);
+/* What initgroups() would set for u inside that root: its primary group, then every group of the root's
+ * /etc/group that lists it. */
+int userdb_groups_in_root(int root_fd, const struct userdb_user *u, gid_t **ret, size_t *n_ret);
+
 /* For tests: read DIR/passwd and DIR/group instead of /etc's, and run GETENT instead of /usr/bin/getent
  * (NULL: none). */
 void userdb_set_paths(const char *dir, const char *getent);

@@ -26,8 +26,14 @@
 #define DBUS_ERROR_SPAWN_CHILD_EXITED DBUS_ERROR_PREFIX "Spawn.ChildExited"
 #define DBUS_ERROR_SPAWN_CHILD_SIGNALED DBUS_ERROR_PREFIX "Spawn.ChildSignaled"
 #define DBUS_ERROR_SPAWN_EXEC_FAILED DBUS_ERROR_PREFIX "Spawn.ExecFailed"
+#define DBUS_ERROR_SPAWN_FAILED DBUS_ERROR_PREFIX "Spawn.Failed"
 #define DBUS_ERROR_TIMED_OUT DBUS_ERROR_PREFIX "TimedOut"
 #define DBUS_ERROR_UNIX_PROCESS_ID_UNKNOWN DBUS_ERROR_PREFIX "UnixProcessIdUnknown"
 #define DBUS_ERROR_UNKNOWN_INTERFACE DBUS_ERROR_PREFIX "UnknownInterface"
 #define DBUS_ERROR_UNKNOWN_METHOD DBUS_ERROR_PREFIX "UnknownMethod"
 #define DBUS_ERROR_UNKNOWN_PROPERTY DBUS_ERROR_PREFIX "UnknownProperty"
+
+/* What dbus-daemon's launch helper (bus/activation-helper.c) makes a system bus answer when it cannot
+ * start a service; a container bus, which starts its services through its spawner, answers the same. */
+#define DBUS_ERROR_SPAWN_FILE_INVALID DBUS_ERROR_PREFIX "Spawn.FileInvalid"
+#define DBUS_ERROR_SPAWN_SETUP_FAILED DBUS_ERROR_PREFIX "Spawn.SetupFailed"

@@ -14,6 +14,10 @@
 # emptied except for PATH, HOME=/ and DBUS_SYSTEM_BUS_ADDRESS, so nothing from the host
 # (such as the host.sock address) leaks in.
 #
+# By default a container's root is the host's.  ctr_rootfs and ctr_start_rootfs make one with a
+# root of its own instead (its /etc, /opt, /usr/share...; the host's programs and libraries
+# bound in read-only), for tests where "the container's files" must not be the host's.
+#
 # The containers die at exit, before lib.sh's cleanup stops the daemon; then the harness
 # checks that no process of theirs is left and that the host has no mount under $TMP.
 # ctr_start must be called from the test's own shell, not inside $(...): nsrun dies with
@@ -28,6 +32,7 @@ CTR_RT=$TMP/rt # --runtime-dir
 CTR_MKDIR_RT=1 # 0: leave creating CTR_RT to nsbusd
 CTR_NAME=c1    # --name
 CTR_DIR=$TMP/ctr # files shared by the host and every uid in the containers (mode 1777)
+declare -A CTR_OWN_ROOT=() # init host pid -> root directory, for containers of ctr_start_rootfs
 mkdir -p "$CTR_DIR"
 chmod 1777 "$CTR_DIR"
 
@@ -68,10 +73,55 @@ ctr_start() {
 	log "container $CTR_N: init host pid ${CTR_INITS[-1]}, uid_map: $(tr -s ' \n' ' ' <"/proc/${CTR_INITS[-1]}/uid_map")"
 }
 
-# The nsenter + setpriv prefix that runs a command in container PID as UID:GID.
+# ctr_rootfs DIR [OWNER]: a root filesystem of a container's own at DIR, owned by the
+# container's root (OWNER, default host uid 100000): /etc with passwd (root; svc, uid 1000;
+# alice, uid 1001), group (svc's group 1000, and audio, gid 29, listing svc) and machine-id;
+# empty /opt, /var, /usr/share (with dbus-1/system-services), /usr/local/share, /tmp, /run,
+# /proc; links /bin, /sbin, /lib and /lib64 into /usr as on the host; and mount points for
+# what ctr_start_rootfs binds in: /usr/bin, /usr/sbin, /usr/lib, /usr/lib64 (read-only) and
+# /dev/null from the host (python3, dbus-send, setpriv and env run inside), $IT_DIR
+# (read-only) and $CTR_DIR at their host paths.
+ctr_rootfs() {
+	local d=$1 owner=${2:-100000} l
+	mkdir -p "$d"/{etc,opt,var,tmp,run,proc,dev} "$d"/usr/{bin,sbin,lib,lib64} \
+		"$d/usr/share/dbus-1/system-services" "$d/usr/local/share" "$d$IT_DIR" "$d$CTR_DIR"
+	for l in bin sbin lib lib64; do
+		ln -s "usr/$l" "$d/$l"
+	done
+	: >"$d/dev/null"
+	printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'svc:x:1000:1000:a service:/var:/bin/sh' \
+		'alice:x:1001:1001::/var:/bin/sh' >"$d/etc/passwd"
+	printf '%s\n' 'root:x:0:' 'audio:x:29:svc' 'svc:x:1000:' 'alice:x:1001:' >"$d/etc/group"
+	echo 0123456789abcdef0123456789abcdef >"$d/etc/machine-id"
+	chmod 1777 "$d/tmp"
+	chown -R "$owner:$owner" "$d"
+}
+
+# ctr_start_rootfs VAR DIR [NSRUN-ARGS...]: ctr_start with DIR (see ctr_rootfs) as the container's
+# root.  The bus directory $CTR_RT/$CTR_NAME/bus is made first and bound at /run/dbus inside by
+# nsrun before the root changes, as a runtime does (LXC: pre-start, then a mount hook), since
+# the host's paths are out of reach afterwards; ctr_bus_start then binds nothing.
+ctr_start_rootfs() {
+	local var=$1 root=$2 b
+	shift 2
+	mkdir -p "$CTR_RT/$CTR_NAME/bus"
+	chmod 0700 "$CTR_RT/$CTR_NAME"
+	local binds=()
+	for b in /usr/bin /usr/sbin /usr/lib /usr/lib64 "$IT_DIR"; do
+		binds+=(--bind "$b:$b:ro")
+	done
+	binds+=(--bind /dev/null:/dev/null --bind "$CTR_DIR:$CTR_DIR")
+	ctr_start "$var" --rootfs "$root" "${binds[@]}" --bind "$CTR_RT/$CTR_NAME/bus:/run/dbus" "$@"
+	CTR_OWN_ROOT[${!var}]=$root
+}
+
+# The nsenter + setpriv prefix that runs a command in container PID as UID:GID.  In a container
+# with a root of its own, nsenter enters every namespace of the init and takes its root and
+# working directory (-r -w: opened before it enters, so they are the init's, not the host's).
 ctr_enter_cmd() {
-	local pid=$1 uid=$2 gid=$3
-	CTR_CMD=(nsenter -t "$pid" -U -p -m --wd=/ -S 0 -G 0 --
+	local pid=$1 uid=$2 gid=$3 ns=(-U -p -m --wd=/)
+	[ -z "${CTR_OWN_ROOT[$pid]:-}" ] || ns=(-a -r -w)
+	CTR_CMD=(nsenter -t "$pid" "${ns[@]}" -S 0 -G 0 --
 		setpriv --reuid="$uid" --regid="$gid" --groups="$gid" --
 		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/ PYTHONDONTWRITEBYTECODE=1
 		DBUS_SYSTEM_BUS_ADDRESS="$CTR_ADDR")
@@ -153,8 +203,9 @@ words() {
 
 # ctr_bus_start INIT [NSBUSD-ARGS...]: start nsbusd for the container (with any further
 # arguments, such as --policy=FILE), wait for its address, and bind-mount its bus directory
-# at /run/dbus inside.  Sets HOST_ADDR (and DBUS_SESSION_BUS_ADDRESS to it, so lib.sh's
-# pass() asks the bus through host.sock) and BUS_ADDR (as printed).
+# at /run/dbus inside (unless ctr_start_rootfs did).  Sets HOST_ADDR (and
+# DBUS_SESSION_BUS_ADDRESS to it, so lib.sh's pass() asks the bus through host.sock) and
+# BUS_ADDR (as printed).
 ctr_bus_start() {
 	local init=$1 i
 	shift
@@ -177,12 +228,14 @@ ctr_bus_start() {
 	HOST_ADDR=unix:path=$CTR_RT/$CTR_NAME/host.sock
 	export DBUS_SESSION_BUS_ADDRESS=$HOST_ADDR
 	unset DBUS_SYSTEM_BUS_ADDRESS DBUS_STARTER_ADDRESS DBUS_STARTER_BUS_TYPE
-	t nsenter -t "$init" -m -- mount --no-mtab --bind "$CTR_RT/$CTR_NAME/bus" /run/dbus ||
-		fail "bind-mounting $CTR_RT/$CTR_NAME/bus at /run/dbus in container $init failed"
-	# These containers share the host's /tmp; a real one would not see the runtime directory at
-	# all. Cover it inside, so host.sock is out of the container's reach as it would be.
-	t nsenter -t "$init" -m -- mount --no-mtab -t tmpfs -o size=4k,mode=0755 nsbus-hidden "$CTR_RT" ||
-		fail "hiding $CTR_RT inside container $init failed"
+	if [ -z "${CTR_OWN_ROOT[$init]:-}" ]; then
+		t nsenter -t "$init" -m -- mount --no-mtab --bind "$CTR_RT/$CTR_NAME/bus" /run/dbus ||
+			fail "bind-mounting $CTR_RT/$CTR_NAME/bus at /run/dbus in container $init failed"
+		# These containers share the host's /tmp; a real one would not see the runtime directory at
+		# all. Cover it inside, so host.sock is out of the container's reach as it would be.
+		t nsenter -t "$init" -m -- mount --no-mtab -t tmpfs -o size=4k,mode=0755 nsbus-hidden "$CTR_RT" ||
+			fail "hiding $CTR_RT inside container $init failed"
+	fi
 	log "nsbusd pid $BUS_PID for container $init printed $BUS_ADDR"
 }
 

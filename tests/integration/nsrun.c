@@ -1,7 +1,8 @@
 /* nsrun: a container without a runtime, for the integration tests.
  *
  *   nsrun [--uid-map IN:OUT:COUNT]... [--gid-map IN:OUT:COUNT]... [--pidfile FILE]
- *         [--private-run] [-- CMD...]
+ *         [--private-run] [--rootfs DIR [--bind SRC:DST[:ro]]...] [--more-ns] [--no-userns]
+ *         [-- CMD...]
  *
  * The parent clones a child into new user, pid and mount namespaces and writes the child's
  * uid_map and gid_map itself (/etc/subuid is empty here, so newuidmap and `unshare
@@ -12,6 +13,15 @@
  * empty /run/dbus), then acts as a minimal init: it reaps every child, exits on
  * SIGTERM/SIGINT/SIGHUP (which takes the whole pid namespace with it), and with CMD runs
  * CMD and exits with its status.
+ *
+ * By default the container's root is the host's.  With --rootfs DIR it is DIR, entered with
+ * pivot_root() as runtimes do, once /proc and the /run tmpfs are mounted inside it and the
+ * parent has made the --bind mounts (host SRC at DIR/DST, which must exist; read-only with
+ * :ro): as host root, in
+ * the container's mount namespace, like an LXC mount hook, so a source in a directory only
+ * root may enter (the bus directory) can be bound.  --more-ns adds network,
+ * IPC, UTS (hostname "nsrun") and cgroup namespaces; --no-userns makes a privileged
+ * container, with the host's user namespace and no maps.
  *
  * The one design decision: the parent stays in the foreground as the container's keeper.
  * Once the container is set up it prints the child's pid as the parent's pid namespace sees
@@ -45,6 +55,11 @@ struct nsrun_options {
         char gid_map[MAP_MAX];
         const char *pidfile;
         bool private_run;
+        const char *rootfs;
+        const char *binds[32]; /* SRC:DST[:ro] */
+        int n_binds;
+        bool more_ns;
+        bool no_userns;
         char **cmd;
 };
 
@@ -67,8 +82,10 @@ static void nsrun_die(const char *fmt, ...)
 
 static void nsrun_usage(void)
 {
-        fprintf(stderr, "usage: nsrun [--uid-map IN:OUT:COUNT]... [--gid-map IN:OUT:COUNT]... "
-                        "[--pidfile FILE] [--private-run] [-- CMD...]\n");
+        fprintf(stderr,
+                "usage: nsrun [--uid-map IN:OUT:COUNT]... [--gid-map IN:OUT:COUNT]... "
+                "[--pidfile FILE] [--private-run] [--rootfs DIR [--bind SRC:DST[:ro]]...] [--more-ns] "
+                "[--no-userns] [-- CMD...]\n");
         exit(2);
 }
 
@@ -114,6 +131,16 @@ static void nsrun_parse_args(struct nsrun_options *o, int argc, char **argv)
                         o->pidfile = a + 10;
                 } else if (strcmp(a, "--private-run") == 0) {
                         o->private_run = true;
+                } else if (strcmp(a, "--rootfs") == 0 && i + 1 < argc) {
+                        o->rootfs = argv[++i];
+                } else if (strcmp(a, "--bind") == 0 && i + 1 < argc && o->n_binds < 32) {
+                        if (!strchr(argv[i + 1], ':'))
+                                nsrun_usage();
+                        o->binds[o->n_binds++] = argv[++i];
+                } else if (strcmp(a, "--more-ns") == 0) {
+                        o->more_ns = true;
+                } else if (strcmp(a, "--no-userns") == 0) {
+                        o->no_userns = true;
                 } else if (a[0] == '-') {
                         nsrun_usage();
                 } else {
@@ -121,6 +148,8 @@ static void nsrun_parse_args(struct nsrun_options *o, int argc, char **argv)
                 }
         }
         o->cmd = i < argc ? argv + i : NULL;
+        if (o->n_binds > 0 && !o->rootfs)
+                nsrun_usage();
         if (!o->uid_map[0])
                 nsrun_append_map(o->uid_map, "0:100000:65536");
         if (!o->gid_map[0])
@@ -195,9 +224,35 @@ static int nsrun_exit_code(int status)
         return 1;
 }
 
-/* Inside the namespaces, once the maps are written: become root, own /proc (and /run). */
-static void nsrun_setup_container(const struct nsrun_options *o)
+/* Under DIR (a rootfs) or at the host's path: "DIR/path". */
+static void nsrun_path(char *out, size_t n, const char *rootfs, const char *path)
 {
+        if (snprintf(out, n, "%s%s", rootfs ? rootfs : "", path) >= (int)n) {
+                errno = ENAMETOOLONG;
+                nsrun_die("path %s%s", rootfs ? rootfs : "", path);
+        }
+}
+
+/* Make DIR the root: bind it on itself (pivot_root needs a mount point), put the old root
+ * under it and let it go. */
+static void nsrun_pivot(const char *rootfs)
+{
+        if (chdir(rootfs) < 0)
+                nsrun_die("chdir %s", rootfs);
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+                nsrun_die("pivot_root %s", rootfs);
+        if (umount2(".", MNT_DETACH) < 0)
+                nsrun_die("detach the old root");
+        if (chdir("/") < 0)
+                nsrun_die("chdir /");
+}
+
+/* Inside the namespaces, once the maps are written: become root, own /proc (and /run), and
+ * with --rootfs change root. */
+static void nsrun_setup_container(const struct nsrun_options *o, int go_fd, int ready_fd)
+{
+        char path[PATH_MAX];
+
         /* The clone kept the host credentials (kuid 0), which the new map does not name:
          * switch to the namespace's own root, so the init is "root" in there and its
          * files and sockets carry the mapped owner.  Drop the parent's groups too. */
@@ -210,16 +265,78 @@ static void nsrun_setup_container(const struct nsrun_options *o)
 
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                 nsrun_die("make / private");
+        if (o->more_ns && sethostname("nsrun", 5) < 0)
+                nsrun_die("sethostname");
+        if (o->rootfs && mount(o->rootfs, o->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+                nsrun_die("bind %s on itself", o->rootfs);
         /* nosuid,nodev,noexec: a proc mount in a user namespace may not be more permissive
-         * than the proc it would reveal, and this keeps nesting possible. */
-        if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-                nsrun_die("mount proc on /proc");
+         * than the proc it would reveal, and this keeps nesting possible.  Mounted before
+         * the old root goes: the kernel wants a fully visible proc in the namespace then. */
+        nsrun_path(path, sizeof(path), o->rootfs, "/proc");
+        if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                nsrun_die("mount proc on %s", path);
         if (o->private_run) {
-                if (mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
-                        nsrun_die("mount tmpfs on /run");
-                if (mkdir("/run/dbus", 0755) < 0)
-                        nsrun_die("mkdir /run/dbus");
+                nsrun_path(path, sizeof(path), o->rootfs, "/run");
+                if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+                        nsrun_die("mount tmpfs on %s", path);
+                nsrun_path(path, sizeof(path), o->rootfs, "/run/dbus");
+                if (mkdir(path, 0755) < 0)
+                        nsrun_die("mkdir %s", path);
         }
+        /* The parent binds what it was asked to, then says 'm'. */
+        if (o->n_binds > 0) {
+                char c;
+
+                if (write(ready_fd, "b", 1) != 1 || read(go_fd, &c, 1) != 1 || c != 'm') {
+                        errno = 0;
+                        nsrun_die("the parent did not make the --bind mounts");
+                }
+        }
+        if (o->rootfs)
+                nsrun_pivot(o->rootfs);
+}
+
+/* As host root in the child's mount namespace (a helper process: the keeper stays in the
+ * host's), bind each SRC at ROOTFS/DST, before the child changes its root.  0 or -errno. */
+static int nsrun_bind_into(pid_t child, const struct nsrun_options *o)
+{
+        char path[64];
+        int status, i;
+        pid_t pid;
+
+        snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)child);
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+                if (fd < 0 || setns(fd, CLONE_NEWNS) < 0)
+                        nsrun_die("enter %s", path);
+                for (i = 0; i < o->n_binds; i++) {
+                        char src[PATH_MAX], dst[PATH_MAX], rel[PATH_MAX];
+                        const char *colon = strchr(o->binds[i], ':');
+                        size_t len;
+                        bool ro;
+
+                        snprintf(src, sizeof(src), "%.*s", (int)(colon - o->binds[i]), o->binds[i]);
+                        snprintf(rel, sizeof(rel), "%s", colon + 1);
+                        len = strlen(rel);
+                        ro = len > 3 && strcmp(rel + len - 3, ":ro") == 0;
+                        if (ro)
+                                rel[len - 3] = 0;
+                        nsrun_path(dst, sizeof(dst), o->rootfs, rel);
+                        if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+                                nsrun_die("bind %s at %s", src, dst);
+                        if (ro && mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+                                nsrun_die("make %s read-only", dst);
+                }
+                _exit(0);
+        }
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
 static pid_t nsrun_spawn_cmd(char **cmd, const sigset_t *old_mask)
@@ -321,10 +438,14 @@ int main(int argc, char **argv)
         /* A raw clone without CLONE_VM is a fork into new namespaces: the child runs on a
          * copy of this stack, and pid 1 of the new pid namespace is that child. */
         fflush(NULL);
-        pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | SIGCHLD, NULL, NULL,
-                             NULL, NULL);
+        pid = (pid_t)syscall(
+                SYS_clone,
+                (o.no_userns ? 0 : CLONE_NEWUSER) | CLONE_NEWPID | CLONE_NEWNS |
+                        (o.more_ns ? CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP : 0) |
+                        SIGCHLD,
+                NULL, NULL, NULL, NULL);
         if (pid < 0)
-                nsrun_die("clone(CLONE_NEWUSER|CLONE_NEWPID|CLONE_NEWNS)");
+                nsrun_die("clone(CLONE_NEWUSER|CLONE_NEWPID|CLONE_NEWNS...)");
 
         if (pid == 0) {
                 close(go[1]);
@@ -334,8 +455,8 @@ int main(int argc, char **argv)
                 n = read(go[0], &c, 1);
                 if (n != 1)
                         _exit(1); /* the parent failed to write the maps and said so */
+                nsrun_setup_container(&o, go[0], ready[1]);
                 close(go[0]);
-                nsrun_setup_container(&o);
                 nsrun_catch_signals(&set);
                 if (write(ready[1], "r", 1) != 1)
                         nsrun_die("write ready");
@@ -346,16 +467,24 @@ int main(int argc, char **argv)
         close(go[0]);
         close(ready[1]);
         snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
-        r = nsrun_write_file(path, o.uid_map);
+        r = o.no_userns ? 0 : nsrun_write_file(path, o.uid_map);
         if (r < 0)
                 nsrun_abort_child(pid, go[1], "writing uid_map", r);
         snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
-        r = nsrun_write_file(path, o.gid_map);
+        r = o.no_userns ? 0 : nsrun_write_file(path, o.gid_map);
         if (r < 0)
                 nsrun_abort_child(pid, go[1], "writing gid_map", r);
         if (write(go[1], "g", 1) != 1)
                 nsrun_abort_child(pid, go[1], "telling the child to go on", -errno);
         n = read(ready[0], &c, 1);
+        if (n == 1 && c == 'b') {
+                r = nsrun_bind_into(pid, &o);
+                if (r < 0)
+                        nsrun_abort_child(pid, go[1], "the --bind mounts", r);
+                if (write(go[1], "m", 1) != 1)
+                        nsrun_abort_child(pid, go[1], "telling the child the mounts are made", -errno);
+                n = read(ready[0], &c, 1);
+        }
         if (n != 1)
                 nsrun_abort_child(pid, go[1], "the container's init failed during setup", 0);
         close(go[1]);

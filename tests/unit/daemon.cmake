@@ -4,6 +4,10 @@ nsbus_unit_test(test-routing nsbusd-core)
 target_include_directories(test-routing PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
 target_link_options(test-routing PRIVATE LINKER:--wrap=malloc,--wrap=calloc,--wrap=realloc)
 
+# Service files a container bus reads inside the container's root (activation.c), and not the host's.
+nsbus_unit_test(test-activation-in-root nsbusd-core)
+target_include_directories(test-activation-in-root PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
+
 # The name registry, match rules and quotas, as clients see them through org.freedesktop.DBus.
 nsbus_unit_test(test-names nsbusd-core)
 target_include_directories(test-names PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)

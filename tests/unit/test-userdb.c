@@ -5,6 +5,7 @@
  * the process. Files users must never cost a getent run; names getent could
  * read as options never reach it.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -199,6 +200,80 @@ static void test_without_getent(void)
         CHECK_EQ(userdb_group_by_name("staff", &g), -ENOENT);
 }
 
+static int open_dir(const char *sub)
+{
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, sub);
+        int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        CHECK(fd >= 0);
+        return fd;
+}
+
+/* A container's users: its /etc/passwd and /etc/group, resolved inside its root and nothing else. */
+static void test_in_root(void)
+{
+        char path[512];
+        snprintf(path, sizeof(path), "%s/ctr", dir);
+        CHECK_EQ(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/ctr/etc", dir);
+        CHECK_EQ(mkdir(path, 0755), 0);
+        write_file("ctr/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nsvc:x:1000:1000::/var/svc:/bin/sh\n",
+                   0644);
+        write_file("ctr/etc/group", "root:x:0:\nsvc:x:1000:\naudio:x:29:svc\nstaff:x:50:root,svc\n", 0644);
+        int root = open_dir("ctr");
+        size_t asked = strlen(getent_log());
+
+        struct userdb_user u;
+        CHECK_EQ(userdb_user_in_root(root, "svc", &u), 0);
+        CHECK_EQ(u.uid, 1000);
+        CHECK_EQ(u.gid, 1000);
+        CHECK_STREQ(u.home, "/var/svc");
+        gid_t *groups = NULL;
+        size_t n = 0;
+        CHECK_EQ(userdb_groups_in_root(root, &u, &groups, &n), 0);
+        CHECK_EQ(n, 3);
+        CHECK_EQ(groups[0], 1000);
+        CHECK_EQ(groups[1], 29);
+        CHECK_EQ(groups[2], 50);
+        free(groups);
+        userdb_user_done(&u);
+        /* A number is a uid, which needs an entry too. */
+        CHECK_EQ(userdb_user_in_root(root, "1000", &u), 0);
+        CHECK_STREQ(u.name, "svc");
+        userdb_user_done(&u);
+        CHECK_EQ(userdb_user_in_root(root, "4242", &u), -ENOENT);
+        /* The host's users (in DIR/passwd here) and getent's are not the container's. */
+        CHECK_EQ(userdb_user_in_root(root, "alice", &u), -ENOENT);
+        CHECK_EQ(userdb_user_in_root(root, "dave", &u), -ENOENT);
+        CHECK_EQ(strlen(getent_log()), asked);
+        close(root);
+
+        /* A container whose /etc/passwd leads out of its root, by an absolute link or by "..": the
+         * link is followed inside the root, where there is no such file. */
+        static const char *const escapes[] = {"abs", "rel"};
+        for (size_t i = 0; i < ELEMENTSOF(escapes); i++) {
+                char sub[64], target[600], link[600];
+                snprintf(sub, sizeof(sub), "esc-%s", escapes[i]);
+                snprintf(path, sizeof(path), "%s/%s", dir, sub);
+                CHECK_EQ(mkdir(path, 0755), 0);
+                snprintf(path, sizeof(path), "%s/%s/etc", dir, sub);
+                CHECK_EQ(mkdir(path, 0755), 0);
+                if (i == 0)
+                        snprintf(target, sizeof(target), "%s/passwd", dir);
+                else
+                        snprintf(target, sizeof(target), "../../../../../../../..%s/passwd", dir);
+                snprintf(link, sizeof(link), "%s/passwd", path);
+                CHECK_EQ(symlink(target, link), 0);
+                /* The same link followed on the host does reach the host's file. */
+                FILE *f = fopen(link, "re");
+                CHECK(f);
+                fclose(f);
+                root = open_dir(sub);
+                CHECK_EQ(userdb_user_in_root(root, "alice", &u), -ENOENT);
+                close(root);
+        }
+}
+
 /* The real thing, as the daemon uses it: root is in every /etc/passwd. */
 static void test_real_root(void)
 {
@@ -217,6 +292,7 @@ int main(void)
         RUN(test_getent_fallback);
         RUN(test_groups_of);
         RUN(test_without_getent);
+        RUN(test_in_root);
         RUN(test_real_root);
 
         char cmd[300];
