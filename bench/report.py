@@ -72,6 +72,33 @@ BUS_ROWS = [
 ]
 
 
+# Container runtime (LXC, id-mapped busybox containers). The first table's columns are the containers'
+# set-ups; "added by nsbus" is the difference of the medians, and issue 19's target is on the start row.
+RUNTIME_VARIANTS = ['no-nsbus', 'nsbus', 'nsbus-bridge']
+RUNTIME_VARIANT_LABELS = ['no nsbus', 'nsbus (isolated)', 'nsbus + bridge']
+RUNTIME_START_ROWS = [
+    ('rt_start_ms', 'lxc-start -d until RUNNING (with nsbus: its bus accepts)', 'ms', 20.0, '<= 20 ms added (nsbus)'),
+    ('rt_stop_ms', 'lxc-stop -k until STOPPED (with nsbus: its bus is gone)', 'ms', None, '-'),
+]
+# The second: N containers with a bus and a bridge each (column "lxc"). A per-container row (True) shows a
+# recorded row's median divided by the number of containers.
+RUNTIME_MANY_ROWS = [
+    ('rt_setup_s', False, 'create %(n1)d containers (%(setup)s; once)', 's'),
+    ('rt_many_start_s', False, 'start %(n)d (lxc-start -d, one after another) until every bridge is on the host bus',
+     's'),
+    ('rt_many_stop_s', False, 'stop %(n)d (lxc-stop -k, one after another) until their buses are gone', 's'),
+    ('rt_many_rss_kib', False, 'RSS of %(n)d nsbusd + %(n)d nsbridge together', 'KiB'),
+    ('rt_many_pss_kib', False, 'PSS of %(n)d nsbusd + %(n)d nsbridge together (shared pages counted once)', 'KiB'),
+    ('rt_many_bus_rss_kib', False, 'RSS of the %(n)d nsbusd alone', 'KiB'),
+    ('rt_many_rss_kib', True, 'per container: RSS of its nsbusd + nsbridge', 'KiB'),
+    ('rt_many_pss_kib', True, 'per container: PSS of its nsbusd + nsbridge', 'KiB'),
+    ('rt_many_bus_pss_kib', True, 'per container: PSS of its nsbusd', 'KiB'),
+    ('rt_many_bridge_pss_kib', True, 'per container: PSS of its nsbridge', 'KiB'),
+    ('rt_many_supervisor_pss_kib', True, 'per container: PSS of its supervisor (nsbus-hook; not in the rows above)',
+     'KiB'),
+]
+
+
 def median_per_column(row_samples, columns, na):
     """The median of each column's samples, and what to show: n/a, FAILED (why) or the figure."""
     values, shown = {}, {}
@@ -101,6 +128,56 @@ def print_table(cols, table):
     for row in table:
         print(fmt(row))
     print()
+
+
+def met_text(met):
+    return {True: 'yes', False: 'NO', None: '-'}[met]
+
+
+def runtime_tables(samples, na, settings):
+    """The container runtime tables (printed), and their rows for the JSON copy."""
+    why = na.get('runtime')
+    start_rows, many_rows = [], []
+    for rid, label, unit, target, target_text in RUNTIME_START_ROWS:
+        values, shown = median_per_column(samples.get(rid, {}), RUNTIME_VARIANTS,
+                                          {v: why for v in RUNTIME_VARIANTS} if why else {})
+        base = values['no-nsbus']
+        added = {v: values[v] - base if values[v] is not None and base is not None else None
+                 for v in RUNTIME_VARIANTS[1:]}
+        met = added['nsbus'] <= target if target is not None and added['nsbus'] is not None else None
+        start_rows.append(dict(id=rid, label=label, unit=unit, median=values, shown=shown,
+                               samples=samples.get(rid, {}), added_by_nsbus=added, target=target_text,
+                               target_met=met))
+    cols = (['container runtime: LXC, id-mapped busybox', 'unit'] + RUNTIME_VARIANT_LABELS +
+            ['added by nsbus', 'added by nsbus + bridge', 'target', 'met'])
+    print_table(cols, [[r['label'], r['unit']] + [r['shown'][v] for v in RUNTIME_VARIANTS] +
+                       ['%.1f' % r['added_by_nsbus'][v] if r['added_by_nsbus'][v] is not None else '-'
+                        for v in RUNTIME_VARIANTS[1:]] + [r['target'], met_text(r['target_met'])]
+                       for r in start_rows])
+
+    n = int(settings.get('n_lxc', '0') or 0)
+    setup = {'lxc-copy': '2 by busybox-container.sh --idmap, %d by lxc-copy' % (n - 1),
+             'busybox-container.sh': 'busybox-container.sh --idmap, nproc at a time'}.get(settings.get('lxc_setup'),
+                                                                                         'not made')
+    for rid, per, label, unit in RUNTIME_MANY_ROWS:
+        values, shown = median_per_column(samples.get(rid, {}), ['lxc'], {'lxc': why} if why else {})
+        v = values['lxc']
+        if per and v is not None:
+            v = v / n
+            shown['lxc'] = '%.1f' % v if v < 100 else '%.0f' % v
+        target = target_text = met = None
+        if rid == 'rt_many_bus_rss_kib' and n >= 100:
+            # SPEC.md's target for container buses: 100 of them <= 200 MiB RSS in total.
+            target, target_text = 200 * 1024.0 * n / 100, '<= 200 MiB for 100'
+            met = v <= target if v is not None else None
+        many_rows.append(dict(id=rid + ('_per_container' if per else ''),
+                              label=label % dict(n=n, n1=n + 1, setup=setup), unit=unit, median=v,
+                              shown=shown['lxc'], samples=samples.get(rid, {}).get('lxc', []),
+                              target=target_text or '-', target_met=met))
+    print_table(['%d containers with a bus and a bridge each (LXC, id-mapped busybox)' % n, 'unit', 'value',
+                 'target', 'met'],
+                [[r['label'], r['unit'], r['shown'], r['target'], met_text(r['target_met'])] for r in many_rows])
+    return start_rows, many_rows
 
 
 def main():
@@ -161,7 +238,11 @@ def main():
                                 median=values, shown=shown, samples=raw, ratio_nsbusd_broker=ratio,
                                 target=target_text, target_ratio=target, target_met=met))
 
-    # The table.
+    # The table, unless --only left its section out.
+    settings = dict(kv.split('=', 1) for kv in meta.split())
+    sections = settings.get('sections', 'buses,list,proxy,container-buses,runtime').split(',')
+    if 'buses' not in sections:
+        result_rows = []
     cols = ['workload', 'unit'] + buses + ['nsbusd/broker', 'target', 'met']
     table = []
     for r in result_rows:
@@ -169,7 +250,8 @@ def main():
                      ['%.2f' % r['ratio_nsbusd_broker'] if r['ratio_nsbusd_broker'] is not None else '-',
                       r['target'],
                       {True: 'yes', False: 'NO', None: '-'}[r['target_met']]])
-    print_table(cols, table)
+    if table:
+        print_table(cols, table)
 
     proxy_rows = []
     for rid, label, unit, target, target_text in PROXY_ROWS:
@@ -191,7 +273,6 @@ def main():
                   {True: 'yes', False: 'NO', None: '-'}[r['target_met']]] for r in proxy_rows]
         print_table(cols, table)
 
-    settings = dict(kv.split('=', 1) for kv in meta.split())
     cli_rows = []
     for rid, label, unit, target, target_text in CLI_ROWS:
         if rid not in samples and not any(t in na for t in CLI_TOOLS):
@@ -260,6 +341,8 @@ def main():
         print_table(cols, [[r['label'], r['unit'], r['shown'], r['target'],
                             {True: 'yes', False: 'NO', None: '-'}[r['target_met']]] for r in bus_rows])
 
+    runtime_start_rows, runtime_many_rows = runtime_tables(samples, na, settings) if 'runtime' in sections else ([], [])
+
     try:
         commit = subprocess.run(['git', '-C', os.path.dirname(os.path.abspath(__file__)), 'rev-parse', 'HEAD'],
                                 capture_output=True, text=True).stdout.strip()
@@ -269,7 +352,8 @@ def main():
                cpus=os.cpu_count(), commit=commit, nsbusd=nsbusd,
                settings=dict(kv.split('=', 1) for kv in meta.split()), buses=buses, unavailable=na,
                rows=result_rows, broadcast_rule_cost_rows=rule_cost_rows, proxy_rows=proxy_rows,
-               cli_rows=cli_rows, container_bus_rows=bus_rows,
+               cli_rows=cli_rows, container_bus_rows=bus_rows, runtime_start_rows=runtime_start_rows,
+               runtime_many_rows=runtime_many_rows,
                not_measured=NOT_MEASURED)
     with open(out, 'w') as f:
         json.dump(doc, f, indent=1)

@@ -4,9 +4,11 @@
 # round again), repeated, median reported.  See bench/README.md.
 #
 #   bash bench/run.sh [--quick] [--repeat N] [--out FILE] [--buses "dbus-daemon dbus-broker nsbusd"]
+#                     [--only buses,list,proxy,container-buses,runtime]
 #
 # NSBUSD=/path/to/nsbusd skips building nsbusd (the smoke test uses the ctest build);
 # NSBRIDGE, NSRUN and NSBUSCTL then name the other programs (a row without one is n/a).
+# The runtime section installs the build NSBUSD is from (cmake --install) into the temp dir.
 set -u
 set -o pipefail
 
@@ -18,6 +20,8 @@ QUICK=0
 REPEAT=
 OUT=$BENCH_DIR/results/latest.json
 BUSES="dbus-daemon dbus-broker nsbusd"
+ALL_SECTIONS="buses list proxy container-buses runtime"
+SECTIONS=$ALL_SECTIONS
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1 ;;
@@ -27,11 +31,17 @@ while [ $# -gt 0 ]; do
 	--out=*) OUT=${1#*=} ;;
 	--buses) BUSES=$2; shift ;;
 	--buses=*) BUSES=${1#*=} ;;
-	-h | --help) sed -n '2,9p' "$0"; exit 0 ;;
+	--only) SECTIONS=${2//,/ }; shift ;;
+	--only=*) SECTIONS=${1#*=} SECTIONS=${SECTIONS//,/ } ;;
+	-h | --help) sed -n '2,11p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
 done
+for s in $SECTIONS; do
+	[[ " $ALL_SECTIONS " == *" $s "* ]] || { echo "run.sh: --only: unknown section $s (sections: $ALL_SECTIONS)" >&2; exit 2; }
+done
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 if [ "$QUICK" = 1 ]; then
 	REPEAT=${REPEAT:-1}
@@ -39,12 +49,14 @@ if [ "$QUICK" = 1 ]; then
 	PEERS="1 100 300"
 	N_BCAST_1=500 N_BCAST_100=50 BCAST_RULES=1000 PAYLOAD_LOOP=0.02s N_WATCHES=400
 	N_LIST_PEERS=300
+	N_LXC_RUNS=2 N_LXC=5
 else
 	REPEAT=${REPEAT:-3}
 	N_SEQ=20000 N_PIPE=60000 N_FLOOD=200000 N_CONNECT=3000 N_PING=200000 N_PROXY=10000 N_PROXY_PIPE=30000 N_BUSES=100
 	PEERS="1 1000 10000"
 	N_BCAST_1=100000 N_BCAST_100=10000 BCAST_RULES=10000 PAYLOAD_LOOP=0.5s N_WATCHES=10000
 	N_LIST_PEERS=1000
+	N_LXC_RUNS=10 N_LXC=100
 fi
 PAYLOAD_SIZES="1 4096 65536 1048576"
 PING_SIZE=128 # about the size of one dbus-test-tool spam call ("hello, world!")
@@ -79,6 +91,8 @@ stop_pid() {
 
 cleanup() {
 	local p c
+	# The containers first: their hooks and configuration are in $WORK.
+	declare -F runtime_teardown >/dev/null && runtime_teardown
 	for p in "${KILL_PIDS[@]}"; do
 		# dbus-broker is a child of its launcher; the launcher stops it, but be sure.
 		for c in $(pgrep -P "$p" 2>/dev/null); do kill "$c" 2>/dev/null; done
@@ -99,7 +113,7 @@ if [ -z "${NSBUSD:-}" ]; then
 	gen=()
 	command -v ninja >/dev/null && [ ! -f "$ROOT/build-bench/Makefile" ] && gen=(-G Ninja)
 	cmake -S "$ROOT" -B "$ROOT/build-bench" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$WORK/cmake.log" 2>&1 &&
-		cmake --build "$ROOT/build-bench" --target nsbusd nsbridge nsrun nsbusctl >>"$WORK/cmake.log" 2>&1 ||
+		cmake --build "$ROOT/build-bench" --target nsbusd nsbridge nsrun nsbusctl nsbus-hook >>"$WORK/cmake.log" 2>&1 ||
 		{ tail -30 "$WORK/cmake.log" >&2; die "building nsbusd failed"; }
 	NSBUSD=$ROOT/build-bench/daemon/nsbusd
 	NSBRIDGE=${NSBRIDGE:-$ROOT/build-bench/nsbridge/nsbridge}
@@ -442,11 +456,344 @@ cli_list_rows() {
 	stop_pid $bus
 }
 
-# --- the run ---------------------------------------------------------------------
-MIRRORED=$(printf '%s\n' $BUSES | tac | tr '\n' ' ')
-log "nsbusd: $NSBUSD; buses: $BUSES; repeat $REPEAT; $([ $QUICK = 1 ] && echo quick || echo full) counts"
-for rep in $(seq 1 "$REPEAT"); do
-	log "round $rep of $REPEAT"
+# --- container runtime: LXC containers with and without nsbus ------------------------
+# Id-mapped busybox containers (lxc.idmap 0 100000 65536) made by the installed
+# examples/containers/lxc/busybox-container.sh (two; the rest are lxc-copies of the second). The
+# build NSBUSD is from is installed into $WORK/prefix, so the hooks that run are that prefix's
+# nsbus-hook. One container includes an empty file instead of nsbus.conf ("no-nsbus"); N_LXC
+# include nsbus.conf and have a policy in the hooks' policy directory. The hooks' settings file
+# (NSBUS_CONFIG, which lxc-start's hooks inherit) says which policy directory: an empty one gives
+# an isolated bus ("nsbus"), the other a bridge to a host dbus-daemon started for the section
+# ("nsbus-bridge"). That host bus runs in its own mount namespace with passwd and group copies
+# that have an entry for uid 100000, the containers' root (dbus-daemon refuses a uid it cannot
+# look up). Container names are nsbus-bench-<pid>-*; all are stopped and destroyed after the
+# rounds, or at exit whatever happened.
+RT_DIR=$WORK/runtime
+RT_PREFIX=$WORK/prefix
+RT_BASE=nsbus-bench-$$
+RT_NA=         # why the section cannot run here (its rows say n/a)
+RT_FAILED=     # why its set-up failed (its rows say FAILED)
+RT_NAMES=()    # every container the run created (or began to), destroyed at exit
+RT_HOSTBUS=    # the host bus's pid
+RT_SETUP=-     # how all but the first two containers were made: lxc-copy or busybox-container.sh
+RT_VARIANTS="no-nsbus nsbus nsbus-bridge"
+
+# Why the section cannot run here, or nothing.
+runtime_why_not() {
+	local c build
+	[ "$(id -u)" = 0 ] || { echo "LXC containers need root"; return; }
+	for c in lxc-create lxc-start lxc-stop lxc-destroy lxc-info lxc-config cmake unshare; do
+		command -v $c >/dev/null || { echo "$c not installed"; return; }
+	done
+	[ -x /bin/busybox ] || { echo "busybox-static not installed (the busybox template needs it)"; return; }
+	build=$(cd "$(dirname "$NSBUSD")/.." && pwd)
+	[ -f "$build/cmake_install.cmake" ] ||
+		{ echo "NSBUSD is not <builddir>/daemon/nsbusd of a CMake build, which the section installs"; return; }
+	for c in cli/nsbus-hook cli/nsbusctl nsbridge/nsbridge; do
+		[ -x "$build/$c" ] || { echo "${c#*/} not built in $build"; return; }
+	done
+}
+
+# runtime_failed WHY: the set-up failed; every row of the section says so.
+runtime_failed() {
+	local r v
+	RT_FAILED=$(printf '%s' "$1" | head -c 120 | tr ' \n' '__')
+	for r in rt_start_ms rt_stop_ms; do
+		for v in $RT_VARIANTS; do record $r "$v" "fail:$RT_FAILED"; done
+	done
+	for r in setup_s many_start_s many_stop_s many_rss_kib many_pss_kib many_bus_rss_kib many_bus_pss_kib \
+		many_bridge_rss_kib many_bridge_pss_kib many_supervisor_pss_kib; do
+		record rt_$r lxc "fail:$RT_FAILED"
+	done
+}
+
+runtime_hostbus_start() {
+	local d=$RT_DIR/hostbus i
+	mkdir -p "$d"
+	chmod 755 "$d"
+	cat >"$d/bus.conf" <<-EOF
+		<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+		 "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+		<busconfig>
+		  <type>session</type>
+		  <listen>unix:path=$d/bus</listen>
+		  <auth>EXTERNAL</auth>
+		  <policy context="default">
+		    <allow user="*"/>
+		    <allow send_destination="*"/>
+		    <allow receive_sender="*"/>
+		    <allow own="*"/>
+		  </policy>
+		  <limit name="max_completed_connections">$((N_LXC * 4 + 100))</limit>
+		  <limit name="max_connections_per_user">$((N_LXC * 4 + 100))</limit>
+		</busconfig>
+	EOF
+	cp /etc/passwd "$d/passwd"
+	cp /etc/group "$d/group"
+	awk -F: '$3 == 100000 {found = 1} END {exit !found}' "$d/passwd" ||
+		echo "nsbus-bench-100000:x:100000:100000::/nonexistent:/usr/sbin/nologin" >>"$d/passwd"
+	awk -F: '$3 == 100000 {found = 1} END {exit !found}' "$d/group" || echo "nsbus-bench-100000:x:100000:" >>"$d/group"
+	# Not a bind mount on /etc/passwd as lib-bridge.sh does: useradd and userdel replace the file, and the
+	# kernel then drops mounts on it in every namespace; the bench runs long enough to meet a test that
+	# adds or removes a user. /etc is a tmpfs of symlinks into the host's /etc, bound at $d/host-etc,
+	# except for the two copies. (unshare and sh exec: $! is the daemon.)
+	mkdir -p "$d/host-etc"
+	unshare -m sh -c 'mount --bind /etc "$1/host-etc" && mount -t tmpfs -o mode=0755 nsbus-bench-etc /etc &&
+		for f in "$1"/host-etc/* "$1"/host-etc/.[!.]*; do
+			if [ -e "$f" ] || [ -L "$f" ]; then ln -s "$f" /etc/ || exit 1; fi
+		done && rm /etc/passwd /etc/group && cp "$1/passwd" "$1/group" /etc/ &&
+		exec dbus-daemon --config-file="$1/bus.conf" --nofork' sh "$d" >"$d/log" 2>&1 &
+	RT_HOSTBUS=$!
+	KILL_PIDS+=("$RT_HOSTBUS")
+	for i in $(seq 1 100); do
+		[ -S "$d/bus" ] && break
+		kill -0 $RT_HOSTBUS 2>/dev/null || break
+		sleep 0.05
+	done
+	[ -S "$d/bus" ] || { runtime_failed "the host bus did not start: $(tail -1 "$d/log")"; return 1; }
+	chmod 666 "$d/bus"
+	RT_HOSTBUS_ADDR=unix:path=$d/bus
+	timeout 10 dbus-send --bus="$RT_HOSTBUS_ADDR" --print-reply=literal --dest=org.freedesktop.DBus \
+		/org/freedesktop/DBus org.freedesktop.DBus.GetId >/dev/null 2>&1 ||
+		{ runtime_failed "the host bus does not answer GetId"; return 1; }
+}
+
+# The unique names on the host bus other than the asker's: one per connected bridge.
+runtime_hostbus_peers() {
+	timeout 10 dbus-send --bus="$RT_HOSTBUS_ADDR" --print-reply=literal --dest=org.freedesktop.DBus \
+		/org/freedesktop/DBus org.freedesktop.DBus.ListNames 2>/dev/null | tr ' ' '\n' | grep -c '^:' |
+		awk '{print $1 - 1}'
+}
+
+# runtime_create NAME ARGS...: busybox-container.sh ARGS NAME, its output in RT_DIR/create.NAME.log.
+runtime_create() {
+	local name=$1
+	shift
+	sh "$RT_PREFIX/share/nsbus/examples/containers/lxc/busybox-container.sh" "$@" "$name" \
+		>"$RT_DIR/create.$name.log" 2>&1
+}
+
+# Make the containers and the host bus, once for all rounds; records rt_setup_s (making the
+# containers). Sets RT_NA if the section cannot run here, RT_FAILED if the set-up fails.
+runtime_setup() {
+	local i v name t0 t1 lxcpath script=$RT_PREFIX/share/nsbus/examples/containers/lxc/busybox-container.sh
+	RT_NA=$(runtime_why_not)
+	[ -z "$RT_NA" ] || return
+	mkdir -p "$RT_DIR/policies" "$RT_DIR/no-policies" "$RT_DIR/logs"
+	cmake --install "$(dirname "$NSBUSD")/.." --prefix "$RT_PREFIX" >"$RT_DIR/install.log" 2>&1 ||
+		{ runtime_failed "cmake --install: $(tail -1 "$RT_DIR/install.log")"; return; }
+	runtime_hostbus_start || return
+	echo "# nsbus bench: a container without nsbus includes this instead of nsbus.conf" >"$RT_DIR/no-nsbus.conf"
+	for v in nsbus nsbus-bridge; do
+		{
+			echo "log-dir = $RT_DIR/logs"
+			if [ $v = nsbus ]; then echo "policy-dir = $RT_DIR/no-policies"; else echo "policy-dir = $RT_DIR/policies"; fi
+			echo "host-bus = $RT_HOSTBUS_ADDR"
+			# The host bus knows uid 100000 from its passwd copy: the hook must not add a user to the host's.
+			echo "add-user = no"
+		} >"$RT_DIR/hook.$v.conf"
+	done
+	lxcpath=$(lxc-config lxc.lxcpath)
+	t0=${EPOCHREALTIME/[.,]/}
+	# The first two alone: --idmap adds root's range to /etc/subuid and /etc/subgid if they lack it.
+	RT_NAMES+=("$RT_BASE-plain")
+	runtime_create "$RT_BASE-plain" --idmap --include="$RT_DIR/no-nsbus.conf" ||
+		{ runtime_failed "busybox-container.sh failed: $(tail -1 "$RT_DIR/create.$RT_BASE-plain.log")"; return; }
+	RT_NAMES+=("$RT_BASE-1")
+	runtime_create "$RT_BASE-1" --idmap ||
+		{ runtime_failed "busybox-container.sh failed: $(tail -1 "$RT_DIR/create.$RT_BASE-1.log")"; return; }
+	# The rest: copies of the second by lxc-copy, which needs rsync (0.15 s a copy where busybox's template
+	# takes over a second), else made the same way, nproc at a time.
+	for i in $(seq 2 "$N_LXC"); do RT_NAMES+=("$RT_BASE-$i"); done
+	if command -v lxc-copy >/dev/null && command -v rsync >/dev/null; then
+		RT_SETUP=lxc-copy
+		for i in $(seq 2 "$N_LXC"); do
+			lxc-copy -n "$RT_BASE-1" -N "$RT_BASE-$i" >"$RT_DIR/create.$RT_BASE-$i.log" 2>&1
+		done
+	else
+		RT_SETUP=busybox-container.sh
+		seq 2 "$N_LXC" | xargs -P "$(nproc)" -I{} sh -c 'sh "$1" --idmap "$2" >"$3/create.$2.log" 2>&1' sh \
+			"$script" "$RT_BASE-{}" "$RT_DIR"
+	fi
+	t1=${EPOCHREALTIME/[.,]/}
+	for i in $(seq 1 "$N_LXC"); do
+		name=$RT_BASE-$i
+		grep -q '^lxc.include = .*/lxc/nsbus.conf$' "$lxcpath/$name/config" 2>/dev/null ||
+			{ runtime_failed "busybox-container.sh $name failed: $(tail -1 "$RT_DIR/create.$name.log")"; return; }
+		echo "import talk org.nsbus.Bench.Echo" >"$RT_DIR/policies/$name.policy"
+	done
+	record rt_setup_s lxc "$(awk -v d=$((t1 - t0)) 'BEGIN {printf "%.2f", d / 1e6}')"
+}
+
+runtime_ms() { awk -v d=$(($2 - $1)) 'BEGIN {printf "%.1f", d / 1e3}'; }
+
+# runtime_stopped NAME: after lxc-stop, the container is STOPPED and (with nsbus) its bus directory gone.
+runtime_stopped() {
+	local i
+	[ "$(lxc-info -n "$1" -s -H 2>/dev/null)" = STOPPED ] || return 1
+	for i in $(seq 1 50); do
+		[ -e "/run/nsbus/$1" ] || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# runtime_start_stop VARIANT: one lxc-start -d and one lxc-stop -k of the variant's container,
+# each timed (rows rt_start_ms and rt_stop_ms). With nsbus the bus socket must be there as soon as
+# lxc-start returns.
+runtime_start_stop() {
+	local v=$1 name=$RT_BASE-1 conf=$RT_DIR/hook.$1.conf t0 t1 rc why="" state
+	[ "$v" = no-nsbus ] && name=$RT_BASE-plain conf=$RT_DIR/hook.nsbus.conf
+	t0=${EPOCHREALTIME/[.,]/}
+	NSBUS_CONFIG=$conf lxc-start -n "$name" -d -o "$RT_DIR/lxc.$name.log"
+	rc=$?
+	t1=${EPOCHREALTIME/[.,]/}
+	if [ $rc -ne 0 ]; then
+		why="lxc-start-exit-$rc:$(grep -E 'ERROR|nsbus' "$RT_DIR/lxc.$name.log" | tail -1)"
+	elif [ "$v" != no-nsbus ] && [ ! -S "/run/nsbus/$name/bus/system_bus_socket" ]; then
+		why="no-bus-socket-when-lxc-start-returned"
+	elif state=$(lxc-info -n "$name" -s -H 2>&1); [ "$state" != RUNNING ]; then
+		why="lxc-info-says-$state"
+	fi
+	if [ -n "$why" ]; then
+		record rt_start_ms "$v" "fail:$(printf '%s' "$why" | head -c 100 | tr ' \n' '__')"
+		lxc-stop -n "$name" -k >/dev/null 2>&1
+		runtime_stopped "$name"
+		return
+	fi
+	record rt_start_ms "$v" "$(runtime_ms "$t0" "$t1")"
+	t0=${EPOCHREALTIME/[.,]/}
+	lxc-stop -n "$name" -k >>"$RT_DIR/lxc.$name.log" 2>&1
+	rc=$?
+	t1=${EPOCHREALTIME/[.,]/}
+	if [ $rc -ne 0 ]; then
+		record rt_stop_ms "$v" "fail:lxc-stop-exit-$rc"
+	elif ! runtime_stopped "$name"; then
+		record rt_stop_ms "$v" "fail:not_stopped_or_bus_left_after_lxc-stop"
+	else
+		record rt_stop_ms "$v" "$(runtime_ms "$t0" "$t1")"
+	fi
+}
+
+# N_LXC_RUNS starts and stops of each variant, in mirrored order (A B C, C B A, ...).
+runtime_start_rows() {
+	local i v order
+	for i in $(seq 1 "$N_LXC_RUNS"); do
+		order=$RT_VARIANTS
+		[ $((i % 2)) = 0 ] && order=$(printf '%s\n' $RT_VARIANTS | tac)
+		for v in $order; do runtime_start_stop "$v"; done
+	done
+}
+
+# runtime_bridge_state NAME: what nsbusctl ls says of the container's bridge.
+runtime_bridge_state() {
+	"$RT_PREFIX/bin/nsbusctl" ls "$1" --json=short 2>&1 | "$PY" -c '
+import json, sys
+j = json.load(sys.stdin)
+print("%s: bridge %s (%s)" % (j["name"], j["bridge"], j["bridge_error"]))' 2>&1 | tail -1
+}
+
+# N_LXC containers with a bus and a bridge: started one after the other until every bridge is on
+# the host bus (row rt_many_start_s); then the RSS and PSS of their nsbusd and nsbridge processes
+# (and of their supervisors, apart) from nsbusctl ls's pids; then stopped (rt_many_stop_s).
+runtime_many_rows() {
+	local i k v name t0 t1 rc why="" peers
+	t0=${EPOCHREALTIME/[.,]/}
+	for i in $(seq 1 "$N_LXC"); do
+		name=$RT_BASE-$i
+		NSBUS_CONFIG=$RT_DIR/hook.nsbus-bridge.conf lxc-start -n "$name" -d -o "$RT_DIR/lxc.$name.log"
+		rc=$?
+		[ $rc -eq 0 ] || { why="lxc-start-$name-exit-$rc:$(grep -E 'ERROR|nsbus' "$RT_DIR/lxc.$name.log" | tail -1)"; break; }
+	done
+	if [ -z "$why" ]; then
+		while :; do
+			peers=$(runtime_hostbus_peers)
+			[ "${peers:-0}" -ge "$N_LXC" ] && break
+			[ $((${EPOCHREALTIME/[.,]/} - t0)) -lt 120000000 ] || break
+			sleep 0.1
+		done
+		[ "${peers:-0}" -ge "$N_LXC" ] ||
+			why="${peers:-no} of $N_LXC bridges on the host bus after 120 s; $(runtime_bridge_state "$RT_BASE-1")"
+	fi
+	t1=${EPOCHREALTIME/[.,]/}
+	if [ -z "$why" ]; then
+		record rt_many_start_s lxc "$(awk -v d=$((t1 - t0)) 'BEGIN {printf "%.2f", d / 1e6}')"
+		sleep 0.5
+		"$RT_PREFIX/bin/nsbusctl" ls --json=short >"$RT_DIR/ls.json" 2>"$RT_DIR/ls.err"
+		"$PY" - "$RT_DIR/ls.json" "$RT_BASE" "$N_LXC" >"$RT_DIR/mem.out" 2>"$RT_DIR/mem.err" <<-'PYEOF'
+			import json, sys
+			ls, base, n = json.load(open(sys.argv[1])), sys.argv[2], int(sys.argv[3])
+			mine = {c['name']: c for c in ls if c['name'].startswith(base + '-')}
+			def kib(pid, path, key):
+			    with open('/proc/%d/%s' % (pid, path)) as f:
+			        return next(int(l.split()[1]) for l in f if l.startswith(key + ':'))
+			sums = dict.fromkeys(['bus_rss', 'bus_pss', 'bridge_rss', 'bridge_pss', 'supervisor_pss'], 0)
+			for i in range(1, n + 1):
+			    c = mine.get('%s-%d' % (base, i))
+			    if c is None or c['state'] != 'up' or c['bridge'] != 'running' or not c['bridge_pid']:
+			        sys.exit('%s-%d: %s' % (base, i, 'not listed' if c is None else
+			                                '%s, bridge %s' % (c['state'], c['bridge'])))
+			    for what, pid in (('bus', c['bus_pid']), ('bridge', c['bridge_pid'])):
+			        sums[what + '_rss'] += kib(pid, 'status', 'VmRSS')
+			        sums[what + '_pss'] += kib(pid, 'smaps_rollup', 'Pss')
+			    sums['supervisor_pss'] += kib(c['supervisor_pid'], 'smaps_rollup', 'Pss')
+			sums['rss'] = sums['bus_rss'] + sums['bridge_rss']
+			sums['pss'] = sums['bus_pss'] + sums['bridge_pss']
+			for k, v in sums.items():
+			    print(k, v)
+		PYEOF
+		if [ $? -eq 0 ]; then
+			while read -r k v; do record "rt_many_${k}_kib" lxc "$v"; done <"$RT_DIR/mem.out"
+		else
+			why="$(tail -1 "$RT_DIR/mem.err")"
+		fi
+	fi
+	if [ -n "$why" ]; then
+		why=$(printf '%s' "$why" | head -c 200 | tr ' \n' '__')
+		record rt_many_start_s lxc "fail:$why"
+		for k in rss pss bus_rss bus_pss bridge_rss bridge_pss supervisor_pss; do record "rt_many_${k}_kib" lxc "fail:$why"; done
+	fi
+	t0=${EPOCHREALTIME/[.,]/}
+	for i in $(seq 1 "$N_LXC"); do
+		lxc-stop -n "$RT_BASE-$i" -k >/dev/null 2>&1
+	done
+	t1=${EPOCHREALTIME/[.,]/}
+	for i in $(seq 1 "$N_LXC"); do
+		if ! runtime_stopped "$RT_BASE-$i"; then
+			record rt_many_stop_s lxc "fail:$RT_BASE-${i}_not_stopped_or_its_bus_left"
+			return
+		fi
+	done
+	record rt_many_stop_s lxc "$(awk -v d=$((t1 - t0)) 'BEGIN {printf "%.2f", d / 1e6}')"
+}
+
+# At exit (and after the rounds): every container of the run stopped and destroyed, the host bus
+# stopped, and no nsbusd, nsbridge or supervisor of ours left.
+runtime_teardown() {
+	local name p args left="" lxcpath
+	lxcpath=$(lxc-config lxc.lxcpath 2>/dev/null)
+	for name in "${RT_NAMES[@]}"; do
+		lxc-stop -n "$name" -k >/dev/null 2>&1
+		[ -e "/run/nsbus/$name" ] && "$RT_PREFIX/bin/nsbusctl" down "$name" >/dev/null 2>&1
+		lxc-destroy -n "$name" >/dev/null 2>&1
+		[ -e "$lxcpath/$name" ] && log "error: lxc-destroy $name failed"
+	done
+	RT_NAMES=()
+	[ -n "$RT_HOSTBUS" ] && stop_pid "$RT_HOSTBUS"
+	RT_HOSTBUS=
+	for p in /proc/[0-9]*; do
+		mapfile -d "" args 2>/dev/null <"$p/cmdline" || continue
+		[[ " ${args[*]} " == *"$RT_BASE-"* ]] || continue
+		case "${args[0]##*/}" in nsbusd | nsbridge | nsbus-hook) ;; *) continue ;; esac
+		left+=" ${p#/proc/}"
+		kill -KILL "${p#/proc/}" 2>/dev/null
+	done
+	[ -z "$left" ] || log "error: nsbus processes of the bench's containers were left behind (killed):$left"
+}
+
+# --- a round's sections ---------------------------------------------------------
+# The main table: every workload on every bus (bus A, B, C for a workload, then the next).
+bus_rows() {
 	# 6. idle RSS of a bus just started (after one GetId, which also makes
 	# systemd-socket-activate start dbus-broker).
 	for b in $BUSES; do
@@ -602,17 +949,18 @@ for rep in $(seq 1 "$REPEAT"); do
 	done
 
 	for b in $BUSES; do stop_bus "$b"; done
+}
 
-	# 12. nsbusctl list against busctl list, on an nsbusd with N_LIST_PEERS peers.
-	cli_list_rows
-
-	# 8. a call through a proxy.
+# 8. a call through a proxy.
+proxy_rows() {
 	proxy_setup
 	for p in $PROXY_PATHS; do proxy_spam "$p" proxy_seq_calls_per_s "$N_PROXY" --dest=org.nsbus.Bench.Echo --queue=1; done
 	for p in $PROXY_PATHS; do proxy_spam "$p" proxy_pipelined_calls_per_s "$N_PROXY_PIPE" --dest=org.nsbus.Bench.Echo --queue=32; done
 	proxy_teardown
+}
 
-	# 9. per-container buses: start time and memory of N buses for one container.
+# 9. per-container buses: start time and memory of N buses for one container.
+container_bus_rows() {
 	if [ -x "${NSRUN:-}" ]; then
 		d=$WORK/buses
 		rm -rf "$d"
@@ -632,8 +980,10 @@ for rep in $(seq 1 "$REPEAT"); do
 		fi
 		stop_pid $keeper
 	fi
+}
 
-	# 7. the physical limit, once per round like the rest.
+# 7. the physical limits, once per round like the rest (rows of the main table).
+physical_limit_rows() {
 	v=$("$WORK/bin/pingpong" "$N_PING" "$PING_SIZE" | awk '{print $2}')
 	for b in $BUSES; do record socketpair_round_trips_per_s "$b" "${v:-fail}"; done
 	# ... and of the connect row: a server doing only accept, SO_PEERCRED, one read, one canned
@@ -646,7 +996,29 @@ for rep in $(seq 1 "$REPEAT"); do
 		awk '/^us_per_cycle/ {print $2}')
 	stop_pid $floor_pid
 	for b in $BUSES; do record connect_floor_us "$b" "${v:-fail:$(head -c 80 "$WORK/floor.err" | tr ' \n' '__')}"; done
+}
+
+# --- the run ---------------------------------------------------------------------
+MIRRORED=$(printf '%s\n' $BUSES | tac | tr '\n' ' ')
+log "nsbusd: $NSBUSD; buses: $BUSES; repeat $REPEAT; $([ $QUICK = 1 ] && echo quick || echo full) counts; sections: $SECTIONS"
+want runtime && runtime_setup
+[ -n "$RT_NA" ] && log "container runtime: n/a: $RT_NA"
+for rep in $(seq 1 "$REPEAT"); do
+	log "round $rep of $REPEAT"
+	want buses && bus_rows
+	# 12. nsbusctl list against busctl list, on an nsbusd with N_LIST_PEERS peers.
+	want list && cli_list_rows
+	want proxy && proxy_rows
+	want container-buses && container_bus_rows
+	# 13. LXC containers started with and without nsbus; N_LXC containers with a bus and a bridge.
+	if want runtime && [ -z "$RT_NA$RT_FAILED" ]; then
+		runtime_start_rows
+		runtime_many_rows
+	fi
+	want buses && physical_limit_rows
 done
+# The containers go now rather than at exit, where a failed run stops and destroys them too.
+want runtime && runtime_teardown
 
 # --- report ----------------------------------------------------------------------
 mkdir -p "$(dirname "$OUT")"
@@ -655,5 +1027,6 @@ NA_FILE=$WORK/na
 for b in "${!NA[@]}"; do printf '%s\t%s\n' "$b" "${NA[$b]}" >>"$NA_FILE"; done
 for p in "${!PROXY_NA[@]}"; do printf '%s\t%s\n' "$p" "${PROXY_NA[$p]}" >>"$NA_FILE"; done
 for t in "${!CLI_NA[@]}"; do printf '%s\t%s\n' "$t" "${CLI_NA[$t]}" >>"$NA_FILE"; done
-meta="quick=$QUICK repeat=$REPEAT bcast_rules=$BCAST_RULES payload_loop=$PAYLOAD_LOOP n_buses=$N_BUSES n_seq=$N_SEQ n_pipe=$N_PIPE n_flood=$N_FLOOD n_connect=$N_CONNECT n_watches=$N_WATCHES peers=${PEERS// /,} ping=$N_PING ping_size=$PING_SIZE list_peers=$N_LIST_PEERS list_runs=$N_LIST_RUNS"
+[ -n "$RT_NA" ] && printf 'runtime\t%s\n' "$RT_NA" >>"$NA_FILE"
+meta="quick=$QUICK repeat=$REPEAT bcast_rules=$BCAST_RULES payload_loop=$PAYLOAD_LOOP n_buses=$N_BUSES n_seq=$N_SEQ n_pipe=$N_PIPE n_flood=$N_FLOOD n_connect=$N_CONNECT n_watches=$N_WATCHES peers=${PEERS// /,} ping=$N_PING ping_size=$PING_SIZE list_peers=$N_LIST_PEERS list_runs=$N_LIST_RUNS lxc_runs=$N_LXC_RUNS n_lxc=$N_LXC lxc_setup=$RT_SETUP sections=${SECTIONS// /,}"
 "$PY" "$BENCH_DIR/report.py" "$SAMPLES" "$NA_FILE" "$OUT" "$BUSES" "$meta" "$NSBUSD"

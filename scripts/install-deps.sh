@@ -17,9 +17,10 @@ packages=(
 	# json-c writes nsbusctl's --json output; libpcap writes the pcap stream of nsbusctl capture;
 	# liblxc (lxc-dev's header, liblxc1 at run time) finds an LXC container's init for nsbusctl up NAME
 	libjson-c-dev libpcap-dev lxc-dev
-	# LXC busybox containers for the tests (offline: the busybox template and a static busybox); crun and
-	# podman run the OCI hooks' tests
-	lxc busybox-static crun podman
+	# LXC busybox containers for the tests (offline: the busybox template and a static busybox); rsync,
+	# with which lxc-copy copies one container into the bench's hundred; crun and podman run the OCI
+	# hooks' tests
+	lxc busybox-static rsync crun podman
 	# real D-Bus clients the tests and the demo drive
 	dbus-daemon dbus-bin dbus-tests systemd libglib2.0-bin python3-dbus python3-gi
 	# test tooling; dbus-broker is the reference the benchmarks (bench/) measure against, and
