@@ -476,6 +476,19 @@ static void activating_add(struct bus *b, struct name *n, uint64_t deadline)
         event_timer_arm_by(b->loop, &b->activation_timer, deadline);
 }
 
+/* n's activation is over (its owner came, or it failed): it leaves b->activating. */
+static void activation_end(struct name *n)
+{
+        list_del(&n->activating_link);
+}
+
+static void pending_free(struct pending *pd)
+{
+        list_del(&pd->link);
+        message_unref(pd->m);
+        free(pd);
+}
+
 static void fail_pending(struct bus *b, struct name *n, const char *error, const char *fmt, ...)
         _printf_(4, 5);
 
@@ -487,22 +500,22 @@ static void fail_pending(struct bus *b, struct name *n, const char *error, const
         vsnprintf(text, sizeof(text), fmt, ap);
         va_end(ap);
 
-        list_del(&n->activating_link);
+        activation_end(n);
         while (!list_empty(&n->pending_activation)) {
                 struct pending *pd = list_first_entry(&n->pending_activation, struct pending, link);
-                list_del(&pd->link);
                 uint64_t id = pd->sender_id;
                 struct peer *sender = hashmap_get(b->peers_by_id, &id);
                 if (sender && sender->state == PEER_RUNNING)
                         routing_reply_error(b, sender, pd->m, error, "%s", text);
-                message_unref(pd->m);
-                free(pd);
+                pending_free(pd);
         }
         names_unref_if_unused(n);
 }
 
-static int start(struct bus *b, struct peer *sender, struct message *m, const char *name, bool by_name)
+static int start(struct bus *b, struct peer *sender, struct message *m, const char *name, bool by_name,
+                 struct activation_start *ret)
 {
+        *ret = (struct activation_start){0};
         struct name *n;
         int r = names_ref(b, name, &n);
         if (r < 0)
@@ -510,9 +523,13 @@ static int start(struct bus *b, struct peer *sender, struct message *m, const ch
         size_t queued = 0;
         struct pending *pd;
         list_for_each_entry(pd, &n->pending_activation, link) queued++;
-        if (queued >= bus_limit(b->limits.max_pending_service_starts))
-                return routing_reply_error(b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
-                                           "The maximum number of pending activations has been reached");
+        if (queued >= bus_limit(b->limits.max_pending_service_starts)) {
+                names_unref_if_unused(n);
+                ret->error_name = DBUS_ERROR_LIMITS_EXCEEDED;
+                snprintf(ret->error_text, sizeof(ret->error_text),
+                         "The maximum number of pending activations has been reached");
+                return 0;
+        }
 
         pd = zalloc(sizeof(*pd));
         if (!pd) {
@@ -528,20 +545,28 @@ static int start(struct bus *b, struct peer *sender, struct message *m, const ch
                 return 0;
         activating_add(b, n, now_usec() + (uint64_t)b->limits.service_start_timeout * 1000);
         r = spawn_service(b, n->activatable);
-        if (r < 0)
-                fail_pending(b, n, DBUS_ERROR_SPAWN_EXEC_FAILED, "Failed to execute program %s: %s",
-                             n->activatable->exec, strerror(-r));
+        if (r < 0) {
+                /* The name was not activating, so only this message waits: it is the one that fails. */
+                snprintf(ret->error_text, sizeof(ret->error_text), "Failed to execute program %s: %s",
+                         n->activatable->exec, strerror(-r));
+                ret->error_name = DBUS_ERROR_SPAWN_EXEC_FAILED;
+                activation_end(n);
+                pending_free(pd);
+                names_unref_if_unused(n);
+        }
         return 0;
 }
 
-int activation_queue_message(struct bus *b, struct peer *sender, struct message *m)
+int activation_queue_message(struct bus *b, struct peer *sender, struct message *m,
+                             struct activation_start *ret)
 {
-        return start(b, sender, m, m->destination, false);
+        return start(b, sender, m, m->destination, false, ret);
 }
 
-int activation_start_by_name(struct bus *b, struct peer *p, struct message *call, const char *name)
+int activation_start_by_name(struct bus *b, struct peer *p, struct message *call, const char *name,
+                             struct activation_start *ret)
 {
-        return start(b, p, call, name, true);
+        return start(b, p, call, name, true, ret);
 }
 
 void activation_name_acquired(struct bus *b, const char *name)
@@ -556,7 +581,7 @@ void activation_name_acquired(struct bus *b, const char *name)
                 if (streq_ptr(c->name, name))
                         c->acquired = true;
         }
-        list_del(&n->activating_link);
+        activation_end(n);
 
         /* Detach the queue first: dispatching may queue new activations of the same name. */
         struct list_head q;
@@ -589,7 +614,7 @@ void activation_name_acquired(struct bus *b, const char *name)
                                         msg_builder_done(&mb);
                                 }
                         } else {
-                                routing_dispatch(b, sender, pd->m);
+                                routing_deliver_held(b, sender, pd->m);
                         }
                 }
                 message_unref(pd->m);

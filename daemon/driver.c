@@ -570,7 +570,11 @@ static int method_start_service_by_name(struct bus *b, struct peer *p, struct me
         if (!activation_is_activatable(b, name))
                 return reply_error(b, p, m, DBUS_ERROR_SERVICE_UNKNOWN,
                                    "The name %s was not provided by any .service files", name);
-        return activation_start_by_name(b, p, m, name);
+        struct activation_start st;
+        int r = activation_start_by_name(b, p, m, name, &st);
+        if (r >= 0 && st.error_name)
+                return reply_error(b, p, m, st.error_name, "%s", st.error_text);
+        return r;
 }
 
 static int method_update_activation_environment(struct bus *b, struct peer *p, struct message *m)
