@@ -246,14 +246,16 @@ static void capture_driver_refusal(struct bus *b, struct message *refused)
         message_unref(err);
 }
 
-void routing_send_driver_message(struct bus *b, struct peer *to, struct message *m)
+/* capture: show it to monitors (false: they saw it when the bus first sent it). */
+static void send_driver_message(struct bus *b, struct peer *to, struct message *m, bool capture)
 {
         struct broadcast_ctx ctx = {.sender = NULL};
 
         /* Replies from the driver always count as requested; its signals obey receive rules. */
         if (to && to->state != PEER_DEAD &&
             !policy_check_receive(b, to, NULL, m, m->reply_serial != 0, false)) {
-                send_to_monitors_ex(b, NULL, to, m);
+                if (capture)
+                        send_to_monitors_ex(b, NULL, to, m);
                 capture_driver_refusal(b, m);
                 return;
         }
@@ -268,7 +270,13 @@ void routing_send_driver_message(struct bus *b, struct peer *to, struct message 
         } else {
                 match_broadcast(b, NULL, m, deliver_broadcast, &ctx);
         }
-        send_to_monitors_ex(b, NULL, to, m);
+        if (capture)
+                send_to_monitors_ex(b, NULL, to, m);
+}
+
+void routing_send_driver_message(struct bus *b, struct peer *to, struct message *m)
+{
+        send_driver_message(b, to, m, true);
 }
 
 static struct peer *lookup_destination(struct bus *b, const char *dest, struct name **ret_name)
@@ -293,6 +301,8 @@ static void capture(struct bus *b, struct peer *sender, struct peer *to, struct 
  * A message for a name whose service is not running: held until the service has taken the name. As
  * dbus-daemon, any message that may auto-start does (a signal too), and the send rules are checked
  * now, against the name it is addressed to, since there is no receiver to check them against yet.
+ * Monitors see the ActivationRequest to systemd (if one goes out) before the message that caused it,
+ * which is the order dbus-daemon shows them.
  */
 static int auto_start(struct bus *b, struct peer *sender, struct message *m)
 {
@@ -308,6 +318,8 @@ static int auto_start(struct bus *b, struct peer *sender, struct message *m)
         }
         struct activation_start st;
         int r = activation_queue_message(b, sender, m, &st);
+        if (r >= 0 && st.systemd_unit)
+                r = driver_request_systemd_unit(b, st.systemd_unit);
         capture(b, sender, NULL, m);
         if (r >= 0 && st.error_name)
                 return routing_reply_error(b, sender, m, st.error_name, "%s", st.error_text);
@@ -517,8 +529,15 @@ static int dispatch(struct bus *b, struct peer *sender, struct message *m)
         }
 
         if (m->destination && streq(m->destination, DRIVER_NAME)) {
-                capture(b, sender, NULL, m);
+                /* A signal to the bus (systemd's ActivationFailure) is shown after what it caused:
+                 * dbus-daemon answers the failed activations' callers in a transaction of their own, ahead
+                 * of it. */
+                bool signal = m->type == MESSAGE_SIGNAL;
+                if (!signal)
+                        capture(b, sender, NULL, m);
                 r = driver_handle(b, sender, m);
+                if (signal)
+                        capture(b, sender, NULL, m);
                 if (r == -ENOMEM)
                         driver_disconnect_peer(b, sender, "out of memory while handling a bus method call");
                 return r;
@@ -535,6 +554,13 @@ static int dispatch(struct bus *b, struct peer *sender, struct message *m)
 
 int routing_deliver_held(struct bus *b, struct peer *sender, struct message *m)
 {
+        if (!sender) {
+                struct name *unused;
+                struct peer *to = lookup_destination(b, m->destination, &unused);
+                if (to && to->state == PEER_RUNNING)
+                        send_driver_message(b, to, m, false);
+                return 0;
+        }
         int r = dispatch_unicast(b, sender, m, false);
         if (r < 0 && sender->state != PEER_DEAD)
                 driver_disconnect_peer(b, sender, "out of memory while routing its message");

@@ -34,7 +34,7 @@ struct reply_slot {
 int routing_dispatch(struct bus *b, struct peer *sender, struct message *m);
 /* Deliver m, held until its destination's service had started, to the name's new owner: routed as
  * routing_dispatch() routes, but not shown to monitors again (they saw it when it was sent, as with
- * dbus-daemon). 0, or -ENOMEM as routing_dispatch(). */
+ * dbus-daemon). sender NULL: the bus's own message. 0, or -ENOMEM as routing_dispatch(). */
 int routing_deliver_held(struct bus *b, struct peer *sender, struct message *m);
 /* Deliver a driver-generated message to `to` (its destination), or broadcast it when to is NULL. */
 void routing_send_driver_message(struct bus *b, struct peer *to, struct message *m);
