@@ -9,6 +9,14 @@
  *
  * Children are forked directly (no helper process) and reaped through a
  * signalfd in the main loop, so the bus never blocks on them.
+ *
+ * With systemd activation (--systemd-activation, as dbus-daemon), a service
+ * whose file names a SystemdService= is not forked: systemd is asked to
+ * start that unit, and either the name appears or systemd answers with
+ * ActivationFailure. A service without SystemdService= is still forked, as
+ * dbus-daemon falls back to its own activation. org.freedesktop.systemd1 is
+ * never started by the bus: messages for it, the bus's requests included,
+ * wait until systemd connects and takes its name.
  */
 #include <ctype.h>
 #include <fcntl.h>
@@ -35,6 +43,7 @@ struct pending {
         uint64_t sender_id;
         struct message *m; /* the held message, or the StartServiceByName call */
         bool start_by_name;
+        bool from_bus; /* the bus's own message (to systemd): no sender to answer */
 };
 
 struct child {
@@ -55,6 +64,7 @@ struct activation {
         bool spawner_gone;
         char **env; /* KEY=VALUE set through UpdateActivationEnvironment */
         size_t n_env, allocated_env;
+        bool systemd; /* --systemd-activation */
 };
 
 static void entry_free(struct activation_entry *e)
@@ -64,6 +74,7 @@ static void entry_free(struct activation_entry *e)
         free(e->name);
         free(e->exec);
         free(e->user);
+        free(e->systemd_service);
         free(e->file);
         free(e);
 }
@@ -112,6 +123,8 @@ void activation_free(struct bus *b)
         struct name *n;
         HASHMAP_FOREACH(n, b->names, it)
         {
+                free(n->systemd_unit);
+                n->systemd_unit = NULL;
                 while (!list_empty(&n->pending_activation)) {
                         struct pending *pd = list_first_entry(&n->pending_activation, struct pending, link);
                         list_del(&pd->link);
@@ -174,12 +187,13 @@ static int parse_service_file(struct bus *b, FILE *f, const char *path, struct a
                 }
                 *eq = 0;
                 char *key = strip(s), *value = strip(eq + 1);
-                char **slot = streq(key, "Name")   ? &e->name
-                              : streq(key, "Exec") ? &e->exec
-                              : streq(key, "User") ? &e->user
-                                                   : NULL;
+                char **slot = streq(key, "Name")             ? &e->name
+                              : streq(key, "Exec")           ? &e->exec
+                              : streq(key, "User")           ? &e->user
+                              : streq(key, "SystemdService") ? &e->systemd_service
+                                                             : NULL;
                 if (!slot)
-                        continue; /* SystemdService=, AssumedAppArmorLabel=, ...: not ours to act on */
+                        continue; /* AssumedAppArmorLabel=, ...: not ours to act on */
                 free(*slot);
                 *slot = strdup(value);
                 if (!*slot) {
@@ -240,9 +254,26 @@ int activation_load(struct bus *b, char *const *dirs, size_t n_dirs)
         return activation_load_in_root(b, -1, dirs, n_dirs);
 }
 
+void activation_use_systemd(struct bus *b)
+{
+        b->activation->systemd = true;
+}
+
+bool activation_uses_systemd(const struct bus *b)
+{
+        return b->activation && b->activation->systemd;
+}
+
+/* dbus-daemon assumes systemd will connect eventually: with systemd activation its name needs no file. */
+static bool is_awaited_systemd(const struct bus *b, const char *name)
+{
+        return activation_uses_systemd(b) && streq(name, SYSTEMD_NAME);
+}
+
 bool activation_is_activatable(struct bus *b, const char *name)
 {
-        return b->activation && hashmap_get(b->activation->entries, name) != NULL;
+        return b->activation &&
+               (hashmap_get(b->activation->entries, name) != NULL || is_awaited_systemd(b, name));
 }
 
 int activation_set_env(struct bus *b, const char *key, const char *value)
@@ -476,6 +507,21 @@ static void activating_add(struct bus *b, struct name *n, uint64_t deadline)
         event_timer_arm_by(b->loop, &b->activation_timer, deadline);
 }
 
+/* n's activation is over (its owner came, or it failed): it leaves b->activating. */
+static void activation_end(struct name *n)
+{
+        list_del(&n->activating_link);
+        free(n->systemd_unit);
+        n->systemd_unit = NULL;
+}
+
+static void pending_free(struct pending *pd)
+{
+        list_del(&pd->link);
+        message_unref(pd->m);
+        free(pd);
+}
+
 static void fail_pending(struct bus *b, struct name *n, const char *error, const char *fmt, ...)
         _printf_(4, 5);
 
@@ -487,22 +533,24 @@ static void fail_pending(struct bus *b, struct name *n, const char *error, const
         vsnprintf(text, sizeof(text), fmt, ap);
         va_end(ap);
 
-        list_del(&n->activating_link);
+        activation_end(n);
         while (!list_empty(&n->pending_activation)) {
                 struct pending *pd = list_first_entry(&n->pending_activation, struct pending, link);
-                list_del(&pd->link);
                 uint64_t id = pd->sender_id;
-                struct peer *sender = hashmap_get(b->peers_by_id, &id);
+                struct peer *sender = pd->from_bus ? NULL : hashmap_get(b->peers_by_id, &id);
                 if (sender && sender->state == PEER_RUNNING)
                         routing_reply_error(b, sender, pd->m, error, "%s", text);
-                message_unref(pd->m);
-                free(pd);
+                pending_free(pd);
         }
         names_unref_if_unused(n);
 }
 
-static int start(struct bus *b, struct peer *sender, struct message *m, const char *name, bool by_name)
+/* sender NULL: the bus's own message (to systemd), which max_pending_service_starts, a limit on clients,
+ * does not refuse. */
+static int start(struct bus *b, struct peer *sender, struct message *m, const char *name, bool by_name,
+                 struct activation_start *ret)
 {
+        *ret = (struct activation_start){0};
         struct name *n;
         int r = names_ref(b, name, &n);
         if (r < 0)
@@ -510,16 +558,21 @@ static int start(struct bus *b, struct peer *sender, struct message *m, const ch
         size_t queued = 0;
         struct pending *pd;
         list_for_each_entry(pd, &n->pending_activation, link) queued++;
-        if (queued >= bus_limit(b->limits.max_pending_service_starts))
-                return routing_reply_error(b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
-                                           "The maximum number of pending activations has been reached");
+        if (sender && queued >= bus_limit(b->limits.max_pending_service_starts)) {
+                names_unref_if_unused(n);
+                ret->error_name = DBUS_ERROR_LIMITS_EXCEEDED;
+                snprintf(ret->error_text, sizeof(ret->error_text),
+                         "The maximum number of pending activations has been reached");
+                return 0;
+        }
 
         pd = zalloc(sizeof(*pd));
         if (!pd) {
                 names_unref_if_unused(n);
                 return -ENOMEM;
         }
-        pd->sender_id = sender->id;
+        pd->sender_id = sender ? sender->id : 0;
+        pd->from_bus = !sender;
         pd->m = message_ref(m);
         pd->start_by_name = by_name;
         list_add_tail(&n->pending_activation, &pd->link);
@@ -527,21 +580,65 @@ static int start(struct bus *b, struct peer *sender, struct message *m, const ch
         if (activating(n))
                 return 0;
         activating_add(b, n, now_usec() + (uint64_t)b->limits.service_start_timeout * 1000);
+        if (is_awaited_systemd(b, name))
+                return 0;
+        if (b->activation->systemd && n->activatable->systemd_service) {
+                n->systemd_unit = strdup(n->activatable->systemd_service);
+                if (!n->systemd_unit) {
+                        activation_end(n);
+                        pending_free(pd);
+                        names_unref_if_unused(n);
+                        return -ENOMEM;
+                }
+                ret->systemd_unit = n->systemd_unit;
+                return 0;
+        }
         r = spawn_service(b, n->activatable);
-        if (r < 0)
-                fail_pending(b, n, DBUS_ERROR_SPAWN_EXEC_FAILED, "Failed to execute program %s: %s",
-                             n->activatable->exec, strerror(-r));
+        if (r < 0) {
+                /* The name was not activating, so only this message waits: it is the one that fails. */
+                snprintf(ret->error_text, sizeof(ret->error_text), "Failed to execute program %s: %s",
+                         n->activatable->exec, strerror(-r));
+                ret->error_name = DBUS_ERROR_SPAWN_EXEC_FAILED;
+                activation_end(n);
+                pending_free(pd);
+                names_unref_if_unused(n);
+        }
         return 0;
 }
 
-int activation_queue_message(struct bus *b, struct peer *sender, struct message *m)
+int activation_queue_message(struct bus *b, struct peer *sender, struct message *m,
+                             struct activation_start *ret)
 {
-        return start(b, sender, m, m->destination, false);
+        return start(b, sender, m, m->destination, false, ret);
 }
 
-int activation_start_by_name(struct bus *b, struct peer *p, struct message *call, const char *name)
+int activation_start_by_name(struct bus *b, struct peer *p, struct message *call, const char *name,
+                             struct activation_start *ret)
 {
-        return start(b, p, call, name, true);
+        return start(b, p, call, name, true, ret);
+}
+
+int activation_hold_bus_message(struct bus *b, struct message *m)
+{
+        if (!activation_is_activatable(b, m->destination))
+                return -ESRCH;
+        struct activation_start st;
+        int r = start(b, NULL, m, m->destination, false, &st);
+        if (r < 0)
+                return r;
+        /* Only systemd's own name is held for the bus, and it is waited for, never started. */
+        return st.error_name ? -EIO : 0;
+}
+
+void activation_systemd_failed(struct bus *b, const char *unit, const char *error_name, const char *text)
+{
+        struct name *n, *tmp;
+        list_for_each_entry_safe(n, tmp, &b->activating, activating_link)
+        {
+                if (streq_ptr(n->systemd_unit, unit))
+                        /* Unlinks n from b->activating, and may free it. */
+                        fail_pending(b, n, error_name, "%s", text);
+        }
 }
 
 void activation_name_acquired(struct bus *b, const char *name)
@@ -556,7 +653,7 @@ void activation_name_acquired(struct bus *b, const char *name)
                 if (streq_ptr(c->name, name))
                         c->acquired = true;
         }
-        list_del(&n->activating_link);
+        activation_end(n);
 
         /* Detach the queue first: dispatching may queue new activations of the same name. */
         struct list_head q;
@@ -570,8 +667,10 @@ void activation_name_acquired(struct bus *b, const char *name)
                 struct pending *pd = list_first_entry(&q, struct pending, link);
                 list_del(&pd->link);
                 uint64_t id = pd->sender_id;
-                struct peer *sender = hashmap_get(b->peers_by_id, &id);
-                if (sender && sender->state == PEER_RUNNING) {
+                struct peer *sender = pd->from_bus ? NULL : hashmap_get(b->peers_by_id, &id);
+                if (pd->from_bus) {
+                        routing_deliver_held(b, NULL, pd->m);
+                } else if (sender && sender->state == PEER_RUNNING) {
                         if (pd->start_by_name) {
                                 struct msg_builder mb;
                                 msg_builder_init(&mb, MESSAGE_METHOD_RETURN, driver_next_serial(b));
@@ -589,7 +688,7 @@ void activation_name_acquired(struct bus *b, const char *name)
                                         msg_builder_done(&mb);
                                 }
                         } else {
-                                routing_dispatch(b, sender, pd->m);
+                                routing_deliver_held(b, sender, pd->m);
                         }
                 }
                 message_unref(pd->m);

@@ -190,6 +190,41 @@ void driver_emit_activatable_services_changed(struct bus *b)
         emit_signal(b, NULL, "ActivatableServicesChanged", "");
 }
 
+/* A message from the bus to systemd: delivered to the owner of org.freedesktop.systemd1 or, while
+ * systemd has not joined the bus yet, held for it as a message for a name being activated. Monitors
+ * see it now either way, as dbus-daemon logs what it wants to send even when systemd is not there. */
+static int send_to_systemd(struct bus *b, struct peer *systemd, struct message *m)
+{
+        if (systemd) {
+                routing_send_driver_message(b, systemd, m);
+                return 0;
+        }
+        routing_send_to_monitors(b, m);
+        return activation_hold_bus_message(b, m);
+}
+
+int driver_request_systemd_unit(struct bus *b, const char *unit)
+{
+        /* A directed signal, not a call: success is the name appearing, failure ActivationFailure. Its
+         * destination stays the well-known name, whether systemd is there yet or not. */
+        struct msg_builder mb;
+        msg_builder_init(&mb, MESSAGE_SIGNAL, driver_next_serial(b));
+        mb.path = DRIVER_PATH;
+        mb.interface = SYSTEMD_ACTIVATOR_INTERFACE;
+        mb.member = "ActivationRequest";
+        mb.destination = SYSTEMD_NAME;
+        mb.sender = DRIVER_NAME;
+        append_s(&mb, unit);
+        struct message *m;
+        int r = msg_builder_finish(&mb, &m);
+        if (r < 0)
+                return r;
+        log_info("activating unit '%s' through systemd", unit);
+        r = send_to_systemd(b, names_find_peer(b, SYSTEMD_NAME), m);
+        message_unref(m);
+        return r;
+}
+
 void driver_emit_name_acquired(struct bus *b, struct peer *p, const char *name)
 {
         if (p->state == PEER_RUNNING)
@@ -570,7 +605,13 @@ static int method_start_service_by_name(struct bus *b, struct peer *p, struct me
         if (!activation_is_activatable(b, name))
                 return reply_error(b, p, m, DBUS_ERROR_SERVICE_UNKNOWN,
                                    "The name %s was not provided by any .service files", name);
-        return activation_start_by_name(b, p, m, name);
+        struct activation_start st;
+        int r = activation_start_by_name(b, p, m, name, &st);
+        if (r >= 0 && st.systemd_unit)
+                r = driver_request_systemd_unit(b, st.systemd_unit);
+        if (r >= 0 && st.error_name)
+                return reply_error(b, p, m, st.error_name, "%s", st.error_text);
+        return r;
 }
 
 static int method_update_activation_environment(struct bus *b, struct peer *p, struct message *m)
@@ -582,21 +623,59 @@ static int method_update_activation_environment(struct bus *b, struct peer *p, s
         if (p->creds.uid != geteuid() && p->creds.uid != 0)
                 return reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
                                    "Cannot change activation environment on a shared bus");
+        /* With systemd activation the same variables go to systemd too, in SetEnvironment (as dbus-daemon),
+         * so that the units it starts for the bus get them. Built alongside, sent once all are set. */
+        struct peer *systemd = NULL;
+        struct msg_builder env;
+        bool forward = activation_uses_systemd(b);
+        if (forward) {
+                systemd = names_find_peer(b, SYSTEMD_NAME);
+                msg_builder_init(&env, MESSAGE_METHOD_CALL, driver_next_serial(b));
+                env.flags = MESSAGE_FLAG_NO_REPLY_EXPECTED;
+                /* dbus-daemon names the owner when it is there, the well-known name when the call waits. */
+                env.destination = systemd ? systemd->unique_name : SYSTEMD_NAME;
+                env.sender = DRIVER_NAME;
+                env.path = "/org/freedesktop/systemd1";
+                env.interface = "org.freedesktop.systemd1.Manager";
+                env.member = "SetEnvironment";
+                msg_builder_open(&env, 'a', "s");
+        }
         msg_reader_init(&r, m);
         msg_reader_enter(&r, 'a', "{ss}");
-        while (msg_reader_peek(&r)) {
+        const char *invalid = NULL;
+        int ret = 0;
+        while (ret >= 0 && !invalid && msg_reader_peek(&r)) {
                 const char *k, *v;
                 msg_reader_enter(&r, '{', "ss");
                 msg_reader_read_basic(&r, 's', &k);
                 msg_reader_read_basic(&r, 's', &v);
                 msg_reader_exit(&r);
-                int ret = activation_set_env(b, k, v);
-                if (ret == -EINVAL)
-                        return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS,
-                                           "Environment variable name \"%s\" is not valid", k);
-                if (ret < 0)
-                        return ret;
+                ret = activation_set_env(b, k, v);
+                if (ret == -EINVAL) {
+                        invalid = k;
+                        ret = 0;
+                }
+                _cleanup_free_ char *kv = NULL;
+                if (ret >= 0 && !invalid && forward && asprintf(&kv, "%s=%s", k, v) < 0)
+                        ret = -ENOMEM;
+                if (kv)
+                        append_s(&env, kv);
         }
+        if (forward) {
+                /* As dbus-daemon: what was set before an invalid name stays set; systemd hears nothing. */
+                struct message *call = NULL;
+                msg_builder_close(&env);
+                if (ret < 0 || invalid)
+                        msg_builder_done(&env);
+                else if ((ret = msg_builder_finish(&env, &call)) >= 0)
+                        ret = send_to_systemd(b, systemd, call);
+                message_unref(call);
+        }
+        if (ret < 0)
+                return ret;
+        if (invalid)
+                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS,
+                                   "Environment variable name \"%s\" is not valid", invalid);
         return reply_empty(b, p, m);
 }
 
@@ -799,13 +878,18 @@ static int method_get_machine_id(struct bus *b, struct peer *p, struct message *
 /* ---- Properties ---- */
 
 static const char *const features[] = {"ActivatableServicesChanged", "HeaderFiltering", NULL};
+static const char *const features_systemd[] = {"ActivatableServicesChanged", "HeaderFiltering",
+                                               "SystemdActivation", NULL};
 static const char *const extra_interfaces[] = {"org.freedesktop.DBus.Monitoring",
                                                "org.freedesktop.DBus.Debug.Stats", NULL};
 
-static void append_property(struct msg_builder *mb, const char *prop)
+static void append_property(struct bus *b, struct msg_builder *mb, const char *prop)
 {
         msg_builder_open(mb, 'v', "as");
-        msg_builder_append(mb, "as", streq(prop, "Features") ? features : extra_interfaces);
+        msg_builder_append(mb, "as",
+                           !streq(prop, "Features")     ? extra_interfaces
+                           : activation_uses_systemd(b) ? features_systemd
+                                                        : features);
         msg_builder_close(mb);
 }
 
@@ -822,7 +906,7 @@ static int method_properties_get(struct bus *b, struct peer *p, struct message *
                                    "Property \"%s\" does not exist on interface \"%s\"", prop, iface);
         struct msg_builder mb;
         reply_init(b, p, m, &mb);
-        append_property(&mb, prop);
+        append_property(b, &mb, prop);
         return reply_send(b, p, m, &mb);
 }
 
@@ -838,7 +922,7 @@ static int method_properties_get_all(struct bus *b, struct peer *p, struct messa
                         const char *k = i == 0 ? "Features" : "Interfaces";
                         msg_builder_open(&mb, '{', "sv");
                         append_s(&mb, k);
-                        append_property(&mb, k);
+                        append_property(b, &mb, k);
                         msg_builder_close(&mb);
                 }
         } else if (!streq(iface, "org.freedesktop.DBus.Peer") &&
@@ -1453,10 +1537,49 @@ static const struct method methods[] = {
         {},
 };
 
+/*
+ * systemd's answer to an ActivationRequest it could not carry out: ActivationFailure(unit, error name,
+ * message), a signal to the bus. As dbus-daemon, it counts only from a privileged peer (uid 0 or the
+ * bus's own) that owns org.freedesktop.systemd1; anyone else's is ignored, so no other peer can make
+ * activations fail.
+ */
+static int signal_activation_failure(struct bus *b, struct peer *p, struct message *m)
+{
+        if (!policy_check_privileged(b, p))
+                return reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED,
+                                   "rejected ActivationFailure from %s (uid %u): only systemd may send it",
+                                   p->unique_name, (unsigned)p->creds.uid);
+        if (names_find_peer(b, SYSTEMD_NAME) != p) {
+                log_warning("ignoring forged ActivationFailure from %s (uid %u): it does not own %s",
+                            p->unique_name, (unsigned)p->creds.uid, SYSTEMD_NAME);
+                return 0;
+        }
+        if (!activation_uses_systemd(b)) {
+                log_warning("ignoring ActivationFailure from %s: the bus does not use systemd activation",
+                            p->unique_name);
+                return 0;
+        }
+        const char *unit, *error_name, *text;
+        if (!streq(m->signature, "sss") || message_read(m, "sss", &unit, &error_name, &text) < 0) {
+                log_warning("ignoring ActivationFailure from %s: its arguments are (%s), not (sss)",
+                            p->unique_name, m->signature);
+                return 0;
+        }
+        log_info("activation via systemd failed for unit '%s': %s: %s", unit, error_name, text);
+        /* The waiting callers get systemd's own error, which must be one a message can carry. */
+        if (!dbus_validate_error_name(error_name, strlen(error_name)))
+                error_name = DBUS_ERROR_SPAWN_FAILED;
+        activation_systemd_failed(b, unit, error_name, text);
+        return 0;
+}
+
 int driver_handle(struct bus *b, struct peer *p, struct message *m)
 {
+        if (m->type == MESSAGE_SIGNAL && streq_ptr(m->interface, SYSTEMD_ACTIVATOR_INTERFACE) &&
+            streq_ptr(m->member, "ActivationFailure"))
+                return signal_activation_failure(b, p, m);
         if (m->type != MESSAGE_METHOD_CALL)
-                return 0; /* signals and replies to the driver go nowhere */
+                return 0; /* other signals and replies to the driver go nowhere */
 
         const struct method *found = NULL;
         for (const struct method *mt = methods; mt->name; mt++) {

@@ -30,6 +30,9 @@ void driver_peer_gone(struct bus *b, struct peer *p, bool announce);
 void driver_emit_name_owner_changed(struct bus *b, const char *name, const char *old_owner,
                                     const char *new_owner);
 void driver_emit_activatable_services_changed(struct bus *b);
+/* Systemd activation: ask systemd to start unit (the signal org.freedesktop.systemd1.Activator.
+ * ActivationRequest to org.freedesktop.systemd1, held until systemd is on the bus). 0, or -ENOMEM. */
+int driver_request_systemd_unit(struct bus *b, const char *unit);
 void driver_emit_name_acquired(struct bus *b, struct peer *p, const char *name);
 void driver_emit_name_lost(struct bus *b, struct peer *p, const char *name);
 uint32_t driver_next_serial(struct bus *b);

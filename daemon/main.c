@@ -31,6 +31,7 @@ static void usage(FILE *f)
                 "[--print-address[=DESCRIPTOR]]\n"
                 "              [--print-pid[=DESCRIPTOR]] [--introspect] [--address=ADDRESS] [--nopidfile]\n"
                 "              [--nofork] [--fork] [--syslog] [--syslog-only] [--nosyslog]\n"
+                "              [--systemd-activation]\n"
                 "       nsbusd --container-pid=PID [--name=NAME] [--runtime-dir=DIR] [--policy=FILE]\n"
                 "              [--config-file=FILE] ...\n");
 }
@@ -123,6 +124,7 @@ struct args {
         int print_address_fd, print_pid_fd;
         int fork_mode; /* -1: as the config says */
         bool nopidfile;
+        bool systemd_activation;
         int syslog_mode; /* -1 config, 0 none, 1 also, 2 only */
         pid_t container_pid;
         const char *container_name, *runtime_dir, *policy_file;
@@ -220,9 +222,10 @@ static int parse_bus_arg(int c, int argc, char **argv, struct args *a)
                 a->syslog_mode = c == ARG_SYSLOG ? 1 : c == ARG_SYSLOG_ONLY ? 2 : 0;
                 return 1;
         case ARG_SYSTEMD_ACTIVATION:
+                a->systemd_activation = true;
+                return 1;
         case ARG_READY_EVENT_FD:
-                fprintf(stderr, "nsbusd: --%s is not supported; ignored\n",
-                        c == ARG_SYSTEMD_ACTIVATION ? "systemd-activation" : "ready-event-fd");
+                fprintf(stderr, "nsbusd: --ready-event-fd is not supported; ignored\n");
                 return 1;
         case ARG_INTROSPECT:
                 /* The driver's own Introspect answer is the source of truth; ask a running bus. */
@@ -361,6 +364,11 @@ static int serve_container(struct bus *b, const struct args *a, struct bus_confi
                 log_warning("<listen> is ignored for a container bus: it listens in %s/", runtime_dir);
         if (cfg->user)
                 log_warning("<user> is ignored for a container bus: it stays root with CAP_SYS_PTRACE only");
+        if (a->systemd_activation)
+                /* The host's systemd does not start the container's services: the bus's spawner does, inside
+                 * the container. */
+                log_warning("--systemd-activation is ignored for a container bus: it starts the container's "
+                            "services itself, inside the container");
         int r = container_setup(b, a->container_pid, a->container_name, runtime_dir, a->policy_file);
         if (r < 0) {
                 fprintf(stderr, "nsbusd: cannot serve container %d: %s\n", (int)a->container_pid,
@@ -384,6 +392,8 @@ static int serve_container(struct bus *b, const struct args *a, struct bus_confi
 static int serve_addresses(struct bus *b, const struct args *a, struct bus_config *cfg)
 {
         settings_apply(b, cfg);
+        if (a->systemd_activation)
+                activation_use_systemd(b);
         int r = activation_load_config(b, cfg);
         if (r < 0) {
                 fprintf(stderr, "nsbusd: cannot apply configuration: %s\n", strerror(-r));

@@ -28,6 +28,7 @@ struct name {
         struct list_head pending_activation; /* messages waiting for the name to appear */
         struct list_head activating_link;    /* in bus->activating while its service starts */
         uint64_t activation_deadline_usec;
+        char *systemd_unit; /* while activating: the unit systemd was asked to start, or NULL */
 };
 
 struct name_owner {

@@ -160,11 +160,11 @@ static void bus_capture_error(struct bus *b, struct peer *to, const struct messa
         va_end(ap);
 }
 
-/* Why a receiver that cannot take a message it asked for is disconnected; r is peer_queue()'s -ERR_LIMIT_QUEUE
- * (its own queue is full) or -ERR_LIMIT_USER (its uid's total is). A static string, as peer_disconnect_later()
- * needs. */
+/* Why a receiver that cannot take a message it asked for is disconnected; r is peer_queue()'s
+ * -ERR_LIMIT_QUEUE (its own queue is full) or -ERR_LIMIT_USER (its uid's total is). A static string, as
+ * peer_disconnect_later() needs. */
 #define RECEIVER_FULL(r, what)                                                                              \
-        ((r) == -ERR_LIMIT_QUEUE                                                                                    \
+        ((r) == -ERR_LIMIT_QUEUE                                                                            \
                  ? "outgoing queue full: not reading " what                                                 \
                  : "its uid is over max_bytes_per_user or max_unix_fds_per_user: not reading " what)
 
@@ -246,14 +246,16 @@ static void capture_driver_refusal(struct bus *b, struct message *refused)
         message_unref(err);
 }
 
-void routing_send_driver_message(struct bus *b, struct peer *to, struct message *m)
+/* capture: show it to monitors (false: they saw it when the bus first sent it). */
+static void send_driver_message(struct bus *b, struct peer *to, struct message *m, bool capture)
 {
         struct broadcast_ctx ctx = {.sender = NULL};
 
         /* Replies from the driver always count as requested; its signals obey receive rules. */
         if (to && to->state != PEER_DEAD &&
             !policy_check_receive(b, to, NULL, m, m->reply_serial != 0, false)) {
-                send_to_monitors_ex(b, NULL, to, m);
+                if (capture)
+                        send_to_monitors_ex(b, NULL, to, m);
                 capture_driver_refusal(b, m);
                 return;
         }
@@ -268,7 +270,13 @@ void routing_send_driver_message(struct bus *b, struct peer *to, struct message 
         } else {
                 match_broadcast(b, NULL, m, deliver_broadcast, &ctx);
         }
-        send_to_monitors_ex(b, NULL, to, m);
+        if (capture)
+                send_to_monitors_ex(b, NULL, to, m);
+}
+
+void routing_send_driver_message(struct bus *b, struct peer *to, struct message *m)
+{
+        send_driver_message(b, to, m, true);
 }
 
 static struct peer *lookup_destination(struct bus *b, const char *dest, struct name **ret_name)
@@ -281,17 +289,58 @@ static struct peer *lookup_destination(struct bus *b, const char *dest, struct n
         return n ? names_primary_owner(n) : NULL;
 }
 
-static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *m)
+/* Monitors see what was sent, before routing decides its fate (as dbus-daemon's capture): a call to a
+ * missing name shows up followed by the bus's error. */
+static void capture(struct bus *b, struct peer *sender, struct peer *to, struct message *m)
+{
+        if (!list_empty(&b->monitors))
+                send_to_monitors_ex(b, sender, to, m);
+}
+
+/*
+ * A message for a name whose service is not running: held until the service has taken the name. As
+ * dbus-daemon, any message that may auto-start does (a signal too), and the send rules are checked
+ * now, against the name it is addressed to, since there is no receiver to check them against yet.
+ * Monitors see the ActivationRequest to systemd (if one goes out) before the message that caused it,
+ * which is the order dbus-daemon shows them.
+ */
+static int auto_start(struct bus *b, struct peer *sender, struct message *m)
+{
+        if (!policy_check_send(b, sender, NULL, m, false)) {
+                capture(b, sender, NULL, m);
+                return routing_reply_error(
+                        b, sender, m, DBUS_ERROR_ACCESS_DENIED,
+                        "Rejected send message, 1 matched rules; type=\"%s\", sender=\"%s\", "
+                        "interface=\"%s\" member=\"%s\" error name=\"%s\" "
+                        "requested_reply=\"0\" destination=\"%s\" (activation of a service)",
+                        message_type_to_string(m->type), sender->unique_name, m->interface ?: "(unset)",
+                        m->member ?: "(unset)", m->error_name ?: "(unset)", m->destination);
+        }
+        struct activation_start st;
+        int r = activation_queue_message(b, sender, m, &st);
+        if (r >= 0 && st.systemd_unit)
+                r = driver_request_systemd_unit(b, st.systemd_unit);
+        capture(b, sender, NULL, m);
+        if (r >= 0 && st.error_name)
+                return routing_reply_error(b, sender, m, st.error_name, "%s", st.error_text);
+        return r;
+}
+
+/* capture: show m to monitors (false: a held message, which they saw when it was sent). */
+static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *m, bool capture_it)
 {
         struct name *name;
         struct peer *to = lookup_destination(b, m->destination, &name);
 
         if (!to || to->state == PEER_DEAD || to->state == PEER_MONITOR) {
+                if (capture_it && m->destination[0] != ':' && !(m->flags & MESSAGE_FLAG_NO_AUTO_START) &&
+                    (m->type == MESSAGE_METHOD_CALL || m->type == MESSAGE_SIGNAL) &&
+                    activation_is_activatable(b, m->destination))
+                        return auto_start(b, sender, m);
+                if (capture_it)
+                        capture(b, sender, to, m);
                 if (m->type != MESSAGE_METHOD_CALL)
                         return 0; /* replies and signals to nobody are dropped, as in dbus-daemon */
-                if (m->destination[0] != ':' && !(m->flags & MESSAGE_FLAG_NO_AUTO_START) &&
-                    activation_is_activatable(b, m->destination))
-                        return activation_queue_message(b, sender, m);
                 if (m->destination[0] != ':' && (m->flags & MESSAGE_FLAG_NO_AUTO_START))
                         /* dbus-daemon: without auto-start it never looks for a service file. */
                         return routing_reply_error(b, sender, m, DBUS_ERROR_NAME_HAS_NO_OWNER,
@@ -301,6 +350,8 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
                                            m->destination);
         }
 
+        if (capture_it)
+                capture(b, sender, to, m);
         bool solicited = false;
         struct reply_slot *slot = NULL;
         if (m->type == MESSAGE_METHOD_RETURN || m->type == MESSAGE_ERROR) {
@@ -477,29 +528,43 @@ static int dispatch(struct bus *b, struct peer *sender, struct message *m)
                 }
         }
 
-        /* Monitors see what was sent, before routing decides its fate (as dbus-daemon's capture):
-         * a call to a missing name shows up followed by the bus's error. */
-        if (!list_empty(&b->monitors)) {
-                struct name *unused;
-                struct peer *to = m->destination && !streq(m->destination, DRIVER_NAME)
-                                          ? lookup_destination(b, m->destination, &unused)
-                                          : NULL;
-                send_to_monitors_ex(b, sender, to, m);
-        }
-
         if (m->destination && streq(m->destination, DRIVER_NAME)) {
+                /* A signal to the bus (systemd's ActivationFailure) is shown after what it caused:
+                 * dbus-daemon answers the failed activations' callers in a transaction of their own, ahead
+                 * of it. */
+                bool signal = m->type == MESSAGE_SIGNAL;
+                if (!signal)
+                        capture(b, sender, NULL, m);
                 r = driver_handle(b, sender, m);
+                if (signal)
+                        capture(b, sender, NULL, m);
                 if (r == -ENOMEM)
                         driver_disconnect_peer(b, sender, "out of memory while handling a bus method call");
                 return r;
         }
         if (m->destination)
-                return dispatch_unicast(b, sender, m);
+                return dispatch_unicast(b, sender, m, true);
 
         /* No destination: a broadcast to whoever subscribed, whatever its type (as dbus-daemon). */
+        capture(b, sender, NULL, m);
         struct broadcast_ctx ctx = {.sender = sender};
         match_broadcast(b, sender, m, deliver_broadcast, &ctx);
         return 0;
+}
+
+int routing_deliver_held(struct bus *b, struct peer *sender, struct message *m)
+{
+        if (!sender) {
+                struct name *unused;
+                struct peer *to = lookup_destination(b, m->destination, &unused);
+                if (to && to->state == PEER_RUNNING)
+                        send_driver_message(b, to, m, false);
+                return 0;
+        }
+        int r = dispatch_unicast(b, sender, m, false);
+        if (r < 0 && sender->state != PEER_DEAD)
+                driver_disconnect_peer(b, sender, "out of memory while routing its message");
+        return r;
 }
 
 int routing_dispatch(struct bus *b, struct peer *sender, struct message *m)

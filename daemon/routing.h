@@ -32,6 +32,10 @@ struct reply_slot {
 /* Route m from sender. 0, or -ENOMEM when memory ran out on the way; the sender has then been
  * disconnected, so no call of its waits for an answer that cannot come. */
 int routing_dispatch(struct bus *b, struct peer *sender, struct message *m);
+/* Deliver m, held until its destination's service had started, to the name's new owner: routed as
+ * routing_dispatch() routes, but not shown to monitors again (they saw it when it was sent, as with
+ * dbus-daemon). sender NULL: the bus's own message. 0, or -ENOMEM as routing_dispatch(). */
+int routing_deliver_held(struct bus *b, struct peer *sender, struct message *m);
 /* Deliver a driver-generated message to `to` (its destination), or broadcast it when to is NULL. */
 void routing_send_driver_message(struct bus *b, struct peer *to, struct message *m);
 void routing_send_to_monitors(struct bus *b, struct message *m);

@@ -15,3 +15,7 @@ nsbus_unit_test(test-match nsbusd-core)
 target_include_directories(test-match PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
 nsbus_unit_test(test-quotas nsbusd-core)
 target_include_directories(test-quotas PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
+
+# Systemd activation: ActivationRequest, ActivationFailure, the fallback to starting a service itself.
+nsbus_unit_test(test-activation nsbusd-core)
+target_include_directories(test-activation PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
