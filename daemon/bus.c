@@ -197,7 +197,7 @@ int bus_add_peer(struct bus *b, int fd, enum listener_origin origin)
                 getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len);
                 log_warning("connection (pid %d, uid %u): refused: %s", (int)uc.pid, (unsigned)uc.uid,
                             r == -ERR_LIMIT_USER ? "too many connections (limits in the configuration)"
-                                         : strerror(-r));
+                                                 : strerror(-r));
                 close(fd);
                 return r;
         }
@@ -297,6 +297,11 @@ int bus_run_once(struct bus *b, int max_timeout_ms)
 int bus_run(struct bus *b)
 {
         return event_loop_run(b->loop);
+}
+
+int bus_forked(struct bus *b)
+{
+        return event_signals_forked(b->loop, &b->signals);
 }
 
 int bus_new(struct bus **ret)

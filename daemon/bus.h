@@ -100,3 +100,5 @@ int bus_add_peer(struct bus *b, int fd, enum listener_origin origin);
 int bus_run_once(struct bus *b, int max_timeout_ms);
 /* Turn until SIGTERM/SIGINT or the container's end: 0, or -errno. */
 int bus_run(struct bus *b);
+/* In the child of a fork() that goes on serving (--fork): its own signals reach the loop. 0 or -errno. */
+int bus_forked(struct bus *b);

@@ -424,6 +424,11 @@ static int announce(struct bus *b, const struct args *a, const char *pidfile, bo
                 }
                 if (pid > 0)
                         _exit(0);
+                int r = bus_forked(b);
+                if (r < 0) {
+                        fprintf(stderr, "nsbusd: cannot watch signals after fork: %s\n", strerror(-r));
+                        return r;
+                }
                 setsid();
                 if (chdir("/") < 0) {
                         /* not fatal: the bus uses absolute paths only */

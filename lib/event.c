@@ -107,6 +107,17 @@ int event_signals_add(struct event_loop *loop, struct event_source *s, const int
         return 0;
 }
 
+int event_signals_forked(struct event_loop *loop, struct event_source *s)
+{
+        struct epoll_event ev = {.events = s->events, .data.ptr = s};
+        if (s->fd < 0 || s->fd != loop->signal_fd)
+                return -EINVAL;
+        if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL) < 0 ||
+            epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, s->fd, &ev) < 0)
+                return -errno;
+        return 0;
+}
+
 int event_signal_read(struct event_source *s, struct signalfd_siginfo *si)
 {
         return s->fd >= 0 && read(s->fd, si, sizeof(*si)) == (ssize_t)sizeof(*si);

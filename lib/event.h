@@ -62,6 +62,10 @@ void event_source_remove(struct event_loop *loop, struct event_source *s);
  * event_signal_read(). Once per loop. 0 or -errno. */
 int event_signals_add(struct event_loop *loop, struct event_source *s, const int *signals, size_t n,
                       event_io_fn fn);
+/* After fork(), in the child that keeps the loop: watch the signals source s again. epoll polls a signalfd
+ * on the wait queue of the process that added it, so until then the child's own signals would never wake
+ * the loop (they stay pending; SIGTERM would do nothing). 0 or -errno. */
+int event_signals_forked(struct event_loop *loop, struct event_source *s);
 /* The next pending signal of a signals source: 1 with *si filled, 0 when none is left. */
 int event_signal_read(struct event_source *s, struct signalfd_siginfo *si);
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # dbus's own installed tests (package dbus-tests), pointed at the daemon under
 # test through DBUS_TEST_DAEMON: the reference implementation's expectations of
-# a message bus, checked against ours. We skip no subtest.
+# a message bus, checked against ours. We skip no subtest. Then every installed
+# .test file, as gnome-desktop-testing-runner runs them (60 here), must pass.
 #
 # The suites start their daemons with --systemd-activation, as dbus-daemon's
 # installed tests do. So test-dbus-daemon's /properties/features and
@@ -76,21 +77,30 @@ reap_suite() {
 }
 trap 'reap_suite >&2; cleanup' EXIT
 
+# in_session NAME OUT COMMAND...: COMMAND in $DIR, in a session of its own, marked, output in OUT, with
+# DBUS_TEST_DAEMON set (and whatever else the caller exported); sets rc and leftovers (what reap_suite had
+# to stop). In the background and waited for, so that a signal to this script is handled at once (bash
+# runs traps only between foreground commands). bash -c is setsid's session leader: its pid is the
+# session's id.
+in_session() {
+	local name=$1 out=$2
+	shift 2
+	SUITE_MARK="$TMP/$name"
+	(cd "$DIR" && export DBUS_TEST_DAEMON="$NSBUSD" NSBUS_SUITE_MARK="$SUITE_MARK" &&
+		exec setsid --wait bash -c 'echo $$ >"$0"; exec "$@"' "$SUITE_MARK.sid" \
+			timeout -k 5 240 "$@" </dev/null >"$out" 2>&1) &
+	wait $!
+	rc=$?
+	leftovers=$(reap_suite)
+	SUITE_MARK=
+}
+
 run_suite() {
 	local name=$1
 	shift
 	local out="$TMP/$name.tap" rc leftovers
-	SUITE_MARK="$TMP/$name"
-	# The tests start the daemon themselves, each with its own config from $DIR/data. In the background
-	# and waited for, so that a signal to this script is handled at once (bash runs traps only between
-	# foreground commands). bash -c is setsid's session leader: its pid is the session's id.
-	(cd "$DIR" && export DBUS_TEST_DAEMON="$NSBUSD" DBUS_TEST_DATA="$DIR/data" NSBUS_SUITE_MARK="$SUITE_MARK" &&
-		exec setsid --wait bash -c 'echo $$ >"$0"; exec "$@"' "$SUITE_MARK.sid" \
-			timeout -k 5 240 "./$name" --tap "$@" </dev/null >"$out" 2>&1) &
-	wait $!
-	rc=$?
-	leftovers=$(reap_suite)
-	SUITE_MARK= # $TMP/SUITE while a suite runs; $SUITE_MARK.sid then holds its session id
+	# The tests start the daemon themselves, each with its own config from $DIR/data.
+	DBUS_TEST_DATA="$DIR/data" in_session "$name" "$out" "./$name" --tap "$@"
 	local ok notok skipped
 	ok=$(grep -c '^ok' "$out")
 	notok=$(grep -c '^not ok' "$out")
@@ -119,5 +129,28 @@ run_suite test-header-fields
 run_suite test-corrupt
 run_suite test-relay
 run_suite test-uid-permissions
+# Then every installed test as gnome-desktop-testing-runner runs them: each .test file of
+# /usr/share/installed-tests/dbus (the suites above again, with and without their data, and libdbus's own
+# tests) by its Exec= line, passing when it exits 0.
+passed=0
+failed=()
+for f in $(find /usr/share/installed-tests/dbus -name '*.test' | sort); do
+	exe=$(sed -n 's/^Exec=//p' "$f")
+	name=installed-$(basename "$f" .test)
+	[ -n "$exe" ] || fail "$f has no Exec= line"
+	in_session "$name" "$TMP/$name.out" sh -c "$exe"
+	if grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$TMP/$name.out"; then
+		grep -A30 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$TMP/$name.out" | head -60 >&2
+		failed+=("$(basename "$f") (sanitizer report)")
+	elif [ "$rc" != 0 ] || [ -n "$leftovers" ]; then
+		grep -E '^(not ok|Bail out)|ERROR' "$TMP/$name.out" | head -5 >&2
+		[ -z "$leftovers" ] || echo "$leftovers" | sed 's/^/    /' >&2
+		failed+=("$(basename "$f") (exit $rc${leftovers:+, left processes})")
+	else
+		passed=$((passed + 1))
+	fi
+done
+log "dbus's installed tests (.test files): $passed passed, ${#failed[@]} failed${failed[*]:+: ${failed[*]}}"
+[ "$passed" -gt 0 ] && [ "${#failed[@]}" = 0 ] || fail "dbus's installed tests failed against $NSBUSD: ${failed[*]}"
 # Each suite ran its own daemons; there is no harness bus to check, so no pass().
 echo "$TEST_NAME: PASS"

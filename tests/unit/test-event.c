@@ -190,11 +190,48 @@ static void test_signals_and_prepare(void)
         event_loop_free(loop);
 }
 
+static int forked_signals;
+
+static void forked_signal_io(struct event_source *s, uint32_t events)
+{
+        (void)events;
+        struct signalfd_siginfo si;
+        while (event_signal_read(s, &si) > 0)
+                forked_signals++;
+}
+
+/* A loop whose signals source was added before fork() (nsbusd --fork): the child's own signal does not wake
+ * it until event_signals_forked(); then it does. The child reports by exit status. */
+static void test_signals_after_fork(void)
+{
+        struct event_loop *loop;
+        struct event_source sig = {0};
+        CHECK_EQ(event_loop_new(&loop), 0);
+        int signals[] = {SIGUSR2};
+        CHECK_EQ(event_signals_add(loop, &sig, signals, 1, forked_signal_io), 0);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+                raise(SIGUSR2);
+                int before = event_loop_run_once(loop, 50); /* the parent's wait queue: nothing wakes */
+                if (event_signals_forked(loop, &sig) < 0)
+                        _exit(3);
+                int after = event_loop_run_once(loop, 1000);
+                _exit(before == 0 && after == 1 && forked_signals == 1 ? 0 : 1);
+        }
+        int status;
+        CHECK_EQ(waitpid(pid, &status, 0), pid);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        CHECK_EQ(event_signals_forked(loop, &sig), 0); /* and a second registration is harmless */
+        event_loop_free(loop);
+}
+
 int main(void)
 {
         int failed = 0;
         RUN(test_sources);
         RUN(test_timers);
         RUN(test_signals_and_prepare);
+        RUN(test_signals_after_fork);
         return failed != 0;
 }
