@@ -5,6 +5,7 @@
  * nsbusd instead. The address and pid are printed only once the bus
  * accepts connections, which is what those callers wait for.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <signal.h>
@@ -415,15 +416,28 @@ static int serve_addresses(struct bus *b, const struct args *a, struct bus_confi
 /* Fork if asked, write the pid file, print the address and pid: the bus is ready once they appear. */
 static int announce(struct bus *b, const struct args *a, const char *pidfile, bool want_fork)
 {
+        int ready[2] = {-1, -1};
         if (want_fork) {
-                /* The parent exits once the child owns the listeners; callers then find the bus ready. */
+                /* The parent exits once the child has printed the address and pid: callers that read them
+                 * as soon as nsbusd --fork returns (dbus's test-dbus-daemon-fork.sh does) find them. */
+                if (pipe2(ready, O_CLOEXEC) < 0) {
+                        fprintf(stderr, "nsbusd: pipe failed: %m\n");
+                        return -errno;
+                }
                 pid_t pid = fork();
                 if (pid < 0) {
                         fprintf(stderr, "nsbusd: fork failed: %m\n");
                         return -errno;
                 }
-                if (pid > 0)
-                        _exit(0);
+                if (pid > 0) {
+                        close(ready[1]);
+                        char c;
+                        ssize_t n;
+                        while ((n = read(ready[0], &c, 1)) < 0 && errno == EINTR)
+                                ;
+                        _exit(n == 1 ? 0 : 1); /* EOF: the child failed before it was ready */
+                }
+                close(ready[0]);
                 int r = bus_forked(b);
                 if (r < 0) {
                         fprintf(stderr, "nsbusd: cannot watch signals after fork: %s\n", strerror(-r));
@@ -455,7 +469,25 @@ static int announce(struct bus *b, const struct args *a, const char *pidfile, bo
                 if (a->print_pid_fd > 2 && a->print_pid_fd != a->print_address_fd)
                         close(a->print_pid_fd);
         }
+        if (ready[1] >= 0) {
+                (void)!write(ready[1], "", 1);
+                close(ready[1]);
+        }
         return 0;
+}
+
+/* Started with stdin, stdout or stderr closed (dbus's test-dbus-daemon-fork.sh does), nsbusd would get
+ * its epoll fd or a socket there, and a log line could be written into a client's connection. */
+static void ensure_standard_fds(void)
+{
+        for (int fd = 0; fd <= 2; fd++)
+                if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+                        int null = open("/dev/null", O_RDWR);
+                        if (null >= 0 && null != fd) {
+                                dup2(null, fd);
+                                close(null);
+                        }
+                }
 }
 
 int main(int argc, char **argv)
@@ -466,6 +498,7 @@ int main(int argc, char **argv)
         if (r <= 0)
                 return r < 0 ? 1 : 0;
 
+        ensure_standard_fds();
         signal(SIGPIPE, SIG_IGN);
         raise_fd_limit();
         struct bus *b;
