@@ -28,21 +28,7 @@ trap 'lxc_cleanup; ctr_cleanup; bridge_cleanup; cleanup; [ -z "${ctr_cleanup_fai
 # The client inside: its own credentials as the bus reports them, the bus's pid, and the host service's
 # view of it through the bridge (once the bridge has imported the name).
 client() {
-	lxc_run "$1" /usr/bin/python3 - <<-'PY'
-		import os, time, dbus
-		b = dbus.SystemBus()
-		d = dbus.Interface(b.get_object('org.freedesktop.DBus', '/org/freedesktop/DBus'), 'org.freedesktop.DBus')
-		me = b.get_unique_name()
-		print('pid %d %d' % (os.getpid(), d.GetConnectionUnixProcessID(me)))
-		print('uid %d %d' % (os.getuid(), d.GetConnectionUnixUser(me)))
-		print('buspid %d' % d.GetConnectionUnixProcessID('org.freedesktop.DBus'))
-		for i in range(100):
-		    if d.NameHasOwner('org.example.Host'):
-		        break
-		    time.sleep(0.1)
-		h = dbus.Interface(b.get_object('org.example.Host', '/org/example/Host'), 'org.example.Host')
-		print('host-uid %d' % h.WhoAmI()[1])
-	PY
+	lxc_run "$1" /usr/bin/python3 - host <"$IT_DIR/runtime_client.py"
 }
 
 for mode in privileged id-mapped; do

@@ -39,21 +39,7 @@ CREATE_HOOK=$(hook_of createRuntime)
 STOP_HOOK=$(hook_of poststop)
 
 client() {
-	oci_exec "$1" /usr/bin/python3 - <<-'PY'
-		import os, time, dbus
-		b = dbus.SystemBus()
-		d = dbus.Interface(b.get_object('org.freedesktop.DBus', '/org/freedesktop/DBus'), 'org.freedesktop.DBus')
-		me = b.get_unique_name()
-		print('pid %d %d' % (os.getpid(), d.GetConnectionUnixProcessID(me)))
-		print('uid %d %d' % (os.getuid(), d.GetConnectionUnixUser(me)))
-		print('buspid %d' % d.GetConnectionUnixProcessID('org.freedesktop.DBus'))
-		for i in range(100):
-		    if d.NameHasOwner('org.example.Host'):
-		        break
-		    time.sleep(0.1)
-		h = dbus.Interface(b.get_object('org.example.Host', '/org/example/Host'), 'org.example.Host')
-		print('host-uid %d' % h.WhoAmI()[1])
-	PY
+	oci_exec "$1" /usr/bin/python3 - host <"$IT_DIR/runtime_client.py"
 }
 
 for mode in plain userns; do

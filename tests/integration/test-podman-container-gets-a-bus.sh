@@ -81,15 +81,8 @@ for mode in plain userns; do
 	id=$(pm inspect --format '{{.Id}}' "$name") || fail "$mode: podman inspect $name"
 	[ -S "/run/nsbus/$id/bus/system_bus_socket" ] ||
 		fail "$mode: no bus at /run/nsbus/$id: $(tail -3 "$TMP/hooklogs/$id.log" 2>/dev/null)"
-	out=$(pm exec -i "$name" /usr/bin/python3 - 2>"$TMP/client.err" <<-'PY'
-		import os, dbus
-		b = dbus.SystemBus()
-		d = dbus.Interface(b.get_object('org.freedesktop.DBus', '/org/freedesktop/DBus'), 'org.freedesktop.DBus')
-		me = b.get_unique_name()
-		print('pid %d %d' % (os.getpid(), d.GetConnectionUnixProcessID(me)))
-		print('uid %d %d' % (os.getuid(), d.GetConnectionUnixUser(me)))
-	PY
-	) || fail "$mode: the client in $name failed: $(cat "$TMP/client.err")"
+	out=$(pm exec -i "$name" /usr/bin/python3 - <"$IT_DIR/runtime_client.py" 2>"$TMP/client.err") ||
+		fail "$mode: the client in $name failed: $(cat "$TMP/client.err")"
 	log "$mode: $(echo $out)"
 	read -r _ pid_in pid_bus <<<"$(grep '^pid ' <<<"$out")"
 	expect_eq "$mode: the client's pid, as the container sees it" "$pid_bus" "$pid_in"
