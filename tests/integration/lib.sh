@@ -123,6 +123,21 @@ container_bus_gone() {
 	[ -z "$left" ] || fail "left behind by container $name:$left"
 }
 
+# runtime_client_check WHAT OUTPUT [HOST_UID]: what runtime_client.py printed inside a container is the
+# container's view: its own pid and uid (0) as the bus reports them, pid 0 for the bus; with HOST_UID, the
+# uid the host service behind the bridge saw.
+runtime_client_check() {
+	local what=$1 out=$2 pid_in pid_bus
+	log "$what: $(echo $out)"
+	read -r _ pid_in pid_bus <<<"$(grep '^pid ' <<<"$out")"
+	[ -n "$pid_in" ] || fail "$what: the client printed no pid line: $out"
+	expect_eq "$what: the client's pid, as the container sees it" "$pid_bus" "$pid_in"
+	expect_eq "$what: the client's uid, as the container sees it" "$(grep '^uid ' <<<"$out")" "uid 0 0"
+	expect_eq "$what: the bus's pid, invisible in the container" "$(grep '^buspid ' <<<"$out")" "buspid 0"
+	[ -z "${3:-}" ] || expect_eq "$what: the host service sees the container's root as the host does" \
+		"$(grep '^host-uid ' <<<"$out")" "host-uid $3"
+}
+
 # Start something in the background and have cleanup kill it.
 spawn() {
 	"$@" &

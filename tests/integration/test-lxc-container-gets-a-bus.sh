@@ -64,13 +64,7 @@ for mode in privileged id-mapped; do
 	expect_match "$mode: ... with status 0" "$(cat "$rootfs/first.out")" '^status 0$'
 
 	out=$(client "$NAME" 2>"$TMP/client.err") || fail "$mode: the client in $NAME failed: $(cat "$TMP/client.err")"
-	log "$mode: $(echo $out)"
-	read -r _ pid_in pid_bus <<<"$(grep '^pid ' <<<"$out")"
-	expect_eq "$mode: the client's pid, as the container sees it" "$pid_bus" "$pid_in"
-	expect_eq "$mode: the client's uid, as the container sees it" "$(grep '^uid ' <<<"$out")" "uid 0 0"
-	expect_eq "$mode: the bus's pid, invisible in the container" "$(grep '^buspid ' <<<"$out")" "buspid 0"
-	expect_eq "$mode: the host service sees the container's root as the host does" \
-		"$(grep '^host-uid ' <<<"$out")" "host-uid $host_uid"
+	runtime_client_check "$mode" "$out" "$host_uid"
 
 	# The admin's view from the host: the bus and its bridge, under the container's name.
 	js=$(t "$LXC_PREFIX/bin/nsbusctl" ls "$NAME" --json=short) || fail "$mode: nsbusctl ls $NAME: $js"

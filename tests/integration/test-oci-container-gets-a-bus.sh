@@ -56,13 +56,7 @@ for mode in plain userns; do
 	[ -S "/run/nsbus/$id/bus/system_bus_socket" ] || fail "$mode: no bus at /run/nsbus/$id after crun start"
 
 	out=$(client "$mode" 2>"$TMP/client.err") || fail "$mode: the client in $id failed: $(cat "$TMP/client.err")"
-	log "$mode: $(echo $out)"
-	read -r _ pid_in pid_bus <<<"$(grep '^pid ' <<<"$out")"
-	expect_eq "$mode: the client's pid, as the container sees it" "$pid_bus" "$pid_in"
-	expect_eq "$mode: the client's uid, as the container sees it" "$(grep '^uid ' <<<"$out")" "uid 0 0"
-	expect_eq "$mode: the bus's pid, invisible in the container" "$(grep '^buspid ' <<<"$out")" "buspid 0"
-	expect_eq "$mode: the host service sees the container's root as the host does" \
-		"$(grep '^host-uid ' <<<"$out")" "host-uid $host_uid"
+	runtime_client_check "$mode" "$out" "$host_uid"
 	js=$(t "$PREFIX/bin/nsbusctl" ls "$id" --json=short) || fail "$mode: nsbusctl ls $id: $js"
 	got=$("$PY" -c 'import json, sys; j = json.loads(sys.argv[1]); print(j["init_pid"], j["bridge"])' "$js")
 	expect_eq "$mode: nsbusctl ls shows the container's process and its bridge" "$got" "$cpid running"

@@ -83,10 +83,7 @@ for mode in plain userns; do
 		fail "$mode: no bus at /run/nsbus/$id: $(tail -3 "$TMP/hooklogs/$id.log" 2>/dev/null)"
 	out=$(pm exec -i "$name" /usr/bin/python3 - <"$IT_DIR/runtime_client.py" 2>"$TMP/client.err") ||
 		fail "$mode: the client in $name failed: $(cat "$TMP/client.err")"
-	log "$mode: $(echo $out)"
-	read -r _ pid_in pid_bus <<<"$(grep '^pid ' <<<"$out")"
-	expect_eq "$mode: the client's pid, as the container sees it" "$pid_bus" "$pid_in"
-	expect_eq "$mode: the client's uid, as the container sees it" "$(grep '^uid ' <<<"$out")" "uid 0 0"
+	runtime_client_check "$mode" "$out"
 	pm stop -t 2 "$name" >/dev/null 2>&1 || fail "$mode: podman stop $name"
 	pm rm "$name" >/dev/null 2>&1 || fail "$mode: podman rm $name"
 	container_bus_gone "$id"
