@@ -179,6 +179,19 @@ int msg_reader_skip(struct msg_reader *r)
         return 0;
 }
 
+int msg_reader_read_bytes(struct msg_reader *r, const uint8_t **ret, size_t *ret_len)
+{
+        int e = msg_reader_enter(r, 'a', "y");
+        if (e < 0)
+                return e;
+        struct msg_reader_frame *f = &r->stack[r->depth];
+        /* The body was validated when the message was parsed: the array lies within it. */
+        *ret = r->data + r->pos;
+        *ret_len = f->end - r->pos;
+        r->pos = f->end;
+        return msg_reader_exit(r);
+}
+
 int msg_reader_exit(struct msg_reader *r)
 {
         if (r->depth == 0)
@@ -427,6 +440,20 @@ int msg_builder_append_entry(struct msg_builder *b, const char *key, char type, 
         msg_builder_open(b, 'v', sig);
         msg_builder_append_basic(b, type, value);
         msg_builder_close(b);
+        return msg_builder_close(b);
+}
+
+int msg_builder_append_bytes(struct msg_builder *b, const void *bytes, size_t n)
+{
+        if (msg_builder_open(b, 'a', "y") < 0)
+                return b->error;
+        if (n > DBUS_MAXIMUM_ARRAY_LENGTH)
+                return (b->error = -E2BIG);
+        if (!b_reserve(b, n))
+                return b->error;
+        if (n)
+                memcpy(b->buf + b->size, bytes, n);
+        b->size += n;
         return msg_builder_close(b);
 }
 

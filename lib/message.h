@@ -217,6 +217,8 @@ int msg_reader_read_basic(struct msg_reader *r, char type, void *out);
  * ("s", "{sv}", ...) or NULL for any. */
 int msg_reader_enter(struct msg_reader *r, char type, const char *contents);
 int msg_reader_exit(struct msg_reader *r);
+/* Read an "ay" in one go: *ret points into the message (valid while it lives), *ret_len bytes. */
+int msg_reader_read_bytes(struct msg_reader *r, const uint8_t **ret, size_t *ret_len);
 /* Skip one complete value. */
 int msg_reader_skip(struct msg_reader *r);
 /* Read the arguments for a signature of basic types and "as" (char ***, NULL-terminated, caller frees array
@@ -265,6 +267,8 @@ int msg_builder_appendv(struct msg_builder *b, const char *sig, va_list ap);
 int msg_builder_append_basic(struct msg_builder *b, char type, const void *value);
 int msg_builder_open(struct msg_builder *b, char type, const char *contents);
 int msg_builder_close(struct msg_builder *b);
+/* Append an "ay" of n bytes in one copy. */
+int msg_builder_append_bytes(struct msg_builder *b, const void *bytes, size_t n);
 /* One {sv} entry of an a{sv} dictionary whose variant holds a basic value (type, as
  * msg_builder_append_basic). */
 int msg_builder_append_entry(struct msg_builder *b, const char *key, char type, const void *value);
