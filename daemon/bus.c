@@ -312,6 +312,7 @@ int bus_new(struct bus **ret)
         list_init(&b->listeners);
         list_init(&b->peers);
         list_init(&b->monitors);
+        list_init(&b->parked);
         list_init(&b->dead_peers);
         list_init(&b->doomed_peers);
         list_init(&b->authenticating);

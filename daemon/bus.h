@@ -64,6 +64,7 @@ struct bus {
         struct list_head authenticating; /* peers in SASL, oldest first (so also by auth deadline) */
         struct list_head reply_timeouts; /* reply slots by deadline (one timeout for all: FIFO order) */
         struct list_head activating;     /* names whose service is starting, by deadline */
+        struct list_head parked;         /* struct parked: restored connections waiting (checkpoint.h) */
         struct list_head flush_list;     /* peers with queued output, written once per loop iteration */
         struct hashmap *peers_by_id;     /* uint64 id -> peer */
         struct hashmap *names;           /* char * -> struct name */

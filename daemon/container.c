@@ -5,7 +5,9 @@
  * runtime bind-mounts (the directory, so the socket can be re-created) at
  * /run/dbus inside the container, and RUNTIME_DIR/NAME/host.sock for host
  * peers, which the container never sees. The container's init is watched
- * through a pidfd: when it exits, the bus removes its files and exits.
+ * through a pidfd: when it exits, the bus removes its files and exits (unless
+ * a checkpoint has just saved the container: then it waits for the restore,
+ * and takes the restored init as the container's, see checkpoint.h).
  *
  * The socket the container gets is owned by the container's root as the
  * host sees it (its uid_map's image of 0), so it looks like root's inside.
@@ -19,6 +21,8 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <linux/nsfs.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -276,65 +280,77 @@ int container_reload_policy(struct bus *b)
         return 1;
 }
 
-/* The container's init has exited: so does its bus. */
+/* How long after a checkpoint's export the end of the init is taken for the end of that checkpoint's dump
+ * (CRIU kills the tree once it is saved): the bus then waits for the restore instead of exiting. */
+#define CHECKPOINT_DUMP_WINDOW_USEC (60ull * 1000 * 1000)
+
+/* Linux 6.7's nsfs.h; Debian 12's headers predate it. */
+#ifndef NS_GET_PID_FROM_PIDNS
+#define NS_GET_PID_FROM_PIDNS _IOR(0xb7, 0x6, int)
+#endif
+
+const char container_refusal_restoring[] =
+        "the container is being restored: its bus takes only org.nsbus.Checkpoint1.Resume until it is back";
+
+/* Let go of the init: its pidfd, root, namespaces and spawner. */
+static void container_detach_init(struct container *c)
+{
+        event_source_remove(c->bus->loop, &c->source);
+        spawner_free(c->spawner);
+        c->spawner = NULL;
+        c->root_fd = safe_close(c->root_fd);
+        c->pidfd = safe_close(c->pidfd);
+        c->pid = 0;
+}
+
+/* The container's init has exited: so does its bus, unless a checkpoint has just saved the container's
+ * connections, whose restore it then waits for. */
 static void container_init_io(struct event_source *s, uint32_t events)
 {
         struct container *c = container_of(s, struct container, source);
+        if (c->checkpoint_usec && now_usec() - c->checkpoint_usec < CHECKPOINT_DUMP_WINDOW_USEC) {
+                log_info("container %s: init %d exited after a checkpoint; waiting for its restore (SIGTERM "
+                         "ends the bus)",
+                         c->name, (int)c->pid);
+                container_detach_init(c);
+                c->awaiting = true;
+                return;
+        }
         log_info("container %s: init %d exited; shutting down", c->name, (int)c->pid);
         event_source_remove(c->bus->loop, s);
         c->bus->exiting = true;
 }
 
-int container_setup(struct bus *b, pid_t pid, const char *name, const char *runtime_dir,
-                    const char *policy_file)
+void container_note_checkpoint(struct bus *b)
 {
-        struct container *c = zalloc(sizeof(*c));
-        if (!c)
-                return -ENOMEM;
-        /* From here on, container_free() (from bus_free()) undoes whatever was done. */
-        b->container = c;
-        c->source.fd = -1;
-        c->bus = b;
+        if (b->container)
+                b->container->checkpoint_usec = now_usec();
+}
+
+/* Take pid as the container's init: its pidfd, namespaces and root. */
+static int container_take_init(struct bus *b, struct container *c, pid_t pid)
+{
         c->pid = pid;
-        c->pidfd = -1;
-        c->root_fd = -1;
-
-        /* A bad policy stops everything before any file is made. */
-        int r;
-        if (policy_file) {
-                if (!(c->policy_file = strdup(policy_file)))
-                        return -ENOMEM;
-                if ((r = container_load_policy(c)) < 0)
-                        return r;
-        }
-
         c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
         if (c->pidfd < 0)
                 return -errno;
 
-        /* The container's root, as the host sees it, owns what the container sees. */
-        r = ns_registry_capture(b->namespaces, c->pidfd, pid, &c->user_ns, &c->pid_ns);
+        struct ns_user *user_ns = NULL;
+        struct ns_pid *pid_ns = NULL;
+        int r = ns_registry_capture(b->namespaces, c->pidfd, pid, &user_ns, &pid_ns);
         if (r < 0) {
                 log_error("cannot read the namespaces of container init %d: %s", (int)pid, strerror(-r));
                 return r;
         }
-        uint32_t root_uid = 0, root_gid = 0;
-        if (!idmap_to_outside(&c->user_ns->uid_map, 0, &root_uid))
-                root_uid = geteuid();
-        if (!idmap_to_outside(&c->user_ns->gid_map, 0, &root_gid))
-                root_gid = getegid();
-        c->root_uid = root_uid;
-        c->root_gid = root_gid;
+        ns_user_unref(c->user_ns);
+        ns_pid_unref(c->pid_ns);
+        c->user_ns = user_ns;
+        c->pid_ns = pid_ns;
         if (c->user_ns == b->namespaces->bus_user && c->pid_ns == b->namespaces->bus_pid)
                 log_warning(
                         "container init %d shares the bus's pid namespace: every process of the host may "
                         "connect to its bus",
                         (int)pid);
-        if (getrandom(c->bridge_key, sizeof(c->bridge_key), 0) != (ssize_t)sizeof(c->bridge_key)) {
-                r = -errno;
-                log_error("cannot make the bridge key: %m");
-                return r;
-        }
 
         /* The container's root, opened once: its machine id, its service files and its users are read
          * through it (after the check below, it is the root of the init the pidfd names). */
@@ -345,21 +361,37 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
                 return r;
         }
         read_container_machine_id(c->root_fd, c->machine_id);
+        return 0;
+}
 
-        r = -ENOMEM;
-        c->name = name ? strdup(name) : NULL;
-        if ((!c->name && asprintf(&c->name, "%d", (int)pid) < 0) ||
-            asprintf(&c->dir, "%s/%s", runtime_dir, c->name) < 0 ||
-            asprintf(&c->bus_dir, "%s/bus", c->dir) < 0)
+/* Watch the init, and start the spawner of its services while the bus still may: entering the container
+ * takes privileges it drops once it serves it. Without them (a restore onto a bus that served the
+ * container before), services inside cannot be started until the bus is started again. */
+static int container_watch_init(struct bus *b, struct container *c)
+{
+        /* A pidfd polls readable when the process exits. */
+        int r = event_source_add(b->loop, &c->source, c->pidfd, EPOLLIN, container_init_io);
+        if (r < 0)
                 return r;
-        if (strchr(c->name, '/') || streq(c->name, ".") || streq(c->name, "..") || !c->name[0]) {
-                log_error("invalid container name '%s'", c->name);
-                r = -EINVAL;
+        if (c->privileges_dropped) {
+                log_warning("container %s: restored onto a bus that gave up its privileges: services inside "
+                            "the container cannot be activated until the bus is started again",
+                            c->name);
+                return 0;
+        }
+        r = spawner_start(&c->spawner, c->pidfd, c->pid, c->root_fd, c->name);
+        if (r < 0) {
+                log_error("container %s: cannot start the spawner of its services: %s", c->name,
+                          strerror(-r));
                 return r;
         }
+        return 0;
+}
 
-        /* RUNTIME_DIR/NAME is root's alone (host.sock is for the host's root and the bridge, which gets
-         * a handle on it from root); RUNTIME_DIR/NAME/bus is what the container sees as /run/dbus. */
+/* RUNTIME_DIR/NAME is root's alone (host.sock is for the host's root and the bridge, which gets a handle on
+ * it from root); RUNTIME_DIR/NAME/bus is what the container sees as /run/dbus. */
+static int container_make_sockets(struct bus *b, struct container *c, const char *runtime_dir)
+{
         char why[512] = "";
         _cleanup_close_ int rt_fd = open_runtime_dir(runtime_dir, why, sizeof(why));
         if (rt_fd < 0) {
@@ -371,28 +403,123 @@ int container_setup(struct bus *b, pid_t pid, const char *name, const char *runt
         _cleanup_close_ int bus_fd =
                 dir_fd >= 0 ? mkdirat_owned(dir_fd, "bus", 0755, &made_bus_dir) : -EBADF;
         if (dir_fd < 0 || bus_fd < 0) {
-                r = dir_fd < 0 ? dir_fd : bus_fd;
+                int r = dir_fd < 0 ? dir_fd : bus_fd;
                 log_error("cannot create %s: %s", dir_fd < 0 ? c->dir : c->bus_dir, strerror(-r));
                 return r;
         }
-        if ((r = listen_at(b, bus_fd, c->bus_dir, "system_bus_socket", ORIGIN_BUS, root_uid, root_gid)) <
-                    0 ||
-            (r = listen_at(b, dir_fd, c->dir, "host.sock", ORIGIN_HOST, geteuid(), getegid())) < 0)
-                return r;
-        c->made_dirs = true; /* the place is ours now: remove it at exit */
-
-        /* A pidfd polls readable when the process exits. */
-        r = event_source_add(b->loop, &c->source, c->pidfd, EPOLLIN, container_init_io);
+        int r = listen_at(b, bus_fd, c->bus_dir, "system_bus_socket", ORIGIN_BUS, c->root_uid, c->root_gid);
+        if (r >= 0)
+                r = listen_at(b, dir_fd, c->dir, "host.sock", ORIGIN_HOST, geteuid(), getegid());
         if (r < 0)
                 return r;
-        /* Now, while the bus still may: entering the container takes privileges it is about to drop. */
-        r = spawner_start(&c->spawner, c->pidfd, pid, c->root_fd, c->name);
-        if (r < 0) {
-                log_error("container %s: cannot start the spawner of its services: %s", c->name,
-                          strerror(-r));
+        c->made_dirs = true; /* the place is ours now: remove it at exit */
+        return 0;
+}
+
+int container_setup(struct bus *b, const struct container_args *a)
+{
+        struct container *c = zalloc(sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        /* From here on, container_free() (from bus_free()) undoes whatever was done. */
+        b->container = c;
+        c->source.fd = -1;
+        c->bus = b;
+        c->pidfd = -1;
+        c->root_fd = -1;
+
+        /* A bad policy stops everything before any file is made. */
+        int r;
+        if (a->policy_file) {
+                if (!(c->policy_file = strdup(a->policy_file)))
+                        return -ENOMEM;
+                if ((r = container_load_policy(c)) < 0)
+                        return r;
+        }
+        if (getrandom(c->bridge_key, sizeof(c->bridge_key), 0) != (ssize_t)sizeof(c->bridge_key)) {
+                r = -errno;
+                log_error("cannot make the bridge key: %m");
                 return r;
         }
-        log_info("serving container %s (init pid %d) at %s", c->name, (int)pid, c->bus_dir);
+
+        if (a->pid > 0) {
+                if ((r = container_take_init(b, c, a->pid)) < 0)
+                        return r;
+                /* The container's root, as the host sees it, owns what the container sees. */
+                uint32_t root_uid = 0, root_gid = 0;
+                if (!idmap_to_outside(&c->user_ns->uid_map, 0, &root_uid))
+                        root_uid = geteuid();
+                if (!idmap_to_outside(&c->user_ns->gid_map, 0, &root_gid))
+                        root_gid = getegid();
+                c->root_uid = root_uid;
+                c->root_gid = root_gid;
+        } else {
+                /* A fresh bus for a container about to be restored: its init comes with the restore. */
+                c->awaiting = true;
+                c->root_uid = a->root_uid;
+                c->root_gid = a->root_gid;
+        }
+
+        r = -ENOMEM;
+        c->name = a->name ? strdup(a->name) : NULL;
+        if ((!c->name && asprintf(&c->name, "%d", (int)a->pid) < 0) ||
+            asprintf(&c->dir, "%s/%s", a->runtime_dir, c->name) < 0 ||
+            asprintf(&c->bus_dir, "%s/bus", c->dir) < 0)
+                return r;
+        if (strchr(c->name, '/') || streq(c->name, ".") || streq(c->name, "..") || !c->name[0]) {
+                log_error("invalid container name '%s'", c->name);
+                return -EINVAL;
+        }
+        if ((r = container_make_sockets(b, c, a->runtime_dir)) < 0)
+                return r;
+        if (c->awaiting) {
+                log_info("serving container %s at %s: waiting for it to be restored", c->name, c->bus_dir);
+                return 0;
+        }
+        if ((r = container_watch_init(b, c)) < 0)
+                return r;
+        log_info("serving container %s (init pid %d) at %s", c->name, (int)c->pid, c->bus_dir);
+        return 0;
+}
+
+int container_attach_restored(struct bus *b, struct peer *p, char *err, size_t errlen)
+{
+        struct container *c = b->container;
+        if (!c->awaiting)
+                return 0;
+        /* The restored process is in the restored container's pid namespace, whose init the kernel
+         * names: that is the container now. */
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)p->creds.pid);
+        _cleanup_close_ int ns = p->creds.pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -EINVAL;
+        int init = ns >= 0 ? ioctl(ns, NS_GET_PID_FROM_PIDNS, 1) : -1;
+        if (init <= 0) {
+                snprintf(err, errlen, "cannot find the init of the restored process %d: %m",
+                         (int)p->creds.pid);
+                return -ESRCH;
+        }
+        int r = container_take_init(b, c, init);
+        if (r >= 0)
+                r = container_watch_init(b, c);
+        if (r < 0) {
+                container_detach_init(c);
+                snprintf(err, errlen, "cannot serve the restored container (init %d): %s", init,
+                         strerror(-r));
+                return r;
+        }
+        c->awaiting = false;
+        c->checkpoint_usec = 0;
+        const char *refused = container_admit(b, p);
+        if (refused) {
+                snprintf(err, errlen, "%s", refused);
+                return -EPERM;
+        }
+        log_info("container %s: restored (init pid %d)", c->name, init);
+        if (!c->privileges_dropped && (r = container_drop_capabilities(b)) < 0) {
+                snprintf(err, errlen, "cannot drop the bus's capabilities: %s", strerror(-r));
+                b->exiting = true; /* never serve a container with more than it needs */
+                return r;
+        }
         return 0;
 }
 
@@ -410,6 +537,8 @@ const char *container_admit(const struct bus *b, struct peer *p)
         const struct ns_registry *reg = b->namespaces;
         if (!c || p->trust == PEER_TRUST_HOST_ROOT)
                 return NULL;
+        if (p->origin == ORIGIN_BUS && c->awaiting)
+                return container_refusal_restoring;
         if (p->origin == ORIGIN_BUS) {
                 bool inside = c->user_ns != reg->bus_user
                                       ? ns_chain_within(&p->creds.user_ns->chain, &c->user_ns->chain)
@@ -467,10 +596,7 @@ void container_free(struct bus *b)
                 if (c->made_dir && rmdir(c->dir) < 0 && errno != ENOENT)
                         log_warning("cannot remove %s: %m", c->dir);
         }
-        event_source_remove(b->loop, &c->source);
-        spawner_free(c->spawner);
-        safe_close(c->root_fd);
-        safe_close(c->pidfd);
+        container_detach_init(c);
         ns_user_unref(c->user_ns);
         ns_pid_unref(c->pid_ns);
         explicit_bzero(c->bridge_key, sizeof(c->bridge_key));
@@ -518,5 +644,6 @@ int container_drop_capabilities(struct bus *b)
                 return -errno;
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return -errno;
+        b->container->privileges_dropped = true;
         return 0;
 }

@@ -32,6 +32,21 @@ struct container {
         char *policy_file;            /* NULL without one; ReloadConfig reads it again */
         char *policy_text;            /* what policy was parsed from: the bridge asks for it */
         size_t policy_len;
+        uint64_t checkpoint_usec; /* when a connection was last exported for a checkpoint */
+        bool awaiting;            /* no init: the container is being restored (checkpoint.h) */
+        bool privileges_dropped;  /* container_drop_capabilities() is done */
+};
+
+/* Refusal of every connection on the container socket while the container is being restored. */
+extern const char container_refusal_restoring[];
+
+struct container_args {
+        pid_t pid; /* the init; 0: a container that is about to be restored (awaiting its init) */
+        const char *name;
+        const char *runtime_dir;
+        const char *policy_file;
+        uid_t root_uid; /* without an init: the container's root as the host sees it (from the images) */
+        gid_t root_gid;
 };
 
 #define CONTAINER_RUNTIME_DIR "/run/nsbus"
@@ -42,8 +57,12 @@ struct container {
 int container_builtin_config_fd(void);
 /* Create the container's sockets, watch its init and fork the spawner of its services (before
  * container_drop_capabilities()). On failure the error has been logged. */
-int container_setup(struct bus *b, pid_t pid, const char *name, const char *runtime_dir,
-                    const char *policy_file);
+int container_setup(struct bus *b, const struct container_args *a);
+/* A connection exported for a checkpoint: if the init exits soon after, the bus waits for the restore. */
+void container_note_checkpoint(struct bus *b);
+/* A restored connection p resumes on a bus awaiting its container: the init of p's pid namespace becomes
+ * the container's. 0 (also when the bus was not awaiting), or -errno with err. */
+int container_attach_restored(struct bus *b, struct peer *p, char *err, size_t errlen);
 /* NULL if p may connect through the listener it came in on (and p->trust says as what), else why not (a
  * static string). Every peer of a container bus passes here at accept. */
 const char *container_admit(const struct bus *b, struct peer *p);

@@ -21,6 +21,7 @@
 #include "dbus-errors.h"
 #include "activation.h"
 #include "bridge-policy.h"
+#include "checkpoint.h"
 #include "container.h"
 #include "bus.h"
 #include "log.h"
@@ -1236,7 +1237,7 @@ static int refuse_unless_host_root(struct bus *b, struct peer *p, struct message
                 return r;
         if (p->trust != PEER_TRUST_HOST_ROOT)
                 return reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED, "%s.%s is only for the host's root",
-                                   CONTAINER_INTERFACE, m->member);
+                                   m->interface ? m->interface : CONTAINER_INTERFACE, m->member);
         return 1;
 }
 
@@ -1490,6 +1491,159 @@ static int method_container_get_peer_info(struct bus *b, struct peer *p, struct 
         return reply_close_send(b, p, m, &mb);
 }
 
+/* ---- org.nsbus.Checkpoint1: a container's connections through CRIU (checkpoint.h) ---- */
+
+#define CHECKPOINT_INTERFACE "org.nsbus.Checkpoint1"
+
+/* Export(h socket) -> ay image: the connection whose client end the checkpoint tool hands over. */
+static int method_checkpoint_export(struct bus *b, struct peer *p, struct message *m)
+{
+        int r = refuse_unless_host_root(b, p, m);
+        if (r <= 0)
+                return r;
+        int fd;
+        struct msg_reader rd;
+        msg_reader_init(&rd, m);
+        if (msg_reader_read_basic(&rd, 'h', &fd) < 0)
+                return -EBADMSG;
+        _cleanup_free_ uint8_t *image = NULL;
+        size_t len = 0;
+        char err[512] = "";
+        r = checkpoint_export(b, fd, &image, &len, err, sizeof(err));
+        if (r == -ENOENT)
+                return reply_error(b, p, m, NSBUS_ERROR_NOT_OURS,
+                                   "The socket is not a connection of container %s's bus",
+                                   b->container->name);
+        if (r == -EBUSY)
+                return reply_error(b, p, m, NSBUS_ERROR_NOT_CHECKPOINTABLE, "%s", err);
+        if (r < 0)
+                return r;
+        struct msg_builder mb;
+        reply_init(b, p, m, &mb);
+        msg_builder_append_bytes(&mb, image, len);
+        return reply_send(b, p, m, &mb);
+}
+
+/* What a Prepare changed: everyone hears of the unique names and names that are back, and a call
+ * awaited from a connection that is not coming back gets its NoReply. */
+static void announce_prepared(struct bus *b, const struct checkpoint_changes *ch)
+{
+        for (size_t i = 0; i < ch->n_peers; i++)
+                driver_emit_name_owner_changed(b, ch->peers[i]->unique_name, "", ch->peers[i]->unique_name);
+        for (size_t i = 0; i < ch->n_names; i++)
+                driver_emit_name_owner_changed(b, ch->names[i].name,
+                                               ch->names[i].old_owner ? ch->names[i].old_owner->unique_name
+                                                                      : "",
+                                               ch->names[i].new_owner->unique_name);
+        for (size_t i = 0; i < ch->n_lost; i++) {
+                struct message *e;
+                if (message_new_error(driver_next_serial(b), ch->lost[i].serial,
+                                      ch->lost[i].caller->unique_name, DRIVER_NAME, DBUS_ERROR_NO_REPLY,
+                                      "Message recipient disconnected from message bus without replying",
+                                      &e) < 0)
+                        continue;
+                routing_send_driver_message(b, ch->lost[i].caller, e);
+                message_unref(e);
+        }
+}
+
+static int reply_prepared(struct bus *b, struct peer *p, struct message *m,
+                          const struct checkpoint_prepared *res, size_t n)
+{
+        struct msg_builder mb;
+        reply_open(b, p, m, &mb, 'a', "(ayubay)");
+        for (size_t i = 0; i < n; i++) {
+                int fds = res[i].unix_fds;
+                msg_builder_open(&mb, '(', "ayubay");
+                msg_builder_append_bytes(&mb, res[i].token, sizeof(res[i].token));
+                msg_builder_append(&mb, "ub", res[i].socket_flags, fds);
+                msg_builder_append_bytes(&mb, res[i].input, res[i].n_input);
+                msg_builder_close(&mb);
+        }
+        return reply_close_send(b, p, m, &mb);
+}
+
+/* Prepare(aay images) -> a(ay token, u socket flags, b fd passing, ay input): a restore's connections,
+ * parked until their processes resume them. All or none. */
+static int method_checkpoint_prepare(struct bus *b, struct peer *p, struct message *m)
+{
+        int r = refuse_unless_host_root(b, p, m);
+        if (r <= 0)
+                return r;
+        _cleanup_free_ const uint8_t **images = NULL;
+        _cleanup_free_ size_t *lens = NULL;
+        size_t n = 0, allocated = 0, allocated_lens = 0;
+        struct msg_reader rd;
+        msg_reader_init(&rd, m);
+        if (msg_reader_enter(&rd, 'a', "ay") < 0)
+                return -EBADMSG;
+        while (msg_reader_peek(&rd)) {
+                if (GREEDY_REALLOC(images, allocated, n + 1) < 0 ||
+                    GREEDY_REALLOC(lens, allocated_lens, n + 1) < 0)
+                        return -ENOMEM;
+                if (msg_reader_read_bytes(&rd, &images[n], &lens[n]) < 0)
+                        return -EBADMSG;
+                n++;
+        }
+        struct checkpoint_prepared *res = NULL;
+        struct checkpoint_changes ch;
+        char err[1024] = "";
+        r = checkpoint_prepare(b, p, images, lens, n, &res, &ch, err, sizeof(err));
+        if (r == -EINVAL)
+                return reply_error(b, p, m, NSBUS_ERROR_BAD_IMAGE, "%s", err);
+        if (r < 0)
+                return r;
+        announce_prepared(b, &ch);
+        checkpoint_changes_done(&ch);
+        r = reply_prepared(b, p, m, res, n);
+        for (size_t i = 0; i < n; i++)
+                free(res[i].input);
+        free(res);
+        return r;
+}
+
+/* Resume(ay token), instead of Hello, from the restored process: this connection's socket becomes the
+ * parked connection's. The answer is the first thing on it; the connection that asked is gone after. */
+static int method_checkpoint_resume(struct bus *b, struct peer *p, struct message *m)
+{
+        int r = refuse_unless_container(b, p, m);
+        if (r <= 0)
+                return r;
+        if (p->refusal && p->refusal != container_refusal_restoring)
+                return reply_error(b, p, m, DBUS_ERROR_ACCESS_DENIED, "%s", p->refusal);
+        const uint8_t *token;
+        size_t len;
+        struct msg_reader rd;
+        msg_reader_init(&rd, m);
+        if (msg_reader_read_bytes(&rd, &token, &len) < 0)
+                return -EBADMSG;
+        struct msg_builder mb;
+        struct message *reply;
+        msg_builder_init(&mb, MESSAGE_METHOD_RETURN, driver_next_serial(b));
+        mb.flags = MESSAGE_FLAG_NO_REPLY_EXPECTED;
+        mb.reply_serial = m->serial;
+        mb.sender = DRIVER_NAME;
+        if ((r = msg_builder_finish(&mb, &reply)) < 0)
+                return r;
+        char err[512] = "";
+        struct peer *q;
+        r = checkpoint_resume(b, p, token, len, reply, &q, err, sizeof(err));
+        message_unref(reply);
+        if (r == -ENOENT)
+                r = reply_error(b, p, m, NSBUS_ERROR_RESUME_REFUSED, "No connection waits for this token");
+        else if (r == -EPERM)
+                r = reply_error(b, p, m, NSBUS_ERROR_RESUME_REFUSED, "%s", err);
+        if (r < 0)
+                return r;
+        if (p->fd >= 0) {
+                /* Refused: the answer is written, then the connection closes. */
+                p->close_after_flush = "its Resume was refused";
+                return 0;
+        }
+        driver_disconnect_peer(b, p, NULL);
+        return 0;
+}
+
 /* Grouped by interface: Introspect walks the table in order. */
 static const struct method methods[] = {
         {DRIVER_INTERFACE, "Hello", "", "s", method_hello, false},
@@ -1534,6 +1688,9 @@ static const struct method methods[] = {
         {CONTAINER_INTERFACE, "GetBridgePolicy", "", "say", method_container_get_bridge_policy, true},
         {CONTAINER_INTERFACE, "SetProxiedCredentials", "a{sv}", "", method_container_set_proxied_credentials,
          true},
+        {CHECKPOINT_INTERFACE, "Export", "h", "ay", method_checkpoint_export, true},
+        {CHECKPOINT_INTERFACE, "Prepare", "aay", "a(ayubay)", method_checkpoint_prepare, true},
+        {CHECKPOINT_INTERFACE, "Resume", "ay", "", method_checkpoint_resume, true},
         {},
 };
 
@@ -1615,7 +1772,8 @@ int driver_handle(struct bus *b, struct peer *p, struct message *m)
                 return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS,
                                    "Call to %s has wrong args (%s, expected %s)", found->name, m->signature,
                                    found->in_sig);
-        if (p->state == PEER_AWAITING_HELLO && found->handler != method_hello)
+        if (p->state == PEER_AWAITING_HELLO && found->handler != method_hello &&
+            found->handler != method_checkpoint_resume)
                 return -EPERM;
 
         int r = found->handler(b, p, m);
@@ -1723,6 +1881,12 @@ void driver_disconnect_doomed(struct bus *b)
 void driver_peer_gone(struct bus *b, struct peer *p, bool announce)
 {
         driver_release_names(b, p);
+
+        /* What it prepared for a restore and no process resumed will never be. */
+        struct peer *orphan;
+        while (p->unique_name[0] && (orphan = checkpoint_next_orphan(b, p->id)))
+                driver_disconnect_peer(b, orphan, "its restore was abandoned: %s left before it resumed",
+                                       p->unique_name);
 
         /* Callers waiting on us get an error now rather than a timeout later, as from dbus-daemon. */
         if (p->replies_owed) {

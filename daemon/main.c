@@ -19,6 +19,7 @@
 #include "listener.h"
 #include "settings.h"
 #include "log.h"
+#include "checkpoint.h"
 #include "container.h"
 #include "userdb.h"
 
@@ -34,6 +35,7 @@ static void usage(FILE *f)
                 "              [--nofork] [--fork] [--syslog] [--syslog-only] [--nosyslog]\n"
                 "              [--systemd-activation]\n"
                 "       nsbusd --container-pid=PID [--name=NAME] [--runtime-dir=DIR] [--policy=FILE]\n"
+                "       nsbusd --restore-from=IMAGES_DIR --name=NAME [--runtime-dir=DIR] [--policy=FILE]\n"
                 "              [--config-file=FILE] ...\n");
 }
 
@@ -129,7 +131,13 @@ struct args {
         int syslog_mode; /* -1 config, 0 none, 1 also, 2 only */
         pid_t container_pid;
         const char *container_name, *runtime_dir, *policy_file;
+        const char *restore_dir; /* a container about to be restored from these CRIU images */
 };
+
+static bool container_mode(const struct args *a)
+{
+        return a->container_pid || a->restore_dir;
+}
 
 enum {
         ARG_CONFIG = 0x100,
@@ -151,6 +159,7 @@ enum {
         ARG_NAME,
         ARG_RUNTIME_DIR,
         ARG_POLICY,
+        ARG_RESTORE_FROM,
 };
 
 /* The options of container mode; 1, or -EINVAL (said on stderr). */
@@ -181,6 +190,13 @@ static int parse_container_arg(int c, struct args *a)
                         return -EINVAL;
                 }
                 a->runtime_dir = optarg;
+                return 1;
+        case ARG_RESTORE_FROM:
+                if (optarg[0] != '/') {
+                        fprintf(stderr, "nsbusd: --restore-from: must be an absolute path: '%s'\n", optarg);
+                        return -EINVAL;
+                }
+                a->restore_dir = optarg;
                 return 1;
         default: /* ARG_POLICY */
                 a->policy_file = optarg;
@@ -261,13 +277,14 @@ static int parse_args(int argc, char **argv, struct args *a)
                 {"name", required_argument, NULL, ARG_NAME},
                 {"runtime-dir", required_argument, NULL, ARG_RUNTIME_DIR},
                 {"policy", required_argument, NULL, ARG_POLICY},
+                {"restore-from", required_argument, NULL, ARG_RESTORE_FROM},
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
         int c, r = 1;
         while (r > 0 && (c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
-                r = c >= ARG_CONTAINER_PID && c <= ARG_POLICY ? parse_container_arg(c, a)
-                                                              : parse_bus_arg(c, argc, argv, a);
+                r = c >= ARG_CONTAINER_PID && c <= ARG_RESTORE_FROM ? parse_container_arg(c, a)
+                                                                    : parse_bus_arg(c, argc, argv, a);
         if (r <= 0)
                 return r;
         if (optind < argc) {
@@ -275,8 +292,14 @@ static int parse_args(int argc, char **argv, struct args *a)
                 usage(stderr);
                 return -EINVAL;
         }
-        if ((a->container_name || a->runtime_dir || a->policy_file) && !a->container_pid) {
-                fprintf(stderr, "nsbusd: --name, --runtime-dir and --policy need --container-pid\n");
+        if ((a->container_name || a->runtime_dir || a->policy_file) && !container_mode(a)) {
+                fprintf(stderr, "nsbusd: --name, --runtime-dir and --policy need --container-pid or "
+                                "--restore-from\n");
+                return -EINVAL;
+        }
+        if (a->restore_dir && (a->container_pid || !a->container_name)) {
+                fprintf(stderr, "nsbusd: --restore-from takes --name and no --container-pid (the init comes "
+                                "with the restore)\n");
                 return -EINVAL;
         }
         return 1;
@@ -288,7 +311,7 @@ static int load_config(struct bus *b, struct args *a, struct bus_config **ret)
 {
         _cleanup_close_ int builtin_fd = -1;
         char builtin_path[64];
-        if (!a->config_file && a->container_pid) {
+        if (!a->config_file && container_mode(a)) {
                 builtin_fd = container_builtin_config_fd();
                 if (builtin_fd < 0) {
                         fprintf(stderr, "nsbusd: cannot prepare the built-in configuration: %s\n",
@@ -318,16 +341,16 @@ static int load_config(struct bus *b, struct args *a, struct bus_config **ret)
                 a->config_file = "(built-in)";
         if (!a->container_pid)
                 a->container_pid = cfg->container_pid;
-        if (a->container_pid) {
+        if (container_mode(a)) {
                 a->container_name = a->container_name ? a->container_name : cfg->container_name;
                 a->runtime_dir = a->runtime_dir ? a->runtime_dir : cfg->container_runtime_dir;
                 a->policy_file = a->policy_file ? a->policy_file : cfg->container_policy;
         }
-        if (a->container_pid && a->address) {
+        if (container_mode(a) && a->address) {
                 fprintf(stderr, "nsbusd: --address cannot be combined with container mode: the bus "
                                 "listens in its runtime directory\n");
                 r = -EINVAL;
-        } else if (!a->container_pid && !a->address && cfg->n_listen == 0) {
+        } else if (!container_mode(a) && !a->address && cfg->n_listen == 0) {
                 fprintf(stderr,
                         "nsbusd: failed to load configuration: %s: Configuration file needs one or "
                         "more <listen> elements giving addresses\n",
@@ -354,7 +377,26 @@ static void setup_logging(const struct args *a, const struct bus_config *cfg)
                                        .max_priority = LOG_INFO});
 }
 
-/* A container bus: its sockets in the runtime directory, then nothing but CAP_SYS_PTRACE. */
+/* A fresh bus for a restore: no unique name of the images may go to anyone else first, and the container
+ * socket belongs to the container's root as the images knew it. */
+static int restore_floor(struct bus *b, const char *dir, struct container_args *ca)
+{
+        char err[1024] = "";
+        uint64_t next_id;
+        uint32_t uid = geteuid(), gid = getegid();
+        int r = checkpoint_scan_images(dir, &next_id, &uid, &gid, err, sizeof(err));
+        if (r < 0) {
+                fprintf(stderr, "nsbusd: --restore-from: %s\n", err);
+                return r;
+        }
+        b->next_id = next_id;
+        ca->root_uid = uid;
+        ca->root_gid = gid;
+        return 0;
+}
+
+/* A container bus: its sockets in the runtime directory, then nothing but CAP_SYS_PTRACE (once it serves
+ * its container: a bus waiting for a restore keeps what it needs to enter the restored one). */
 static int serve_container(struct bus *b, const struct args *a, struct bus_config *cfg)
 {
         const char *runtime_dir = a->runtime_dir ? a->runtime_dir : CONTAINER_RUNTIME_DIR;
@@ -370,10 +412,16 @@ static int serve_container(struct bus *b, const struct args *a, struct bus_confi
                  * the container. */
                 log_warning("--systemd-activation is ignored for a container bus: it starts the container's "
                             "services itself, inside the container");
-        int r = container_setup(b, a->container_pid, a->container_name, runtime_dir, a->policy_file);
+        struct container_args ca = {.pid = a->container_pid,
+                                    .name = a->container_name,
+                                    .runtime_dir = runtime_dir,
+                                    .policy_file = a->policy_file};
+        int r = a->restore_dir ? restore_floor(b, a->restore_dir, &ca) : 0;
+        if (r >= 0)
+                r = container_setup(b, &ca);
         if (r < 0) {
-                fprintf(stderr, "nsbusd: cannot serve container %d: %s\n", (int)a->container_pid,
-                        strerror(-r));
+                fprintf(stderr, "nsbusd: cannot serve container %s: %s\n",
+                        a->container_name ? a->container_name : "", strerror(-r));
                 bus_config_free(cfg);
                 return r;
         }
@@ -383,6 +431,8 @@ static int serve_container(struct bus *b, const struct args *a, struct bus_confi
                 fprintf(stderr, "nsbusd: cannot apply configuration: %s\n", strerror(-r));
                 return r;
         }
+        if (a->restore_dir)
+                return 0;
         r = container_drop_capabilities(b);
         if (r < 0)
                 fprintf(stderr, "nsbusd: cannot drop capabilities: %s\n", strerror(-r));
@@ -519,7 +569,7 @@ int main(int argc, char **argv)
                 umask(022);
         /* The bus keeps the configuration from here on (b->config): cfg's strings live as long as it. */
         const char *pidfile = a.nopidfile ? NULL : cfg->pidfile;
-        r = a.container_pid ? serve_container(b, &a, cfg) : serve_addresses(b, &a, cfg);
+        r = container_mode(&a) ? serve_container(b, &a, cfg) : serve_addresses(b, &a, cfg);
         if (r >= 0)
                 r = announce(b, &a, pidfile, want_fork);
         if (r >= 0) {

@@ -185,6 +185,39 @@ int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flag
         return 0;
 }
 
+int names_restore(struct bus *b, struct peer *p, const char *name, uint32_t flags,
+                  struct name_change *change)
+{
+        *change = (struct name_change){};
+        struct name *n;
+        int r = names_ref(b, name, &n);
+        if (r < 0)
+                return r;
+        if (name_find_owner(n, p))
+                return 0;
+        if (peer_count_names(p) + 1 >= bus_limit(b->limits.max_names_per_connection) ||
+            quotas_full(b, p, QUOTA_NAMES)) {
+                names_unref_if_unused(n);
+                return peer_count_names(p) + 1 >= bus_limit(b->limits.max_names_per_connection)
+                               ? -ERR_LIMIT_CONNECTION
+                               : -ERR_LIMIT_USER;
+        }
+        struct name_owner *mine = zalloc(sizeof(*mine));
+        if (!mine) {
+                names_unref_if_unused(n);
+                return -ENOMEM;
+        }
+        struct peer *primary = names_primary_owner(n);
+        mine->name = n;
+        mine->peer = p;
+        mine->flags = flags;
+        list_add_tail(&p->names, &mine->peer_link);
+        list_add_tail(&n->owners, &mine->name_link);
+        quotas_charge(p, QUOTA_NAMES);
+        name_change_of(n, primary, change);
+        return 0;
+}
+
 static bool names_drop_owner(struct name_owner *o, struct name_change *change)
 {
         struct name *n = o->name;

@@ -72,6 +72,11 @@ struct name_change {
  * or -ERR_LIMIT_CONNECTION (max_names_per_connection), -ERR_LIMIT_USER (max_names_per_user), -ENOMEM. */
 int names_request(struct bus *b, struct peer *p, const char *name, uint32_t flags, uint32_t *reply,
                   struct name_change *change);
+/* A name a restored connection had (checkpoint.c): p joins the end of its queue with flags, which makes it
+ * the primary owner of a name nobody owns. 0 with *change, or -ERR_LIMIT_CONNECTION, -ERR_LIMIT_USER,
+ * -ENOMEM as names_request(). */
+int names_restore(struct bus *b, struct peer *p, const char *name, uint32_t flags,
+                  struct name_change *change);
 /* ReleaseName: 0 with *reply (a NAME_RELEASE_*) and *change. */
 int names_release(struct bus *b, struct peer *p, const char *name, uint32_t *reply,
                   struct name_change *change);

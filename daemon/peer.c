@@ -22,6 +22,8 @@
 #include "dbus-errors.h"
 #include "bus.h"
 #include "log.h"
+#include "container.h"
+#include "policy-check.h"
 #include "quotas.h"
 
 const char *peer_describe(const struct peer *p, char *buf, size_t n)
@@ -99,6 +101,115 @@ int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **r
         return 0;
 }
 
+int peer_new_parked(struct bus *b, uint64_t id, uid_t uid, gid_t gid, const uint32_t *groups,
+                    size_t n_groups, bool unix_fds, struct peer **ret)
+{
+        struct peer *p = zalloc(sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->parked = zalloc(sizeof(*p->parked));
+        if (!p->parked || (n_groups && !(p->creds.groups = calloc(n_groups, sizeof(gid_t))))) {
+                free(p->parked);
+                free(p);
+                return -ENOMEM;
+        }
+        p->parked->peer = p;
+        p->source.fd = -1;
+        p->bus = b;
+        p->fd = -1;
+        p->origin = ORIGIN_BUS;
+        p->state = PEER_RUNNING;
+        p->unix_fds = unix_fds;
+        list_init(&p->names);
+        list_init(&p->matches);
+        list_init(&p->replies_waiting);
+        list_init(&p->monitor_link);
+        list_init(&p->flush_link);
+        list_init(&p->auth_link);
+        list_init(&p->dead_link);
+        list_init(&p->doomed_link);
+        list_init(&p->link);
+        match_registry_init(&p->sender_matches);
+        p->out.release = quotas_release_queued;
+
+        /* Its process is not there yet: no pid, and the container's namespaces (the bus's own while the
+         * container is being restored) stand for its own until it resumes. */
+        const struct container *c = b->container;
+        p->creds.uid = uid;
+        p->creds.gid = gid;
+        for (size_t i = 0; i < n_groups; i++)
+                p->creds.groups[i] = groups[i];
+        p->creds.n_groups = n_groups;
+        p->creds.user_ns = ns_user_ref(c && c->user_ns ? c->user_ns : b->namespaces->bus_user);
+        p->creds.pid_ns = ns_pid_ref(c && c->pid_ns ? c->pid_ns : b->namespaces->bus_pid);
+
+        int r = quotas_charge_connection(b, p);
+        if (r < 0) {
+                creds_done(&p->creds);
+                free(p->parked);
+                free(p);
+                return r;
+        }
+        p->id = id;
+        snprintf(p->unique_name, sizeof(p->unique_name), ":1.%" PRIu64, id);
+        r = hashmap_put(b->peers_by_id, &p->id, p);
+        list_add_tail(&b->peers, &p->link);
+        list_add_tail(&b->parked, &p->parked->link);
+        b->n_peers_connected++;
+        if (r >= 0)
+                r = policy_peer_attach(b, p);
+        if (r < 0) {
+                if (r != -EEXIST)
+                        hashmap_remove(b->peers_by_id, &p->id);
+                p->unique_name[0] = 0;
+                peer_close(p, NULL);
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
+
+int peer_adopt_socket(struct peer *q, struct peer *conn, struct message *first)
+{
+        struct bus *b = q->bus;
+        int r = io_out_queue_front(&q->out, first);
+        if (r < 0)
+                return r;
+        event_source_remove(b->loop, &conn->source);
+        r = event_source_add(b->loop, &q->source, conn->fd, EPOLLIN, conn->source.fn);
+        if (r < 0) {
+                event_source_add(b->loop, &conn->source, conn->fd, EPOLLIN, conn->source.fn);
+                return r;
+        }
+        q->fd = conn->fd;
+        conn->fd = -1;
+
+        /* What the kernel says of the process now; who it was (uid, groups) stays the image's. */
+        struct peer_creds *a = &q->creds, *n = &conn->creds;
+        a->pid = n->pid;
+        a->has_pidfd = n->has_pidfd;
+        memcpy(a->ns_pids, n->ns_pids, sizeof(a->ns_pids));
+        a->n_ns_pids = n->n_ns_pids;
+        a->ns_unknown = n->ns_unknown;
+        /* Swapped, not copied: each side's references are released with it. */
+        struct ns_user *u = a->user_ns;
+        struct ns_pid *pn = a->pid_ns;
+        char *label = a->seclabel;
+        a->user_ns = n->user_ns;
+        a->pid_ns = n->pid_ns;
+        a->seclabel = n->seclabel;
+        n->user_ns = u;
+        n->pid_ns = pn;
+        n->seclabel = label;
+
+        list_del(&q->parked->link);
+        free(q->parked);
+        q->parked = NULL;
+        if (list_unlinked(&q->flush_link))
+                list_add_tail(&b->flush_list, &q->flush_link);
+        return 0;
+}
+
 static void peer_update_epoll(struct peer *p)
 {
         uint32_t want = EPOLLIN | (io_out_empty(&p->out) ? 0 : EPOLLOUT);
@@ -108,8 +219,8 @@ static void peer_update_epoll(struct peer *p)
 int peer_flush(struct peer *p, const char **why)
 {
         list_del(&p->flush_link);
-        if (p->state == PEER_DEAD)
-                return 0;
+        if (p->state == PEER_DEAD || p->parked)
+                return 0; /* a parked connection keeps its queue for the socket it will get */
         int r = io_out_flush(&p->out, p->fd);
         if (r < 0 && r != -EAGAIN) {
                 *why = "write failed";
@@ -165,6 +276,11 @@ void peer_close(struct peer *p, const char *reason)
         else
                 b->n_peers_connected--;
         p->state = PEER_DEAD;
+        if (p->parked) {
+                list_del(&p->parked->link);
+                free(p->parked);
+                p->parked = NULL;
+        }
         event_source_remove(b->loop, &p->source);
         list_del(&p->flush_link);
         list_del(&p->monitor_link);

@@ -20,6 +20,17 @@
 struct bus;
 struct user_account; /* per-uid charges, quotas.c */
 
+#define CHECKPOINT_TOKEN_SIZE 16
+
+/* A connection restored from a checkpoint image that waits for its process (checkpoint.h). */
+struct parked {
+        struct peer *peer;
+        struct list_head link; /* in bus->parked */
+        uint64_t preparer_id;  /* the connection that prepared it: it goes when that one does */
+        uint8_t token[CHECKPOINT_TOKEN_SIZE];
+        uint32_t inner_uid; /* as the container saw it: checked against the restored container's map */
+};
+
 enum peer_state {
         PEER_AUTHENTICATING,
         PEER_AWAITING_HELLO,
@@ -55,6 +66,7 @@ struct peer {
         const char *refusal; /* why the container boundary refuses it: its Hello gets this as AccessDenied */
         bool proxied;        /* creds are a host caller's, set by its bridge (SetProxiedCredentials) */
         char *proxied_for;   /* that caller's unique name on the host bus, if the bridge said it */
+        struct parked *parked; /* restored, waiting for its process: no socket yet (checkpoint.h) */
 
         struct peer_creds creds;
         struct user_account *user;
@@ -91,10 +103,19 @@ struct peer {
         uint64_t n_messages_in, n_messages_out;
 };
 
-/* A peer for an accepted socket (it takes fd only on success), authenticating: -ERR_LIMIT_USER or -EMFILE over the
- * connection limits, -ENOMEM, or what reading its credentials returned. */
+/* A peer for an accepted socket (it takes fd only on success), authenticating: -ERR_LIMIT_USER or -EMFILE
+ * over the connection limits, -ENOMEM, or what reading its credentials returned. */
 int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **ret);
 void peer_free(struct peer *p);
+/* A parked connection for a checkpoint image: running, with the unique name :1.id and the image's identity,
+ * no socket until peer_adopt_socket(); the bus's own namespaces stand for its process's until then. 0 or
+ * -ENOMEM. */
+int peer_new_parked(struct bus *b, uint64_t id, uid_t uid, gid_t gid, const uint32_t *groups,
+                    size_t n_groups, bool unix_fds, struct peer **ret);
+/* The parked connection q takes conn's socket and what the kernel said of conn's process (pid,
+ * namespaces; the uid and groups stay the image's), with first queued ahead of what q holds. conn is left
+ * without a socket. 0 or -errno. */
+int peer_adopt_socket(struct peer *q, struct peer *conn, struct message *first);
 /* The connection ends: p leaves the loop and the bus's lists and is freed after the iteration (routing may
  * still hold it). What p held in names, rules and replies is the caller's to release first (see
  * driver_disconnect_peer()). reason, if not NULL, is logged. */
@@ -113,8 +134,9 @@ void peer_receive_begin(struct peer *p);
 int peer_receive(struct peer *p, struct message **ret, const char **why);
 
 /* Queue a stamped message for p, charging its bytes and fds to payer (quotas.h says who that is).
- * -ERR_LIMIT_QUEUE if p's queue is over max_outgoing_bytes or max_outgoing_unix_fds, -ERR_LIMIT_USER if payer's uid is
- * over max_bytes_per_user or max_unix_fds_per_user, -EOPNOTSUPP for fds to a peer that cannot take them. */
+ * -ERR_LIMIT_QUEUE if p's queue is over max_outgoing_bytes or max_outgoing_unix_fds, -ERR_LIMIT_USER if
+ * payer's uid is over max_bytes_per_user or max_unix_fds_per_user, -EOPNOTSUPP for fds to a peer that cannot
+ * take them. */
 int peer_queue(struct peer *p, struct message *m, struct user_account *payer);
 /* Write what p's socket takes: 0, or -errno with *why when p must be disconnected (-ECANCELED: it was
  * refused and its last answer is written). */

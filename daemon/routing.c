@@ -103,6 +103,36 @@ static int reply_slot_new(struct bus *b, struct peer *caller, struct peer *calle
         return 0;
 }
 
+int routing_restore_reply_slot(struct bus *b, struct peer *caller, struct peer *callee, uint32_t serial,
+                               uint64_t timeout_usec)
+{
+        int r = reply_slot_new(b, caller, callee, serial);
+        if (r < 0)
+                return r;
+        uint64_t key[2] = {caller->id, serial};
+        struct reply_slot *s = hashmap_get(callee->replies_owed, key);
+        if (s && !list_unlinked(&s->timeout_link)) {
+                /* The time it had left, not a new reply_timeout: a restore does not extend a call. It
+                 * moves to its place in the deadline order (a restore is rare; the walk is fine). */
+                if (timeout_usec && now_usec() + timeout_usec < s->deadline_usec) {
+                        s->deadline_usec = now_usec() + timeout_usec;
+                        list_del(&s->timeout_link);
+                        struct list_head *at = &b->reply_timeouts;
+                        struct reply_slot *o;
+                        list_for_each_entry(o, &b->reply_timeouts, timeout_link)
+                        {
+                                if (o->deadline_usec > s->deadline_usec) {
+                                        at = &o->timeout_link;
+                                        break;
+                                }
+                        }
+                        list_add_tail(at, &s->timeout_link); /* before `at` */
+                        event_timer_arm_by(b->loop, &b->reply_timer, s->deadline_usec);
+                }
+        }
+        return 0;
+}
+
 static struct reply_slot *reply_slot_find(struct peer *callee, uint64_t caller_id, uint32_t serial)
 {
         uint64_t key[2] = {caller_id, serial};
@@ -454,11 +484,21 @@ static bool message_is_claim_bridge(const struct message *m)
                streq_ptr(m->interface, "org.nsbus.Container1") && streq_ptr(m->member, "ClaimBridge");
 }
 
-/* What a peer may send in its state: only Hello before Hello, nothing as a monitor, only ClaimBridge as an
- * unproven bridge. True if m may be routed; otherwise the peer has been answered or disconnected. */
+/* Checkpoint1.Resume: a restored process asks for its connection back, instead of Hello. */
+static bool message_is_resume(const struct message *m)
+{
+        return m->type == MESSAGE_METHOD_CALL && streq_ptr(m->destination, DRIVER_NAME) &&
+               streq_ptr(m->interface, "org.nsbus.Checkpoint1") && streq_ptr(m->member, "Resume");
+}
+
+/* What a peer may send in its state: only Hello (or Resume) before Hello, nothing as a monitor, only
+ * ClaimBridge as an unproven bridge. True if m may be routed; otherwise the peer has been answered or
+ * disconnected. */
 static bool sender_may_send(struct bus *b, struct peer *p, struct message *m)
 {
         if (p->state == PEER_AWAITING_HELLO) {
+                if (message_is_resume(m))
+                        return true; /* the driver decides, by the token and the boundary */
                 bool hello = m->type == MESSAGE_METHOD_CALL && streq_ptr(m->destination, DRIVER_NAME) &&
                              streq_ptr(m->member, "Hello") &&
                              (!m->interface || streq(m->interface, DRIVER_INTERFACE));
@@ -509,6 +549,9 @@ static int dispatch(struct bus *b, struct peer *sender, struct message *m)
                 return routing_reply_error(b, sender, m, DBUS_ERROR_ACCESS_DENIED,
                                            "Message bus will not accept messages of unknown type");
 
+        if (sender->state == PEER_AWAITING_HELLO && message_is_resume(m))
+                /* No name of its own, and no monitor sees the token: straight to the driver. */
+                return driver_handle(b, sender, m);
         if (sender->state == PEER_AWAITING_HELLO) {
                 /* peer.c lets only Hello through in this state; its sender is the name it is about to get.
                  */

@@ -42,6 +42,11 @@ void routing_send_to_monitors(struct bus *b, struct message *m);
 int routing_reply_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
                         const char *fmt, ...) _printf_(5, 6);
 void reply_slot_free(struct reply_slot *s);
+/* A pending reply from a checkpoint image (checkpoint.c): callee owes caller the reply to serial, within
+ * timeout_usec (0: the bus's reply_timeout). 0, -ERR_LIMIT_CONNECTION or -ERR_LIMIT_USER over the caller's
+ * max_replies_per_connection or its uid's limit, -ENOMEM. */
+int routing_restore_reply_slot(struct bus *b, struct peer *caller, struct peer *callee, uint32_t serial,
+                               uint64_t timeout_usec);
 /* Give up on the reply: free the slot and send the caller NoReply with this text. */
 void reply_slot_fail(struct bus *b, struct reply_slot *s, const char *text);
 /* Answer calls whose reply_timeout passed with NoReply; returns the next deadline (now_usec()), 0 for

@@ -22,7 +22,8 @@
 
 bool ckpt_parse_unique_name(const char *s, uint64_t *id)
 {
-        if (!s || strncmp(s, ":1.", 3) != 0 || s[3] < '1' || s[3] > '9')
+        /* Decimal without leading zeros: one spelling per id. */
+        if (!s || strncmp(s, ":1.", 3) != 0 || s[3] < '0' || s[3] > '9' || (s[3] == '0' && s[4]))
                 return false;
         uint64_t v = 0;
         for (const char *p = s + 3; *p; p++) {
@@ -353,9 +354,10 @@ int ckpt_image_parse(const uint8_t *buf, size_t len, struct ckpt_image *img, cha
                 return r == -ENOMEM ? r : fail(&ps, "the connection record is not a valid D-Bus message");
         if (m->type != MESSAGE_SIGNAL || !streq_ptr(m->interface, CKPT_IMAGE_INTERFACE) ||
             !streq_ptr(m->member, CKPT_IMAGE_MEMBER) || !streq_ptr(m->signature, CKPT_IMAGE_SIGNATURE)) {
+                fail(&ps, "the connection record is not a %s.%s of signature \"%s\"", CKPT_IMAGE_INTERFACE,
+                     CKPT_IMAGE_MEMBER, CKPT_IMAGE_SIGNATURE);
                 message_unref(m);
-                return fail(&ps, "the connection record has signature \"%s\", not \"%s\"", m->signature,
-                            CKPT_IMAGE_SIGNATURE);
+                return -EINVAL;
         }
         msg_reader_init(&ps.rd, m);
         r = parse_body(&ps, img);

@@ -40,7 +40,7 @@
  * left in µs, 0: no timeout), replies awaited (callee, serial, time left), bytes the client sent that
  * the bus had not processed, bytes the bus sent that the client had not read.
  */
-#define CKPT_IMAGE_SIGNATURE "stsssuuauuuuuba(suu)asa(sut)a(sut)ayay"
+#define CKPT_IMAGE_SIGNATURE "stsssuuauuuubua(suu)asa(sut)a(sut)ayay"
 
 /* Bounds of a sane image; a bigger one is refused before anything is allocated for it. */
 #define CKPT_IMAGE_MAX_GROUPS 65536u
@@ -82,7 +82,7 @@ struct ckpt_image {
         size_t n_input, n_output;
 };
 
-/* The id N of a unique name ":1.N" the way this bus makes them: true and *id (> 0). */
+/* The id N of a unique name ":1.N" the way this bus makes them: true and *id. */
 bool ckpt_parse_unique_name(const char *s, uint64_t *id);
 
 /* The file bytes of img: 0 and *ret (malloc'd, *ret_len bytes), -EINVAL for an image that would not

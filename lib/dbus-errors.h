@@ -37,3 +37,10 @@
  * start a service; a container bus, which starts its services through its spawner, answers the same. */
 #define DBUS_ERROR_SPAWN_FILE_INVALID DBUS_ERROR_PREFIX "Spawn.FileInvalid"
 #define DBUS_ERROR_SPAWN_SETUP_FAILED DBUS_ERROR_PREFIX "Spawn.SetupFailed"
+
+/* nsbus's own, of org.nsbus.Checkpoint1 (docs/checkpoint.md). */
+#define NSBUS_CHECKPOINT_ERROR_PREFIX "org.nsbus.Checkpoint1.Error."
+#define NSBUS_ERROR_NOT_OURS NSBUS_CHECKPOINT_ERROR_PREFIX "NotOurs"
+#define NSBUS_ERROR_NOT_CHECKPOINTABLE NSBUS_CHECKPOINT_ERROR_PREFIX "NotCheckpointable"
+#define NSBUS_ERROR_BAD_IMAGE NSBUS_CHECKPOINT_ERROR_PREFIX "BadImage"
+#define NSBUS_ERROR_RESUME_REFUSED NSBUS_CHECKPOINT_ERROR_PREFIX "ResumeRefused"

@@ -264,6 +264,66 @@ int io_out_queue_bytes(struct io_out *out, const void *bytes, size_t n)
         return r;
 }
 
+int io_in_copy_pending(const struct io_in *in, uint8_t **ret, size_t *ret_len)
+{
+        if (in->n_fds > 0)
+                return -EBUSY;
+        const uint8_t *src = in->msg ? in->msg : in->pending;
+        size_t n = in->msg ? in->msg_have : in->n_pending;
+        uint8_t *buf = malloc(n ? n : 1);
+        if (!buf)
+                return -ENOMEM;
+        if (n)
+                memcpy(buf, src, n);
+        *ret = buf;
+        *ret_len = n;
+        return 0;
+}
+
+int io_out_copy_pending(const struct io_out *out, uint8_t **ret, size_t *ret_len)
+{
+        if (out->n_fds > 0)
+                return -EBUSY;
+        uint8_t *buf = malloc(out->n_bytes ? out->n_bytes : 1);
+        if (!buf)
+                return -ENOMEM;
+        size_t n = 0, off = out->offset;
+        for (size_t i = out->head; i < out->tail; i++, off = 0) {
+                const struct message *m = out->queue[i].m;
+                /* The same bytes io_out_flush() would write: the header as stamped, then the body. */
+                if (off < m->out_header_size) {
+                        memcpy(buf + n, m->out_header + off, m->out_header_size - off);
+                        n += m->out_header_size - off;
+                }
+                size_t boff = off > m->out_header_size ? off - m->out_header_size : 0;
+                if (m->body_size > boff) {
+                        memcpy(buf + n, m->data + m->body_offset + boff, m->body_size - boff);
+                        n += m->body_size - boff;
+                }
+        }
+        *ret = buf;
+        *ret_len = n;
+        return 0;
+}
+
+int io_out_queue_front(struct io_out *out, struct message *m)
+{
+        if (out->offset > 0)
+                return -EBUSY; /* the head is half written: nothing may go before it */
+        if (out->head == 0) {
+                if (GREEDY_REALLOC(out->queue, out->allocated, out->tail + 1) < 0)
+                        return -ENOMEM;
+                memmove(out->queue + 1, out->queue, out->tail * sizeof(*out->queue));
+                out->tail++;
+        } else {
+                out->head--;
+        }
+        out->queue[out->head] = (struct io_out_entry){message_ref(m), NULL};
+        out->n_bytes += io_out_message_size(m);
+        out->n_fds += m->n_fds;
+        return 0;
+}
+
 /* Batches are bounded so one writev() stays cheap for the kernel to set up. */
 #define IO_MAX_BATCH 128
 

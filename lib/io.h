@@ -71,6 +71,9 @@ int io_in_pop_message(struct io_in *in, size_t max_size, struct message **ret);
 
 /* Bytes held for this connection's input right now. */
 size_t io_in_memory(const struct io_in *in);
+/* A copy of the bytes of a message still arriving (for a checkpoint): 0 and *ret (malloc'd), -EBUSY when
+ * fds arrived with them (they cannot be saved), -ENOMEM. */
+int io_in_copy_pending(const struct io_in *in, uint8_t **ret, size_t *ret_len);
 
 struct io_out_entry {
         struct message *m;
@@ -97,6 +100,11 @@ int io_out_queue(struct io_out *out, struct message *m, void *charge);
 /* Queue bytes that are not a D-Bus message (the end of the SASL exchange), so they go out in the same
  * write as the messages queued after them. */
 int io_out_queue_bytes(struct io_out *out, const void *bytes, size_t n);
+/* Queue m ahead of everything else; only while nothing of the queue has been written. -EBUSY otherwise. */
+int io_out_queue_front(struct io_out *out, struct message *m);
+/* A copy of the bytes queued and not yet written, in order (for a checkpoint): 0 and *ret (malloc'd),
+ * -EBUSY when queued messages carry fds, -ENOMEM. */
+int io_out_copy_pending(const struct io_out *out, uint8_t **ret, size_t *ret_len);
 /* Bytes a message occupies in the queue. */
 static inline size_t io_out_message_size(const struct message *m)
 {

@@ -1,0 +1,776 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Checkpoint and restore of container connections (see checkpoint.h and
+ * docs/checkpoint.md).
+ *
+ * Export is a snapshot taken while the container is frozen: what the bus
+ * holds for the connection (unique name, names and their place in line,
+ * rules, the replies it owes and awaits) and every byte in flight, in the
+ * order the two ends would have seen them: for the client, what sits unread
+ * in its socket and then what is still queued in the bus; for the bus, the
+ * part of a message it has and then what sits unread in its own socket.
+ * Both sockets are only peeked: with --leave-running the connection goes on.
+ *
+ * Prepare takes a whole restore at once, so that the images can refer to
+ * each other (a call from one restored connection to another is waiting for
+ * its reply): every image is checked against the bus before anything
+ * changes, then all become parked connections. A parked connection is a
+ * peer without a socket: it owns its names, its rules match, messages for
+ * it queue, and its pending replies stand. A call awaited from a connection
+ * that is not coming back gets its NoReply, as if that one had left.
+ *
+ * Resume hands a parked connection the socket of a new connection from the
+ * restored process, which proves itself with the token Prepare gave the
+ * restoring tool. The bus's own answer goes first on that socket, then the
+ * bytes the client had not read, then whatever arrived while it was parked.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/sockios.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <dirent.h>
+
+#include "bus.h"
+#include "checkpoint.h"
+#include "ckpt-image.h"
+#include "container.h"
+#include "errors.h"
+#include "log.h"
+#include "match.h"
+#include "names.h"
+#include "peer.h"
+#include "policy-check.h"
+#include "quotas.h"
+#include "routing.h"
+#include "sockdiag.h"
+
+_printf_(3, 4) static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+        return -EINVAL;
+}
+
+/* ---- export ---- */
+
+/* The container connection whose socket is connected to client_fd, as the kernel says. */
+static struct peer *find_peer_of(struct bus *b, int client_fd)
+{
+        struct stat st;
+        uint64_t ours;
+        if (fstat(client_fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+            sockdiag_unix_find_by_peer(st.st_ino, &ours) < 0)
+                return NULL;
+        struct peer *p;
+        list_for_each_entry(p, &b->peers, link)
+        {
+                if (p->fd < 0 || p->state == PEER_DEAD || p->origin != ORIGIN_BUS)
+                        continue;
+                if (fstat(p->fd, &st) == 0 && st.st_ino == ours)
+                        return p;
+        }
+        return NULL;
+}
+
+/* Everything unread in fd's receive queue, without taking it: 0 and *ret, -EBUSY when fds are in flight. */
+static int peek_queue(int fd, uint8_t **ret, size_t *ret_len)
+{
+        int queued = 0;
+        if (ioctl(fd, SIOCINQ, &queued) < 0 || queued < 0)
+                queued = 0;
+        size_t allocated = (size_t)queued + 4096, n = 0;
+        _cleanup_free_ uint8_t *buf = malloc(allocated);
+        if (!buf)
+                return -ENOMEM;
+        /* The peek offset walks the queue across the kernel's message boundaries. */
+        int off = 0, r = 0;
+        if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)) < 0)
+                return -errno;
+        for (;;) {
+                if (n == allocated && GREEDY_REALLOC(buf, allocated, n + 65536) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                union {
+                        struct cmsghdr align;
+                        uint8_t b[CMSG_SPACE(sizeof(int) * 253)];
+                } control;
+                struct iovec iov = {buf + n, allocated - n};
+                struct msghdr mh = {.msg_iov = &iov,
+                                    .msg_iovlen = 1,
+                                    .msg_control = &control,
+                                    .msg_controllen = sizeof(control)};
+                ssize_t got = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+                if (got < 0 && errno == EINTR)
+                        continue;
+                if (got <= 0) {
+                        r = got == 0 || errno == EAGAIN ? 0 : -errno;
+                        break;
+                }
+                bool fds = false;
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                                close_fds((int *)(void *)CMSG_DATA(c),
+                                          (c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+                                fds = true;
+                        }
+                if (fds || (mh.msg_flags & MSG_CTRUNC)) {
+                        r = -EBUSY;
+                        break;
+                }
+                n += (size_t)got;
+        }
+        off = -1;
+        (void)setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(buf);
+        *ret_len = n;
+        return 0;
+}
+
+/* a then b, in one allocation that replaces *a. */
+static int concat(uint8_t **a, size_t *na, const uint8_t *b, size_t nb)
+{
+        if (nb == 0)
+                return 0;
+        uint8_t *p = realloc(*a, *na + nb);
+        if (!p)
+                return -ENOMEM;
+        memcpy(p + *na, b, nb);
+        *a = p;
+        *na += nb;
+        return 0;
+}
+
+static size_t position_in_line(const struct name_owner *mine)
+{
+        size_t i = 0;
+        const struct name_owner *o;
+        list_for_each_entry(o, &mine->name->owners, name_link)
+        {
+                if (o == mine)
+                        return i;
+                i++;
+        }
+        return i;
+}
+
+static uint64_t time_left(uint64_t deadline, uint64_t now)
+{
+        if (deadline == 0)
+                return 0;
+        return deadline > now ? deadline - now : 1; /* due: the restored bus answers it at once */
+}
+
+static int export_replies(struct bus *b, struct peer *p, struct ckpt_image *img)
+{
+        uint64_t now = now_usec();
+        if (p->replies_owed && hashmap_size(p->replies_owed) > 0) {
+                img->owed = calloc(hashmap_size(p->replies_owed), sizeof(*img->owed));
+                if (!img->owed)
+                        return -ENOMEM;
+                struct hashmap_iter it;
+                struct reply_slot *s;
+                HASHMAP_FOREACH(s, p->replies_owed, it)
+                {
+                        struct ckpt_reply *r = &img->owed[img->n_owed++];
+                        r->peer = strdup(s->caller->unique_name);
+                        r->serial = (uint32_t)s->key[1];
+                        r->timeout_usec = time_left(s->deadline_usec, now);
+                        if (!r->peer)
+                                return -ENOMEM;
+                }
+        }
+        if (p->n_replies_waiting > 0) {
+                img->awaited = calloc(p->n_replies_waiting, sizeof(*img->awaited));
+                if (!img->awaited)
+                        return -ENOMEM;
+                struct reply_slot *s;
+                list_for_each_entry(s, &p->replies_waiting, caller_link)
+                {
+                        struct ckpt_reply *r = &img->awaited[img->n_awaited++];
+                        r->peer = strdup(s->callee->unique_name);
+                        r->serial = (uint32_t)s->key[1];
+                        r->timeout_usec = time_left(s->deadline_usec, now);
+                        if (!r->peer)
+                                return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+static int export_names_and_rules(struct peer *p, struct ckpt_image *img)
+{
+        size_t n = 0;
+        struct name_owner *o;
+        list_for_each_entry(o, &p->names, peer_link) n++;
+        if (n && !(img->names = calloc(n, sizeof(*img->names))))
+                return -ENOMEM;
+        list_for_each_entry(o, &p->names, peer_link)
+        {
+                struct ckpt_name *cn = &img->names[img->n_names++];
+                cn->flags = o->flags;
+                cn->position = (uint32_t)position_in_line(o);
+                if (!(cn->name = strdup(o->name->name)))
+                        return -ENOMEM;
+        }
+        /* A rule added twice needs removing twice: it is saved as often as it was added. */
+        size_t m = 0;
+        struct match_rule *rule;
+        list_for_each_entry(rule, &p->matches, owner_link) m += rule->n_refs;
+        if (m && !(img->matches = calloc(m, sizeof(char *))))
+                return -ENOMEM;
+        list_for_each_entry(rule, &p->matches, owner_link) for (unsigned i = 0; i < rule->n_refs; i++)
+        {
+                if (!(img->matches[img->n_matches] = strdup(rule->text)))
+                        return -ENOMEM;
+                img->n_matches++;
+        }
+        return 0;
+}
+
+/* What the bus and the client had not yet read of each other. */
+static int export_in_flight(struct peer *p, int client_fd, struct ckpt_image *img, char *err, size_t errlen)
+{
+        _cleanup_free_ uint8_t *part = NULL;
+        size_t n_part = 0;
+        int r = io_in_copy_pending(&p->in, &img->input, &img->n_input);
+        if (r == 0)
+                r = peek_queue(p->fd, &part, &n_part);
+        if (r == 0)
+                r = concat(&img->input, &img->n_input, part, n_part);
+        if (r == -EBUSY)
+                return fail(err, errlen, "%s is sending file descriptors to the bus right now",
+                            p->unique_name),
+                       -EBUSY;
+        if (r < 0)
+                return r;
+
+        r = peek_queue(client_fd, &img->output, &img->n_output);
+        free(part);
+        part = NULL;
+        if (r == 0)
+                r = io_out_copy_pending(&p->out, &part, &n_part);
+        if (r == 0)
+                r = concat(&img->output, &img->n_output, part, n_part);
+        if (r == -EBUSY)
+                return fail(err, errlen, "file descriptors are on their way to %s", p->unique_name), -EBUSY;
+        return r;
+}
+
+static int export_identity(struct bus *b, struct peer *p, int client_fd, struct ckpt_image *img)
+{
+        const struct container *c = b->container;
+        img->next_id = b->next_id;
+        img->uid = p->creds.uid;
+        img->gid = p->creds.gid;
+        if (p->creds.n_groups) {
+                if (!(img->groups = calloc(p->creds.n_groups, sizeof(uint32_t))))
+                        return -ENOMEM;
+                for (size_t i = 0; i < p->creds.n_groups; i++)
+                        img->groups[i] = p->creds.groups[i];
+                img->n_groups = p->creds.n_groups;
+        }
+        img->inner_uid = img->uid;
+        img->inner_gid = img->gid;
+        if (c->user_ns) {
+                idmap_to_inside(&c->user_ns->uid_map, img->uid, &img->inner_uid);
+                idmap_to_inside(&c->user_ns->gid_map, img->gid, &img->inner_gid);
+        }
+        img->inner_pid = p->creds.n_ns_pids ? (uint32_t)p->creds.ns_pids[p->creds.n_ns_pids - 1] : 0;
+        img->unix_fds = p->unix_fds;
+        int flags = fcntl(client_fd, F_GETFL);
+        img->socket_flags = flags < 0 ? 0 : (uint32_t)flags;
+        if (!(img->unique_name = strdup(p->unique_name)) || !(img->container = strdup(c->name)) ||
+            asprintf(&img->host_socket, "%s/host.sock", c->dir) < 0 ||
+            asprintf(&img->bus_socket, "%s/system_bus_socket", c->bus_dir) < 0)
+                return -ENOMEM;
+        img->id = p->id;
+        return 0;
+}
+
+int checkpoint_export(struct bus *b, int client_fd, uint8_t **ret, size_t *ret_len, char *err, size_t errlen)
+{
+        if (!b->container)
+                return -ENOENT;
+        struct peer *p = find_peer_of(b, client_fd);
+        if (!p)
+                return -ENOENT;
+        if (p->state != PEER_RUNNING || p->parked)
+                return fail(err, errlen, "the connection has not finished connecting (no Hello yet)"),
+                       -EBUSY;
+        if (p->doom_reason || p->close_after_flush)
+                return fail(err, errlen, "%s is being disconnected", p->unique_name), -EBUSY;
+
+        _cleanup_(ckpt_image_done) struct ckpt_image img = {0};
+        int r = export_identity(b, p, client_fd, &img);
+        if (r >= 0)
+                r = export_names_and_rules(p, &img);
+        if (r >= 0)
+                r = export_replies(b, p, &img);
+        if (r >= 0)
+                r = export_in_flight(p, client_fd, &img, err, errlen);
+        if (r >= 0)
+                r = ckpt_image_build(&img, ret, ret_len);
+        if (r == -EINVAL)
+                return fail(err, errlen, "%s cannot be written as an image", p->unique_name), -EBUSY;
+        if (r < 0)
+                return r;
+        container_note_checkpoint(b);
+        log_info("checkpoint: exported %s (%zu names, %zu rules, %zu+%zu replies, %zu+%zu bytes in flight)",
+                 p->unique_name, img.n_names, img.n_matches, img.n_owed, img.n_awaited, img.n_input,
+                 img.n_output);
+        return 0;
+}
+
+/* ---- prepare ---- */
+
+void checkpoint_changes_done(struct checkpoint_changes *c)
+{
+        free(c->peers);
+        free(c->names);
+        free(c->lost);
+        *c = (struct checkpoint_changes){0};
+}
+
+struct batch {
+        struct bus *b;
+        struct ckpt_image *imgs;
+        struct peer **peers;
+        size_t n;
+        char *err;
+        size_t errlen;
+};
+
+static struct peer *batch_peer(const struct batch *bt, uint64_t id, size_t *index)
+{
+        for (size_t i = 0; i < bt->n; i++)
+                if (bt->imgs[i].id == id) {
+                        if (index)
+                                *index = i;
+                        return bt->peers[i];
+                }
+        return NULL;
+}
+
+/* What can be checked before anything changes. */
+static int batch_check(struct batch *bt)
+{
+        struct bus *b = bt->b;
+        for (size_t i = 0; i < bt->n; i++) {
+                const struct ckpt_image *img = &bt->imgs[i];
+                struct peer *live = hashmap_get(b->peers_by_id, &img->id);
+                if (live)
+                        return fail(bt->err, bt->errlen, "image %zu: %s is in use on this bus", i,
+                                    img->unique_name);
+                size_t other;
+                if (batch_peer(bt, img->id, &other) && other != i)
+                        return fail(bt->err, bt->errlen, "images %zu and %zu are both %s", other, i,
+                                    img->unique_name);
+                uint32_t uid;
+                const struct container *c = b->container;
+                if (c->user_ns &&
+                    (!idmap_to_outside(&c->user_ns->uid_map, img->inner_uid, &uid) || uid != img->uid))
+                        return fail(bt->err, bt->errlen,
+                                    "image %zu: %s was uid %u (%u in its container), which this container "
+                                    "does not map so",
+                                    i, img->unique_name, img->inner_uid, img->uid);
+                if (img->n_output > bus_limit(b->limits.max_outgoing_bytes) ||
+                    img->n_input > bus_limit(b->limits.max_incoming_bytes))
+                        return fail(bt->err, bt->errlen,
+                                    "image %zu: more bytes in flight than this bus allows", i);
+                for (size_t k = 0; k < img->n_names; k++) {
+                        const struct ckpt_name *cn = &img->names[k];
+                        struct name *nm = names_get(b, cn->name);
+                        struct peer *owner = nm ? names_primary_owner(nm) : NULL;
+                        if (cn->position == 0 && owner)
+                                return fail(bt->err, bt->errlen, "image %zu: %s owned %s, which %s owns now",
+                                            i, img->unique_name, cn->name, owner->unique_name);
+                        for (size_t j = 0; j < i; j++)
+                                for (size_t l = 0; l < bt->imgs[j].n_names; l++)
+                                        if (cn->position == 0 && bt->imgs[j].names[l].position == 0 &&
+                                            streq(bt->imgs[j].names[l].name, cn->name))
+                                                return fail(bt->err, bt->errlen,
+                                                            "images %zu and %zu both own %s", j, i,
+                                                            cn->name);
+                }
+        }
+        return 0;
+}
+
+/* One parked peer per image, unique names taken; policies are checked against the new peers. */
+static int batch_make_peers(struct batch *bt, struct peer *preparer)
+{
+        struct bus *b = bt->b;
+        for (size_t i = 0; i < bt->n; i++) {
+                const struct ckpt_image *img = &bt->imgs[i];
+                struct peer *p;
+                int r = peer_new_parked(b, img->id, img->uid, img->gid, img->groups, img->n_groups,
+                                        img->unix_fds, &p);
+                if (r < 0)
+                        return r;
+                bt->peers[i] = p;
+                p->parked->preparer_id = preparer->id;
+                p->parked->inner_uid = img->inner_uid;
+                if (getrandom(p->parked->token, sizeof(p->parked->token), 0) != sizeof(p->parked->token))
+                        return -errno;
+                for (size_t k = 0; k < img->n_names; k++) {
+                        const char *name = img->names[k].name;
+                        if (!policy_check_own(b, p, name) || !container_may_own(b, p, name))
+                                return fail(bt->err, bt->errlen,
+                                            "image %zu: %s may not own %s on this bus (its policy or the "
+                                            "bridge policy)",
+                                            i, img->unique_name, name);
+                }
+        }
+        return 0;
+}
+
+struct name_entry {
+        const char *name;
+        uint32_t position, flags;
+        struct peer *peer;
+};
+
+static int cmp_name_entry(const void *x, const void *y)
+{
+        const struct name_entry *a = x, *b = y;
+        int c = strcmp(a->name, b->name);
+        return c ? c : a->position < b->position ? -1 : a->position > b->position;
+}
+
+/* Names, each queue in the images' order behind whoever waits for it on this bus already. */
+static int batch_names(struct batch *bt, struct checkpoint_changes *ch)
+{
+        size_t total = 0;
+        for (size_t i = 0; i < bt->n; i++)
+                total += bt->imgs[i].n_names;
+        if (total == 0)
+                return 0;
+        _cleanup_free_ struct name_entry *e = calloc(total, sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        size_t n = 0;
+        for (size_t i = 0; i < bt->n; i++)
+                for (size_t k = 0; k < bt->imgs[i].n_names; k++)
+                        e[n++] =
+                                (struct name_entry){bt->imgs[i].names[k].name, bt->imgs[i].names[k].position,
+                                                    bt->imgs[i].names[k].flags, bt->peers[i]};
+        qsort(e, n, sizeof(*e), cmp_name_entry);
+        for (size_t i = 0; i < n; i++) {
+                struct name_change change;
+                int r = names_restore(bt->b, e[i].peer, e[i].name, e[i].flags, &change);
+                if (r == -ERR_LIMIT_CONNECTION || r == -ERR_LIMIT_USER)
+                        return fail(bt->err, bt->errlen, "%s: %s would be over the bus's limits of names",
+                                    e[i].peer->unique_name, e[i].name);
+                if (r < 0)
+                        return r;
+                if (change.old_owner != change.new_owner) {
+                        if (GREEDY_REALLOC(ch->names, ch->allocated_names, ch->n_names + 1) < 0)
+                                return -ENOMEM;
+                        ch->names[ch->n_names++] = change;
+                }
+        }
+        return 0;
+}
+
+static int batch_rules(struct batch *bt)
+{
+        for (size_t i = 0; i < bt->n; i++)
+                for (size_t k = 0; k < bt->imgs[i].n_matches; k++) {
+                        char why[256] = "";
+                        struct peer *p = bt->peers[i];
+                        int r = match_add(bt->b, p, bt->imgs[i].matches[k], policy_check_eavesdrop(bt->b, p),
+                                          why, sizeof(why));
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                return fail(bt->err, bt->errlen, "image %zu: match rule \"%s\" refused: %s",
+                                            i, bt->imgs[i].matches[k], why[0] ? why : error_text(r));
+                }
+        return 0;
+}
+
+/* Whether the callee's image owes the caller this reply. */
+static bool image_owes(const struct ckpt_image *callee, uint64_t caller_id, uint32_t serial)
+{
+        for (size_t k = 0; k < callee->n_owed; k++)
+                if (callee->owed[k].peer_id == caller_id && callee->owed[k].serial == serial)
+                        return true;
+        return false;
+}
+
+/* Replies between restored connections stand again, and so do those owed to connections that are still
+ * on the bus; a reply awaited from one that is gone is lost, and its caller is told. */
+static int batch_replies(struct batch *bt, struct checkpoint_changes *ch)
+{
+        size_t allocated = 0;
+        for (size_t i = 0; i < bt->n; i++) {
+                const struct ckpt_image *img = &bt->imgs[i];
+                for (size_t k = 0; k < img->n_owed; k++) {
+                        const struct ckpt_reply *o = &img->owed[k];
+                        struct peer *caller = batch_peer(bt, o->peer_id, NULL);
+                        if (!caller)
+                                caller = hashmap_get(bt->b->peers_by_id, &o->peer_id);
+                        if (!caller || caller->state != PEER_RUNNING)
+                                continue; /* no one to answer: the reply will be dropped */
+                        int r = routing_restore_reply_slot(bt->b, caller, bt->peers[i], o->serial,
+                                                           o->timeout_usec);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                return fail(
+                                        bt->err, bt->errlen,
+                                        "image %zu: %s's call %u to %s would be over the bus's limits of "
+                                        "pending replies",
+                                        i, caller->unique_name, o->serial, img->unique_name);
+                }
+                for (size_t k = 0; k < img->n_awaited; k++) {
+                        const struct ckpt_reply *a = &img->awaited[k];
+                        size_t callee;
+                        if (batch_peer(bt, a->peer_id, &callee) &&
+                            image_owes(&bt->imgs[callee], img->id, a->serial))
+                                continue; /* restored above, from the callee's side */
+                        if (GREEDY_REALLOC(ch->lost, allocated, ch->n_lost + 1) < 0)
+                                return -ENOMEM;
+                        ch->lost[ch->n_lost++] = (struct checkpoint_lost_reply){bt->peers[i], a->serial};
+                }
+        }
+        return 0;
+}
+
+/* In flight towards the client: first on its new socket (after the answer to its Resume). */
+static int batch_output(struct batch *bt)
+{
+        for (size_t i = 0; i < bt->n; i++) {
+                if (bt->imgs[i].n_output == 0)
+                        continue;
+                int r = io_out_queue_bytes(&bt->peers[i]->out, bt->imgs[i].output, bt->imgs[i].n_output);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Undo a batch that failed half-way: nothing of it was announced, so it goes silently. */
+static void batch_undo(struct batch *bt)
+{
+        for (size_t i = 0; i < bt->n; i++) {
+                struct peer *p = bt->peers[i];
+                if (!p)
+                        continue;
+                struct name_change c;
+                while (names_release_next(p, &c))
+                        ;
+                match_remove_all(p);
+                if (p->replies_owed) {
+                        struct hashmap_iter it;
+                        struct reply_slot *s;
+                        HASHMAP_FOREACH(s, p->replies_owed, it)
+                        reply_slot_free(s);
+                }
+                while (!list_empty(&p->replies_waiting))
+                        reply_slot_free(
+                                list_first_entry(&p->replies_waiting, struct reply_slot, caller_link));
+                peer_close(p, NULL);
+        }
+}
+
+int checkpoint_prepare(struct bus *b, struct peer *preparer, const uint8_t *const *images,
+                       const size_t *lens, size_t n, struct checkpoint_prepared **results,
+                       struct checkpoint_changes *changes, char *err, size_t errlen)
+{
+        *changes = (struct checkpoint_changes){0};
+        if (!b->container)
+                return fail(err, errlen, "this bus serves no container");
+        if (n == 0)
+                return fail(err, errlen, "no images");
+        struct batch bt = {.b = b, .n = n, .err = err, .errlen = errlen};
+        bt.imgs = calloc(n, sizeof(*bt.imgs));
+        bt.peers = calloc(n, sizeof(*bt.peers));
+        _cleanup_free_ struct checkpoint_prepared *res = calloc(n, sizeof(*res));
+        int r = bt.imgs && bt.peers && res ? 0 : -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                char why[512];
+                r = ckpt_image_parse(images[i], lens[i], &bt.imgs[i], why, sizeof(why));
+                if (r == -EINVAL)
+                        r = fail(err, errlen, "image %zu: %s", i, why);
+        }
+        if (r >= 0)
+                r = batch_check(&bt);
+        if (r >= 0)
+                r = batch_make_peers(&bt, preparer);
+        if (r >= 0)
+                r = batch_names(&bt, changes);
+        if (r >= 0)
+                r = batch_rules(&bt);
+        if (r >= 0)
+                r = batch_replies(&bt, changes);
+        if (r >= 0)
+                r = batch_output(&bt);
+        if (r >= 0 && !(changes->peers = calloc(n, sizeof(struct peer *))))
+                r = -ENOMEM;
+        if (r < 0) {
+                if (bt.peers)
+                        batch_undo(&bt);
+                checkpoint_changes_done(changes);
+        } else {
+                for (size_t i = 0; i < n; i++) {
+                        struct ckpt_image *img = &bt.imgs[i];
+                        memcpy(res[i].token, bt.peers[i]->parked->token, CHECKPOINT_TOKEN_SIZE);
+                        res[i].socket_flags = img->socket_flags;
+                        res[i].unix_fds = img->unix_fds;
+                        res[i].input = TAKE_PTR(img->input);
+                        res[i].n_input = img->n_input;
+                        changes->peers[changes->n_peers++] = bt.peers[i];
+                        if (img->next_id > b->next_id)
+                                b->next_id = img->next_id;
+                }
+                *results = TAKE_PTR(res);
+                log_info("checkpoint: %zu connection(s) prepared for restore, waiting for their processes",
+                         n);
+        }
+        for (size_t i = 0; bt.imgs && i < n; i++)
+                ckpt_image_done(&bt.imgs[i]);
+        free(bt.imgs);
+        free(bt.peers);
+        return r;
+}
+
+/* ---- resume ---- */
+
+static struct peer *find_parked(struct bus *b, const uint8_t *token, size_t len)
+{
+        if (len != CHECKPOINT_TOKEN_SIZE)
+                return NULL;
+        struct parked *pk;
+        list_for_each_entry(pk, &b->parked, link)
+        {
+                /* In constant time: how long a wrong token took must not tell how much of it was right. */
+                uint8_t diff = 0;
+                for (size_t i = 0; i < CHECKPOINT_TOKEN_SIZE; i++)
+                        diff |= (uint8_t)(pk->token[i] ^ token[i]);
+                if (!diff)
+                        return pk->peer;
+        }
+        return NULL;
+}
+
+int checkpoint_resume(struct bus *b, struct peer *conn, const uint8_t *token, size_t len,
+                      struct message *reply, struct peer **ret, char *err, size_t errlen)
+{
+        struct peer *q = find_parked(b, token, len);
+        if (!q)
+                return -ENOENT;
+        if (conn->origin != ORIGIN_BUS || conn->state != PEER_AWAITING_HELLO)
+                return fail(err, errlen, "only a new connection on the container's socket may resume one"),
+                       -EPERM;
+        if (io_in_memory(&conn->in) > 0 || conn->in.n_fds > 0)
+                return fail(err, errlen, "nothing may follow Resume until its answer came"), -EPERM;
+        if (conn->unix_fds != q->unix_fds)
+                return fail(err, errlen, "%s %s fd passing: negotiate it as it did", q->unique_name,
+                            q->unix_fds ? "had" : "had not"),
+                       -EPERM;
+        int r = container_attach_restored(b, conn, err, errlen);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EPERM;
+        const struct container *c = b->container;
+        uint32_t uid;
+        if (c->user_ns &&
+            (!idmap_to_outside(&c->user_ns->uid_map, q->parked->inner_uid, &uid) || uid != q->creds.uid))
+                return fail(err, errlen,
+                            "%s was uid %u in its container; the restored container maps it elsewhere",
+                            q->unique_name, q->parked->inner_uid),
+                       -EPERM;
+        r = peer_adopt_socket(q, conn, reply);
+        if (r < 0)
+                return r;
+        log_info("checkpoint: %s resumed by pid %d", q->unique_name, (int)q->creds.pid);
+        *ret = q;
+        return 0;
+}
+
+struct peer *checkpoint_next_orphan(struct bus *b, uint64_t preparer_id)
+{
+        struct parked *pk;
+        list_for_each_entry(pk, &b->parked, link)
+        {
+                if (pk->preparer_id == preparer_id)
+                        return pk->peer;
+        }
+        return NULL;
+}
+
+/* ---- a fresh bus for a restore ---- */
+
+static int read_file(int dir_fd, const char *name, uint8_t **ret, size_t *ret_len)
+{
+        _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) || st.st_size > (off_t)DBUS_MAXIMUM_MESSAGE_LENGTH * 2)
+                return -EINVAL;
+        _cleanup_free_ uint8_t *buf = malloc((size_t)st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        size_t n = 0;
+        while (n < (size_t)st.st_size) {
+                ssize_t k = read(fd, buf + n, (size_t)st.st_size - n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? -errno : -EIO;
+                n += (size_t)k;
+        }
+        *ret = TAKE_PTR(buf);
+        *ret_len = n;
+        return 0;
+}
+
+int checkpoint_scan_images(const char *dir, uint64_t *next_id, uint32_t *root_uid, uint32_t *root_gid,
+                           char *err, size_t errlen)
+{
+        DIR *d = opendir(dir);
+        if (!d)
+                return fail(err, errlen, "cannot open %s: %m", dir), -errno;
+        int r = 0;
+        *next_id = 1;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (strncmp(de->d_name, "nsbus-sk-", 9) != 0 || !strstr(de->d_name, ".img"))
+                        continue;
+                _cleanup_free_ uint8_t *buf = NULL;
+                size_t len = 0;
+                r = read_file(dirfd(d), de->d_name, &buf, &len);
+                if (r < 0) {
+                        fail(err, errlen, "%s/%s: %s", dir, de->d_name, strerror(-r));
+                        break;
+                }
+                struct ckpt_image img;
+                char why[512];
+                r = ckpt_image_parse(buf, len, &img, why, sizeof(why));
+                if (r < 0) {
+                        fail(err, errlen, "%s/%s: %s", dir, de->d_name, why);
+                        break;
+                }
+                if (img.next_id > *next_id)
+                        *next_id = img.next_id;
+                if (img.inner_uid == 0)
+                        *root_uid = img.uid;
+                if (img.inner_gid == 0)
+                        *root_gid = img.gid;
+                ckpt_image_done(&img);
+        }
+        closedir(d);
+        return r;
+}

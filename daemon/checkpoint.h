@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Checkpoint and restore of bus connections (org.nsbus.Checkpoint1), for
+ * CRIU: a connection is exported as an image (lib/ckpt-image.h), and images
+ * are taken back on the same bus or a fresh one as parked connections,
+ * which hold their unique names, names, rules and pending replies and
+ * collect what is sent to them, until the restored process resumes one on
+ * a new socket with the token it was given. docs/checkpoint.md tells the
+ * whole story.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "names.h"
+#include "peer.h"
+
+struct bus;
+struct peer;
+struct message;
+
+/* The image of the connection whose other end is client_fd (a socket handed over by the checkpoint
+ * tool): 0 and *ret (malloc'd), -ENOENT when client_fd is not connected to one of this bus's container
+ * connections, -EBUSY when the connection cannot be saved now (err says why), -ENOMEM. */
+int checkpoint_export(struct bus *b, int client_fd, uint8_t **ret, size_t *ret_len, char *err,
+                      size_t errlen);
+
+/* One prepared image: what the restoring side needs. input points into the caller's images. */
+struct checkpoint_prepared {
+        uint8_t token[CHECKPOINT_TOKEN_SIZE];
+        uint32_t socket_flags;
+        bool unix_fds;
+        uint8_t *input;
+        size_t n_input;
+};
+
+/* What a prepare changed, for the driver to announce: the unique names that appeared and the names that
+ * got owners. */
+struct checkpoint_lost_reply {
+        struct peer *caller;
+        uint32_t serial;
+};
+struct checkpoint_changes {
+        struct peer **peers;
+        size_t n_peers;
+        struct name_change *names;
+        size_t n_names, allocated_names;
+        struct checkpoint_lost_reply *lost; /* calls whose callee is not coming back: NoReply for each */
+        size_t n_lost;
+};
+void checkpoint_changes_done(struct checkpoint_changes *c);
+
+/* Take back n images (file bytes) for preparer as parked connections, all or none: 0 with results[n]
+ * (free each input and the array) and *changes, -EINVAL when an image is refused (err names it and says
+ * why; the bus is as it was), -ENOMEM. */
+int checkpoint_prepare(struct bus *b, struct peer *preparer, const uint8_t *const *images,
+                       const size_t *lens, size_t n, struct checkpoint_prepared **results,
+                       struct checkpoint_changes *changes, char *err, size_t errlen);
+
+/* conn, a new connection on the container socket that has not said Hello, presents a token: the parked
+ * connection takes conn's socket and its process's identity, with reply (the answer to the call) queued
+ * ahead of everything held for it. conn is left without a socket, for the caller to drop. 0 and *ret (the
+ * resumed peer), -ENOENT for a token no parked connection has, -EPERM (err says why), -ENOMEM. */
+int checkpoint_resume(struct bus *b, struct peer *conn, const uint8_t *token, size_t len,
+                      struct message *reply, struct peer **ret, char *err, size_t errlen);
+
+/* A parked connection whose preparer is gone (it never will be resumed), or NULL. */
+struct peer *checkpoint_next_orphan(struct bus *b, uint64_t preparer_id);
+
+/* The highest "next unique id" of the images nsbus-sk-*.img in dir (what a fresh bus must start from
+ * so that no one takes a restored unique name first): 0 and *ret, or -errno with err. */
+int checkpoint_scan_images(const char *dir, uint64_t *next_id, uint32_t *root_uid, uint32_t *root_gid,
+                           char *err, size_t errlen);
