@@ -47,7 +47,7 @@
 #include "peer.h"
 #include "policy-check.h"
 #include "quotas.h"
-#include "routing.h"
+#include "replies.h"
 #include "sockdiag.h"
 
 _printf_(3, 4) static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -414,8 +414,13 @@ static int batch_make_peers(struct batch *bt, struct peer *preparer)
         for (size_t i = 0; i < bt->n; i++) {
                 const struct ckpt_image *img = &bt->imgs[i];
                 struct peer *p;
+                /* The container's namespaces (the bus's own while it waits for a restored container) stand
+                 * for the process's until it resumes. */
+                const struct container *c = b->container;
                 int r = peer_new_parked(b, img->id, img->uid, img->gid, img->groups, img->n_groups,
-                                        img->unix_fds, &p);
+                                        img->unix_fds,
+                                        c->user_ns && !c->awaiting ? c->user_ns : b->namespaces->bus_user,
+                                        c->pid_ns && !c->awaiting ? c->pid_ns : b->namespaces->bus_pid, &p);
                 if (r < 0)
                         return r;
                 bt->peers[i] = p;
@@ -523,8 +528,8 @@ static int batch_replies(struct batch *bt, struct checkpoint_changes *ch)
                                 caller = hashmap_get(bt->b->peers_by_id, &o->peer_id);
                         if (!caller || caller->state != PEER_RUNNING)
                                 continue; /* no one to answer: the reply will be dropped */
-                        int r = routing_restore_reply_slot(bt->b, caller, bt->peers[i], o->serial,
-                                                           o->timeout_usec);
+                        int r = replies_slot_restore(bt->b, caller, bt->peers[i], o->serial,
+                                                     o->timeout_usec);
                         if (r == -ENOMEM)
                                 return r;
                         if (r < 0)
@@ -576,10 +581,10 @@ static void batch_undo(struct batch *bt)
                         struct hashmap_iter it;
                         struct reply_slot *s;
                         HASHMAP_FOREACH(s, p->replies_owed, it)
-                        reply_slot_free(s);
+                        replies_slot_free(s);
                 }
                 while (!list_empty(&p->replies_waiting))
-                        reply_slot_free(
+                        replies_slot_free(
                                 list_first_entry(&p->replies_waiting, struct reply_slot, caller_link));
                 peer_close(p, NULL);
         }

@@ -1897,7 +1897,7 @@ void driver_peer_gone(struct bus *b, struct peer *p, bool announce)
         }
         /* Replies owed to us will be dropped when they come. */
         while (!list_empty(&p->replies_waiting))
-                reply_slot_free(list_first_entry(&p->replies_waiting, struct reply_slot, caller_link));
+                replies_slot_free(list_first_entry(&p->replies_waiting, struct reply_slot, caller_link));
 
         if (announce)
                 driver_emit_name_owner_changed(b, p->unique_name, p->unique_name, "");

@@ -22,7 +22,6 @@
 #include "dbus-errors.h"
 #include "bus.h"
 #include "log.h"
-#include "container.h"
 #include "policy-check.h"
 #include "quotas.h"
 
@@ -102,7 +101,8 @@ int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **r
 }
 
 int peer_new_parked(struct bus *b, uint64_t id, uid_t uid, gid_t gid, const uint32_t *groups,
-                    size_t n_groups, bool unix_fds, struct peer **ret)
+                    size_t n_groups, bool unix_fds, struct ns_user *user_ns, struct ns_pid *pid_ns,
+                    struct peer **ret)
 {
         struct peer *p = zalloc(sizeof(*p));
         if (!p)
@@ -132,16 +132,15 @@ int peer_new_parked(struct bus *b, uint64_t id, uid_t uid, gid_t gid, const uint
         match_registry_init(&p->sender_matches);
         p->out.release = quotas_release_queued;
 
-        /* Its process is not there yet: no pid, and the container's namespaces (the bus's own while the
-         * container is being restored) stand for its own until it resumes. */
-        const struct container *c = b->container;
+        /* Its process is not there yet: no pid, and the namespaces the caller names stand for its own
+         * until it resumes. */
         p->creds.uid = uid;
         p->creds.gid = gid;
         for (size_t i = 0; i < n_groups; i++)
                 p->creds.groups[i] = groups[i];
         p->creds.n_groups = n_groups;
-        p->creds.user_ns = ns_user_ref(c && c->user_ns ? c->user_ns : b->namespaces->bus_user);
-        p->creds.pid_ns = ns_pid_ref(c && c->pid_ns ? c->pid_ns : b->namespaces->bus_pid);
+        p->creds.user_ns = ns_user_ref(user_ns);
+        p->creds.pid_ns = ns_pid_ref(pid_ns);
 
         int r = quotas_charge_connection(b, p);
         if (r < 0) {

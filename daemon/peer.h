@@ -108,10 +108,11 @@ struct peer {
 int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **ret);
 void peer_free(struct peer *p);
 /* A parked connection for a checkpoint image: running, with the unique name :1.id and the image's identity,
- * no socket until peer_adopt_socket(); the bus's own namespaces stand for its process's until then. 0 or
- * -ENOMEM. */
+ * no socket until peer_adopt_socket(); user_ns and pid_ns (referenced) stand for its process's until then.
+ * 0 or -ENOMEM. */
 int peer_new_parked(struct bus *b, uint64_t id, uid_t uid, gid_t gid, const uint32_t *groups,
-                    size_t n_groups, bool unix_fds, struct peer **ret);
+                    size_t n_groups, bool unix_fds, struct ns_user *user_ns, struct ns_pid *pid_ns,
+                    struct peer **ret);
 /* The parked connection q takes conn's socket and what the kernel said of conn's process (pid,
  * namespaces; the uid and groups stay the image's), with first queued ahead of what q holds. conn is left
  * without a socket. 0 or -errno. */

@@ -25,34 +25,15 @@
 #include "policy-check.h"
 #include "driver.h"
 #include "names.h"
+#include "replies.h"
 #include "routing.h"
-
-static uint64_t reply_key_hash(const void *k)
-{
-        return hash_bytes(k, 2 * sizeof(uint64_t));
-}
-static bool reply_key_equal(const void *a, const void *b)
-{
-        return memcmp(a, b, 2 * sizeof(uint64_t)) == 0;
-}
-static const struct hash_ops reply_hash_ops = {reply_key_hash, reply_key_equal};
-
-void reply_slot_free(struct reply_slot *s)
-{
-        hashmap_remove(s->callee->replies_owed, s->key);
-        list_del(&s->caller_link);
-        list_del(&s->timeout_link);
-        s->caller->n_replies_waiting--;
-        quotas_uncharge(s->caller, QUOTA_REPLIES);
-        free(s);
-}
 
 void reply_slot_fail(struct bus *b, struct reply_slot *s, const char *text)
 {
         struct peer *caller = s->caller;
         /* The error answers the call by its serial; nothing else of the call is needed. */
         struct message call = {.type = MESSAGE_METHOD_CALL, .serial = (uint32_t)s->key[1]};
-        reply_slot_free(s);
+        replies_slot_free(s);
         routing_reply_error(b, caller, &call, DBUS_ERROR_NO_REPLY, "%s", text);
 }
 
@@ -65,78 +46,6 @@ uint64_t routing_check_reply_timeouts(struct bus *b, uint64_t now)
                 reply_slot_fail(b, s, "Message did not receive a reply (timeout by message bus)");
         }
         return 0;
-}
-
-static int reply_slot_new(struct bus *b, struct peer *caller, struct peer *callee, uint32_t serial)
-{
-        if (caller->n_replies_waiting >= bus_limit(b->limits.max_replies_per_connection))
-                return -ERR_LIMIT_CONNECTION;
-        if (quotas_full(b, caller, QUOTA_REPLIES))
-                return -ERR_LIMIT_USER;
-        if (!callee->replies_owed) {
-                callee->replies_owed = hashmap_new(&reply_hash_ops);
-                if (!callee->replies_owed)
-                        return -ENOMEM;
-        }
-        struct reply_slot *s = zalloc(sizeof(*s));
-        if (!s)
-                return -ENOMEM;
-        s->caller = caller;
-        s->callee = callee;
-        s->key[0] = caller->id;
-        s->key[1] = serial;
-        list_init(&s->timeout_link);
-        int r = hashmap_put(callee->replies_owed, s->key, s);
-        if (r < 0) {
-                free(s);
-                /* The same serial twice while the first is unanswered: one reply will do for both. */
-                return r == -EEXIST ? 0 : r;
-        }
-        list_add_tail(&caller->replies_waiting, &s->caller_link);
-        caller->n_replies_waiting++;
-        quotas_charge(caller, QUOTA_REPLIES);
-        if (b->limits.reply_timeout >= 0) {
-                s->deadline_usec = now_usec() + (uint64_t)b->limits.reply_timeout * 1000;
-                list_add_tail(&b->reply_timeouts, &s->timeout_link);
-                event_timer_arm_by(b->loop, &b->reply_timer, s->deadline_usec);
-        }
-        return 0;
-}
-
-int routing_restore_reply_slot(struct bus *b, struct peer *caller, struct peer *callee, uint32_t serial,
-                               uint64_t timeout_usec)
-{
-        int r = reply_slot_new(b, caller, callee, serial);
-        if (r < 0)
-                return r;
-        uint64_t key[2] = {caller->id, serial};
-        struct reply_slot *s = hashmap_get(callee->replies_owed, key);
-        if (s && !list_unlinked(&s->timeout_link)) {
-                /* The time it had left, not a new reply_timeout: a restore does not extend a call. It
-                 * moves to its place in the deadline order (a restore is rare; the walk is fine). */
-                if (timeout_usec && now_usec() + timeout_usec < s->deadline_usec) {
-                        s->deadline_usec = now_usec() + timeout_usec;
-                        list_del(&s->timeout_link);
-                        struct list_head *at = &b->reply_timeouts;
-                        struct reply_slot *o;
-                        list_for_each_entry(o, &b->reply_timeouts, timeout_link)
-                        {
-                                if (o->deadline_usec > s->deadline_usec) {
-                                        at = &o->timeout_link;
-                                        break;
-                                }
-                        }
-                        list_add_tail(at, &s->timeout_link); /* before `at` */
-                        event_timer_arm_by(b->loop, &b->reply_timer, s->deadline_usec);
-                }
-        }
-        return 0;
-}
-
-static struct reply_slot *reply_slot_find(struct peer *callee, uint64_t caller_id, uint32_t serial)
-{
-        uint64_t key[2] = {caller_id, serial};
-        return hashmap_get(callee->replies_owed, key);
 }
 
 /*
@@ -385,7 +294,7 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
         bool solicited = false;
         struct reply_slot *slot = NULL;
         if (m->type == MESSAGE_METHOD_RETURN || m->type == MESSAGE_ERROR) {
-                slot = reply_slot_find(sender, to->id, m->reply_serial);
+                slot = replies_slot_find(sender, to->id, m->reply_serial);
                 if (!slot)
                         return 0; /* nobody asked for it: never delivered */
                 solicited = true;
@@ -401,7 +310,7 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
                         m->member ?: "(unset)", m->error_name ?: "(unset)", solicited, m->destination);
         if (!policy_check_receive(b, to, sender, m, solicited, false)) {
                 if (slot)
-                        reply_slot_free(slot);
+                        replies_slot_free(slot);
                 return routing_reply_error(
                         b, sender, m, DBUS_ERROR_ACCESS_DENIED,
                         "Rejected receive message, 1 matched rules; type=\"%s\", sender=\"%s\", "
@@ -411,7 +320,7 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
 
         bool wants_reply = m->type == MESSAGE_METHOD_CALL && !(m->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED);
         if (wants_reply) {
-                int r = reply_slot_new(b, sender, to, m->serial);
+                int r = replies_slot_new(b, sender, to, m->serial);
                 if (r == -ERR_LIMIT_CONNECTION)
                         return routing_reply_error(
                                 b, sender, m, DBUS_ERROR_LIMITS_EXCEEDED,
@@ -433,14 +342,14 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
         int r = peer_queue(to, m, solicited ? to->user : sender->user);
         if (r == -ERR_LIMIT_QUEUE || r == -ERR_LIMIT_USER) {
                 if (solicited) {
-                        reply_slot_free(slot);
+                        replies_slot_free(slot);
                         peer_disconnect_later(to, RECEIVER_FULL(r, "replies it asked for"));
                         return 0;
                 }
                 if (wants_reply) {
-                        struct reply_slot *s = reply_slot_find(to, sender->id, m->serial);
+                        struct reply_slot *s = replies_slot_find(to, sender->id, m->serial);
                         if (s)
-                                reply_slot_free(s);
+                                replies_slot_free(s);
                 }
                 if (r == -ERR_LIMIT_USER)
                         return routing_reply_error(
@@ -455,11 +364,11 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
         }
         if (r == -EOPNOTSUPP) {
                 if (slot)
-                        reply_slot_free(slot);
+                        replies_slot_free(slot);
                 if (wants_reply) {
-                        struct reply_slot *s = reply_slot_find(to, sender->id, m->serial);
+                        struct reply_slot *s = replies_slot_find(to, sender->id, m->serial);
                         if (s)
-                                reply_slot_free(s);
+                                replies_slot_free(s);
                 }
                 return routing_reply_error(
                         b, sender, m, DBUS_ERROR_NOT_SUPPORTED,
@@ -469,7 +378,7 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
         if (r < 0)
                 return r;
         if (slot)
-                reply_slot_free(slot);
+                replies_slot_free(slot);
 
         if (b->n_eavesdrop_rules) {
                 struct broadcast_ctx ctx = {.sender = sender};

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Routing: where a message goes and who is blamed when it cannot (see
- * routing.c), and the reply slots that make only solicited replies
- * deliverable.
+ * routing.c).
  */
 #pragma once
 
@@ -10,24 +9,11 @@
 
 #include "list.h"
 #include "message.h"
+#include "replies.h"
 #include "util.h"
 
 struct bus;
 struct peer;
-
-/*
- * A reply the callee owes: created when a method call expecting a reply is
- * delivered, consumed by the reply. A reply without a slot is dropped, so
- * no peer can inject unsolicited "replies". Keyed by (caller id, serial) in
- * the callee's map.
- */
-struct reply_slot {
-        struct peer *caller, *callee;
-        struct list_head caller_link;
-        uint64_t key[2]; /* caller id, serial of the call */
-        uint64_t deadline_usec;
-        struct list_head timeout_link; /* in bus->reply_timeouts, oldest first */
-};
 
 /* Route m from sender. 0, or -ENOMEM when memory ran out on the way; the sender has then been
  * disconnected, so no call of its waits for an answer that cannot come. */
@@ -41,12 +27,6 @@ void routing_send_driver_message(struct bus *b, struct peer *to, struct message 
 void routing_send_to_monitors(struct bus *b, struct message *m);
 int routing_reply_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
                         const char *fmt, ...) _printf_(5, 6);
-void reply_slot_free(struct reply_slot *s);
-/* A pending reply from a checkpoint image (checkpoint.c): callee owes caller the reply to serial, within
- * timeout_usec (0: the bus's reply_timeout). 0, -ERR_LIMIT_CONNECTION or -ERR_LIMIT_USER over the caller's
- * max_replies_per_connection or its uid's limit, -ENOMEM. */
-int routing_restore_reply_slot(struct bus *b, struct peer *caller, struct peer *callee, uint32_t serial,
-                               uint64_t timeout_usec);
 /* Give up on the reply: free the slot and send the caller NoReply with this text. */
 void reply_slot_fail(struct bus *b, struct reply_slot *s, const char *text);
 /* Answer calls whose reply_timeout passed with NoReply; returns the next deadline (now_usec()), 0 for

@@ -50,7 +50,8 @@ static void setup(void)
         c->privileges_dropped = true;
         bus->container = c;
         /* The preparer: a parked peer will do (Prepare only needs its id). */
-        FUZZ_CHECK(peer_new_parked(bus, 1u << 30, 0, 0, NULL, 0, false, &preparer) >= 0);
+        FUZZ_CHECK(peer_new_parked(bus, 1u << 30, 0, 0, NULL, 0, false, bus->namespaces->bus_user,
+                                   bus->namespaces->bus_pid, &preparer) >= 0);
 }
 
 static void check_round_trip(const struct ckpt_image *img)
