@@ -48,16 +48,17 @@ static uid_t peer_own_uid(const struct peer *p)
         return own;
 }
 
-int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **ret)
+/* A peer linked nowhere yet, in state. */
+static struct peer *peer_alloc(struct bus *b, int fd, enum listener_origin origin, enum peer_state state)
 {
         struct peer *p = zalloc(sizeof(*p));
         if (!p)
-                return -ENOMEM;
+                return NULL;
         p->source.fd = -1; /* the bus adds it to its loop */
         p->bus = b;
         p->fd = fd;
         p->origin = origin;
-        p->state = PEER_AUTHENTICATING;
+        p->state = state;
         list_init(&p->names);
         list_init(&p->matches);
         list_init(&p->replies_waiting);
@@ -69,6 +70,14 @@ int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **r
         list_init(&p->link);
         match_registry_init(&p->sender_matches);
         p->out.release = quotas_release_queued;
+        return p;
+}
+
+int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **ret)
+{
+        struct peer *p = peer_alloc(b, fd, origin, PEER_AUTHENTICATING);
+        if (!p)
+                return -ENOMEM;
 
         int r = creds_from_socket(fd, b->namespaces, &p->creds);
         if (r < 0) {
@@ -104,7 +113,7 @@ int peer_new_parked(struct bus *b, uint64_t id, uid_t uid, gid_t gid, const uint
                     size_t n_groups, bool unix_fds, struct ns_user *user_ns, struct ns_pid *pid_ns,
                     struct peer **ret)
 {
-        struct peer *p = zalloc(sizeof(*p));
+        struct peer *p = peer_alloc(b, -1, ORIGIN_BUS, PEER_RUNNING);
         if (!p)
                 return -ENOMEM;
         p->parked = zalloc(sizeof(*p->parked));
@@ -114,23 +123,7 @@ int peer_new_parked(struct bus *b, uint64_t id, uid_t uid, gid_t gid, const uint
                 return -ENOMEM;
         }
         p->parked->peer = p;
-        p->source.fd = -1;
-        p->bus = b;
-        p->fd = -1;
-        p->origin = ORIGIN_BUS;
-        p->state = PEER_RUNNING;
         p->unix_fds = unix_fds;
-        list_init(&p->names);
-        list_init(&p->matches);
-        list_init(&p->replies_waiting);
-        list_init(&p->monitor_link);
-        list_init(&p->flush_link);
-        list_init(&p->auth_link);
-        list_init(&p->dead_link);
-        list_init(&p->doomed_link);
-        list_init(&p->link);
-        match_registry_init(&p->sender_matches);
-        p->out.release = quotas_release_queued;
 
         /* Its process is not there yet: no pid, and the namespaces the caller names stand for its own
          * until it resumes. */

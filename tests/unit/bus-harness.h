@@ -256,6 +256,25 @@ static inline uint32_t harness_expect_reply_u(struct harness *h, struct client *
         return v;
 }
 
+/* RequestName(name, 0) from c: the reply code, or 0 for LimitsExceeded (any other error fails the test).
+ * What else c got meanwhile (NameAcquired) is dropped. */
+static inline uint32_t harness_request_name(struct harness *h, struct client *c, const char *name)
+{
+        uint32_t serial = harness_call_driver(c, "RequestName", "su", name, 0);
+        struct harness_inbox box = {0};
+        harness_collect(h, c, &box);
+        struct message *m = harness_take_reply(&box, serial);
+        CHECK(m);
+        uint32_t v = 0;
+        if (m->type == MESSAGE_ERROR)
+                CHECK_STREQ(m->error_name, "org.freedesktop.DBus.Error.LimitsExceeded");
+        else
+                CHECK(message_read(m, "u", &v) >= 0 && v != 0);
+        message_unref(m);
+        harness_inbox_clear(&box);
+        return v;
+}
+
 /* The same for a method return without arguments (AddMatch, RemoveMatch). */
 static inline void harness_expect_reply_empty(struct harness *h, struct client *c, uint32_t serial)
 {

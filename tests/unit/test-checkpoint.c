@@ -217,21 +217,6 @@ static struct message *call_message(uint32_t serial, const char *dest, const cha
         return m;
 }
 
-/* RequestName(name, 0): the reply code (NameAcquired and the like that come with it are dropped). */
-static uint32_t request_name(struct harness *h, struct client *c, const char *name)
-{
-        uint32_t serial = harness_call_driver(c, "RequestName", "su", name, 0);
-        struct harness_inbox box = {0};
-        harness_collect(h, c, &box);
-        struct message *m = harness_take_reply(&box, serial);
-        CHECK(m);
-        harness_inbox_clear(&box);
-        uint32_t v = 0;
-        CHECK(message_read(m, "u", &v) >= 0);
-        message_unref(m);
-        return v;
-}
-
 static char *owner_of(struct harness *h, struct client *c, const char *name)
 {
         uint32_t serial = harness_call_driver(c, "GetNameOwner", "s", name);
@@ -253,8 +238,8 @@ static void test_round_trip(void)
         struct client *s = harness_connect(&h), *q = harness_connect(&h), *c = harness_connect(&h);
         char *s_name = strdup(s->unique_name), *q_name = strdup(q->unique_name),
              *c_name = strdup(c->unique_name);
-        CHECK_EQ(request_name(&h, s, "org.example.S"), NAME_REPLY_PRIMARY_OWNER);
-        CHECK_EQ(request_name(&h, q, "org.example.S"), NAME_REPLY_IN_QUEUE);
+        CHECK_EQ(harness_request_name(&h, s, "org.example.S"), NAME_REPLY_PRIMARY_OWNER);
+        CHECK_EQ(harness_request_name(&h, q, "org.example.S"), NAME_REPLY_IN_QUEUE);
         harness_expect_reply_empty(
                 &h, c,
                 harness_call_driver(c, "AddMatch", "s", "type='signal',interface='org.example.Ping'"));
@@ -411,7 +396,7 @@ static void test_hostile_images(void)
         struct harness h;
         make_container_bus(&h);
         struct client *s = harness_connect(&h);
-        CHECK_EQ(request_name(&h, s, "org.example.S"), NAME_REPLY_PRIMARY_OWNER);
+        CHECK_EQ(harness_request_name(&h, s, "org.example.S"), NAME_REPLY_PRIMARY_OWNER);
         size_t len;
         uint8_t *good = export_image(&h, s, &len);
         struct client *p = harness_connect(&h);
@@ -431,7 +416,7 @@ static void test_hostile_images(void)
         client_free(s);
         harness_settle(&h);
         struct client *squatter = harness_connect(&h);
-        CHECK_EQ(request_name(&h, squatter, "org.example.S"), NAME_REPLY_PRIMARY_OWNER);
+        CHECK_EQ(harness_request_name(&h, squatter, "org.example.S"), NAME_REPLY_PRIMARY_OWNER);
         peers_before = h.bus->n_peers_connected;
         prepare(&h, p, bufs, lens, 1, &pp, error);
         CHECK_STREQ(error, "org.nsbus.Checkpoint1.Error.BadImage");
@@ -462,7 +447,8 @@ static void test_hostile_images(void)
 
         /* A name the container's bridge policy now imports from the host: not the image's to take. */
         const char *text = "import see org.example.S\n";
-        CHECK(bridge_policy_parse(text, strlen(text), "test.policy", &h.bus->container->policy, NULL, 0) == 0);
+        CHECK(bridge_policy_parse(text, strlen(text), "test.policy", &h.bus->container->policy, NULL, 0) ==
+              0);
         bufs[0] = good;
         prepare(&h, p, bufs, lens, 1, &pp, error);
         CHECK_STREQ(error, "org.nsbus.Checkpoint1.Error.BadImage");

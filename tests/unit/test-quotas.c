@@ -70,24 +70,6 @@ static bool hears(struct harness *h, struct client *s, struct client *e, int i)
         return heard;
 }
 
-/* RequestName's reply code, or 0 for LimitsExceeded. What else c got meanwhile (NameAcquired) is dropped. */
-static uint32_t request_name(struct harness *h, struct client *c, const char *name)
-{
-        uint32_t serial = harness_call_driver(c, "RequestName", "su", name, 0);
-        struct harness_inbox box = {0};
-        harness_collect(h, c, &box);
-        struct message *m = harness_take_reply(&box, serial);
-        CHECK(m);
-        uint32_t v = 0;
-        if (m->type == MESSAGE_ERROR)
-                CHECK_STREQ(m->error_name, LIMITS_EXCEEDED);
-        else
-                CHECK(message_read(m, "u", &v) >= 0 && v != 0);
-        message_unref(m);
-        harness_inbox_clear(&box);
-        return v;
-}
-
 static void release_name(struct harness *h, struct client *c, const char *name)
 {
         uint32_t serial = harness_call_driver(c, "ReleaseName", "s", name);
@@ -182,18 +164,18 @@ static void test_names_per_connection(void)
         harness_init_limits(&h, 3, -1);
         struct client *a = harness_connect(&h), *b = harness_connect(&h);
 
-        CHECK_EQ(request_name(&h, a, "com.example.N0"), NAME_REPLY_PRIMARY_OWNER);
-        CHECK_EQ(request_name(&h, b, "com.example.N1"), NAME_REPLY_PRIMARY_OWNER);
-        CHECK_EQ(request_name(&h, a, "com.example.N1"), NAME_REPLY_IN_QUEUE);
-        CHECK_EQ(request_name(&h, a, "com.example.N2"), 0);
+        CHECK_EQ(harness_request_name(&h, a, "com.example.N0"), NAME_REPLY_PRIMARY_OWNER);
+        CHECK_EQ(harness_request_name(&h, b, "com.example.N1"), NAME_REPLY_PRIMARY_OWNER);
+        CHECK_EQ(harness_request_name(&h, a, "com.example.N1"), NAME_REPLY_IN_QUEUE);
+        CHECK_EQ(harness_request_name(&h, a, "com.example.N2"), 0);
         CHECK(!has_owner(&h, a, "com.example.N2"));
         /* b has room of its own. */
-        CHECK_EQ(request_name(&h, b, "com.example.N2"), NAME_REPLY_PRIMARY_OWNER);
-        CHECK_EQ(request_name(&h, b, "com.example.N3"), 0);
+        CHECK_EQ(harness_request_name(&h, b, "com.example.N2"), NAME_REPLY_PRIMARY_OWNER);
+        CHECK_EQ(harness_request_name(&h, b, "com.example.N3"), 0);
 
         release_name(&h, a, "com.example.N1"); /* leaving the line gives a place back too */
-        CHECK_EQ(request_name(&h, a, "com.example.N3"), NAME_REPLY_PRIMARY_OWNER);
-        CHECK_EQ(request_name(&h, a, "com.example.N4"), 0);
+        CHECK_EQ(harness_request_name(&h, a, "com.example.N3"), NAME_REPLY_PRIMARY_OWNER);
+        CHECK_EQ(harness_request_name(&h, a, "com.example.N4"), 0);
 
         client_free(a);
         client_free(b);
@@ -265,16 +247,16 @@ static void test_names_per_user(void)
         harness_init_limits(&h, -1, 3);
         struct client *a = harness_connect(&h), *b = harness_connect(&h);
 
-        CHECK_EQ(request_name(&h, a, "com.example.N0"), NAME_REPLY_PRIMARY_OWNER);
-        CHECK_EQ(request_name(&h, a, "com.example.N1"), NAME_REPLY_PRIMARY_OWNER);
-        CHECK_EQ(request_name(&h, b, "com.example.N0"), NAME_REPLY_IN_QUEUE);
-        CHECK_EQ(request_name(&h, b, "com.example.N2"), 0);
-        CHECK_EQ(request_name(&h, a, "com.example.N2"), 0);
+        CHECK_EQ(harness_request_name(&h, a, "com.example.N0"), NAME_REPLY_PRIMARY_OWNER);
+        CHECK_EQ(harness_request_name(&h, a, "com.example.N1"), NAME_REPLY_PRIMARY_OWNER);
+        CHECK_EQ(harness_request_name(&h, b, "com.example.N0"), NAME_REPLY_IN_QUEUE);
+        CHECK_EQ(harness_request_name(&h, b, "com.example.N2"), 0);
+        CHECK_EQ(harness_request_name(&h, a, "com.example.N2"), 0);
         CHECK(!has_owner(&h, b, "com.example.N2"));
 
         release_name(&h, a, "com.example.N1");
-        CHECK_EQ(request_name(&h, b, "com.example.N2"), NAME_REPLY_PRIMARY_OWNER);
-        CHECK_EQ(request_name(&h, a, "com.example.N3"), 0);
+        CHECK_EQ(harness_request_name(&h, b, "com.example.N2"), NAME_REPLY_PRIMARY_OWNER);
+        CHECK_EQ(harness_request_name(&h, a, "com.example.N3"), 0);
 
         client_free(a);
         client_free(b);
@@ -319,11 +301,11 @@ static void test_closing_gives_back(void)
 
         add_match(&h, a, 0);
         add_match(&h, a, 1);
-        CHECK_EQ(request_name(&h, a, "com.example.N0"), NAME_REPLY_PRIMARY_OWNER);
-        CHECK_EQ(request_name(&h, a, "com.example.N1"), NAME_REPLY_PRIMARY_OWNER);
+        CHECK_EQ(harness_request_name(&h, a, "com.example.N0"), NAME_REPLY_PRIMARY_OWNER);
+        CHECK_EQ(harness_request_name(&h, a, "com.example.N1"), NAME_REPLY_PRIMARY_OWNER);
         struct message *c0 = call_through(&h, a, callee), *c1 = call_through(&h, a, callee);
         add_match_refused(&h, b, 2);
-        CHECK_EQ(request_name(&h, b, "com.example.N2"), 0);
+        CHECK_EQ(harness_request_name(&h, b, "com.example.N2"), 0);
         call_refused(&h, b, callee);
 
         client_free(a);
@@ -336,9 +318,9 @@ static void test_closing_gives_back(void)
         add_match(&h, c, 3);
         add_match_refused(&h, c, 4);
         CHECK(hears(&h, c, e, 3));
-        CHECK_EQ(request_name(&h, c, "com.example.N0"), NAME_REPLY_PRIMARY_OWNER);
-        CHECK_EQ(request_name(&h, c, "com.example.N2"), NAME_REPLY_PRIMARY_OWNER);
-        CHECK_EQ(request_name(&h, c, "com.example.N3"), 0);
+        CHECK_EQ(harness_request_name(&h, c, "com.example.N0"), NAME_REPLY_PRIMARY_OWNER);
+        CHECK_EQ(harness_request_name(&h, c, "com.example.N2"), NAME_REPLY_PRIMARY_OWNER);
+        CHECK_EQ(harness_request_name(&h, c, "com.example.N3"), 0);
         struct message *d0 = call_through(&h, c, callee), *d1 = call_through(&h, c, callee);
         call_refused(&h, c, callee);
 
