@@ -34,7 +34,6 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <dirent.h>
 
 #include "bus.h"
 #include "checkpoint.h"
@@ -713,69 +712,4 @@ struct peer *checkpoint_next_orphan(struct bus *b, uint64_t preparer_id)
                         return pk->peer;
         }
         return NULL;
-}
-
-/* ---- a fresh bus for a restore ---- */
-
-static int read_file(int dir_fd, const char *name, uint8_t **ret, size_t *ret_len)
-{
-        _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode) || st.st_size > (off_t)DBUS_MAXIMUM_MESSAGE_LENGTH * 2)
-                return -EINVAL;
-        _cleanup_free_ uint8_t *buf = malloc((size_t)st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        size_t n = 0;
-        while (n < (size_t)st.st_size) {
-                ssize_t k = read(fd, buf + n, (size_t)st.st_size - n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return k < 0 ? -errno : -EIO;
-                n += (size_t)k;
-        }
-        *ret = TAKE_PTR(buf);
-        *ret_len = n;
-        return 0;
-}
-
-int checkpoint_scan_images(const char *dir, uint64_t *next_id, uint32_t *root_uid, uint32_t *root_gid,
-                           char *err, size_t errlen)
-{
-        DIR *d = opendir(dir);
-        if (!d)
-                return fail(err, errlen, "cannot open %s: %m", dir), -errno;
-        int r = 0;
-        *next_id = 1;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (strncmp(de->d_name, "nsbus-sk-", 9) != 0 || !strstr(de->d_name, ".img"))
-                        continue;
-                _cleanup_free_ uint8_t *buf = NULL;
-                size_t len = 0;
-                r = read_file(dirfd(d), de->d_name, &buf, &len);
-                if (r < 0) {
-                        fail(err, errlen, "%s/%s: %s", dir, de->d_name, strerror(-r));
-                        break;
-                }
-                struct ckpt_image img;
-                char why[512];
-                r = ckpt_image_parse(buf, len, &img, why, sizeof(why));
-                if (r < 0) {
-                        fail(err, errlen, "%s/%s: %s", dir, de->d_name, why);
-                        break;
-                }
-                if (img.next_id > *next_id)
-                        *next_id = img.next_id;
-                if (img.inner_uid == 0)
-                        *root_uid = img.uid;
-                if (img.inner_gid == 0)
-                        *root_gid = img.gid;
-                ckpt_image_done(&img);
-        }
-        closedir(d);
-        return r;
 }

@@ -68,8 +68,3 @@ int checkpoint_resume(struct bus *b, struct peer *conn, const uint8_t *token, si
 
 /* A parked connection whose preparer is gone (it never will be resumed), or NULL. */
 struct peer *checkpoint_next_orphan(struct bus *b, uint64_t preparer_id);
-
-/* The highest "next unique id" of the images nsbus-sk-*.img in dir (what a fresh bus must start from
- * so that no one takes a restored unique name first): 0 and *ret, or -errno with err. */
-int checkpoint_scan_images(const char *dir, uint64_t *next_id, uint32_t *root_uid, uint32_t *root_gid,
-                           char *err, size_t errlen);

@@ -19,7 +19,7 @@
 #include "listener.h"
 #include "settings.h"
 #include "log.h"
-#include "checkpoint.h"
+#include "ckpt-image.h"
 #include "container.h"
 #include "userdb.h"
 
@@ -384,7 +384,7 @@ static int restore_floor(struct bus *b, const char *dir, struct container_args *
         char err[1024] = "";
         uint64_t next_id;
         uint32_t uid = geteuid(), gid = getegid();
-        int r = checkpoint_scan_images(dir, &next_id, &uid, &gid, err, sizeof(err));
+        int r = ckpt_images_scan(dir, &next_id, &uid, &gid, err, sizeof(err));
         if (r < 0) {
                 fprintf(stderr, "nsbusd: --restore-from: %s\n", err);
                 return r;

@@ -92,3 +92,10 @@ int ckpt_image_build(const struct ckpt_image *img, uint8_t **ret, size_t *ret_le
  * -ENOMEM. Nothing is kept of buf. */
 int ckpt_image_parse(const uint8_t *buf, size_t len, struct ckpt_image *img, char *err, size_t errlen);
 void ckpt_image_done(struct ckpt_image *img);
+
+/* The images of a checkpoint directory (nsbus-sk-*.img, as the CRIU plugin writes them), each parsed:
+ * the highest "next unique id" among them (what a fresh bus must start from, so that no one takes a
+ * restored unique name first; 1 without images) and the host ids of the container's root if an image was
+ * its (left alone otherwise). 0, or -errno with err saying which file and why. */
+int ckpt_images_scan(const char *dir, uint64_t *next_id, uint32_t *root_uid, uint32_t *root_gid, char *err,
+                     size_t errlen);
