@@ -33,6 +33,9 @@ struct cli_options {
         const char *policy_dir; /* where NAME.policy is looked for without --policy (NULL: the default) */
         bool add_user;          /* give the container's root a passwd entry if it has none */
         bool no_unix_fds;       /* connect without asking for fd passing */
+        /* checkpoint, restore */
+        bool leave_running;
+        const char *restore_bus; /* "same", "fresh", or NULL: same if a bus is up */
 };
 
 /* The name errors start with: "nsbusctl", or "nsbus-hook" in the runtime hook. */

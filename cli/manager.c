@@ -27,6 +27,7 @@
 #include <lxc/lxccontainer.h>
 
 #include "bridge-policy.h"
+#include "ckpt-image.h"
 #include "client.h"
 #include "format.h"
 #include "manager.h"
@@ -64,20 +65,50 @@ static int open_bus_dir(const struct cli_options *o, const char *name)
         return fd < 0 ? -errno : fd;
 }
 
-pid_t manager_bus_init(const struct cli_options *o, const char *name)
+/* The supervised bus of NAME's state: 0 and *st, 0 with st->name NULL when none is up, or negative after
+ * saying why. */
+static int supervised_state(const struct cli_options *o, const char *name, struct bus_state *st)
 {
+        *st = (struct bus_state){0};
         _cleanup_close_ int dir_fd = open_bus_dir(o, name);
         if (dir_fd == -ENOENT)
                 return 0;
         if (dir_fd < 0)
                 return cli_fail(dir_fd, "%s/%s: %s", o->runtime_dir, name, strerror(-dir_fd));
-        struct bus_state st;
         char err[256] = "";
-        if (!bus_state_supervised(dir_fd) || bus_state_read(dir_fd, &st, err, sizeof(err)) < 0)
-                return 0;
-        pid_t init = st.init_pid;
+        if (!bus_state_supervised(dir_fd) || bus_state_read(dir_fd, st, err, sizeof(err)) < 0)
+                *st = (struct bus_state){0};
+        return 0;
+}
+
+pid_t manager_bus_supervisor(const struct cli_options *o, const char *name)
+{
+        struct bus_state st;
+        int r = supervised_state(o, name, &st);
+        if (r < 0)
+                return r;
+        pid_t pid = st.name ? st.supervisor_pid : 0;
+        bus_state_done(&st);
+        return pid;
+}
+
+pid_t manager_bus_init(const struct cli_options *o, const char *name)
+{
+        struct bus_state st;
+        int r = supervised_state(o, name, &st);
+        if (r < 0)
+                return r;
+        pid_t init = st.name ? st.init_pid : 0;
         bus_state_done(&st);
         return init;
+}
+
+bool manager_bus_up(const struct cli_options *o, const char *name)
+{
+        struct bus_state st;
+        bool up = supervised_state(o, name, &st) >= 0 && st.name;
+        bus_state_done(&st);
+        return up;
 }
 
 /* Where nsbusd and nsbridge are: $NSBUS_NSBUSD / $NSBUS_NSBRIDGE, else next to nsbusctl (an installed
@@ -297,6 +328,28 @@ int verb_up(const struct cli_options *o, int argc, char **argv)
         _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, init, 0);
         if (pidfd < 0)
                 return cli_fail(-errno, "up %s: --pid=%d: %m", name, (int)init);
+        return manager_up(o, name, init, NULL);
+}
+
+/* The container's root as the host sees it: from the init's uid map, or, for a container that is about
+ * to be restored, from its checkpoint's images. */
+static int container_root_of(pid_t init, const char *restore_dir, uid_t *ret)
+{
+        if (init > 0)
+                return manager_container_root(init, ret, NULL);
+        uint64_t next_id;
+        uint32_t uid = 0, gid = 0;
+        char err[512];
+        int r = ckpt_images_scan(restore_dir, &next_id, &uid, &gid, err, sizeof(err));
+        if (r < 0)
+                return cli_fail(r, "%s", err);
+        *ret = uid;
+        return 0;
+}
+
+int manager_up(const struct cli_options *o, const char *name, pid_t init, const char *restore_dir)
+{
+        int r;
 
         /* The policy: --policy, else MANAGER_POLICY_DIR/NAME.policy if there is one; checked before anything
          * runs.
@@ -357,8 +410,8 @@ int verb_up(const struct cli_options *o, int argc, char **argv)
         }
         if (policy && o->add_user) {
                 uid_t root = 0;
-                if ((r = manager_container_root(init, &root, NULL)) < 0)
-                        return cli_fail(r, "up %s: cannot read the uid map of %d: %s", name, (int)init,
+                if ((r = container_root_of(init, restore_dir, &root)) < 0)
+                        return cli_fail(r, "up %s: cannot tell the container's root: %s", name,
                                         strerror(-r));
                 if ((r = ensure_user(root)) < 0)
                         return r;
@@ -386,6 +439,7 @@ int verb_up(const struct cli_options *o, int argc, char **argv)
                         .name = name,
                         .runtime_dir = o->runtime_dir,
                         .init_pid = init,
+                        .restore_dir = restore_dir,
                         .policy = policy,
                         .config = config,
                         .host_bus = host_bus,
@@ -557,9 +611,24 @@ int verb_reload(const struct cli_options *o, int argc, char **argv)
 
 struct entry {
         struct bus_state st;
-        const char *state; /* "up", "stale" (its supervisor is gone), "unmanaged" */
-        long peers;        /* -1: unknown */
+        /* "up", "checkpointed" (its container was dumped: the bus waits for the restore), "restoring" (a bus
+         * started for a restore, before it), "stale" (its supervisor is gone), "unmanaged" */
+        const char *state;
+        long peers;       /* -1: unknown */
+        char *checkpoint; /* checkpointed: the images directory */
 };
+
+/* RUNTIME_DIR/NAME/checkpoint (nsbusctl checkpoint): where the images are, or NULL. */
+static char *read_checkpoint_dir(int dir_fd)
+{
+        char buf[PATH_MAX] = "";
+        _cleanup_close_ int fd = openat(dir_fd, "checkpoint", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        if (n <= 0)
+                return NULL;
+        buf[strcspn(buf, "\n")] = 0;
+        return strdup(buf);
+}
 
 /* How many connections the bus has, not counting ours: the unique names ListNames gives. */
 static long count_peers(const struct cli_options *o, const char *name)
@@ -625,8 +694,15 @@ static int read_entry(const struct cli_options *o, const char *name, struct entr
                         return -ENOENT; /* nothing of a bus here */
                 e->st = (struct bus_state){.name = strdup(name)};
                 e->state = "unmanaged";
-        } else
-                e->state = supervised ? "up" : "stale";
+        } else if (!supervised)
+                e->state = "stale";
+        else if (e->st.init_pid == 0)
+                e->state = "restoring";
+        else if (kill(e->st.init_pid, 0) < 0 && errno == ESRCH &&
+                 (e->checkpoint = read_checkpoint_dir(dir_fd)))
+                e->state = "checkpointed";
+        else
+                e->state = "up";
         if (!streq(e->state, "stale"))
                 e->peers = count_peers(o, name);
         return 0;
@@ -637,6 +713,8 @@ static void print_entry_json(const struct entry *e, struct json_object *a)
         struct json_object *j = bus_state_to_json(&e->st);
         json_object_object_add(j, "state", json_object_new_string(e->state));
         json_object_object_add(j, "peers", e->peers >= 0 ? json_object_new_int64(e->peers) : NULL);
+        if (e->checkpoint)
+                json_object_object_add(j, "checkpoint", json_object_new_string(e->checkpoint));
         json_object_array_add(a, j);
 }
 
@@ -653,6 +731,8 @@ static void print_entry_details(const struct entry *e)
                (int)s->bridge_pid, s->bridge_restarts);
         if (s->bridge_error)
                 printf("BridgeError=%s\n", s->bridge_error);
+        if (e->checkpoint)
+                printf("Checkpoint=%s\n", e->checkpoint);
         printf("Policy=%s\nConfig=%s\nHostBus=%s\nLog=%s\n", s->policy ? s->policy : "-",
                s->config ? s->config : "-", s->host_bus ? s->host_bus : "-", s->log ? s->log : "-");
         char **cmds[] = {s->bus_argv, s->bridge_argv};
@@ -738,8 +818,10 @@ int verb_ls(const struct cli_options *o, int argc, char **argv)
                 if (o->legend)
                         printf("\n%zu bus%s listed.\n", n, n == 1 ? "" : "es");
         }
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 bus_state_done(&entries[i].st);
+                free(entries[i].checkpoint);
+        }
         free(entries);
         return 0;
 }

@@ -45,6 +45,9 @@ static void usage(FILE *f)
                    "  down NAME                             Stop it, leaving nothing behind\n"
                    "  ls [NAME]                             Show the container buses that run\n"
                    "  reload NAME                           Re-read its configuration and bridge policy\n"
+                   "  checkpoint NAME DIR                   Dump container NAME with its bus connections\n"
+                   "                                        into DIR (CRIU)\n"
+                   "  restore NAME DIR                      Restore it from DIR, bus connections and all\n"
                    "\n"
                    "Options:\n"
                    "  --system                Connect to the system bus (the default)\n"
@@ -61,6 +64,9 @@ static void usage(FILE *f)
                    "                          /var/log/nsbus/NAME.log)\n"
                    "  --add-user=BOOL         up: add a system user for the container's root if\n"
                    "                          the host has none (dbus-daemon needs one; default yes)\n"
+                   "  --leave-running         checkpoint: the container goes on running\n"
+                   "  --bus=same|fresh        restore: onto NAME's running bus, or a bus started for\n"
+                   "                          it (default: same if one is up)\n"
                    "  --timeout=SECS          How long to wait for a reply (default 25); how long\n"
                    "                          monitor and capture run (default: until SIGINT)\n"
                    "  --expect-reply=BOOL     Whether to wait for the reply of a call\n"
@@ -97,6 +103,8 @@ static const struct {
         {"down", verb_down},
         {"ls", verb_ls},
         {"reload", verb_reload},
+        {"checkpoint", verb_checkpoint},
+        {"restore", verb_restore},
 };
 
 enum {
@@ -121,6 +129,8 @@ enum {
         ARG_LOG,
         ARG_ADD_USER,
         ARG_VERBOSE,
+        ARG_LEAVE_RUNNING,
+        ARG_BUS,
 };
 
 static int parse_bool(const char *opt, const char *v, bool *ret)
@@ -184,6 +194,11 @@ static int parse_valued(int c, struct cli_options *o)
         case ARG_HOST_BUS:
                 o->host_bus = optarg;
                 return 1;
+        case ARG_BUS:
+                if (!streq(optarg, "same") && !streq(optarg, "fresh"))
+                        return cli_fail(-EINVAL, "--bus=%s: must be same or fresh", optarg);
+                o->restore_bus = optarg;
+                return 1;
         case ARG_ADD_USER:
                 return parse_bool("add-user", optarg, &o->add_user);
         case ARG_LOG:
@@ -237,6 +252,8 @@ static int parse_args(int argc, char **argv, struct cli_options *o)
                 {"host-bus", required_argument, NULL, ARG_HOST_BUS},
                 {"log", required_argument, NULL, ARG_LOG},
                 {"add-user", required_argument, NULL, ARG_ADD_USER},
+                {"leave-running", no_argument, NULL, ARG_LEAVE_RUNNING},
+                {"bus", required_argument, NULL, ARG_BUS},
                 {"version", no_argument, NULL, CLI_ARG_VERSION},
                 {"help", no_argument, NULL, 'h'},
                 {},
@@ -272,6 +289,9 @@ static int parse_args(int argc, char **argv, struct cli_options *o)
                 case ARG_VERBOSE:
                         o->verbose = true;
                         break;
+                case ARG_LEAVE_RUNNING:
+                        o->leave_running = true;
+                        break;
                 case ARG_ADDRESS:
                 case 'C':
                 case ARG_PID:
@@ -285,6 +305,7 @@ static int parse_args(int argc, char **argv, struct cli_options *o)
                 case ARG_HOST_BUS:
                 case ARG_LOG:
                 case ARG_ADD_USER:
+                case ARG_BUS:
                 case ARG_JSON:
                         r = parse_valued(c, o);
                         break;

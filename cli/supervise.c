@@ -258,6 +258,30 @@ static void bus_exited(struct event_source *src, uint32_t events)
         save(s);
 }
 
+/* A restored container: `nsbusctl restore` names its init in RUNTIME_DIR/NAME/SUPERVISE_RESTORED_INIT. True
+ * if there was one to take. */
+static bool take_restored_init(struct supervisor *s)
+{
+        char buf[32] = "";
+        _cleanup_close_ int fd =
+                openat(s->o->dir_fd, SUPERVISE_RESTORED_INIT, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+                return false;
+        unlinkat(s->o->dir_fd, SUPERVISE_RESTORED_INIT, 0);
+        pid_t pid = (pid_t)atoi(buf);
+        int pidfd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+        if (pidfd < 0) {
+                log_error("the restored init %s of container %s is gone", buf, s->o->name);
+                return false;
+        }
+        log_info("container %s restored: init %d", s->o->name, (int)pid);
+        safe_close(s->init_pidfd);
+        s->init_pidfd = pidfd;
+        s->st.init_pid = pid;
+        save(s);
+        return true;
+}
+
 static void signals_io(struct event_source *src, uint32_t events)
 {
         struct supervisor *s = container_of(src, struct supervisor, signals);
@@ -268,8 +292,9 @@ static void signals_io(struct event_source *src, uint32_t events)
                         continue;
                 }
                 /* reload: the bus re-reads its configuration and policy itself (ReloadConfig); a bridge
-                 * that is waiting gets its chance now. */
-                if (!s->stopping && s->st.policy && !s->bridge.pid) {
+                 * that is waiting gets its chance now, as after a restore (which names the new init). */
+                take_restored_init(s);
+                if (!s->stopping && s->st.policy && !s->bridge.pid && s->st.init_pid > 0) {
                         log_info("SIGHUP: starting nsbridge again");
                         event_timer_disarm(&s->restart);
                         s->backoff_ms = 0;
@@ -314,9 +339,10 @@ static int make_commands(struct supervisor *s)
         _cleanup_free_ char *host_sock = NULL;
         if (asprintf(&host_sock, "unix:path=%s/%s/host.sock", o->runtime_dir, o->name) < 0)
                 return -ENOMEM;
-        _cleanup_free_ char *a_pid = opt("container-pid", pid), *a_name = opt("name", o->name),
-                            *a_rt = opt("runtime-dir", o->runtime_dir), *a_policy = opt("policy", o->policy),
-                            *a_config = opt("config-file", o->config),
+        _cleanup_free_ char *a_pid = o->restore_dir ? opt("restore-from", o->restore_dir)
+                                                    : opt("container-pid", pid),
+                            *a_name = opt("name", o->name), *a_rt = opt("runtime-dir", o->runtime_dir),
+                            *a_policy = opt("policy", o->policy), *a_config = opt("config-file", o->config),
                             *a_host = opt("host-bus", o->host_bus),
                             *a_container = opt("container-bus", host_sock);
         const char *bus[] = {o->nsbusd,           a_pid,    a_name,  a_rt, "--nofork",
@@ -389,7 +415,7 @@ int supervise(const struct supervise_options *o)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        s.init_pidfd = (int)syscall(SYS_pidfd_open, o->init_pid, 0);
+        s.init_pidfd = o->init_pid > 0 ? (int)syscall(SYS_pidfd_open, o->init_pid, 0) : -1;
         s.bus.source.fd = s.bridge.source.fd = s.signals.fd = -1;
         event_timer_init(&s.restart, restart_fire);
         event_timer_init(&s.stop_deadline, stop_deadline_fire);
@@ -421,7 +447,11 @@ int supervise(const struct supervise_options *o)
                    asprintf(&s.st.socket, "%s/%s/bus/system_bus_socket", o->runtime_dir, o->name) < 0)
                 why = "out of memory";
         if (!why) {
-                log_info("starting the bus of container %s (init %d)", o->name, (int)o->init_pid);
+                if (o->restore_dir)
+                        log_info("starting the bus of container %s for its restore from %s", o->name,
+                                 o->restore_dir);
+                else
+                        log_info("starting the bus of container %s (init %d)", o->name, (int)o->init_pid);
                 why = bus_start(&s, buf, sizeof(buf));
         }
         if (why) {
@@ -440,7 +470,7 @@ int supervise(const struct supervise_options *o)
         save(&s);
         dprintf(o->ready_fd, "OK %s\n", s.st.socket);
         close(o->ready_fd);
-        if (o->policy)
+        if (o->policy && o->init_pid > 0) /* a restored container's bridge waits for its init */
                 bridge_start(&s);
 
         event_loop_set_prepare(s.loop, prepare, &s);

@@ -11,16 +11,21 @@
 
 struct supervise_options {
         const char *name, *runtime_dir;
-        pid_t init_pid;
-        const char *policy;   /* NULL: no bridge */
-        const char *config;   /* nsbusd --config-file, or NULL */
-        const char *host_bus; /* the bridge's --host-bus */
-        const char *log;      /* opened for append; every process of the bus writes there */
+        pid_t init_pid;          /* 0: the container is about to be restored from restore_dir */
+        const char *restore_dir; /* nsbusd --restore-from; the init comes with the restore (see below) */
+        const char *policy;      /* NULL: no bridge */
+        const char *config;      /* nsbusd --config-file, or NULL */
+        const char *host_bus;    /* the bridge's --host-bus */
+        const char *log;         /* opened for append; every process of the bus writes there */
         const char *nsbusd, *nsbridge;
         int dir_fd;   /* RUNTIME_DIR/NAME, made by up */
         int lock_fd;  /* RUNTIME_DIR/NAME/lock, held: the supervisor keeps it for its lifetime */
         int ready_fd; /* up waits on it for "OK SOCKET\n" or "ERROR WHY\n" */
 };
+
+/* The file in RUNTIME_DIR/NAME that names a restored container's init (its pid, decimal): `nsbusctl restore`
+ * writes it and sends the supervisor SIGHUP, which takes that init as the container's from then on. */
+#define SUPERVISE_RESTORED_INIT "restored-init"
 
 /* Run in the process forked by up, until the bus ends: the process's exit code. */
 int supervise(const struct supervise_options *o);

@@ -21,3 +21,5 @@ int verb_down(const struct cli_options *o, int argc, char **argv);
 int verb_ls(const struct cli_options *o, int argc, char **argv);
 int verb_reload(const struct cli_options *o, int argc, char **argv);
 int verb_status(const struct cli_options *o, int argc, char **argv);
+int verb_checkpoint(const struct cli_options *o, int argc, char **argv);
+int verb_restore(const struct cli_options *o, int argc, char **argv);
