@@ -423,7 +423,7 @@ static int batch_make_peers(struct batch *bt, struct peer *preparer)
                 if (r < 0)
                         return r;
                 bt->peers[i] = p;
-                p->parked->preparer_id = preparer->id;
+                p->parked->preparer = preparer;
                 p->parked->inner_uid = img->inner_uid;
                 if (getrandom(p->parked->token, sizeof(p->parked->token), 0) != sizeof(p->parked->token))
                         return -errno;
@@ -703,12 +703,12 @@ int checkpoint_resume(struct bus *b, struct peer *conn, const uint8_t *token, si
         return 0;
 }
 
-struct peer *checkpoint_next_orphan(struct bus *b, uint64_t preparer_id)
+struct peer *checkpoint_next_orphan(struct bus *b, const struct peer *preparer)
 {
         struct parked *pk;
         list_for_each_entry(pk, &b->parked, link)
         {
-                if (pk->preparer_id == preparer_id)
+                if (pk->preparer == preparer)
                         return pk->peer;
         }
         return NULL;

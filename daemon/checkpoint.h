@@ -67,4 +67,4 @@ int checkpoint_resume(struct bus *b, struct peer *conn, const uint8_t *token, si
                       struct message *reply, struct peer **ret, char *err, size_t errlen);
 
 /* A parked connection whose preparer is gone (it never will be resumed), or NULL. */
-struct peer *checkpoint_next_orphan(struct bus *b, uint64_t preparer_id);
+struct peer *checkpoint_next_orphan(struct bus *b, const struct peer *preparer);

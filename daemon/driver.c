@@ -1884,7 +1884,7 @@ void driver_peer_gone(struct bus *b, struct peer *p, bool announce)
 
         /* What it prepared for a restore and no process resumed will never be. */
         struct peer *orphan;
-        while (p->unique_name[0] && (orphan = checkpoint_next_orphan(b, p->id)))
+        while ((orphan = checkpoint_next_orphan(b, p)))
                 driver_disconnect_peer(b, orphan, "its restore was abandoned: %s left before it resumed",
                                        p->unique_name);
 

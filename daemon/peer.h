@@ -26,7 +26,7 @@ struct user_account; /* per-uid charges, quotas.c */
 struct parked {
         struct peer *peer;
         struct list_head link; /* in bus->parked */
-        uint64_t preparer_id;  /* the connection that prepared it: it goes when that one does */
+        struct peer *preparer; /* the connection that prepared it: it goes when that one does */
         uint8_t token[CHECKPOINT_TOKEN_SIZE];
         uint32_t inner_uid; /* as the container saw it: checked against the restored container's map */
 };
