@@ -5,7 +5,7 @@
 # so a later run installs from that cache. Called from scripts/install-deps.sh; exits non-zero, saying
 # why, when CRIU can't be had.
 #
-# Installs: /usr/local/sbin/criu (its plugin directory is /usr/local/lib/criu), /usr/local/lib/libcriu.so*,
+# Installs: /usr/local/sbin/criu (its plugin directory is /usr/lib/criu, as Debian's), /usr/local/lib/libcriu.so*,
 # /usr/local/include/criu/{criu.h,criu-plugin.h,criu-log.h,rpc.pb-c.h,rpc.proto,version.h} and
 # /usr/local/lib/pkgconfig/criu.pc (CRIU's own name) with a copy named libcriu.pc.
 #
@@ -19,7 +19,7 @@ set -euo pipefail
 
 min_version=4.1
 # bumped when the build changes, so that an older cached build is rebuilt
-build_rev=2
+build_rev=3
 cache_root=/var/cache/nsbus
 prefix=/usr/local
 libdir=$prefix/lib
@@ -244,10 +244,11 @@ if [ "$(dpkg --print-architecture)" = amd64 ]; then
 	fi
 fi
 
-# criu's plugin directory (CR_PLUGIN_DEFAULT) is compiled in from PLUGINDIR; LIBDIR is set so that
+# criu's plugin directory (CR_PLUGIN_DEFAULT) is compiled in from PLUGINDIR: Debian's /usr/lib/criu, where
+# nsbus installs its plugin, so that every criu run (lxc-checkpoint's, libcriu's) loads it; LIBDIR is set so that
 # libcriu goes to /usr/local/lib rather than its multiarch subdirectory. Low priority: the build shares
 # the machine.
-make_vars=(PREFIX="$prefix" LIBDIR="$libdir" PLUGINDIR="$libdir/criu" SKIP_PIP_INSTALL=1)
+make_vars=(PREFIX="$prefix" LIBDIR="$libdir" PLUGINDIR=/usr/lib/criu SKIP_PIP_INSTALL=1)
 build() {
 	nice -n 10 make -C "$cache/src" "${make_vars[@]}" "$@" >>"$cache/build.log" 2>&1
 }
