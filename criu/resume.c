@@ -6,10 +6,11 @@
  * Blocking and byte-exact, because the socket is the process's afterwards: the answer to Resume is the
  * first message on it, and right behind it the bus writes the bytes the process had not read before the
  * dump, which only the process may read. So nothing is read past the answer; every read is bounded by
- * what the SASL lines and the message's header announce. The SASL request, BEGIN and the call leave in
- * one write (the bus takes a pipelined handshake, as sd-bus sends it). A timeout on the socket bounds
- * each step, so a bus that does not answer fails the restore instead of hanging it; it is taken off
- * before the socket is handed over.
+ * what the SASL lines and the message's header announce. The handshake goes a line at a time, each
+ * answer read before the next line is sent, and BEGIN leaves with the call: the connection that says
+ * Resume hands its socket over to the parked one at once, so nothing of the handshake may still be on
+ * its way then. A timeout on the socket bounds each step, so a bus that does not answer fails the
+ * restore instead of hanging it; it is taken off before the socket is handed over.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,8 +35,8 @@ static int resume_set_timeout(int fd, int timeout_ms)
         return 0;
 }
 
-/* Read the bus's SASL answers a line at a time (they are short, and what follows them is not ours). */
-static int resume_read_sasl(int fd, struct sasl_client *sasl)
+/* Read one SASL answer (a short line; what follows it is not ours) and feed it to sasl. */
+static int resume_read_answer(int fd, struct sasl_client *sasl)
 {
         char line[SASL_RESPONSE_MAX + 2];
         size_t len = 0;
@@ -46,16 +47,37 @@ static int resume_read_sasl(int fd, struct sasl_client *sasl)
                 if (r < 0)
                         return r;
                 len++;
-                if (len < 2 || line[len - 2] != '\r' || line[len - 1] != '\n')
-                        continue;
-                size_t consumed;
-                r = sasl_client_feed(sasl, line, len, &consumed);
+                if (len >= 2 && line[len - 2] == '\r' && line[len - 1] == '\n') {
+                        size_t consumed;
+                        return sasl_client_feed(sasl, line, len, &consumed);
+                }
+        }
+}
+
+/* Send the request's lines up to BEGIN one at a time, each after the answer to the one before: 0 once
+ * every answer was read, with *begin where BEGIN starts in auth. */
+static int resume_authenticate(int fd, struct sasl_client *sasl, const char *auth, size_t n_auth,
+                               size_t *begin)
+{
+        size_t pos = 0;
+        int r = SASL_CONTINUE;
+        while (r == SASL_CONTINUE) {
+                const char *eol = memmem(auth + pos, n_auth - pos, "\r\n", 2);
+                if (!eol || startswith(auth + pos, "BEGIN"))
+                        return -EPROTO; /* an answer is missing after the last line */
+                size_t end = (size_t)(eol - auth) + 2;
+                r = plugin_write_all(fd, auth + pos, end - pos);
                 if (r < 0)
                         return r;
-                if (r == SASL_AUTHENTICATED)
-                        return 0;
-                len = 0;
+                pos = end;
+                r = resume_read_answer(fd, sasl);
         }
+        if (r < 0)
+                return r;
+        if (!startswith(auth + pos, "BEGIN"))
+                return -EPROTO;
+        *begin = pos;
+        return 0;
 }
 
 /* Read exactly one message: its fixed header, then what the header says follows (D-Bus specification,
@@ -118,20 +140,8 @@ int resume_connection(const struct resume_request *req, char *err, size_t errlen
                 snprintf(err, errlen, "building Resume: %s", error_text(r));
                 return r;
         }
-        _cleanup_free_ uint8_t *out = malloc(n_auth + call->size);
-        if (!out) {
-                snprintf(err, errlen, "%s", error_text(-ENOMEM));
-                return -ENOMEM;
-        }
-        memcpy(out, auth, n_auth);
-        memcpy(out + n_auth, call->data, call->size);
-        r = plugin_write_all(fd, out, n_auth + call->size);
-        if (r < 0) {
-                snprintf(err, errlen, "writing the handshake and Resume: %s", error_text(r));
-                return r;
-        }
-
-        r = resume_read_sasl(fd, &sasl);
+        size_t begin;
+        r = resume_authenticate(fd, &sasl, auth, n_auth, &begin);
         if (r == -EACCES) {
                 snprintf(err, errlen, "the bus rejected EXTERNAL authentication as uid %u",
                          (unsigned)getuid());
@@ -145,6 +155,19 @@ int resume_connection(const struct resume_request *req, char *err, size_t errlen
                 snprintf(err, errlen,
                          "the bus did not agree to pass fds, which the connection had negotiated");
                 return -EPROTO;
+        }
+        /* BEGIN and Resume in one write: the bus reads them together. */
+        _cleanup_free_ uint8_t *out = malloc(n_auth - begin + call->size);
+        if (!out) {
+                snprintf(err, errlen, "%s", error_text(-ENOMEM));
+                return -ENOMEM;
+        }
+        memcpy(out, auth + begin, n_auth - begin);
+        memcpy(out + n_auth - begin, call->data, call->size);
+        r = plugin_write_all(fd, out, n_auth - begin + call->size);
+        if (r < 0) {
+                snprintf(err, errlen, "writing BEGIN and Resume: %s", error_text(r));
+                return r;
         }
 
         _cleanup_message_ struct message *reply = NULL;
