@@ -209,10 +209,17 @@ static int restore_prepare_bus(const char *host_socket)
                 return r;
         }
         if (reply->type == MESSAGE_ERROR) {
-                if (streq(reply->error_name, NSBUS_ERROR_BAD_IMAGE))
+                if (streq(reply->error_name, NSBUS_ERROR_BAD_IMAGE)) {
                         plugin_error("the bus at %s refused the restore: %s", host_socket,
                                      plugin_error_text(reply));
-                else
+                        /* The bus counts the images of the call; say which files those are. */
+                        size_t k = 0;
+                        for (size_t i = 0; i < restore_n_conns; i++)
+                                if (streq(restore_conns[i].host_socket, host_socket))
+                                        plugin_error("image %zu is " PLUGIN_IMAGE_PREFIX
+                                                     "%u" PLUGIN_IMAGE_SUFFIX ", connection %s",
+                                                     k++, restore_conns[i].id, restore_conns[i].unique_name);
+                } else
                         plugin_error("Prepare on %s: %s: %s", host_socket, reply->error_name,
                                      plugin_error_text(reply));
                 return -EREMOTEIO;
