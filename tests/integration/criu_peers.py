@@ -6,8 +6,8 @@
     criu_peers.py call ADDRESS NAME ARG
 
 service owns NAME, listens to the signal org.nsbus.CriuTest.Ping (a match rule) and serves
-/org/nsbus/CriuTest: Slow(s) answers 'slow:ARG' after SLOW_SECONDS, Echo(s) answers 'echo:ARG'
-at once. It writes INFO_FILE (whole, by rename) with unique=<its unique name> once it owns
+/org/nsbus/CriuTest: Slow(s) answers 'slow:ARG' after SLOW_SECONDS, during which it reads
+nothing, Echo(s) answers 'echo:ARG' at once. It writes INFO_FILE (whole, by rename) with unique=<its unique name> once it owns
 NAME, and prints a line on stdout for each call ('got Slow ARG') and signal ('signal Ping ARG').
 
 client calls Slow(ARG) on NAME and waits up to two minutes: a checkpoint and restore happen
@@ -17,6 +17,7 @@ exit 1. Every line is flushed at once: stdout is a file the test reads while the
 
 import os
 import sys
+import time
 
 import dbus
 import dbus.bus
@@ -26,7 +27,7 @@ from gi.repository import GLib
 
 IFACE = 'org.nsbus.CriuTest'
 PATH = '/org/nsbus/CriuTest'
-SLOW_SECONDS = 5
+SLOW_SECONDS = 8
 
 
 def say(*words):
@@ -34,15 +35,13 @@ def say(*words):
 
 
 class Service(dbus.service.Object):
-    @dbus.service.method(IFACE, in_signature='s', out_signature='s', async_callbacks=('ok', 'err'))
-    def Slow(self, arg, ok, err):
+    @dbus.service.method(IFACE, in_signature='s', out_signature='s')
+    def Slow(self, arg):
+        # Blocking on purpose: while it sleeps the service reads nothing, so what the bus sends it
+        # meanwhile waits unread on its connection.
         say('got Slow', arg)
-
-        def answer():
-            ok('slow:' + arg)
-            return False
-
-        GLib.timeout_add_seconds(SLOW_SECONDS, answer)
+        time.sleep(SLOW_SECONDS)
+        return 'slow:' + arg
 
     @dbus.service.method(IFACE, in_signature='s', out_signature='s')
     def Echo(self, arg):

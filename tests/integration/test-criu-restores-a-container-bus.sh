@@ -8,14 +8,16 @@
 # mapped: nsrun's init, a fork of a host program, is not dumpable, so the init is pid 1 of a pid
 # namespace made inside nsrun's (unshare --pid --fork). It runs criu_peers.py: a service that owns
 # org.nsbus.CriuTest and has a match rule on the signal Ping, and a client that calls the service's
-# Slow method, which answers after 5 s.
+# Slow method, which answers after 8 s and reads nothing meanwhile.
 #
-# While that call waits, `criu dump` saves the container (the plugin saves each connection with the bus)
-# and kills it; the bus waits for the restore. `criu restore` brings it back (the plugin prepares the
-# connections on the bus, and each restored process resumes its own). Then: the client gets the answer
-# to the call it made before the dump; the service still owns its name under the same unique name (asked
-# of the bus from the host); a signal sent from the host reaches it through its match rule; and a new
-# client inside can call it.
+# While that call waits, the host sends Ping, which stays unread on the service's connection, and
+# `criu dump` saves the container (the plugin saves each connection with the bus) and kills it; the bus
+# waits for the restore. `criu restore` brings it back (the plugin prepares the connections on the bus,
+# and each restored process resumes its own). Then: the client gets the answer to the call it made
+# before the dump; the service gets the signal that was unread at the dump (so the plugin left the bytes
+# behind Resume's answer to the process), still owns its name under the same unique name (asked of the
+# bus from the host), and a signal sent from the host after the restore reaches it through its match
+# rule; and a new client inside can call it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-container.sh"
 need dbus-send python3-dbus unshare setsid mount umount
@@ -116,13 +118,16 @@ ping before-dump
 wait_for_file "$CTR_DIR/service.log" '^signal Ping before-dump$' 10 ||
 	criu_fail "the service did not get the signal Ping before the dump"
 wait_for_file "$CTR_DIR/service.log" '^got Slow before-dump$' 20 || criu_fail "the client's call did not come"
-log "the service is $UNIQUE; the client's call waits for its answer: dump"
+ping during-dump
+log "the service is $UNIQUE; the client's call waits for its answer, Ping waits to be read: dump"
 
 # Dump while the call waits. The bind of the bus directory at /run/dbus is external (named, for the
 # restore below); the host's directories bound in are too (found by CRIU).
 TMO=120 t criu dump -t "$INIT" -D "$IMG" -o dump.log -v4 -L "$PLUGINS" \
 	--external 'mnt[/run/dbus]:nsbus-bus' --external 'mnt[]' ||
 	criu_fail "criu dump failed"
+[ ! -s "$CTR_DIR/client.log" ] && ! grep -q 'signal Ping during-dump' "$CTR_DIR/service.log" ||
+	fail "the service answered before the dump: this machine took more than 8 s to get there"
 n_images=$(find "$IMG" -name 'nsbus-sk-*.img' | wc -l)
 expect_eq "connection images the plugin stored (service and client)" "$n_images" 2
 grep -q "nsbus-criu: socket [0-9]*: saved connection $UNIQUE " "$IMG/dump.log" ||
@@ -157,10 +162,16 @@ log "restored: init host pid $RESTORED"
 
 wait_for_file "$CTR_DIR/client.log" '^(reply|error) ' 30 || criu_fail "the client got no answer after the restore"
 expect_eq "the answer to the call made before the dump" "$(cat "$CTR_DIR/client.log")" "reply slow:before-dump"
+wait_for_file "$CTR_DIR/service.log" '^signal Ping during-dump$' 10 ||
+	criu_fail "the restored service did not get the signal Ping that was unread at the dump"
 expect_eq "the owner of $NAME after the restore, asked from the host" "$(owner)" "$UNIQUE"
 ping after-restore
 wait_for_file "$CTR_DIR/service.log" '^signal Ping after-restore$' 10 ||
 	criu_fail "the restored service did not get the signal Ping sent after the restore"
+expect_eq "what the service saw, in order" "$(cat "$CTR_DIR/service.log")" "signal Ping before-dump
+got Slow before-dump
+signal Ping during-dump
+signal Ping after-restore"
 out=$(ctr_exec "$RESTORED" 0 0 /usr/bin/python3 "$IT_DIR/criu_peers.py" call "$CTR_ADDR" "$NAME" after-restore 2>&1)
 expect_eq "a new client's call inside the restored container" "$out" "reply echo:after-restore"
 pass
