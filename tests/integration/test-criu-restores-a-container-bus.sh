@@ -6,7 +6,7 @@
 # programs bound in, and the bus at /run/dbus. Its init is a shell that is session leader and exec'd
 # inside, since CRIU dumps a tree from the init of its pid namespace and only what the tree itself
 # mapped: nsrun's init, a fork of a host program, is not dumpable, so the init is pid 1 of a pid
-# namespace made inside nsrun's (unshare --pid --fork). It runs criu_peers.py: a service that owns
+# namespace made inside nsrun's (unshare --pid --fork), criu_container_init.sh. It runs criu_peers.py: a service that owns
 # org.nsbus.CriuTest and has a match rule on the signal Ping, and a client that calls the service's
 # Slow method, which answers after 8 s and reads nothing meanwhile.
 #
@@ -29,11 +29,11 @@ criu_version=$(criu --version 2>/dev/null | sed -n 's/^Version: *//p')
 [ -n "$criu_version" ] && [ "$(printf '%s\n' 4.1 "$criu_version" | sort -V | head -n 1)" = 4.1 ] ||
 	skip "criu ${criu_version:-of unknown version} is older than 4.1"
 out=$(TMO=60 t criu check 2>&1) || skip "criu check fails here: $(tail -n 3 <<<"$out")"
-if [ -z "${NSBUS_CRIU_PLUGIN:-}" ]; then
-	# Run by hand from a build tree: the plugin is built next to nsbusd's directory.
-	NSBUS_CRIU_PLUGIN=$(dirname "$NSBUSD")/../criu/nsbus-criu.so
-fi
-[ -f "$NSBUS_CRIU_PLUGIN" ] || skip "the CRIU plugin was not built (no criu-plugin.h, or a sanitizer build)"
+# ctest sets NSBUS_CRIU_PLUGIN, empty when the plugin was not built; by hand from a build tree, the plugin
+# is next to nsbusd's directory.
+[ -n "${NSBUS_CRIU_PLUGIN+set}" ] || NSBUS_CRIU_PLUGIN=$(dirname "$NSBUSD")/../criu/nsbus-criu.so
+[ -n "$NSBUS_CRIU_PLUGIN" ] && [ -f "$NSBUS_CRIU_PLUGIN" ] ||
+	skip "the CRIU plugin was not built (no criu-plugin.h, or a sanitizer build)"
 # CRIU loads every *.so of the directory -L names: this one has ours only.
 PLUGINS=$TMP/criu-plugins
 mkdir -p "$PLUGINS"
@@ -71,26 +71,10 @@ criu_fail() {
 	fail "$@"
 }
 
-# The container's init (pid 1 of the inner pid namespace, session leader): its inherited descriptors
-# closed (CRIU cannot dump the host's files), its output in CTR_DIR; once the bus is there, the service,
-# then once it owns its name, the client.
-init_script='
-for fd in /proc/self/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null
-exec </dev/null >"$1/init.log" 2>&1
-exec setsid bash -c '\''
-cd /
-ctr=$1 it=$2 name=$3 addr=unix:path=/run/dbus/system_bus_socket
-while [ ! -S /run/dbus/system_bus_socket ]; do sleep 0.1; done
-/usr/bin/python3 "$it/criu_peers.py" service "$addr" "$name" "$ctr/service.info" >"$ctr/service.log" 2>&1 &
-while [ ! -s "$ctr/service.info" ]; do sleep 0.1; done
-/usr/bin/python3 "$it/criu_peers.py" client "$addr" "$name" before-dump >"$ctr/client.log" 2>&1 &
-wait
-'\'' criu-init "$@"
-'
 ROOT=$TMP/rootfs
 ctr_rootfs "$ROOT"
 ctr_start_rootfs OUTER "$ROOT" -- unshare --pid --fork env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/ \
-	PYTHONDONTWRITEBYTECODE=1 bash -c "$init_script" criu-init "$CTR_DIR" "$IT_DIR" "$NAME"
+	PYTHONDONTWRITEBYTECODE=1 bash "$IT_DIR/criu_container_init.sh" "$CTR_DIR" "$IT_DIR" "$NAME"
 INIT=
 for i in $(seq 1 100); do
 	INIT=$(pgrep -P "$(pgrep -P "$OUTER" | head -n 1)" 2>/dev/null | head -n 1)
@@ -117,6 +101,8 @@ ping() {
 ping before-dump
 wait_for_file "$CTR_DIR/service.log" '^signal Ping before-dump$' 10 ||
 	criu_fail "the service did not get the signal Ping before the dump"
+# The client only now: the service must not be busy with its call when Ping comes.
+touch "$CTR_DIR/start-client"
 wait_for_file "$CTR_DIR/service.log" '^got Slow before-dump$' 20 || criu_fail "the client's call did not come"
 ping during-dump
 log "the service is $UNIQUE; the client's call waits for its answer, Ping waits to be read: dump"
@@ -127,7 +113,7 @@ TMO=120 t criu dump -t "$INIT" -D "$IMG" -o dump.log -v4 -L "$PLUGINS" \
 	--external 'mnt[/run/dbus]:nsbus-bus' --external 'mnt[]' ||
 	criu_fail "criu dump failed"
 [ ! -s "$CTR_DIR/client.log" ] && ! grep -q 'signal Ping during-dump' "$CTR_DIR/service.log" ||
-	fail "the service answered before the dump: this machine took more than 8 s to get there"
+	criu_fail "the service answered before the dump: this machine took more than 8 s to get there"
 n_images=$(find "$IMG" -name 'nsbus-sk-*.img' | wc -l)
 expect_eq "connection images the plugin stored (service and client)" "$n_images" 2
 grep -q "nsbus-criu: socket [0-9]*: saved connection $UNIQUE " "$IMG/dump.log" ||
