@@ -25,7 +25,8 @@
 /* The image of the connection whose socket has inode ID, in CRIU's images directory. */
 #define PLUGIN_IMAGE_PREFIX "nsbus-sk-"
 #define PLUGIN_IMAGE_SUFFIX ".img"
-/* Environment: restore onto another bus than the images name (host.sock, container socket). */
+/* Environment: restore onto another bus than the images name: its host.sock, and its container socket
+ * as the host sees it (used where a restored task sees that path too, else /run/dbus is). */
 #define PLUGIN_ENV_HOST_SOCKET "NSBUS_CRIU_HOST_SOCKET"
 #define PLUGIN_ENV_BUS_SOCKET "NSBUS_CRIU_BUS_SOCKET"
 

@@ -277,13 +277,16 @@ int restore_unix_sk(int id)
         if (!c)
                 return -ENOTSUP;
 
-        /* The container socket as this task sees it: the image's host path when it is visible here (a
-         * container that shares the host's files), else where a runtime binds it. */
+        /* The container socket as this task sees it. Its host path ($NSBUS_CRIU_BUS_SOCKET for a restore
+         * onto another bus, else the image's) when that is visible here, in a container that shares
+         * the host's files; else where a runtime binds the bus directory, which is then the right bus's
+         * as the restore mounted it. */
         const char *path = getenv(PLUGIN_ENV_BUS_SOCKET);
-        struct stat st;
         if (!path || !*path)
-                path = stat(c->bus_socket, &st) == 0 && S_ISSOCK(st.st_mode) ? c->bus_socket
-                                                                             : CONTAINER_BUS_SOCKET;
+                path = c->bus_socket;
+        struct stat st;
+        if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+                path = CONTAINER_BUS_SOCKET;
         struct resume_request req = {
                 .path = path,
                 .token = c->token,

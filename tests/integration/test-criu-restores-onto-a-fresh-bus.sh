@@ -1,7 +1,8 @@
 #!/bin/bash
 # A container checkpointed with its bus connections is restored onto a fresh bus of another name: the
 # one that served it is gone, `nsbusd --restore-from=IMAGES --name=c2` serves the restored container,
-# and the plugin takes the images there ($NSBUS_CRIU_HOST_SOCKET) instead of to the host.sock they name.
+# and the plugin takes the images there ($NSBUS_CRIU_HOST_SOCKET, $NSBUS_CRIU_BUS_SOCKET) instead of to
+# the bus they name.
 # The same checks as test-criu-restores-a-container-bus (lib-criu.sh): the call made before the dump is
 # answered, the unread signal arrives, the service has the same unique name and its match rule, and a
 # new client inside can call it.
@@ -35,7 +36,10 @@ for i in $(seq 1 100); do
 	sleep 0.05
 done
 [ -S "$CTR_RT/$FRESH/host.sock" ] || criu_fail "the fresh bus made no $CTR_RT/$FRESH/host.sock"
+# As nsbusctl restore points the plugin at a bus: both of its sockets as the host sees them. The
+# container does not see the second; its /run/dbus is the fresh bus's, as the restore mounts it.
 export NSBUS_CRIU_HOST_SOCKET=$CTR_RT/$FRESH/host.sock
+export NSBUS_CRIU_BUS_SOCKET=$CTR_RT/$FRESH/bus/system_bus_socket
 export DBUS_SESSION_BUS_ADDRESS=unix:path=$CTR_RT/$FRESH/host.sock
 log "fresh bus $BUS_PID: $(head -n 1 "$TMP/addr")"
 
