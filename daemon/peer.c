@@ -164,8 +164,16 @@ int peer_new_parked(struct bus *b, uint64_t id, uid_t uid, gid_t gid, const uint
 int peer_adopt_socket(struct peer *q, struct peer *conn, struct message *first)
 {
         struct bus *b = q->bus;
-        int r = io_out_queue_front(&q->out, first);
+        /* What conn was answered and has not read yet (the end of its SASL exchange, when it pipelined
+         * Resume behind BEGIN) goes first, then first, then what q holds. */
+        _cleanup_free_ uint8_t *early = NULL;
+        size_t n_early = 0;
+        int r = io_out_copy_pending(&conn->out, &early, &n_early);
         if (r < 0)
+                return r;
+        if ((r = io_out_queue_front(&q->out, first)) < 0)
+                return r;
+        if (n_early > 0 && (r = io_out_queue_front_bytes(&q->out, early, n_early)) < 0)
                 return r;
         event_source_remove(b->loop, &conn->source);
         r = event_source_add(b->loop, &q->source, conn->fd, EPOLLIN, conn->source.fn);

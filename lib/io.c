@@ -243,23 +243,41 @@ int io_out_queue(struct io_out *out, struct message *m, void *charge)
         return 0;
 }
 
-int io_out_queue_bytes(struct io_out *out, const void *bytes, size_t n)
+/* A message of header bytes only, never parsed or dispatched: io_out_flush() writes out_header and the
+ * (empty) body, which is all it needs. */
+static struct message *raw_message_new(const void *bytes, size_t n)
 {
-        /* A message of header bytes only, never parsed or dispatched: io_out_flush() writes
-         * out_header and the (empty) body, which is all it needs. */
         struct message *m = zalloc(sizeof(*m));
         if (!m)
-                return -ENOMEM;
+                return NULL;
         m->data = malloc(n ? n : 1);
         if (!m->data) {
                 free(m);
-                return -ENOMEM;
+                return NULL;
         }
         memcpy(m->data, bytes, n);
         m->n_ref = 1;
         m->size = m->body_offset = m->out_header_size = n;
         m->out_header = m->data;
+        return m;
+}
+
+int io_out_queue_bytes(struct io_out *out, const void *bytes, size_t n)
+{
+        struct message *m = raw_message_new(bytes, n);
+        if (!m)
+                return -ENOMEM;
         int r = io_out_queue(out, m, NULL);
+        message_unref(m);
+        return r;
+}
+
+int io_out_queue_front_bytes(struct io_out *out, const void *bytes, size_t n)
+{
+        struct message *m = raw_message_new(bytes, n);
+        if (!m)
+                return -ENOMEM;
+        int r = io_out_queue_front(out, m);
         message_unref(m);
         return r;
 }

@@ -102,6 +102,8 @@ int io_out_queue(struct io_out *out, struct message *m, void *charge);
 int io_out_queue_bytes(struct io_out *out, const void *bytes, size_t n);
 /* Queue m ahead of everything else; only while nothing of the queue has been written. -EBUSY otherwise. */
 int io_out_queue_front(struct io_out *out, struct message *m);
+/* The same for bytes that are not a message (as io_out_queue_bytes()). */
+int io_out_queue_front_bytes(struct io_out *out, const void *bytes, size_t n);
 /* A copy of the bytes queued and not yet written, in order (for a checkpoint): 0 and *ret (malloc'd),
  * -EBUSY when queued messages carry fds, -ENOMEM. */
 int io_out_copy_pending(const struct io_out *out, uint8_t **ret, size_t *ret_len);

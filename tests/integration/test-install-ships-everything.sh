@@ -1,6 +1,8 @@
 #!/bin/bash
 # `cmake --install` ships what a user needs, where GNUInstallDirs puts it, and nothing else: nsbusd,
-# nsbridge, nsbusctl with its bash completion and nsbus-hook with the runtimes' configurations naming it; every man page of docs/ in its section's directory, each rendering with `man -l` without a
+# nsbridge, nsbusctl with its bash completion and nsbus-hook with the runtimes' configurations naming it;
+# the CRIU plugin nsbus-criu.so in CRIU's plugin directory (NSBUS_CRIU_PLUGIN_DIR) when it was built;
+# every man page of docs/ in its section's directory, each rendering with `man -l` without a
 # warning; the examples with their tree, sample policies included; README.md in the doc dir. No test
 # helper (nsrun, nsbusd-dynamic), unit test or fuzz target. The installed nsbusd then serves a bus.
 . "$(dirname "$0")/lib.sh"
@@ -48,6 +50,17 @@ log "installed $BUILD into DESTDIR=$DEST, prefix $PREFIX"
 # Every file that must be there, and the source it comes from (empty for the programs).
 {
 	printf '%s\t\n' "$BINDIR/nsbusd" "$BINDIR/nsbridge" "$BINDIR/nsbusctl" "$BINDIR/nsbus-hook"
+	# CRIU's plugin, where CRIU loads plugins from, when it was built (criu-plugin.h found, no sanitizer).
+	# (/usr/lib/criu for the system's prefixes; a private prefix keeps it under itself)
+	criu_dir=$(cache_get NSBUS_CRIU_PLUGIN_DIR)
+	if [ -z "$criu_dir" ]; then
+		case $PREFIX in
+		/usr | /usr/local) criu_dir=/usr/lib/criu ;;
+		*) criu_dir=lib/criu ;;
+		esac
+	fi
+	[ ! -f "$BUILD/criu/nsbus-criu.so" ] ||
+		printf '%s\t\n' "$(install_dir NSBUS_CRIU_PLUGIN_DIR "$criu_dir")/nsbus-criu.so"
 	# The runtimes' configurations, checked below.
 	printf '%s\t\n' "$DATADIR/nsbus/lxc/nsbus.conf" "$DATADIR/nsbus/oci/hooks.json" "$DATADIR/nsbus/podman/nsbus.json"
 	for page in "$SRC"/docs/*.[1-9]; do
