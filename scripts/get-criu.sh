@@ -80,7 +80,8 @@ smoke_dump() {
 	return $rc
 }
 
-# The criu on PATH is enough when it is recent, passes `criu check`, and libcriu's files are there too.
+# The criu on PATH is enough when it is recent, passes `criu check`, dumps, loads plugins from
+# /usr/lib/criu, and libcriu's files are there too.
 criu_ok() {
 	local v
 	command -v criu >/dev/null 2>&1 || return 1
@@ -88,6 +89,8 @@ criu_ok() {
 	[ -n "$v" ] && dpkg --compare-versions "$v" ge "$min_version" || return 1
 	criu check >/dev/null 2>&1 || return 1
 	smoke_dump criu >/dev/null || return 1
+	# it loads plugins from /usr/lib/criu, where nsbus's goes
+	criu --help 2>&1 | grep -q "plugin directory (by default /usr/lib/criu)" || return 1
 	PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --exists criu 2>/dev/null || return 1
 	# criu.pc's includedir is the criu/ directory itself: <criu.h>, <criu-plugin.h>
 	[ -f "$(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --variable=includedir criu)/criu-plugin.h" ]
