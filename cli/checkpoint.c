@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,7 +34,7 @@
 #include "util.h"
 #include "verbs.h"
 
-#define CHECKPOINT_FILE "checkpoint"            /* RUNTIME_DIR/NAME/checkpoint: the images dir, for ls */
+#define SUPERVISE_CHECKPOINT "checkpoint"       /* RUNTIME_DIR/NAME/checkpoint: the images dir, for ls */
 #define CHECKPOINT_INFO "nsbus-checkpoint.json" /* DIR/...: what nsbusctl dumped, for its restore */
 #define CHECKPOINT_BUS_MOUNT "/run/dbus"
 #define CHECKPOINT_BUS_MOUNT_KEY "nsbus-bus"
@@ -109,16 +110,33 @@ static int criu_opts_new(const char *verb, int dir_fd, const char *log, criu_opt
         return 0;
 }
 
-static int write_info(int dir_fd, const char *name, pid_t init, bool leave_running, bool shell_job,
-                      bool bus_mount)
+/* What a dump needs to tell its restore. */
+struct dump_info {
+        bool shell_job;  /* the session leader is outside the tree */
+        bool own_mounts; /* the init has a mount namespace of its own */
+        bool bus_mount;  /* ... with the bus's bind at /run/dbus in it */
+        char *root;      /* the init's root directory as the host sees it, when not the host's */
+};
+
+static void dump_info_done(struct dump_info *d)
+{
+        free(d->root);
+        *d = (struct dump_info){0};
+}
+
+static int write_info(int dir_fd, const char *name, pid_t init, bool leave_running,
+                      const struct dump_info *d)
 {
         struct json_object *j = json_object_new_object();
         json_object_object_add(j, "name", json_object_new_string(name));
         json_object_object_add(j, "init", json_object_new_int(init));
         json_object_object_add(j, "time", json_object_new_int64((int64_t)time(NULL)));
         json_object_object_add(j, "leave-running", json_object_new_boolean(leave_running));
-        json_object_object_add(j, "shell-job", json_object_new_boolean(shell_job));
-        json_object_object_add(j, "bus-mount", json_object_new_boolean(bus_mount));
+        json_object_object_add(j, "shell-job", json_object_new_boolean(d->shell_job));
+        json_object_object_add(j, "own-mounts", json_object_new_boolean(d->own_mounts));
+        json_object_object_add(j, "bus-mount", json_object_new_boolean(d->bus_mount));
+        if (d->root)
+                json_object_object_add(j, "root", json_object_new_string(d->root));
         const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY);
         _cleanup_close_ int fd =
                 openat(dir_fd, CHECKPOINT_INFO, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -127,7 +145,7 @@ static int write_info(int dir_fd, const char *name, pid_t init, bool leave_runni
         return r;
 }
 
-static int read_info(int dir_fd, bool *shell_job, bool *bus_mount)
+static int read_info(int dir_fd, struct dump_info *d)
 {
         _cleanup_close_ int fd = openat(dir_fd, CHECKPOINT_INFO, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
@@ -135,16 +153,76 @@ static int read_info(int dir_fd, bool *shell_job, bool *bus_mount)
         struct json_object *j = json_object_from_fd(fd), *v;
         if (!j)
                 return -EINVAL;
-        *shell_job = json_object_object_get_ex(j, "shell-job", &v) && json_object_get_boolean(v);
-        *bus_mount = json_object_object_get_ex(j, "bus-mount", &v) && json_object_get_boolean(v);
+        d->shell_job = json_object_object_get_ex(j, "shell-job", &v) && json_object_get_boolean(v);
+        d->own_mounts = json_object_object_get_ex(j, "own-mounts", &v) && json_object_get_boolean(v);
+        d->bus_mount = json_object_object_get_ex(j, "bus-mount", &v) && json_object_get_boolean(v);
+        if (json_object_object_get_ex(j, "root", &v) && json_object_is_type(v, json_type_string))
+                d->root = strdup(json_object_get_string(v));
         json_object_put(j);
         return 0;
 }
 
-/* DIR, made if it is not there (root's alone: the images hold the container's memory). */
+/* One line of a mountinfo file: its device, the path inside the filesystem it shows (root) and where. */
+struct mount_line {
+        char dev[32];
+        char root[PATH_MAX];
+        char at[PATH_MAX];
+};
+
+/* The mount of f at path (the last one wins, as the kernel shows the top one last): true and *ret. */
+static bool find_mount(FILE *f, const char *at, const char *dev, struct mount_line *ret)
+{
+        char *line = NULL;
+        size_t len = 0;
+        bool found = false;
+        struct mount_line m;
+        while (getline(&line, &len, f) > 0) {
+                /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT ..." (no field holds a space: the kernel escapes it) */
+                if (sscanf(line, "%*s %*s %31s %4095s %4095s", m.dev, m.root, m.at) != 3)
+                        continue;
+                if ((at && streq(m.at, at)) || (dev && streq(m.dev, dev) && !found)) {
+                        *ret = m;
+                        found = true;
+                }
+        }
+        free(line);
+        return found;
+}
+
+/* Where the host sees the init's root directory, for CRIU's --root on restore: its root mount is a
+ * directory of a filesystem the host has mounted too (the runtime's rootfs), found by device and path.
+ * NULL when the init's root is the host's, or not a directory the host can reach. */
+static char *root_of(pid_t pid)
+{
+        char p[64];
+        snprintf(p, sizeof(p), "/proc/%d/mountinfo", (int)pid);
+        _cleanup_fclose_ FILE *theirs = fopen(p, "re");
+        _cleanup_fclose_ FILE *ours = fopen("/proc/self/mountinfo", "re");
+        struct mount_line r, host;
+        if (!theirs || !ours || !find_mount(theirs, "/", NULL, &r) || !find_mount(ours, NULL, r.dev, &host))
+                return NULL;
+        /* The host's mount of that device shows host.root of it at host.at: the init's root is inside it. */
+        size_t n = strlen(host.root);
+        if (streq(host.root, "/"))
+                n = 0;
+        else if (strncmp(r.root, host.root, n) != 0 || (r.root[n] && r.root[n] != '/'))
+                return NULL;
+        char *path = NULL;
+        if (asprintf(&path, "%s%s", streq(host.at, "/") ? "" : host.at, r.root + n) < 0)
+                return NULL;
+        if (!path[0] || streq(path, "/")) {
+                free(path);
+                return NULL;
+        }
+        return path;
+}
+
+/* DIR, made if it is not there. 0711, not 0700, though the images hold the container's memory: CRIU
+ * restores a container with a user namespace of its own from inside that namespace, where the restoring
+ * task reads its images by name with no more rights than any other user (docs/checkpoint.md, Limits). */
 static int open_images_dir(const char *verb, const char *dir, bool make)
 {
-        if (make && mkdir(dir, 0700) < 0 && errno != EEXIST)
+        if (make && mkdir(dir, 0711) < 0 && errno != EEXIST)
                 return cli_fail(-errno, "%s: cannot create %s: %m", verb, dir);
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
@@ -181,17 +259,24 @@ int verb_checkpoint(const struct cli_options *o, int argc, char **argv)
 
         /* A tree whose session leader is outside is a "shell job" to CRIU; the bus's bind at /run/dbus in
          * a container with its own mount namespace is a mount CRIU cannot know: named, for the restore. */
-        bool shell_job = getsid(init) != init;
-        bool bus_mount = !same_ns(init, "mnt") && has_mount(init, CHECKPOINT_BUS_MOUNT);
+        _cleanup_(dump_info_done) struct dump_info d = {
+                .shell_job = getsid(init) != init,
+                .own_mounts = !same_ns(init, "mnt"),
+                .root = root_of(init),
+        };
+        d.bus_mount = d.own_mounts && has_mount(init, CHECKPOINT_BUS_MOUNT);
         criu_opts *c;
         int r = criu_opts_new("checkpoint", dir_fd, "dump.log", &c);
         if (r < 0)
                 return r;
         criu_local_set_pid(c, init);
         criu_local_set_leave_running(c, o->leave_running);
-        criu_local_set_shell_job(c, shell_job);
-        if (bus_mount)
+        criu_local_set_shell_job(c, d.shell_job);
+        if (d.bus_mount)
                 criu_local_add_ext_mount(c, CHECKPOINT_BUS_MOUNT, CHECKPOINT_BUS_MOUNT_KEY);
+        /* Other binds of host directories into the container are external too, found by CRIU. */
+        if (d.own_mounts)
+                criu_local_set_auto_ext_mnt(c, true);
         r = criu_local_dump(c);
         criu_local_free_opts(c);
         if (r < 0) {
@@ -200,12 +285,12 @@ int verb_checkpoint(const struct cli_options *o, int argc, char **argv)
                 show_criu_errors(dir_fd, "dump.log");
                 return -EIO;
         }
-        if ((r = write_info(dir_fd, name, init, o->leave_running, shell_job, bus_mount)) < 0)
+        if ((r = write_info(dir_fd, name, init, o->leave_running, &d)) < 0)
                 return cli_fail(r, "checkpoint %s: cannot write %s/%s: %s", name, dir, CHECKPOINT_INFO,
                                 strerror(-r));
         _cleanup_free_ char *abs = realpath(dir, NULL);
         if (!o->leave_running)
-                bus_dir_file(o, name, CHECKPOINT_FILE, abs ? abs : dir);
+                bus_dir_file(o, name, SUPERVISE_CHECKPOINT, abs ? abs : dir);
         if (!o->quiet)
                 printf("%s: checkpointed into %s%s\n", name, dir,
                        o->leave_running ? " (still running)" : "");
@@ -256,8 +341,9 @@ int verb_restore(const struct cli_options *o, int argc, char **argv)
         _cleanup_close_ int dir_fd = open_images_dir("restore", dir, false);
         if (dir_fd < 0)
                 return dir_fd;
-        bool shell_job = false, bus_mount = false, fresh = false;
-        int r = read_info(dir_fd, &shell_job, &bus_mount);
+        _cleanup_(dump_info_done) struct dump_info d = {0};
+        bool fresh = false;
+        int r = read_info(dir_fd, &d);
         if (r < 0)
                 return cli_fail(r, "restore %s: %s/%s: %s (not a checkpoint of nsbusctl's)", name, dir,
                                 CHECKPOINT_INFO, r == -EINVAL ? "not JSON" : strerror(-r));
@@ -274,11 +360,34 @@ int verb_restore(const struct cli_options *o, int argc, char **argv)
         criu_opts *c;
         if ((r = criu_opts_new("restore", dir_fd, "restore.log", &c)) < 0)
                 return r;
-        criu_local_set_shell_job(c, shell_job);
-        if (bus_mount)
-                criu_local_add_ext_mount(c, CHECKPOINT_BUS_MOUNT_KEY, bus_dir);
+        criu_local_set_shell_job(c, d.shell_job);
+        if (d.root)
+                criu_local_set_root(c, d.root);
+        if (d.own_mounts)
+                criu_local_set_auto_ext_mnt(c, true);
+        /* CRIU mounts an external source from inside the restored user namespace, as the container's root,
+         * who may not enter RUNTIME_DIR/NAME (root's, 0700): it gets the bus directory through a bind where
+         * it may, for as long as the restore takes. */
+        char bind[PATH_MAX] = "";
+        if (d.bus_mount) {
+                snprintf(bind, sizeof(bind), "%s/.restore-%s-XXXXXX", o->runtime_dir, name);
+                if (!mkdtemp(bind) || chmod(bind, 0755) < 0 ||
+                    mount(bus_dir, bind, NULL, MS_BIND, NULL) < 0) {
+                        r = -errno;
+                        if (bind[0])
+                                rmdir(bind);
+                        criu_local_free_opts(c);
+                        return cli_fail(r, "restore %s: cannot bind %s for CRIU: %s", name, bus_dir,
+                                        strerror(-r));
+                }
+                criu_local_add_ext_mount(c, CHECKPOINT_BUS_MOUNT_KEY, bind);
+        }
         pid_t init = criu_local_restore(c);
         criu_local_free_opts(c);
+        if (d.bus_mount) {
+                umount2(bind, MNT_DETACH);
+                rmdir(bind);
+        }
         if (init <= 0) {
                 cli_fail(-EIO, "restore %s: CRIU could not restore %s (%s/restore.log):", name, dir, dir);
                 show_criu_errors(dir_fd, "restore.log");
@@ -298,7 +407,7 @@ int verb_restore(const struct cli_options *o, int argc, char **argv)
                 fprintf(stderr,
                         "nsbusctl: restore %s: the supervisor of the bus was not told the new init %d\n",
                         name, (int)init);
-        bus_dir_file(o, name, CHECKPOINT_FILE, NULL);
+        bus_dir_file(o, name, SUPERVISE_CHECKPOINT, NULL);
         if (!o->quiet)
                 printf("%s: restored from %s (init %d) onto %s bus\n", name, dir, (int)init,
                        fresh ? "a fresh" : "its");

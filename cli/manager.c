@@ -503,6 +503,8 @@ static int clean_unsupervised(const struct cli_options *o, int dir_fd, const cha
         bus_state_done(&st);
         unlinkat(dir_fd, STATE_FILE, 0);
         unlinkat(dir_fd, STATE_LOCK, 0);
+        unlinkat(dir_fd, SUPERVISE_CHECKPOINT, 0);
+        unlinkat(dir_fd, SUPERVISE_RESTORED_INIT, 0);
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/%s", o->runtime_dir, name);
         if (rmdir(path) < 0 && errno != ENOENT)
@@ -622,7 +624,7 @@ struct entry {
 static char *read_checkpoint_dir(int dir_fd)
 {
         char buf[PATH_MAX] = "";
-        _cleanup_close_ int fd = openat(dir_fd, "checkpoint", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        _cleanup_close_ int fd = openat(dir_fd, SUPERVISE_CHECKPOINT, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
         if (n <= 0)
                 return NULL;

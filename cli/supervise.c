@@ -140,6 +140,9 @@ static void maybe_finish(struct supervisor *s)
         /* nsbusd removed its sockets and bus/; the directory and what is in it are ours. */
         unlinkat(s->o->dir_fd, STATE_FILE, 0);
         unlinkat(s->o->dir_fd, STATE_LOCK, 0);
+        /* nsbusctl checkpoint's and restore's notes: the checkpoint stays where its images are. */
+        unlinkat(s->o->dir_fd, SUPERVISE_CHECKPOINT, 0);
+        unlinkat(s->o->dir_fd, SUPERVISE_RESTORED_INIT, 0);
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/%s", s->o->runtime_dir, s->o->name);
         if (rmdir(path) < 0 && errno != ENOENT)

@@ -82,7 +82,8 @@ criu_ping() {
 		criu_fail "sending Ping $1 from the host failed"
 }
 
-# Start the container and its bus; return once the client's call waits and Ping(during-dump) is unread.
+# Start the container and its bus ($CRIU_BUS_START INIT: ctr_bus_start by default); return once the client's
+# call waits and Ping(during-dump) is unread.
 criu_start_container() {
 	local outer i
 	ctr_rootfs "$CRIU_ROOT"
@@ -99,7 +100,7 @@ criu_start_container() {
 	CTR_OWN_ROOT[$CRIU_INIT]=$CRIU_ROOT
 	log "the container's init: host pid $CRIU_INIT (pid 1 of a pid namespace inside nsrun's init $outer)"
 
-	ctr_bus_start "$CRIU_INIT"
+	"${CRIU_BUS_START:-ctr_bus_start}" "$CRIU_INIT"
 	wait_for_file "$CTR_DIR/service.info" '^unique=:' 20 || criu_fail "the service did not start"
 	CRIU_UNIQUE=$(kv unique "$(cat "$CTR_DIR/service.info")")
 	expect_eq "the owner of $CRIU_NAME, asked from the host" "$(criu_owner)" "$CRIU_UNIQUE"
