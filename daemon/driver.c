@@ -797,15 +797,8 @@ static int method_get_connection_credentials(struct bus *b, struct peer *p, stru
                 msg_builder_open(&mb, '{', "sv");
                 append_s(&mb, key);
                 msg_builder_open(&mb, 'v', "ay");
-                msg_builder_open(&mb, 'a', "y");
                 /* The label including its trailing NUL, as dbus-daemon sends it. */
-                for (const char *c = v.seclabel;; c++) {
-                        uint8_t y = (uint8_t)*c;
-                        msg_builder_append_basic(&mb, 'y', &y);
-                        if (!*c)
-                                break;
-                }
-                msg_builder_close(&mb);
+                msg_builder_append_bytes(&mb, v.seclabel, strlen(v.seclabel) + 1);
                 msg_builder_close(&mb);
                 msg_builder_close(&mb);
         }
@@ -1262,10 +1255,9 @@ static int method_container_get_bridge_key(struct bus *b, struct peer *p, struct
         if (r <= 0)
                 return r;
         struct msg_builder mb;
-        reply_open(b, p, m, &mb, 'a', "y");
-        for (size_t i = 0; i < sizeof(b->container->bridge_key); i++)
-                msg_builder_append_basic(&mb, 'y', &b->container->bridge_key[i]);
-        return reply_close_send(b, p, m, &mb);
+        reply_init(b, p, m, &mb);
+        msg_builder_append_bytes(&mb, b->container->bridge_key, sizeof(b->container->bridge_key));
+        return reply_send(b, p, m, &mb);
 }
 
 /* GetBridgePolicy() -> (s file, ay text): the bridge policy in force, as the bus read it at start or at its
@@ -1282,10 +1274,7 @@ static int method_container_get_bridge_policy(struct bus *b, struct peer *p, str
         struct msg_builder mb;
         reply_init(b, p, m, &mb);
         msg_builder_append(&mb, "s", c->policy_file);
-        msg_builder_open(&mb, 'a', "y");
-        for (size_t i = 0; i < c->policy_len; i++)
-                msg_builder_append_basic(&mb, 'y', &c->policy_text[i]);
-        msg_builder_close(&mb);
+        msg_builder_append_bytes(&mb, c->policy_text, c->policy_len);
         return reply_send(b, p, m, &mb);
 }
 
@@ -1297,21 +1286,13 @@ static int method_container_claim_bridge(struct bus *b, struct peer *p, struct m
         int r = refuse_unless_container(b, p, m);
         if (r <= 0)
                 return r;
-        uint8_t key[sizeof(b->container->bridge_key)];
-        size_t len = 0;
+        const uint8_t *key;
+        size_t len;
         struct msg_reader rd;
         msg_reader_init(&rd, m);
-        if ((r = msg_reader_enter(&rd, 'a', "y")) < 0)
+        if ((r = msg_reader_read_bytes(&rd, &key, &len)) < 0)
                 return r;
-        while (msg_reader_peek(&rd)) {
-                uint8_t byte;
-                if ((r = msg_reader_read_basic(&rd, 'y', &byte)) < 0)
-                        return r;
-                if (len < sizeof(key))
-                        key[len] = byte;
-                len++; /* a longer key is wrong, and compared as such */
-        }
-        r = container_claim_bridge(b, p, key, len);
+        r = container_claim_bridge(b, p, key, len); /* a key of another length is wrong, and compared so */
         if (r == -EPERM)
                 return reply_error(
                         b, p, m, DBUS_ERROR_ACCESS_DENIED,
