@@ -23,6 +23,7 @@ CRIU_ROOT=$TMP/rootfs
 CRIU_INIT=     # the dumped container's init, a host pid
 CRIU_UNIQUE=   # the service's unique name
 CRIU_RESTORED= # the restored container's init, a host pid
+CRIU_UNREAD=20 # signals sent to the service while it does not read: all must come after the restore, in order
 
 criu_cleanup() {
 	mountpoint -q "$CRIU_BUSBIND" && umount "$CRIU_BUSBIND"
@@ -83,7 +84,7 @@ criu_ping() {
 }
 
 # Start the container and its bus ($CRIU_BUS_START INIT: ctr_bus_start by default); return once the client's
-# call waits and Ping(during-dump) is unread.
+# call waits and Ping(during-dump-1) ... Ping(during-dump-$CRIU_UNREAD) are unread.
 criu_start_container() {
 	local outer i
 	ctr_rootfs "$CRIU_ROOT"
@@ -111,7 +112,9 @@ criu_start_container() {
 	touch "$CTR_DIR/start-client"
 	wait_for_file "$CTR_DIR/service.log" '^got Slow before-dump$' 20 ||
 		criu_fail "the client's call did not come"
-	criu_ping during-dump
+	for i in $(seq 1 "$CRIU_UNREAD"); do
+		criu_ping "during-dump-$i"
+	done
 	log "the service is $CRIU_UNIQUE; the client's call waits for its answer, Ping waits to be read"
 }
 
@@ -122,7 +125,7 @@ criu_dump() {
 	TMO=120 t criu dump -t "$CRIU_INIT" -D "$CRIU_IMG" -o dump.log -v4 -L "$CRIU_PLUGINS" \
 		--external 'mnt[/run/dbus]:nsbus-bus' --external 'mnt[]' ||
 		criu_fail "criu dump failed"
-	[ ! -s "$CTR_DIR/client.log" ] && ! grep -q 'signal Ping during-dump' "$CTR_DIR/service.log" ||
+	[ ! -s "$CTR_DIR/client.log" ] && ! grep -q 'signal Ping during-dump-' "$CTR_DIR/service.log" ||
 		criu_fail "the service answered before the dump: this machine took more than 8 s to get there"
 	expect_eq "connection images the plugin stored (service and client)" \
 		"$(find "$CRIU_IMG" -name 'nsbus-sk-*.img' | wc -l)" 2
@@ -170,7 +173,7 @@ criu_check_restored() {
 	wait_for_file "$CTR_DIR/client.log" '^(reply|error) ' 30 || criu_fail "the client got no answer after the restore"
 	expect_eq "the answer to the call made before the dump" "$(cat "$CTR_DIR/client.log")" \
 		"reply slow:before-dump"
-	wait_for_file "$CTR_DIR/service.log" '^signal Ping during-dump$' 10 ||
+	wait_for_file "$CTR_DIR/service.log" "^signal Ping during-dump-$CRIU_UNREAD\$" 10 ||
 		criu_fail "the restored service did not get the signal Ping that was unread at the dump"
 	expect_eq "the owner of $CRIU_NAME after the restore, asked from the host" "$(criu_owner)" "$CRIU_UNIQUE"
 	criu_ping after-restore
@@ -178,7 +181,7 @@ criu_check_restored() {
 		criu_fail "the restored service did not get the signal Ping sent after the restore"
 	expect_eq "what the service saw, in order" "$(cat "$CTR_DIR/service.log")" "signal Ping before-dump
 got Slow before-dump
-signal Ping during-dump
+$(for i in $(seq 1 "$CRIU_UNREAD"); do echo "signal Ping during-dump-$i"; done)
 signal Ping after-restore"
 	out=$(ctr_exec "$CRIU_RESTORED" 0 0 /usr/bin/python3 "$IT_DIR/criu_peers.py" call "$CTR_ADDR" "$CRIU_NAME" \
 		after-restore 2>&1)

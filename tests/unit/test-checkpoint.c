@@ -256,6 +256,8 @@ static char *owner_of(struct harness *h, struct client *c, const char *name)
         return owner;
 }
 
+#define N_TICKS 200
+
 /* The whole story: a service that owes a reply, a queued owner, and a client with a call out, a signal
  * unread and half a message sent, exported, gone, prepared back and resumed. */
 static void test_round_trip(void)
@@ -282,9 +284,20 @@ static void test_round_trip(void)
         harness_collect(&h, q, &box);
         harness_inbox_clear(&box);
         /* A signal for c that c does not read; half a message from c that the bus has. */
-        const char *tick[] = {"one"};
-        harness_signal(s, NULL, "/", "org.example.Ping", "Tick", "s", tick);
+        /* Signals for c that c does not read, more than the bus's socket takes (its send buffer made
+         * small): the first ones wait in c's socket, the rest in the bus's queue. */
+        struct peer *cp = names_find_peer(h.bus, c_name);
+        CHECK(cp);
+        int small = 4096;
+        CHECK(setsockopt(cp->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) == 0);
+        char text[N_TICKS][16];
+        for (int i = 0; i < N_TICKS; i++) {
+                snprintf(text[i], sizeof(text[i]), "tick-%d", i);
+                const char *tick[] = {text[i]};
+                harness_signal(s, NULL, "/", "org.example.Ping", "Tick", "s", tick);
+        }
         harness_settle(&h);
+        CHECK(!io_out_empty(&cp->out)); /* some are still the bus's */
         struct message *half = call_message(client_next_serial(c), "org.example.S", "Later");
         size_t half_size = half->body_offset + half->body_size;
         write_all(c->fd, half->data, 10);
@@ -303,7 +316,7 @@ static void test_round_trip(void)
         CHECK_STREQ(img.awaited[0].peer, s_name);
         CHECK_EQ(img.awaited[0].serial, call_serial);
         CHECK_EQ(img.n_matches, 1);
-        CHECK(img.n_output > 0); /* Tick */
+        CHECK(img.n_output > 0); /* the Ticks */
         ckpt_image_done(&img);
         CHECK(ckpt_image_parse(iq, lq, &img, err, sizeof(err)) == 0);
         CHECK_EQ(img.n_names, 1);
@@ -342,9 +355,15 @@ static void test_round_trip(void)
         int cfd = resume(&h, &pp[0], &reply);
         CHECK_EQ(reply->type, MESSAGE_METHOD_RETURN);
         message_unref(reply);
-        struct message *m = read_message(&h, cfd);
-        CHECK_STREQ(m->member, "Tick");
-        message_unref(m);
+        struct message *m;
+        for (int i = 0; i < N_TICKS; i++) {
+                m = read_message(&h, cfd);
+                const char *arg;
+                CHECK_STREQ(m->member, "Tick");
+                CHECK(message_read(m, "s", &arg) >= 0);
+                CHECK_STREQ(arg, text[i]); /* every one, in order, once */
+                message_unref(m);
+        }
         write_all(cfd, half->data + 10, half_size - 10);
         message_unref(half);
 
@@ -372,7 +391,8 @@ static void test_round_trip(void)
         message_unref(call);
 
         /* c's rule still matches. */
-        harness_signal(p, NULL, "/", "org.example.Ping", "Tock", "s", tick);
+        const char *tock[] = {"after"};
+        harness_signal(p, NULL, "/", "org.example.Ping", "Tock", "s", tock);
         m = read_message(&h, cfd);
         CHECK_STREQ(m->member, "Tock");
         message_unref(m);
