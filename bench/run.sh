@@ -4,11 +4,12 @@
 # round again), repeated, median reported.  See bench/README.md.
 #
 #   bash bench/run.sh [--quick] [--repeat N] [--out FILE] [--buses "dbus-daemon dbus-broker nsbusd"]
-#                     [--only buses,list,proxy,container-buses,runtime]
+#                     [--only buses,list,proxy,container-buses,runtime,criu]
 #
 # NSBUSD=/path/to/nsbusd skips building nsbusd (the smoke test uses the ctest build);
 # NSBRIDGE, NSRUN and NSBUSCTL then name the other programs (a row without one is n/a).
 # The runtime section installs the build NSBUSD is from (cmake --install) into the temp dir.
+# The criu section takes the CRIU plugin from NSBUS_CRIU_PLUGIN, else next to NSBUSD's build.
 set -u
 set -o pipefail
 
@@ -20,7 +21,7 @@ QUICK=0
 REPEAT=
 OUT=$BENCH_DIR/results/latest.json
 BUSES="dbus-daemon dbus-broker nsbusd"
-ALL_SECTIONS="buses list proxy container-buses runtime"
+ALL_SECTIONS="buses list proxy container-buses runtime criu"
 SECTIONS=$ALL_SECTIONS
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -33,7 +34,7 @@ while [ $# -gt 0 ]; do
 	--buses=*) BUSES=${1#*=} ;;
 	--only) SECTIONS=${2//,/ }; shift ;;
 	--only=*) SECTIONS=${1#*=} SECTIONS=${SECTIONS//,/ } ;;
-	-h | --help) sed -n '2,11p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,12p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -50,6 +51,7 @@ if [ "$QUICK" = 1 ]; then
 	N_BCAST_1=500 N_BCAST_100=50 BCAST_RULES=1000 PAYLOAD_LOOP=0.02s N_WATCHES=400
 	N_LIST_PEERS=300
 	N_LXC_RUNS=2 N_LXC=5
+	N_CRIU_CONNS=20 N_CRIU_NAMED=2 N_CRIU_RUNS=1
 else
 	REPEAT=${REPEAT:-3}
 	N_SEQ=20000 N_PIPE=60000 N_FLOOD=200000 N_CONNECT=3000 N_PING=200000 N_PROXY=10000 N_PROXY_PIPE=30000 N_BUSES=100
@@ -57,6 +59,7 @@ else
 	N_BCAST_1=100000 N_BCAST_100=10000 BCAST_RULES=10000 PAYLOAD_LOOP=0.5s N_WATCHES=10000
 	N_LIST_PEERS=1000
 	N_LXC_RUNS=10 N_LXC=100
+	N_CRIU_CONNS=100 N_CRIU_NAMED=5 N_CRIU_RUNS=2
 fi
 PAYLOAD_SIZES="1 4096 65536 1048576"
 PING_SIZE=128 # about the size of one dbus-test-tool spam call ("hello, world!")
@@ -115,6 +118,9 @@ if [ -z "${NSBUSD:-}" ]; then
 	cmake -S "$ROOT" -B "$ROOT/build-bench" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$WORK/cmake.log" 2>&1 &&
 		cmake --build "$ROOT/build-bench" --target nsbusd nsbridge nsrun nsbusctl nsbus-hook >>"$WORK/cmake.log" 2>&1 ||
 		{ tail -30 "$WORK/cmake.log" >&2; die "building nsbusd failed"; }
+	# The CRIU plugin is only a target where CRIU's plugin header is (criu/CMakeLists.txt); without it the
+	# criu section says n/a.
+	cmake --build "$ROOT/build-bench" --target nsbus-criu >>"$WORK/cmake.log" 2>&1
 	NSBUSD=$ROOT/build-bench/daemon/nsbusd
 	NSBRIDGE=${NSBRIDGE:-$ROOT/build-bench/nsbridge/nsbridge}
 	NSRUN=${NSRUN:-$ROOT/build-bench/tests/integration/nsrun}
@@ -791,6 +797,89 @@ runtime_teardown() {
 	[ -z "$left" ] || log "error: nsbus processes of the bench's containers were left behind (killed):$left"
 }
 
+# --- checkpoint and restore: a container with bus connections, and without (CRIU) ----------
+# bench/criu-cycle.sh does one timed `criu dump` and `criu restore -d` of the integration tests'
+# CRIU container (tests/integration/lib-criu.sh) whose one process, bench/criu_holder.py, holds
+# N_CRIU_CONNS connections to the container's nsbusd ("bus"), or the same container and process with
+# no bus and no connection ("nobus"); after each restore it checks that the process runs and, with the
+# bus, that every connection works, or it fails. Each cycle is a fresh container (and bus), killed by
+# pid with everything it mounted by the script's own traps; its output goes to files, so nothing it
+# leaves behind can hold the runner's output. Rows criu_dump_ms, criu_restore_ms and criu_images_kib;
+# columns: the two cases.
+CRIU_DIR=$WORK/criu
+CRIU_VARIANTS="bus nobus"
+CRIU_NA=      # why the section cannot run here (its rows say n/a)
+CRIU_FAILED=  # why its check failed otherwise (its rows say FAILED)
+CRIU_VERSION=
+
+# criu_cycle_run OUT ARGS...: criu-cycle.sh ARGS, its stdout in OUT and its stderr in OUT.err. In the
+# background and waited for, so that a signal to the runner is handled (and the script stopped by
+# cleanup, whose traps then clean up after it) at once.
+criu_cycle_run() {
+	local out=$1
+	shift
+	TMPDIR=$CRIU_DIR NSBUSD=$NSBUSD NSRUN=${NSRUN:-} NSBUS_KEEP_TMP=${NSBUS_BENCH_KEEP:-} \
+		bash "$BENCH_DIR/criu-cycle.sh" "$@" </dev/null >"$out" 2>"$out.err" &
+	KILL_PIDS+=($!)
+	wait $!
+}
+
+# Whether the section can run here: criu-cycle.sh check (CRIU >= 4.1 that works on this kernel, the
+# plugin built, containers possible), as the CRIU integration tests decide it.
+criu_setup() {
+	local rc v r
+	[ -x "${NSRUN:-}" ] || { CRIU_NA="NSRUN not built"; return; }
+	mkdir -p "$CRIU_DIR"
+	criu_cycle_run "$CRIU_DIR/check.out" check
+	rc=$?
+	CRIU_VERSION=$(criu --version 2>/dev/null | sed -n 's/^Version: *//p')
+	if [ $rc = 77 ]; then
+		CRIU_NA=$(sed -n 's/^skipped: //p' "$CRIU_DIR/check.out" | head -n 1)
+		CRIU_NA=${CRIU_NA:-criu-cycle.sh check skipped}
+	elif [ $rc != 0 ]; then
+		CRIU_FAILED=$(criu_cycle_why "$CRIU_DIR/check.out.err" "$rc")
+		for v in $CRIU_VARIANTS; do
+			for r in criu_dump_ms criu_restore_ms criu_images_kib; do record $r "$v" "fail:$CRIU_FAILED"; done
+		done
+	fi
+}
+
+# criu_cycle_why ERRFILE RC: the reason criu-cycle.sh gave for a failure, one word for a sample.
+criu_cycle_why() {
+	local why
+	why=$(grep -o 'FAIL: .*' "$1" | tail -n 1)
+	why=${why#FAIL: }
+	printf '%s' "${why:-criu-cycle.sh-exit-$2:$(tail -n 1 "$1")}" | head -c 160 | tr ' \n' '__'
+}
+
+# criu_cycle VARIANT: one dump and restore of the variant; records its rows.
+criu_cycle() {
+	local v=$1 out=$CRIU_DIR/$1.out args=(nobus) rc r val
+	[ "$v" = bus ] && args=(bus "$N_CRIU_CONNS" "$N_CRIU_NAMED")
+	criu_cycle_run "$out" "${args[@]}"
+	rc=$?
+	cat "$out.err" >>"$CRIU_DIR/cycles.log"
+	for r in dump_ms restore_ms images_kib; do
+		val=$(awk -v k=$r '$1 == k {print $2}' "$out")
+		if [ $rc = 0 ] && [ -n "$val" ]; then
+			record "criu_$r" "$v" "$val"
+		else
+			record "criu_$r" "$v" "fail:$(criu_cycle_why "$out.err" "$rc")"
+		fi
+	done
+}
+
+# criu_rows ROUND: N_CRIU_RUNS cycles of each variant, in mirrored order (A B, B A, ...), starting with
+# the other variant every other round.
+criu_rows() {
+	local i v order
+	for i in $(seq 1 "$N_CRIU_RUNS"); do
+		order=$CRIU_VARIANTS
+		[ $(((i + $1) % 2)) = 1 ] && order=$(printf '%s\n' $CRIU_VARIANTS | tac)
+		for v in $order; do criu_cycle "$v"; done
+	done
+}
+
 # --- a round's sections ---------------------------------------------------------
 # The main table: every workload on every bus (bus A, B, C for a workload, then the next).
 bus_rows() {
@@ -1002,6 +1091,8 @@ physical_limit_rows() {
 MIRRORED=$(printf '%s\n' $BUSES | tac | tr '\n' ' ')
 log "nsbusd: $NSBUSD; buses: $BUSES; repeat $REPEAT; $([ $QUICK = 1 ] && echo quick || echo full) counts; sections: $SECTIONS"
 want runtime && runtime_setup
+want criu && criu_setup
+[ -n "$CRIU_NA" ] && log "checkpoint and restore: n/a: $CRIU_NA"
 [ -n "$RT_NA" ] && log "container runtime: n/a: $RT_NA"
 for rep in $(seq 1 "$REPEAT"); do
 	log "round $rep of $REPEAT"
@@ -1010,6 +1101,9 @@ for rep in $(seq 1 "$REPEAT"); do
 	want list && cli_list_rows
 	want proxy && proxy_rows
 	want container-buses && container_bus_rows
+	# 14. criu dump and restore of a container whose process holds N_CRIU_CONNS bus connections, and of
+	# the same container with no bus.
+	want criu && [ -z "$CRIU_NA$CRIU_FAILED" ] && criu_rows "$rep"
 	# 13. LXC containers started with and without nsbus; N_LXC containers with a bus and a bridge.
 	if want runtime && [ -z "$RT_NA$RT_FAILED" ]; then
 		runtime_start_rows
@@ -1028,5 +1122,6 @@ for b in "${!NA[@]}"; do printf '%s\t%s\n' "$b" "${NA[$b]}" >>"$NA_FILE"; done
 for p in "${!PROXY_NA[@]}"; do printf '%s\t%s\n' "$p" "${PROXY_NA[$p]}" >>"$NA_FILE"; done
 for t in "${!CLI_NA[@]}"; do printf '%s\t%s\n' "$t" "${CLI_NA[$t]}" >>"$NA_FILE"; done
 [ -n "$RT_NA" ] && printf 'runtime\t%s\n' "$RT_NA" >>"$NA_FILE"
-meta="quick=$QUICK repeat=$REPEAT bcast_rules=$BCAST_RULES payload_loop=$PAYLOAD_LOOP n_buses=$N_BUSES n_seq=$N_SEQ n_pipe=$N_PIPE n_flood=$N_FLOOD n_connect=$N_CONNECT n_watches=$N_WATCHES peers=${PEERS// /,} ping=$N_PING ping_size=$PING_SIZE list_peers=$N_LIST_PEERS list_runs=$N_LIST_RUNS lxc_runs=$N_LXC_RUNS n_lxc=$N_LXC lxc_setup=$RT_SETUP sections=${SECTIONS// /,}"
+[ -n "$CRIU_NA" ] && printf 'criu\t%s\n' "$CRIU_NA" >>"$NA_FILE"
+meta="quick=$QUICK repeat=$REPEAT bcast_rules=$BCAST_RULES payload_loop=$PAYLOAD_LOOP n_buses=$N_BUSES n_seq=$N_SEQ n_pipe=$N_PIPE n_flood=$N_FLOOD n_connect=$N_CONNECT n_watches=$N_WATCHES peers=${PEERS// /,} ping=$N_PING ping_size=$PING_SIZE list_peers=$N_LIST_PEERS list_runs=$N_LIST_RUNS lxc_runs=$N_LXC_RUNS n_lxc=$N_LXC lxc_setup=$RT_SETUP criu_conns=$N_CRIU_CONNS criu_named=$N_CRIU_NAMED criu_runs=$N_CRIU_RUNS criu_version=${CRIU_VERSION:--} sections=${SECTIONS// /,}"
 "$PY" "$BENCH_DIR/report.py" "$SAMPLES" "$NA_FILE" "$OUT" "$BUSES" "$meta" "$NSBUSD"
