@@ -24,6 +24,7 @@
 #include "container.h"
 #include "address.h"
 #include "bus.h"
+#include "checkpoint.h"
 #include "log.h"
 #include "policy-check.h"
 #include "quotas.h"
@@ -377,6 +378,7 @@ void bus_free(struct bus *b)
         }
         while (!list_empty(&b->listeners))
                 listener_free(list_first_entry(&b->listeners, struct listener, link));
+        checkpoint_forget(b);
         activation_free(b); /* before the container: it watches the container's spawner */
         container_free(b);  /* after the listeners: it removes the directories that held them */
         /* Names can only be left over through registries that referenced them. */

@@ -65,10 +65,11 @@ struct bus {
         struct list_head reply_timeouts; /* reply slots by deadline (one timeout for all: FIFO order) */
         struct list_head activating;     /* names whose service is starting, by deadline */
         struct list_head parked;         /* struct parked: restored connections waiting (checkpoint.h) */
-        struct list_head flush_list;     /* peers with queued output, written once per loop iteration */
-        struct hashmap *peers_by_id;     /* uint64 id -> peer */
-        struct hashmap *names;           /* char * -> struct name */
-        struct hashmap *users;           /* uid -> struct user_account */
+        struct checkpoint_index *checkpoint_index; /* client sockets -> peers, during a checkpoint */
+        struct list_head flush_list; /* peers with queued output, written once per loop iteration */
+        struct hashmap *peers_by_id; /* uint64 id -> peer */
+        struct hashmap *names;       /* char * -> struct name */
+        struct hashmap *users;       /* uid -> struct user_account */
         struct match_registry wildcard_matches;  /* rules without sender */
         struct match_registry driver_matches;    /* rules with sender = org.freedesktop.DBus */
         struct match_registry eavesdrop_matches; /* rules with eavesdrop='true', whatever their sender */

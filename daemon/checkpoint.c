@@ -60,23 +60,98 @@ _printf_(3, 4) static int fail(char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- export ---- */
 
-/* The container connection whose socket is connected to client_fd, as the kernel says. */
+/*
+ * Which of the bus's connections a client socket belongs to, as the kernel says: one sock_diag dump of
+ * the network namespace gives every socket's peer; the bus's container connections are matched by their
+ * sockets' inodes once, and the result kept, sorted by client inode, for the rest of the checkpoint (a
+ * dump exports every connection of the container, one right after the other). It names peers by id, so a
+ * peer that went is simply not found; a client socket not in it makes one new dump.
+ */
+struct index_entry {
+        uint64_t client_ino; /* first: the sort key (cmp_u64) */
+        uint64_t peer_id;
+};
+
+struct checkpoint_index {
+        uint64_t built_usec;
+        size_t n;
+        struct index_entry v[];
+};
+
+#define CHECKPOINT_INDEX_TTL_USEC (5ull * 1000 * 1000)
+
+static int cmp_u64(const void *a, const void *b)
+{
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+static int cmp_pair_ino(const void *a, const void *b)
+{
+        return cmp_u64(&((const struct sockdiag_pair *)a)->ino, &((const struct sockdiag_pair *)b)->ino);
+}
+
+static int index_build(struct bus *b)
+{
+        _cleanup_free_ struct sockdiag_pair *pairs = NULL;
+        size_t n_pairs = 0, n = 0;
+        int r = sockdiag_unix_pairs(&pairs, &n_pairs);
+        if (r < 0)
+                return r;
+        qsort(pairs, n_pairs, sizeof(*pairs), cmp_pair_ino);
+        struct peer *p;
+        list_for_each_entry(p, &b->peers, link) n++;
+        struct checkpoint_index *ix = malloc(sizeof(*ix) + n * sizeof(ix->v[0]));
+        if (!ix)
+                return -ENOMEM;
+        ix->n = 0;
+        list_for_each_entry(p, &b->peers, link)
+        {
+                struct stat st;
+                if (p->fd < 0 || p->state == PEER_DEAD || p->origin != ORIGIN_BUS || fstat(p->fd, &st) < 0)
+                        continue;
+                struct sockdiag_pair key = {.ino = st.st_ino}, *hit;
+                hit = bsearch(&key, pairs, n_pairs, sizeof(*pairs), cmp_pair_ino);
+                if (!hit)
+                        continue;
+                ix->v[ix->n].client_ino = hit->peer;
+                ix->v[ix->n++].peer_id = p->id;
+        }
+        qsort(ix->v, ix->n, sizeof(ix->v[0]), cmp_u64); /* by client_ino, the first member */
+        ix->built_usec = now_usec();
+        free(b->checkpoint_index);
+        b->checkpoint_index = ix;
+        return 0;
+}
+
+static struct peer *index_find(struct bus *b, uint64_t client_ino)
+{
+        const struct checkpoint_index *ix = b->checkpoint_index;
+        if (!ix)
+                return NULL;
+        const struct index_entry *hit = bsearch(&client_ino, ix->v, ix->n, sizeof(ix->v[0]), cmp_u64);
+        return hit ? hashmap_get(b->peers_by_id, &hit->peer_id) : NULL;
+}
+
+/* The container connection whose socket is connected to client_fd. */
 static struct peer *find_peer_of(struct bus *b, int client_fd)
 {
         struct stat st;
-        uint64_t ours;
-        if (fstat(client_fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
-            sockdiag_unix_find_by_peer(st.st_ino, &ours) < 0)
+        if (fstat(client_fd, &st) < 0 || !S_ISSOCK(st.st_mode))
                 return NULL;
-        struct peer *p;
-        list_for_each_entry(p, &b->peers, link)
-        {
-                if (p->fd < 0 || p->state == PEER_DEAD || p->origin != ORIGIN_BUS)
-                        continue;
-                if (fstat(p->fd, &st) == 0 && st.st_ino == ours)
-                        return p;
-        }
-        return NULL;
+        struct checkpoint_index *ix = b->checkpoint_index;
+        struct peer *p = ix && now_usec() - ix->built_usec < CHECKPOINT_INDEX_TTL_USEC
+                                 ? index_find(b, st.st_ino)
+                                 : NULL;
+        if (!p && index_build(b) >= 0)
+                p = index_find(b, st.st_ino);
+        return p && p->fd >= 0 && p->origin == ORIGIN_BUS ? p : NULL;
+}
+
+void checkpoint_forget(struct bus *b)
+{
+        free(b->checkpoint_index);
+        b->checkpoint_index = NULL;
 }
 
 /* Everything unread in fd's receive queue, without taking it: 0 and *ret, -EBUSY when fds are in flight. */

@@ -68,3 +68,6 @@ int checkpoint_resume(struct bus *b, struct peer *conn, const uint8_t *token, si
 
 /* A parked connection whose preparer is gone (it never will be resumed), or NULL. */
 struct peer *checkpoint_next_orphan(struct bus *b, const struct peer *preparer);
+
+/* Free what the bus keeps between exports (bus_free()). */
+void checkpoint_forget(struct bus *b);

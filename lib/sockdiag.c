@@ -33,7 +33,9 @@ static uint32_t record_peer(const struct nlmsghdr *h)
         return 0;
 }
 
-int sockdiag_unix_find_by_peer(uint64_t peer_ino, uint64_t *ret)
+/* One dump, each connected socket handed to fn(ino, peer ino, userdata); fn returns < 0 to stop with that.
+ */
+static int sockdiag_dump(int (*fn)(uint64_t ino, uint64_t peer, void *userdata), void *userdata)
 {
         _cleanup_close_ int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
         if (fd < 0)
@@ -51,7 +53,7 @@ int sockdiag_unix_find_by_peer(uint64_t peer_ino, uint64_t *ret)
         if (sendto(fd, &q, sizeof(q), 0, (struct sockaddr *)&nl, sizeof(nl)) < 0)
                 return -errno;
 
-        int found = -ENOENT;
+        int r = 0;
         for (;;) {
                 union {
                         struct nlmsghdr align;
@@ -66,7 +68,7 @@ int sockdiag_unix_find_by_peer(uint64_t peer_ino, uint64_t *ret)
                 size_t len = (size_t)n;
                 for (struct nlmsghdr *h = &u.align; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
                         if (h->nlmsg_type == NLMSG_DONE)
-                                return found;
+                                return r;
                         if (h->nlmsg_type == NLMSG_ERROR) {
                                 const struct nlmsgerr *e = NLMSG_DATA(h);
                                 return e->error < 0 ? e->error : -EPROTO;
@@ -74,11 +76,63 @@ int sockdiag_unix_find_by_peer(uint64_t peer_ino, uint64_t *ret)
                         if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
                             h->nlmsg_len < NLMSG_LENGTH(sizeof(struct unix_diag_msg)))
                                 continue;
-                        /* Read to the end even after a hit: the dump must be drained. */
-                        if (found < 0 && peer_ino && record_peer(h) == peer_ino) {
-                                *ret = ((const struct unix_diag_msg *)NLMSG_DATA(h))->udiag_ino;
-                                found = 0;
-                        }
+                        /* Read to the end even after fn said stop: the dump must be drained. */
+                        uint32_t peer = record_peer(h);
+                        if (r >= 0 && peer)
+                                r = fn(((const struct unix_diag_msg *)NLMSG_DATA(h))->udiag_ino, peer,
+                                       userdata);
                 }
         }
+}
+
+struct find {
+        uint64_t peer, found;
+};
+
+static int find_one(uint64_t ino, uint64_t peer, void *userdata)
+{
+        struct find *f = userdata;
+        if (peer != f->peer)
+                return 0;
+        f->found = ino;
+        return 1;
+}
+
+int sockdiag_unix_find_by_peer(uint64_t peer_ino, uint64_t *ret)
+{
+        struct find f = {.peer = peer_ino};
+        int r = sockdiag_dump(find_one, &f);
+        if (r < 0)
+                return r;
+        if (!f.found)
+                return -ENOENT;
+        *ret = f.found;
+        return 0;
+}
+
+struct all {
+        struct sockdiag_pair *v;
+        size_t n, allocated;
+};
+
+static int add_pair(uint64_t ino, uint64_t peer, void *userdata)
+{
+        struct all *a = userdata;
+        if (GREEDY_REALLOC(a->v, a->allocated, a->n + 1) < 0)
+                return -ENOMEM;
+        a->v[a->n++] = (struct sockdiag_pair){ino, peer};
+        return 0;
+}
+
+int sockdiag_unix_pairs(struct sockdiag_pair **ret, size_t *n)
+{
+        struct all a = {0};
+        int r = sockdiag_dump(add_pair, &a);
+        if (r < 0) {
+                free(a.v);
+                return r;
+        }
+        *ret = a.v;
+        *n = a.n;
+        return 0;
 }
