@@ -6,11 +6,12 @@
  * Blocking and byte-exact, because the socket is the process's afterwards: the answer to Resume is the
  * first message on it, and right behind it the bus writes the bytes the process had not read before the
  * dump, which only the process may read. So nothing is read past the answer; every read is bounded by
- * what the SASL lines and the message's header announce. The handshake goes a line at a time, each
- * answer read before the next line is sent, and BEGIN leaves with the call: the connection that says
- * Resume hands its socket over to the parked one at once, so nothing of the handshake may still be on
- * its way then. A timeout on the socket bounds each step, so a bus that does not answer fails the
- * restore instead of hanging it; it is taken off before the socket is handed over.
+ * what the SASL lines and the message's header announce. The whole handshake leaves in one write, the
+ * SASL lines, BEGIN and the call: one round trip per connection, as a restore has a hundred of them.
+ * The bus answers the SASL lines first even when Resume hands the socket over in the same read
+ * (peer_adopt_socket() puts what the connection had been answered ahead of Resume's answer). A
+ * timeout on the socket bounds each step, so a bus that does not answer fails the restore instead of
+ * hanging it; it is taken off before the socket is handed over.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,30 +55,14 @@ static int resume_read_answer(int fd, struct sasl_client *sasl)
         }
 }
 
-/* Send the request's lines up to BEGIN one at a time, each after the answer to the one before: 0 once
- * every answer was read, with *begin where BEGIN starts in auth. */
-static int resume_authenticate(int fd, struct sasl_client *sasl, const char *auth, size_t n_auth,
-                               size_t *begin)
+/* Read the answers to the SASL request sent in one piece, until the client side is done with them. */
+static int resume_read_answers(int fd, struct sasl_client *sasl)
 {
-        size_t pos = 0;
-        int r = SASL_CONTINUE;
-        while (r == SASL_CONTINUE) {
-                const char *eol = memmem(auth + pos, n_auth - pos, "\r\n", 2);
-                if (!eol || startswith(auth + pos, "BEGIN"))
-                        return -EPROTO; /* an answer is missing after the last line */
-                size_t end = (size_t)(eol - auth) + 2;
-                r = plugin_write_all(fd, auth + pos, end - pos);
-                if (r < 0)
-                        return r;
-                pos = end;
+        int r;
+        do
                 r = resume_read_answer(fd, sasl);
-        }
-        if (r < 0)
-                return r;
-        if (!startswith(auth + pos, "BEGIN"))
-                return -EPROTO;
-        *begin = pos;
-        return 0;
+        while (r == SASL_CONTINUE);
+        return r < 0 ? r : 0;
 }
 
 /* Read exactly one message: its fixed header, then what the header says follows (D-Bus specification,
@@ -140,8 +125,20 @@ int resume_connection(const struct resume_request *req, char *err, size_t errlen
                 snprintf(err, errlen, "building Resume: %s", error_text(r));
                 return r;
         }
-        size_t begin;
-        r = resume_authenticate(fd, &sasl, auth, n_auth, &begin);
+        /* The request up to BEGIN, and Resume, in one write. */
+        _cleanup_free_ uint8_t *out = malloc(n_auth + call->size);
+        if (!out) {
+                snprintf(err, errlen, "%s", error_text(-ENOMEM));
+                return -ENOMEM;
+        }
+        memcpy(out, auth, n_auth);
+        memcpy(out + n_auth, call->data, call->size);
+        r = plugin_write_all(fd, out, n_auth + call->size);
+        if (r < 0) {
+                snprintf(err, errlen, "writing the handshake and Resume: %s", error_text(r));
+                return r;
+        }
+        r = resume_read_answers(fd, &sasl);
         if (r == -EACCES) {
                 snprintf(err, errlen, "the bus rejected EXTERNAL authentication as uid %u",
                          (unsigned)getuid());
@@ -155,19 +152,6 @@ int resume_connection(const struct resume_request *req, char *err, size_t errlen
                 snprintf(err, errlen,
                          "the bus did not agree to pass fds, which the connection had negotiated");
                 return -EPROTO;
-        }
-        /* BEGIN and Resume in one write: the bus reads them together. */
-        _cleanup_free_ uint8_t *out = malloc(n_auth - begin + call->size);
-        if (!out) {
-                snprintf(err, errlen, "%s", error_text(-ENOMEM));
-                return -ENOMEM;
-        }
-        memcpy(out, auth + begin, n_auth - begin);
-        memcpy(out + n_auth - begin, call->data, call->size);
-        r = plugin_write_all(fd, out, n_auth - begin + call->size);
-        if (r < 0) {
-                snprintf(err, errlen, "writing BEGIN and Resume: %s", error_text(r));
-                return r;
         }
 
         _cleanup_message_ struct message *reply = NULL;
