@@ -88,18 +88,7 @@ holder_connections_work() {
 
 # --- the container and its process ------------------------------------------------
 cp "$BENCH_DIR/criu_holder.py" "$BENCH_DIR/criu_init.sh" "$CTR_DIR/"
-ctr_rootfs "$CRIU_ROOT"
-ctr_start_rootfs outer "$CRIU_ROOT" -- unshare --pid --fork env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-	HOME=/ PYTHONDONTWRITEBYTECODE=1 bash "$CTR_DIR/criu_init.sh" "$CTR_DIR" "$n" "$named"
-# CRIU dumps the inner pid namespace's init, a child of unshare, itself a child of nsrun's init.
-for i in $(seq 1 100); do
-	CRIU_INIT=$(pgrep -P "$(pgrep -P "$outer" | head -n 1)" 2>/dev/null | head -n 1)
-	[ -n "$CRIU_INIT" ] && [ "$(ctr_nspid "$CRIU_INIT" 3)" = 1 ] && break
-	CRIU_INIT=
-	sleep 0.05
-done
-[ -n "$CRIU_INIT" ] || fail "the container's inner init did not start: $(cat "$TMP/nsrun$CTR_N.err")"
-CTR_OWN_ROOT[$CRIU_INIT]=$CRIU_ROOT
+criu_start_init "$CTR_DIR/criu_init.sh" "$CTR_DIR" "$n" "$named"
 [ "$mode" = bus ] && ctr_bus_start "$CRIU_INIT"
 wait_for_file "$HOLDER_INFO" '^ready$' 60 || cycle_fail "the holder was not ready within 60 s"
 [ "$mode" = bus ] && [ "$(grep -c '^unique ' "$HOLDER_INFO")" != "$n" ] &&

@@ -83,14 +83,14 @@ criu_ping() {
 		criu_fail "sending Ping $1 from the host failed"
 }
 
-# Start the container and its bus ($CRIU_BUS_START INIT: ctr_bus_start by default); return once the client's
-# call waits and Ping(during-dump-1) ... Ping(during-dump-$CRIU_UNREAD) are unread.
-criu_start_container() {
+# criu_start_init SCRIPT ARGS...: the container (lib-criu's root, namespaces and binds) with bash SCRIPT
+# ARGS as pid 1 of a pid namespace made inside nsrun's; sets CRIU_INIT to its host pid.
+criu_start_init() {
 	local outer i
 	ctr_rootfs "$CRIU_ROOT"
 	ctr_start_rootfs outer "$CRIU_ROOT" -- unshare --pid --fork env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-		HOME=/ PYTHONDONTWRITEBYTECODE=1 bash "$IT_DIR/criu_container_init.sh" "$CTR_DIR" "$IT_DIR" \
-		"$CRIU_NAME"
+		HOME=/ PYTHONDONTWRITEBYTECODE=1 bash "$@"
+	# CRIU dumps the inner pid namespace's init, a child of unshare, itself a child of nsrun's init.
 	for i in $(seq 1 100); do
 		CRIU_INIT=$(pgrep -P "$(pgrep -P "$outer" | head -n 1)" 2>/dev/null | head -n 1)
 		[ -n "$CRIU_INIT" ] && [ "$(ctr_nspid "$CRIU_INIT" 3)" = 1 ] && break
@@ -100,6 +100,13 @@ criu_start_container() {
 	[ -n "$CRIU_INIT" ] || fail "the container's inner init did not start: $(cat "$TMP/nsrun$CTR_N.err")"
 	CTR_OWN_ROOT[$CRIU_INIT]=$CRIU_ROOT
 	log "the container's init: host pid $CRIU_INIT (pid 1 of a pid namespace inside nsrun's init $outer)"
+}
+
+# Start the container and its bus ($CRIU_BUS_START INIT: ctr_bus_start by default); return once the client's
+# call waits and Ping(during-dump-1) ... Ping(during-dump-$CRIU_UNREAD) are unread.
+criu_start_container() {
+	local i
+	criu_start_init "$IT_DIR/criu_container_init.sh" "$CTR_DIR" "$IT_DIR" "$CRIU_NAME"
 
 	"${CRIU_BUS_START:-ctr_bus_start}" "$CRIU_INIT"
 	wait_for_file "$CTR_DIR/service.info" '^unique=:' 20 || criu_fail "the service did not start"
