@@ -8,10 +8,21 @@
  * is next to it, RUNTIME/NAME/host.sock. Any other socket costs one getpeername() and is left to CRIU.
  * The bus, not the path, has the last word: Export answers NotOurs for a socket it does not serve. One
  * host connection per bus is kept for the whole dump.
+ *
+ * The bus finds its end of the connection with sock_diag, which answers for one network namespace: the
+ * client's (where the kernel made the bus's end too, at accept). The bus has given up the privileges to
+ * enter it, so the plugin makes a NETLINK_SOCK_DIAG socket there (one per namespace for the whole dump)
+ * and hands it over with the socket.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <linux/sockios.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -30,6 +41,52 @@ struct dump_bus {
 
 static struct dump_bus *dump_buses;
 static size_t dump_n_buses, dump_allocated_buses;
+
+struct dump_netns {
+        uint64_t ino; /* the network namespace's */
+        int diag_fd;
+};
+
+static struct dump_netns *dump_netns;
+static size_t dump_n_netns, dump_allocated_netns;
+
+/* A NETLINK_SOCK_DIAG socket made in the network namespace ns_fd names: the plugin enters it for the one
+ * socket() call and goes back to where it was. */
+static int diag_socket_in(int ns_fd)
+{
+        _cleanup_close_ int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (home < 0)
+                return -errno;
+        if (setns(ns_fd, CLONE_NEWNET) < 0)
+                return -errno;
+        int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+        int saved = errno;
+        if (setns(home, CLONE_NEWNET) < 0) {
+                /* CRIU would go on in the container's network namespace: never. */
+                plugin_error("cannot go back to our network namespace: %s", error_text(-errno));
+                abort();
+        }
+        return fd < 0 ? -saved : fd;
+}
+
+/* The sock_diag socket of the network namespace the socket fd is in (made at its first socket). */
+static int dump_diag_socket(int fd)
+{
+        _cleanup_close_ int ns_fd = ioctl(fd, SIOCGSKNS);
+        struct stat st;
+        if (ns_fd < 0 || fstat(ns_fd, &st) < 0)
+                return -errno;
+        for (size_t i = 0; i < dump_n_netns; i++)
+                if (dump_netns[i].ino == (uint64_t)st.st_ino)
+                        return dump_netns[i].diag_fd;
+        if (GREEDY_REALLOC(dump_netns, dump_allocated_netns, dump_n_netns + 1) < 0)
+                return -ENOMEM;
+        int diag_fd = diag_socket_in(ns_fd);
+        if (diag_fd < 0)
+                return diag_fd;
+        dump_netns[dump_n_netns++] = (struct dump_netns){.ino = st.st_ino, .diag_fd = diag_fd};
+        return diag_fd;
+}
 
 /* The host socket of the container bus that the socket fd is connected to, from the peer's address:
  * 0 and ret filled, or -ENOTSUP when the peer is not a container bus's socket. */
@@ -103,9 +160,16 @@ int dump_unix_sk(int fd, int id)
                 return -ENOTSUP;
         }
 
+        int diag_fd = dump_diag_socket(fd);
+        if (diag_fd < 0) {
+                plugin_error("socket %u: cannot make a sock_diag socket in its network namespace: %s",
+                             (unsigned)id, error_text(diag_fd));
+                return -1;
+        }
         struct msg_builder b;
         plugin_call_init(c, &b, "Export");
         msg_builder_append_basic(&b, 'h', &fd);
+        msg_builder_append_basic(&b, 'h', &diag_fd);
         _cleanup_message_ struct message *reply = NULL;
         r = plugin_call(c, &b, &reply);
         if (r < 0) {
@@ -164,4 +228,9 @@ void dump_done(void)
         free(dump_buses);
         dump_buses = NULL;
         dump_n_buses = dump_allocated_buses = 0;
+        for (size_t i = 0; i < dump_n_netns; i++)
+                safe_close(dump_netns[i].diag_fd);
+        free(dump_netns);
+        dump_netns = NULL;
+        dump_n_netns = dump_allocated_netns = 0;
 }

@@ -62,10 +62,11 @@ _printf_(3, 4) static int fail(char *err, size_t errlen, const char *fmt, ...)
 
 /*
  * Which of the bus's connections a client socket belongs to, as the kernel says: one sock_diag dump of
- * the network namespace gives every socket's peer; the bus's container connections are matched by their
- * sockets' inodes once, and the result kept, sorted by client inode, for the rest of the checkpoint (a
- * dump exports every connection of the container, one right after the other). It names peers by id, so a
- * peer that went is simply not found; a client socket not in it makes one new dump.
+ * the client's network namespace (where the bus's end of the connection is too) gives every socket's peer;
+ * the bus's container connections are matched by their sockets' inodes once, and the result kept, sorted by
+ * client inode, for the rest of the checkpoint (a dump exports every connection of the container, one right
+ * after the other). It names peers by id, so a peer that went is simply not found; a client socket not in it
+ * makes one new dump.
  */
 struct index_entry {
         uint64_t client_ino; /* first: the sort key (cmp_u64) */
@@ -91,11 +92,11 @@ static int cmp_pair_ino(const void *a, const void *b)
         return cmp_u64(&((const struct sockdiag_pair *)a)->ino, &((const struct sockdiag_pair *)b)->ino);
 }
 
-static int index_build(struct bus *b)
+static int index_build(struct bus *b, int diag_fd)
 {
         _cleanup_free_ struct sockdiag_pair *pairs = NULL;
         size_t n_pairs = 0, n = 0;
-        int r = sockdiag_unix_pairs(&pairs, &n_pairs);
+        int r = sockdiag_unix_pairs(diag_fd, &pairs, &n_pairs);
         if (r < 0)
                 return r;
         qsort(pairs, n_pairs, sizeof(*pairs), cmp_pair_ino);
@@ -134,7 +135,7 @@ static struct peer *index_find(struct bus *b, uint64_t client_ino)
 }
 
 /* The container connection whose socket is connected to client_fd. */
-static struct peer *find_peer_of(struct bus *b, int client_fd)
+static struct peer *find_peer_of(struct bus *b, int client_fd, int diag_fd)
 {
         struct stat st;
         if (fstat(client_fd, &st) < 0 || !S_ISSOCK(st.st_mode))
@@ -143,7 +144,7 @@ static struct peer *find_peer_of(struct bus *b, int client_fd)
         struct peer *p = ix && now_usec() - ix->built_usec < CHECKPOINT_INDEX_TTL_USEC
                                  ? index_find(b, st.st_ino)
                                  : NULL;
-        if (!p && index_build(b) >= 0)
+        if (!p && index_build(b, diag_fd) >= 0)
                 p = index_find(b, st.st_ino);
         return p && p->fd >= 0 && p->origin == ORIGIN_BUS ? p : NULL;
 }
@@ -372,11 +373,14 @@ static int export_identity(struct bus *b, struct peer *p, int client_fd, struct 
         return 0;
 }
 
-int checkpoint_export(struct bus *b, int client_fd, uint8_t **ret, size_t *ret_len, char *err, size_t errlen)
+int checkpoint_export(struct bus *b, int client_fd, int diag_fd, uint8_t **ret, size_t *ret_len, char *err,
+                      size_t errlen)
 {
         if (!b->container)
                 return -ENOENT;
-        struct peer *p = find_peer_of(b, client_fd);
+        if (diag_fd >= 0 && sockdiag_check(diag_fd) < 0)
+                return fail(err, errlen, "the second handle is not a NETLINK_SOCK_DIAG socket"), -EINVAL;
+        struct peer *p = find_peer_of(b, client_fd, diag_fd);
         if (!p)
                 return -ENOENT;
         if (p->state != PEER_RUNNING || p->parked)

@@ -22,9 +22,11 @@ struct peer;
 struct message;
 
 /* The image of the connection whose other end is client_fd (a socket handed over by the checkpoint
- * tool): 0 and *ret (malloc'd), -ENOENT when client_fd is not connected to one of this bus's container
- * connections, -EBUSY when the connection cannot be saved now (err says why), -ENOMEM. */
-int checkpoint_export(struct bus *b, int client_fd, uint8_t **ret, size_t *ret_len, char *err,
+ * tool), found through diag_fd, a NETLINK_SOCK_DIAG socket the tool made in client_fd's network namespace
+ * (< 0: the bus's own; see sockdiag.h): 0 and *ret (malloc'd), -ENOENT when client_fd is not connected to
+ * one of this bus's container connections, -EBUSY when the connection cannot be saved now, -EINVAL when
+ * diag_fd is no such socket (err says why), -ENOMEM. */
+int checkpoint_export(struct bus *b, int client_fd, int diag_fd, uint8_t **ret, size_t *ret_len, char *err,
                       size_t errlen);
 
 /* One prepared image: what the restoring side needs. input points into the caller's images. */

@@ -1482,15 +1482,17 @@ static int method_checkpoint_export(struct bus *b, struct peer *p, struct messag
         int r = refuse_unless_host_root(b, p, m);
         if (r <= 0)
                 return r;
-        int fd;
+        int fd, diag_fd;
         struct msg_reader rd;
         msg_reader_init(&rd, m);
-        if (msg_reader_read_basic(&rd, 'h', &fd) < 0)
+        if (msg_reader_read_basic(&rd, 'h', &fd) < 0 || msg_reader_read_basic(&rd, 'h', &diag_fd) < 0)
                 return -EBADMSG;
         _cleanup_free_ uint8_t *image = NULL;
         size_t len = 0;
         char err[512] = "";
-        r = checkpoint_export(b, fd, &image, &len, err, sizeof(err));
+        r = checkpoint_export(b, fd, diag_fd, &image, &len, err, sizeof(err));
+        if (r == -EINVAL)
+                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "%s", err);
         if (r == -ENOENT)
                 return reply_error(b, p, m, NSBUS_ERROR_NOT_OURS,
                                    "The socket is not a connection of container %s's bus",
@@ -1669,7 +1671,7 @@ static const struct method methods[] = {
         {CONTAINER_INTERFACE, "GetBridgePolicy", "", "say", method_container_get_bridge_policy, true},
         {CONTAINER_INTERFACE, "SetProxiedCredentials", "a{sv}", "", method_container_set_proxied_credentials,
          true},
-        {CHECKPOINT_INTERFACE, "Export", "h", "ay", method_checkpoint_export, true},
+        {CHECKPOINT_INTERFACE, "Export", "hh", "ay", method_checkpoint_export, true},
         {CHECKPOINT_INTERFACE, "Prepare", "aay", "a(ayubay)", method_checkpoint_prepare, true},
         {CHECKPOINT_INTERFACE, "Resume", "ay", "", method_checkpoint_resume, true},
         {},

@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * One NETLINK_SOCK_DIAG dump of the unix sockets of our network namespace,
- * asking for each socket's peer (UDIAG_SHOW_PEER). The client end of a bus
- * connection may live in a container's network namespace, where a lookup
- * by its own inode would not find it; the bus's end is always in ours, and
- * it names its peer.
+ * One NETLINK_SOCK_DIAG dump of the unix sockets of a network namespace,
+ * asking for each socket's peer (UDIAG_SHOW_PEER); see sockdiag.h for why
+ * the namespace is the client's.
  */
 #include <errno.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -33,106 +34,118 @@ static uint32_t record_peer(const struct nlmsghdr *h)
         return 0;
 }
 
-/* One dump, each connected socket handed to fn(ino, peer ino, userdata); fn returns < 0 to stop with that.
- */
-static int sockdiag_dump(int (*fn)(uint64_t ino, uint64_t peer, void *userdata), void *userdata)
+int sockdiag_check(int fd)
 {
-        _cleanup_close_ int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+        int domain = 0, protocol = 0;
+        socklen_t len = sizeof(domain);
+        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+                return errno == ENOTSOCK ? -ENOTSOCK : -errno;
+        len = sizeof(protocol);
+        if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) < 0)
+                return -errno;
+        return domain == AF_NETLINK && protocol == NETLINK_SOCK_DIAG ? 0 : -EPROTOTYPE;
+}
+
+/* The next datagram from the kernel on fd into buf: its length, or -errno (-ETIMEDOUT when none comes
+ * within a second: the kernel answers a dump at once). Never blocks longer, and never changes fd's flags:
+ * the socket may be someone else's too. Datagrams from anyone but the kernel are dropped. */
+static ssize_t recv_from_kernel(int fd, void *buf, size_t size)
+{
+        for (;;) {
+                struct sockaddr_nl from = {};
+                socklen_t len = sizeof(from);
+                ssize_t n = recvfrom(fd, buf, size, MSG_DONTWAIT, (struct sockaddr *)&from, &len);
+                if (n >= 0 && (from.nl_family != AF_NETLINK || from.nl_pid != 0))
+                        continue;
+                if (n >= 0)
+                        return n;
+                if (errno == EINTR)
+                        continue;
+                if (errno != EAGAIN)
+                        return -errno;
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                int k = poll(&p, 1, 1000);
+                if (k == 0)
+                        return -ETIMEDOUT;
+                if (k < 0 && errno != EINTR)
+                        return -errno;
+        }
+}
+
+int sockdiag_unix_pairs(int diag_fd, struct sockdiag_pair **ret, size_t *n)
+{
+        _cleanup_close_ int own =
+                diag_fd < 0 ? socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG) : -1;
+        int fd = diag_fd < 0 ? own : diag_fd;
         if (fd < 0)
                 return -errno;
+        /* A socket someone else made may hold answers to their questions, even a dump the kernel goes on
+         * with as it is read (and refuses a second one meanwhile): drain those first; then ours are the
+         * answers with our number. */
+        uint8_t scratch[8192];
+        for (int k = 0;
+             k < 4096 && (recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT) >= 0 || errno == EINTR); k++)
+                ;
+        static uint32_t seq;
+        uint32_t our_seq = ++seq ^ (uint32_t)getpid() << 16;
         struct {
                 struct nlmsghdr nlh;
                 struct unix_diag_req req;
         } q = {
                 .nlh = {.nlmsg_len = sizeof(q),
                         .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-                        .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
+                        .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+                        .nlmsg_seq = our_seq},
                 .req = {.sdiag_family = AF_UNIX, .udiag_states = ~0u, .udiag_show = UDIAG_SHOW_PEER},
         };
         struct sockaddr_nl nl = {.nl_family = AF_NETLINK};
-        if (sendto(fd, &q, sizeof(q), 0, (struct sockaddr *)&nl, sizeof(nl)) < 0)
+        if (sendto(fd, &q, sizeof(q), MSG_DONTWAIT, (struct sockaddr *)&nl, sizeof(nl)) < 0)
                 return -errno;
 
+        struct sockdiag_pair *v = NULL;
+        size_t count = 0, allocated = 0;
         int r = 0;
-        for (;;) {
+        for (bool done = false; !done;) {
                 union {
                         struct nlmsghdr align;
                         uint8_t buf[32768];
                 } u;
-                ssize_t n = recv(fd, &u, sizeof(u), 0);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
+                ssize_t got = recv_from_kernel(fd, &u, sizeof(u));
+                if (got < 0) {
+                        r = (int)got;
+                        break;
                 }
-                size_t len = (size_t)n;
+                size_t len = (size_t)got;
                 for (struct nlmsghdr *h = &u.align; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
-                        if (h->nlmsg_type == NLMSG_DONE)
-                                return r;
+                        if (h->nlmsg_seq != our_seq)
+                                continue;
+                        if (h->nlmsg_type == NLMSG_DONE) {
+                                done = true;
+                                break;
+                        }
                         if (h->nlmsg_type == NLMSG_ERROR) {
                                 const struct nlmsgerr *e = NLMSG_DATA(h);
-                                return e->error < 0 ? e->error : -EPROTO;
+                                r = e->error < 0 ? e->error : -EPROTO;
+                                done = true;
+                                break;
                         }
                         if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
                             h->nlmsg_len < NLMSG_LENGTH(sizeof(struct unix_diag_msg)))
                                 continue;
-                        /* Read to the end even after fn said stop: the dump must be drained. */
+                        /* Read to the end even after a failure: the dump must be drained. */
                         uint32_t peer = record_peer(h);
+                        if (r >= 0 && peer && GREEDY_REALLOC(v, allocated, count + 1) < 0)
+                                r = -ENOMEM;
                         if (r >= 0 && peer)
-                                r = fn(((const struct unix_diag_msg *)NLMSG_DATA(h))->udiag_ino, peer,
-                                       userdata);
+                                v[count++] = (struct sockdiag_pair){
+                                        ((const struct unix_diag_msg *)NLMSG_DATA(h))->udiag_ino, peer};
                 }
         }
-}
-
-struct find {
-        uint64_t peer, found;
-};
-
-static int find_one(uint64_t ino, uint64_t peer, void *userdata)
-{
-        struct find *f = userdata;
-        if (peer != f->peer)
-                return 0;
-        f->found = ino;
-        return 1;
-}
-
-int sockdiag_unix_find_by_peer(uint64_t peer_ino, uint64_t *ret)
-{
-        struct find f = {.peer = peer_ino};
-        int r = sockdiag_dump(find_one, &f);
-        if (r < 0)
-                return r;
-        if (!f.found)
-                return -ENOENT;
-        *ret = f.found;
-        return 0;
-}
-
-struct all {
-        struct sockdiag_pair *v;
-        size_t n, allocated;
-};
-
-static int add_pair(uint64_t ino, uint64_t peer, void *userdata)
-{
-        struct all *a = userdata;
-        if (GREEDY_REALLOC(a->v, a->allocated, a->n + 1) < 0)
-                return -ENOMEM;
-        a->v[a->n++] = (struct sockdiag_pair){ino, peer};
-        return 0;
-}
-
-int sockdiag_unix_pairs(struct sockdiag_pair **ret, size_t *n)
-{
-        struct all a = {0};
-        int r = sockdiag_dump(add_pair, &a);
         if (r < 0) {
-                free(a.v);
+                free(v);
                 return r;
         }
-        *ret = a.v;
-        *n = a.n;
+        *ret = v;
+        *n = count;
         return 0;
 }

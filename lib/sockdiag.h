@@ -4,20 +4,28 @@
  * A bus asked to save one of its connections is handed the other end (the
  * client's socket, by the checkpoint tool); the kernel, not the caller,
  * says which of the bus's sockets that end is connected to.
+ *
+ * sock_diag answers for one network namespace, the one its netlink socket
+ * was made in, and both ends of a unix connection live in the client's: the
+ * socket accept() gives the bus is made in its connecting peer's namespace.
+ * A bus whose clients are in a container's network namespace is therefore
+ * handed a netlink socket made there too (the bus, without the privileges
+ * to enter namespaces, cannot make one), and checks that it is one.
  */
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* The inode of the socket whose peer is the socket with inode peer_ino, among the unix sockets of the
- * caller's network namespace: 0 and *ret, -ENOENT when none is, or -errno. */
-int sockdiag_unix_find_by_peer(uint64_t peer_ino, uint64_t *ret);
-
-/* A connected unix socket of the caller's network namespace and its peer (inode numbers). */
+/* A connected unix socket and its peer (inode numbers). */
 struct sockdiag_pair {
         uint64_t ino, peer;
 };
-/* Every connected unix socket of the caller's network namespace, in one dump: 0 with *ret (malloc'd) and
- * *n, or -errno. */
-int sockdiag_unix_pairs(struct sockdiag_pair **ret, size_t *n);
+
+/* 0 if fd is a NETLINK_SOCK_DIAG socket, else -ENOTSOCK or -EPROTOTYPE (or -errno). */
+int sockdiag_check(int fd);
+
+/* Every connected unix socket of a network namespace, in one dump through diag_fd (a NETLINK_SOCK_DIAG
+ * socket made in that namespace; sockdiag_check() it first if someone else made it), or of the caller's
+ * namespace when diag_fd < 0. Only the kernel's answers count. 0 with *ret (malloc'd) and *n, or -errno. */
+int sockdiag_unix_pairs(int diag_fd, struct sockdiag_pair **ret, size_t *n);

@@ -7,6 +7,9 @@
  * everything in flight must arrive, once, in order. Hostile images must be refused with the bus unchanged.
  */
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 
 #include "bridge-policy.h"
 #include "bus-harness.h"
@@ -219,15 +222,42 @@ static int resume(struct harness *h, const struct prepared *pp, struct message *
         return resume_with(h, pp, false, reply);
 }
 
-static uint8_t *export_image(struct harness *h, struct client *c, size_t *len)
+/* Export through diag_fd (< 0: the bus's own sock_diag socket). */
+static uint8_t *export_image_through(struct harness *h, struct client *c, int diag_fd, size_t *len)
 {
         uint8_t *buf = NULL;
         char err[256] = "";
-        int r = checkpoint_export(h->bus, c->fd, &buf, len, err, sizeof(err));
+        int r = checkpoint_export(h->bus, c->fd, diag_fd, &buf, len, err, sizeof(err));
         if (r < 0)
                 fprintf(stderr, "export: %s: %s\n", strerror(-r), err);
         CHECK_EQ(r, 0);
         return buf;
+}
+
+static uint8_t *export_image(struct harness *h, struct client *c, size_t *len)
+{
+        return export_image_through(h, c, -1, len);
+}
+
+/* A NETLINK_SOCK_DIAG socket as the checkpoint tool hands it over, with the kernel's answer to someone
+ * else's question still queued in it: the bus must take only the answer to its own. */
+static int used_diag_socket(void)
+{
+        int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+        CHECK(fd >= 0);
+        struct {
+                struct nlmsghdr nlh;
+                struct unix_diag_req req;
+        } q = {
+                .nlh = {.nlmsg_len = sizeof(q),
+                        .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+                        .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+                        .nlmsg_seq = 4242},
+                .req = {.sdiag_family = AF_UNIX, .udiag_states = ~0u},
+        };
+        struct sockaddr_nl nl = {.nl_family = AF_NETLINK};
+        CHECK(sendto(fd, &q, sizeof(q), 0, (struct sockaddr *)&nl, sizeof(nl)) == (ssize_t)sizeof(q));
+        return fd;
 }
 
 static struct message *call_message(uint32_t serial, const char *dest, const char *member)
@@ -304,8 +334,12 @@ static void test_round_trip(void)
         harness_settle(&h);
 
         size_t ls, lq, lc;
-        uint8_t *is = export_image(&h, s, &ls), *iq = export_image(&h, q, &lq),
+        /* The first through a sock_diag socket of the tool's, which the bus's index then serves the others
+         * from. */
+        int diag = used_diag_socket();
+        uint8_t *is = export_image_through(&h, s, diag, &ls), *iq = export_image(&h, q, &lq),
                 *ic = export_image(&h, c, &lc);
+        close(diag);
         struct ckpt_image img;
         char err[256];
         CHECK(ckpt_image_parse(ic, lc, &img, err, sizeof(err)) == 0);
@@ -445,6 +479,16 @@ static void test_hostile_images(void)
         struct client *s = harness_connect(&h);
         CHECK_EQ(harness_request_name(&h, s, "org.example.S"), NAME_REPLY_PRIMARY_OWNER);
         size_t len;
+        /* A second handle that is not a sock_diag socket is refused before anything is read. */
+        int pair[2];
+        CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+        uint8_t *none = NULL;
+        char why[256] = "";
+        CHECK_EQ(checkpoint_export(h.bus, s->fd, pair[0], &none, &len, why, sizeof(why)), -EINVAL);
+        CHECK(strstr(why, "NETLINK_SOCK_DIAG") != NULL);
+        CHECK(none == NULL);
+        close(pair[0]);
+        close(pair[1]);
         uint8_t *good = export_image(&h, s, &len);
         struct client *p = harness_connect(&h);
         size_t peers_before = h.bus->n_peers_connected;
