@@ -398,15 +398,13 @@ int verb_restore(const struct cli_options *o, int argc, char **argv)
                 return -EIO;
         }
 
-        /* The supervisor takes the restored init as the container's (and starts a waiting bridge). */
-        char text[32];
-        snprintf(text, sizeof(text), "%d", (int)init);
-        r = bus_dir_file(o, name, SUPERVISE_RESTORED_INIT, text);
+        /* The supervisor asks the bus for the restored init (it would within a second anyway) and starts a
+         * waiting bridge. */
         pid_t supervisor = manager_bus_supervisor(o, name);
-        if (r < 0 || supervisor <= 0 || kill(supervisor, SIGHUP) < 0)
+        if (supervisor <= 0 || kill(supervisor, SIGHUP) < 0)
                 fprintf(stderr,
-                        "nsbusctl: restore %s: the supervisor of the bus was not told the new init %d\n",
-                        name, (int)init);
+                        "nsbusctl: restore %s: the supervisor of the bus was not told of the restore\n",
+                        name);
         bus_dir_file(o, name, SUPERVISE_CHECKPOINT, NULL);
         if (!o->quiet)
                 printf("%s: restored from %s (init %d) onto %s bus\n", name, dir, (int)init,

@@ -52,30 +52,50 @@ static int container_address(const struct cli_options *o, const char *name, char
         return 0;
 }
 
-/* The init pid of the container whose bus listens at address (org.nsbus.Container1.GetInfo). */
-static pid_t container_init_pid(const struct cli_options *o, const char *address)
+/* The init pid of the container whose bus listens at address (org.nsbus.Container1.GetInfo): 0 and *ret
+ * (0 while the bus waits for its container's restore), or -errno. Says nothing. */
+static int ask_init(const char *address, int timeout_ms, pid_t *ret)
 {
         _cleanup_(client_freep) struct client *c = NULL;
         char err[256];
-        if (client_connect(address, geteuid(), &c, err, sizeof(err)) < 0)
-                return 0;
+        int r = client_connect(address, geteuid(), &c, err, sizeof(err));
+        if (r < 0)
+                return r;
         struct msg_builder b;
         cli_call_init(c, &b, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.nsbus.Container1",
                       "GetInfo");
         struct message *call = NULL, *reply = NULL;
         uint32_t pid = 0;
-        if (msg_builder_finish(&b, &call) >= 0 &&
-            client_call_blocking(c, call, o->timeout_ms, &reply) >= 0 &&
-            reply->type == MESSAGE_METHOD_RETURN && streq(reply->signature, "sua(uuu)a(uuu)")) {
-                struct msg_reader rd;
-                const char *name;
+        const char *name;
+        struct msg_reader rd;
+        if ((r = msg_builder_finish(&b, &call)) >= 0 &&
+            (r = client_call_blocking(c, call, timeout_ms, &reply)) >= 0) {
                 msg_reader_init(&rd, reply);
-                if (msg_reader_read_basic(&rd, 's', &name) < 0 || msg_reader_read_basic(&rd, 'u', &pid) < 0)
-                        pid = 0;
+                if (reply->type != MESSAGE_METHOD_RETURN || !streq(reply->signature, "sua(uuu)a(uuu)") ||
+                    msg_reader_read_basic(&rd, 's', &name) < 0 || msg_reader_read_basic(&rd, 'u', &pid) < 0)
+                        r = -EPROTO;
         }
         message_unref(call);
         message_unref(reply);
-        return (pid_t)pid;
+        if (r < 0)
+                return r;
+        *ret = (pid_t)pid;
+        return 0;
+}
+
+static pid_t container_init_pid(const struct cli_options *o, const char *address)
+{
+        pid_t pid = 0;
+        return ask_init(address, o->timeout_ms, &pid) < 0 ? 0 : pid;
+}
+
+int cli_container_init(const char *runtime_dir, const char *name, int timeout_ms, pid_t *ret)
+{
+        _cleanup_free_ char *path = NULL, *escaped = NULL, *address = NULL;
+        if (asprintf(&path, "%s/%s/host.sock", runtime_dir, name) < 0 ||
+            address_escape_value(path, &escaped) < 0 || asprintf(&address, "unix:path=%s", escaped) < 0)
+                return -ENOMEM;
+        return ask_init(address, timeout_ms, ret);
 }
 
 static bool same_namespace(pid_t a, pid_t b, const char *kind)

@@ -48,6 +48,10 @@ int cli_fail(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Connect where the options say, past Hello: 0, or a negative errno after saying why. */
 int cli_connect(const struct cli_options *o, struct client **ret);
+/* The init that the bus of container name serves, asked over RUNTIME_DIR/NAME/host.sock: 0 and *ret (0 while
+ * the bus waits for the container's restore: its init exited after a checkpoint), or -errno (no bus there,
+ * or it did not answer within timeout_ms). Says nothing. */
+int cli_container_init(const char *runtime_dir, const char *name, int timeout_ms, pid_t *ret);
 /* The address the options name: 0 and *ret, or a negative errno after saying why. */
 int cli_bus_address(const struct cli_options *o, char **ret);
 /* A method call to dest (serial from c). The caller appends arguments and finishes it. */

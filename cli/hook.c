@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,27 @@ static int options_for(const struct hook_config *c, const char *name, const char
         return 0;
 }
 
+/* A line for the bus's log (runtimes show a hook's output only in their debug logs). */
+_printf_(1, 2) static void note(const char *fmt, ...)
+{
+        if (cli_log_fd < 0)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        dprintf(cli_log_fd, "%s: ", cli_program);
+        vdprintf(cli_log_fd, fmt, ap);
+        dprintf(cli_log_fd, "\n");
+        va_end(ap);
+}
+
+/* Whether NAME's bus is up with its container away: it outlived its init, which it does only after a
+ * checkpoint (the bus says so: it serves init 0 then). */
+static bool checkpointed(const struct hook_config *c, const char *name)
+{
+        pid_t init = -1;
+        return cli_container_init(c->runtime_dir, name, 5000, &init) >= 0 && init == 0;
+}
+
 /* The container's init has started: its bus up, bound at /run/dbus inside. */
 static int start(const struct hook_config *c, const char *name, pid_t init, const char *root,
                  const char *policy)
@@ -167,6 +189,14 @@ static int start(const struct hook_config *c, const char *name, pid_t init, cons
         pid_t running = manager_bus_init(&o, name);
         if (running < 0)
                 return running;
+        if (running > 0 && running != init && checkpointed(c, name)) {
+                /* Started afresh instead of restored: that checkpoint's bus is of no use any more. */
+                note("%s: its bus was waiting for a restore; the container starts afresh, so does the bus",
+                     name);
+                if ((r = verb_down(&o, 2, (char *[]){(char *)"down", (char *)name, NULL})) < 0)
+                        return r;
+                running = 0;
+        }
         if (running > 0 && running != init)
                 return cli_fail(-EBUSY,
                                 "%s: a bus of that name already runs for init %d, not this container's %d "
@@ -196,13 +226,20 @@ static int start(const struct hook_config *c, const char *name, pid_t init, cons
 }
 
 /* The container has ended: its bus down (it ends with the container's init anyway; this waits for it and
- * removes RUNTIME_DIR/NAME). */
+ * removes RUNTIME_DIR/NAME). Unless the container was checkpointed (lxc-checkpoint -s, a runtime's
+ * checkpoint that stops it): then its bus stays, with every connection saved, for the restore onto it, and
+ * ends with the restored container, or `nsbusctl down NAME`, or a fresh start of the container. */
 static int stop(const struct hook_config *c, const char *name)
 {
         struct cli_options o;
         int r = options_for(c, name, NULL, &o);
         if (r < 0)
                 return r;
+        if (checkpointed(c, name)) {
+                note("%s: checkpointed: its bus stays for the restore (`nsbusctl down %s` ends it)", name,
+                     name);
+                return 0;
+        }
         r = verb_down(&o, 2, (char *[]){(char *)"down", (char *)name, NULL});
         return r < 0 ? cli_fail(r, "%s: its bus did not stop (see the line above)", name) : 0;
 }

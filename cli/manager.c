@@ -504,7 +504,6 @@ static int clean_unsupervised(const struct cli_options *o, int dir_fd, const cha
         unlinkat(dir_fd, STATE_FILE, 0);
         unlinkat(dir_fd, STATE_LOCK, 0);
         unlinkat(dir_fd, SUPERVISE_CHECKPOINT, 0);
-        unlinkat(dir_fd, SUPERVISE_RESTORED_INIT, 0);
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/%s", o->runtime_dir, name);
         if (rmdir(path) < 0 && errno != ENOENT)
@@ -700,10 +699,12 @@ static int read_entry(const struct cli_options *o, const char *name, struct entr
                 e->state = "stale";
         else if (e->st.init_pid == 0)
                 e->state = "restoring";
-        else if (kill(e->st.init_pid, 0) < 0 && errno == ESRCH &&
-                 (e->checkpoint = read_checkpoint_dir(dir_fd)))
+        else if (kill(e->st.init_pid, 0) < 0 && errno == ESRCH) {
+                /* The bus outlives its container only when that was checkpointed (by nsbusctl, which noted
+                 * where the images are, or by a runtime's own tool). */
+                e->checkpoint = read_checkpoint_dir(dir_fd);
                 e->state = "checkpointed";
-        else
+        } else
                 e->state = "up";
         if (!streq(e->state, "stale"))
                 e->peers = count_peers(o, name);

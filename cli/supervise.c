@@ -3,6 +3,12 @@
  * One container bus's supervisor, on lib/event: its children's pidfds, a restart timer for the bridge, and
  * SIGTERM/SIGINT (down), SIGHUP (reload: a refused or waiting bridge is started again at once).
  *
+ * It watches the container's init too. An init that exits while the bus goes on was checkpointed (the bus
+ * stays for the restore only then); whoever restores it, nsbusctl restore or a runtime's own checkpoint
+ * tool, the bus learns the restored init from the first process that resumes its connection. So the
+ * supervisor asks the bus (Container1.GetInfo) every second while the container is away, and at SIGHUP,
+ * and takes the init the bus names: in its state file, and as the init a bridge is started for.
+ *
  * The bridge is started without --policy: it asks the bus for the policy in force (GetBridgePolicy) and
  * follows the bus's reloads, so the policy lives in one place, the bus. A bridge that ends with an error
  * is started again after 1 s, 2 s, 4 s ... at most 30 s (1 s again once one ran for a minute); one that
@@ -23,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "connect.h"
 #include "event.h"
 #include "log.h"
 #include "state.h"
@@ -38,6 +45,8 @@
 #define BACKOFF_MIN_MS 1000u
 #define BACKOFF_MAX_MS 30000u
 #define BRIDGE_STABLE_SEC 60 /* a bridge that ran this long failed afresh: back-off starts over */
+#define RESTORE_POLL_MS                                                                                     \
+        1000 /* how often the bus is asked for the restored init while the container is away */
 
 struct child {
         struct event_source source; /* its pidfd */
@@ -49,7 +58,8 @@ struct supervisor {
         struct event_loop *loop;
         struct event_source signals;
         struct child bus, bridge;
-        struct event_timer restart, stop_deadline;
+        struct event_timer restart, stop_deadline, restore_poll;
+        struct event_source init_source; /* init_pidfd */
         struct bus_state st;
         unsigned backoff_ms;
         int log_fd;
@@ -142,7 +152,6 @@ static void maybe_finish(struct supervisor *s)
         unlinkat(s->o->dir_fd, STATE_LOCK, 0);
         /* nsbusctl checkpoint's and restore's notes: the checkpoint stays where its images are. */
         unlinkat(s->o->dir_fd, SUPERVISE_CHECKPOINT, 0);
-        unlinkat(s->o->dir_fd, SUPERVISE_RESTORED_INIT, 0);
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/%s", s->o->runtime_dir, s->o->name);
         if (rmdir(path) < 0 && errno != ENOENT)
@@ -157,6 +166,7 @@ static void stop(struct supervisor *s, const char *why)
                 log_info("stopping: %s", why);
         s->stopping = true;
         event_timer_disarm(&s->restart);
+        event_timer_disarm(&s->restore_poll);
         if (s->bridge.pid)
                 kill(s->bridge.pid, SIGTERM);
         if (s->bus.pid)
@@ -261,28 +271,53 @@ static void bus_exited(struct event_source *src, uint32_t events)
         save(s);
 }
 
-/* A restored container: `nsbusctl restore` names its init in RUNTIME_DIR/NAME/SUPERVISE_RESTORED_INIT. True
- * if there was one to take. */
+static void init_exited(struct event_source *src, uint32_t events);
+
+/* Ask the bus which init it serves now; take a new live one as the container's, and start a bridge that
+ * waits for it. True if the container is back (or was never away). */
 static bool take_restored_init(struct supervisor *s)
 {
-        char buf[32] = "";
-        _cleanup_close_ int fd =
-                openat(s->o->dir_fd, SUPERVISE_RESTORED_INIT, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+        if (s->stopping || !s->bus.pid)
                 return false;
-        unlinkat(s->o->dir_fd, SUPERVISE_RESTORED_INIT, 0);
-        pid_t pid = (pid_t)atoi(buf);
-        int pidfd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
-        if (pidfd < 0) {
-                log_error("the restored init %s of container %s is gone", buf, s->o->name);
+        if (container_alive(s))
+                return true;
+        pid_t pid = 0;
+        if (cli_container_init(s->o->runtime_dir, s->o->name, RESTORE_POLL_MS, &pid) < 0 || pid <= 0)
                 return false;
-        }
-        log_info("container %s restored: init %d", s->o->name, (int)pid);
+        int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0)
+                return false; /* it is gone again; the bus will say so */
+        event_source_remove(s->loop, &s->init_source);
         safe_close(s->init_pidfd);
         s->init_pidfd = pidfd;
+        if (event_source_add(s->loop, &s->init_source, pidfd, EPOLLIN, init_exited) < 0)
+                log_warning("cannot watch the restored init %d", (int)pid);
+        log_info("container %s restored: init %d", s->o->name, (int)pid);
         s->st.init_pid = pid;
         save(s);
+        if (s->st.policy && !s->bridge.pid) {
+                event_timer_disarm(&s->restart);
+                s->backoff_ms = 0;
+                bridge_start(s);
+        }
         return true;
+}
+
+static void restore_poll_fire(struct event_timer *t, uint64_t now)
+{
+        struct supervisor *s = container_of(t, struct supervisor, restore_poll);
+        if (!take_restored_init(s) && !s->stopping && s->bus.pid)
+                event_timer_arm(s->loop, &s->restore_poll, now_usec() + RESTORE_POLL_MS * 1000ull);
+}
+
+/* The container's init exited. Its bus ends too (and so does the supervisor), unless the container was
+ * checkpointed: then the bus waits for the restore, and the supervisor asks it for the new init. */
+static void init_exited(struct event_source *src, uint32_t events)
+{
+        struct supervisor *s = container_of(src, struct supervisor, init_source);
+        event_source_remove(s->loop, src);
+        if (!s->stopping && !event_timer_armed(&s->restore_poll))
+                event_timer_arm(s->loop, &s->restore_poll, now_usec() + RESTORE_POLL_MS * 1000ull);
 }
 
 static void signals_io(struct event_source *src, uint32_t events)
@@ -295,9 +330,11 @@ static void signals_io(struct event_source *src, uint32_t events)
                         continue;
                 }
                 /* reload: the bus re-reads its configuration and policy itself (ReloadConfig); a bridge
-                 * that is waiting gets its chance now, as after a restore (which names the new init). */
-                take_restored_init(s);
-                if (!s->stopping && s->st.policy && !s->bridge.pid && s->st.init_pid > 0) {
+                 * that is waiting gets its chance now, as after a restore (nsbusctl restore sends SIGHUP).
+                 */
+                if (!take_restored_init(s))
+                        continue; /* the container is away: no bridge until it is back */
+                if (!s->stopping && s->st.policy && !s->bridge.pid) {
                         log_info("SIGHUP: starting nsbridge again");
                         event_timer_disarm(&s->restart);
                         s->backoff_ms = 0;
@@ -422,6 +459,8 @@ int supervise(const struct supervise_options *o)
         s.bus.source.fd = s.bridge.source.fd = s.signals.fd = -1;
         event_timer_init(&s.restart, restart_fire);
         event_timer_init(&s.stop_deadline, stop_deadline_fire);
+        event_timer_init(&s.restore_poll, restore_poll_fire);
+        s.init_source.fd = -1;
         char prefix[300];
         snprintf(prefix, sizeof(prefix), "nsbusctl[%s]", o->name);
         log_setup(&(struct log_config){.prefix = prefix, .to_stderr = true, .max_priority = LOG_INFO});
@@ -475,6 +514,10 @@ int supervise(const struct supervise_options *o)
         close(o->ready_fd);
         if (o->policy && o->init_pid > 0) /* a restored container's bridge waits for its init */
                 bridge_start(&s);
+        /* Watch the init; a bus started for a restore has none yet: ask it until it has. */
+        if (s.init_pidfd < 0 ||
+            event_source_add(s.loop, &s.init_source, s.init_pidfd, EPOLLIN, init_exited) < 0)
+                event_timer_arm(s.loop, &s.restore_poll, now_usec() + RESTORE_POLL_MS * 1000ull);
 
         event_loop_set_prepare(s.loop, prepare, &s);
         int r = event_loop_run(s.loop);

@@ -23,9 +23,6 @@ struct supervise_options {
         int ready_fd; /* up waits on it for "OK SOCKET\n" or "ERROR WHY\n" */
 };
 
-/* The file in RUNTIME_DIR/NAME that names a restored container's init (its pid, decimal): `nsbusctl restore`
- * writes it and sends the supervisor SIGHUP, which takes that init as the container's from then on. */
-#define SUPERVISE_RESTORED_INIT "restored-init"
 /* The file in RUNTIME_DIR/NAME that says where the images of a checkpoint whose container has not come back
  * are (`nsbusctl checkpoint` writes it, ls reads it). */
 #define SUPERVISE_CHECKPOINT "checkpoint"

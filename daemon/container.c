@@ -15,6 +15,7 @@
  * and must still be able to remove the socket when the container ends.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/capability.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -319,6 +320,14 @@ static void container_init_io(struct event_source *s, uint32_t events)
         log_info("container %s: init %d exited; shutting down", c->name, (int)c->pid);
         event_source_remove(c->bus->loop, s);
         c->bus->exiting = true;
+}
+
+void container_check_init(struct bus *b)
+{
+        struct container *c = b->container;
+        struct pollfd p = {.fd = c ? c->pidfd : -1, .events = POLLIN};
+        if (p.fd >= 0 && !b->exiting && poll(&p, 1, 0) > 0)
+                container_init_io(&c->source, p.revents);
 }
 
 void container_note_checkpoint(struct bus *b)

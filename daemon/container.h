@@ -60,6 +60,9 @@ int container_builtin_config_fd(void);
 int container_setup(struct bus *b, const struct container_args *a);
 /* A connection exported for a checkpoint: if the init exits soon after, the bus waits for the restore. */
 void container_note_checkpoint(struct bus *b);
+/* Take the init's exit now if it has happened and the loop has not seen it yet: what the bus says of its
+ * container (GetInfo) is then never behind what the runtime that saw the exit knows. */
+void container_check_init(struct bus *b);
 /* A restored connection p resumes on a bus awaiting its container: the init of p's pid namespace becomes
  * the container's. 0 (also when the bus was not awaiting), or -errno with err. */
 int container_attach_restored(struct bus *b, struct peer *p, char *err, size_t errlen);

@@ -1325,6 +1325,7 @@ static int method_container_get_info(struct bus *b, struct peer *p, struct messa
         int r = refuse_unless_bridge(b, p, m);
         if (r <= 0)
                 return r;
+        container_check_init(b); /* pid 0: it waits for its restore */
         const struct container *c = b->container;
         struct msg_builder mb;
         reply_init(b, p, m, &mb);
