@@ -162,6 +162,11 @@ static void bus_peer_io(struct event_source *s, uint32_t events)
 {
         struct peer *p = container_of(s, struct peer, source);
         struct bus *b = p->bus;
+        if (p->held) { /* exported for a dump: only its hang-up counts */
+                if ((events & (EPOLLHUP | EPOLLERR)) && checkpoint_held_hangup(b, p) < 0)
+                        driver_disconnect_peer(b, p, "out of memory keeping it for its restore");
+                return;
+        }
         if (events & EPOLLOUT) {
                 bus_flush_peer(b, p);
                 if (p->state == PEER_DEAD)
@@ -269,6 +274,14 @@ static void bus_reply_timer_fire(struct event_timer *t, uint64_t now)
                 event_timer_arm(b->loop, t, next);
 }
 
+static void bus_checkpoint_timer_fire(struct event_timer *t, uint64_t now)
+{
+        struct bus *b = container_of(t, struct bus, checkpoint_timer);
+        uint64_t next = checkpoint_check_held(b, now);
+        if (next)
+                event_timer_arm(b->loop, t, next);
+}
+
 static void bus_activation_timer_fire(struct event_timer *t, uint64_t now)
 {
         struct bus *b = container_of(t, struct bus, activation_timer);
@@ -356,6 +369,7 @@ int bus_new(struct bus **ret)
         event_timer_init(&b->auth_timer, bus_auth_timer_fire);
         event_timer_init(&b->reply_timer, bus_reply_timer_fire);
         event_timer_init(&b->activation_timer, bus_activation_timer_fire);
+        event_timer_init(&b->checkpoint_timer, bus_checkpoint_timer_fire);
         static const int signals[] = {SIGCHLD, SIGHUP, SIGTERM, SIGINT};
         r = event_signals_add(b->loop, &b->signals, signals, ELEMENTSOF(signals), bus_signals_io);
         if (r < 0)

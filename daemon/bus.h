@@ -37,6 +37,7 @@ struct bus {
         struct event_timer auth_timer;       /* the first deadline in authenticating */
         struct event_timer reply_timer;      /* ... in reply_timeouts */
         struct event_timer activation_timer; /* ... in activating */
+        struct event_timer checkpoint_timer; /* ... of held connections whose exporter went (checkpoint.h) */
         char guid[33];
         char machine_id[33];
         char *bus_type; /* "session", "system", ... from <type> */

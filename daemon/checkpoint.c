@@ -155,6 +155,51 @@ void checkpoint_forget(struct bus *b)
         b->checkpoint_index = NULL;
 }
 
+int checkpoint_held_hangup(struct bus *b, struct peer *p)
+{
+        int r = peer_park(p);
+        if (r >= 0)
+                log_info("checkpoint: %s closed after its export: kept for the restore", p->unique_name);
+        return r;
+}
+
+void checkpoint_release(struct bus *b, struct peer *exporter)
+{
+        uint64_t until = now_usec() + CHECKPOINT_RELEASE_USEC;
+        struct peer *p;
+        list_for_each_entry(p, &b->peers, link)
+        {
+                if (!p->held || p->held_by != exporter)
+                        continue;
+                p->held_by = NULL;
+                p->held_until = until;
+                event_timer_arm_by(b->loop, &b->checkpoint_timer, until);
+        }
+}
+
+uint64_t checkpoint_check_held(struct bus *b, uint64_t now)
+{
+        /* CRIU killed the container (its init is gone: the bus waits for the restore), or left it running.
+         */
+        container_check_init(b);
+        bool killed = b->container && b->container->awaiting;
+        uint64_t next = 0;
+        struct peer *p, *tmp;
+        list_for_each_entry_safe(p, tmp, &b->peers, link)
+        {
+                if (!p->held || p->held_by || p->state == PEER_DEAD)
+                        continue;
+                if (p->held_until > now) {
+                        next = next && next < p->held_until ? next : p->held_until;
+                        continue;
+                }
+                if (killed && checkpoint_held_hangup(b, p) >= 0)
+                        continue;
+                peer_release(p); /* (out of memory: it goes as any connection that hangs up) */
+        }
+        return next;
+}
+
 /* Everything unread in fd's receive queue, without taking it: 0 and *ret, -EBUSY when fds are in flight. */
 static int peek_queue(int fd, uint8_t **ret, size_t *ret_len)
 {
@@ -314,7 +359,8 @@ static int export_names_and_rules(struct peer *p, struct ckpt_image *img)
 }
 
 /* What the bus and the client had not yet read of each other. */
-static int export_in_flight(struct peer *p, int client_fd, struct ckpt_image *img, char *err, size_t errlen)
+static int export_in_flight(struct peer *p, int client_fd, struct ckpt_image *img, size_t *queued, char *err,
+                            size_t errlen)
 {
         _cleanup_free_ uint8_t *part = NULL;
         size_t n_part = 0;
@@ -337,6 +383,7 @@ static int export_in_flight(struct peer *p, int client_fd, struct ckpt_image *im
                 r = io_out_copy_pending(&p->out, &part, &n_part);
         if (r == 0)
                 r = concat(&img->output, &img->n_output, part, n_part);
+        *queued = n_part;
         if (r == -EBUSY)
                 return fail(err, errlen, "file descriptors are on their way to %s", p->unique_name), -EBUSY;
         return r;
@@ -373,8 +420,8 @@ static int export_identity(struct bus *b, struct peer *p, int client_fd, struct 
         return 0;
 }
 
-int checkpoint_export(struct bus *b, int client_fd, int diag_fd, uint8_t **ret, size_t *ret_len, char *err,
-                      size_t errlen)
+int checkpoint_export(struct bus *b, struct peer *exporter, int client_fd, int diag_fd, uint8_t **ret,
+                      size_t *ret_len, char *err, size_t errlen)
 {
         if (!b->container)
                 return -ENOENT;
@@ -395,14 +442,19 @@ int checkpoint_export(struct bus *b, int client_fd, int diag_fd, uint8_t **ret, 
                 r = export_names_and_rules(p, &img);
         if (r >= 0)
                 r = export_replies(b, p, &img);
+        size_t queued = 0;
         if (r >= 0)
-                r = export_in_flight(p, client_fd, &img, err, errlen);
+                r = export_in_flight(p, client_fd, &img, &queued, err, errlen);
         if (r >= 0)
                 r = ckpt_image_build(&img, ret, ret_len);
         if (r == -EINVAL)
                 return fail(err, errlen, "%s cannot be written as an image", p->unique_name), -EBUSY;
         if (r < 0)
                 return r;
+        /* The image is the connection now: what the bus would read of it, or write to it, from here on would
+         * be taken twice or lost. */
+        if (exporter)
+                peer_hold(p, exporter, queued);
         container_note_checkpoint(b);
         log_info("checkpoint: exported %s (%zu names, %zu rules, %zu+%zu replies, %zu+%zu bytes in flight)",
                  p->unique_name, img.n_names, img.n_matches, img.n_owed, img.n_awaited, img.n_input,
@@ -424,6 +476,7 @@ struct batch {
         struct bus *b;
         struct ckpt_image *imgs;
         struct peer **peers;
+        bool *adopted; /* peers[i] is the connection itself, kept since its export (checkpoint_export) */
         size_t n;
         char *err;
         size_t errlen;
@@ -447,13 +500,21 @@ static int batch_check(struct batch *bt)
         for (size_t i = 0; i < bt->n; i++) {
                 const struct ckpt_image *img = &bt->imgs[i];
                 struct peer *live = hashmap_get(b->peers_by_id, &img->id);
-                if (live)
+                bool kept = live && live->parked && live->parked->exported && !live->parked->preparer;
+                if (live && !kept)
                         return fail(bt->err, bt->errlen, "image %zu: %s is in use on this bus", i,
                                     img->unique_name);
-                size_t other;
-                if (batch_peer(bt, img->id, &other) && other != i)
-                        return fail(bt->err, bt->errlen, "images %zu and %zu are both %s", other, i,
-                                    img->unique_name);
+                if (kept && (img->uid != live->creds.uid || img->n_output < live->held_out))
+                        return fail(bt->err, bt->errlen,
+                                    "image %zu: %s waits on this bus for its restore, but not as the image "
+                                    "says",
+                                    i, img->unique_name);
+                for (size_t other = 0; other < i; other++)
+                        if (bt->imgs[other].id == img->id)
+                                return fail(bt->err, bt->errlen, "images %zu and %zu are both %s", other, i,
+                                            img->unique_name);
+                if (kept)
+                        continue; /* the rest is as it stood all along */
                 uint32_t uid;
                 const struct container *c = b->container;
                 if (c->user_ns &&
@@ -491,7 +552,17 @@ static int batch_make_peers(struct batch *bt, struct peer *preparer)
         struct bus *b = bt->b;
         for (size_t i = 0; i < bt->n; i++) {
                 const struct ckpt_image *img = &bt->imgs[i];
-                struct peer *p;
+                struct peer *p = hashmap_get(b->peers_by_id, &img->id);
+                if (p) { /* kept since its export (batch_check): taken back as it is */
+                        bt->peers[i] = p;
+                        bt->adopted[i] = true;
+                        p->parked->preparer = preparer;
+                        p->parked->inner_uid = img->inner_uid;
+                        if (getrandom(p->parked->token, sizeof(p->parked->token), 0) !=
+                            sizeof(p->parked->token))
+                                return -errno;
+                        continue;
+                }
                 /* The container's namespaces (the bus's own while it waits for a restored container) stand
                  * for the process's until it resumes. */
                 const struct container *c = b->container;
@@ -536,7 +607,7 @@ static int batch_names(struct batch *bt, struct checkpoint_changes *ch)
 {
         size_t total = 0;
         for (size_t i = 0; i < bt->n; i++)
-                total += bt->imgs[i].n_names;
+                total += bt->adopted[i] ? 0 : bt->imgs[i].n_names;
         if (total == 0)
                 return 0;
         _cleanup_free_ struct name_entry *e = calloc(total, sizeof(*e));
@@ -544,7 +615,7 @@ static int batch_names(struct batch *bt, struct checkpoint_changes *ch)
                 return -ENOMEM;
         size_t n = 0;
         for (size_t i = 0; i < bt->n; i++)
-                for (size_t k = 0; k < bt->imgs[i].n_names; k++)
+                for (size_t k = 0; !bt->adopted[i] && k < bt->imgs[i].n_names; k++)
                         e[n++] =
                                 (struct name_entry){bt->imgs[i].names[k].name, bt->imgs[i].names[k].position,
                                                     bt->imgs[i].names[k].flags, bt->peers[i]};
@@ -569,7 +640,7 @@ static int batch_names(struct batch *bt, struct checkpoint_changes *ch)
 static int batch_rules(struct batch *bt)
 {
         for (size_t i = 0; i < bt->n; i++)
-                for (size_t k = 0; k < bt->imgs[i].n_matches; k++) {
+                for (size_t k = 0; !bt->adopted[i] && k < bt->imgs[i].n_matches; k++) {
                         char why[256] = "";
                         struct peer *p = bt->peers[i];
                         int r = match_add(bt->b, p, bt->imgs[i].matches[k], policy_check_eavesdrop(bt->b, p),
@@ -599,6 +670,8 @@ static int batch_replies(struct batch *bt, struct checkpoint_changes *ch)
         size_t allocated = 0;
         for (size_t i = 0; i < bt->n; i++) {
                 const struct ckpt_image *img = &bt->imgs[i];
+                if (bt->adopted[i])
+                        continue; /* its replies stood all along */
                 for (size_t k = 0; k < img->n_owed; k++) {
                         const struct ckpt_reply *o = &img->owed[k];
                         struct peer *caller = batch_peer(bt, o->peer_id, NULL);
@@ -635,9 +708,20 @@ static int batch_replies(struct batch *bt, struct checkpoint_changes *ch)
 static int batch_output(struct batch *bt)
 {
         for (size_t i = 0; i < bt->n; i++) {
-                if (bt->imgs[i].n_output == 0)
+                const struct ckpt_image *img = &bt->imgs[i];
+                struct peer *p = bt->peers[i];
+                if (bt->adopted[i]) {
+                        /* Its queue is what it was at the export and all since: only what was unread in
+                         * the client's socket comes from the image, first. */
+                        size_t unread = img->n_output - p->held_out;
+                        int r = unread ? io_out_queue_front_bytes(&p->out, img->output, unread) : 0;
+                        if (r < 0)
+                                return r;
                         continue;
-                int r = io_out_queue_bytes(&bt->peers[i]->out, bt->imgs[i].output, bt->imgs[i].n_output);
+                }
+                if (img->n_output == 0)
+                        continue;
+                int r = io_out_queue_bytes(&p->out, img->output, img->n_output);
                 if (r < 0)
                         return r;
         }
@@ -649,6 +733,11 @@ static void batch_undo(struct batch *bt)
 {
         for (size_t i = 0; i < bt->n; i++) {
                 struct peer *p = bt->peers[i];
+                if (p && bt->adopted[i]) { /* back to waiting for a Prepare */
+                        p->parked->preparer = NULL;
+                        memset(p->parked->token, 0, sizeof(p->parked->token));
+                        continue;
+                }
                 if (!p)
                         continue;
                 struct name_change c;
@@ -680,8 +769,9 @@ int checkpoint_prepare(struct bus *b, struct peer *preparer, const uint8_t *cons
         struct batch bt = {.b = b, .n = n, .err = err, .errlen = errlen};
         bt.imgs = calloc(n, sizeof(*bt.imgs));
         bt.peers = calloc(n, sizeof(*bt.peers));
+        bt.adopted = calloc(n, sizeof(*bt.adopted));
         _cleanup_free_ struct checkpoint_prepared *res = calloc(n, sizeof(*res));
-        int r = bt.imgs && bt.peers && res ? 0 : -ENOMEM;
+        int r = bt.imgs && bt.peers && bt.adopted && res ? 0 : -ENOMEM;
         for (size_t i = 0; r >= 0 && i < n; i++) {
                 char why[512];
                 r = ckpt_image_parse(images[i], lens[i], &bt.imgs[i], why, sizeof(why));
@@ -714,7 +804,8 @@ int checkpoint_prepare(struct bus *b, struct peer *preparer, const uint8_t *cons
                         res[i].unix_fds = img->unix_fds;
                         res[i].input = TAKE_PTR(img->input);
                         res[i].n_input = img->n_input;
-                        changes->peers[changes->n_peers++] = bt.peers[i];
+                        if (!bt.adopted[i]) /* a kept one never left */
+                                changes->peers[changes->n_peers++] = bt.peers[i];
                         if (img->next_id > b->next_id)
                                 b->next_id = img->next_id;
                 }
@@ -726,6 +817,7 @@ int checkpoint_prepare(struct bus *b, struct peer *preparer, const uint8_t *cons
                 ckpt_image_done(&bt.imgs[i]);
         free(bt.imgs);
         free(bt.peers);
+        free(bt.adopted);
         return r;
 }
 
@@ -738,6 +830,8 @@ static struct peer *find_parked(struct bus *b, const uint8_t *token, size_t len)
         struct parked *pk;
         list_for_each_entry(pk, &b->parked, link)
         {
+                if (!pk->preparer)
+                        continue; /* kept since its export: no token until a Prepare takes it */
                 /* In constant time: how long a wrong token took must not tell how much of it was right. */
                 uint8_t diff = 0;
                 for (size_t i = 0; i < CHECKPOINT_TOKEN_SIZE; i++)

@@ -25,9 +25,27 @@ struct message;
  * tool), found through diag_fd, a NETLINK_SOCK_DIAG socket the tool made in client_fd's network namespace
  * (< 0: the bus's own; see sockdiag.h): 0 and *ret (malloc'd), -ENOENT when client_fd is not connected to
  * one of this bus's container connections, -EBUSY when the connection cannot be saved now, -EINVAL when
- * diag_fd is no such socket (err says why), -ENOMEM. */
-int checkpoint_export(struct bus *b, int client_fd, int diag_fd, uint8_t **ret, size_t *ret_len, char *err,
-                      size_t errlen);
+ * diag_fd is no such socket (err says why), -ENOMEM.
+ *
+ * With an exporter, the connection is then *held*: the bus neither reads nor writes its socket (what was
+ * in flight is in the image: read on, it would be taken twice, once live and once restored; written on,
+ * it would go to a process that is being dumped). When its socket closes (CRIU kills the dumped tree) it
+ * stays, parked, with its names, rules and replies, and what is sent to it queues: a Prepare onto this
+ * bus takes it back as it is, so nothing sent between the dump and the restore is lost and no one can
+ * take its names meanwhile. A dump that leaves the tree running gives it back to it (see below). */
+int checkpoint_export(struct bus *b, struct peer *exporter, int client_fd, int diag_fd, uint8_t **ret,
+                      size_t *ret_len, char *err, size_t errlen);
+/* A held connection's socket closed: park it (0), or -ENOMEM (the caller disconnects it). */
+int checkpoint_held_hangup(struct bus *b, struct peer *p);
+/* How long a held connection stays held after its exporter went. CRIU ends its plugins (so the exporter's
+ * connection) before it kills the dumped tree, and holds the tree's client sockets until it exits: only a
+ * moment later does the bus see whether the container was killed (then the connection is parked) or left
+ * running (released). A connection left running waits this much longer than the dump itself. */
+#define CHECKPOINT_RELEASE_USEC (1000ull * 1000)
+/* exporter is going: what it held is released, or parked, CHECKPOINT_RELEASE_USEC from now. */
+void checkpoint_release(struct bus *b, struct peer *exporter);
+/* Release or park the held connections whose time came (see above): the next such time, or 0. */
+uint64_t checkpoint_check_held(struct bus *b, uint64_t now);
 
 /* One prepared image: what the restoring side needs. input points into the caller's images. */
 struct checkpoint_prepared {

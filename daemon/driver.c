@@ -1491,7 +1491,7 @@ static int method_checkpoint_export(struct bus *b, struct peer *p, struct messag
         _cleanup_free_ uint8_t *image = NULL;
         size_t len = 0;
         char err[512] = "";
-        r = checkpoint_export(b, fd, diag_fd, &image, &len, err, sizeof(err));
+        r = checkpoint_export(b, p, fd, diag_fd, &image, &len, err, sizeof(err));
         if (r == -EINVAL)
                 return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "%s", err);
         if (r == -ENOENT)
@@ -1865,6 +1865,9 @@ void driver_disconnect_doomed(struct bus *b)
 void driver_peer_gone(struct bus *b, struct peer *p, bool announce)
 {
         driver_release_names(b, p);
+
+        /* What it exported for a dump goes on, or waits for its restore (checkpoint.h). */
+        checkpoint_release(b, p);
 
         /* What it prepared for a restore and no process resumed will never be. */
         struct peer *orphan;

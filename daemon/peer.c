@@ -212,15 +212,54 @@ int peer_adopt_socket(struct peer *q, struct peer *conn, struct message *first)
 
 static void peer_update_epoll(struct peer *p)
 {
-        uint32_t want = EPOLLIN | (io_out_empty(&p->out) ? 0 : EPOLLOUT);
-        event_source_watch(p->bus->loop, &p->source, want);
+        uint32_t want = p->held ? 0 : EPOLLIN | (io_out_empty(&p->out) ? 0 : EPOLLOUT);
+        event_source_watch(p->bus->loop, &p->source, want); /* 0 still reports a hang-up */
+}
+
+void peer_hold(struct peer *p, struct peer *by, size_t queued)
+{
+        p->held = true;
+        p->held_by = by;
+        p->held_until = 0;
+        p->held_out = queued;
+        list_del(&p->flush_link);
+        peer_update_epoll(p);
+}
+
+void peer_release(struct peer *p)
+{
+        p->held = false;
+        p->held_by = NULL;
+        peer_update_epoll(p);
+        if (!io_out_empty(&p->out) && list_unlinked(&p->flush_link))
+                list_add_tail(&p->bus->flush_list, &p->flush_link);
+}
+
+int peer_park(struct peer *p)
+{
+        struct bus *b = p->bus;
+        struct parked *pk = zalloc(sizeof(*pk));
+        if (!pk)
+                return -ENOMEM;
+        pk->peer = p;
+        pk->exported = true;
+        pk->inner_uid = p->creds.uid; /* the image's says how the container saw it; Prepare sets it */
+        list_add_tail(&b->parked, &pk->link);
+        p->parked = pk;
+        p->held = false;
+        p->held_by = NULL;
+        event_source_remove(b->loop, &p->source);
+        p->fd = safe_close(p->fd);
+        io_in_done(&p->in); /* what it had begun to send is in the image, which the restore sends again */
+        p->creds.pid = 0;   /* its process is gone; the restored one's comes with Resume */
+        return 0;
 }
 
 int peer_flush(struct peer *p, const char **why)
 {
         list_del(&p->flush_link);
-        if (p->state == PEER_DEAD || p->parked)
-                return 0; /* a parked connection keeps its queue for the socket it will get */
+        if (p->state == PEER_DEAD || p->parked || p->held)
+                return 0; /* a parked or held connection keeps its queue for the socket it will get */
         int r = io_out_flush(&p->out, p->fd);
         if (r < 0 && r != -EAGAIN) {
                 *why = "write failed";

@@ -29,6 +29,8 @@ struct parked {
         struct peer *preparer; /* the connection that prepared it: it goes when that one does */
         uint8_t token[CHECKPOINT_TOKEN_SIZE];
         uint32_t inner_uid; /* as the container saw it: checked against the restored container's map */
+        bool exported; /* a held connection whose socket closed (CRIU killed its process after the dump):
+                        * no token until a Prepare takes it back (checkpoint.h) */
 };
 
 enum peer_state {
@@ -67,6 +69,10 @@ struct peer {
         bool proxied;        /* creds are a host caller's, set by its bridge (SetProxiedCredentials) */
         char *proxied_for;   /* that caller's unique name on the host bus, if the bridge said it */
         struct parked *parked; /* restored, waiting for its process: no socket yet (checkpoint.h) */
+        bool held; /* exported for a dump: its socket is neither read nor written (checkpoint.h) */
+        struct peer *held_by; /* ... by this connection; NULL once that went */
+        uint64_t held_until;  /* ... and then released (or parked) at this time */
+        size_t held_out;      /* bytes queued for it when it was exported */
 
         struct peer_creds creds;
         struct user_account *user;
@@ -117,6 +123,15 @@ int peer_new_parked(struct bus *b, uint64_t id, uid_t uid, gid_t gid, const uint
  * namespaces; the uid and groups stay the image's), with first queued ahead of what q holds. conn is left
  * without a socket. 0 or -errno. */
 int peer_adopt_socket(struct peer *q, struct peer *conn, struct message *first);
+/* Exported by by, with queued bytes queued for it: from now on its socket is neither read nor written (what
+ * was in flight is in the image), until peer_release() or peer_park(). */
+void peer_hold(struct peer *p, struct peer *by, size_t queued);
+/* Read and write p's socket again. */
+void peer_release(struct peer *p);
+/* A held connection whose socket closed: it stays, parked without a socket, for a restore onto this bus;
+ * what was sent it meanwhile queues. Its unread input is dropped with the socket (the image has it).
+ * 0 or -ENOMEM. */
+int peer_park(struct peer *p);
 /* The connection ends: p leaves the loop and the bus's lists and is freed after the iteration (routing may
  * still hold it). What p held in names, rules and replies is the caller's to release first (see
  * driver_disconnect_peer()). reason, if not NULL, is logged. */

@@ -51,37 +51,36 @@ static int user_fill(const char *name, uid_t uid, gid_t gid, const char *home, s
 /* Calls match(entry, userdata) for each well-formed line until it returns nonzero (returned) or the file
  * ends (-ENOENT). fgetpwent_r()/fgetgrent_r() rewind the line on ERANGE, so a long one is read again
  * with a bigger buffer. With root_fd >= 0, path is resolved inside that root (rootfs.h). */
-#define DEFINE_FILES_SCAN(fn, type, fget)                                                                  \
-        static int fn(int root_fd, const char *path, int (*match)(const struct type *, void *),            \
-                      void *userdata)                                                                      \
-        {                                                                                                  \
-                _cleanup_fclose_ FILE *f = root_fd >= 0 ? rootfs_fopen(root_fd, path)                      \
-                                                        : fopen(path, "re");                               \
-                if (!f)                                                                                    \
-                        return errno == ENOENT ? -ENOENT : -errno;                                         \
-                size_t size = 1024;                                                                        \
-                _cleanup_free_ char *buf = malloc(size);                                                   \
-                if (!buf)                                                                                  \
-                        return -ENOMEM;                                                                    \
-                for (;;) {                                                                                 \
-                        struct type e, *res = NULL;                                                        \
-                        int r = fget(f, &e, buf, size, &res);                                              \
-                        if (r == ERANGE && size < 16 * 1024 * 1024) {                                      \
-                                free(buf);                                                                 \
-                                size *= 4;                                                                 \
-                                buf = malloc(size);                                                        \
-                                if (!buf)                                                                  \
-                                        return -ENOMEM;                                                    \
-                                continue;                                                                  \
-                        }                                                                                  \
-                        if (r == ENOENT)                                                                   \
-                                return -ENOENT;                                                            \
-                        if (r != 0)                                                                        \
-                                return -r;                                                                 \
-                        int m = match(res, userdata);                                                      \
-                        if (m != 0)                                                                        \
-                                return m;                                                                  \
-                }                                                                                          \
+#define DEFINE_FILES_SCAN(fn, type, fget)                                                                   \
+        static int fn(int root_fd, const char *path, int (*match)(const struct type *, void *),             \
+                      void *userdata)                                                                       \
+        {                                                                                                   \
+                _cleanup_fclose_ FILE *f = root_fd >= 0 ? rootfs_fopen(root_fd, path) : fopen(path, "re");  \
+                if (!f)                                                                                     \
+                        return errno == ENOENT ? -ENOENT : -errno;                                          \
+                size_t size = 1024;                                                                         \
+                _cleanup_free_ char *buf = malloc(size);                                                    \
+                if (!buf)                                                                                   \
+                        return -ENOMEM;                                                                     \
+                for (;;) {                                                                                  \
+                        struct type e, *res = NULL;                                                         \
+                        int r = fget(f, &e, buf, size, &res);                                               \
+                        if (r == ERANGE && size < 16 * 1024 * 1024) {                                       \
+                                free(buf);                                                                  \
+                                size *= 4;                                                                  \
+                                buf = malloc(size);                                                         \
+                                if (!buf)                                                                   \
+                                        return -ENOMEM;                                                     \
+                                continue;                                                                   \
+                        }                                                                                   \
+                        if (r == ENOENT)                                                                    \
+                                return -ENOENT;                                                             \
+                        if (r != 0)                                                                         \
+                                return -r;                                                                  \
+                        int m = match(res, userdata);                                                       \
+                        if (m != 0)                                                                         \
+                                return m;                                                                   \
+                }                                                                                           \
         }
 DEFINE_FILES_SCAN(scan_passwd, passwd, fgetpwent_r)
 DEFINE_FILES_SCAN(scan_group, group, fgetgrent_r)

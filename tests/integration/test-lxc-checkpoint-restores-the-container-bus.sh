@@ -8,9 +8,11 @@
 # with mount-v2); nsbusctl checkpoint covers id-mapped containers. Inside, criu_peers.py's service owns org.nsbus.CriuTest and
 # has a match rule on Ping, and a client has called its Slow method, which answers after 8 s.
 #  - lxc-checkpoint -s while the call waits and Pings wait unread on the service's connection: the container
-#    stops, and its bus stays for the restore (the post-stop hook leaves it; ls: checkpointed);
+#    stops, and its bus stays for the restore (the post-stop hook leaves it; ls: checkpointed), keeping
+#    both connections: the service still owns its name, and a Ping sent now waits for it;
 #  - lxc-checkpoint -r: the container runs again, on the same bus: the client gets the reply to the call it
-#    made before the dump, the service reads every unread Ping once and in order, owns its name under the
+#    made before the dump, the service reads every unread Ping and the one sent while it was away once and
+#    in order, owns its name under the
 #    same unique name, and its rule delivers a Ping sent after; a new client inside calls it; the
 #    supervisor learns the restored init from the bus (ls) and starts the bridge again, through which the
 #    restored container reaches the host's service;
@@ -109,6 +111,11 @@ for i in $(seq 1 50); do [ "$(ls_state)" = "checkpointed $init stopped" ] && bre
 expect_eq "ls: the bus waits for the restore" "$(ls_state)" "checkpointed $init stopped"
 expect_match "the hook says why the bus stays" "$(cat "$TMP/lxclogs/$NAME.log")" \
 	"nsbus-hook: $NAME: checkpointed: its bus stays for the restore"
+expect_eq "connections the bus kept for the restore" \
+	"$(grep -c 'checkpoint: :[0-9.]* closed after its export: kept for the restore' "$TMP/lxclogs/$NAME.log")" 2
+# The service keeps its name while its container is away, and a signal sent now waits for it.
+expect_eq "the owner of $NAME_SVC while the container is checkpointed" "$(owner)" "$unique"
+ping_service while-checkpointed
 
 TMO=120 t lxc-checkpoint -n "$NAME" -r -v -D "$TMP/img" -o "$TMP/lxc-rs.log" -l INFO || {
 	dump_errors restore
@@ -129,6 +136,7 @@ wait_for_file "$rootfs/root/service.log" '^signal Ping after-restore$' 10 ||
 expect_eq "what the service saw, in order, once each" "$(cat "$rootfs/root/service.log")" "signal Ping before-dump
 got Slow before-dump
 $(for i in $(seq 1 "$UNREAD"); do echo "signal Ping during-dump-$i"; done)
+signal Ping while-checkpointed
 signal Ping after-restore"
 out=$(lxc_run "$NAME" /usr/bin/python3 /root/criu_peers.py call "$BUS_ADDR" "$NAME_SVC" after-restore 2>&1)
 expect_eq "a new client's call inside the restored container" "$out" "reply echo:after-restore"

@@ -7,6 +7,8 @@
  * everything in flight must arrive, once, in order. Hostile images must be refused with the bus unchanged.
  */
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
@@ -227,7 +229,7 @@ static uint8_t *export_image_through(struct harness *h, struct client *c, int di
 {
         uint8_t *buf = NULL;
         char err[256] = "";
-        int r = checkpoint_export(h->bus, c->fd, diag_fd, &buf, len, err, sizeof(err));
+        int r = checkpoint_export(h->bus, NULL, c->fd, diag_fd, &buf, len, err, sizeof(err));
         if (r < 0)
                 fprintf(stderr, "export: %s: %s\n", strerror(-r), err);
         CHECK_EQ(r, 0);
@@ -484,7 +486,7 @@ static void test_hostile_images(void)
         CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
         uint8_t *none = NULL;
         char why[256] = "";
-        CHECK_EQ(checkpoint_export(h.bus, s->fd, pair[0], &none, &len, why, sizeof(why)), -EINVAL);
+        CHECK_EQ(checkpoint_export(h.bus, NULL, s->fd, pair[0], &none, &len, why, sizeof(why)), -EINVAL);
         CHECK(strstr(why, "NETLINK_SOCK_DIAG") != NULL);
         CHECK(none == NULL);
         close(pair[0]);
@@ -514,6 +516,15 @@ static void test_hostile_images(void)
         CHECK_EQ(h.bus->n_peers_connected, peers_before);
         client_free(squatter);
         harness_settle(&h);
+
+        /* The same image twice in one batch. */
+        const uint8_t *twice[] = {good, good};
+        size_t twice_lens[] = {len, len};
+        struct prepared pp2[2];
+        peers_before = h.bus->n_peers_connected;
+        prepare(&h, p, twice, twice_lens, 2, pp2, error);
+        CHECK_STREQ(error, "org.nsbus.Checkpoint1.Error.BadImage");
+        CHECK_EQ(h.bus->n_peers_connected, peers_before);
 
         /* Truncated, every length. */
         peers_before = h.bus->n_peers_connected;
@@ -556,6 +567,159 @@ static void test_hostile_images(void)
         harness_done(&h);
 }
 
+/* Bytes unread in a socket, without reading them. */
+static int unread_bytes(int fd)
+{
+        int n = 0;
+        CHECK(ioctl(fd, SIOCINQ, &n) == 0);
+        return n;
+}
+
+static void send_tick(struct harness *h, struct client *from, const char *text)
+{
+        const char *arg[] = {text};
+        harness_signal(from, NULL, "/", "org.example.Ping", "Tick", "s", arg);
+        harness_settle(h);
+}
+
+/* An export by a connection (CRIU's) holds the exported one; killed after the dump, it is kept, parked,
+ * and the restore onto this bus takes it back as it is: what it had sent and the bus had not read is taken
+ * once (from the image), what was sent to it after the export is delivered, in order, after what was
+ * unread, and its names never went. A dump that leaves the process running gives it back untouched. */
+static void test_held_across_restore(void)
+{
+        struct harness h;
+        make_container_bus(&h);
+        struct client *s = harness_connect(&h), *c = harness_connect(&h), *x = harness_connect(&h),
+                      *watcher = harness_connect(&h), *asker = harness_connect(&h);
+        char *c_name = strdup(c->unique_name), *s_name = strdup(s->unique_name);
+        CHECK_EQ(harness_request_name(&h, c, "org.example.C"), NAME_REPLY_PRIMARY_OWNER);
+        harness_expect_reply_empty(
+                &h, c,
+                harness_call_driver(c, "AddMatch", "s", "type='signal',interface='org.example.Ping'"));
+        harness_expect_reply_empty(
+                &h, watcher,
+                harness_call_driver(watcher, "AddMatch", "s", "type='signal',member='NameOwnerChanged'"));
+        struct peer *xp = names_find_peer(h.bus, x->unique_name), *cp = names_find_peer(h.bus, c_name);
+        CHECK(xp && cp);
+
+        send_tick(&h, s, "unread-at-export"); /* waits in c's socket */
+        int unread = unread_bytes(c->fd);
+        CHECK(unread > 0);
+        /* A whole call from c that the bus has not read yet when the dump saves c. */
+        struct message *later = call_message(client_next_serial(c), "org.example.S", "Later");
+        CHECK_EQ(harness_request_name(&h, s, "org.example.S"), NAME_REPLY_PRIMARY_OWNER);
+        write_all(c->fd, later->data, later->body_offset + later->body_size);
+        uint8_t *image = NULL;
+        size_t len = 0;
+        char err[256] = "";
+        CHECK_EQ(checkpoint_export(h.bus, xp, c->fd, -1, &image, &len, err, sizeof(err)), 0);
+        struct ckpt_image img;
+        CHECK(ckpt_image_parse(image, len, &img, err, sizeof(err)) == 0);
+        CHECK_EQ(img.n_input, later->body_offset + later->body_size);
+        ckpt_image_done(&img);
+
+        /* Held: the bus neither takes Later nor writes to c. */
+        send_tick(&h, s, "after-export");
+        CHECK_EQ(unread_bytes(c->fd), unread);
+        struct harness_inbox box = {0};
+        harness_collect(&h, s, &box);
+        for (size_t i = 0; i < box.n; i++)
+                CHECK(!box.v[i]->member || !streq(box.v[i]->member, "Later"));
+        harness_inbox_clear(&box);
+
+        /* CRIU ends its plugins (x goes), kills c, exits: c stays, with its name, and what comes for it
+         * queues. */
+        client_free(x);
+        harness_settle(&h);
+        client_free(c);
+        harness_settle(&h);
+        send_tick(&h, s, "after-kill");
+        CHECK_EQ(checkpoint_check_held(h.bus, now_usec() + 2 * CHECKPOINT_RELEASE_USEC), 0);
+        harness_settle(&h);
+        char *owner = owner_of(&h, asker, "org.example.C");
+        CHECK_STREQ(owner, c_name);
+        free(owner);
+        harness_collect(&h, watcher, &box);
+        for (size_t i = 0; i < box.n; i++) {
+                const char *name, *old, *new;
+                if (message_read(box.v[i], "sss", &name, &old, &new) >= 0)
+                        CHECK(!streq(name, c_name) && !streq(name, "org.example.C"));
+        }
+        harness_inbox_clear(&box);
+
+        /* The restore onto this bus: no NameOwnerChanged, since c never left. */
+        struct client *p = harness_connect(&h);
+        const uint8_t *bufs[] = {image};
+        size_t lens[] = {len};
+        struct prepared pp;
+        char error[128];
+        prepare(&h, p, bufs, lens, 1, &pp, error);
+        CHECK_STREQ(error, "");
+        CHECK_EQ(pp.n_input, later->body_offset + later->body_size);
+        struct message *reply;
+        int cfd = resume(&h, &pp, &reply); /* writes the input back, as the plugin does */
+        CHECK_EQ(reply->type, MESSAGE_METHOD_RETURN);
+        message_unref(reply);
+        const char *expect[] = {"unread-at-export", "after-export", "after-kill"};
+        for (size_t i = 0; i < ELEMENTSOF(expect); i++) {
+                struct message *m = read_message(&h, cfd);
+                const char *arg;
+                CHECK_STREQ(m->member, "Tick");
+                CHECK(message_read(m, "s", &arg) >= 0);
+                CHECK_STREQ(arg, expect[i]);
+                message_unref(m);
+        }
+        /* Later reaches s once: from the restored input, never from the held socket. */
+        harness_collect(&h, s, &box);
+        size_t n_later = 0;
+        for (size_t i = 0; i < box.n; i++)
+                n_later += box.v[i]->member && streq(box.v[i]->member, "Later");
+        CHECK_EQ(n_later, 1);
+        harness_inbox_clear(&box);
+        harness_collect(&h, watcher, &box);
+        for (size_t i = 0; i < box.n; i++) {
+                const char *name, *old, *new;
+                if (message_read(box.v[i], "sss", &name, &old, &new) >= 0)
+                        CHECK(!streq(name, c_name));
+        }
+        harness_inbox_clear(&box);
+        close(cfd);
+        client_free(p);
+        free(image);
+        message_unref(later);
+
+        /* --leave-running: the exporter goes while the connection is alive, which goes on as before. */
+        struct client *d = harness_connect(&h);
+        x = harness_connect(&h);
+        xp = names_find_peer(h.bus, x->unique_name);
+        harness_expect_reply_empty(
+                &h, d,
+                harness_call_driver(d, "AddMatch", "s", "type='signal',interface='org.example.Ping'"));
+        image = NULL;
+        CHECK_EQ(checkpoint_export(h.bus, xp, d->fd, -1, &image, &len, err, sizeof(err)), 0);
+        send_tick(&h, s, "while-dumped");
+        CHECK_EQ(unread_bytes(d->fd), 0);
+        client_free(x);
+        harness_settle(&h);
+        CHECK_EQ(unread_bytes(d->fd), 0); /* held a moment longer: the bus cannot tell yet */
+        CHECK_EQ(checkpoint_check_held(h.bus, now_usec() + 2 * CHECKPOINT_RELEASE_USEC), 0);
+        harness_settle(&h);
+        CHECK(unread_bytes(d->fd) > 0);
+        struct message *m = read_message(&h, d->fd);
+        CHECK_STREQ(m->member, "Tick");
+        message_unref(m);
+        CHECK(owner_of(&h, d, "org.example.S") != NULL); /* it is read again too */
+        free(image);
+        client_free(d);
+        client_free(s);
+        client_free(watcher);
+        client_free(asker);
+        free(c_name);
+        free(s_name);
+        harness_done(&h);
+}
+
 /* Only the host's root may export or prepare. */
 static void test_not_for_others(void)
 {
@@ -584,6 +748,7 @@ int main(void)
         }
         int failed = 0;
         RUN(test_round_trip);
+        RUN(test_held_across_restore);
         RUN(test_hostile_images);
         RUN(test_not_for_others);
         return failed != 0;
