@@ -48,6 +48,7 @@
 #include "quotas.h"
 #include "replies.h"
 #include "sockdiag.h"
+#include "sockqueue.h"
 
 _printf_(3, 4) static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -200,63 +201,6 @@ uint64_t checkpoint_check_held(struct bus *b, uint64_t now)
         return next;
 }
 
-/* Everything unread in fd's receive queue, without taking it: 0 and *ret, -EBUSY when fds are in flight. */
-static int peek_queue(int fd, uint8_t **ret, size_t *ret_len)
-{
-        int queued = 0;
-        if (ioctl(fd, SIOCINQ, &queued) < 0 || queued < 0)
-                queued = 0;
-        size_t allocated = (size_t)queued + 4096, n = 0;
-        _cleanup_free_ uint8_t *buf = malloc(allocated);
-        if (!buf)
-                return -ENOMEM;
-        /* The peek offset walks the queue across the kernel's message boundaries. */
-        int off = 0, r = 0;
-        if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)) < 0)
-                return -errno;
-        for (;;) {
-                if (n == allocated && GREEDY_REALLOC(buf, allocated, n + 65536) < 0) {
-                        r = -ENOMEM;
-                        break;
-                }
-                union {
-                        struct cmsghdr align;
-                        uint8_t b[CMSG_SPACE(sizeof(int) * 253)];
-                } control;
-                struct iovec iov = {buf + n, allocated - n};
-                struct msghdr mh = {.msg_iov = &iov,
-                                    .msg_iovlen = 1,
-                                    .msg_control = &control,
-                                    .msg_controllen = sizeof(control)};
-                ssize_t got = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-                if (got < 0 && errno == EINTR)
-                        continue;
-                if (got <= 0) {
-                        r = got == 0 || errno == EAGAIN ? 0 : -errno;
-                        break;
-                }
-                bool fds = false;
-                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                                close_fds((int *)(void *)CMSG_DATA(c),
-                                          (c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-                                fds = true;
-                        }
-                if (fds || (mh.msg_flags & MSG_CTRUNC)) {
-                        r = -EBUSY;
-                        break;
-                }
-                n += (size_t)got;
-        }
-        off = -1;
-        (void)setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(buf);
-        *ret_len = n;
-        return 0;
-}
-
 /* a then b, in one allocation that replaces *a. */
 static int concat(uint8_t **a, size_t *na, const uint8_t *b, size_t nb)
 {
@@ -366,7 +310,7 @@ static int export_in_flight(struct peer *p, int client_fd, struct ckpt_image *im
         size_t n_part = 0;
         int r = io_in_copy_pending(&p->in, &img->input, &img->n_input);
         if (r == 0)
-                r = peek_queue(p->fd, &part, &n_part);
+                r = sockqueue_peek(p->fd, &part, &n_part);
         if (r == 0)
                 r = concat(&img->input, &img->n_input, part, n_part);
         if (r == -EBUSY)
@@ -376,7 +320,8 @@ static int export_in_flight(struct peer *p, int client_fd, struct ckpt_image *im
         if (r < 0)
                 return r;
 
-        r = peek_queue(client_fd, &img->output, &img->n_output);
+        /* Without the client's socket, the caller puts what waits unread in it in front. */
+        r = client_fd >= 0 ? sockqueue_peek(client_fd, &img->output, &img->n_output) : 0;
         free(part);
         part = NULL;
         if (r == 0)
@@ -410,7 +355,7 @@ static int export_identity(struct bus *b, struct peer *p, int client_fd, struct 
         }
         img->inner_pid = p->creds.n_ns_pids ? (uint32_t)p->creds.ns_pids[p->creds.n_ns_pids - 1] : 0;
         img->unix_fds = p->unix_fds;
-        int flags = fcntl(client_fd, F_GETFL);
+        int flags = client_fd >= 0 ? fcntl(client_fd, F_GETFL) : -1;
         img->socket_flags = flags < 0 ? 0 : (uint32_t)flags;
         if (!(img->unique_name = strdup(p->unique_name)) || !(img->container = strdup(c->name)) ||
             asprintf(&img->host_socket, "%s/host.sock", c->dir) < 0 ||
@@ -420,16 +365,10 @@ static int export_identity(struct bus *b, struct peer *p, int client_fd, struct 
         return 0;
 }
 
-int checkpoint_export(struct bus *b, struct peer *exporter, int client_fd, int diag_fd, uint8_t **ret,
-                      size_t *ret_len, char *err, size_t errlen)
+/* p's image (client_fd: its client's socket, or -1: see export_in_flight()), and p held by exporter. */
+static int export_peer(struct bus *b, struct peer *exporter, struct peer *p, int client_fd, uint8_t **ret,
+                       size_t *ret_len, char *err, size_t errlen)
 {
-        if (!b->container)
-                return -ENOENT;
-        if (diag_fd >= 0 && sockdiag_check(diag_fd) < 0)
-                return fail(err, errlen, "the second handle is not a NETLINK_SOCK_DIAG socket"), -EINVAL;
-        struct peer *p = find_peer_of(b, client_fd, diag_fd);
-        if (!p)
-                return -ENOENT;
         if (p->state != PEER_RUNNING || p->parked)
                 return fail(err, errlen, "the connection has not finished connecting (no Hello yet)"),
                        -EBUSY;
@@ -459,6 +398,63 @@ int checkpoint_export(struct bus *b, struct peer *exporter, int client_fd, int d
         log_info("checkpoint: exported %s (%zu names, %zu rules, %zu+%zu replies, %zu+%zu bytes in flight)",
                  p->unique_name, img.n_names, img.n_matches, img.n_owed, img.n_awaited, img.n_input,
                  img.n_output);
+        return 0;
+}
+
+int checkpoint_export(struct bus *b, struct peer *exporter, int client_fd, int diag_fd, uint8_t **ret,
+                      size_t *ret_len, char *err, size_t errlen)
+{
+        if (!b->container)
+                return -ENOENT;
+        if (diag_fd >= 0 && sockdiag_check(diag_fd) < 0)
+                return fail(err, errlen, "the second handle is not a NETLINK_SOCK_DIAG socket"), -EINVAL;
+        struct peer *p = find_peer_of(b, client_fd, diag_fd);
+        if (!p)
+                return -ENOENT;
+        return export_peer(b, exporter, p, client_fd, ret, ret_len, err, errlen);
+}
+
+void checkpoint_exports_free(struct checkpoint_export *v, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(v[i].image);
+        free(v);
+}
+
+int checkpoint_export_all(struct bus *b, struct peer *exporter, int diag_fd, struct checkpoint_export **ret,
+                          size_t *ret_n, char *err, size_t errlen)
+{
+        if (!b->container)
+                return fail(err, errlen, "this bus serves no container"), -EINVAL;
+        if (sockdiag_check(diag_fd) < 0)
+                return fail(err, errlen, "the handle is not a NETLINK_SOCK_DIAG socket"), -EINVAL;
+        int r = index_build(b, diag_fd);
+        if (r < 0)
+                return fail(err, errlen, "sock_diag: %s", error_text(r)), r;
+        const struct checkpoint_index *ix = b->checkpoint_index;
+        struct checkpoint_export *v = calloc(ix->n ? ix->n : 1, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        size_t n = 0;
+        for (size_t i = 0; i < ix->n; i++) {
+                struct peer *p = hashmap_get(b->peers_by_id, &ix->v[i].peer_id);
+                if (!p || p->fd < 0 || p->origin != ORIGIN_BUS || p->state != PEER_RUNNING)
+                        continue;
+                char why[256] = "";
+                r = export_peer(b, exporter, p, -1, &v[n].image, &v[n].len, why, sizeof(why));
+                if (r == -EBUSY) {
+                        /* Left out: its own Export says why, if it is to be dumped. */
+                        log_info("checkpoint: %s not exported with the others: %s", p->unique_name, why);
+                        continue;
+                }
+                if (r < 0) {
+                        checkpoint_exports_free(v, n);
+                        return r;
+                }
+                v[n++].client_ino = ix->v[i].client_ino;
+        }
+        *ret = v;
+        *ret_n = n;
         return 0;
 }
 

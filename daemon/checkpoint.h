@@ -35,6 +35,20 @@ struct message;
  * take its names meanwhile. A dump that leaves the tree running gives it back to it (see below). */
 int checkpoint_export(struct bus *b, struct peer *exporter, int client_fd, int diag_fd, uint8_t **ret,
                       size_t *ret_len, char *err, size_t errlen);
+/* One connection's image, by the inode of its client's socket. */
+struct checkpoint_export {
+        uint64_t client_ino;
+        uint8_t *image;
+        size_t len;
+};
+/* Every connection of the container whose client socket is in diag_fd's network namespace, exported (and
+ * held) at once: one call for a whole dump. Their images lack what waits unread in the client sockets,
+ * which the caller, who has those, puts at the front of each output (and their socket flags): the bus
+ * writes nothing more to them once held, so that stays as it is. 0 and *ret[*n] (checkpoint_exports_free),
+ * -EINVAL (err says why), -ENOMEM. A connection that cannot be saved now is left out (and not held). */
+int checkpoint_export_all(struct bus *b, struct peer *exporter, int diag_fd, struct checkpoint_export **ret,
+                          size_t *n, char *err, size_t errlen);
+void checkpoint_exports_free(struct checkpoint_export *v, size_t n);
 /* A held connection's socket closed: park it (0), or -ENOMEM (the caller disconnects it). */
 int checkpoint_held_hangup(struct bus *b, struct peer *p);
 /* How long a held connection stays held after its exporter went. CRIU ends its plugins (so the exporter's

@@ -1508,6 +1508,38 @@ static int method_checkpoint_export(struct bus *b, struct peer *p, struct messag
         return reply_send(b, p, m, &mb);
 }
 
+/* ExportAll(h diag) -> a(tay): every connection of the container at once, for a whole dump (checkpoint.h).
+ */
+static int method_checkpoint_export_all(struct bus *b, struct peer *p, struct message *m)
+{
+        int r = refuse_unless_host_root(b, p, m);
+        if (r <= 0)
+                return r;
+        int diag_fd;
+        struct msg_reader rd;
+        msg_reader_init(&rd, m);
+        if (msg_reader_read_basic(&rd, 'h', &diag_fd) < 0)
+                return -EBADMSG;
+        struct checkpoint_export *v = NULL;
+        size_t n = 0;
+        char err[512] = "";
+        r = checkpoint_export_all(b, p, diag_fd, &v, &n, err, sizeof(err));
+        if (r == -EINVAL)
+                return reply_error(b, p, m, DBUS_ERROR_INVALID_ARGS, "%s", err);
+        if (r < 0)
+                return r;
+        struct msg_builder mb;
+        reply_open(b, p, m, &mb, 'a', "(tay)");
+        for (size_t i = 0; i < n; i++) {
+                msg_builder_open(&mb, '(', "tay");
+                msg_builder_append_basic(&mb, 't', &v[i].client_ino);
+                msg_builder_append_bytes(&mb, v[i].image, v[i].len);
+                msg_builder_close(&mb);
+        }
+        checkpoint_exports_free(v, n);
+        return reply_close_send(b, p, m, &mb);
+}
+
 /* What a Prepare changed: everyone hears of the unique names and names that are back, and a call
  * awaited from a connection that is not coming back gets its NoReply. */
 static void announce_prepared(struct bus *b, const struct checkpoint_changes *ch)
@@ -1673,6 +1705,7 @@ static const struct method methods[] = {
         {CONTAINER_INTERFACE, "SetProxiedCredentials", "a{sv}", "", method_container_set_proxied_credentials,
          true},
         {CHECKPOINT_INTERFACE, "Export", "hh", "ay", method_checkpoint_export, true},
+        {CHECKPOINT_INTERFACE, "ExportAll", "h", "a(tay)", method_checkpoint_export_all, true},
         {CHECKPOINT_INTERFACE, "Prepare", "aay", "a(ayubay)", method_checkpoint_prepare, true},
         {CHECKPOINT_INTERFACE, "Resume", "ay", "", method_checkpoint_resume, true},
         {},

@@ -106,6 +106,8 @@ TMO=120 t lxc-checkpoint -n "$NAME" -s -v -D "$TMP/img" -o "$TMP/lxc-ck.log" -l 
 	fail "the service answered before the dump: this machine took more than 8 s to get there"
 expect_eq "connection images the plugin stored (service and client)" \
 	"$(find "$TMP/img" -name 'nsbus-sk-*.img' | wc -l)" 2
+expect_match "the plugin asked for both at once" "$(cat "$TMP/img/dump.log")" \
+	"nsbus-criu: ExportAll on /run/nsbus/$NAME/host.sock: 2 connections"
 expect_eq "the container after lxc-checkpoint -s" "$(t lxc-info -n "$NAME" -s -H)" STOPPED
 for i in $(seq 1 50); do [ "$(ls_state)" = "checkpointed $init stopped" ] && break; sleep 0.1; done
 expect_eq "ls: the bus waits for the restore" "$(ls_state)" "checkpointed $init stopped"

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
@@ -720,6 +721,61 @@ static void test_held_across_restore(void)
         harness_done(&h);
 }
 
+/* ExportAll: every container connection at once, each by its client socket's inode, all held; their
+ * images hold the bus's side (what waits unread in a client socket is for the caller to add). */
+static void test_export_all(void)
+{
+        struct harness h;
+        make_container_bus(&h);
+        struct client *a = harness_connect(&h), *c = harness_connect(&h);
+        harness_expect_reply_empty(
+                &h, c,
+                harness_call_driver(c, "AddMatch", "s", "type='signal',interface='org.example.Ping'"));
+        send_tick(&h, a, "unread"); /* in c's socket */
+        int unread = unread_bytes(c->fd);
+        CHECK(unread > 0);
+        /* The exporter is CRIU's connection on host.sock, which is not one of the container's: a stand-in.
+         */
+        struct peer exporter = {0}, *xp = &exporter;
+        int diag = used_diag_socket();
+        struct checkpoint_export *v = NULL;
+        size_t n = 0;
+        char err[256] = "";
+        CHECK_EQ(checkpoint_export_all(h.bus, xp, diag, &v, &n, err, sizeof(err)), 0);
+        CHECK_EQ(n, 2); /* the harness's clients are the container's */
+        struct client *clients[] = {a, c};
+        for (size_t i = 0; i < ELEMENTSOF(clients); i++) {
+                struct stat st;
+                CHECK(fstat(clients[i]->fd, &st) == 0);
+                const struct checkpoint_export *e = NULL;
+                for (size_t k = 0; k < n; k++)
+                        if (v[k].client_ino == (uint64_t)st.st_ino)
+                                e = &v[k];
+                CHECK(e);
+                struct ckpt_image img;
+                CHECK(ckpt_image_parse(e->image, e->len, &img, err, sizeof(err)) == 0);
+                CHECK_STREQ(img.unique_name, clients[i]->unique_name);
+                CHECK_EQ(img.n_output, 0); /* c's Tick is in its socket, not the bus's queue */
+                ckpt_image_done(&img);
+        }
+        checkpoint_exports_free(v, n);
+        /* Held: a Tick for c now stays with the bus. */
+        send_tick(&h, a, "held");
+        CHECK_EQ(unread_bytes(c->fd), unread);
+        /* A second handle that is not a sock_diag socket: refused. */
+        CHECK_EQ(checkpoint_export_all(h.bus, xp, c->fd, &v, &n, err, sizeof(err)), -EINVAL);
+        close(diag);
+        checkpoint_release(h.bus, xp); /* the exporter goes */
+        harness_settle(&h);
+        CHECK_EQ(unread_bytes(c->fd), unread);
+        checkpoint_check_held(h.bus, now_usec() + 2 * CHECKPOINT_RELEASE_USEC);
+        harness_settle(&h);
+        CHECK(unread_bytes(c->fd) > unread); /* released: the held Tick came */
+        client_free(a);
+        client_free(c);
+        harness_done(&h);
+}
+
 /* Only the host's root may export or prepare. */
 static void test_not_for_others(void)
 {
@@ -749,6 +805,7 @@ int main(void)
         int failed = 0;
         RUN(test_round_trip);
         RUN(test_held_across_restore);
+        RUN(test_export_all);
         RUN(test_hostile_images);
         RUN(test_not_for_others);
         return failed != 0;
