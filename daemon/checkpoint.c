@@ -708,11 +708,17 @@ static int batch_output(struct batch *bt)
                 struct peer *p = bt->peers[i];
                 if (bt->adopted[i]) {
                         /* Its queue is what it was at the export and all since: only what was unread in
-                         * the client's socket comes from the image, first. */
-                        size_t unread = img->n_output - p->held_out;
-                        int r = unread ? io_out_queue_front_bytes(&p->out, img->output, unread) : 0;
-                        if (r < 0)
-                                return r;
+                         * the client's socket comes from the image, first, once it resumes (a restore that
+                         * fails before leaves its queue as it was). */
+                        size_t n = img->n_output - p->held_out;
+                        uint8_t *unread = n ? malloc(n) : NULL;
+                        if (n && !unread)
+                                return -ENOMEM;
+                        if (n)
+                                memcpy(unread, img->output, n);
+                        free(p->parked->unread);
+                        p->parked->unread = unread;
+                        p->parked->n_unread = n;
                         continue;
                 }
                 if (img->n_output == 0)
@@ -864,6 +870,10 @@ int checkpoint_resume(struct bus *b, struct peer *conn, const uint8_t *token, si
                             "%s was uid %u in its container; the restored container maps it elsewhere",
                             q->unique_name, q->parked->inner_uid),
                        -EPERM;
+        if (q->parked->n_unread &&
+            (r = io_out_queue_front_bytes(&q->out, q->parked->unread, q->parked->n_unread)) < 0)
+                return r;
+        q->parked->n_unread = 0;
         r = peer_adopt_socket(q, conn, reply);
         if (r < 0)
                 return r;
@@ -877,8 +887,14 @@ struct peer *checkpoint_next_orphan(struct bus *b, const struct peer *preparer)
         struct parked *pk;
         list_for_each_entry(pk, &b->parked, link)
         {
-                if (pk->preparer == preparer)
-                        return pk->peer;
+                if (pk->preparer != preparer)
+                        continue;
+                if (pk->exported) { /* kept since its export: it waits for the next restore */
+                        pk->preparer = NULL;
+                        memset(pk->token, 0, sizeof(pk->token));
+                        continue;
+                }
+                return pk->peer;
         }
         return NULL;
 }

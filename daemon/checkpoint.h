@@ -100,7 +100,8 @@ int checkpoint_prepare(struct bus *b, struct peer *preparer, const uint8_t *cons
 int checkpoint_resume(struct bus *b, struct peer *conn, const uint8_t *token, size_t len,
                       struct message *reply, struct peer **ret, char *err, size_t errlen);
 
-/* A parked connection whose preparer is gone (it never will be resumed), or NULL. */
+/* A parked connection whose preparer is gone (it never will be resumed), or NULL. Those kept since their
+ * export go back to waiting for a Prepare instead (a failed restore may be tried again). */
 struct peer *checkpoint_next_orphan(struct bus *b, const struct peer *preparer);
 
 /* Free what the bus keeps between exports (bus_free()). */

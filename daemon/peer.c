@@ -203,6 +203,7 @@ int peer_adopt_socket(struct peer *q, struct peer *conn, struct message *first)
         n->seclabel = label;
 
         list_del(&q->parked->link);
+        free(q->parked->unread);
         free(q->parked);
         q->parked = NULL;
         if (list_unlinked(&q->flush_link))
@@ -317,6 +318,7 @@ void peer_close(struct peer *p, const char *reason)
         p->state = PEER_DEAD;
         if (p->parked) {
                 list_del(&p->parked->link);
+                free(p->parked->unread);
                 free(p->parked);
                 p->parked = NULL;
         }

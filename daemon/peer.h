@@ -29,6 +29,9 @@ struct parked {
         struct peer *preparer; /* the connection that prepared it: it goes when that one does */
         uint8_t token[CHECKPOINT_TOKEN_SIZE];
         uint32_t inner_uid; /* as the container saw it: checked against the restored container's map */
+        uint8_t *unread; /* kept since its export: what its client had not read, ahead of its queue at Resume
+                          */
+        size_t n_unread;
         bool exported; /* a held connection whose socket closed (CRIU killed its process after the dump):
                         * no token until a Prepare takes it back (checkpoint.h) */
 };

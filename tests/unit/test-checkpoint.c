@@ -649,12 +649,22 @@ static void test_held_across_restore(void)
         }
         harness_inbox_clear(&box);
 
-        /* The restore onto this bus: no NameOwnerChanged, since c never left. */
+        /* A restore that fails before c resumes (its preparer goes): c goes on waiting. */
         struct client *p = harness_connect(&h);
         const uint8_t *bufs[] = {image};
         size_t lens[] = {len};
         struct prepared pp;
         char error[128];
+        prepare(&h, p, bufs, lens, 1, &pp, error);
+        CHECK_STREQ(error, "");
+        client_free(p);
+        harness_settle(&h);
+        owner = owner_of(&h, asker, "org.example.C");
+        CHECK_STREQ(owner, c_name);
+        free(owner);
+
+        /* The restore onto this bus: no NameOwnerChanged, since c never left. */
+        p = harness_connect(&h);
         prepare(&h, p, bufs, lens, 1, &pp, error);
         CHECK_STREQ(error, "");
         CHECK_EQ(pp.n_input, later->body_offset + later->body_size);
