@@ -1,4 +1,4 @@
-/* connect-floor: the physical limit of the connect row, as pingpong is of the call rows.
+/* connect-floor: the physical limit of the connect row, as relay-limit is of the call rows.
  *
  *   connect-floor SOCKET_PATH     listen there and serve connect-rate until killed
  *
