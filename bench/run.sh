@@ -8,6 +8,7 @@
 #
 # NSBUSD=/path/to/nsbusd skips building nsbusd (the smoke test uses the ctest build);
 # NSBRIDGE, NSRUN and NSBUSCTL then name the other programs (a row without one is n/a).
+# NSBUSD_BASE=/path/to/nsbusd adds a column "nsbusd-base" to the main table: a before/after in one run.
 # The runtime section installs the build NSBUSD is from (cmake --install) into the temp dir.
 # The criu section takes the CRIU plugin from NSBUS_CRIU_PLUGIN, else next to NSBUSD's build.
 set -u
@@ -39,6 +40,9 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+# NSBUSD_BASE=/path/to/another/nsbusd adds it as a fourth bus, "nsbusd-base", for a before/after of a
+# change in one run (the main table only).
+[ -n "${NSBUSD_BASE:-}" ] && [[ " $BUSES " != *" nsbusd-base "* ]] && BUSES="$BUSES nsbusd-base"
 for s in $SECTIONS; do
 	[[ " $ALL_SECTIONS " == *" $s "* ]] || { echo "run.sh: --only: unknown section $s (sections: $ALL_SECTIONS)" >&2; exit 2; }
 done
@@ -196,9 +200,10 @@ start_bus() {
 	write_config "$dir"
 	EXTRA_PID[$b]=
 	case "$b" in
-	dbus-daemon | nsbusd)
+	dbus-daemon | nsbusd | nsbusd-base)
 		local bin=/usr/bin/dbus-daemon
 		[ "$b" = nsbusd ] && bin=$NSBUSD
+		[ "$b" = nsbusd-base ] && bin=$NSBUSD_BASE
 		: >"$dir/addr"
 		"$bin" --config-file="$dir/bus.conf" --nofork --print-address=3 3>"$dir/addr" 2>"$dir/bus.log" &
 		BUS_PID[$b]=$!
