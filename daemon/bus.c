@@ -224,13 +224,6 @@ int bus_add_peer(struct bus *b, int fd, enum listener_origin origin)
          * read it now rather than one more epoll_wait() later (a read that finds nothing costs one
          * recvmsg(), and epoll reports the peer as usual). */
         bus_peer_io(&p->source, EPOLLIN);
-        /* What that read was answered with (the end of SASL and the Hello reply) is what the client
-         * waits for: write it now, not after the rest of this iteration. A client that closes and
-         * reconnects has its old connection's hangup in the same batch as the new connection, and that
-         * hangup (a read, an epoll_ctl) need not go first. Anything queued to the peer later in the
-         * iteration is written at its end as usual. */
-        if (p->state != PEER_DEAD && !list_unlinked(&p->flush_link))
-                bus_flush_peer(b, p);
         return 0;
 }
 
