@@ -138,7 +138,7 @@ perf-stat)
 		else printf "  %-18s %s\n", name, $1 }' "$WORK/perf"
 	;;
 perf-record)
-	perf report -i "$WORK/perf.data" --no-children --stdio --percent-limit 0.7 -g none 2>/dev/null |
+	perf report -i "$WORK/perf.data" --no-children --stdio --percent-limit 0.5 -g none 2>/dev/null |
 		grep -v '^#' | grep -v '^$' | head -30
 	;;
 perf-trace)
