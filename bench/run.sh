@@ -8,6 +8,7 @@
 #
 # NSBUSD=/path/to/nsbusd skips building nsbusd (the smoke test uses the ctest build);
 # NSBRIDGE, NSRUN and NSBUSCTL then name the other programs (a row without one is n/a).
+# NSBUSD_BASE=/path/to/nsbusd adds a column "nsbusd-base" to the main table: a before/after in one run.
 # The runtime section installs the build NSBUSD is from (cmake --install) into the temp dir.
 # The criu section takes the CRIU plugin from NSBUS_CRIU_PLUGIN, else next to NSBUSD's build.
 set -u
@@ -39,6 +40,9 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+# NSBUSD_BASE=/path/to/another/nsbusd adds it as a fourth bus, "nsbusd-base", for a before/after of a
+# change in one run (the main table only).
+[ -n "${NSBUSD_BASE:-}" ] && [[ " $BUSES " != *" nsbusd-base "* ]] && BUSES="$BUSES nsbusd-base"
 for s in $SECTIONS; do
 	[[ " $ALL_SECTIONS " == *" $s "* ]] || { echo "run.sh: --only: unknown section $s (sections: $ALL_SECTIONS)" >&2; exit 2; }
 done
@@ -46,7 +50,7 @@ want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 if [ "$QUICK" = 1 ]; then
 	REPEAT=${REPEAT:-1}
-	N_SEQ=300 N_PIPE=1000 N_FLOOD=2000 N_CONNECT=100 N_PING=2000 N_PROXY=300 N_PROXY_PIPE=1000 N_BUSES=10
+	N_SEQ=300 N_PIPE=1000 N_FLOOD=2000 N_CONNECT=100 N_PROXY=300 N_PROXY_PIPE=1000 N_BUSES=10
 	PEERS="1 100 300"
 	N_BCAST_1=500 N_BCAST_100=50 BCAST_RULES=1000 PAYLOAD_LOOP=0.02s N_WATCHES=400
 	N_LIST_PEERS=300
@@ -54,7 +58,7 @@ if [ "$QUICK" = 1 ]; then
 	N_CRIU_CONNS=20 N_CRIU_NAMED=2 N_CRIU_RUNS=1
 else
 	REPEAT=${REPEAT:-3}
-	N_SEQ=20000 N_PIPE=60000 N_FLOOD=200000 N_CONNECT=3000 N_PING=200000 N_PROXY=10000 N_PROXY_PIPE=30000 N_BUSES=100
+	N_SEQ=20000 N_PIPE=60000 N_FLOOD=200000 N_CONNECT=3000 N_PROXY=10000 N_PROXY_PIPE=30000 N_BUSES=100
 	PEERS="1 1000 10000"
 	N_BCAST_1=100000 N_BCAST_100=10000 BCAST_RULES=10000 PAYLOAD_LOOP=0.5s N_WATCHES=10000
 	N_LIST_PEERS=1000
@@ -62,7 +66,13 @@ else
 	N_CRIU_CONNS=100 N_CRIU_NAMED=5 N_CRIU_RUNS=2
 fi
 PAYLOAD_SIZES="1 4096 65536 1048576"
-PING_SIZE=128 # about the size of one dbus-test-tool spam call ("hello, world!")
+# What the clients put on the wire, for the limits (bench/relay-limit.c): a dbus-test-tool spam call
+# ("hello, world!") is 130 bytes and dbus-test-tool echo's reply 40; a test-bus-benchmark call of size S
+# is S bytes of `ay` behind about 128 bytes of header, answered by an empty reply.
+SPAM_CALL=130 SPAM_REPLY=40 PAYLOAD_HEADER=128 PAYLOAD_REPLY=48
+# Calls per limit run of each payload size: about half a second each on this kind of machine.
+declare -A N_LIMIT_PAYLOAD=([1]=20000 [4096]=15000 [65536]=5000 [1048576]=500)
+if [ "$QUICK" = 1 ]; then for size in $PAYLOAD_SIZES; do N_LIMIT_PAYLOAD[$size]=$((N_LIMIT_PAYLOAD[$size] / 20)); done; fi
 N_LIST_RUNS=7 # timed runs of each tool per round, after one warm-up
 # The most peers any row holds on one bus: the bus config's connection limits and RLIMIT_NOFILE follow it.
 MAX_PEERS=${PEERS##* }
@@ -128,7 +138,7 @@ if [ -z "${NSBUSD:-}" ]; then
 fi
 [ -x "$NSBUSD" ] || die "NSBUSD=$NSBUSD is not executable"
 mkdir -p "$WORK/bin"
-for p in connect-rate connect-floor flood-sink pingpong bus-start broadcast; do
+for p in connect-rate connect-floor flood-sink relay-limit bus-start broadcast; do
 	cc -std=gnu17 -O2 -Wall -Wextra -o "$WORK/bin/$p" "$BENCH_DIR/$p.c" || die "compiling bench/$p.c failed"
 done
 
@@ -190,9 +200,10 @@ start_bus() {
 	write_config "$dir"
 	EXTRA_PID[$b]=
 	case "$b" in
-	dbus-daemon | nsbusd)
+	dbus-daemon | nsbusd | nsbusd-base)
 		local bin=/usr/bin/dbus-daemon
 		[ "$b" = nsbusd ] && bin=$NSBUSD
+		[ "$b" = nsbusd-base ] && bin=$NSBUSD_BASE
 		: >"$dir/addr"
 		"$bin" --config-file="$dir/bus.conf" --nofork --print-address=3 3>"$dir/addr" 2>"$dir/bus.log" &
 		BUS_PID[$b]=$!
@@ -1046,6 +1057,14 @@ proxy_rows() {
 	for p in $PROXY_PATHS; do proxy_spam "$p" proxy_seq_calls_per_s "$N_PROXY" --dest=org.nsbus.Bench.Echo --queue=1; done
 	for p in $PROXY_PATHS; do proxy_spam "$p" proxy_pipelined_calls_per_s "$N_PROXY_PIPE" --dest=org.nsbus.Bench.Echo --queue=32; done
 	proxy_teardown
+	# Their limits: the direct path crosses one hop (the host bus), xdg-dbus-proxy's two (the proxy, the
+	# host bus), nsbridge's three (the container's bus, the bridge, the host bus).
+	local hops=1 p
+	for p in $PROXY_PATHS; do
+		limit_record limit_proxy_seq_calls_per_s "$p" --relays $hops "$N_PROXY" "$SPAM_CALL" "$SPAM_REPLY"
+		limit_record limit_proxy_pipelined_calls_per_s "$p" --relays $hops --window 32 "$N_PROXY_PIPE" "$SPAM_CALL" "$SPAM_REPLY"
+		hops=$((hops + 1))
+	done
 }
 
 # 9. per-container buses: start time and memory of N buses for one container.
@@ -1071,10 +1090,26 @@ container_bus_rows() {
 	fi
 }
 
-# 7. the physical limits, once per round like the rest (rows of the main table).
+# 7. the physical limits, once per round like the rest. Each throughput row has one: the same clients'
+# message sizes and window carried by bench/relay-limit, a client, K relays and a server on non-blocking
+# sockets in epoll loops, where a relay only reads and writes bytes on (K = 1 stands for one bus; the
+# proxy paths cross 1, 2 or 3 such hops). No bus can be faster than the relay that does nothing else.
+limit_record() { # ROW COLUMN relay-limit ARGS...
+	local row=$1 col=$2 v
+	shift 2
+	v=$(timeout 120 "$WORK/bin/relay-limit" "$@" 2>"$WORK/limit.err" | awk '/^calls_per_s/ {print $2}')
+	record "$row" "$col" "${v:-fail:$(head -c 80 "$WORK/limit.err" | tr ' \n' '__')}"
+}
 physical_limit_rows() {
-	v=$("$WORK/bin/pingpong" "$N_PING" "$PING_SIZE" | awk '{print $2}')
-	for b in $BUSES; do record socketpair_round_trips_per_s "$b" "${v:-fail}"; done
+	limit_record limit_seq_calls_per_s limit "$N_SEQ" "$SPAM_CALL" "$SPAM_REPLY"
+	limit_record limit_pipelined_calls_per_s limit --window 32 "$N_PIPE" "$SPAM_CALL" "$SPAM_REPLY"
+	limit_record limit_oneway_msgs_per_s limit "$N_FLOOD" "$SPAM_CALL" 0
+	# test-bus-benchmark pins its client and server to a CPU each and sd-bus gives its sockets 8 MiB
+	# buffers; so does the limit run.
+	for size in $PAYLOAD_SIZES; do
+		limit_record "limit_payload_$size" limit --pin --sndbuf 8388608 "${N_LIMIT_PAYLOAD[$size]}" \
+			$((size + PAYLOAD_HEADER)) "$PAYLOAD_REPLY"
+	done
 	# ... and of the connect row: a server doing only accept, SO_PEERCRED, one read, one canned
 	# write and close, timed by the same client.
 	"$WORK/bin/connect-floor" "$WORK/floor.sock" 2>"$WORK/floor.err" &
@@ -1123,5 +1158,5 @@ for p in "${!PROXY_NA[@]}"; do printf '%s\t%s\n' "$p" "${PROXY_NA[$p]}" >>"$NA_F
 for t in "${!CLI_NA[@]}"; do printf '%s\t%s\n' "$t" "${CLI_NA[$t]}" >>"$NA_FILE"; done
 [ -n "$RT_NA" ] && printf 'runtime\t%s\n' "$RT_NA" >>"$NA_FILE"
 [ -n "$CRIU_NA" ] && printf 'criu\t%s\n' "$CRIU_NA" >>"$NA_FILE"
-meta="quick=$QUICK repeat=$REPEAT bcast_rules=$BCAST_RULES payload_loop=$PAYLOAD_LOOP n_buses=$N_BUSES n_seq=$N_SEQ n_pipe=$N_PIPE n_flood=$N_FLOOD n_connect=$N_CONNECT n_watches=$N_WATCHES peers=${PEERS// /,} ping=$N_PING ping_size=$PING_SIZE list_peers=$N_LIST_PEERS list_runs=$N_LIST_RUNS lxc_runs=$N_LXC_RUNS n_lxc=$N_LXC lxc_setup=$RT_SETUP criu_conns=$N_CRIU_CONNS criu_named=$N_CRIU_NAMED criu_runs=$N_CRIU_RUNS criu_version=${CRIU_VERSION:--} sections=${SECTIONS// /,}"
+meta="quick=$QUICK repeat=$REPEAT bcast_rules=$BCAST_RULES payload_loop=$PAYLOAD_LOOP n_buses=$N_BUSES n_seq=$N_SEQ n_pipe=$N_PIPE n_flood=$N_FLOOD n_connect=$N_CONNECT n_watches=$N_WATCHES peers=${PEERS// /,} list_peers=$N_LIST_PEERS list_runs=$N_LIST_RUNS lxc_runs=$N_LXC_RUNS n_lxc=$N_LXC lxc_setup=$RT_SETUP criu_conns=$N_CRIU_CONNS criu_named=$N_CRIU_NAMED criu_runs=$N_CRIU_RUNS criu_version=${CRIU_VERSION:--} sections=${SECTIONS// /,}"
 "$PY" "$BENCH_DIR/report.py" "$SAMPLES" "$NA_FILE" "$OUT" "$BUSES" "$meta" "$NSBUSD"

@@ -9,6 +9,15 @@
  *
  * A namespace is placed relative to the bus's own by walking NS_GET_PARENT
  * up to it; one that never reaches it is foreign and maps nothing.
+ *
+ * Most peers are in namespaces the registry already holds (the bus's own, or
+ * a container's). Those are recognised by the inode in the /proc/PID/ns/
+ * links, which costs a readlink() each; opening a namespace through the
+ * pidfd costs an ioctl(), an fstat() and a close() each, the kernel making
+ * and freeing a file every time (about 6 of the 12 to 14 us that identifying
+ * a peer took). A link read by pid is the connected process's only if the
+ * pidfd says afterwards that the process is still alive, since the pid of a
+ * live process cannot be reused; anything else goes through the pidfd.
  */
 #include <fcntl.h>
 #include <linux/nsfs.h>
@@ -58,6 +67,27 @@ static int ns_open(int pidfd, pid_t pid, enum ns_kind kind)
                 return -ESRCH;
         }
         return fd;
+}
+
+/* The inode a /proc/PID/ns/ link names ("user:[4026531837]"). */
+static int ns_link_ino(pid_t pid, enum ns_kind kind, uint64_t *ino)
+{
+        char path[64], link[64];
+        snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, ns_proc_name[kind]);
+        ssize_t n = readlink(path, link, sizeof(link) - 1);
+        if (n < 0)
+                return -errno;
+        link[n] = 0;
+        const char *open_bracket = strchr(link, '[');
+        if (!open_bracket || open_bracket[1] < '0' || open_bracket[1] > '9')
+                return -EINVAL;
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(open_bracket + 1, &end, 10);
+        if (errno || *end != ']')
+                return -EINVAL;
+        *ino = v;
+        return 0;
 }
 
 static int fd_ino(int fd, uint64_t *ino)
@@ -175,6 +205,29 @@ void ns_pid_unref(struct ns_pid *p)
         ns_pid_free(p);
 }
 
+/*
+ * Whether /proc is the procfs of our own pid namespace. A pidfd's fdinfo lists the process's pids from
+ * the procfs's pid namespace down to the process's own ("NSpid:"): one entry, our pid, only when they are
+ * the same namespace (more when the procfs's is an ancestor, 0 when it cannot see us).
+ */
+static bool proc_is_own_pid_ns(void)
+{
+        _cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+        if (pidfd < 0)
+                return false;
+        char path[64], buf[4096];
+        snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+        if (read_small_file(path, buf, sizeof(buf)) < 0)
+                return false;
+        const char *line = strstr(buf, "\nNSpid:");
+        if (!line)
+                return false;
+        char *end;
+        errno = 0;
+        long v = strtol(line + strlen("\nNSpid:"), &end, 10);
+        return errno == 0 && v == (long)getpid() && (*end == '\n' || *end == 0);
+}
+
 static uint32_t read_overflow_id(const char *path)
 {
         char buf[32];
@@ -192,6 +245,7 @@ int ns_registry_new(struct ns_registry **ret)
                 return -ENOMEM;
         r->overflow_uid = read_overflow_id("/proc/sys/kernel/overflowuid");
         r->overflow_gid = read_overflow_id("/proc/sys/kernel/overflowgid");
+        r->proc_is_ours = proc_is_own_pid_ns();
         r->users = hashmap_new(&uint64_hash_ops);
         r->pids = hashmap_new(&uint64_hash_ops);
         r->bus_user = zalloc(sizeof(*r->bus_user));
@@ -375,6 +429,14 @@ int ns_registry_capture(struct ns_registry *r, int pidfd, pid_t pid, struct ns_u
 {
         struct ns_user *u;
         struct ns_pid *p;
+        uint64_t user_ino, pid_ino;
+        if (r->proc_is_ours && pidfd >= 0 && pid > 0 && ns_link_ino(pid, NS_USER, &user_ino) >= 0 &&
+            ns_link_ino(pid, NS_PID, &pid_ino) >= 0 && (u = hashmap_get(r->users, &user_ino)) &&
+            (p = hashmap_get(r->pids, &pid_ino)) && pidfd_alive(pidfd)) {
+                *ret_user = ns_user_ref(u);
+                *ret_pid = ns_pid_ref(p);
+                return 0;
+        }
         int k = capture_user(r, pidfd, pid, &u);
         if (k < 0)
                 return k;

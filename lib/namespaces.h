@@ -41,6 +41,9 @@ struct ns_registry {
         struct ns_user *bus_user, *foreign_user;
         struct ns_pid *bus_pid, *foreign_pid;
         uint32_t overflow_uid, overflow_gid; /* /proc/sys/kernel/overflow{u,g}id */
+        /* /proc is the procfs of the bus's own pid namespace: /proc/PID names the process the bus knows
+         * as PID (checked once, at creation). */
+        bool proc_is_ours;
         /* What a peer whose namespaces cannot be read counts as: the bus's own (dbus-daemon's view of
          * everyone), or, where the bus serves a container, foreign (it sees and is seen as nothing). */
         bool unknown_is_foreign;

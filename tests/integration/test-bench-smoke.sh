@@ -31,12 +31,19 @@ rows = doc['rows']
 ids = {r['id'] for r in rows}
 need = {'seq_calls_per_s', 'pipelined_calls_per_s', 'cpu_seq_calls_per_s', 'cpu_pipelined_calls_per_s',
         'oneway_msgs_per_s', 'connect_us',
-        'idle_rss_total_kib', 'idle_rss_kib', 'socketpair_round_trips_per_s', 'connect_floor_us',
+        'idle_rss_total_kib', 'idle_rss_kib', 'connect_floor_us',
         'payload_1', 'payload_4096', 'payload_65536', 'payload_1048576',
         'broadcast_1_0', 'broadcast_100_0'}
 bad = sorted(need - ids)
 bad += [r['id'] + ': ' + r['shown']['nsbusd'] for r in rows
         if not isinstance(r['median'].get('nsbusd'), (int, float))]
+# Every throughput row has its physical limit (bench/relay-limit) and each bus's fraction of it.
+for r in rows:
+    if r['id'] in ('seq_calls_per_s', 'pipelined_calls_per_s', 'oneway_msgs_per_s') or r['id'].startswith('payload_'):
+        if not isinstance(r.get('limit'), (int, float)):
+            bad.append(r['id'] + ': no physical limit')
+        elif not isinstance(r['fraction_of_limit'].get('nsbusd'), (int, float)):
+            bad.append(r['id'] + ': no fraction of the limit for nsbusd')
 if not any(i.startswith('bytes_per_peer_') for i in ids):
     bad.append('no idle-peer rows')
 if not any(i.startswith('connect_watches_') for i in ids):
@@ -56,6 +63,8 @@ if sys.argv[2]:
             bad.append(rid + ': missing')
         elif not isinstance(r['median'].get('nsbridge'), (int, float)):
             bad.append(rid + ': nsbridge ' + r['shown']['nsbridge'])
+        elif not all(isinstance(r['limit'].get(p), (int, float)) for p in ('direct', 'xdg-dbus-proxy', 'nsbridge')):
+            bad.append(rid + ': physical limits ' + str(r['limit']))
 # The list row: a figure for each tool that is there (ctest passes NSBUSCTL when it built nsbusctl).
 cli = {r['id']: r for r in doc.get('cli_rows', [])}
 for tool, there in (('nsbusctl', sys.argv[3]), ('busctl', sys.argv[4])):

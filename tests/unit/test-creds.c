@@ -186,6 +186,8 @@ static void test_socketpair(void)
         CHECK(!c.ns_unknown);
         CHECK(c.user_ns == registry()->bus_user);
         CHECK(c.pid_ns == registry()->bus_pid);
+        /* ... found by the /proc/PID/ns links, as the test's /proc is its own pid namespace's */
+        CHECK(registry()->proc_is_ours);
         CHECK_EQ(c.user_ns->ino, ns_ino("self", "user"));
         CHECK_EQ(c.pid_ns->ino, ns_ino("self", "pid"));
         CHECK_EQ(c.pid_ns->chain.level, 0);
