@@ -138,7 +138,7 @@ if [ -z "${NSBUSD:-}" ]; then
 fi
 [ -x "$NSBUSD" ] || die "NSBUSD=$NSBUSD is not executable"
 mkdir -p "$WORK/bin"
-for p in connect-rate connect-floor flood-sink relay-limit bus-start broadcast; do
+for p in connect-rate connect-floor flood-sink relay-limit bus-start broadcast null-bus; do
 	cc -std=gnu17 -O2 -Wall -Wextra -o "$WORK/bin/$p" "$BENCH_DIR/$p.c" || die "compiling bench/$p.c failed"
 done
 
@@ -200,6 +200,18 @@ start_bus() {
 	write_config "$dir"
 	EXTRA_PID[$b]=
 	case "$b" in
+	null-bus)
+		"$WORK/bin/null-bus" "$dir/bus" >"$dir/addr" 2>"$dir/bus.log" &
+		BUS_PID[$b]=$!
+		KILL_PIDS+=($!)
+		for i in $(seq 1 100); do
+			grep -q listening "$dir/addr" && break
+			kill -0 "${BUS_PID[$b]}" 2>/dev/null || break
+			sleep 0.05
+		done
+		ADDR[$b]=unix:path=$dir/bus
+		bus_ping "$b" || { NA[$b]="did not answer GetId: $(tail -1 "$dir/bus.log")"; return 1; }
+		;;
 	dbus-daemon | nsbusd | nsbusd-base)
 		local bin=/usr/bin/dbus-daemon
 		[ "$b" = nsbusd ] && bin=$NSBUSD
@@ -909,14 +921,17 @@ bus_rows() {
 		record idle_rss_total_kib "$b" $(($(rss_kib "${BUS_PID[$b]}") + extra))
 	done
 
+	# The call rows' ceiling with their own clients: bench/null-bus, which only forwards bytes, run
+	# interleaved with the buses like a fourth bus.
+	start_bus null-bus || log "null-bus: n/a: ${NA[null-bus]}"
 	declare -A ECHO_PID=()
-	for b in $BUSES; do
+	for b in $CALL_BUSES; do
 		live "$b" || continue
 		DBUS_SESSION_BUS_ADDRESS=${ADDR[$b]} dbus-test-tool echo --name=org.nsbus.Bench.Echo 2>"$WORK/$b/echo.log" &
 		ECHO_PID[$b]=$!
 		KILL_PIDS+=($!)
 	done
-	for b in $BUSES; do
+	for b in $CALL_BUSES; do
 		live "$b" || continue
 		for i in $(seq 1 100); do
 			DBUS_SESSION_BUS_ADDRESS=${ADDR[$b]} timeout 5 dbus-send --session --print-reply=literal \
@@ -929,11 +944,11 @@ bus_rows() {
 	# 1. sequential calls; 2. pipelined calls.
 	# Each bus twice, in mirrored order (A B C C B A): on this kind of VM a run right after another one
 	# is often faster, and the mirror gives every bus both positions.
-	for b in $BUSES $MIRRORED; do live "$b" && spam_rate "$b" seq_calls_per_s "$N_SEQ" --dest=org.nsbus.Bench.Echo --queue=1; done
-	for b in $BUSES $MIRRORED; do live "$b" && spam_rate "$b" pipelined_calls_per_s "$N_PIPE" --dest=org.nsbus.Bench.Echo --queue=32; done
+	for b in $CALL_BUSES $CALL_MIRRORED; do live "$b" && spam_rate "$b" seq_calls_per_s "$N_SEQ" --dest=org.nsbus.Bench.Echo --queue=1; done
+	for b in $CALL_BUSES $CALL_MIRRORED; do live "$b" && spam_rate "$b" pipelined_calls_per_s "$N_PIPE" --dest=org.nsbus.Bench.Echo --queue=32; done
 
 	# 3. one-way flood: timed from starting spam until the receiver has all N.
-	for b in $BUSES; do
+	for b in $CALL_BUSES; do
 		live "$b" || continue
 		: >"$WORK/sink.out"
 		"$WORK/bin/flood-sink" "${ADDR[$b]}" org.nsbus.Bench.Sink "$N_FLOOD" >"$WORK/sink.out" 2>&1 &
@@ -957,7 +972,7 @@ bus_rows() {
 		fi
 	done
 
-	for b in $BUSES; do
+	for b in $CALL_BUSES; do
 		live "$b" || continue
 		stop_pid "${ECHO_PID[$b]}"
 	done
@@ -978,8 +993,9 @@ bus_rows() {
 	done
 
 	# 11. payload sizes: systemd's test-bus-benchmark (sd-bus client and server, pinned to one CPU
-	# each) times calls of growing size for PAYLOAD_LOOP each; the rows take the sizes listed.
-	for b in $BUSES; do
+	# each) times calls of growing size for PAYLOAD_LOOP each; the rows take the sizes listed. Twice, in
+	# mirrored order, as the spam rows: one sample per size and run is short, and the order matters here.
+	for b in $CALL_BUSES $CALL_MIRRORED; do
 		live "$b" || continue
 		if [ -z "$BUS_BENCHMARK" ]; then
 			for size in $PAYLOAD_SIZES; do record "payload_$size" "$b" "fail:test-bus-benchmark_not_installed"; done
@@ -993,6 +1009,7 @@ bus_rows() {
 			record "payload_$size" "$b" "${v:-fail:$(tail -c 80 "$WORK/payload.err" | tr ' \n' '__')}"
 		done
 	done
+	stop_bus null-bus
 
 	# 4. connect + auth + Hello + disconnect.
 	for b in $BUSES; do
@@ -1124,6 +1141,8 @@ physical_limit_rows() {
 
 # --- the run ---------------------------------------------------------------------
 MIRRORED=$(printf '%s\n' $BUSES | tac | tr '\n' ' ')
+CALL_BUSES="$BUSES null-bus" # the call rows' columns: the buses and their ceiling with the same clients
+CALL_MIRRORED=$(printf '%s\n' $CALL_BUSES | tac | tr '\n' ' ')
 log "nsbusd: $NSBUSD; buses: $BUSES; repeat $REPEAT; $([ $QUICK = 1 ] && echo quick || echo full) counts; sections: $SECTIONS"
 want runtime && runtime_setup
 want criu && criu_setup

@@ -44,6 +44,11 @@ for r in rows:
             bad.append(r['id'] + ': no physical limit')
         elif not isinstance(r['fraction_of_limit'].get('nsbusd'), (int, float)):
             bad.append(r['id'] + ': no fraction of the limit for nsbusd')
+# Every call row has its ceiling with its own clients (bench/null-bus) and nsbusd's share of it.
+for r in rows:
+    if r['id'] in ('seq_calls_per_s', 'pipelined_calls_per_s', 'oneway_msgs_per_s') or r['id'].startswith('payload_'):
+        if not isinstance(r.get('ceiling_null_bus'), (int, float)) or not isinstance(r.get('nsbusd_of_ceiling'), (int, float)):
+            bad.append(r['id'] + ': no null-bus ceiling')
 if not any(i.startswith('bytes_per_peer_') for i in ids):
     bad.append('no idle-peer rows')
 if not any(i.startswith('connect_watches_') for i in ids):
