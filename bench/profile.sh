@@ -4,14 +4,16 @@
 #
 #   bash bench/profile.sh BUS WORKLOAD [strace|perf-stat|perf-record|perf-trace|none]
 #
-# BUS: nsbusd (NSBUSD=, default build-bench/daemon/nsbusd) or dbus-broker (started as run.sh
-# starts it, without systemd). WORKLOAD: seq (spam --queue=1, 20000 calls), pipe (--queue=32,
-# 60000), bytes:SIZE (spam --bytes with a SIZE-byte payload, echoed back: 5000 calls, sequential),
-# connect (connect-rate, 3000 cycles). The observer is attached to the bus process for the
-# workload only:
+# BUS: nsbusd (NSBUSD=, default build-bench/daemon/nsbusd), dbus-broker (started as run.sh
+# starts it, without systemd) or null-bus (bench/null-bus.c, the least a bus can do for these
+# clients). WORKLOAD: seq (spam --queue=1, 20000 calls), pipe (--queue=32, 60000), bytes:SIZE
+# (spam --bytes with a SIZE-byte payload, echoed back: 5000 calls, sequential), connect
+# (connect-rate, 3000 cycles). The observer is attached to the bus process for the workload
+# only:
 #   strace       syscalls of the bus, per call (strace -c -f)
 #   perf-stat    task-clock, instructions, cycles, context switches of the bus, per call
-#   perf-record  the bus's top symbols (perf record -g; perf report --no-children)
+#   perf-record  the share of the bus's code, its libraries and the kernel, then the top symbols
+#                (perf record -g; perf report --no-children)
 #   perf-trace   time inside each syscall of the bus per call, and the syscalls of one call in order
 #   none         the rate alone
 # Needs root (the broker's mount namespace, ptrace, perf).
@@ -55,6 +57,13 @@ ADDR=unix:path=$WORK/bus
 case "$BUS" in
 nsbusd)
 	"$NSBUSD" --config-file="$WORK/bus.conf" --nofork 2>"$WORK/bus.log" &
+	BUS_PID=$!
+	PIDS+=($!)
+	for _ in $(seq 1 100); do [ -S "$WORK/bus" ] && break; sleep 0.05; done
+	;;
+null-bus)
+	cc -std=gnu17 -O2 -o "$WORK/null-bus" "$BENCH_DIR/null-bus.c" || exit 1
+	"$WORK/null-bus" "$WORK/bus" >"$WORK/bus.log" 2>&1 &
 	BUS_PID=$!
 	PIDS+=($!)
 	for _ in $(seq 1 100); do [ -S "$WORK/bus" ] && break; sleep 0.05; done
@@ -138,6 +147,7 @@ perf-stat)
 		else printf "  %-18s %s\n", name, $1 }' "$WORK/perf"
 	;;
 perf-record)
+	perf report -i "$WORK/perf.data" --no-children --stdio --sort dso -g none 2>/dev/null | grep -v "^#" | grep -v "^$" | head -5
 	perf report -i "$WORK/perf.data" --no-children --stdio --percent-limit 0.5 -g none 2>/dev/null |
 		grep -v '^#' | grep -v '^$' | head -30
 	;;
