@@ -14,6 +14,7 @@
 #   perf-stat    task-clock, instructions, cycles, context switches of the bus, per call
 #   perf-record  the share of the bus's code, its libraries and the kernel, then the top symbols
 #                (perf record -g; perf report --no-children)
+#                PROFILE_KEEP=FILE keeps perf.data there, for perf report or perf diff later
 #   perf-trace   time inside each syscall of the bus per call, and the syscalls of one call in order
 #   none         the rate alone
 # Needs root (the broker's mount namespace, ptrace, perf).
@@ -148,6 +149,7 @@ perf-stat)
 	;;
 perf-record)
 	perf report -i "$WORK/perf.data" --no-children --stdio --sort dso -g none 2>/dev/null | grep -v "^#" | grep -v "^$" | head -5
+	[ -n "${PROFILE_KEEP:-}" ] && cp "$WORK/perf.data" "$PROFILE_KEEP"
 	perf report -i "$WORK/perf.data" --no-children --stdio --percent-limit 0.5 -g none 2>/dev/null |
 		grep -v '^#' | grep -v '^$' | head -30
 	;;
