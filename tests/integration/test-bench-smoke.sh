@@ -37,16 +37,14 @@ need = {'seq_calls_per_s', 'pipelined_calls_per_s', 'cpu_seq_calls_per_s', 'cpu_
 bad = sorted(need - ids)
 bad += [r['id'] + ': ' + r['shown']['nsbusd'] for r in rows
         if not isinstance(r['median'].get('nsbusd'), (int, float))]
-# Every throughput row has its physical limit (bench/relay-limit) and each bus's fraction of it.
+# Every throughput row has its physical limit (bench/relay-limit) and each bus's fraction of it, and its
+# ceiling with its own clients (bench/null-bus) with nsbusd's share of that.
 for r in rows:
     if r['id'] in ('seq_calls_per_s', 'pipelined_calls_per_s', 'oneway_msgs_per_s') or r['id'].startswith('payload_'):
         if not isinstance(r.get('limit'), (int, float)):
             bad.append(r['id'] + ': no physical limit')
         elif not isinstance(r['fraction_of_limit'].get('nsbusd'), (int, float)):
             bad.append(r['id'] + ': no fraction of the limit for nsbusd')
-# Every call row has its ceiling with its own clients (bench/null-bus) and nsbusd's share of it.
-for r in rows:
-    if r['id'] in ('seq_calls_per_s', 'pipelined_calls_per_s', 'oneway_msgs_per_s') or r['id'].startswith('payload_'):
         if not isinstance(r.get('ceiling_null_bus'), (int, float)) or not isinstance(r.get('nsbusd_of_ceiling'), (int, float)):
             bad.append(r['id'] + ': no null-bus ceiling')
 if not any(i.startswith('bytes_per_peer_') for i in ids):
