@@ -36,7 +36,7 @@ struct monitor {
         int r;                       /* 1: done */
         bool name_lost;              /* the bus's NameLost for our own name came (it is not shown) */
         const char *const *wait_for; /* wait: path, interface, member; NULL for monitor and capture */
-        uint8_t scratch[64 * 1024];
+        struct io_scratch scratch;
 };
 
 static void dump_text(const struct message *m, FILE *f)
@@ -151,7 +151,7 @@ static void monitor_io(struct event_source *s, uint32_t events)
         bool first = true;
         while (mon->r == 0) {
                 struct message *m = NULL;
-                int r = client_receive(mon->c, mon->scratch, sizeof(mon->scratch), first, &m);
+                int r = client_receive(mon->c, &mon->scratch, first, &m);
                 first = false;
                 if (r <= 0) {
                         if (r < 0)
@@ -234,6 +234,7 @@ static int run_monitor(const struct cli_options *o, int argc, char **argv, pcap_
         mon->o = o;
         mon->pcap = pcap;
         mon->wait_for = wait_for;
+        mon->scratch = io_scratch_owned(IO_SCRATCH_SIZE);
         int r = cli_connect(o, &mon->c);
         if (r < 0)
                 return r;
@@ -259,6 +260,7 @@ static int run_monitor(const struct cli_options *o, int argc, char **argv, pcap_
         }
         event_loop_free(loop);
         client_free(mon->c);
+        io_scratch_done(&mon->scratch);
         return r;
 }
 

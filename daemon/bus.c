@@ -323,6 +323,7 @@ int bus_new(struct bus **ret)
         struct bus *b = zalloc(sizeof(*b));
         if (!b)
                 return -ENOMEM;
+        b->scratch = io_scratch_owned(IO_SCRATCH_SIZE);
         list_init(&b->listeners);
         list_init(&b->peers);
         list_init(&b->monitors);
@@ -420,5 +421,6 @@ void bus_free(struct bus *b)
         free(b->config_file);
         free(b->bus_type);
         event_loop_free(b->loop);
+        io_scratch_done(&b->scratch);
         free(b);
 }

@@ -84,7 +84,7 @@ struct bus {
         struct ns_registry *namespaces; /* every peer's user and pid namespace, interned */
         struct peer_creds self_creds;   /* the bus itself, as the subject of driver questions */
 
-        uint8_t scratch[64 * 1024];
+        struct io_scratch scratch; /* every peer's reads land here (owned: big messages take it over) */
 };
 
 /* Limits from the config are signed (dbus-daemon's types); a negative one means "none". */

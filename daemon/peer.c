@@ -490,7 +490,7 @@ static int peer_read(struct peer *p, const char **why)
          * it, so one read can bring the end of the SASL exchange and fds for the message after it.
          * Take them; peer_receive() decides once the SASL lines they came with are read. */
         bool fds = p->unix_fds || p->state == PEER_AUTHENTICATING;
-        ssize_t n = io_in_read(&p->in, p->fd, b->scratch, sizeof(b->scratch), fds);
+        ssize_t n = io_in_read(&p->in, p->fd, &b->scratch, fds);
         if (n == -EAGAIN)
                 return 0;
         if (n == 0) {

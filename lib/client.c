@@ -81,6 +81,9 @@ struct client *client_free(struct client *c)
         safe_close(c->fd);
         io_in_done(&c->in);
         io_out_done(&c->out);
+        for (size_t i = 0; i < c->n_held; i++)
+                message_unref(c->held[i]);
+        free(c->held);
         free(c->unique_name);
         free(c);
         return NULL;
@@ -180,12 +183,13 @@ static int client_take_hello_reply(struct client *c, struct message *m)
         return c->unique_name ? 0 : -ENOMEM;
 }
 
-int client_receive(struct client *c, uint8_t *scratch, size_t scratch_size, bool read_first,
-                   struct message **ret)
+/* client_receive() without the held messages. */
+static int receive_stream(struct client *c, struct io_scratch *scratch, bool read_first,
+                          struct message **ret)
 {
         int r;
         if (read_first) {
-                ssize_t n = io_in_read(&c->in, c->fd, scratch, scratch_size, true);
+                ssize_t n = io_in_read(&c->in, c->fd, scratch, true);
                 if (n == -EAGAIN)
                         return 0;
                 if (n == 0)
@@ -215,6 +219,16 @@ int client_receive(struct client *c, uint8_t *scratch, size_t scratch_size, bool
         }
 }
 
+int client_receive(struct client *c, struct io_scratch *scratch, bool read_first, struct message **ret)
+{
+        if (c->n_held > 0) {
+                *ret = c->held[0];
+                memmove(c->held, c->held + 1, --c->n_held * sizeof(*c->held));
+                return 1;
+        }
+        return receive_stream(c, scratch, read_first, ret);
+}
+
 /* Blocking calls: the client's socket and a deadline on a loop of their own. */
 /* Calls of one batch that are on their way at once. A bus answers a connection's calls back to back, and
  * the replies it could not deliver yet count against that connection's limits (64 fds by default in
@@ -230,7 +244,7 @@ struct client_wait {
         size_t n_queued; /* calls[0..n_queued) are on their way */
         size_t hint;     /* the bus answers in order, mostly: where the next reply is looked for first */
         int r;           /* 1: all answered */
-        uint8_t scratch[64 * 1024];
+        struct io_scratch scratch;
 };
 
 /* The call m answers, or n. */
@@ -251,15 +265,28 @@ static void client_wait_io(struct event_source *s, uint32_t events)
         struct client_wait *w = container_of(s, struct client_wait, source);
         if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
                 return; /* the prepare hook writes */
+        /* Everything this read brought, also past the last reply: what is left unread of it lives in
+         * w->scratch, which goes with w, so it is taken now and held for the client's next
+         * client_receive(); only a partial message stays in the client's input. */
         bool first = true;
-        while (w->r == 0) {
+        while (w->r >= 0) {
                 struct message *m = NULL;
-                int r = client_receive(w->c, w->scratch, sizeof(w->scratch), first, &m);
+                int r = receive_stream(w->c, &w->scratch, first, &m);
                 first = false;
                 if (r <= 0) {
                         if (r < 0)
                                 w->r = r;
                         return;
+                }
+                if (w->r == 1) {
+                        struct client *c = w->c;
+                        if (GREEDY_REALLOC(c->held, c->allocated_held, c->n_held + 1) < 0) {
+                                message_unref(m);
+                                w->r = -ENOMEM;
+                                return;
+                        }
+                        c->held[c->n_held++] = m;
+                        continue;
                 }
                 size_t i = m->type == MESSAGE_METHOD_RETURN || m->type == MESSAGE_ERROR
                                    ? client_wait_find(w, m)
@@ -314,7 +341,12 @@ int client_call_batch(struct client *c, struct message **calls, size_t n, int ti
                 event_loop_free(loop);
                 return -ENOMEM;
         }
-        *w = (struct client_wait){.c = c, .calls = calls, .replies = replies, .n = n, .n_left = n};
+        *w = (struct client_wait){.c = c,
+                                  .calls = calls,
+                                  .replies = replies,
+                                  .n = n,
+                                  .n_left = n,
+                                  .scratch = io_scratch_owned(IO_SCRATCH_SIZE)};
         event_timer_init(&w->deadline, client_wait_expired);
         event_timer_arm(loop, &w->deadline, now_usec() + (uint64_t)timeout_ms * 1000);
         event_loop_set_prepare(loop, client_wait_prepare, w);
@@ -322,6 +354,7 @@ int client_call_batch(struct client *c, struct message **calls, size_t n, int ti
         if (r >= 0)
                 r = event_loop_run(loop);
         event_loop_free(loop);
+        io_scratch_done(&w->scratch);
         if (r >= 0 && w->r < 0)
                 r = w->r;
         if (r < 0)

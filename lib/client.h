@@ -34,6 +34,10 @@ struct client {
 
         struct io_in in;
         struct io_out out;
+        /* Messages that came in the same read behind the last reply of a blocking call: client_receive()
+         * hands them out first. */
+        struct message **held;
+        size_t n_held, allocated_held;
 };
 
 /*
@@ -82,14 +86,16 @@ static inline bool client_wants_write(const struct client *c)
  * the bus refused us (SASL REJECTED or an error for Hello), -ERR_MSG_* (errors.h), -EPROTO (SASL,
  * lost fds) or -EBADMSG (a Hello reply without a unique name) for a bus that sends what no bus may, or
  * another -errno. Call with read_first = true after the socket polled readable, then
- * with false until it returns 0, so messages that arrived together are all handed out.
+ * with false until it returns 0, so messages that arrived together are all handed out. Messages held
+ * from a blocking call's last read (below) come first, without a read. scratch is the thread's read
+ * buffer (lib/io.h).
  */
-int client_receive(struct client *c, uint8_t *scratch, size_t scratch_size, bool read_first,
-                   struct message **ret);
+int client_receive(struct client *c, struct io_scratch *scratch, bool read_first, struct message **ret);
 
 /* Queue call (which has its serial) and wait for its answer, at most timeout_ms, on a loop of its own:
  * 0 and *ret for the method return or the error, -ETIMEDOUT, or what client_flush() and
- * client_receive() return. Anything else the bus sends meanwhile is dropped. */
+ * client_receive() return. Anything else the bus sends before the answer is dropped; what came in the
+ * same read behind it is held for client_receive(). */
 int client_call_blocking(struct client *c, struct message *call, int timeout_ms, struct message **ret);
 /* The same for n calls (each with its own serial), pipelined, at most 32 unanswered at a time so that the
  * bus's per-connection limits on undelivered replies hold: 0 with replies[i] answering calls[i], or an

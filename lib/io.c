@@ -24,6 +24,13 @@ void io_in_done(struct io_in *in)
         *in = (struct io_in){0};
 }
 
+void io_scratch_done(struct io_scratch *s)
+{
+        if (s->owned)
+                free(s->data);
+        s->data = NULL;
+}
+
 size_t io_in_memory(const struct io_in *in)
 {
         return in->allocated_pending + (in->msg ? in->msg_size : 0) + in->allocated_fds * sizeof(int);
@@ -55,7 +62,7 @@ static int queue_fds(struct io_in *in, struct msghdr *mh, bool fds_allowed)
         return r;
 }
 
-ssize_t io_in_read(struct io_in *in, int fd, uint8_t *scratch, size_t scratch_size, bool fds_allowed)
+ssize_t io_in_read(struct io_in *in, int fd, struct io_scratch *s, bool fds_allowed)
 {
         union {
                 struct cmsghdr align;
@@ -64,6 +71,15 @@ ssize_t io_in_read(struct io_in *in, int fd, uint8_t *scratch, size_t scratch_si
         struct iovec iov[2];
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 1};
         size_t base = 0, want;
+
+        if (!s->data) {
+                /* The last buffer went with a message (io_in_pop_message()). */
+                s->data = malloc(s->size);
+                if (!s->data)
+                        return -ENOMEM;
+        }
+        uint8_t *scratch = s->data;
+        size_t scratch_size = s->size;
 
         /* Only ask for ancillary data when fds may come; the buffer is not free to set up. */
         if (fds_allowed) {
@@ -104,6 +120,7 @@ ssize_t io_in_read(struct io_in *in, int fd, uint8_t *scratch, size_t scratch_si
         if (n == 0)
                 return 0;
 
+        in->scratch = s;
         if (in->msg) {
                 size_t got = MIN((size_t)n, in->msg_size - in->msg_have);
                 in->msg_have += got;
@@ -194,7 +211,28 @@ int io_in_pop_message(struct io_in *in, size_t max_size, struct message **ret)
                 return -ERR_MSG_TOO_LONG;
 
         /* +1: the builder and parser like a terminating byte of slack; cheap insurance. */
-        uint8_t *data = malloc(size + 1);
+        uint8_t *data = NULL;
+        if (size >= IO_ADOPT_MIN && avail <= size && in->cur_pos == 0 && in->scratch && in->scratch->owned &&
+            in->cur == in->scratch->data) {
+                /* Nothing of the read comes before the message or after it: the buffer becomes the message's
+                 * and the next read gets another. A message that fits is a shrink in place; a bigger one
+                 * grows the buffer, which the allocator copies only when it cannot grow it in place. */
+                data = realloc(in->scratch->data, size + 1);
+                if (data) {
+                        in->scratch->data = NULL;
+                        in->cur = NULL;
+                        in->cur_len = in->cur_pos = 0;
+                }
+        }
+        if (data) {
+                if (avail == size)
+                        return finish_message(in, data, size, ret);
+                in->msg = data;
+                in->msg_size = size;
+                in->msg_have = avail;
+                return 0;
+        }
+        data = malloc(size + 1);
         if (!data)
                 return -ENOMEM;
         if (avail >= size) {

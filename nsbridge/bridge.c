@@ -132,8 +132,8 @@ struct bridge {
         struct list_head flush_list;
         struct list_head dead_links; /* caller links closed during this batch of events */
         bool ready_logged;
-        int exit_code; /* >= 0: stop */
-        uint8_t scratch[64 * 1024];
+        int exit_code;             /* >= 0: stop */
+        struct io_scratch scratch; /* every link's reads land here (owned: big messages take it over) */
 };
 
 static const char *link_what(const struct link *l)
@@ -1438,7 +1438,7 @@ static void link_handle_input(struct bridge *br, struct link *l)
         for (;;) {
                 struct message *m = NULL;
                 bool had_name = l->c->unique_name != NULL, had_auth = l->c->authenticated;
-                int r = client_receive(l->c, br->scratch, sizeof(br->scratch), first, &m);
+                int r = client_receive(l->c, &br->scratch, first, &m);
                 first = false;
                 if (r < 0) {
                         link_fail(br, l, r);
@@ -1547,6 +1547,7 @@ int bridge_new(const struct bridge_options *o, struct bridge **ret)
         }
         br->o = o;
         br->exit_code = -1;
+        br->scratch = io_scratch_owned(IO_SCRATCH_SIZE);
         br->uid = geteuid();
         list_init(&br->flush_list);
         list_init(&br->dead_links);
@@ -1627,5 +1628,6 @@ void bridge_free(struct bridge *br)
         free(br->export_owners);
         bridge_policy_free(br->policy);
         event_loop_free(br->loop);
+        io_scratch_done(&br->scratch);
         free(br);
 }

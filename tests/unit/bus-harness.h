@@ -17,18 +17,20 @@
 
 struct harness {
         struct bus *bus;
-        uint8_t scratch[64 * 1024];
+        struct io_scratch scratch;
 };
 
 static inline void harness_init(struct harness *h)
 {
         CHECK(bus_new(&h->bus) >= 0);
+        h->scratch = io_scratch_owned(IO_SCRATCH_SIZE);
 }
 
 static inline void harness_done(struct harness *h)
 {
         bus_free(h->bus);
         h->bus = NULL;
+        io_scratch_done(&h->scratch);
 }
 
 /* Turn the loop until it has nothing left to do right now. */
@@ -49,7 +51,7 @@ static inline int harness_pump(struct harness *h, struct client *c, struct messa
         CHECK(r >= 0 || r == -EAGAIN || r == -EPIPE || r == -ECONNRESET);
         harness_settle(h);
         for (bool first = true;; first = false) {
-                r = client_receive(c, h->scratch, sizeof(h->scratch), first, ret);
+                r = client_receive(c, &h->scratch, first, ret);
                 if (r != 0 || !first)
                         return r;
         }

@@ -22,7 +22,12 @@
 #include "util.h"
 
 #define SCRATCH_SIZE (64 * 1024)
-static uint8_t scratch[SCRATCH_SIZE];
+/* The tests run twice: with a caller's array lent to every read, and with an owned buffer that big
+ * messages take over (main()). */
+static uint8_t scratch_buf[SCRATCH_SIZE];
+static struct io_scratch lent_scratch = {.data = scratch_buf, .size = SCRATCH_SIZE};
+static struct io_scratch owned_scratch = {.size = SCRATCH_SIZE, .owned = true};
+static struct io_scratch *scratch = &lent_scratch;
 
 static void socketpair_nb(int sv[2])
 {
@@ -59,6 +64,24 @@ static struct message *built(uint32_t serial, const char *text)
         b.member = "Echo";
         b.destination = "org.example.Io";
         CHECK_EQ(msg_builder_append(&b, "su", text, serial), 0);
+        CHECK_EQ(msg_builder_finish(&b, &m), 0);
+        return m;
+}
+
+/* A call whose body is an array of n bytes, each telling its position. */
+static struct message *built_bytes(uint32_t serial, size_t n)
+{
+        struct msg_builder b;
+        struct message *m = NULL;
+        msg_builder_init(&b, MESSAGE_METHOD_CALL, serial);
+        b.path = "/io/test";
+        b.member = "Bytes";
+        CHECK_EQ(msg_builder_open(&b, 'a', "y"), 0);
+        for (size_t i = 0; i < n; i++) {
+                uint8_t y = (uint8_t)(i * 13 + serial);
+                CHECK_EQ(msg_builder_append_basic(&b, 'y', &y), 0);
+        }
+        CHECK_EQ(msg_builder_close(&b), 0);
         CHECK_EQ(msg_builder_finish(&b, &m), 0);
         return m;
 }
@@ -105,7 +128,7 @@ static void receive(struct io_in *in, int fd, bool fds_allowed, struct message *
                         got[have++] = m;
                         continue;
                 }
-                ssize_t k = io_in_read(in, fd, scratch, sizeof(scratch), fds_allowed);
+                ssize_t k = io_in_read(in, fd, scratch, fds_allowed);
                 if (k == -EAGAIN) {
                         CHECK(++idle < 1000);
                         continue;
@@ -160,13 +183,13 @@ static void test_queue_flush_read(void)
         /* nothing more, and nothing held */
         struct message *m = NULL;
         CHECK_EQ(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &m), 0);
-        CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), true), -EAGAIN);
+        CHECK_EQ(io_in_read(&in, sv[1], scratch, true), -EAGAIN);
         CHECK_EQ(io_in_memory(&in), 0);
         CHECK_EQ(in.n_fds, 0);
 
         /* EOF */
         close(sv[0]);
-        CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), true), 0);
+        CHECK_EQ(io_in_read(&in, sv[1], scratch, true), 0);
         io_in_done(&in);
         io_out_done(&out);
         close(sv[1]);
@@ -204,7 +227,7 @@ static void stream_in_chunks(struct message **msgs, size_t n, size_t (*next_chun
                 /* A read stops at the end of a message being assembled; read until the socket is empty. */
                 size_t got_bytes = 0;
                 for (;;) {
-                        ssize_t k = io_in_read(&in, sv[1], scratch, sizeof(scratch), false);
+                        ssize_t k = io_in_read(&in, sv[1], scratch, false);
                         if (k == -EAGAIN)
                                 break;
                         CHECK(k > 0);
@@ -291,19 +314,19 @@ static void test_stash_partial_header(void)
 
         socketpair_nb(sv);
         CHECK_EQ(write(sv[0], w, 10), 10);
-        CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), 10);
+        CHECK_EQ(io_in_read(&in, sv[1], scratch, false), 10);
         CHECK_EQ(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &got), 0);
         CHECK_EQ(in.n_pending, 10);
         CHECK(memcmp(in.pending, w, 10) == 0);
         /* the scratch buffer is shared: it may be reused by another connection in between */
-        memset(scratch, 0xAA, sizeof(scratch));
+        memset(scratch->data, 0xAA, scratch->size);
         CHECK_EQ(write(sv[0], w + 10, 5), 5);
-        CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), 5);
+        CHECK_EQ(io_in_read(&in, sv[1], scratch, false), 5);
         CHECK_EQ(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &got), 0);
         CHECK_EQ(in.n_pending, 15);
-        memset(scratch, 0x55, sizeof(scratch));
+        memset(scratch->data, 0x55, scratch->size);
         CHECK_EQ(write(sv[0], w + 15, n - 15), (ssize_t)(n - 15));
-        CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), (ssize_t)(n - 15));
+        CHECK_EQ(io_in_read(&in, sv[1], scratch, false), (ssize_t)(n - 15));
         CHECK_EQ(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &got), 1);
         check_same(got, m);
         CHECK_EQ(in.n_pending, 0);
@@ -311,7 +334,7 @@ static void test_stash_partial_header(void)
 
         /* the SASL-phase view: peek and consume, stash the rest */
         CHECK_EQ(write(sv[0], "AUTH\r\nBEGIN", 11), 11);
-        CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), 11);
+        CHECK_EQ(io_in_read(&in, sv[1], scratch, false), 11);
         size_t len;
         const uint8_t *p = io_in_peek(&in, &len);
         CHECK_EQ(len, 11);
@@ -319,9 +342,9 @@ static void test_stash_partial_header(void)
         io_in_consume(&in, 6);
         CHECK_EQ(io_in_stash(&in), 0);
         CHECK_EQ(in.n_pending, 5);
-        memset(scratch, 0, sizeof(scratch));
+        memset(scratch->data, 0, scratch->size);
         CHECK_EQ(write(sv[0], "\r\n", 2), 2);
-        CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), 2);
+        CHECK_EQ(io_in_read(&in, sv[1], scratch, false), 2);
         p = io_in_peek(&in, &len);
         CHECK_EQ(len, 7);
         CHECK(memcmp(p, "BEGIN\r\n", 7) == 0);
@@ -358,7 +381,7 @@ static void pump(struct io_out *out, int wfd, struct io_in *in, int rfd, bool fd
                                 got[have++] = m;
                                 continue;
                         }
-                        ssize_t k = io_in_read(in, rfd, scratch, sizeof(scratch), fds_allowed);
+                        ssize_t k = io_in_read(in, rfd, scratch, fds_allowed);
                         if (k == -EAGAIN)
                                 break;
                         CHECK(k > 0);
@@ -399,14 +422,14 @@ static void test_big_message(void)
 
         /* First read: the header tells the size, the message gets its own buffer. */
         CHECK_EQ(io_out_flush(&out, sv[0]), -EAGAIN);
-        CHECK(io_in_read(&in, sv[1], scratch, sizeof(scratch), false) > 0);
+        CHECK(io_in_read(&in, sv[1], scratch, false) > 0);
         struct message *none = NULL;
         CHECK_EQ(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &none), 0);
         CHECK(in.msg);
         CHECK_EQ(in.msg_size, m->size);
         CHECK(io_in_memory(&in) >= m->size);
         /* ... and the rest is read straight into it */
-        ssize_t k = io_in_read(&in, sv[1], scratch, sizeof(scratch), false);
+        ssize_t k = io_in_read(&in, sv[1], scratch, false);
         CHECK(k > 0 || k == -EAGAIN);
         CHECK(!in.cur || in.cur_len == in.cur_pos);
 
@@ -420,7 +443,7 @@ static void test_big_message(void)
         /* A max_size below the message's: refused from the header alone. */
         CHECK_EQ(io_out_queue(&out, m, NULL), 0);
         CHECK_EQ(io_out_flush(&out, sv[0]), -EAGAIN);
-        CHECK(io_in_read(&in, sv[1], scratch, sizeof(scratch), false) > 0);
+        CHECK(io_in_read(&in, sv[1], scratch, false) > 0);
         CHECK_INVALID(io_in_pop_message(&in, 1024 * 1024, &none));
         CHECK(!none);
 
@@ -468,7 +491,7 @@ static void test_big_message_reads(void)
                 CHECK_EQ(io_out_queue(&out, small, NULL), 0);
                 CHECK_EQ(io_out_flush(&out, sv[0]), 0); /* all of it fits the default socket buffer */
 
-                CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), (ssize_t)SCRATCH_SIZE);
+                CHECK_EQ(io_in_read(&in, sv[1], scratch, false), (ssize_t)SCRATCH_SIZE);
                 CHECK(!in.short_read);
                 if (lead) {
                         CHECK_EQ(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &got), 1);
@@ -481,7 +504,7 @@ static void test_big_message_reads(void)
                 CHECK_EQ(in.msg_have, SCRATCH_SIZE - (lead ? n_small : 0));
 
                 size_t rest = m->size - in.msg_have;
-                CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), (ssize_t)(rest + n_small));
+                CHECK_EQ(io_in_read(&in, sv[1], scratch, false), (ssize_t)(rest + n_small));
                 CHECK(in.short_read);
                 CHECK_EQ(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &got), 1);
                 check_same(got, m);
@@ -491,13 +514,86 @@ static void test_big_message_reads(void)
                 got = message_unref(got);
                 CHECK_EQ(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &got), 0);
                 CHECK_EQ(io_in_memory(&in), 0);
-                CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), -EAGAIN);
+                CHECK_EQ(io_in_read(&in, sv[1], scratch, false), -EAGAIN);
         }
 
         message_unref(m);
         message_unref(small);
         io_out_done(&out);
         io_in_done(&in);
+        close(sv[0]);
+        close(sv[1]);
+}
+
+/* A message of IO_ADOPT_MIN or more that a read begins with and ends with (or goes on past) takes the
+ * owned buffer over instead of being copied out of it; anything else in the read, before or behind it,
+ * keeps it where it is. A lent buffer is never taken. */
+static void test_adopt_scratch(void)
+{
+        int sv[2];
+        struct io_out out = {0};
+        struct io_in in = {0};
+        struct io_scratch owned = io_scratch_owned(SCRATCH_SIZE);
+        struct message *got = NULL;
+        struct message *small = built(1, "small");
+        struct message *mid = built_bytes(2, IO_ADOPT_MIN);                    /* fits a read */
+        struct message *below = built_bytes(3, IO_ADOPT_MIN - 1024);           /* fits, too small to take */
+        struct message *big = built_bytes(4, SCRATCH_SIZE + SCRATCH_SIZE / 2); /* goes on past a read */
+        const struct {
+                struct message *before, *m, *after;
+                struct io_scratch *s;
+                bool taken;
+        } cases[] = {
+                {NULL, mid, NULL, &owned, true},         {NULL, big, NULL, &owned, true},
+                {small, mid, NULL, &owned, false},       {NULL, mid, small, &owned, false},
+                {NULL, below, NULL, &owned, false},      {NULL, mid, NULL, &lent_scratch, false},
+                {NULL, big, NULL, &lent_scratch, false}, {small, big, small, &owned, false},
+        };
+
+        socketpair_nb(sv);
+        int big_buf = 1 << 20;
+        CHECK_EQ(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big_buf, sizeof(big_buf)), 0);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct message *const want[] = {cases[i].before, cases[i].m, cases[i].after};
+                for (size_t k = 0; k < ELEMENTSOF(want); k++)
+                        if (want[k])
+                                CHECK_EQ(io_out_queue(&out, want[k], NULL), 0);
+                CHECK_EQ(io_out_flush(&out, sv[0]), 0);
+
+                struct io_scratch *s = cases[i].s;
+                CHECK(io_in_read(&in, sv[1], s, false) > 0);
+                uint8_t *first = s->data;
+                CHECK(first);
+                bool taken = false;
+                for (size_t k = 0; k < ELEMENTSOF(want); k++) {
+                        if (!want[k])
+                                continue;
+                        int r;
+                        while ((r = io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &got)) == 0) {
+                                taken |= s->data == NULL;
+                                CHECK(io_in_read(&in, sv[1], s, false) > 0);
+                        }
+                        CHECK_EQ(r, 1);
+                        taken |= s->data == NULL;
+                        check_same(got, want[k]);
+                        got = message_unref(got);
+                }
+                CHECK_EQ(taken, cases[i].taken);
+                CHECK_EQ(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &got), 0);
+                CHECK_EQ(io_in_memory(&in), 0);
+                /* The next read has a buffer again. */
+                CHECK_EQ(io_in_read(&in, sv[1], s, false), -EAGAIN);
+                CHECK(s->data);
+                CHECK(s == &lent_scratch ? s->data == scratch_buf : true);
+        }
+
+        message_unref(small);
+        message_unref(mid);
+        message_unref(below);
+        message_unref(big);
+        io_out_done(&out);
+        io_in_done(&in);
+        io_scratch_done(&owned);
         close(sv[0]);
         close(sv[1]);
 }
@@ -697,7 +793,8 @@ static void test_queue_while_blocked(void)
                                 got[have++] = m;
                                 continue;
                         }
-                        ssize_t rd = io_in_read(&in, sv[1], scratch, 700, false);
+                        static struct io_scratch small_scratch = {.data = scratch_buf, .size = 700};
+                        ssize_t rd = io_in_read(&in, sv[1], &small_scratch, false);
                         CHECK(rd > 0 || rd == -EAGAIN);
                 }
         }
@@ -855,7 +952,7 @@ static void test_fds_refused(void)
                 CHECK_EQ(read(pipes[0][0], &c, 1), -1);
                 CHECK_EQ(errno, EAGAIN);
 
-                CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), -EPROTO);
+                CHECK_EQ(io_in_read(&in, sv[1], scratch, false), -EPROTO);
                 for (size_t i = 0; i < n; i++) {
                         /* EOF: no write end is left open anywhere */
                         if (read(pipes[i][0], &c, 1) != 0)
@@ -887,7 +984,7 @@ static void test_missing_fds(void)
 
                 socketpair_nb(sv);
                 send_with_fds(sv[0], w, n, fds, sent_fds);
-                CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), true), (ssize_t)n);
+                CHECK_EQ(io_in_read(&in, sv[1], scratch, true), (ssize_t)n);
                 CHECK_EQ(in.n_fds, sent_fds);
                 int r = io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &got);
                 if (sent_fds < 2) {
@@ -917,7 +1014,7 @@ static void test_bad_stream(void)
         /* not a D-Bus header */
         socketpair_nb(sv);
         CHECK_EQ(write(sv[0], "GET / HTTP/1.1\r\n\r\n", 18), 18);
-        CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), 18);
+        CHECK_EQ(io_in_read(&in, sv[1], scratch, false), 18);
         CHECK_INVALID(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &m));
         io_in_done(&in);
         close(sv[0]);
@@ -930,7 +1027,7 @@ static void test_bad_stream(void)
         w[good->body_offset + 4 + 1] = 'y'; /* the NUL after "x" */
         socketpair_nb(sv);
         CHECK_EQ(write(sv[0], w, n), (ssize_t)n);
-        CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), (ssize_t)n);
+        CHECK_EQ(io_in_read(&in, sv[1], scratch, false), (ssize_t)n);
         CHECK_INVALID(io_in_pop_message(&in, DBUS_MAXIMUM_MESSAGE_LENGTH, &m));
         CHECK(!m);
         message_unref(good);
@@ -944,11 +1041,11 @@ static void test_bad_stream(void)
         free(w);
         w = wire_bytes(good, &n);
         CHECK_EQ(write(sv[0], w, n), (ssize_t)n);
-        CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), (ssize_t)n);
+        CHECK_EQ(io_in_read(&in, sv[1], scratch, false), (ssize_t)n);
         CHECK_INVALID(io_in_pop_message(&in, n - 1, &m));
         io_in_done(&in);
         CHECK_EQ(write(sv[0], w, n), (ssize_t)n);
-        CHECK_EQ(io_in_read(&in, sv[1], scratch, sizeof(scratch), false), (ssize_t)n);
+        CHECK_EQ(io_in_read(&in, sv[1], scratch, false), (ssize_t)n);
         CHECK_EQ(io_in_pop_message(&in, n, &m), 1);
         message_unref(m);
         message_unref(good);
@@ -1045,20 +1142,25 @@ int main(void)
 {
         int failed = 0;
 
-        RUN(test_queue_flush_read);
-        RUN(test_split_reads);
-        RUN(test_stash_partial_header);
-        RUN(test_big_message);
-        RUN(test_big_message_reads);
-        RUN(test_flush_eagain);
-        RUN(test_sndbuf_grows);
-        RUN(test_queue_bytes);
-        RUN(test_queue_while_blocked);
-        RUN(test_fd_passing);
-        RUN(test_fds_refused);
-        RUN(test_missing_fds);
-        RUN(test_bad_stream);
-        RUN(test_peer_gone);
-        RUN(test_release_charges);
+        for (int pass = 0; pass < 2; pass++) {
+                scratch = pass == 0 ? &lent_scratch : &owned_scratch;
+                RUN(test_queue_flush_read);
+                RUN(test_split_reads);
+                RUN(test_stash_partial_header);
+                RUN(test_big_message);
+                RUN(test_big_message_reads);
+                RUN(test_flush_eagain);
+                RUN(test_sndbuf_grows);
+                RUN(test_queue_bytes);
+                RUN(test_queue_while_blocked);
+                RUN(test_fd_passing);
+                RUN(test_fds_refused);
+                RUN(test_missing_fds);
+                RUN(test_bad_stream);
+                RUN(test_peer_gone);
+                RUN(test_release_charges);
+        }
+        RUN(test_adopt_scratch);
+        io_scratch_done(&owned_scratch);
         return failed ? 1 : 0;
 }
