@@ -11,10 +11,11 @@
 # (connect-rate, 3000 cycles). The observer is attached to the bus process for the workload
 # only:
 #   strace       syscalls of the bus, per call (strace -c -f)
-#   perf-stat    task-clock, instructions, cycles, context switches of the bus, per call
+#   perf-stat    task-clock, instructions, cycles, context switches, page faults of the bus, per call
 #   perf-record  the share of the bus's code, its libraries and the kernel, then the top symbols
 #                (perf record -g; perf report --no-children)
-#                PROFILE_KEEP=FILE keeps perf.data there, for perf report or perf diff later
+#                PROFILE_KEEP=FILE keeps perf.data there, for perf report or perf diff later;
+#                PROFILE_CALLGRAPH="--call-graph dwarf" for callers through code built without frame pointers
 #   perf-trace   time inside each syscall of the bus per call, and the syscalls of one call in order
 #   none         the rate alone
 # Needs root (the broker's mount namespace, ptrace, perf).
@@ -112,12 +113,12 @@ strace)
 	sleep 0.5
 	;;
 perf-stat)
-	perf stat -e task-clock,instructions,cycles,context-switches,raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait -x, -p "$BUS_PID" -o "$WORK/perf" &
+	perf stat -e task-clock,instructions,cycles,context-switches,page-faults,raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait -x, -p "$BUS_PID" -o "$WORK/perf" &
 	obs=$!
 	sleep 0.3
 	;;
 perf-record)
-	perf record -q -g -p "$BUS_PID" -o "$WORK/perf.data" 2>/dev/null &
+	perf record -q ${PROFILE_CALLGRAPH:--g} -p "$BUS_PID" -o "$WORK/perf.data" 2>/dev/null &
 	obs=$!
 	sleep 0.3
 	;;
