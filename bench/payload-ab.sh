@@ -9,12 +9,14 @@
 # (default 8), so each binary gets 2 x ROUNDS samples per size, taken at the same moments. Prints, for
 # the sizes of run.sh's rows, each binary's mean and every sample in calls/s, and B's mean / A's.
 # The buses' and the benchmark's output go to files in a temp dir; the buses are killed by pid on exit.
+# PAYLOAD_AB_LOOP sets the time per size (default 0.5s, run.sh's; the smoke test uses less).
 set -u
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 A=${1:?usage: payload-ab.sh NSBUSD_A NSBUSD_B [ROUNDS]}
 B=${2:?usage: payload-ab.sh NSBUSD_A NSBUSD_B [ROUNDS]}
 ROUNDS=${3:-8}
 SIZES="1 4096 65536 1048576"
+LOOP=${PAYLOAD_AB_LOOP:-0.5s}
 
 BUS_BENCHMARK=
 for c in /usr/lib/systemd/tests/manual/test-bus-benchmark \
@@ -24,7 +26,7 @@ done
 [ -n "$BUS_BENCHMARK" ] || { echo "payload-ab.sh: test-bus-benchmark not found (scripts/install-deps.sh unpacks it)" >&2; exit 1; }
 for x in "$A" "$B"; do [ -x "$x" ] || { echo "payload-ab.sh: $x is not an executable" >&2; exit 1; }; done
 
-WORK=$(mktemp -d /tmp/nsbus-payload-ab.XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/nsbus-payload-ab.XXXXXX")
 PIDS=()
 cleanup() {
 	local p
@@ -59,7 +61,7 @@ EOF
 done
 
 one() {
-	DBUS_SESSION_BUS_ADDRESS=unix:path=$WORK/$1.sock timeout 300 stdbuf -oL "$BUS_BENCHMARK" chart legacy 0.5s \
+	DBUS_SESSION_BUS_ADDRESS=unix:path=$WORK/$1.sock timeout 300 stdbuf -oL "$BUS_BENCHMARK" chart legacy "$LOOP" \
 		>"$WORK/run.out" 2>"$WORK/run.err" || { echo "payload-ab.sh: test-bus-benchmark on $1 failed: $(tail -c 200 "$WORK/run.err")" >&2; exit 1; }
 	awk -v side="$1" -v sizes="$SIZES" 'BEGIN { n = split(sizes, s, " "); for (i = 1; i <= n; i++) want[s[i]] = 1 }
 		($1 in want) && $2 > 0 { print side, $1, $2 }' "$WORK/run.out" >>"$WORK/samples"
