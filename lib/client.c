@@ -354,7 +354,13 @@ int client_call_batch(struct client *c, struct message **calls, size_t n, int ti
         if (r >= 0)
                 r = event_loop_run(loop);
         event_loop_free(loop);
+        /* The read buffer goes with w. client_wait_io() took all it held unless the call failed, and
+         * then the connection is of no further use: what is left of it must not be looked at. */
         io_scratch_done(&w->scratch);
+        if (c->in.scratch == &w->scratch) {
+                c->in.scratch = NULL;
+                c->in.cur_pos = c->in.cur_len;
+        }
         if (r >= 0 && w->r < 0)
                 r = w->r;
         if (r < 0)
