@@ -17,6 +17,7 @@ B=${2:?usage: payload-ab.sh NSBUSD_A NSBUSD_B [ROUNDS]}
 ROUNDS=${3:-8}
 SIZES="1 4096 65536 1048576"
 LOOP=${PAYLOAD_AB_LOOP:-0.5s}
+. "$BENCH_DIR/bus-conf.sh"
 
 BUS_BENCHMARK=
 for c in /usr/lib/systemd/tests/manual/test-bus-benchmark \
@@ -39,21 +40,7 @@ trap cleanup EXIT
 for side in A B; do
 	bin=$A
 	[ "$side" = B ] && bin=$B
-	cat >"$WORK/$side.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$WORK/$side.sock</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-EOF
+	bench_bus_conf "$WORK/$side.sock" >"$WORK/$side.conf"
 	"$bin" --config-file="$WORK/$side.conf" --nofork >"$WORK/$side.log" 2>&1 &
 	PIDS+=($!)
 	for _ in $(seq 1 100); do [ -S "$WORK/$side.sock" ] && break; sleep 0.05; done

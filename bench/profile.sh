@@ -26,6 +26,7 @@ BUS=${1:?usage: profile.sh BUS WORKLOAD [strace|perf-stat|perf-record|perf-trace
 WORKLOAD=${2:?usage: profile.sh BUS WORKLOAD [strace|perf-stat|perf-record|perf-trace|none]}
 TOOL=${3:-strace}
 NSBUSD=${NSBUSD:-$ROOT/build-bench/daemon/nsbusd}
+. "$BENCH_DIR/bus-conf.sh"
 
 WORK=$(mktemp -d /tmp/nsbus-profile.XXXXXX)
 PIDS=()
@@ -40,21 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat >"$WORK/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$WORK/bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-EOF
+bench_bus_conf "$WORK/bus" >"$WORK/bus.conf"
 ADDR=unix:path=$WORK/bus
 case "$BUS" in
 nsbusd)

@@ -17,6 +17,7 @@ set -o pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
 PY=/usr/bin/python3
+. "$BENCH_DIR/bus-conf.sh"
 
 QUICK=0
 REPEAT=
@@ -165,25 +166,10 @@ declare -A ADDR BUS_PID EXTRA_PID
 # the policy part for dbus-broker, whose launcher reads it too).  The limits let
 # MAX_PEERS idle peers in (the idle-peer rows, the list row).
 write_config() {
-	local dir=$1 lim=$((MAX_PEERS + 1000))
-	cat >"$dir/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$dir/bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-  <limit name="max_completed_connections">$lim</limit>
-  <limit name="max_incomplete_connections">$lim</limit>
-  <limit name="max_connections_per_user">$lim</limit>
-</busconfig>
-EOF
+	local lim=$((MAX_PEERS + 1000))
+	bench_bus_conf "$1/bus" "  <limit name=\"max_completed_connections\">$lim</limit>
+  <limit name=\"max_incomplete_connections\">$lim</limit>
+  <limit name=\"max_connections_per_user\">$lim</limit>" >"$1/bus.conf"
 }
 
 bus_ping() {
