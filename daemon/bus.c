@@ -290,13 +290,15 @@ static void bus_activation_timer_fire(struct event_timer *t, uint64_t now)
                 event_timer_arm(b->loop, t, next);
 }
 
-/* Before every wait: drop the peers that failed mid-routing, write what the last turn queued, free the
- * peers it let go of (nothing points at them any more) and open or close the accept gate. */
+/* Before every wait: drop the peers that failed mid-routing, write what the last turn queued, read the
+ * namespaces of the peers it accepted (after the writes: a new client's answers do not wait for them), free
+ * the peers it let go of (nothing points at them any more) and open or close the accept gate. */
 static bool bus_prepare(struct event_loop *loop, void *userdata)
 {
         struct bus *b = userdata;
         driver_disconnect_doomed(b);
         bus_flush_all(b);
+        peers_read_namespaces(b);
         free_dead_peers(b);
         bus_update_accepting(b);
         return !b->exiting;
@@ -331,6 +333,7 @@ int bus_new(struct bus **ret)
         list_init(&b->dead_peers);
         list_init(&b->doomed_peers);
         list_init(&b->authenticating);
+        list_init(&b->namespaces_unread);
         list_init(&b->flush_list);
         list_init(&b->reply_timeouts);
         list_init(&b->activating);

@@ -63,9 +63,10 @@ struct bus {
         struct list_head dead_peers;
         struct list_head doomed_peers;   /* receivers that failed mid-routing (see peer_disconnect_later) */
         struct list_head authenticating; /* peers in SASL, oldest first (so also by auth deadline) */
-        struct list_head reply_timeouts; /* reply slots by deadline (one timeout for all: FIFO order) */
-        struct list_head activating;     /* names whose service is starting, by deadline */
-        struct list_head parked;         /* struct parked: restored connections waiting (checkpoint.h) */
+        struct list_head namespaces_unread; /* peers accepted this turn, namespaces not read yet */
+        struct list_head reply_timeouts;    /* reply slots by deadline (one timeout for all: FIFO order) */
+        struct list_head activating;        /* names whose service is starting, by deadline */
+        struct list_head parked;            /* struct parked: restored connections waiting (checkpoint.h) */
         struct checkpoint_index *checkpoint_index; /* client sockets -> peers, during a checkpoint */
         struct list_head flush_list; /* peers with queued output, written once per loop iteration */
         struct hashmap *peers_by_id; /* uint64 id -> peer */

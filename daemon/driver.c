@@ -286,9 +286,10 @@ static gid_t creds_view_gid(const struct creds_view *v, size_t i)
  * where the subject is not visible there, and a ProcessFD is only handed to a viewer that can see the
  * process.
  */
-static void driver_view_creds(struct bus *b, const struct peer *viewer, const struct peer_creds *c,
-                              int subject_fd, bool want_pidfd, struct creds_view *v)
+static void driver_view_creds(struct bus *b, struct peer *viewer, const struct peer_creds *c, int subject_fd,
+                              bool want_pidfd, struct creds_view *v)
 {
+        peer_read_namespaces(viewer);
         const struct ns_user *vu = viewer->creds.user_ns;
         const struct ns_pid *vp = viewer->creds.pid_ns;
         *v = (struct creds_view){
@@ -309,12 +310,13 @@ static void driver_view_creds(struct bus *b, const struct peer *viewer, const st
 }
 
 /* driver_view_creds() for whatever a name argument resolved to: a peer, or the bus (is_driver). */
-static void driver_view_subject(struct bus *b, const struct peer *viewer, const struct peer *subject,
-                                bool want_pidfd, struct creds_view *v)
+static void driver_view_subject(struct bus *b, struct peer *viewer, struct peer *subject, bool want_pidfd,
+                                struct creds_view *v)
 {
-        if (subject)
+        if (subject) {
+                peer_read_namespaces(subject);
                 driver_view_creds(b, viewer, &subject->creds, subject->fd, want_pidfd, v);
-        else
+        } else
                 driver_view_creds(b, viewer, &b->self_creds, -1, false, v);
 }
 

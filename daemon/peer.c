@@ -67,25 +67,50 @@ static struct peer *peer_alloc(struct bus *b, int fd, enum listener_origin origi
         list_init(&p->auth_link);
         list_init(&p->dead_link);
         list_init(&p->doomed_link);
+        list_init(&p->ns_link);
         list_init(&p->link);
         match_registry_init(&p->sender_matches);
         p->out.release = quotas_release_queued;
         return p;
 }
 
+void peer_read_namespaces(struct peer *p)
+{
+        list_del(&p->ns_link);
+        if (creds_namespaces_known(&p->creds))
+                return;
+        creds_read_namespaces(p->fd, p->bus->namespaces, &p->creds);
+        if (p->trust == PEER_TRUST_NONE && creds_is_host_root(&p->creds, p->bus->namespaces))
+                p->trust = PEER_TRUST_HOST_ROOT;
+}
+
+void peers_read_namespaces(struct bus *b)
+{
+        while (!list_empty(&b->namespaces_unread))
+                peer_read_namespaces(list_first_entry(&b->namespaces_unread, struct peer, ns_link));
+}
+
+/*
+ * A container bus admits a peer by its namespaces, so it reads them at accept. A plain bus reads there only
+ * what SO_PEERCRED and SO_PEERGROUPS say, which is all its policy and quotas use, and the namespaces (a
+ * pidfd and two /proc links, a fifth of a short connection's time: bench/README.md) once the turn's answers
+ * are written (bus_prepare()), or earlier if a question about the peer's identity or its SASL claim needs
+ * them. The window in which the process that connected may have exited is still one turn of the loop, as
+ * when everything was read at accept.
+ */
 int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **ret)
 {
         struct peer *p = peer_alloc(b, fd, origin, PEER_AUTHENTICATING);
         if (!p)
                 return -ENOMEM;
 
-        int r = creds_from_socket(fd, b->namespaces, &p->creds);
+        int r = creds_read_kernel(fd, &p->creds);
         if (r < 0) {
                 free(p);
                 return r;
         }
-        if (creds_is_host_root(&p->creds, b->namespaces))
-                p->trust = PEER_TRUST_HOST_ROOT;
+        if (b->container)
+                peer_read_namespaces(p);
         r = quotas_charge_connection(b, p);
         if (r < 0) {
                 creds_done(&p->creds);
@@ -100,10 +125,18 @@ int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **r
                 free(p);
                 return -ENOMEM;
         }
-        sasl_server_init(p->sasl, b->guid, peer_own_uid(p), b->allow_external, b->allow_anonymous, true);
+        if (creds_namespaces_known(&p->creds))
+                sasl_server_init(p->sasl, b->guid, peer_own_uid(p), b->allow_external, b->allow_anonymous,
+                                 true);
+        else {
+                sasl_server_init(p->sasl, b->guid, (uid_t)-1, b->allow_external, b->allow_anonymous, true);
+                sasl_server_defer_external_uid(p->sasl, p->creds.uid);
+        }
         p->auth_deadline_usec = now_usec() + (uint64_t)b->limits.auth_timeout * 1000;
         list_add_tail(&b->peers, &p->link);
         list_add_tail(&b->authenticating, &p->auth_link);
+        if (!creds_namespaces_known(&p->creds))
+                list_add_tail(&b->namespaces_unread, &p->ns_link);
         b->n_peers_authenticating++;
         *ret = p;
         return 0;
@@ -327,6 +360,7 @@ void peer_close(struct peer *p, const char *reason)
         list_del(&p->monitor_link);
         list_del(&p->auth_link);
         list_del(&p->doomed_link);
+        list_del(&p->ns_link);
         if (p->unique_name[0]) {
                 uint64_t id = p->id;
                 hashmap_remove(b->peers_by_id, &id);
@@ -347,6 +381,7 @@ void peer_free(struct peer *p)
         struct bus *b = p->bus;
         list_del(&p->dead_link);
         list_del(&p->link);
+        list_del(&p->ns_link);
         io_in_done(&p->in);
         io_out_done(&p->out); /* gives back what every queued message was charged */
         match_registry_done(&p->sender_matches);
@@ -399,6 +434,13 @@ static int peer_authenticate(struct peer *p, const char **why)
                 int r = sasl_server_feed(p->sasl, (const char *)in + consumed, len - consumed, &c, out,
                                          sizeof(out), &out_len);
                 consumed += c;
+                io_in_consume(&p->in, c);
+                if (r == SASL_NEED_UID) {
+                        /* A claim other than the uid the bus sees: the peer's own namespace decides. */
+                        peer_read_namespaces(p);
+                        sasl_server_set_external_uid(p->sasl, peer_own_uid(p));
+                        continue;
+                }
                 if (r == -ENOBUFS) {
                         int w = peer_write_raw(p, out, out_len);
                         if (w < 0) {
@@ -408,7 +450,6 @@ static int peer_authenticate(struct peer *p, const char **why)
                         out_len = 0;
                         continue;
                 }
-                io_in_consume(&p->in, c);
                 if (out_len > 0 && r == SASL_AUTHENTICATED) {
                         /* BEGIN came in the same read as the lines these answer (sd-bus sends its
                          * whole opening at once): the answers go out in one write with the reply to

@@ -102,6 +102,7 @@ struct peer {
         struct list_head auth_link;    /* in bus->authenticating until SASL completes */
         struct list_head dead_link;    /* in bus->dead_peers */
         struct list_head doomed_link;  /* in bus->doomed_peers */
+        struct list_head ns_link;      /* in bus->namespaces_unread until peer_read_namespaces() */
         const char *doom_reason;       /* set: disconnect once the current routing is done */
         struct list_head link;         /* in bus->peers */
         uint64_t delivery_seq;         /* de-duplicates broadcast delivery */
@@ -115,6 +116,12 @@ struct peer {
 /* A peer for an accepted socket (it takes fd only on success), authenticating: -ERR_LIMIT_USER or -EMFILE
  * over the connection limits, -ENOMEM, or what reading its credentials returned. */
 int peer_new(struct bus *b, int fd, enum listener_origin origin, struct peer **ret);
+/* Read p's namespaces (and with them whether it is the host's root) if they are not known yet (a plain bus
+ * reads them after the turn that accepted p: peer_new()). Call before reading p->creds.user_ns, pid_ns,
+ * ns_pids, ns_unknown or has_pidfd, or p->trust on a plain bus. */
+void peer_read_namespaces(struct peer *p);
+/* The same for every peer accepted this turn whose namespaces nothing has needed yet. */
+void peers_read_namespaces(struct bus *b);
 void peer_free(struct peer *p);
 /* A parked connection for a checkpoint image: running, with the unique name :1.id and the image's identity,
  * no socket until peer_adopt_socket(); user_ns and pid_ns (referenced) stand for its process's until then.

@@ -125,7 +125,7 @@ int creds_from_self(struct ns_registry *reg, struct peer_creds *ret)
         return 0;
 }
 
-int creds_from_socket(int fd, struct ns_registry *reg, struct peer_creds *ret)
+int creds_read_kernel(int fd, struct peer_creds *ret)
 {
         struct ucred uc;
         socklen_t len = sizeof(uc);
@@ -175,30 +175,6 @@ int creds_from_socket(int fd, struct ns_registry *reg, struct peer_creds *ret)
         memmove(c.groups + 1, c.groups, at * sizeof(gid_t));
         c.groups[0] = c.gid;
 
-        _cleanup_close_ int pidfd = creds_get_pidfd(fd);
-        c.has_pidfd = pidfd >= 0;
-        int k = ns_registry_capture(reg, pidfd, c.pid, &c.user_ns, &c.pid_ns);
-        /* A peer in the bus's own pid namespace has one pid, the one SO_PEERCRED gave: the fdinfo read
-         * (a procfs open, read and close, a third of what a connection costs the bus) is only needed
-         * for a peer in another pid namespace, to learn its pid at every level. */
-        if (k >= 0 && pidfd >= 0 && c.pid_ns != reg->bus_pid) {
-                int n = read_fdinfo_nspid(pidfd, c.ns_pids, CREDS_MAX_NS_LEVELS);
-                c.n_ns_pids = n > 0 ? (unsigned)n : 0;
-        }
-        if (c.n_ns_pids == 0 && c.pid > 0) {
-                c.ns_pids[0] = c.pid;
-                c.n_ns_pids = 1;
-        }
-        if (k < 0)
-                creds_assume_bus_namespaces(reg, &c);
-        else if (!c.pid_ns->chain.foreign && c.n_ns_pids != c.pid_ns->chain.level + 1) {
-                /* NSpid and the namespace chain disagree (a /proc of another pid namespace): keep only
-                 * what SO_PEERCRED itself proves. */
-                ns_user_unref(c.user_ns);
-                ns_pid_unref(c.pid_ns);
-                creds_assume_bus_namespaces(reg, &c);
-        }
-
         /* Without an LSM that labels sockets the answer is always ENOPROTOOPT, and none can appear later:
          * ask once per process, not once per connection. */
         static bool no_peersec;
@@ -214,5 +190,51 @@ int creds_from_socket(int fd, struct ns_registry *reg, struct peer_creds *ret)
         }
 
         *ret = c;
+        return 0;
+}
+
+void creds_read_namespaces(int fd, struct ns_registry *reg, struct peer_creds *c)
+{
+        if (c->user_ns)
+                return;
+        c->n_ns_pids = 0;
+        if (fd < 0) { /* no socket names the process any more: its pid alone could be anyone's now */
+                c->has_pidfd = false;
+                creds_assume_bus_namespaces(reg, c);
+                return;
+        }
+        _cleanup_close_ int pidfd = creds_get_pidfd(fd);
+        c->has_pidfd = pidfd >= 0;
+        int k = ns_registry_capture(reg, pidfd, c->pid, &c->user_ns, &c->pid_ns);
+        /* A peer in the bus's own pid namespace has one pid, the one SO_PEERCRED gave: the fdinfo read
+         * (a procfs open, read and close, a third of what a connection costs the bus) is only needed
+         * for a peer in another pid namespace, to learn its pid at every level. */
+        if (k >= 0 && pidfd >= 0 && c->pid_ns != reg->bus_pid) {
+                int n = read_fdinfo_nspid(pidfd, c->ns_pids, CREDS_MAX_NS_LEVELS);
+                c->n_ns_pids = n > 0 ? (unsigned)n : 0;
+        }
+        if (c->n_ns_pids == 0 && c->pid > 0) {
+                c->ns_pids[0] = c->pid;
+                c->n_ns_pids = 1;
+        }
+        if (k < 0) {
+                c->user_ns = NULL;
+                c->pid_ns = NULL;
+                creds_assume_bus_namespaces(reg, c);
+        } else if (!c->pid_ns->chain.foreign && c->n_ns_pids != c->pid_ns->chain.level + 1) {
+                /* NSpid and the namespace chain disagree (a /proc of another pid namespace): keep only
+                 * what SO_PEERCRED itself proves. */
+                ns_user_unref(c->user_ns);
+                ns_pid_unref(c->pid_ns);
+                creds_assume_bus_namespaces(reg, c);
+        }
+}
+
+int creds_from_socket(int fd, struct ns_registry *reg, struct peer_creds *ret)
+{
+        int r = creds_read_kernel(fd, ret);
+        if (r < 0)
+                return r;
+        creds_read_namespaces(fd, reg, ret);
         return 0;
 }

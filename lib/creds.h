@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Identity of a socket peer as the kernel reports it at accept time:
- * SO_PEERCRED, SO_PEERGROUPS, SO_PEERPIDFD and SO_PEERSEC, plus the pid
- * chain (NSpid) read race-free from the pidfd's fdinfo and the peer's user
- * and pid namespace inodes. Nothing here comes from what a client says.
+ * Identity of a socket peer as the kernel reports it: SO_PEERCRED,
+ * SO_PEERGROUPS and SO_PEERSEC (cheap, read at accept), and through
+ * SO_PEERPIDFD the peer's user and pid namespaces and its pid chain (NSpid),
+ * read race-free from the pidfd (dearer: a bus may read them when first
+ * needed; the socket names the process that connected for as long as it is
+ * open). Nothing here comes from what a client says.
  */
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -37,14 +40,26 @@ struct peer_creds {
         /* NSpid: the pid at each pid-namespace level from the bus's level down to the peer's own */
         pid_t ns_pids[CREDS_MAX_NS_LEVELS];
         unsigned n_ns_pids;
-        /* The peer's namespaces (references into the registry); never NULL after creds_from_socket(). */
+        /* The peer's namespaces (references into the registry): NULL until creds_read_namespaces(), never
+         * after it. has_pidfd, ns_pids and ns_unknown are set with them. */
         struct ns_user *user_ns;
         struct ns_pid *pid_ns;
-        bool ns_unknown; /* the kernel would not say: treated as the bus's own (see creds_from_socket) */
+        bool ns_unknown; /* the kernel would not say: treated as the bus's own (see creds_read_namespaces) */
 };
 
-/* Capture everything the kernel tells about the peer of a connected socket, its namespaces interned in
- * reg. No pidfd is kept: a bus with 10,000 peers must not hold 10,000 extra fds. */
+/* SO_PEERCRED, SO_PEERGROUPS and SO_PEERSEC of the peer of a connected socket; the namespaces are left
+ * unread (user_ns and pid_ns NULL). */
+int creds_read_kernel(int fd, struct peer_creds *ret);
+/* The namespaces and pid chain of the process that connected fd, interned in reg, unless c has them
+ * already. The socket pins that process, so this may run any time while fd is open; if the process is
+ * gone (or fd is -1) they are assumed as the registry says (reg->unknown_is_foreign), never left unset.
+ * No pidfd is kept: a bus with 10,000 peers must not hold 10,000 extra fds. */
+void creds_read_namespaces(int fd, struct ns_registry *reg, struct peer_creds *c);
+static inline bool creds_namespaces_known(const struct peer_creds *c)
+{
+        return c->user_ns != NULL;
+}
+/* Both of the above: everything the kernel tells about the peer of a connected socket. */
 int creds_from_socket(int fd, struct ns_registry *reg, struct peer_creds *ret);
 /* The process itself, as a subject (the bus driver answers questions about itself). */
 int creds_from_self(struct ns_registry *reg, struct peer_creds *ret);

@@ -34,6 +34,7 @@ enum sasl_command {
 struct sasl_reply {
         char buf[SASL_RESPONSE_MAX];
         size_t len;
+        bool need_uid; /* the line cannot be judged before sasl_server_set_external_uid() */
 };
 
 static void sasl_reply_append(struct sasl_reply *r, const char *s)
@@ -165,27 +166,34 @@ static void sasl_server_accept(struct sasl_server *s, struct sasl_reply *r, enum
 /*
  * EXTERNAL's data is the authorization identity. An empty one in AUTH makes
  * us ask once with an empty challenge (RFC 4422 appendix A); an empty answer
- * to that means "whoever the kernel says I am".
+ * to that means "whoever the kernel says I am". A claim of also_uid is taken
+ * as it comes; any other waits, unconsumed, for external_uid if that is not
+ * known yet.
  */
 static void sasl_server_external(struct sasl_server *s, struct sasl_reply *r, const char *hex, size_t n,
                                  bool initial)
 {
         char id[32];
         ssize_t l = sasl_decode_hex(hex, n, id, sizeof(id));
-        uid_t uid = s->external_uid;
+        uid_t uid = (uid_t)-1;
 
         if (l < 0)
                 sasl_server_error(r, "Invalid hex encoding");
+        else if (l > 0 && ((size_t)l > sizeof(id) || sasl_parse_uid(id, (size_t)l, &uid) < 0))
+                sasl_server_reject(s, r);
+        else if (l > 0 && uid != (uid_t)-1 && uid == s->also_uid)
+                sasl_server_accept(s, r, SASL_MECH_EXTERNAL, uid);
+        else if (s->external_uid_pending)
+                r->need_uid = true;
         else if (s->external_uid == (uid_t)-1)
                 sasl_server_reject(s, r);
         else if (l == 0 && initial) {
                 sasl_reply_line(r, "DATA", NULL);
                 s->state = SASL_SERVER_WAIT_DATA;
-        } else if (l > 0 && ((size_t)l > sizeof(id) || sasl_parse_uid(id, (size_t)l, &uid) < 0 ||
-                             uid != s->external_uid))
+        } else if (l > 0 && uid != s->external_uid)
                 sasl_server_reject(s, r);
         else
-                sasl_server_accept(s, r, SASL_MECH_EXTERNAL, uid);
+                sasl_server_accept(s, r, SASL_MECH_EXTERNAL, s->external_uid);
 }
 
 /* RFC 4505: the optional trace is UTF-8; it carries no identity. */
@@ -289,6 +297,7 @@ void sasl_server_init(struct sasl_server *s, const char server_guid[33], uid_t e
 {
         *s = (struct sasl_server){
                 .external_uid = external_uid,
+                .also_uid = (uid_t)-1,
                 .allow_external = allow_external,
                 .allow_anonymous = allow_anonymous,
                 .unix_fd_possible = unix_fd_possible,
@@ -298,6 +307,18 @@ void sasl_server_init(struct sasl_server *s, const char server_guid[33], uid_t e
         };
         memcpy(s->guid, server_guid, 32);
         s->guid[32] = '\0';
+}
+
+void sasl_server_defer_external_uid(struct sasl_server *s, uid_t also_uid)
+{
+        s->external_uid_pending = true;
+        s->also_uid = also_uid;
+}
+
+void sasl_server_set_external_uid(struct sasl_server *s, uid_t uid)
+{
+        s->external_uid = uid;
+        s->external_uid_pending = false;
 }
 
 int sasl_server_feed(struct sasl_server *s, const char *in, size_t n, size_t *consumed, char *out,
@@ -329,6 +350,10 @@ int sasl_server_feed(struct sasl_server *s, const char *in, size_t n, size_t *co
                 struct sasl_server next = *s;
                 struct sasl_reply reply = {.len = 0};
                 sasl_server_line(&next, &reply, in + pos, len);
+                if (reply.need_uid) {
+                        r = SASL_NEED_UID;
+                        break;
+                }
                 if (reply.len > out_size - MIN(*out_len, out_size)) {
                         r = -ENOBUFS;
                         break;
@@ -342,7 +367,7 @@ int sasl_server_feed(struct sasl_server *s, const char *in, size_t n, size_t *co
         *consumed = pos;
         if (s->state == SASL_SERVER_FAILED)
                 return -EPROTO;
-        if (r < 0)
+        if (r != 0)
                 return r;
         return s->state == SASL_SERVER_DONE ? SASL_AUTHENTICATED : SASL_CONTINUE;
 }

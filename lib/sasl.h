@@ -3,8 +3,9 @@
  * Server side of the D-Bus SASL handshake (specification chapter
  * "Authentication Protocol") as a pure state machine: bytes in, response
  * lines out, no sockets and no allocation. The bus embeds one per peer and
- * decides the uid a peer may claim before the handshake starts; this module
- * only checks the claim against it.
+ * decides the uid a peer may claim, before the handshake starts or, if that
+ * costs it something, when a claim first needs it; this module only checks
+ * the claim against it.
  */
 #pragma once
 
@@ -22,6 +23,7 @@
 enum {
         SASL_CONTINUE = 0,      /* consumed what it could, needs more input */
         SASL_AUTHENTICATED = 1, /* BEGIN seen; message bytes start at in + *consumed */
+        SASL_NEED_UID = 2,      /* the line at in + *consumed needs external_uid: set it, feed again */
 };
 
 enum sasl_mech {
@@ -42,6 +44,8 @@ enum sasl_server_state {
 struct sasl_server {
         char guid[33];
         uid_t external_uid;
+        uid_t also_uid;            /* a second uid a claim may name; (uid_t)-1 for none */
+        bool external_uid_pending; /* not decided yet: sasl_server_defer_external_uid() */
         bool allow_external;
         bool allow_anonymous;
         bool unix_fd_possible;
@@ -56,13 +60,20 @@ struct sasl_server {
 };
 
 /*
- * external_uid is the only uid a peer may claim with EXTERNAL; (uid_t)-1
- * means the bus has no credentials for it, so EXTERNAL always fails. The
- * server_guid is the 32 hex digits sent in OK.
+ * external_uid is the uid a peer may claim with EXTERNAL, the one an empty
+ * claim stands for; (uid_t)-1 means the bus has no credentials for it, so
+ * EXTERNAL always fails. The server_guid is the 32 hex digits sent in OK.
  */
 void sasl_server_init(struct sasl_server *s, const char server_guid[33], uid_t external_uid,
                       bool allow_external, bool allow_anonymous, bool unix_fd_possible);
-
+/*
+ * For a bus that learns external_uid only when it must (it costs it a look at the peer's namespaces): until
+ * sasl_server_set_external_uid(), a claim of also_uid (a plain bus: the uid as the bus sees it, which is
+ * dbus-daemon's rule) is accepted as it comes, and any other EXTERNAL line makes sasl_server_feed() return
+ * SASL_NEED_UID. also_uid stays acceptable afterwards.
+ */
+void sasl_server_defer_external_uid(struct sasl_server *s, uid_t also_uid);
+void sasl_server_set_external_uid(struct sasl_server *s, uid_t uid);
 /*
  * Feed received bytes. Only complete CRLF-terminated lines are consumed
  * (plus the initial nul byte), so the caller keeps the unconsumed tail and
@@ -71,7 +82,10 @@ void sasl_server_init(struct sasl_server *s, const char server_guid[33], uid_t e
  * Response lines are appended to out at *out_len (which the caller
  * initialises and may carry across calls).
  *
- * Returns SASL_CONTINUE, SASL_AUTHENTICATED, or:
+ * Returns SASL_CONTINUE, SASL_AUTHENTICATED, SASL_NEED_UID (only while
+ * external_uid is deferred: an EXTERNAL line other than a claim of also_uid
+ * stopped the feed before it, unconsumed, with no reply and the state
+ * untouched), or:
  *   -EPROTO   protocol violation, overlong line or too many rejections: disconnect
  *             (out may still hold a final REJECTED worth sending first);
  *   -ENOBUFS  the next response does not fit; that line is left unconsumed and

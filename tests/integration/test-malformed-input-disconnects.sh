@@ -255,6 +255,23 @@ else:
         failures.append('pipelined Hello + GetId: %r' % got)
 print('%-60s ok' % 'sasl: everything pipelined in one write')
 
+# More answers than one write of the server's holds (30 ERRORs), then AUTH, BEGIN and Hello, all in one
+# write: every line is answered once and the messages start where BEGIN ends.
+c = Conn(addr)
+c.sock.sendall(b'\0' + b'NOSUCHCOMMAND\r\n' * 30 + sasl_external() + b'BEGIN\r\n' + build_message(
+    METHOD_CALL, 1, {F_PATH: '/org/freedesktop/DBus', F_INTERFACE: 'org.freedesktop.DBus',
+                     F_MEMBER: 'Hello', F_DESTINATION: 'org.freedesktop.DBus'}))
+try:
+    lines = [c.read_line() for _ in range(31)]
+    reply = c.recv()
+    if not (all(x.startswith(b'ERROR') for x in lines[:30]) and lines[30].startswith(b'OK ') and
+            reply.reply_serial == 1 and reply.type == METHOD_RETURN):
+        failures.append('30 unknown commands pipelined before AUTH: got %r, then %r' % (lines, reply))
+    print('%-60s ok' % 'sasl: 30 ERRORs pipelined before AUTH and Hello')
+except (OSError, EOFError, RuntimeError) as e:
+    failures.append('30 unknown commands pipelined before AUTH: %r' % e)
+    print('%-60s %r' % ('sasl: 30 ERRORs pipelined before AUTH and Hello', e))
+
 # A client that asked for fds may send a message carrying one right behind BEGIN, before AGREE_UNIX_FD
 # reached it: one read of the bus then brings the end of the SASL exchange and the fd.
 c = Conn(addr)

@@ -269,6 +269,10 @@ _noreturn_ static void child_connect(const struct sockaddr_un *addr, socklen_t l
         _exit(0);
 }
 
+/* Set: run_child() reads SO_PEERCRED at accept and the namespaces only once the child has exited, with
+ * the socket still open (a bus that put them off too long). */
+static bool read_namespaces_after_exit;
+
 /* Returns false (after printing why) when this kind of child cannot be made here. */
 static bool run_child(enum child_kind kind, struct peer_creds *c, pid_t *child_pid, int32_t *self_pid,
                       pid_t *pidfd_pid)
@@ -352,16 +356,26 @@ static bool run_child(enum child_kind kind, struct peer_creds *c, pid_t *child_p
         int s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
         CHECK(s >= 0);
         CHECK_EQ(read(s, self_pid, sizeof(*self_pid)), (ssize_t)sizeof(*self_pid));
-        CHECK_EQ(creds_from_socket(s, registry(), c), 0);
+        if (read_namespaces_after_exit) {
+                CHECK_EQ(creds_read_kernel(s, c), 0);
+                CHECK(!creds_namespaces_known(c));
+                CHECK(!c->pid_ns);
+        } else
+                CHECK_EQ(creds_from_socket(s, registry(), c), 0);
         /* what the pidfd says while the peer is alive (afterwards it says -1) */
-        int pfd = c->has_pidfd ? creds_get_pidfd(s) : -1;
+        int pfd = creds_get_pidfd(s);
         *pidfd_pid = pfd >= 0 ? fdinfo_pid(pfd) : 0;
         *child_pid = pid;
-        close(s); /* lets the child exit; the pidfd keeps the process identity */
+        shutdown(s, SHUT_WR); /* lets the child exit; the pidfd keeps the process identity */
         int status;
         CHECK_EQ(waitpid(pid, &status, 0), pid);
         CHECK(WIFEXITED(status));
         CHECK_EQ(WEXITSTATUS(status), 0);
+        if (read_namespaces_after_exit) {
+                creds_read_namespaces(s, registry(), c);
+                CHECK(creds_namespaces_known(c));
+        }
+        close(s);
         if (pfd >= 0) {
                 CHECK_EQ(fdinfo_pid(pfd), -1); /* it was that process, and it is gone */
                 close(pfd);
@@ -536,6 +550,60 @@ static void test_child_user_namespace_mapped(void)
         creds_done(&c);
 }
 
+/*
+ * The namespaces read apart from SO_PEERCRED: nothing is there until creds_read_namespaces(), which reads
+ * them once. Read while the peer lives, a peer in a pid namespace of its own is placed there; read after
+ * it exited, the kernel no longer says, and only SO_PEERCRED's view is left (the registry's assumption):
+ * which is why a plain bus reads them in the turn that accepted the peer (daemon/peer.c), not whenever.
+ */
+static void test_namespaces_read_apart(void)
+{
+        int sv[2];
+        struct peer_creds c;
+
+        CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        CHECK_EQ(creds_read_kernel(sv[0], &c), 0);
+        CHECK_EQ(c.pid, getpid());
+        CHECK_EQ(c.groups[0], getgid());
+        CHECK(!creds_namespaces_known(&c));
+        CHECK(!c.user_ns && !c.pid_ns);
+        creds_read_namespaces(sv[0], registry(), &c);
+        CHECK(creds_namespaces_known(&c));
+        CHECK(c.user_ns == registry()->bus_user);
+        CHECK(c.pid_ns == registry()->bus_pid);
+        CHECK(!c.ns_unknown);
+        CHECK_EQ(c.n_ns_pids, 1);
+        unsigned users = c.user_ns->n_refs;
+        creds_read_namespaces(sv[0], registry(), &c); /* known: nothing read, no reference taken */
+        CHECK_EQ(c.user_ns->n_refs, users);
+        creds_done(&c);
+
+        /* No socket to ask: the registry's assumption, never nothing. */
+        CHECK_EQ(creds_read_kernel(sv[0], &c), 0);
+        creds_read_namespaces(-1, registry(), &c);
+        CHECK(c.ns_unknown);
+        CHECK(c.user_ns == registry()->bus_user);
+        CHECK(c.pid_ns == registry()->bus_pid);
+        creds_done(&c);
+        close(sv[0]);
+        close(sv[1]);
+
+        pid_t pid, pidfd_pid;
+        int32_t self;
+        read_namespaces_after_exit = true;
+        bool made = run_child(CHILD_PIDNS, &c, &pid, &self, &pidfd_pid);
+        read_namespaces_after_exit = false;
+        if (!made)
+                return;
+        CHECK_EQ(self, 1);
+        CHECK(c.pid > 0);
+        CHECK(c.ns_unknown);
+        CHECK(c.pid_ns == registry()->bus_pid); /* not the pid namespace it was in */
+        CHECK_EQ(c.n_ns_pids, 1);
+        CHECK_EQ(c.ns_pids[0], c.pid);
+        creds_done(&c);
+}
+
 int main(void)
 {
         int failed = 0;
@@ -548,5 +616,6 @@ int main(void)
         RUN(test_child_pid_namespace);
         RUN(test_child_user_namespace);
         RUN(test_child_user_namespace_mapped);
+        RUN(test_namespaces_read_apart);
         return failed ? 1 : 0;
 }

@@ -554,7 +554,6 @@ static void test_out_buffer(void)
         CHECK(sasl_server_get_unix_fd(&s));
 }
 
-
 /* The client side: the pipelined request, and the server's answers taken apart. */
 static void test_client(void)
 {
@@ -610,6 +609,75 @@ static void test_client(void)
         CHECK_EQ(sasl_client_feed(&c, endless, sizeof(endless), &used), -EPROTO);
 }
 
+/*
+ * A plain bus knows the uid it sees (SO_PEERCRED) at once and the uid the peer's own user namespace gives
+ * it only after a look at its namespaces: a claim of the first is taken as it comes, any other stops the
+ * feed, unconsumed and unanswered, until the bus has decided the second.
+ */
+static void test_deferred_external_uid(void)
+{
+        struct sasl_server s;
+
+        /* A host peer: claims the uid the bus sees; nothing is asked of the bus. */
+        start(&s, NO_UID, true, false, false);
+        sasl_server_defer_external_uid(&s, 1000);
+        expect(&s, "AUTH EXTERNAL 31303030\r\n", SASL_CONTINUE, OK_LINE);
+        expect(&s, "BEGIN\r\n", SASL_AUTHENTICATED, "");
+        CHECK_EQ(sasl_server_get_uid(&s), 1000);
+
+        /* Container root (host uid 100000) claims 0: the line waits for the bus's decision, then passes. */
+        static const char opening[] = "AUTH EXTERNAL 30\r\nBEGIN\r\n";
+        start(&s, NO_UID, true, false, false);
+        sasl_server_defer_external_uid(&s, 100000);
+        CHECK_EQ(FEED(&s, opening), SASL_NEED_UID);
+        CHECK_EQ(consumed, 0u);
+        CHECK_EQ(out_len, 0u);
+        CHECK_EQ(FEED(&s, opening), SASL_NEED_UID); /* asking again changes nothing */
+        CHECK_EQ(consumed, 0u);
+        sasl_server_set_external_uid(&s, 0);
+        CHECK_EQ(FEED(&s, opening), SASL_AUTHENTICATED);
+        CHECK_EQ(consumed, sizeof(opening) - 1);
+        CHECK_STREQ(out, OK_LINE);
+        CHECK_EQ(sasl_server_get_uid(&s), 0);
+
+        /* Lines before the one that waits are answered and consumed; the rest waits with it. */
+        static const char two[] = "AUTH BOGUS\r\nAUTH EXTERNAL 35\r\n";
+        start(&s, NO_UID, true, false, false);
+        sasl_server_defer_external_uid(&s, 100000);
+        CHECK_EQ(FEED(&s, two), SASL_NEED_UID);
+        CHECK_EQ(consumed, strlen("AUTH BOGUS\r\n"));
+        CHECK_STREQ(out, "REJECTED EXTERNAL\r\n");
+        /* A claim that is neither uid: rejected once decided; the uid the bus sees stays acceptable. */
+        sasl_server_set_external_uid(&s, 0);
+        expect(&s, "AUTH EXTERNAL 35\r\n", SASL_CONTINUE, "REJECTED EXTERNAL\r\n");
+        expect(&s, "AUTH EXTERNAL 313030303030\r\n", SASL_CONTINUE, OK_LINE);
+        CHECK_EQ(sasl_server_get_uid(&s), 100000);
+
+        /* An empty claim means external_uid, so it waits too, in AUTH as in the DATA that follows. */
+        start(&s, NO_UID, true, false, false);
+        sasl_server_defer_external_uid(&s, 1000);
+        CHECK_EQ(FEED(&s, "AUTH EXTERNAL\r\n"), SASL_NEED_UID);
+        CHECK_EQ(consumed, 0u);
+        sasl_server_set_external_uid(&s, 1000);
+        expect(&s, "AUTH EXTERNAL\r\n", SASL_CONTINUE, "DATA\r\n");
+        expect(&s, "DATA\r\n", SASL_CONTINUE, OK_LINE);
+        CHECK_EQ(sasl_server_get_uid(&s), 1000);
+
+        /* The peer's own namespace gives it no uid: only the uid the bus sees will do. */
+        start(&s, NO_UID, true, false, false);
+        sasl_server_defer_external_uid(&s, 100000);
+        CHECK_EQ(FEED(&s, "AUTH EXTERNAL 30\r\n"), SASL_NEED_UID);
+        sasl_server_set_external_uid(&s, NO_UID);
+        expect(&s, "AUTH EXTERNAL 30\r\n", SASL_CONTINUE, "REJECTED EXTERNAL\r\n");
+        expect(&s, "AUTH EXTERNAL 313030303030\r\n", SASL_CONTINUE, OK_LINE);
+
+        /* A malformed claim is refused without asking the bus anything. */
+        start(&s, NO_UID, true, false, false);
+        sasl_server_defer_external_uid(&s, 1000);
+        expect(&s, "AUTH EXTERNAL 3x\r\n", SASL_CONTINUE, "ERROR \"Invalid hex encoding\"\r\n");
+        expect(&s, "AUTH EXTERNAL 2d31\r\n", SASL_CONTINUE, "REJECTED EXTERNAL\r\n");
+}
+
 int main(void)
 {
         test_external();
@@ -626,5 +694,6 @@ int main(void)
         test_chunking();
         test_out_buffer();
         test_client();
+        test_deferred_external_uid();
         return 0;
 }
