@@ -11,6 +11,9 @@
  * flushed on -ENOBUFS), and both must produce the same responses, the same verdict and, after BEGIN, the
  * same start of the message stream. An authenticated peer must also hold only what the server allows:
  * EXTERNAL only as the uid the kernel reported, ANONYMOUS only when enabled, fd passing only when possible.
+ * With the settings' bit 5 the server runs as a plain bus runs it: external_uid deferred, a second uid
+ * accepted as it comes, external_uid set when the feed asks for it (SASL_NEED_UID), in both runs wherever
+ * the stream happens to be cut; EXTERNAL is then also allowed as that second uid.
  */
 #include <errno.h>
 
@@ -32,17 +35,38 @@ struct fuzz_sasl_result {
 struct fuzz_sasl_settings {
         uid_t external_uid;
         bool allow_external, allow_anonymous, unix_fd_possible;
+        bool deferred;  /* sasl_server_defer_external_uid(also_uid) */
+        uid_t also_uid; /* the uid the bus sees */
 };
 
 static void fuzz_sasl_settings_from_byte(struct fuzz_sasl_settings *s, uint8_t b)
 {
         static const uid_t uids[] = {1000, 0, (uid_t)-1, (uid_t)-2};
+        static const uid_t also[] = {100000, 1000, 0, (uid_t)-1};
 
         /* Zero bits give the bus's usual setup: EXTERNAL as uid 1000, no ANONYMOUS, fds possible. */
         s->allow_external = !(b & 1);
         s->allow_anonymous = b & 2;
         s->unix_fd_possible = !(b & 4);
         s->external_uid = uids[(b >> 3) & 3];
+        s->deferred = b & 32;
+        s->also_uid = also[(b >> 6) & 3];
+}
+
+static void fuzz_sasl_server_init(struct sasl_server *s, const struct fuzz_sasl_settings *set)
+{
+        sasl_server_init(s, FUZZ_GUID, set->deferred ? (uid_t)-1 : set->external_uid, set->allow_external,
+                         set->allow_anonymous, set->unix_fd_possible);
+        if (set->deferred)
+                sasl_server_defer_external_uid(s, set->also_uid);
+}
+
+/* The feed asked for external_uid: only a deferring server may, once, and it gets the settings' uid. */
+static void fuzz_sasl_decide(struct sasl_server *s, const struct fuzz_sasl_settings *set, bool *decided)
+{
+        FUZZ_CHECK(set->deferred && !*decided);
+        sasl_server_set_external_uid(s, set->external_uid);
+        *decided = true;
 }
 
 /* Every response line is printable ASCII ending in CRLF. */
@@ -65,8 +89,10 @@ static void fuzz_check_server(const struct sasl_server *s, const struct fuzz_sas
 {
         switch (sasl_server_get_mech(s)) {
         case SASL_MECH_EXTERNAL:
-                FUZZ_CHECK(set->allow_external && set->external_uid != (uid_t)-1);
-                FUZZ_CHECK(sasl_server_get_uid(s) == set->external_uid);
+                FUZZ_CHECK(set->allow_external);
+                FUZZ_CHECK((set->external_uid != (uid_t)-1 && sasl_server_get_uid(s) == set->external_uid) ||
+                           (set->deferred && set->also_uid != (uid_t)-1 &&
+                            sasl_server_get_uid(s) == set->also_uid));
                 break;
         case SASL_MECH_ANONYMOUS:
                 FUZZ_CHECK(set->allow_anonymous && sasl_server_get_uid(s) == (uid_t)-1);
@@ -88,10 +114,17 @@ static int fuzz_sasl_at_once(const struct fuzz_sasl_settings *set, const char *i
         ret->responses = malloc(out_size);
         if (!ret->responses)
                 return -ENOMEM;
-        sasl_server_init(&ret->server, FUZZ_GUID, set->external_uid, set->allow_external,
-                         set->allow_anonymous, set->unix_fd_possible);
-        ret->r = sasl_server_feed(&ret->server, in, n, &ret->consumed, ret->responses, out_size,
-                                  &ret->n_responses);
+        fuzz_sasl_server_init(&ret->server, set);
+        bool decided = false;
+        for (;;) {
+                size_t consumed = 0;
+                ret->r = sasl_server_feed(&ret->server, in + ret->consumed, n - ret->consumed, &consumed,
+                                          ret->responses, out_size, &ret->n_responses);
+                ret->consumed += consumed;
+                if (ret->r != SASL_NEED_UID)
+                        break;
+                fuzz_sasl_decide(&ret->server, set, &decided);
+        }
         FUZZ_CHECK(ret->r == SASL_CONTINUE || ret->r == SASL_AUTHENTICATED || ret->r == -EPROTO);
         FUZZ_CHECK(ret->consumed <= n && ret->n_responses <= out_size);
         return 0;
@@ -113,8 +146,8 @@ static int fuzz_sasl_chunked(const struct fuzz_sasl_settings *set, uint8_t seed,
 
         if (!buf || !out)
                 return -ENOMEM;
-        sasl_server_init(&ret->server, FUZZ_GUID, set->external_uid, set->allow_external,
-                         set->allow_anonymous, set->unix_fd_possible);
+        fuzz_sasl_server_init(&ret->server, set);
+        bool decided = false;
         for (;;) {
                 size_t chunk, consumed = 0, out_len = 0;
 
@@ -138,6 +171,10 @@ static int fuzz_sasl_chunked(const struct fuzz_sasl_settings *set, uint8_t seed,
                 if (ret->r == -ENOBUFS) {
                         /* An empty buffer of SASL_RESPONSE_MAX bytes always takes the next response. */
                         FUZZ_CHECK(out_len > 0);
+                        continue;
+                }
+                if (ret->r == SASL_NEED_UID) {
+                        fuzz_sasl_decide(&ret->server, set, &decided);
                         continue;
                 }
                 FUZZ_CHECK(ret->r == SASL_CONTINUE || ret->r == SASL_AUTHENTICATED || ret->r == -EPROTO);
