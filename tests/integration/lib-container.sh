@@ -144,6 +144,16 @@ ctr_spawn() {
 	disown "$!"
 }
 
+# ctr_sasl PID WHO UID CLAIM...: SASL EXTERNAL by hand (container_sasl.py) inside container PID as
+# UID:UID against $CTR_ADDR, claiming each CLAIM in turn until one is accepted; its output (claim=...
+# reply=..., hello=, bus_uid=) in $out.  WHO names the client in a failure.
+ctr_sasl() {
+	local pid=$1 who=$2 uid=$3
+	shift 3
+	out=$(ctr_exec "$pid" "$uid" "$uid" /usr/bin/python3 "$IT_DIR/container_sasl.py" "$CTR_ADDR" "$@" 2>"$TMP/err") ||
+		fail "$who: raw SASL client failed: $out $(cat "$TMP/err")"
+}
+
 # ctr_service WHERE UID GID NAME: run container_service.py owning NAME, inside container
 # WHERE (an init's host pid) as UID:GID, or on the host through host.sock if WHERE is
 # "host" (UID and GID are then ignored).  Waits until it owns NAME; its own view of itself

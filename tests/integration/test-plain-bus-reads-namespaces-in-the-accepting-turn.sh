@@ -27,20 +27,14 @@ CTR_ADDR=$ADDR
 HOST_ADDR=$ADDR
 ctr_start C1
 
-sasl() { # WHO UID CLAIM...: the raw SASL client inside the container as UID
-	local who=$1 uid=$2
-	shift 2
-	out=$(ctr_exec "$C1" "$uid" "$uid" /usr/bin/python3 "$IT_DIR/container_sasl.py" "$ADDR" "$@" 2>"$TMP/err") ||
-		fail "$who: raw SASL client failed: $out $(cat "$TMP/err")"
-}
 ok='reply=OK [0-9a-f]{32}$'
-sasl "container root" 0 1000 0
+ctr_sasl "$C1" "container root" 0 1000 0
 expect_match "container root claiming 1000" "$out" '^claim=1000 reply=REJECTED'
 expect_match "container root claiming its own uid 0" "$out" "^claim=0 $ok"
 expect_eq "container root: GetConnectionUnixUser of itself, as it sees it" "$(kv bus_uid "$out")" 0
-sasl "container root" 0 100000
+ctr_sasl "$C1" "container root" 0 100000
 expect_match "container root claiming the uid the bus sees" "$out" "^claim=100000 $ok"
-sasl "uid 1000" 1000 0 5 1000
+ctr_sasl "$C1" "uid 1000" 1000 0 5 1000
 expect_match "uid 1000 claiming 0" "$out" '^claim=0 reply=REJECTED'
 expect_match "uid 1000 claiming 5" "$out" '^claim=5 reply=REJECTED'
 expect_match "uid 1000 claiming 1000" "$out" "^claim=1000 $ok"

@@ -14,35 +14,29 @@ ctr_need
 ctr_start C1
 ctr_bus_start "$C1"
 
-sasl() { # WHO UID CLAIM...: the raw client inside the container as UID
-	local who=$1 uid=$2
-	shift 2
-	out=$(ctr_exec "$C1" "$uid" "$uid" /usr/bin/python3 "$IT_DIR/container_sasl.py" "$CTR_ADDR" "$@" 2>"$TMP/err") ||
-		fail "$who: raw SASL client failed: $out $(cat "$TMP/err")"
-}
 ok='reply=OK [0-9a-f]{32}$'
 
-sasl "uid 1000" 1000 0 1000
+ctr_sasl "$C1" "uid 1000" 1000 0 1000
 expect_match "uid 1000 claiming 0" "$out" '^claim=0 reply=REJECTED'
 expect_match "uid 1000 claiming 1000 after a rejection" "$out" "^claim=1000 $ok"
 expect_match "uid 1000: Hello after SASL" "$(kv hello "$out")" '^:[0-9]+\.[0-9]+$'
 expect_eq "uid 1000: GetConnectionUnixUser of itself" "$(kv bus_uid "$out")" 1000
 
-sasl "uid 1000" 1000 101000 ''
+ctr_sasl "$C1" "uid 1000" 1000 101000 ''
 expect_match "uid 1000 claiming its host uid 101000" "$out" '^claim=101000 reply=REJECTED'
 expect_match "uid 1000 claiming no uid" "$out" "^claim= $ok"
 expect_eq "uid 1000 (no claim): GetConnectionUnixUser of itself" "$(kv bus_uid "$out")" 1000
 
-sasl "uid 1000" 1000 0
+ctr_sasl "$C1" "uid 1000" 1000 0
 expect_match "uid 1000 claiming only 0" "$out" '^claim=0 reply=REJECTED'
 expect_match "uid 1000 claiming only 0" "$out" '^no-ok$'
 expect_no_match "uid 1000 claiming only 0" "$out" '^hello='
 
-sasl "container root" 0 0
+ctr_sasl "$C1" "container root" 0 0
 expect_match "container root claiming 0" "$out" "^claim=0 $ok"
 expect_eq "container root: GetConnectionUnixUser of itself" "$(kv bus_uid "$out")" 0
 
-sasl "container root" 0 1000 100000 0
+ctr_sasl "$C1" "container root" 0 1000 100000 0
 expect_match "container root claiming 1000" "$out" '^claim=1000 reply=REJECTED'
 expect_match "container root claiming its host uid 100000" "$out" '^claim=100000 reply=REJECTED'
 expect_match "container root claiming 0 after rejections" "$out" "^claim=0 $ok"
