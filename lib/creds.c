@@ -79,17 +79,19 @@ int creds_get_pidfd(int fd)
 }
 
 /*
- * When the kernel will not tell a peer's namespaces (it is gone, or the bus may not inspect it), the
- * peer is placed where SO_PEERCRED proves it is at least: a pid in the bus's pid namespace means the
- * bus's level is visible, so it counts as a peer of the bus's own namespaces, which is what dbus-daemon
- * assumes of everyone. Viewers deeper down then see pid 0, never a host pid. A peer without a pid in the
- * bus's namespace is foreign: no viewer sees its pid. A bus serving a container assumes nothing: there,
- * an unknown peer could be in the container, and must not be shown host identities.
+ * When the kernel will not tell a peer's namespaces because the bus may not inspect it (a bus that runs
+ * as an unprivileged user), the peer is placed where SO_PEERCRED proves it is at least: a pid in the
+ * bus's pid namespace means the bus's level is visible, so it counts as a peer of the bus's own
+ * namespaces, which is what dbus-daemon assumes of everyone. Viewers deeper down then see pid 0, never a
+ * host pid. A peer without a pid in the bus's namespace is foreign: no viewer sees its pid. A bus serving
+ * a container assumes nothing: there, an unknown peer could be in the container, and must not be shown
+ * host identities. Nor does any bus for a peer whose process was gone before it looked (gone): anyone
+ * may connect, exit and leave the socket to a child, a container's process as well as the host's.
  */
-static void creds_assume_bus_namespaces(struct ns_registry *reg, struct peer_creds *c)
+static void creds_assume_bus_namespaces(struct ns_registry *reg, struct peer_creds *c, bool gone)
 {
         c->ns_unknown = true;
-        if (reg->unknown_is_foreign) {
+        if (gone || reg->unknown_is_foreign) {
                 c->user_ns = ns_user_ref(reg->foreign_user);
                 c->pid_ns = ns_pid_ref(reg->foreign_pid);
                 return;
@@ -200,12 +202,14 @@ void creds_read_namespaces(int fd, struct ns_registry *reg, struct peer_creds *c
         c->n_ns_pids = 0;
         if (fd < 0) { /* no socket names the process any more: its pid alone could be anyone's now */
                 c->has_pidfd = false;
-                creds_assume_bus_namespaces(reg, c);
+                creds_assume_bus_namespaces(reg, c, true);
                 return;
         }
         _cleanup_close_ int pidfd = creds_get_pidfd(fd);
         c->has_pidfd = pidfd >= 0;
-        int k = ns_registry_capture(reg, pidfd, c->pid, &c->user_ns, &c->pid_ns);
+        /* ESRCH: the process is gone, and its pid may be someone else's by now; only a kernel without
+         * SO_PEERPIDFD leaves the pid alone to go by. */
+        int k = pidfd == -ESRCH ? -ESRCH : ns_registry_capture(reg, pidfd, c->pid, &c->user_ns, &c->pid_ns);
         /* A peer in the bus's own pid namespace has one pid, the one SO_PEERCRED gave: the fdinfo read
          * (a procfs open, read and close, a third of what a connection costs the bus) is only needed
          * for a peer in another pid namespace, to learn its pid at every level. */
@@ -220,13 +224,13 @@ void creds_read_namespaces(int fd, struct ns_registry *reg, struct peer_creds *c
         if (k < 0) {
                 c->user_ns = NULL;
                 c->pid_ns = NULL;
-                creds_assume_bus_namespaces(reg, c);
+                creds_assume_bus_namespaces(reg, c, k == -ESRCH);
         } else if (!c->pid_ns->chain.foreign && c->n_ns_pids != c->pid_ns->chain.level + 1) {
                 /* NSpid and the namespace chain disagree (a /proc of another pid namespace): keep only
                  * what SO_PEERCRED itself proves. */
                 ns_user_unref(c->user_ns);
                 ns_pid_unref(c->pid_ns);
-                creds_assume_bus_namespaces(reg, c);
+                creds_assume_bus_namespaces(reg, c, false);
         }
 }
 
