@@ -16,7 +16,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from raw_client import Conn, METHOD_RETURN, sasl_external  # noqa: E402
+from raw_client import Conn, METHOD_RETURN  # noqa: E402
 
 
 def main():
@@ -28,12 +28,7 @@ def main():
     while os.getppid() != 1 and time.monotonic() < deadline:
         time.sleep(0.01)
     open(ready, 'w').close()
-    c.sock.sendall(b'\0' + sasl_external(claim))
-    line = c.read_line()
-    if not line.startswith(b'OK '):
-        print('sasl=%s' % line.decode(errors='replace'), flush=True)
-        return 1
-    c.sock.sendall(b'BEGIN\r\n')
+    c.auth(uid=claim)
     c.hello()
     r = c.driver('GetConnectionUnixProcessID', 's', (name,))
     print('%s.UnixProcessID=%s' % (name, r.body[0] if r.type == METHOD_RETURN else 'ERROR:' + r.error_name),

@@ -144,6 +144,17 @@ ctr_spawn() {
 	disown "$!"
 }
 
+# ctr_plain_bus_start: a plain nsbusd (no --container-pid; lib.sh's bus_start) that the containers'
+# users can reach: $TMP traversable for them, every uid let in by the policy.  CTR_ADDR and HOST_ADDR
+# both name it, so the ctr_* helpers use it inside and outside alike.
+ctr_plain_bus_start() {
+	chmod 0711 "$TMP"
+	bus_write_config '<policy context="default"><allow user="*"/></policy>'
+	bus_start
+	CTR_ADDR=$ADDR
+	HOST_ADDR=$ADDR
+}
+
 # ctr_sasl PID WHO UID CLAIM...: SASL EXTERNAL by hand (container_sasl.py) inside container PID as
 # UID:UID against $CTR_ADDR, claiming each CLAIM in turn until one is accepted; its output (claim=...
 # reply=..., hello=, bus_uid=) in $out.  WHO names the client in a failure.

@@ -272,8 +272,8 @@ class Conn:
         self.inbuf = bytearray(rest)
         return line
 
-    def auth(self, negotiate_fd=False):
-        self.sock.sendall(b'\0' + sasl_external())
+    def auth(self, negotiate_fd=False, uid=None):
+        self.sock.sendall(b'\0' + sasl_external(uid))
         line = self.read_line()
         if not line.startswith(b'OK '):
             raise RuntimeError('SASL: expected OK, got %r' % line)

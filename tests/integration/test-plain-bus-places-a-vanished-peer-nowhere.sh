@@ -12,11 +12,7 @@
 need python3-dbus
 ctr_need
 
-chmod 0711 "$TMP"
-bus_write_config '<policy context="default"><allow user="*"/></policy>'
-bus_start
-CTR_ADDR=$ADDR
-HOST_ADDR=$ADDR
+ctr_plain_bus_start
 ctr_start C1
 ctr_service host 0 0 org.test.Host
 host_pid=$(kv pid "$(cat "$CTR_DIR/org.test.Host.info")")
