@@ -79,16 +79,17 @@ int creds_get_pidfd(int fd)
 }
 
 /*
- * When the kernel will not tell a peer's namespaces because the bus may not inspect it (a bus that runs
- * as an unprivileged user), the peer is placed where SO_PEERCRED proves it is at least: a pid in the
- * bus's pid namespace means the bus's level is visible, so it counts as a peer of the bus's own
- * namespaces, which is what dbus-daemon assumes of everyone. Viewers deeper down then see pid 0, never a
- * host pid. A peer without a pid in the bus's namespace is foreign: no viewer sees its pid. A bus serving
- * a container assumes nothing: there, an unknown peer could be in the container, and must not be shown
- * host identities. Nor does any bus for a peer whose process was gone before it looked (gone): anyone
- * may connect, exit and leave the socket to a child, a container's process as well as the host's.
+ * Where a peer is placed when its namespaces cannot be read. A process that was gone before the bus
+ * looked (gone) is foreign on every bus: anyone may connect, exit and leave the socket to a child, a
+ * container's process as well as the host's, so no viewer sees its pid or ids. So is any unread peer of
+ * a bus serving a container (reg->unknown_is_foreign): there, it could be in the container, and must not
+ * be shown host identities. Otherwise the kernel would not tell because the bus may not inspect the
+ * peer (a bus that runs as an unprivileged user), and the peer is placed where SO_PEERCRED proves it is
+ * at least: a pid in the bus's pid namespace means the bus's level is visible, so it counts as a peer of
+ * the bus's own namespaces, which is what dbus-daemon assumes of everyone. Viewers deeper down then see
+ * pid 0, never a host pid. A peer without a pid in the bus's namespace is foreign: no viewer sees its pid.
  */
-static void creds_assume_bus_namespaces(struct ns_registry *reg, struct peer_creds *c, bool gone)
+static void creds_assume_namespaces(struct ns_registry *reg, struct peer_creds *c, bool gone)
 {
         c->ns_unknown = true;
         if (gone || reg->unknown_is_foreign) {
@@ -197,12 +198,12 @@ int creds_read_kernel(int fd, struct peer_creds *ret)
 
 void creds_read_namespaces(int fd, struct ns_registry *reg, struct peer_creds *c)
 {
-        if (c->user_ns)
+        if (creds_namespaces_known(c))
                 return;
         c->n_ns_pids = 0;
         if (fd < 0) { /* no socket names the process any more: its pid alone could be anyone's now */
                 c->has_pidfd = false;
-                creds_assume_bus_namespaces(reg, c, true);
+                creds_assume_namespaces(reg, c, true);
                 return;
         }
         _cleanup_close_ int pidfd = creds_get_pidfd(fd);
@@ -224,13 +225,13 @@ void creds_read_namespaces(int fd, struct ns_registry *reg, struct peer_creds *c
         if (k < 0) {
                 c->user_ns = NULL;
                 c->pid_ns = NULL;
-                creds_assume_bus_namespaces(reg, c, k == -ESRCH);
+                creds_assume_namespaces(reg, c, k == -ESRCH);
         } else if (!c->pid_ns->chain.foreign && c->n_ns_pids != c->pid_ns->chain.level + 1) {
                 /* NSpid and the namespace chain disagree (a /proc of another pid namespace): keep only
                  * what SO_PEERCRED itself proves. */
                 ns_user_unref(c->user_ns);
                 ns_pid_unref(c->pid_ns);
-                creds_assume_bus_namespaces(reg, c, false);
+                creds_assume_namespaces(reg, c, false);
         }
 }
 

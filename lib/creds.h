@@ -51,8 +51,9 @@ struct peer_creds {
  * unread (user_ns and pid_ns NULL). */
 int creds_read_kernel(int fd, struct peer_creds *ret);
 /* The namespaces and pid chain of the process that connected fd, interned in reg, unless c has them
- * already. The socket pins that process, so this may run any time while fd is open; if the process is
- * gone (or fd is -1) they are assumed as the registry says (reg->unknown_is_foreign), never left unset.
+ * already. They are never left unset: a process that is gone (or fd -1) is placed in no namespace a
+ * viewer shares (foreign); one the bus may not inspect is placed as the registry says
+ * (reg->unknown_is_foreign).
  * No pidfd is kept: a bus with 10,000 peers must not hold 10,000 extra fds. */
 void creds_read_namespaces(int fd, struct ns_registry *reg, struct peer_creds *c);
 static inline bool creds_namespaces_known(const struct peer_creds *c)
