@@ -31,7 +31,7 @@ rows = doc['rows']
 ids = {r['id'] for r in rows}
 need = {'seq_calls_per_s', 'pipelined_calls_per_s', 'cpu_seq_calls_per_s', 'cpu_pipelined_calls_per_s',
         'oneway_msgs_per_s', 'connect_us',
-        'idle_rss_total_kib', 'idle_rss_kib', 'connect_floor_us',
+        'idle_rss_total_kib', 'idle_rss_kib',
         'payload_1', 'payload_4096', 'payload_65536', 'payload_1048576',
         'broadcast_1_0', 'broadcast_100_0'}
 bad = sorted(need - ids)
@@ -47,6 +47,11 @@ for r in rows:
             bad.append(r['id'] + ': no fraction of the limit for nsbusd')
         if not isinstance(r.get('ceiling_null_bus'), (int, float)) or not isinstance(r.get('nsbusd_of_ceiling'), (int, float)):
             bad.append(r['id'] + ': no null-bus ceiling')
+# The connect row's floor (bench/connect-floor), sampled in the same rotation, and nsbusd's share of it.
+for r in rows:
+    if r['id'] == 'connect_us' and (not isinstance(r.get('ceiling_null_bus'), (int, float)) or
+                                    not isinstance(r.get('nsbusd_of_ceiling'), (int, float))):
+        bad.append('connect_us: no floor')
 if not any(i.startswith('bytes_per_peer_') for i in ids):
     bad.append('no idle-peer rows')
 if not any(i.startswith('connect_watches_') for i in ids):
