@@ -372,20 +372,51 @@ def main():
             ratio = n / x
             met = ratio >= target if target is not None else None
         limits, _ = median_per_column(samples.get(LIMITS[rid], {}), PROXY_PATHS, {})
+        # Each path made of hops that do nothing (null-bus, null-proxy), with the same clients: a path's
+        # ceiling. The nsbridge path's own over xdg-dbus-proxy's real figure is the most any bridge of
+        # three hops could reach against it here; "bounded" as for the main table's rows.
+        null_cols = ['null:' + p for p in PROXY_PATHS]
+        nulls, null_shown = median_per_column(samples.get(rid, {}), null_cols, {})
+        null_path = {p: nulls['null:' + p] for p in PROXY_PATHS}
+        of_null = {p: values[p] / null_path[p] if values[p] is not None and null_path[p] else None
+                   for p in PROXY_PATHS}
+        null_over_xdg = null_path['nsbridge'] / x if null_path['nsbridge'] and x else None
+        bounded = (of_null['nsbridge'] is not None and of_null['nsbridge'] >= BOUNDED_FRACTION and ratio is not None
+                   and ratio > 1.0)
         proxy_rows.append(dict(id=rid, label=label, unit=unit, higher_is_better=True, median=values, shown=shown,
                                samples=samples.get(rid, {}), ratio_nsbridge_xdg=ratio, target=target_text,
-                               target_ratio=target, target_met=met, limit=limits,
+                               target_ratio=target, target_met=met, bounded_met=bounded, limit=limits,
                                limit_samples=samples.get(LIMITS[rid], {}),
                                fraction_of_limit={p: values[p] / limits[p] if values[p] is not None and limits[p]
-                                                  else None for p in PROXY_PATHS}))
+                                                  else None for p in PROXY_PATHS},
+                               null_path=null_path, null_path_shown={p: null_shown['null:' + p] for p in PROXY_PATHS},
+                               null_path_samples={p: samples.get(rid, {}).get('null:' + p, []) for p in PROXY_PATHS},
+                               fraction_of_null_path=of_null, null_nsbridge_path_over_xdg=null_over_xdg))
     if proxy_rows:
+        def verdict(r):
+            if r['target_met'] is False and r['bounded_met']:
+                return 'bounded'
+            return {True: 'yes', False: 'NO', None: '-'}[r['target_met']]
+
+        def null_cell(r, p):
+            of = r['fraction_of_null_path'][p]
+            return r['null_path_shown'][p] + (' (%d %%)' % round(100 * of) if of is not None else '')
+
         cols = (['workload (host bus: nsbusd)', 'unit'] + ['%s (%% of limit)' % p for p in PROXY_PATHS] +
-                ['nsbridge/xdg', 'target', 'met'])
+                ['null path: %s (its %%)' % p for p in PROXY_PATHS] +
+                ['nsbridge/xdg', 'null nsbridge path/xdg', 'target', 'met'])
         table = [[r['label'], r['unit']] + [with_fraction(r['shown'][p], r['median'][p], r['limit'][p])
                                             for p in PROXY_PATHS] +
-                 ['%.2f' % r['ratio_nsbridge_xdg'] if r['ratio_nsbridge_xdg'] is not None else '-', r['target'],
-                  {True: 'yes', False: 'NO', None: '-'}[r['target_met']]] for r in proxy_rows]
+                 [null_cell(r, p) for p in PROXY_PATHS] +
+                 ['%.2f' % r['ratio_nsbridge_xdg'] if r['ratio_nsbridge_xdg'] is not None else '-',
+                  '%.2f' % r['null_nsbridge_path_over_xdg'] if r['null_nsbridge_path_over_xdg'] is not None else '-',
+                  r['target'], verdict(r)] for r in proxy_rows]
         print_table(cols, table)
+        print('null path: the same path with hops that only pass bytes (bench/null-bus, behind one or two '
+              'bench/null-proxy), with the same clients, and each path\'s share of it; "null nsbridge path/xdg": '
+              'that path over xdg-dbus-proxy\'s real one, the most a three-hop path reaches against it here; '
+              '"bounded": nsbridge reaches >= %d %% of its null path and is ahead of xdg-dbus-proxy'
+              % round(100 * BOUNDED_FRACTION))
         print('physical limits of the proxy paths (bench/relay-limit: 1, 2 and 3 hops that only move bytes): ' +
               '; '.join('%s: %s' % (r['id'], ', '.join('%s %s' % (p, '%.0f' % r['limit'][p] if r['limit'][p] else 'n/a')
                                                        for p in PROXY_PATHS)) for r in proxy_rows))

@@ -139,7 +139,7 @@ if [ -z "${NSBUSD:-}" ]; then
 fi
 [ -x "$NSBUSD" ] || die "NSBUSD=$NSBUSD is not executable"
 mkdir -p "$WORK/bin"
-for p in connect-rate connect-floor flood-sink relay-limit bus-start broadcast null-bus; do
+for p in connect-rate connect-floor flood-sink relay-limit bus-start broadcast null-bus null-proxy; do
 	cc -std=gnu17 -O2 -Wall -Wextra -o "$WORK/bin/$p" "$BENCH_DIR/$p.c" || die "compiling bench/$p.c failed"
 done
 
@@ -299,13 +299,45 @@ spam_rate() {
 # 65536) whose own nsbusd is bridged to the host bus by nsbridge (import talk the echo
 # name). Rows: proxy_*; columns: the three paths.
 PROXY_PATHS="direct xdg-dbus-proxy nsbridge"
-declare -A PROXY_NA PROXY_ADDR
+declare -A PROXY_NA PROXY_ADDR NULL_PATH_ADDR
 PROXY_PIDS=()
+# The same three paths made of hops that do nothing but pass bytes, the rows' ceilings with their own
+# clients: bench/null-bus with an echo of its own, alone (direct), behind one bench/null-proxy (the hops
+# of xdg-dbus-proxy's path) and behind two (the container's bus and the bridge). Columns null:PATH.
+null_paths_setup() {
+	local d=$1/null i
+	NULL_PATH_ADDR=()
+	mkdir -p "$d"
+	"$WORK/bin/null-bus" "$d/bus" >"$d/bus.out" 2>"$d/bus.log" &
+	PROXY_PIDS+=($!)
+	KILL_PIDS+=($!)
+	for i in $(seq 1 100); do [ -S "$d/bus" ] && break; sleep 0.05; done
+	[ -S "$d/bus" ] || return 0
+	DBUS_SESSION_BUS_ADDRESS=unix:path=$d/bus dbus-test-tool echo --name=org.nsbus.Bench.Echo 2>"$d/echo.log" &
+	PROXY_PIDS+=($!)
+	KILL_PIDS+=($!)
+	"$WORK/bin/null-proxy" "$d/p1" "$d/bus" >"$d/p1.out" 2>"$d/p1.log" &
+	PROXY_PIDS+=($!)
+	KILL_PIDS+=($!)
+	"$WORK/bin/null-proxy" "$d/p2" "$d/p1" >"$d/p2.out" 2>"$d/p2.log" &
+	PROXY_PIDS+=($!)
+	KILL_PIDS+=($!)
+	for i in $(seq 1 100); do
+		[ -S "$d/p2" ] && DBUS_SESSION_BUS_ADDRESS=unix:path=$d/p2 dbus-send --session --print-reply=literal \
+			--dest=org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner \
+			string:org.nsbus.Bench.Echo 2>/dev/null | grep -q true && break
+		sleep 0.05
+	done
+	NULL_PATH_ADDR[direct]=unix:path=$d/bus
+	NULL_PATH_ADDR[xdg-dbus-proxy]=unix:path=$d/p1
+	NULL_PATH_ADDR[nsbridge]=unix:path=$d/p2
+}
 proxy_setup() {
 	local d=$WORK/proxy i init
 	PROXY_NA=() PROXY_ADDR=() PROXY_PIDS=() PROXY_INIT=
 	rm -rf "$d"
 	mkdir -p "$d/rt"
+	null_paths_setup "$d"
 	write_config "$d"
 	: >"$d/addr"
 	"$NSBUSD" --config-file="$d/bus.conf" --nofork --print-address=3 3>"$d/addr" 2>"$d/bus.log" &
@@ -368,6 +400,14 @@ proxy_in_container() {
 proxy_teardown() {
 	local p
 	for p in "${PROXY_PIDS[@]}"; do stop_pid "$p"; done
+}
+# null_path_spam PATH ROW COUNT ARGS...: the same through PATH's null path.
+null_path_spam() {
+	local p=$1 row=$2 n=$3
+	shift 3
+	[ -n "${NULL_PATH_ADDR[$p]:-}" ] || { record "$row" "null:$p" "fail:null-bus_or_null-proxy_did_not_start"; return 0; }
+	spam_record "$row" "null:$p" "$n" env DBUS_SESSION_BUS_ADDRESS="${NULL_PATH_ADDR[$p]}" \
+		dbus-test-tool spam --count="$n" "$@"
 }
 # proxy_spam PATH ROW COUNT ARGS...: the same through one of the proxy paths.
 proxy_spam() {
@@ -1072,8 +1112,14 @@ bus_rows() {
 # 8. a call through a proxy.
 proxy_rows() {
 	proxy_setup
-	for p in $PROXY_PATHS; do proxy_spam "$p" proxy_seq_calls_per_s "$N_PROXY" --dest=org.nsbus.Bench.Echo --queue=1; done
-	for p in $PROXY_PATHS; do proxy_spam "$p" proxy_pipelined_calls_per_s "$N_PROXY_PIPE" --dest=org.nsbus.Bench.Echo --queue=32; done
+	for p in $PROXY_PATHS; do
+		proxy_spam "$p" proxy_seq_calls_per_s "$N_PROXY" --dest=org.nsbus.Bench.Echo --queue=1
+		null_path_spam "$p" proxy_seq_calls_per_s "$N_PROXY" --dest=org.nsbus.Bench.Echo --queue=1
+	done
+	for p in $PROXY_PATHS; do
+		proxy_spam "$p" proxy_pipelined_calls_per_s "$N_PROXY_PIPE" --dest=org.nsbus.Bench.Echo --queue=32
+		null_path_spam "$p" proxy_pipelined_calls_per_s "$N_PROXY_PIPE" --dest=org.nsbus.Bench.Echo --queue=32
+	done
 	proxy_teardown
 	# Their limits: the direct path crosses one hop (the host bus), xdg-dbus-proxy's two (the proxy, the
 	# host bus), nsbridge's three (the container's bus, the bridge, the host bus).

@@ -2,7 +2,8 @@
 # bench/report.py's verdict for a row that misses its goal against dbus-broker (issue 21): "bounded"
 # when nsbusd reaches >= 90 % of the row's ceiling measured with its own clients (bench/null-bus) and is
 # ahead of dbus-broker (for the connect row, a time, the ceiling is bench/connect-floor's time, and
-# nsbusd's share is the floor's time over its own); "NO" when either fails, or when the ceiling has no figure; "yes" when the goal is
+# nsbusd's share is the floor's time over its own; for the proxy rows, nsbridge against its null path and
+# xdg-dbus-proxy); "NO" when either fails, or when the ceiling has no figure; "yes" when the goal is
 # met. Fed known samples, so each verdict is decided by one comparison, the 90 % edge included.
 . "$(dirname "$0")/lib.sh"
 
@@ -57,5 +58,23 @@ $PY "$ROOT/bench/report.py" "$TMP/samples" "$TMP/na" "$TMP/out.json" "dbus-broke
 	"quick=1 repeat=1 sections=buses" "${NSBUSD:-nsbusd}" >"$TMP/table" 2>&1 ||
 	{ cat "$TMP/table" >&2; fail "report.py failed"; }
 check 'connect + auth + Hello + close' NO '0.90 x broker, the floor 89 % of its time'
+
+# The proxy rows against their null paths (bench/null-bus behind one or two bench/null-proxy): bounded
+# when nsbridge reaches >= 90 % of its own and is ahead of xdg-dbus-proxy.
+cat >"$TMP/samples" <<'SAMPLES'
+proxy_seq_calls_per_s xdg-dbus-proxy 100
+proxy_seq_calls_per_s nsbridge 90
+proxy_seq_calls_per_s null:nsbridge 95
+proxy_pipelined_calls_per_s xdg-dbus-proxy 100
+proxy_pipelined_calls_per_s nsbridge 120
+proxy_pipelined_calls_per_s null:nsbridge 130
+proxy_pipelined_calls_per_s null:xdg-dbus-proxy 110
+SAMPLES
+$PY "$ROOT/bench/report.py" "$TMP/samples" "$TMP/na" "$TMP/out.json" "dbus-broker nsbusd" \
+	"quick=1 repeat=1 sections=proxy" "${NSBUSD:-nsbusd}" >"$TMP/table" 2>&1 ||
+	{ cat "$TMP/table" >&2; fail "report.py failed"; }
+check 'sequential calls through a proxy' NO '95 % of its null path but behind xdg-dbus-proxy'
+check 'pipelined calls through a proxy' bounded '1.20 x xdg-dbus-proxy, 92 % of its null path'
+grep -q '"null_nsbridge_path_over_xdg": 1.3' "$TMP/out.json" || fail "the JSON lacks the null nsbridge path over xdg-dbus-proxy"
 echo "$TEST_NAME: PASS"
 exit 0

@@ -62,7 +62,8 @@ if not any(i.startswith('broadcast_1_') and i != 'broadcast_1_0' for i in ids):
 costs = doc.get('broadcast_rule_cost_rows', [])
 if not costs or any(not isinstance(c['ratio'].get('nsbusd'), (int, float)) for c in costs):
     bad.append('broadcast rule cost: ' + str([c['ratio'] for c in costs]))
-# The proxy rows: the nsbridge path must have figures whenever nsbridge was built.
+# The proxy rows: the nsbridge path must have figures whenever nsbridge was built, and every path its
+# null path (bench/null-bus behind 0, 1 or 2 bench/null-proxy).
 proxy = {r['id']: r for r in doc.get('proxy_rows', [])}
 if sys.argv[2]:
     for rid in ('proxy_seq_calls_per_s', 'proxy_pipelined_calls_per_s'):
@@ -73,6 +74,8 @@ if sys.argv[2]:
             bad.append(rid + ': nsbridge ' + r['shown']['nsbridge'])
         elif not all(isinstance(r['limit'].get(p), (int, float)) for p in ('direct', 'xdg-dbus-proxy', 'nsbridge')):
             bad.append(rid + ': physical limits ' + str(r['limit']))
+        elif not all(isinstance(r['null_path'].get(p), (int, float)) for p in ('direct', 'xdg-dbus-proxy', 'nsbridge')):
+            bad.append(rid + ': null paths ' + str(r['null_path_shown']))
 # The list row: a figure for each tool that is there (ctest passes NSBUSCTL when it built nsbusctl).
 cli = {r['id']: r for r in doc.get('cli_rows', [])}
 for tool, there in (('nsbusctl', sys.argv[3]), ('busctl', sys.argv[4])):
