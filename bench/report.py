@@ -344,7 +344,8 @@ def main():
             if r['nsbusd_of_ceiling'] is not None:
                 ceiling += ' (%d %%)' % round(100 * r['nsbusd_of_ceiling'])
         elif CEILING in samples.get(r['id'], {}) or (r['id'] in LIMITS and CEILING in na):
-            ceiling = median_per_column(samples[r['id']], [CEILING], na)[1][CEILING]
+            ceiling_na = na if r['id'] != 'connect_us' else {}  # connect's ceiling is connect-floor
+            ceiling = median_per_column(samples[r['id']], [CEILING], ceiling_na)[1][CEILING]
         met = {True: 'yes', False: 'NO', None: '-'}[r['target_met']]
         if r['target_met'] is False and r['bounded_met']:
             met = 'bounded'
