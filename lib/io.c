@@ -154,10 +154,9 @@ int io_in_stash(struct io_in *in)
         return 0;
 }
 
-static int finish_message(struct io_in *in, uint8_t *data, size_t size, struct message **ret)
+/* Give a parsed message (r from its constructor) the fds it announced, in arrival order. */
+static int finish_message(struct io_in *in, int r, struct message *m, struct message **ret)
 {
-        struct message *m;
-        int r = message_new_from_data(data, size, &m);
         if (r < 0)
                 return r;
         if (m->n_unix_fds) {
@@ -193,7 +192,9 @@ int io_in_pop_message(struct io_in *in, size_t max_size, struct message **ret)
                 size_t size = in->msg_size;
                 in->msg = NULL;
                 in->msg_size = in->msg_have = 0;
-                return finish_message(in, data, size, ret);
+                struct message *m = NULL;
+                int r = message_new_from_data(data, size, &m);
+                return finish_message(in, r, m, ret);
         }
 
         size_t avail = in->cur_len - in->cur_pos;
@@ -225,21 +226,27 @@ int io_in_pop_message(struct io_in *in, size_t max_size, struct message **ret)
                 }
         }
         if (data) {
-                if (avail == size)
-                        return finish_message(in, data, size, ret);
+                if (avail == size) {
+                        struct message *m = NULL;
+                        r = message_new_from_data(data, size, &m);
+                        return finish_message(in, r, m, ret);
+                }
                 in->msg = data;
                 in->msg_size = size;
                 in->msg_have = avail;
                 return 0;
         }
+        if (avail >= size) {
+                /* The common case, a whole message in the read: copied into the message's own
+                 * allocation. */
+                struct message *m = NULL;
+                r = message_new_copy(p, size, &m);
+                in->cur_pos += size;
+                return finish_message(in, r, m, ret);
+        }
         data = malloc(size + 1);
         if (!data)
                 return -ENOMEM;
-        if (avail >= size) {
-                memcpy(data, p, size);
-                in->cur_pos += size;
-                return finish_message(in, data, size, ret);
-        }
         memcpy(data, p, avail);
         in->cur_pos += avail;
         in->msg = data;

@@ -4,7 +4,7 @@
  *
  * Input is read into a scratch buffer owned by the caller (one per thread,
  * shared by all connections), and each complete message is copied out into
- * its own allocation. Only bytes that do not yet form a message header are
+ * the allocation that holds the message itself. Only bytes that do not yet form a message header are
  * carried over per connection, so an idle connection holds no buffer at all.
  * A message larger than what has arrived is allocated at its full size once
  * its header is known and the rest is read straight into it, together with

@@ -229,12 +229,12 @@ static const char field_types[FIELD_MAX_KNOWN + 1] = {
 static int parse_header(struct message *m)
 {
         const uint8_t *p = m->data;
-        bool be = p[0] == 'B';
         uint32_t fields_len;
         size_t total;
 
         if (m->size < DBUS_MINIMUM_HEADER_SIZE)
                 return -ERR_MSG_SIZE;
+        bool be = p[0] == 'B';
         int r = message_peek_size(p, &total);
         if (r < 0)
                 return r;
@@ -370,17 +370,29 @@ static int parse_header(struct message *m)
         return 0;
 }
 
-int message_new_from_data(uint8_t *data, size_t size, struct message **ret)
+/*
+ * A message with every field zero except the argument cache (args[], arg_types[]), which only
+ * message_parse_args() writes, behind args_parsed: it is most of the struct, and most messages never meet
+ * a match rule with argument keys, so their cache lines stay untouched. extra bytes follow the struct.
+ */
+static struct message *message_alloc(size_t extra)
 {
-        struct message *m = zalloc(sizeof(*m));
-        if (!m) {
-                free(data);
-                return -ENOMEM;
+        struct message *m = malloc(sizeof(*m) + extra);
+        if (m) {
+                memset(m, 0, offsetof(struct message, args));
+                m->n_ref = 1;
         }
-        m->n_ref = 1;
-        m->data = data;
-        m->size = size;
+        return m;
+}
 
+/* The bytes of a message_new_copy(), in the same allocation as the struct. */
+static uint8_t *message_inline_data(struct message *m)
+{
+        return (uint8_t *)(m + 1);
+}
+
+static int message_parse(struct message *m, struct message **ret)
+{
         int r = parse_header(m);
         if (r >= 0)
                 r = validate_body(m);
@@ -390,6 +402,30 @@ int message_new_from_data(uint8_t *data, size_t size, struct message **ret)
         }
         *ret = m;
         return 0;
+}
+
+int message_new_from_data(uint8_t *data, size_t size, struct message **ret)
+{
+        struct message *m = message_alloc(0);
+        if (!m) {
+                free(data);
+                return -ENOMEM;
+        }
+        m->data = data;
+        m->size = size;
+        return message_parse(m, ret);
+}
+
+int message_new_copy(const uint8_t *bytes, size_t size, struct message **ret)
+{
+        /* +1: the same byte of slack as the reader's own allocations. */
+        struct message *m = message_alloc(size + 1);
+        if (!m)
+                return -ENOMEM;
+        m->data = message_inline_data(m);
+        m->size = size;
+        memcpy(m->data, bytes, size);
+        return message_parse(m, ret);
 }
 
 void message_attach_fds(struct message *m, int *fds, size_t n)
@@ -417,7 +453,7 @@ struct message *message_unref(struct message *m)
         }
         if (m->body_owner)
                 message_unref(m->body_owner);
-        else
+        else if (m->data != message_inline_data(m))
                 free(m->data);
         free(m);
         return NULL;
@@ -615,34 +651,31 @@ int message_new_relay(struct message *src, uint32_t serial, uint32_t reply_seria
         int r = hdr_write_for(src, &f, &h, &so);
         if (r < 0)
                 return r;
-        struct message *m = zalloc(sizeof(*m));
+        struct message *m = message_alloc(0);
         if (!m) {
                 free(h.buf);
                 return -ENOMEM;
         }
-        *m = (struct message){
-                .n_ref = 1,
-                .data = src->data,
-                .size = src->size,
-                .big_endian = src->big_endian,
-                .type = src->type,
-                .flags = src->flags,
-                .serial = serial,
-                .reply_serial = reply_serial,
-                .n_unix_fds = (uint32_t)src->n_fds,
-                .path = src->path,
-                .interface = src->interface,
-                .member = src->member,
-                .error_name = src->error_name,
-                .signature = src->signature,
-                .body_offset = src->body_offset,
-                .body_size = src->body_size,
-                .fds = src->fds,
-                .n_fds = src->n_fds,
-                .out_header = h.buf,
-                .out_header_size = h.size,
-                .body_owner = message_ref(src->body_owner ? src->body_owner : src),
-        };
+        m->data = src->data;
+        m->size = src->size;
+        m->big_endian = src->big_endian;
+        m->type = src->type;
+        m->flags = src->flags;
+        m->serial = serial;
+        m->reply_serial = reply_serial;
+        m->n_unix_fds = (uint32_t)src->n_fds;
+        m->path = src->path;
+        m->interface = src->interface;
+        m->member = src->member;
+        m->error_name = src->error_name;
+        m->signature = src->signature;
+        m->body_offset = src->body_offset;
+        m->body_size = src->body_size;
+        m->fds = src->fds;
+        m->n_fds = src->n_fds;
+        m->out_header = h.buf;
+        m->out_header_size = h.size;
+        m->body_owner = message_ref(src->body_owner ? src->body_owner : src);
         src->fds = NULL;
         src->n_fds = 0;
         *ret = m;

@@ -104,7 +104,8 @@ struct message {
         /* A relayed message (message_new_relay()) borrows the body of this one, which it keeps alive. */
         struct message *body_owner;
 
-        /* Leading string/object-path/signature arguments, parsed lazily for match rules. */
+        /* Leading string/object-path/signature arguments, parsed lazily for match rules. The arrays
+         * must stay last: they are left uninitialised until args_parsed (message.c, message_alloc()). */
         bool args_parsed;
         uint8_t n_args;
         const char *args[MESSAGE_MAX_MATCH_ARGS];
@@ -124,6 +125,9 @@ int message_peek_size(const uint8_t *p, size_t *total);
  * announced in the UNIX_FDS field are attached afterwards by the reader of
  * the socket, with message_attach_fds(). */
 int message_new_from_data(uint8_t *data, size_t size, struct message **ret);
+/* The same for a copy of size bytes, made into the allocation that holds the message itself: one
+ * allocation, and the bytes share cache lines with the fields pointing into them. */
+int message_new_copy(const uint8_t *bytes, size_t size, struct message **ret);
 /* Hand n fds (exactly m->n_unix_fds) to the message, which closes them. */
 void message_attach_fds(struct message *m, int *fds, size_t n);
 
