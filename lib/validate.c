@@ -8,42 +8,54 @@
 #include "message.h"
 #include "wire.h"
 
+/* What each byte may be in a name: names are checked for every message that carries them (a
+ * destination, an interface, a sender), so one table lookup per byte rather than a chain of ranges. */
+enum {
+        CH_LETTER = 1 << 0, /* A-Z a-z _ */
+        CH_DIGIT = 1 << 1,
+        CH_DASH = 1 << 2,
+        CH_DOT = 1 << 3,
+};
+
+static const uint8_t char_class[256] = {
+        ['A' ... 'Z'] = CH_LETTER, ['a' ... 'z'] = CH_LETTER, ['_'] = CH_LETTER,
+        ['0' ... '9'] = CH_DIGIT,  ['-'] = CH_DASH,           ['.'] = CH_DOT,
+};
+
 static bool is_name_char(char c, bool allow_dash)
 {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-               (allow_dash && c == '-');
+        return char_class[(unsigned char)c] & (CH_LETTER | CH_DIGIT | (allow_dash ? CH_DASH : 0));
 }
 
 static bool is_digit(char c)
 {
-        return c >= '0' && c <= '9';
+        return char_class[(unsigned char)c] & CH_DIGIT;
 }
 
 /* Dotted names: at least two elements, none empty; element start rules differ per kind. */
 static bool validate_dotted(const char *s, size_t n, bool allow_dash, bool allow_leading_digit)
 {
-        size_t elements = 0, elen = 0;
+        const uint8_t inner = CH_LETTER | CH_DIGIT | (allow_dash ? CH_DASH : 0);
+        const uint8_t first = allow_leading_digit ? inner : inner & ~CH_DIGIT;
+        size_t dots = 0;
+        bool element_start = true;
 
         if (n == 0 || n > DBUS_MAXIMUM_NAME_LENGTH)
                 return false;
         for (size_t i = 0; i < n; i++) {
-                char c = s[i];
-                if (c == '.') {
-                        if (elen == 0)
+                uint8_t k = char_class[(unsigned char)s[i]];
+                if (k == CH_DOT) {
+                        if (element_start)
                                 return false;
-                        elements++;
-                        elen = 0;
-                        continue;
+                        dots++;
+                        element_start = true;
+                } else if (k & (element_start ? first : inner)) {
+                        element_start = false;
+                } else {
+                        return false;
                 }
-                if (!is_name_char(c, allow_dash))
-                        return false;
-                if (elen == 0 && is_digit(c) && !allow_leading_digit)
-                        return false;
-                elen++;
         }
-        if (elen == 0)
-                return false;
-        return elements + 1 >= 2;
+        return !element_start && dots >= 1;
 }
 
 bool dbus_validate_unique_name(const char *s, size_t n)
