@@ -529,10 +529,10 @@ static bool match_rule_match_arg_namespace(const char *ns, const char *actual)
 
 const char *match_rule_message_arg(const struct message *m, unsigned index, bool allow_object_path)
 {
-        if (!m->args_parsed || index >= m->n_args || !m->args[index])
-                return NULL;
-        if (m->arg_types[index] == 's' || (allow_object_path && m->arg_types[index] == 'o'))
-                return m->args[index];
+        char t;
+        const char *a = message_arg(m, index, &t);
+        if (t == 's' || (allow_object_path && t == 'o'))
+                return a;
         return NULL;
 }
 

@@ -89,8 +89,8 @@ const char *match_rule_message_arg(const struct message *m, unsigned index, bool
  * destination matches only with eavesdrop='true' (the addressed recipient gets
  * its messages regardless of rules).
  *
- * Argument keys read m->args[], m->arg_types[] and m->n_args, which the caller
- * fills with message_parse_args() when match_rule_keys_has_args(); with
+ * Argument keys read the message's arguments (message_arg()), which the caller
+ * indexes with message_parse_args() when match_rule_keys_has_args(); with
  * args_parsed false the message is taken to have no arguments.
  */
 bool match_rule_keys_match_message(const struct match_rule_keys *k, const struct message *m);

@@ -66,8 +66,8 @@ static bool v_need(const struct vctx *c, size_t n)
         return c->end - c->pos >= n;
 }
 
-/* Validates a string-like value of type t and returns it through str and len. */
-static bool v_string(struct vctx *c, char t, const char **str, size_t *len)
+/* Reads a string-like value of type t (length, bytes, NUL), leaving its contents to the caller. */
+static bool v_string_bytes(struct vctx *c, char t, const char **str, size_t *len)
 {
         size_t l;
         if (t == 'g') {
@@ -82,7 +82,19 @@ static bool v_string(struct vctx *c, char t, const char **str, size_t *len)
         }
         if (l >= c->end - c->pos || c->data[c->pos + l] != 0)
                 return false;
-        const char *s = (const char *)c->data + c->pos;
+        *str = (const char *)c->data + c->pos;
+        *len = l;
+        c->pos += l + 1;
+        return true;
+}
+
+/* Validates a string-like value of type t and returns it through str and len. */
+static bool v_string(struct vctx *c, char t, const char **str, size_t *len)
+{
+        const char *s;
+        size_t l;
+        if (!v_string_bytes(c, t, &s, &l))
+                return false;
         switch (t) {
         case 's':
                 if (!utf8_validate(s, l))
@@ -97,7 +109,6 @@ static bool v_string(struct vctx *c, char t, const char **str, size_t *len)
                         return false;
                 break;
         }
-        c->pos += l + 1;
         if (str)
                 *str = s;
         if (len)
@@ -259,6 +270,7 @@ static int parse_header(struct message *m)
 
         struct vctx c = {.data = p, .end = 16 + (size_t)fields_len, .pos = 16, .be = be, .n_fds = 0};
         unsigned seen = 0;
+        bool plain = true;
 
         while (c.pos < c.end) {
                 if (!v_align(&c, 8) || !v_need(&c, 1))
@@ -266,13 +278,22 @@ static int parse_header(struct message *m)
                 uint8_t code = p[c.pos++];
                 const char *vs;
                 size_t vl;
-                if (!v_string(&c, 'g', &vs, &vl) || !signature_validate_single(vs, vl))
+                if (code != FIELD_INVALID && code <= FIELD_MAX_KNOWN && v_need(&c, 3) && p[c.pos] == 1 &&
+                    p[c.pos + 1] == field_types[code] && p[c.pos + 2] == 0) {
+                        /* A known field's variant holds its own type, a one-character signature: nothing
+                         * to validate beyond reading it. */
+                        vs = (const char *)p + c.pos + 1;
+                        vl = 1;
+                        c.pos += 3;
+                } else if (!v_string(&c, 'g', &vs, &vl) || !signature_validate_single(vs, vl)) {
                         return -ERR_MSG_FIELD;
+                }
 
                 if (code == FIELD_INVALID)
                         return -ERR_MSG_FIELD_CODE;
                 if (code > FIELD_MAX_KNOWN) {
                         /* Unknown fields are validated and then dropped by message_stamp(). */
+                        plain = false;
                         const char *s = vs;
                         if (!v_value(&c, &s, 1))
                                 return -ERR_MSG_FIELD;
@@ -299,9 +320,12 @@ static int parse_header(struct message *m)
                         continue;
                 }
 
+                /* The 's' fields are names whose validators below admit only ASCII name characters, a
+                 * stricter test than UTF-8: their bytes are read, then checked once, by those. */
                 const char *s;
                 size_t l;
-                if (!v_string(&c, field_types[code], &s, &l))
+                if (!(field_types[code] == 's' ? v_string_bytes(&c, 's', &s, &l)
+                                               : v_string(&c, field_types[code], &s, &l)))
                         return -ERR_MSG_FIELD;
                 switch (code) {
                 case FIELD_PATH:
@@ -331,6 +355,7 @@ static int parse_header(struct message *m)
                         if (!dbus_validate_bus_name(s, l))
                                 return -ERR_MSG_BUS_NAME;
                         m->sender = s;
+                        plain = false;
                         break;
                 case FIELD_SIGNATURE:
                         m->signature = s;
@@ -367,6 +392,7 @@ static int parse_header(struct message *m)
         if (streq_ptr(m->path, "/org/freedesktop/DBus/Local") ||
             streq_ptr(m->interface, "org.freedesktop.DBus.Local"))
                 return -ERR_MSG_LOCAL;
+        m->header_plain = plain;
         return 0;
 }
 
@@ -389,6 +415,22 @@ static struct message *message_alloc(size_t extra)
 static uint8_t *message_inline_data(struct message *m)
 {
         return (uint8_t *)(m + 1);
+}
+
+/* A SENDER field of up to this many bytes fits the header room: a unique name of up to 31 characters. */
+#define HEADER_ROOM_SENDER (8 + 32)
+
+/* Where the first stamped header of a message_new_copy() goes, after the bytes, 8-aligned; or NULL. */
+static uint8_t *message_header_room(struct message *m)
+{
+        return m->header_room ? message_inline_data(m) + ALIGN8(m->size + 1) : NULL;
+}
+
+static void message_drop_out_header(struct message *m)
+{
+        if (m->out_header != m->data && m->out_header != message_header_room(m))
+                free(m->out_header);
+        m->out_header = NULL;
 }
 
 static int message_parse(struct message *m, struct message **ret)
@@ -418,12 +460,22 @@ int message_new_from_data(uint8_t *data, size_t size, struct message **ret)
 
 int message_new_copy(const uint8_t *bytes, size_t size, struct message **ret)
 {
+        /* Room for the header message_stamp() writes when it keeps the received fields and appends
+         * SENDER: what a forwarded message needs anyway, here without an allocation of its own.
+         * Only sized from the header; parsing decides whether the header is valid. */
+        size_t room = 0;
+        if (size >= DBUS_MINIMUM_HEADER_SIZE) {
+                uint32_t fields_len = wire_u32(bytes + 12, bytes[0] == 'B');
+                if (fields_len <= size)
+                        room = 16 + ALIGN8(fields_len) + HEADER_ROOM_SENDER;
+        }
         /* +1: the same byte of slack as the reader's own allocations. */
-        struct message *m = message_alloc(size + 1);
+        struct message *m = message_alloc(ALIGN8(size + 1) + room);
         if (!m)
                 return -ENOMEM;
         m->data = message_inline_data(m);
         m->size = size;
+        m->header_room = room;
         memcpy(m->data, bytes, size);
         return message_parse(m, ret);
 }
@@ -445,8 +497,7 @@ struct message *message_unref(struct message *m)
 {
         if (!m || --m->n_ref > 0)
                 return NULL;
-        if (m->out_header != m->data)
-                free(m->out_header);
+        message_drop_out_header(m);
         if (m->fds) {
                 close_fds(m->fds, m->n_fds);
                 free(m->fds);
@@ -618,10 +669,65 @@ static int hdr_write_for(const struct message *m, const struct hdr_fields *f, st
         return r;
 }
 
+/*
+ * The outgoing header of a header_plain message: its own header bytes, then SENDER. The fields and
+ * the padding after them were validated on arrival and the fixed header stays as it was but for the
+ * fields' length, so only the SENDER field is written. Without a sender the received header is the
+ * outgoing one, and nothing is allocated.
+ */
+static int stamp_plain(struct message *m, const char *sender, uint8_t **ret, size_t *ret_size,
+                       const char **ret_sender)
+{
+        if (!sender) {
+                *ret = m->data;
+                *ret_size = m->body_offset;
+                *ret_sender = NULL;
+                return 0;
+        }
+        size_t l = strlen(sender);
+        /* code, signature "s" (length, type, NUL), then the string's length, text and NUL. */
+        size_t fields_len = m->body_offset - 16 + 4 + 4 + l + 1;
+        size_t size = 16 + ALIGN8(fields_len);
+        if (fields_len > DBUS_MAXIMUM_ARRAY_LENGTH || size + m->body_size > DBUS_MAXIMUM_MESSAGE_LENGTH)
+                return -E2BIG;
+        /* The room only for the first stamp: a header already written may still be queued. */
+        uint8_t *h = !m->out_header && size <= m->header_room ? message_header_room(m) : malloc(size);
+        if (!h)
+                return -ENOMEM;
+        memcpy(h, m->data, m->body_offset);
+        wire_put_u32(h + 12, (uint32_t)fields_len, m->big_endian);
+        uint8_t *f = h + m->body_offset;
+        f[0] = FIELD_SENDER;
+        f[1] = 1;
+        f[2] = 's';
+        f[3] = 0;
+        wire_put_u32(f + 4, (uint32_t)l, m->big_endian);
+        memcpy(f + 8, sender, l + 1);
+        memset(h + 16 + fields_len, 0, size - 16 - fields_len);
+        *ret = h;
+        *ret_size = size;
+        *ret_sender = (const char *)f + 8;
+        return 0;
+}
+
 int message_stamp(struct message *m, const char *sender)
 {
         if (m->out_header && streq_ptr(m->stamped_sender, sender))
                 return 0;
+
+        if (m->header_plain) {
+                uint8_t *out;
+                size_t size;
+                const char *stamped;
+                int r = stamp_plain(m, sender, &out, &size, &stamped);
+                if (r < 0)
+                        return r;
+                message_drop_out_header(m);
+                m->out_header = out;
+                m->out_header_size = size;
+                m->stamped_sender = stamped;
+                return 0;
+        }
 
         struct hdr h;
         struct hdr_fields f = hdr_fields_of(m);
@@ -630,8 +736,7 @@ int message_stamp(struct message *m, const char *sender)
         int r = hdr_write_for(m, &f, &h, &so);
         if (r < 0)
                 return r;
-        if (m->out_header != m->data)
-                free(m->out_header);
+        message_drop_out_header(m);
         m->out_header = h.buf;
         m->out_header_size = h.size;
         m->stamped_sender = sender ? (const char *)h.buf + so : NULL;
@@ -731,6 +836,17 @@ size_t wire_skip_value(const uint8_t *d, size_t pos, const char **sig, bool be)
         return pos;
 }
 
+/* The text of a string-like value at pos of body d, of type t. */
+static const char *arg_text(const uint8_t *d, size_t pos, char t)
+{
+        return (const char *)d + (t == 'g' ? pos + 1 : ALIGN_TO(pos, 4) + 4);
+}
+
+static bool is_string_like(char t)
+{
+        return t == 's' || t == 'o' || t == 'g';
+}
+
 int message_parse_args(struct message *m)
 {
         if (m->args_parsed)
@@ -740,15 +856,13 @@ int message_parse_args(struct message *m)
         size_t pos = 0;
         unsigned n = 0;
 
+        /* Bodies were validated on arrival: walking them cannot fail. */
         while (*sig && n < MESSAGE_MAX_MATCH_ARGS) {
                 char t = *sig;
-                if (t == 's' || t == 'o' || t == 'g') {
-                        size_t p = t == 'g' ? pos : ALIGN_TO(pos, 4);
-                        m->args[n] = (const char *)d + p + (t == 'g' ? 1 : 4);
-                        m->arg_types[n] = t;
-                } else {
-                        m->args[n] = NULL;
-                        m->arg_types[n] = 0;
+                if (n < MESSAGE_CACHED_ARGS) {
+                        bool text = is_string_like(t);
+                        m->args[n] = text ? arg_text(d, pos, t) : NULL;
+                        m->arg_types[n] = text ? t : 0;
                 }
                 pos = wire_skip_value(d, pos, &sig, m->big_endian);
                 n++;
@@ -756,6 +870,26 @@ int message_parse_args(struct message *m)
         m->n_args = (uint8_t)n;
         m->args_parsed = true;
         return 0;
+}
+
+const char *message_arg(const struct message *m, unsigned index, char *ret_type)
+{
+        *ret_type = 0;
+        if (!m->args_parsed || index >= m->n_args)
+                return NULL;
+        if (index < MESSAGE_CACHED_ARGS) {
+                *ret_type = m->arg_types[index];
+                return m->args[index];
+        }
+        const uint8_t *d = m->data + m->body_offset;
+        const char *sig = m->signature;
+        size_t pos = 0;
+        for (unsigned i = 0; i < index; i++)
+                pos = wire_skip_value(d, pos, &sig, m->big_endian);
+        if (!is_string_like(*sig))
+                return NULL;
+        *ret_type = *sig;
+        return arg_text(d, pos, *sig);
 }
 
 const char *message_type_to_string(uint8_t type)

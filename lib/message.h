@@ -62,8 +62,11 @@ enum message_field {
         FIELD_MAX_KNOWN = 9,
 };
 
-/* Matching looks at up to this many leading string-like arguments (argN, N < 64). */
+/* Matching looks at up to this many leading string-like arguments (argN, N < 64). The first
+ * MESSAGE_CACHED_ARGS are indexed in the message; the rest, rare in match rules, are found by walking the
+ * body (message_arg()). */
 #define MESSAGE_MAX_MATCH_ARGS 64
+#define MESSAGE_CACHED_ARGS 8
 
 struct message {
         unsigned n_ref;
@@ -90,26 +93,33 @@ struct message {
 
         size_t body_offset;
         uint32_t body_size;
+        /* The received header has only fields this bus knows and no SENDER: message_stamp() keeps its
+         * bytes and appends SENDER instead of writing every field again. */
+        bool header_plain;
 
         /* File descriptors that arrived with the message, owned. */
         int *fds;
         size_t n_fds;
 
         /* The header that goes on the wire (stamped, or data itself for built messages). */
-        uint8_t *out_header; /* owned unless == data */
+        uint8_t *out_header; /* owned unless == data or in the room below */
         size_t out_header_size;
+        /* Bytes set aside for the first stamped header in the message's own allocation
+         * (message_new_copy()), 0 if none. */
+        size_t header_room;
         /* Sender as stamped (points into out_header) */
         const char *stamped_sender;
 
         /* A relayed message (message_new_relay()) borrows the body of this one, which it keeps alive. */
         struct message *body_owner;
 
-        /* Leading string/object-path/signature arguments, parsed lazily for match rules. The arrays
-         * must stay last: they are left uninitialised until args_parsed (message.c, message_alloc()). */
+        /* Leading string/object-path/signature arguments, parsed lazily for match rules: read them with
+         * message_arg(). The arrays must stay last: they are left uninitialised until args_parsed
+         * (message.c, message_alloc()). */
         bool args_parsed;
-        uint8_t n_args;
-        const char *args[MESSAGE_MAX_MATCH_ARGS];
-        char arg_types[MESSAGE_MAX_MATCH_ARGS]; /* 's', 'o', 'g' or 0 for other types */
+        uint8_t n_args; /* leading arguments, at most MESSAGE_MAX_MATCH_ARGS */
+        const char *args[MESSAGE_CACHED_ARGS];
+        char arg_types[MESSAGE_CACHED_ARGS]; /* 's', 'o', 'g' or 0 for other types */
 };
 
 /* Read the fixed part of a header. Needs DBUS_MINIMUM_HEADER_SIZE bytes. On
@@ -138,7 +148,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct message *, message_unref)
 
 /* Build the outgoing header with SENDER = sender (NULL: keep none), dropping
  * unknown header fields. Returns -E2BIG when the message would then exceed the
- * protocol's limits, -ENOMEM. Idempotent for the same sender. */
+ * protocol's limits, -ENOMEM. Idempotent for the same sender. A header_plain
+ * message keeps its fields as received (SENDER last; without a sender, the
+ * received header itself is the outgoing one). */
 int message_stamp(struct message *m, const char *sender);
 
 /*
@@ -151,8 +163,11 @@ int message_stamp(struct message *m, const char *sender);
 int message_new_relay(struct message *src, uint32_t serial, uint32_t reply_serial, const char *destination,
                       struct message **ret);
 
-/* Fill m->args from the body (lazily, once). Returns 0, or -EBADMSG. */
+/* Count the leading arguments and index the first MESSAGE_CACHED_ARGS (lazily, once). Returns 0. */
 int message_parse_args(struct message *m);
+/* After message_parse_args(): argument index (< m->n_args) if it is a string, object path or signature,
+ * with its type in *ret_type ('s', 'o', 'g'); otherwise NULL and 0. */
+const char *message_arg(const struct message *m, unsigned index, char *ret_type);
 
 const char *message_type_to_string(uint8_t type);
 

@@ -106,13 +106,15 @@ static void fuzz_check_args(struct message *m)
         FUZZ_CHECK(message_parse_args(m) == 0);
         msg_reader_init(&r, m);
         for (char t; (t = msg_reader_peek(&r)) != 0 && n < MESSAGE_MAX_MATCH_ARGS; n++) {
+                char at;
+                const char *a = message_arg(m, n, &at);
                 if (t == 's' || t == 'o' || t == 'g') {
                         const char *s;
                         FUZZ_CHECK(msg_reader_read_basic(&r, t, &s) == 0);
-                        FUZZ_CHECK(m->arg_types[n] == t && m->args[n] == s);
+                        FUZZ_CHECK(at == t && a == s);
                 } else {
                         FUZZ_CHECK(msg_reader_skip(&r) == 0);
-                        FUZZ_CHECK(m->arg_types[n] == 0 && !m->args[n]);
+                        FUZZ_CHECK(at == 0 && !a);
                 }
         }
         FUZZ_CHECK(m->n_args == n);

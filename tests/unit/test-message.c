@@ -382,14 +382,16 @@ static void test_samples_args(void)
                 msg_reader_init(&r, m);
                 for (char t; (t = msg_reader_peek(&r)); n++) {
                         CHECK(n < MESSAGE_MAX_MATCH_ARGS);
+                        char at;
+                        const char *a = message_arg(m, n, &at);
                         if (t == 's' || t == 'o' || t == 'g') {
                                 const char *s;
                                 CHECK_EQ(msg_reader_read_basic(&r, t, &s), 0);
-                                CHECK_EQ(m->arg_types[n], t);
-                                CHECK(m->args[n] == s);
+                                CHECK_EQ(at, t);
+                                CHECK(a == s);
                         } else {
-                                CHECK_EQ(m->arg_types[n], 0);
-                                CHECK(!m->args[n]);
+                                CHECK_EQ(at, 0);
+                                CHECK(!a);
                                 CHECK_EQ(msg_reader_skip(&r), 0);
                         }
                 }
@@ -426,10 +428,29 @@ static void test_copy(void)
                 CHECK_EQ(message_parse_args(ref), 0);
                 CHECK_EQ(m->n_args, ref->n_args);
                 for (unsigned a = 0; a < m->n_args; a++) {
-                        CHECK_EQ(m->arg_types[a], ref->arg_types[a]);
-                        CHECK(streq_ptr(m->args[a], ref->args[a]));
+                        char t1, t2;
+                        CHECK(streq_ptr(message_arg(m, a, &t1), message_arg(ref, a, &t2)));
+                        CHECK_EQ(t1, t2);
                 }
                 message_unref(ref);
+
+                /* The first stamp of a plain header goes into the room after the bytes; a sender too
+                 * long for it, or a second stamp, gets an allocation of its own. */
+                const uint8_t *room = m->data + ALIGN8(m->size + 1);
+                CHECK(m->header_room > 0);
+                CHECK_EQ(message_stamp(m, ":1.9"), 0);
+                CHECK_EQ(m->out_header == room, m->header_plain);
+                CHECK(m->out_header_size <= m->header_room || !m->header_plain);
+                CHECK_EQ(message_stamp(m, ":1.10"), 0);
+                CHECK(m->out_header != room);
+                CHECK_STREQ(m->stamped_sender, ":1.10");
+                struct message *again = NULL;
+                CHECK_EQ(message_new_copy(w->data, w->size, &again), 0);
+                const char *long_name = ":1.2345678901234567890123456789012345";
+                CHECK_EQ(message_stamp(again, long_name), 0);
+                CHECK(again->out_header != again->data + ALIGN8(again->size + 1));
+                CHECK_STREQ(again->stamped_sender, long_name);
+                message_unref(again);
 
                 struct message *out = NULL;
                 CHECK_EQ(message_new_relay(m, 7, 0, ":1.9", &out), 0);
@@ -507,6 +528,91 @@ static void test_samples_values(void)
 }
 
 /* ---- stamping hand-made messages ---- */
+
+/* A header of known fields and no SENDER (what libdbus, sd-bus and GLib send) is kept byte for byte: the
+ * stamp appends SENDER and changes only the fields' length; without a sender, the received header goes
+ * out itself. A SENDER from the client, or an unknown field, makes the stamp write the header anew. */
+static void test_stamp_keeps_plain_header(void)
+{
+        for (int be = 0; be <= 1; be++) {
+                struct raw f, body, msg;
+                struct message *m = NULL, *m2 = NULL;
+
+                raw_init(&f, be);
+                raw_init(&body, be);
+                field_str(&f, FIELD_PATH, 'o', "/a/b");
+                field_str(&f, FIELD_INTERFACE, 's', "a.b");
+                field_str(&f, FIELD_MEMBER, 's', "Call");
+                field_str(&f, FIELD_DESTINATION, 's', "org.example.Dest");
+                field_str(&f, FIELD_SIGNATURE, 'g', "s");
+                raw_str(&body, "payload");
+                raw_message(&msg, be, MESSAGE_METHOD_CALL, 0, 7, &f, &body);
+                size_t hsize = msg.n - body.n;
+
+                CHECK_EQ(parse_bytes(msg.buf, msg.n, &m), 0);
+                CHECK(m->header_plain);
+                CHECK_EQ(message_stamp(m, ":1.12345"), 0);
+                CHECK(m->out_header != m->data);
+                /* The received fields unchanged, then SENDER: only bytes 12..15 (the fields' length)
+                 * differ. */
+                CHECK(memcmp(m->out_header, msg.buf, 12) == 0);
+                CHECK(memcmp(m->out_header + 16, msg.buf + 16, hsize - 16) == 0);
+                CHECK_EQ(m->out_header[hsize], FIELD_SENDER);
+                CHECK_STREQ(m->stamped_sender, ":1.12345");
+                CHECK_EQ(m->out_header_size % 8, 0);
+                for (size_t i = hsize + 8 + strlen(":1.12345") + 1; i < m->out_header_size; i++)
+                        CHECK_EQ(m->out_header[i], 0);
+
+                size_t n = m->out_header_size + m->body_size;
+                uint8_t *wire = malloc(n);
+                CHECK(wire);
+                memcpy(wire, m->out_header, m->out_header_size);
+                memcpy(wire + m->out_header_size, m->data + m->body_offset, m->body_size);
+                CHECK_EQ(message_new_from_data(wire, n, &m2), 0);
+                CHECK_EQ(m2->big_endian, be);
+                CHECK_EQ(m2->serial, 7);
+                CHECK_STREQ(m2->sender, ":1.12345");
+                CHECK_STREQ(m2->destination, "org.example.Dest");
+                CHECK_STREQ(m2->member, "Call");
+                CHECK(!m2->header_plain); /* it has a SENDER now */
+                const char *text;
+                CHECK_EQ(message_read(m2, "s", &text), 0);
+                CHECK_STREQ(text, "payload");
+                message_unref(m2);
+
+                /* No sender: the header as received, not a copy. */
+                CHECK_EQ(message_stamp(m, NULL), 0);
+                CHECK(m->out_header == m->data);
+                CHECK_EQ(m->out_header_size, m->body_offset);
+                CHECK(!m->stamped_sender);
+                message_unref(m);
+
+                /* A sender at the limit of the header's length is refused, not written past it. */
+                char *long_sender = malloc(DBUS_MAXIMUM_ARRAY_LENGTH + 1);
+                CHECK(long_sender);
+                memset(long_sender, 'a', DBUS_MAXIMUM_ARRAY_LENGTH);
+                long_sender[DBUS_MAXIMUM_ARRAY_LENGTH] = 0;
+                CHECK_EQ(parse_bytes(msg.buf, msg.n, &m), 0);
+                CHECK_EQ(message_stamp(m, long_sender), -E2BIG);
+                CHECK(!m->out_header);
+                message_unref(m);
+                free(long_sender);
+
+                /* A client's own SENDER: not plain, so the stamp replaces it rather than adding a
+                 * second. */
+                field_str(&f, FIELD_SENDER, 's', ":1.666");
+                raw_message(&msg, be, MESSAGE_METHOD_CALL, 0, 8, &f, &body);
+                CHECK_EQ(parse_bytes(msg.buf, msg.n, &m), 0);
+                CHECK(!m->header_plain);
+                unsigned n_unknown, n_sender;
+                const char *sender = NULL;
+                CHECK_EQ(message_stamp(m, ":1.2"), 0);
+                count_fields(m->out_header, &n_unknown, &n_sender, &sender);
+                CHECK_EQ(n_sender, 1);
+                CHECK_STREQ(sender, ":1.2");
+                message_unref(m);
+        }
+}
 
 static void test_stamp_drops_unknown_and_spoofed(void)
 {
@@ -624,17 +730,23 @@ static void test_parse_args(void)
                 static const char *const values[] = {NULL,    "first", NULL, NULL, "/obj/path", NULL,
                                                      "a(ii)", NULL,    NULL, NULL, "",          NULL,
                                                      NULL,    NULL,    "/",  ""};
+                /* 16 arguments: the first MESSAGE_CACHED_ARGS from the index, the rest from the body. */
                 for (unsigned i = 0; i < 16; i++) {
-                        CHECK_EQ(m->arg_types[i], types[i]);
+                        char t;
+                        const char *a = message_arg(m, i, &t);
+                        CHECK_EQ(t, types[i]);
                         if (values[i])
-                                CHECK_STREQ(m->args[i], values[i]);
+                                CHECK_STREQ(a, values[i]);
                         else
-                                CHECK(!m->args[i]);
+                                CHECK(!a);
                 }
+                char t;
+                CHECK(!message_arg(m, 16, &t));
+                CHECK_EQ(t, 0);
                 /* Lazily, once: a second call keeps the same pointers. */
-                const char *a1 = m->args[1];
+                const char *a1 = message_arg(m, 1, &t);
                 CHECK_EQ(message_parse_args(m), 0);
-                CHECK(m->args[1] == a1);
+                CHECK(message_arg(m, 1, &t) == a1);
                 message_unref(m);
         }
 
@@ -658,8 +770,11 @@ static void test_parse_args(void)
         CHECK_EQ(parse_bytes(msg.buf, msg.n, &m), 0);
         CHECK_EQ(message_parse_args(m), 0);
         CHECK_EQ(m->n_args, MESSAGE_MAX_MATCH_ARGS);
-        CHECK_STREQ(m->args[0], "a0");
-        CHECK_STREQ(m->args[63], "a63");
+        char t;
+        CHECK_STREQ(message_arg(m, 0, &t), "a0");
+        CHECK_STREQ(message_arg(m, 63, &t), "a63");
+        CHECK_EQ(t, 's');
+        CHECK(!message_arg(m, 64, &t));
         message_unref(m);
 }
 
@@ -1860,6 +1975,7 @@ int main(void)
         RUN(test_copy);
         RUN(test_samples_values);
         RUN(test_stamp_drops_unknown_and_spoofed);
+        RUN(test_stamp_keeps_plain_header);
         RUN(test_relay);
         RUN(test_parse_args);
         RUN(test_short_buffers);
