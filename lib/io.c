@@ -262,11 +262,43 @@ static void io_out_retire(struct io_out *out, const struct io_out_entry *e)
         message_unref(e->m);
 }
 
+/* Forget the array, freeing it unless it is the inline slot. */
+static void io_out_drop_array(struct io_out *out)
+{
+        if (out->queue != &out->one)
+                free(out->queue);
+        out->queue = NULL;
+        out->head = out->tail = out->allocated = 0;
+}
+
+/* Room for n entries: the inline slot for the first, an array once a second is queued behind it. */
+static int io_out_reserve(struct io_out *out, size_t n)
+{
+        if (n <= out->allocated)
+                return 0;
+        if (!out->queue && n == 1) {
+                out->queue = &out->one;
+                out->allocated = 1;
+                return 0;
+        }
+        if (out->queue == &out->one) {
+                size_t want = n > 4 ? n : 4;
+                struct io_out_entry *q = malloc(want * sizeof(*q));
+                if (!q)
+                        return -ENOMEM;
+                memcpy(q, &out->one, out->tail * sizeof(*q));
+                out->queue = q;
+                out->allocated = want;
+                return 0;
+        }
+        return GREEDY_REALLOC(out->queue, out->allocated, n);
+}
+
 void io_out_done(struct io_out *out)
 {
         for (size_t i = out->head; i < out->tail; i++)
                 io_out_retire(out, &out->queue[i]);
-        free(out->queue);
+        io_out_drop_array(out);
         *out = (struct io_out){.release = out->release};
 }
 
@@ -280,7 +312,7 @@ int io_out_queue(struct io_out *out, struct message *m, void *charge)
                 out->tail -= out->head;
                 out->head = 0;
         }
-        if (GREEDY_REALLOC(out->queue, out->allocated, out->tail + 1) < 0)
+        if (io_out_reserve(out, out->tail + 1) < 0)
                 return -ENOMEM;
         out->queue[out->tail++] = (struct io_out_entry){message_ref(m), charge};
         out->n_bytes += io_out_message_size(m);
@@ -374,7 +406,7 @@ int io_out_queue_front(struct io_out *out, struct message *m)
         if (out->offset > 0)
                 return -EBUSY; /* the head is half written: nothing may go before it */
         if (out->head == 0) {
-                if (GREEDY_REALLOC(out->queue, out->allocated, out->tail + 1) < 0)
+                if (io_out_reserve(out, out->tail + 1) < 0)
                         return -ENOMEM;
                 memmove(out->queue + 1, out->queue, out->tail * sizeof(*out->queue));
                 out->tail++;
@@ -506,8 +538,6 @@ int io_out_flush(struct io_out *out, int fd)
                         return -EAGAIN;
         }
         /* Drained: release the array, idle connections should cost nothing. */
-        free(out->queue);
-        out->queue = NULL;
-        out->head = out->tail = out->allocated = 0;
+        io_out_drop_array(out);
         return 0;
 }

@@ -110,8 +110,11 @@ struct io_out_entry {
 };
 
 struct io_out {
-        struct io_out_entry *queue; /* FIFO: queue[head..tail) */
+        struct io_out_entry *queue; /* FIFO: queue[head..tail); NULL when empty, or &one */
         size_t head, tail, allocated;
+        /* The queue while it holds one message, as it does for a connection that gets one reply at a
+         * time: no array is allocated for it, and an empty queue still owns no memory. */
+        struct io_out_entry one;
         size_t offset;  /* bytes of queue[head] already written */
         size_t n_bytes; /* bytes queued and not yet written */
         size_t n_fds;   /* fds queued */

@@ -195,6 +195,72 @@ static void test_queue_flush_read(void)
         close(sv[1]);
 }
 
+/* One message at a time lives in the queue's inline slot: no array, and none left after the flush. A
+ * second message moves the first into an array, a message queued in front goes ahead of both, and the
+ * order survives each move. */
+static void test_queue_inline_slot(void)
+{
+        int sv[2];
+        struct io_out out = {0};
+        struct io_in in = {0};
+        struct message *sent[4], *got[5];
+
+        socketpair_nb(sv);
+        for (int round = 0; round < 2; round++) {
+                sent[0] = built(1, "alone");
+                CHECK_EQ(io_out_queue(&out, sent[0], NULL), 0);
+                CHECK(out.queue == &out.one);
+                CHECK_EQ(io_out_flush(&out, sv[0]), 0);
+                CHECK(!out.queue);
+                receive(&in, sv[1], true, got, 1);
+                check_same(got[0], sent[0]);
+                message_unref(got[0]);
+                message_unref(sent[0]);
+        }
+
+        sent[0] = built(2, "first");
+        sent[1] = stamped_sample_nofds(1, ":1.5");
+        sent[2] = built(3, "third");
+        sent[3] = built(4, "in front");
+        CHECK_EQ(io_out_queue(&out, sent[0], NULL), 0);
+        CHECK(out.queue == &out.one);
+        CHECK_EQ(io_out_queue(&out, sent[1], NULL), 0);
+        CHECK(out.queue != &out.one);
+        CHECK_EQ(io_out_queue(&out, sent[2], NULL), 0);
+        CHECK_EQ(io_out_queue_front(&out, sent[3]), 0);
+        CHECK_EQ(io_out_flush(&out, sv[0]), 0);
+        CHECK(!out.queue);
+        receive(&in, sv[1], true, got, 4);
+        check_same(got[0], sent[3]);
+        check_same(got[1], sent[0]);
+        check_same(got[2], sent[1]);
+        check_same(got[3], sent[2]);
+        for (size_t i = 0; i < 4; i++) {
+                CHECK_EQ(sent[i]->n_ref, 1);
+                message_unref(got[i]);
+                message_unref(sent[i]);
+        }
+
+        /* A message in front of one in the inline slot, and io_out_done() with the slot in use. */
+        sent[0] = built(5, "queued");
+        sent[1] = built(6, "front");
+        CHECK_EQ(io_out_queue(&out, sent[0], NULL), 0);
+        CHECK_EQ(io_out_queue_front(&out, sent[1]), 0);
+        CHECK(out.queue != &out.one);
+        io_out_done(&out);
+        sent[2] = built(7, "dropped");
+        CHECK_EQ(io_out_queue(&out, sent[2], NULL), 0);
+        CHECK(out.queue == &out.one);
+        io_out_done(&out);
+        for (size_t i = 0; i < 3; i++) {
+                CHECK_EQ(sent[i]->n_ref, 1);
+                message_unref(sent[i]);
+        }
+        io_in_done(&in);
+        close(sv[0]);
+        close(sv[1]);
+}
+
 /* Write the concatenated wire bytes of msgs in chunks of the sizes next_chunk() picks, reading after each.
  */
 static void stream_in_chunks(struct message **msgs, size_t n, size_t (*next_chunk)(size_t), bool check_stash)
@@ -1142,6 +1208,7 @@ int main(void)
         for (int pass = 0; pass < 2; pass++) {
                 scratch = pass == 0 ? &lent_scratch : &owned_scratch;
                 RUN(test_queue_flush_read);
+                RUN(test_queue_inline_slot);
                 RUN(test_split_reads);
                 RUN(test_stash_partial_header);
                 RUN(test_big_message);
