@@ -17,6 +17,11 @@
 #                PROFILE_KEEP=FILE keeps perf.data there, for perf report or perf diff later;
 #                PROFILE_CALLGRAPH="--call-graph dwarf" for callers through code built without frame pointers
 #   perf-trace   time inside each syscall of the bus per call, and the syscalls of one call in order
+#   callgrind    instructions the bus executes per call (valgrind --tool=callgrind, counters zeroed
+#                after the warm-up and dumped after the workload), then the top functions by their own
+#                instructions: exact and repeatable, where this VM has no PMU for perf's instructions.
+#                nsbusd and null-bus only (started under valgrind; the rate is valgrind's, not the bus's).
+#                PROFILE_KEEP=FILE keeps the dump, for callgrind_annotate.
 #   none         the rate alone
 # Needs root (the broker's mount namespace, ptrace, perf).
 set -u
@@ -43,16 +48,21 @@ trap cleanup EXIT
 
 bench_bus_conf "$WORK/bus" >"$WORK/bus.conf"
 ADDR=unix:path=$WORK/bus
+UNDER=()
+if [ "$TOOL" = callgrind ]; then
+	[ "$BUS" = dbus-broker ] && { echo "profile.sh: callgrind runs nsbusd or null-bus, not dbus-broker" >&2; exit 2; }
+	UNDER=(valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" --log-file="$WORK/valgrind.log")
+fi
 case "$BUS" in
 nsbusd)
-	"$NSBUSD" --config-file="$WORK/bus.conf" --nofork 2>"$WORK/bus.log" &
+	"${UNDER[@]}" "$NSBUSD" --config-file="$WORK/bus.conf" --nofork 2>"$WORK/bus.log" &
 	BUS_PID=$!
 	PIDS+=($!)
 	for _ in $(seq 1 100); do [ -S "$WORK/bus" ] && break; sleep 0.05; done
 	;;
 null-bus)
 	cc -std=gnu17 -O2 -o "$WORK/null-bus" "$BENCH_DIR/null-bus.c" || exit 1
-	"$WORK/null-bus" "$WORK/bus" >"$WORK/bus.log" 2>&1 &
+	"${UNDER[@]}" "$WORK/null-bus" "$WORK/bus" >"$WORK/bus.log" 2>&1 &
 	BUS_PID=$!
 	PIDS+=($!)
 	for _ in $(seq 1 100); do [ -S "$WORK/bus" ] && break; sleep 0.05; done
@@ -114,6 +124,10 @@ perf-trace)
 	obs=$!
 	sleep 0.5
 	;;
+callgrind)
+	callgrind_control -z "$BUS_PID" >/dev/null 2>&1 || { echo "profile.sh: callgrind_control -z failed" >&2; exit 1; }
+	obs=
+	;;
 none) obs= ;;
 esac
 t0=$(date +%s%N)
@@ -150,5 +164,17 @@ perf-trace)
 		"$WORK/trace" | sort -k4 -nr
 	echo "  one call:"
 	sed -n "$(($(wc -l <"$WORK/trace") / 2)),+24p" "$WORK/trace" | cut -c1-150 | sed 's/^/    /'
+	;;
+callgrind)
+	callgrind_control -d "$BUS_PID" >/dev/null 2>&1 || { echo "profile.sh: callgrind_control -d failed" >&2; exit 1; }
+	dump=$(ls "$WORK"/callgrind.out.* 2>/dev/null | head -1)
+	[ -n "$dump" ] || { echo "profile.sh: no callgrind dump" >&2; exit 1; }
+	[ -n "${PROFILE_KEEP:-}" ] && cp "$dump" "$PROFILE_KEEP"
+	awk -v n=$N '/^(summary|totals):/ { printf "  instructions %14d  %10.0f per call\n", $2, $2 / n; exit }' "$dump"
+	# Self cost per function; a dump taken mid-run also lists the frames still on the stack (main,
+	# bus_run) with their inclusive cost, which the filter leaves out.
+	callgrind_annotate --threshold=100 "$dump" 2>/dev/null | sed -n '/file:function/,$p' |
+		awk 'match($0, /\( *[0-9.]+%\)/) { p = substr($0, RSTART + 1, RLENGTH - 3) + 0; if (p < 50) print }' |
+		head -20 | sed 's/ \[.*//; s/^/  /'
 	;;
 esac
