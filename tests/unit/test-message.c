@@ -143,6 +143,17 @@ static int parse_bytes(const uint8_t *p, size_t n, struct message **ret)
         return message_new_from_data(copy, n, ret);
 }
 
+/* What a peer receives for m: its outgoing header followed by its body, parsed (0 or a parse error). */
+static int parse_as_sent(const struct message *m, struct message **ret)
+{
+        size_t n = m->out_header_size + m->body_size;
+        uint8_t *wire = malloc(n + 1);
+        CHECK(wire);
+        memcpy(wire, m->out_header, m->out_header_size);
+        memcpy(wire + m->out_header_size, m->data + m->body_offset, m->body_size);
+        return message_new_from_data(wire, n, ret);
+}
+
 /* Parse and drop: only the verdict matters. */
 static int parse_raw(const struct raw *r)
 {
@@ -332,12 +343,7 @@ static void test_samples_stamp(void)
                 CHECK_STREQ(s, ":1.42");
 
                 /* What a peer receives parses back to the same message with the bus's SENDER. */
-                size_t n = m->out_header_size + m->body_size;
-                uint8_t *wire = malloc(n + 1);
-                CHECK(wire);
-                memcpy(wire, m->out_header, m->out_header_size);
-                memcpy(wire + m->out_header_size, m->data + m->body_offset, m->body_size);
-                CHECK_EQ(message_new_from_data(wire, n, &m2), 0);
+                CHECK_EQ(parse_as_sent(m, &m2), 0);
                 check_fields(m2, w, ":1.42");
                 CHECK_EQ(m2->body_offset, m->out_header_size);
                 CHECK(memcmp(m2->data + m2->body_offset, w->data + w->size - w->body_size, w->body_size) ==
@@ -354,12 +360,7 @@ static void test_samples_stamp(void)
                 CHECK(!m->stamped_sender);
                 count_fields(m->out_header, &n_unknown, &n_sender, &s);
                 CHECK_EQ(n_sender, 0);
-                n = m->out_header_size + m->body_size;
-                wire = malloc(n + 1);
-                CHECK(wire);
-                memcpy(wire, m->out_header, m->out_header_size);
-                memcpy(wire + m->out_header_size, m->data + m->body_offset, m->body_size);
-                CHECK_EQ(message_new_from_data(wire, n, &m2), 0);
+                CHECK_EQ(parse_as_sent(m, &m2), 0);
                 check_fields(m2, w, NULL);
                 message_unref(m2);
                 message_unref(m);
@@ -563,12 +564,7 @@ static void test_stamp_keeps_plain_header(void)
                 for (size_t i = hsize + 8 + strlen(":1.12345") + 1; i < m->out_header_size; i++)
                         CHECK_EQ(m->out_header[i], 0);
 
-                size_t n = m->out_header_size + m->body_size;
-                uint8_t *wire = malloc(n);
-                CHECK(wire);
-                memcpy(wire, m->out_header, m->out_header_size);
-                memcpy(wire + m->out_header_size, m->data + m->body_offset, m->body_size);
-                CHECK_EQ(message_new_from_data(wire, n, &m2), 0);
+                CHECK_EQ(parse_as_sent(m, &m2), 0);
                 CHECK_EQ(m2->big_endian, be);
                 CHECK_EQ(m2->serial, 7);
                 CHECK_STREQ(m2->sender, ":1.12345");
@@ -657,12 +653,7 @@ static void test_stamp_drops_unknown_and_spoofed(void)
                 CHECK_STREQ(s, ":1.7");
                 CHECK_EQ(m->out_header[0], be ? 'B' : 'l');
 
-                size_t n = m->out_header_size + m->body_size;
-                uint8_t *wire = malloc(n);
-                CHECK(wire);
-                memcpy(wire, m->out_header, m->out_header_size);
-                memcpy(wire + m->out_header_size, m->data + m->body_offset, m->body_size);
-                CHECK_EQ(message_new_from_data(wire, n, &m2), 0);
+                CHECK_EQ(parse_as_sent(m, &m2), 0);
                 CHECK_EQ(m2->big_endian, be);
                 CHECK_EQ(m2->type, MESSAGE_SIGNAL);
                 CHECK_EQ(m2->flags, MESSAGE_FLAG_NO_REPLY_EXPECTED);
@@ -1926,13 +1917,8 @@ static void test_relay(void)
                 CHECK(out->n_fds == 1);
                 message_unref(src); /* the relay keeps the body alive */
 
-                size_t n = out->out_header_size + out->body_size;
-                uint8_t *wire = malloc(n);
-                CHECK(wire);
-                memcpy(wire, out->out_header, out->out_header_size);
-                memcpy(wire + out->out_header_size, out->data + out->body_offset, out->body_size);
                 struct message *back = NULL;
-                CHECK(message_new_from_data(wire, n, &back) == 0);
+                CHECK_EQ(parse_as_sent(out, &back), 0);
                 CHECK(back->big_endian == (bool)be);
                 CHECK_EQ(back->serial, 77u);
                 CHECK_EQ(back->reply_serial, 0u);
