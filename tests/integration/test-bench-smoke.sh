@@ -14,7 +14,11 @@ ROOT=${NSBUS_SOURCE_DIR:-$(cd "$IT_DIR/../.." && pwd)}
 hard=$(ulimit -Hn)
 [ "$hard" = unlimited ] || [ "$hard" -ge 600 ] || skip "RLIMIT_NOFILE hard limit $hard < 600"
 
-TMPDIR=$TMP NSBUSD=$NSBUSD NSBRIDGE=${NSBRIDGE:-} NSRUN=${NSRUN:-} NSBUSCTL=${NSBUSCTL:-} timeout -k 5 120 bash "$ROOT/bench/run.sh" --quick --out "$TMP/bench.json" \
+# TERM at 120 s starts run.sh's own teardown (its LXC containers stopped and destroyed, its buses
+# killed); KILL only 60 s later. Stopping a container whose bus crashed takes about 2 s (its stop hook
+# waits for the bus directory to go), so a 5 s grace left containers running whose configuration the
+# cleanup below then deleted with $TMP.
+TMPDIR=$TMP NSBUSD=$NSBUSD NSBRIDGE=${NSBRIDGE:-} NSRUN=${NSRUN:-} NSBUSCTL=${NSBUSCTL:-} timeout -k 60 120 bash "$ROOT/bench/run.sh" --quick --out "$TMP/bench.json" \
 	>"$TMP/bench.out" 2>&1
 rc=$?
 cat "$TMP/bench.out" >&2
