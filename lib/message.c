@@ -396,18 +396,12 @@ static int parse_header(struct message *m)
         return 0;
 }
 
-/*
- * A message with every field zero except the argument cache (args[], arg_types[]), which only
- * message_parse_args() writes, behind args_parsed: it is most of the struct, and most messages never meet
- * a match rule with argument keys, so their cache lines stay untouched. extra bytes follow the struct.
- */
+/* A message with every field zero and extra bytes after the struct. */
 static struct message *message_alloc(size_t extra)
 {
         struct message *m = malloc(sizeof(*m) + extra);
-        if (m) {
-                memset(m, 0, offsetof(struct message, args));
-                m->n_ref = 1;
-        }
+        if (m)
+                *m = (struct message){.n_ref = 1};
         return m;
 }
 
@@ -534,11 +528,30 @@ static int hdr_pad(struct hdr *h, unsigned a)
         return 0;
 }
 
+/* Writes string field code with s (l bytes) at p, which has room; returns its size. The text starts at
+ * p + (size - l - 1). */
+static size_t field_string_put(uint8_t *p, uint8_t code, const char *s, size_t l, bool be)
+{
+        char t = field_types[code];
+        p[0] = code;
+        p[1] = 1;
+        p[2] = (uint8_t)t;
+        p[3] = 0;
+        size_t n = 4;
+        if (t == 'g') {
+                p[n++] = (uint8_t)l;
+        } else {
+                wire_put_u32(p + n, (uint32_t)l, be);
+                n += 4;
+        }
+        memcpy(p + n, s, l + 1);
+        return n + l + 1;
+}
+
 static int hdr_field_string(struct hdr *h, uint8_t code, const char *s, const char **ret_copy)
 {
         if (!s)
                 return 0;
-        char t = field_types[code];
         size_t l = strlen(s);
         int r = hdr_pad(h, 8);
         if (r < 0)
@@ -546,22 +559,10 @@ static int hdr_field_string(struct hdr *h, uint8_t code, const char *s, const ch
         r = hdr_reserve(h, 4 + 4 + 4 + l + 1);
         if (r < 0)
                 return r;
-        uint8_t *p = h->buf + h->size;
-        p[0] = code;
-        p[1] = 1;
-        p[2] = (uint8_t)t;
-        p[3] = 0;
-        h->size += 4;
-        if (t == 'g') {
-                h->buf[h->size++] = (uint8_t)l;
-        } else {
-                wire_put_u32(h->buf + h->size, (uint32_t)l, h->be);
-                h->size += 4;
-        }
-        memcpy(h->buf + h->size, s, l + 1);
+        size_t n = field_string_put(h->buf + h->size, code, s, l, h->be);
         if (ret_copy)
-                *ret_copy = (const char *)h->buf + h->size; /* offset fixed up by the caller */
-        h->size += l + 1;
+                *ret_copy = (const char *)h->buf + h->size + n - l - 1; /* offset fixed up by the caller */
+        h->size += n;
         return 0;
 }
 
@@ -696,17 +697,11 @@ static int stamp_plain(struct message *m, const char *sender, uint8_t **ret, siz
                 return -ENOMEM;
         memcpy(h, m->data, m->body_offset);
         wire_put_u32(h + 12, (uint32_t)fields_len, m->big_endian);
-        uint8_t *f = h + m->body_offset;
-        f[0] = FIELD_SENDER;
-        f[1] = 1;
-        f[2] = 's';
-        f[3] = 0;
-        wire_put_u32(f + 4, (uint32_t)l, m->big_endian);
-        memcpy(f + 8, sender, l + 1);
+        field_string_put(h + m->body_offset, FIELD_SENDER, sender, l, m->big_endian);
         memset(h + 16 + fields_len, 0, size - 16 - fields_len);
         *ret = h;
         *ret_size = size;
-        *ret_sender = (const char *)f + 8;
+        *ret_sender = (const char *)h + 16 + fields_len - l - 1;
         return 0;
 }
 
@@ -756,31 +751,34 @@ int message_new_relay(struct message *src, uint32_t serial, uint32_t reply_seria
         int r = hdr_write_for(src, &f, &h, &so);
         if (r < 0)
                 return r;
-        struct message *m = message_alloc(0);
+        struct message *m = zalloc(sizeof(*m));
         if (!m) {
                 free(h.buf);
                 return -ENOMEM;
         }
-        m->data = src->data;
-        m->size = src->size;
-        m->big_endian = src->big_endian;
-        m->type = src->type;
-        m->flags = src->flags;
-        m->serial = serial;
-        m->reply_serial = reply_serial;
-        m->n_unix_fds = (uint32_t)src->n_fds;
-        m->path = src->path;
-        m->interface = src->interface;
-        m->member = src->member;
-        m->error_name = src->error_name;
-        m->signature = src->signature;
-        m->body_offset = src->body_offset;
-        m->body_size = src->body_size;
-        m->fds = src->fds;
-        m->n_fds = src->n_fds;
-        m->out_header = h.buf;
-        m->out_header_size = h.size;
-        m->body_owner = message_ref(src->body_owner ? src->body_owner : src);
+        *m = (struct message){
+                .n_ref = 1,
+                .data = src->data,
+                .size = src->size,
+                .big_endian = src->big_endian,
+                .type = src->type,
+                .flags = src->flags,
+                .serial = serial,
+                .reply_serial = reply_serial,
+                .n_unix_fds = (uint32_t)src->n_fds,
+                .path = src->path,
+                .interface = src->interface,
+                .member = src->member,
+                .error_name = src->error_name,
+                .signature = src->signature,
+                .body_offset = src->body_offset,
+                .body_size = src->body_size,
+                .fds = src->fds,
+                .n_fds = src->n_fds,
+                .out_header = h.buf,
+                .out_header_size = h.size,
+                .body_owner = message_ref(src->body_owner ? src->body_owner : src),
+        };
         src->fds = NULL;
         src->n_fds = 0;
         *ret = m;

@@ -114,8 +114,7 @@ struct message {
         struct message *body_owner;
 
         /* Leading string/object-path/signature arguments, parsed lazily for match rules: read them with
-         * message_arg(). The arrays must stay last: they are left uninitialised until args_parsed
-         * (message.c, message_alloc()). */
+         * message_arg(). */
         bool args_parsed;
         uint8_t n_args; /* leading arguments, at most MESSAGE_MAX_MATCH_ARGS */
         const char *args[MESSAGE_CACHED_ARGS];
