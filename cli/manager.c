@@ -501,6 +501,7 @@ static int clean_unsupervised(const struct cli_options *o, int dir_fd, const cha
              waited += 20)
                 usleep(20000);
         bus_state_done(&st);
+        bus_dir_remove_stale(dir_fd); /* a bus that was killed removed nothing */
         unlinkat(dir_fd, STATE_FILE, 0);
         unlinkat(dir_fd, STATE_LOCK, 0);
         unlinkat(dir_fd, SUPERVISE_CHECKPOINT, 0);
@@ -509,6 +510,29 @@ static int clean_unsupervised(const struct cli_options *o, int dir_fd, const cha
         if (rmdir(path) < 0 && errno != ENOENT)
                 return cli_fail(-errno, "down %s: cannot remove %s: %m", name, path);
         return 0;
+}
+
+/* A bus directory without a lock: a supervisor that is finishing (it removes its lock, then the directory),
+ * a bus no up started (nsbusd run by hand with --runtime-dir), or what a bus that was killed left (its
+ * sockets, nobody listening). Only the first and last are down's to finish. */
+static int clean_unlocked(const struct cli_options *o, int dir_fd, const char *name)
+{
+        int r = bus_dir_remove_stale(dir_fd);
+        if (r == -EADDRINUSE)
+                return cli_fail(
+                        -EBUSY,
+                        "down %s: %s/%s holds a bus that nsbusctl up did not start; stop that nsbusd "
+                        "yourself",
+                        name, o->runtime_dir, name);
+        if (r < 0)
+                return cli_fail(r, "down %s: cannot remove what its bus left in %s/%s: %s", name,
+                                o->runtime_dir, name, strerror(-r));
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", o->runtime_dir, name);
+        if (rmdir(path) == 0 || errno == ENOENT || gone_within(o, name, 2000))
+                return 0;
+        return cli_fail(-ENOTEMPTY, "down %s: %s has no lock and files no bus leaves: remove it yourself",
+                        name, path);
 }
 
 int verb_down(const struct cli_options *o, int argc, char **argv)
@@ -527,17 +551,9 @@ int verb_down(const struct cli_options *o, int argc, char **argv)
                 return cli_fail(dir_fd, "down %s: %s/%s: %s", name, o->runtime_dir, name, strerror(-dir_fd));
         _cleanup_close_ int lock_fd = openat(dir_fd, STATE_LOCK, O_RDWR | O_CLOEXEC);
         if (lock_fd < 0) {
-                /* A supervisor that is finishing removes its lock, then the directory; a bus that no up
-                 * started (nsbusd run by hand with --runtime-dir) never had one. */
-                if (errno == ENOENT && gone_within(o, name, 2000))
-                        return 0;
                 if (errno != ENOENT)
                         return cli_fail(-errno, "down %s: cannot open its lock: %m", name);
-                return cli_fail(
-                        -EBUSY,
-                        "down %s: %s/%s holds a bus that nsbusctl up did not start; stop that nsbusd "
-                        "yourself",
-                        name, o->runtime_dir, name);
+                return clean_unlocked(o, dir_fd, name);
         }
         if (flock(lock_fd, LOCK_EX | LOCK_NB) == 0)
                 return clean_unsupervised(o, dir_fd, name);
@@ -691,7 +707,7 @@ static int read_entry(const struct cli_options *o, const char *name, struct entr
         bool supervised = bus_state_supervised(dir_fd);
         int r = bus_state_read(dir_fd, &e->st, err, sizeof(err));
         if (r < 0) {
-                if (faccessat(dir_fd, "host.sock", F_OK, 0) < 0)
+                if (faccessat(dir_fd, BUS_HOST_SOCKET, F_OK, 0) < 0)
                         return -ENOENT; /* nothing of a bus here */
                 e->st = (struct bus_state){.name = strdup(name)};
                 e->state = "unmanaged";

@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "state.h"
@@ -195,4 +198,46 @@ bool bus_state_supervised(int dir_fd)
         if (flock(fd, LOCK_SH | LOCK_NB) == 0)
                 return false; /* nobody holds it */
         return errno == EWOULDBLOCK;
+}
+
+/* Does a server accept on the socket at dir_fd/path? -ENOENT if there is none, -ENOTSOCK if it is no
+ * socket, 1 if it answers, 0 if nothing listens. */
+static int socket_answers(int dir_fd, const char *path)
+{
+        struct stat st;
+        if (fstatat(dir_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (!S_ISSOCK(st.st_mode))
+                return -ENOTSOCK;
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        /* Through the directory's fd: RUNTIME_DIR/NAME may be longer than sun_path allows. */
+        if (snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dir_fd, path) >=
+            (int)sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+                return 1;
+        return errno == ECONNREFUSED ? 0 : -errno;
+}
+
+int bus_dir_remove_stale(int dir_fd)
+{
+        static const char *const sockets[] = {BUS_HOST_SOCKET, BUS_SOCKET_DIR "/" BUS_SOCKET};
+        bool stale[ELEMENTSOF(sockets)] = {false};
+        for (size_t i = 0; i < ELEMENTSOF(sockets); i++) {
+                int r = socket_answers(dir_fd, sockets[i]);
+                if (r > 0)
+                        return -EADDRINUSE;
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                stale[i] = r == 0;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(sockets); i++)
+                if (stale[i] && unlinkat(dir_fd, sockets[i], 0) < 0 && errno != ENOENT)
+                        return -errno;
+        if (unlinkat(dir_fd, BUS_SOCKET_DIR, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
 }

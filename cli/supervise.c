@@ -147,7 +147,10 @@ static void maybe_finish(struct supervisor *s)
 {
         if (!s->stopping || s->bus.pid || s->bridge.pid)
                 return;
-        /* nsbusd removed its sockets and bus/; the directory and what is in it are ours. */
+        /* nsbusd removed its sockets and bus/ unless it was killed; the directory and the rest are ours. */
+        int r = bus_dir_remove_stale(s->o->dir_fd);
+        if (r < 0)
+                log_warning("cannot remove what the bus left: %s", strerror(-r));
         unlinkat(s->o->dir_fd, STATE_FILE, 0);
         unlinkat(s->o->dir_fd, STATE_LOCK, 0);
         /* nsbusctl checkpoint's and restore's notes: the checkpoint stays where its images are. */

@@ -84,13 +84,6 @@ fail() {
 	exit 1
 }
 
-# pid_alive PID: the process exists and is not a zombie.
-pid_alive() {
-	local st
-	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "$st" != Z ]
-}
-
 hostbus_write_config() {
 	cat >"$HOSTBUS_DIR/bus.conf" <<-EOF
 		<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"

@@ -35,6 +35,13 @@ fail() {
 	exit 1
 }
 
+# pid_alive PID: the process exists and is not a zombie.
+pid_alive() {
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
 skip() {
 	echo "skipped: $*"
 	exit 77

@@ -1,0 +1,75 @@
+#!/bin/bash
+# A container bus that was killed (SIGKILL: it removes nothing) leaves its sockets in RUNTIME_DIR/NAME, with
+# nobody listening on them. nsbusctl must not take that for a running bus:
+# 1. under `nsbusctl up`, nsbusd killed: the supervisor stops and removes the whole directory;
+# 2. nsbusd run by hand with --runtime-dir (no lock): `down` refuses at once while it runs, and once it is
+#    killed, `down` removes what it left at once and succeeds (an LXC stop hook runs down on every stop).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-container.sh"
+ctr_need
+[ -x "${NSBUSCTL:-}" ] || skip "nsbusctl not built"
+export NSBUS_NSBUSD=$NSBUSD
+ctl() { t "$NSBUSCTL" --runtime-dir="$CTR_RT" "$@"; }
+jfield() { /usr/bin/python3 -c 'import json, sys; d = json.load(sys.stdin); print(*(d.get(k) for k in sys.argv[1:]))' "$@"; }
+down_at_exit() {
+	local n
+	for n in up-killed by-hand; do
+		[ -d "$CTR_RT/$n" ] && "$NSBUSCTL" --runtime-dir="$CTR_RT" down "$n" >/dev/null 2>&1
+	done
+	ctr_cleanup
+	cleanup
+	[ -z "${ctr_cleanup_failed:-}" ] || exit 1
+}
+trap down_at_exit EXIT
+# gone_in PATH TENTHS: true once PATH is gone, within TENTHS tenths of a second.
+gone_in() {
+	local i
+	for i in $(seq 1 "$2"); do
+		[ -e "$1" ] || return 0
+		sleep 0.1
+	done
+	[ ! -e "$1" ]
+}
+# ms CMD...: run CMD, print how long it took in milliseconds; its status is ms's.
+ms() {
+	local t0 rc
+	t0=$(date +%s%N)
+	"$@"
+	rc=$?
+	echo $((($(date +%s%N) - t0) / 1000000))
+	return $rc
+}
+mkdir -p "$CTR_RT"
+
+# 1. Under up: kill the bus, the supervisor clears the directory.
+ctr_start C1
+ctl up up-killed --pid="$C1" --log="$TMP/up.log" >"$TMP/up.out" 2>"$TMP/up.err" ||
+	fail "nsbusctl up: $(cat "$TMP/up.err")"
+read -r sup bus < <(jfield supervisor_pid bus_pid <"$CTR_RT/up-killed/state.json")
+[ -S "$CTR_RT/up-killed/host.sock" ] || fail "up made no host.sock: $(ls -la "$CTR_RT/up-killed")"
+kill -KILL "$bus"
+gone_in "$CTR_RT/up-killed" 50 ||
+	fail "5 s after its bus was killed, the supervisor left $(ls -laR "$CTR_RT/up-killed" 2>&1)
+$(cat "$TMP/up.log")"
+for i in $(seq 1 50); do pid_alive "$sup" || break; sleep 0.1; done
+pid_alive "$sup" && fail "the supervisor (pid $sup) still runs 5 s after its bus was killed"
+expect_match "the supervisor's log" "$(cat "$TMP/up.log")" "was killed by KILL"
+
+# 2. By hand: down refuses a live bus it did not start, and clears one that was killed.
+CTR_NAME=by-hand
+ctr_bus_start "$C1"
+took=$(ms "$NSBUSCTL" --runtime-dir="$CTR_RT" down by-hand 2>"$TMP/down.err") &&
+	fail "down stopped a bus nsbusctl up did not start"
+expect_match "down's refusal" "$(cat "$TMP/down.err")" "holds a bus that nsbusctl up did not start"
+[ "${took##*$'\n'}" -lt 1000 ] || fail "down took ${took##*$'\n'} ms to refuse a live bus"
+[ -S "$CTR_RT/by-hand/host.sock" ] || fail "down's refusal removed the live bus's host.sock"
+kill -KILL "$BUS_PID"
+wait "$BUS_PID" 2>/dev/null
+[ -S "$CTR_RT/by-hand/host.sock" ] && [ -S "$CTR_RT/by-hand/bus/system_bus_socket" ] ||
+	fail "the killed nsbusd removed its sockets: this test no longer tests anything"
+took=$(ms "$NSBUSCTL" --runtime-dir="$CTR_RT" down by-hand 2>"$TMP/down.err") ||
+	fail "down on a killed bus's directory: $(cat "$TMP/down.err")"
+[ "${took##*$'\n'}" -lt 1000 ] || fail "down took ${took##*$'\n'} ms on a killed bus's directory"
+[ -e "$CTR_RT/by-hand" ] && fail "down left $(ls -laR "$CTR_RT/by-hand" 2>&1)"
+echo "$TEST_NAME: PASS"
+exit 0

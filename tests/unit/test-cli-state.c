@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* cli/state.c: state.json both ways, and bus_dir_remove_stale() on what a running and a killed bus leave. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "state.h"
+#include "test.h"
+
+static char dir[] = "/tmp/test-cli-state.XXXXXX";
+
+/* A socket bound at dir/path; listening if listen_too, else closed at once (as a killed bus's is). */
+static int bind_at(const char *path, bool listen_too)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CHECK(fd >= 0);
+        CHECK(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+        if (listen_too) {
+                CHECK(listen(fd, 4) == 0);
+                return fd;
+        }
+        close(fd);
+        return -1;
+}
+
+static int open_dir(void)
+{
+        CHECK(mkdtemp(dir));
+        int fd = open(dir, O_DIRECTORY | O_CLOEXEC);
+        CHECK(fd >= 0);
+        return fd;
+}
+
+/* Remove what a test made in dir, and dir. */
+static void close_dir(int dir_fd)
+{
+        static const char *const files[] = {STATE_FILE, BUS_HOST_SOCKET, BUS_SOCKET_DIR "/" BUS_SOCKET,
+                                            BUS_SOCKET_DIR "/notes"};
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+                unlinkat(dir_fd, files[i], 0);
+        unlinkat(dir_fd, BUS_SOCKET_DIR, AT_REMOVEDIR);
+        close(dir_fd);
+        CHECK(rmdir(dir) == 0);
+}
+
+static bool exists(int dir_fd, const char *path)
+{
+        return faccessat(dir_fd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static void test_state_round_trip(void)
+{
+        int dir_fd = open_dir();
+        char *bus_argv[] = {"nsbusd", "--container-pid=42", NULL};
+        struct bus_state in = {
+                .name = "web",
+                .init_pid = 42,
+                .supervisor_pid = 43,
+                .bus_pid = 44,
+                .bridge_pid = 45,
+                .bridge = BRIDGE_RESTARTING,
+                .bridge_restarts = 3,
+                .bridge_error = "was killed by KILL",
+                .started = 1700000000,
+                .policy = "/etc/nsbus/web.policy",
+                .bus_argv = bus_argv,
+        };
+        CHECK_EQ(bus_state_write(dir_fd, &in), 0);
+        struct bus_state out;
+        char err[256];
+        CHECK_EQ(bus_state_read(dir_fd, &out, err, sizeof(err)), 0);
+        CHECK_STREQ(out.name, "web");
+        CHECK_EQ(out.init_pid, 42);
+        CHECK_EQ(out.bridge_pid, 45);
+        CHECK_EQ(out.bridge, BRIDGE_RESTARTING);
+        CHECK_EQ(out.bridge_restarts, 3);
+        CHECK_STREQ(out.bridge_error, "was killed by KILL");
+        CHECK_EQ(out.started, 1700000000);
+        CHECK_STREQ(out.policy, "/etc/nsbus/web.policy");
+        CHECK(out.config == NULL);
+        CHECK(out.bus_argv && !strcmp(out.bus_argv[1], "--container-pid=42") && !out.bus_argv[2]);
+        bus_state_done(&out);
+        /* Not a state file: refused with a reason, not taken as an empty state. */
+        int fd = openat(dir_fd, STATE_FILE, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        CHECK(fd >= 0 && write(fd, "[1]", 3) == 3);
+        close(fd);
+        CHECK_EQ(bus_state_read(dir_fd, &out, err, sizeof(err)), -EINVAL);
+        CHECK(err[0]);
+        unlinkat(dir_fd, STATE_FILE, 0);
+        CHECK_EQ(bus_state_read(dir_fd, &out, err, sizeof(err)), -ENOENT);
+        /* No lock, or a lock nobody holds: no supervisor. */
+        CHECK(!bus_state_supervised(dir_fd));
+        close_dir(dir_fd);
+}
+
+/* What a killed bus leaves (both sockets, nobody listening, and bus/) goes; an empty place is fine. */
+static void test_remove_stale(void)
+{
+        int dir_fd = open_dir();
+        CHECK_EQ(bus_dir_remove_stale(dir_fd), 0); /* nothing there */
+        CHECK(mkdirat(dir_fd, BUS_SOCKET_DIR, 0755) == 0);
+        bind_at(BUS_HOST_SOCKET, false);
+        bind_at(BUS_SOCKET_DIR "/" BUS_SOCKET, false);
+        CHECK_EQ(bus_dir_remove_stale(dir_fd), 0);
+        CHECK(!exists(dir_fd, BUS_HOST_SOCKET));
+        CHECK(!exists(dir_fd, BUS_SOCKET_DIR));
+        close_dir(dir_fd);
+}
+
+/* A bus that answers on either socket keeps everything, even a stale other one. */
+static void test_live_bus_is_kept(void)
+{
+        int dir_fd = open_dir();
+        CHECK(mkdirat(dir_fd, BUS_SOCKET_DIR, 0755) == 0);
+        bind_at(BUS_HOST_SOCKET, false);
+        int l = bind_at(BUS_SOCKET_DIR "/" BUS_SOCKET, true);
+        CHECK_EQ(bus_dir_remove_stale(dir_fd), -EADDRINUSE);
+        CHECK(exists(dir_fd, BUS_HOST_SOCKET));
+        CHECK(exists(dir_fd, BUS_SOCKET_DIR "/" BUS_SOCKET));
+        close(l);
+        CHECK_EQ(bus_dir_remove_stale(dir_fd), 0);
+        CHECK(!exists(dir_fd, BUS_SOCKET_DIR));
+        close_dir(dir_fd);
+}
+
+/* Files no bus makes are not removed: a regular file where a socket should be, or more in bus/. */
+static void test_foreign_files_are_kept(void)
+{
+        int dir_fd = open_dir();
+        int fd = openat(dir_fd, BUS_HOST_SOCKET, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        CHECK(fd >= 0);
+        close(fd);
+        CHECK_EQ(bus_dir_remove_stale(dir_fd), -ENOTSOCK);
+        CHECK(exists(dir_fd, BUS_HOST_SOCKET));
+        CHECK(unlinkat(dir_fd, BUS_HOST_SOCKET, 0) == 0);
+        CHECK(mkdirat(dir_fd, BUS_SOCKET_DIR, 0755) == 0);
+        bind_at(BUS_SOCKET_DIR "/" BUS_SOCKET, false);
+        fd = openat(dir_fd, BUS_SOCKET_DIR "/notes", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        CHECK(fd >= 0);
+        close(fd);
+        CHECK_EQ(bus_dir_remove_stale(dir_fd), -ENOTEMPTY);
+        CHECK(exists(dir_fd, BUS_SOCKET_DIR "/notes"));
+        close_dir(dir_fd);
+}
+
+int main(void)
+{
+        int failed = 0;
+        RUN(test_state_round_trip);
+        RUN(test_remove_stale);
+        RUN(test_live_bus_is_kept);
+        RUN(test_foreign_files_are_kept);
+        return failed != 0;
+}
