@@ -70,6 +70,9 @@ struct bus_policy_view {
         enum policy_origin origin;
         struct view_start start[_KIND_MAX];
         bool reads_names[_KIND_MAX]; /* a live send_destination / receive_sender rule */
+        /* The only rule of its kind that applies from start on, if there is exactly one (session.conf's
+         * catch-all allows): a check of that kind then looks at it alone. */
+        const struct rule *sole[_KIND_MAX];
         size_t n_lists;
         const struct rule_list *lists[];
 };
@@ -523,20 +526,25 @@ int bus_policy_view_new(struct bus_policy *policy, const struct policy_subject *
         }
 
         /* Whether a check of this kind can look at the other peer's names: most views (session.conf's
-         * included) never do, and then nobody has to list them for every message. */
+         * included) never do, and then nobody has to list them for every message. And whether one rule
+         * alone can decide it. */
         for (size_t k = 0; k < KIND_CONNECT; k++) {
-                for (size_t li = v->start[k].list; li < v->n_lists && !v->reads_names[k]; li++) {
+                size_t n_live = 0;
+                for (size_t li = v->start[k].list; li < v->n_lists; li++) {
                         const struct rule_array *a = &v->lists[li]->kinds[k];
                         for (size_t i = li == v->start[k].list ? v->start[k].index : 0; i < a->n; i++) {
                                 const struct policy_rule *r = &a->v[i]->r;
-                                if (rule_applies_to(a->v[i], v->origin) &&
-                                    ((k == KIND_SEND && r->send.destination) ||
-                                     (k == KIND_RECEIVE && r->receive.sender))) {
+                                if (!rule_applies_to(a->v[i], v->origin))
+                                        continue;
+                                if ((k == KIND_SEND && r->send.destination) ||
+                                    (k == KIND_RECEIVE && r->receive.sender))
                                         v->reads_names[k] = true;
-                                        break;
-                                }
+                                if (n_live++ == 0)
+                                        v->sole[k] = a->v[i];
                         }
                 }
+                if (n_live != 1)
+                        v->sole[k] = NULL;
         }
 
         v->policy = bus_policy_ref(policy);
@@ -729,6 +737,17 @@ static bool view_evaluate(const struct bus_policy_view *v, enum rule_kind kind, 
         const struct view_start *s = &v->start[kind];
         const struct rule *last = NULL;
         unsigned n_matched = 0;
+
+        if (v->sole[kind]) {
+                /* What the walks below find when one rule is all they can find. */
+                last = match(v->sole[kind], c) ? v->sole[kind] : NULL;
+                bool allow = last && last->r.allow;
+                bool log = last && kind == KIND_SEND && last->r.send.log;
+                if (ret)
+                        *ret = (struct policy_verdict){
+                                .allow = allow, .log = log, .n_matched = (!allow || log) && last};
+                return allow;
+        }
 
         /* Last match wins, so walk backwards and stop at the first hit. The
          * number of matches is only interesting for error messages, so it
