@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "manager.h"
 #include "state.h"
 #include "supervise.h"
@@ -352,9 +353,9 @@ int verb_restore(const struct cli_options *o, int argc, char **argv)
 
         /* The plugin gives the connections back to NAME's bus, whichever bus dumped them. */
         char host_sock[PATH_MAX], bus_dir[PATH_MAX], bus_sock[PATH_MAX + 32];
-        snprintf(host_sock, sizeof(host_sock), "%s/%s/host.sock", o->runtime_dir, name);
-        snprintf(bus_dir, sizeof(bus_dir), "%s/%s/bus", o->runtime_dir, name);
-        snprintf(bus_sock, sizeof(bus_sock), "%s/system_bus_socket", bus_dir);
+        snprintf(host_sock, sizeof(host_sock), "%s/%s/" CONTAINER_HOST_SOCKET, o->runtime_dir, name);
+        snprintf(bus_dir, sizeof(bus_dir), "%s/%s/" CONTAINER_BUS_DIR, o->runtime_dir, name);
+        snprintf(bus_sock, sizeof(bus_sock), "%s/" CONTAINER_BUS_SOCKET, bus_dir);
         setenv("NSBUS_CRIU_HOST_SOCKET", host_sock, 1);
         setenv("NSBUS_CRIU_BUS_SOCKET", bus_sock, 1);
         criu_opts *c;

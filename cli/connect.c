@@ -42,7 +42,7 @@ static int container_address(const struct cli_options *o, const char *name, char
         if (!name[0] || strchr(name, '/') || streq(name, ".") || streq(name, ".."))
                 return cli_fail(-EINVAL, "%s: not a container name", name);
         _cleanup_free_ char *path = NULL, *escaped = NULL;
-        if (asprintf(&path, "%s/%s/host.sock", o->runtime_dir, name) < 0)
+        if (asprintf(&path, "%s/%s/" CONTAINER_HOST_SOCKET, o->runtime_dir, name) < 0)
                 return -ENOMEM;
         struct stat st;
         if (stat(path, &st) < 0)
@@ -92,7 +92,7 @@ static pid_t container_init_pid(const struct cli_options *o, const char *address
 int cli_container_init(const char *runtime_dir, const char *name, int timeout_ms, pid_t *ret)
 {
         _cleanup_free_ char *path = NULL, *escaped = NULL, *address = NULL;
-        if (asprintf(&path, "%s/%s/host.sock", runtime_dir, name) < 0 ||
+        if (asprintf(&path, "%s/%s/" CONTAINER_HOST_SOCKET, runtime_dir, name) < 0 ||
             address_escape_value(path, &escaped) < 0 || asprintf(&address, "unix:path=%s", escaped) < 0)
                 return -ENOMEM;
         return ask_init(address, timeout_ms, ret);
@@ -130,7 +130,7 @@ static int container_of_pid(const struct cli_options *o, char **ret)
                 _cleanup_free_ char *address = NULL;
                 char path[PATH_MAX];
                 struct stat st;
-                snprintf(path, sizeof(path), "%s/%s/host.sock", o->runtime_dir, de->d_name);
+                snprintf(path, sizeof(path), "%s/%s/" CONTAINER_HOST_SOCKET, o->runtime_dir, de->d_name);
                 if (stat(path, &st) < 0 || container_address(o, de->d_name, &address) < 0)
                         continue;
                 pid_t init = container_init_pid(o, address);

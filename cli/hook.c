@@ -35,6 +35,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "cli.h"
 #include "connect.h"
 #include "manager.h"
@@ -212,7 +213,7 @@ static int start(const struct hook_config *c, const char *name, pid_t init, cons
         uid_t uid;
         gid_t gid;
         char source[PATH_MAX], err[1024];
-        snprintf(source, sizeof(source), "%s/%s/bus", c->runtime_dir, name);
+        snprintf(source, sizeof(source), "%s/%s/" CONTAINER_BUS_DIR, c->runtime_dir, name);
         if ((r = manager_container_root(init, &uid, &gid)) < 0)
                 snprintf(err, sizeof(err), "cannot read the id maps of pid %d: %s", (int)init, strerror(-r));
         else

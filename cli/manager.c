@@ -26,6 +26,7 @@
 
 #include <lxc/lxccontainer.h>
 
+#include "address.h"
 #include "bridge-policy.h"
 #include "ckpt-image.h"
 #include "client.h"
@@ -501,7 +502,15 @@ static int clean_unsupervised(const struct cli_options *o, int dir_fd, const cha
              waited += 20)
                 usleep(20000);
         bus_state_done(&st);
-        bus_dir_remove_stale(dir_fd); /* a bus that was killed removed nothing */
+        for (size_t i = 0; i < ELEMENTSOF(pids); i++)
+                if (pid_alive(pids[i]))
+                        return cli_fail(-ETIMEDOUT, "down %s: pid %d still runs %d s after SIGTERM", name,
+                                        (int)pids[i], DOWN_TIMEOUT_MS / 1000);
+        /* A bus that was killed removed nothing. */
+        if ((r = bus_dir_remove_stale(dir_fd, false)) < 0)
+                return cli_fail(r, "down %s: cannot remove what its bus left in %s/%s: %s", name,
+                                o->runtime_dir, name,
+                                r == -EADDRINUSE ? "a bus still answers there" : strerror(-r));
         unlinkat(dir_fd, STATE_FILE, 0);
         unlinkat(dir_fd, STATE_LOCK, 0);
         unlinkat(dir_fd, SUPERVISE_CHECKPOINT, 0);
@@ -517,7 +526,7 @@ static int clean_unsupervised(const struct cli_options *o, int dir_fd, const cha
  * sockets, nobody listening). Only the first and last are down's to finish. */
 static int clean_unlocked(const struct cli_options *o, int dir_fd, const char *name)
 {
-        int r = bus_dir_remove_stale(dir_fd);
+        int r = bus_dir_remove_stale(dir_fd, false);
         if (r == -EADDRINUSE)
                 return cli_fail(
                         -EBUSY,
@@ -658,7 +667,7 @@ static long count_peers(const struct cli_options *o, const char *name)
         _cleanup_(client_freep) struct client *c = NULL;
         char err[256];
         _cleanup_free_ char *address = NULL;
-        if (asprintf(&address, "unix:path=%s/%s/host.sock", o->runtime_dir, name) < 0 ||
+        if (asprintf(&address, "unix:path=%s/%s/" CONTAINER_HOST_SOCKET, o->runtime_dir, name) < 0 ||
             client_connect(address, geteuid(), &c, err, sizeof(err)) < 0)
                 return -1;
         struct msg_builder b;
@@ -707,7 +716,7 @@ static int read_entry(const struct cli_options *o, const char *name, struct entr
         bool supervised = bus_state_supervised(dir_fd);
         int r = bus_state_read(dir_fd, &e->st, err, sizeof(err));
         if (r < 0) {
-                if (faccessat(dir_fd, BUS_HOST_SOCKET, F_OK, 0) < 0)
+                if (faccessat(dir_fd, CONTAINER_HOST_SOCKET, F_OK, 0) < 0)
                         return -ENOENT; /* nothing of a bus here */
                 e->st = (struct bus_state){.name = strdup(name)};
                 e->state = "unmanaged";

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The state file of a managed container bus, in JSON (json-c both ways), so that shell scripts and the
- * runtime hooks can read it with any JSON tool and `nsbusctl ls --json` prints the same fields.
+ * runtime hooks can read it with any JSON tool and `nsbusctl ls --json` prints the same fields; and what
+ * a bus that was killed left next to it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,11 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "state.h"
 #include "util.h"
 
@@ -200,44 +199,33 @@ bool bus_state_supervised(int dir_fd)
         return errno == EWOULDBLOCK;
 }
 
-/* Does a server accept on the socket at dir_fd/path? -ENOENT if there is none, -ENOTSOCK if it is no
- * socket, 1 if it answers, 0 if nothing listens. */
-static int socket_answers(int dir_fd, const char *path)
+int bus_dir_remove_stale(int dir_fd, bool keep_bus_dir)
 {
-        struct stat st;
-        if (fstatat(dir_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        _cleanup_close_ int bus_fd =
+                openat(dir_fd, CONTAINER_BUS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (bus_fd < 0 && errno != ENOENT)
                 return -errno;
-        if (!S_ISSOCK(st.st_mode))
-                return -ENOTSOCK;
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        /* Through the directory's fd: RUNTIME_DIR/NAME may be longer than sun_path allows. */
-        if (snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dir_fd, path) >=
-            (int)sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-                return 1;
-        return errno == ECONNREFUSED ? 0 : -errno;
-}
-
-int bus_dir_remove_stale(int dir_fd)
-{
-        static const char *const sockets[] = {BUS_HOST_SOCKET, BUS_SOCKET_DIR "/" BUS_SOCKET};
-        bool stale[ELEMENTSOF(sockets)] = {false};
+        struct {
+                int dir_fd;
+                const char *name;
+                bool stale;
+        } sockets[] = {{dir_fd, CONTAINER_HOST_SOCKET}, {bus_fd, CONTAINER_BUS_SOCKET}};
         for (size_t i = 0; i < ELEMENTSOF(sockets); i++) {
-                int r = socket_answers(dir_fd, sockets[i]);
+                if (sockets[i].dir_fd < 0)
+                        continue;
+                int r = unix_socket_answers(sockets[i].dir_fd, sockets[i].name);
                 if (r > 0)
                         return -EADDRINUSE;
                 if (r < 0 && r != -ENOENT)
                         return r;
-                stale[i] = r == 0;
+                sockets[i].stale = r == 0;
         }
         for (size_t i = 0; i < ELEMENTSOF(sockets); i++)
-                if (stale[i] && unlinkat(dir_fd, sockets[i], 0) < 0 && errno != ENOENT)
+                if (sockets[i].stale && unlinkat(sockets[i].dir_fd, sockets[i].name, 0) < 0 &&
+                    errno != ENOENT)
                         return -errno;
-        if (unlinkat(dir_fd, BUS_SOCKET_DIR, AT_REMOVEDIR) < 0 && errno != ENOENT)
+        if (bus_fd >= 0 && !keep_bus_dir && unlinkat(dir_fd, CONTAINER_BUS_DIR, AT_REMOVEDIR) < 0 &&
+            errno != ENOENT)
                 return -errno;
         return 0;
 }

@@ -15,10 +15,6 @@ struct json_object;
 
 #define STATE_FILE "state.json"
 #define STATE_LOCK "lock"
-/* What nsbusd makes in RUNTIME_DIR/NAME, and removes when it exits (not when it is killed). */
-#define BUS_HOST_SOCKET "host.sock"
-#define BUS_SOCKET_DIR "bus"
-#define BUS_SOCKET "system_bus_socket"
 
 enum bridge_state {
         BRIDGE_NONE,       /* no policy: an isolated bus */
@@ -54,7 +50,9 @@ int bus_state_write(int dir_fd, const struct bus_state *s);
 int bus_state_read(int dir_fd, struct bus_state *s, char *err, size_t errlen);
 /* Is the supervisor of dir_fd's bus alive (its lock held)? */
 bool bus_state_supervised(int dir_fd);
-/* Remove what a bus that no longer runs left in dir_fd: its sockets (nobody listening on them) and bus/.
- * 0; -EADDRINUSE if a bus answers on one of them (nothing is removed); -ENOTSOCK for a file that is no
- * socket; -ENOTEMPTY if bus/ holds more than the socket; or another -errno. */
-int bus_dir_remove_stale(int dir_fd);
+/* Remove what a bus that no longer runs left in dir_fd: its sockets, when nobody listens on them (nsbusd
+ * removes them when it exits, not when it is killed), and bus/ unless keep_bus_dir (a container that still
+ * runs has it bind-mounted: a bus brought up again there is seen). 0; -EADDRINUSE if a bus answers on
+ * one of them (nothing is removed); -ENOTSOCK for a file that is no socket; -ENOTEMPTY if bus/ holds
+ * more than its socket; or another -errno. */
+int bus_dir_remove_stale(int dir_fd, bool keep_bus_dir);

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "connect.h"
 #include "event.h"
 #include "log.h"
@@ -143,12 +144,20 @@ static int reap(struct supervisor *s, struct child *c, char *how, size_t n)
         return 128 + si.si_status;
 }
 
+static bool container_alive(const struct supervisor *s)
+{
+        struct pollfd p = {.fd = s->init_pidfd, .events = POLLIN};
+        return s->init_pidfd >= 0 && poll(&p, 1, 0) == 0; /* a pidfd polls readable once the process exits */
+}
+
 static void maybe_finish(struct supervisor *s)
 {
         if (!s->stopping || s->bus.pid || s->bridge.pid)
                 return;
-        /* nsbusd removed its sockets and bus/ unless it was killed; the directory and the rest are ours. */
-        int r = bus_dir_remove_stale(s->o->dir_fd);
+        /* nsbusd removed its sockets and bus/ unless it was killed; the directory and the rest are ours. A
+         * container that still runs keeps bus/ (its /run/dbus): a bus brought up again for it is seen. */
+        bool keep_bus_dir = container_alive(s);
+        int r = bus_dir_remove_stale(s->o->dir_fd, keep_bus_dir);
         if (r < 0)
                 log_warning("cannot remove what the bus left: %s", strerror(-r));
         unlinkat(s->o->dir_fd, STATE_FILE, 0);
@@ -157,7 +166,14 @@ static void maybe_finish(struct supervisor *s)
         unlinkat(s->o->dir_fd, SUPERVISE_CHECKPOINT, 0);
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/%s", s->o->runtime_dir, s->o->name);
-        if (rmdir(path) < 0 && errno != ENOENT)
+        if (rmdir(path) == 0 || errno == ENOENT)
+                ;
+        else if (errno == ENOTEMPTY && keep_bus_dir)
+                log_info("kept %s/" CONTAINER_BUS_DIR
+                         ": the container still runs, and sees a bus brought up there "
+                         "again",
+                         path);
+        else
                 log_warning("cannot remove %s: %m", path);
         log_info("stopped");
         s->exit_code = 0;
@@ -215,12 +231,6 @@ static void restart_fire(struct event_timer *t, uint64_t now)
         struct supervisor *s = container_of(t, struct supervisor, restart);
         if (!s->stopping && !s->bridge.pid)
                 bridge_start(s);
-}
-
-static bool container_alive(const struct supervisor *s)
-{
-        struct pollfd p = {.fd = s->init_pidfd, .events = POLLIN};
-        return s->init_pidfd >= 0 && poll(&p, 1, 0) == 0; /* a pidfd polls readable once the process exits */
 }
 
 static void bridge_exited(struct event_source *src, uint32_t events)
@@ -380,7 +390,7 @@ static int make_commands(struct supervisor *s)
         char pid[32];
         snprintf(pid, sizeof(pid), "%d", (int)o->init_pid);
         _cleanup_free_ char *host_sock = NULL;
-        if (asprintf(&host_sock, "unix:path=%s/%s/host.sock", o->runtime_dir, o->name) < 0)
+        if (asprintf(&host_sock, "unix:path=%s/%s/" CONTAINER_HOST_SOCKET, o->runtime_dir, o->name) < 0)
                 return -ENOMEM;
         _cleanup_free_ char *a_pid = o->restore_dir ? opt("restore-from", o->restore_dir)
                                                     : opt("container-pid", pid),
@@ -489,7 +499,8 @@ int supervise(const struct supervise_options *o)
         } else if (dup2(s.log_fd, 2) < 0 || event_loop_new(&s.loop) < 0 ||
                    event_signals_add(s.loop, &s.signals, signals, ELEMENTSOF(signals), signals_io) < 0 ||
                    make_commands(&s) < 0 ||
-                   asprintf(&s.st.socket, "%s/%s/bus/system_bus_socket", o->runtime_dir, o->name) < 0)
+                   asprintf(&s.st.socket, "%s/%s/" CONTAINER_BUS_DIR "/" CONTAINER_BUS_SOCKET,
+                            o->runtime_dir, o->name) < 0)
                 why = "out of memory";
         if (!why) {
                 if (o->restore_dir)

@@ -183,18 +183,13 @@ static int mkdirat_owned(int parent, const char *name, mode_t mode, bool *made)
 /* A socket file left by a bus that died is removed; one a live bus answers on is not ours to take. */
 static int claim_socket_path(const char *path)
 {
-        struct stat st;
-        if (lstat(path, &st) < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (!S_ISSOCK(st.st_mode))
+        int r = unix_socket_answers(AT_FDCWD, path);
+        if (r == -ENOENT)
+                return 0;
+        if (r == -ENOTSOCK)
                 return -EEXIST;
-        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (fd < 0 || strlen(path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-                return -EADDRINUSE;
+        if (r != 0)
+                return r < 0 ? r : -EADDRINUSE;
         return unlink(path) < 0 ? -errno : 0;
 }
 
@@ -410,15 +405,15 @@ static int container_make_sockets(struct bus *b, struct container *c, const char
         bool made_bus_dir;
         _cleanup_close_ int dir_fd = mkdirat_owned(rt_fd, c->name, 0700, &c->made_dir);
         _cleanup_close_ int bus_fd =
-                dir_fd >= 0 ? mkdirat_owned(dir_fd, "bus", 0755, &made_bus_dir) : -EBADF;
+                dir_fd >= 0 ? mkdirat_owned(dir_fd, CONTAINER_BUS_DIR, 0755, &made_bus_dir) : -EBADF;
         if (dir_fd < 0 || bus_fd < 0) {
                 int r = dir_fd < 0 ? dir_fd : bus_fd;
                 log_error("cannot create %s: %s", dir_fd < 0 ? c->dir : c->bus_dir, strerror(-r));
                 return r;
         }
-        int r = listen_at(b, bus_fd, c->bus_dir, "system_bus_socket", ORIGIN_BUS, c->root_uid, c->root_gid);
+        int r = listen_at(b, bus_fd, c->bus_dir, CONTAINER_BUS_SOCKET, ORIGIN_BUS, c->root_uid, c->root_gid);
         if (r >= 0)
-                r = listen_at(b, dir_fd, c->dir, "host.sock", ORIGIN_HOST, geteuid(), getegid());
+                r = listen_at(b, dir_fd, c->dir, CONTAINER_HOST_SOCKET, ORIGIN_HOST, geteuid(), getegid());
         if (r < 0)
                 return r;
         c->made_dirs = true; /* the place is ours now: remove it at exit */
@@ -473,7 +468,7 @@ int container_setup(struct bus *b, const struct container_args *a)
         c->name = a->name ? strdup(a->name) : NULL;
         if ((!c->name && asprintf(&c->name, "%d", (int)a->pid) < 0) ||
             asprintf(&c->dir, "%s/%s", a->runtime_dir, c->name) < 0 ||
-            asprintf(&c->bus_dir, "%s/bus", c->dir) < 0)
+            asprintf(&c->bus_dir, "%s/" CONTAINER_BUS_DIR, c->dir) < 0)
                 return r;
         if (strchr(c->name, '/') || streq(c->name, ".") || streq(c->name, "..") || !c->name[0]) {
                 log_error("invalid container name '%s'", c->name);

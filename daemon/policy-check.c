@@ -13,7 +13,14 @@
 static void subject_of(const struct peer *p, struct policy_subject *s, gid_t *buf, size_t buf_n)
 {
         size_t n = 0;
-        buf[n++] = p->creds.gid;
+        /* The groups in SO_PEERGROUPS's order, as dbus-daemon takes them, and the primary group first when
+         * that list lacks it; never one twice (its rules would be counted twice in an error message, and a
+         * view would not see that one rule decides, bus_policy_view_new()). */
+        bool listed = false;
+        for (size_t i = 0; i < p->creds.n_groups && !listed; i++)
+                listed = p->creds.groups[i] == p->creds.gid;
+        if (!listed)
+                buf[n++] = p->creds.gid;
         for (size_t i = 0; i < p->creds.n_groups && n < buf_n; i++)
                 buf[n++] = p->creds.groups[i];
         *s = (struct policy_subject){

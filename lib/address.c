@@ -11,7 +11,10 @@
  * silently using the first, since a config that says path= twice is a
  * mistake the admin should hear about.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -493,4 +496,30 @@ int address_connect(const struct address_entry *e, int *ret_fd, char *errbuf, si
         }
         *ret_fd = TAKE_FD(fd);
         return 0;
+}
+
+int unix_socket_answers(int dir_fd, const char *name)
+{
+        struct stat st;
+        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (!S_ISSOCK(st.st_mode))
+                return -ENOTSOCK;
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        /* Through the directory's fd: the path to it may be longer than sun_path allows. */
+        int n = dir_fd == AT_FDCWD
+                        ? snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", name)
+                        : snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dir_fd, name);
+        if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN)
+                return 1;
+        if (errno == ECONNREFUSED)
+                return 0;
+        if (errno == ENOENT && dir_fd != AT_FDCWD && fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                return -ENXIO;
+        return -errno;
 }

@@ -70,3 +70,16 @@ int address_listen(const struct address_entry *e, const char *guid, int *ret_fd,
  * plus what connect() fails with.
  */
 int address_connect(const struct address_entry *e, int *ret_fd, char *errbuf, size_t errlen);
+
+/* Does a server accept on the socket file name in dir_fd (AT_FDCWD: name is a path)? 1 if one does (a
+ * full backlog counts: someone listens), 0 if nobody listens (the file of a bus that died), -ENOENT if
+ * there is no such file, -ENOTSOCK if it is no socket, -ENXIO if it cannot be reached through
+ * /proc/self/fd (no /proc), or another -errno. Never blocks. */
+int unix_socket_answers(int dir_fd, const char *name);
+
+/* What nsbusd makes in a container bus's directory, RUNTIME_DIR/NAME, for nsbusctl and the hooks to find:
+ * the host's socket, and the directory of the container's socket (bind-mounted at the container's
+ * /run/dbus). */
+#define CONTAINER_HOST_SOCKET "host.sock"
+#define CONTAINER_BUS_DIR "bus"
+#define CONTAINER_BUS_SOCKET "system_bus_socket"

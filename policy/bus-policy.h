@@ -247,7 +247,9 @@ bool bus_policy_check_connect(const struct bus_policy *policy, const struct poli
  * eavesdrop or min_fds/max_fds can still make it skip a message.
  *
  * Peers with equal credentials can share a view. The view holds a reference
- * on the policy. Returns 0 or -ENOMEM.
+ * on the policy, whose rules must not change from then on (a view notes which
+ * of them can apply; a reload makes a new policy and new views). Returns 0 or
+ * -ENOMEM.
  */
 int bus_policy_view_new(struct bus_policy *policy, const struct policy_subject *subject,
                         struct bus_policy_view **ret);

@@ -8,21 +8,25 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "state.h"
 #include "test.h"
 
 static char dir[] = "/tmp/test-cli-state.XXXXXX";
 
-/* A socket bound at dir/path; listening if listen_too, else closed at once (as a killed bus's is). */
-static int bind_at(const char *path, bool listen_too)
+static int the_dir_fd = -1;
+
+/* A socket bound at dir/path (through the directory's fd: its path may be longer than sun_path allows);
+ * listening with backlog if backlog >= 0, else closed at once (as a killed bus's is). */
+static int bind_at(const char *path, int backlog)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, path);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", the_dir_fd, path);
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         CHECK(fd >= 0);
         CHECK(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
-        if (listen_too) {
-                CHECK(listen(fd, 4) == 0);
+        if (backlog >= 0) {
+                CHECK(listen(fd, backlog) == 0);
                 return fd;
         }
         close(fd);
@@ -34,17 +38,18 @@ static int open_dir(void)
         CHECK(mkdtemp(dir));
         int fd = open(dir, O_DIRECTORY | O_CLOEXEC);
         CHECK(fd >= 0);
-        return fd;
+        return the_dir_fd = fd;
 }
 
 /* Remove what a test made in dir, and dir. */
 static void close_dir(int dir_fd)
 {
-        static const char *const files[] = {STATE_FILE, BUS_HOST_SOCKET, BUS_SOCKET_DIR "/" BUS_SOCKET,
-                                            BUS_SOCKET_DIR "/notes"};
-        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+        static const char *const files[] = {STATE_FILE, CONTAINER_HOST_SOCKET,
+                                            CONTAINER_BUS_DIR "/" CONTAINER_BUS_SOCKET,
+                                            CONTAINER_BUS_DIR "/notes"};
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
                 unlinkat(dir_fd, files[i], 0);
-        unlinkat(dir_fd, BUS_SOCKET_DIR, AT_REMOVEDIR);
+        unlinkat(dir_fd, CONTAINER_BUS_DIR, AT_REMOVEDIR);
         close(dir_fd);
         CHECK(rmdir(dir) == 0);
 }
@@ -103,13 +108,13 @@ static void test_state_round_trip(void)
 static void test_remove_stale(void)
 {
         int dir_fd = open_dir();
-        CHECK_EQ(bus_dir_remove_stale(dir_fd), 0); /* nothing there */
-        CHECK(mkdirat(dir_fd, BUS_SOCKET_DIR, 0755) == 0);
-        bind_at(BUS_HOST_SOCKET, false);
-        bind_at(BUS_SOCKET_DIR "/" BUS_SOCKET, false);
-        CHECK_EQ(bus_dir_remove_stale(dir_fd), 0);
-        CHECK(!exists(dir_fd, BUS_HOST_SOCKET));
-        CHECK(!exists(dir_fd, BUS_SOCKET_DIR));
+        CHECK_EQ(bus_dir_remove_stale(dir_fd, false), 0); /* nothing there */
+        CHECK(mkdirat(dir_fd, CONTAINER_BUS_DIR, 0755) == 0);
+        bind_at(CONTAINER_HOST_SOCKET, -1);
+        bind_at(CONTAINER_BUS_DIR "/" CONTAINER_BUS_SOCKET, -1);
+        CHECK_EQ(bus_dir_remove_stale(dir_fd, false), 0);
+        CHECK(!exists(dir_fd, CONTAINER_HOST_SOCKET));
+        CHECK(!exists(dir_fd, CONTAINER_BUS_DIR));
         close_dir(dir_fd);
 }
 
@@ -117,15 +122,15 @@ static void test_remove_stale(void)
 static void test_live_bus_is_kept(void)
 {
         int dir_fd = open_dir();
-        CHECK(mkdirat(dir_fd, BUS_SOCKET_DIR, 0755) == 0);
-        bind_at(BUS_HOST_SOCKET, false);
-        int l = bind_at(BUS_SOCKET_DIR "/" BUS_SOCKET, true);
-        CHECK_EQ(bus_dir_remove_stale(dir_fd), -EADDRINUSE);
-        CHECK(exists(dir_fd, BUS_HOST_SOCKET));
-        CHECK(exists(dir_fd, BUS_SOCKET_DIR "/" BUS_SOCKET));
+        CHECK(mkdirat(dir_fd, CONTAINER_BUS_DIR, 0755) == 0);
+        bind_at(CONTAINER_HOST_SOCKET, -1);
+        int l = bind_at(CONTAINER_BUS_DIR "/" CONTAINER_BUS_SOCKET, 4);
+        CHECK_EQ(bus_dir_remove_stale(dir_fd, false), -EADDRINUSE);
+        CHECK(exists(dir_fd, CONTAINER_HOST_SOCKET));
+        CHECK(exists(dir_fd, CONTAINER_BUS_DIR "/" CONTAINER_BUS_SOCKET));
         close(l);
-        CHECK_EQ(bus_dir_remove_stale(dir_fd), 0);
-        CHECK(!exists(dir_fd, BUS_SOCKET_DIR));
+        CHECK_EQ(bus_dir_remove_stale(dir_fd, false), 0);
+        CHECK(!exists(dir_fd, CONTAINER_BUS_DIR));
         close_dir(dir_fd);
 }
 
@@ -133,20 +138,97 @@ static void test_live_bus_is_kept(void)
 static void test_foreign_files_are_kept(void)
 {
         int dir_fd = open_dir();
-        int fd = openat(dir_fd, BUS_HOST_SOCKET, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        int fd = openat(dir_fd, CONTAINER_HOST_SOCKET, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
         CHECK(fd >= 0);
         close(fd);
-        CHECK_EQ(bus_dir_remove_stale(dir_fd), -ENOTSOCK);
-        CHECK(exists(dir_fd, BUS_HOST_SOCKET));
-        CHECK(unlinkat(dir_fd, BUS_HOST_SOCKET, 0) == 0);
-        CHECK(mkdirat(dir_fd, BUS_SOCKET_DIR, 0755) == 0);
-        bind_at(BUS_SOCKET_DIR "/" BUS_SOCKET, false);
-        fd = openat(dir_fd, BUS_SOCKET_DIR "/notes", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        CHECK_EQ(bus_dir_remove_stale(dir_fd, false), -ENOTSOCK);
+        CHECK(exists(dir_fd, CONTAINER_HOST_SOCKET));
+        CHECK(unlinkat(dir_fd, CONTAINER_HOST_SOCKET, 0) == 0);
+        CHECK(mkdirat(dir_fd, CONTAINER_BUS_DIR, 0755) == 0);
+        bind_at(CONTAINER_BUS_DIR "/" CONTAINER_BUS_SOCKET, -1);
+        fd = openat(dir_fd, CONTAINER_BUS_DIR "/notes", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
         CHECK(fd >= 0);
         close(fd);
-        CHECK_EQ(bus_dir_remove_stale(dir_fd), -ENOTEMPTY);
-        CHECK(exists(dir_fd, BUS_SOCKET_DIR "/notes"));
+        CHECK_EQ(bus_dir_remove_stale(dir_fd, false), -ENOTEMPTY);
+        CHECK(exists(dir_fd, CONTAINER_BUS_DIR "/notes"));
         close_dir(dir_fd);
+}
+
+/* A container that still runs keeps bus/ (its /run/dbus); its stale socket goes all the same. */
+static void test_keep_bus_dir(void)
+{
+        int dir_fd = open_dir();
+        CHECK(mkdirat(dir_fd, CONTAINER_BUS_DIR, 0755) == 0);
+        bind_at(CONTAINER_HOST_SOCKET, -1);
+        bind_at(CONTAINER_BUS_DIR "/" CONTAINER_BUS_SOCKET, -1);
+        CHECK_EQ(bus_dir_remove_stale(dir_fd, true), 0);
+        CHECK(!exists(dir_fd, CONTAINER_HOST_SOCKET));
+        CHECK(!exists(dir_fd, CONTAINER_BUS_DIR "/" CONTAINER_BUS_SOCKET));
+        CHECK(exists(dir_fd, CONTAINER_BUS_DIR));
+        close_dir(dir_fd);
+}
+
+/* A bus whose backlog is full still answers (and the probe does not wait for room in it). */
+static void test_full_backlog_answers(void)
+{
+        int dir_fd = open_dir();
+        int l = bind_at(CONTAINER_HOST_SOCKET, 0);
+        int waiting[2];
+        for (size_t i = 0; i < ELEMENTSOF(waiting); i++) {
+                struct sockaddr_un sa = {.sun_family = AF_UNIX};
+                snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, CONTAINER_HOST_SOCKET);
+                waiting[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                CHECK(waiting[i] >= 0);
+                (void)connect(waiting[i], (struct sockaddr *)&sa, sizeof(sa));
+        }
+        CHECK_EQ(unix_socket_answers(dir_fd, CONTAINER_HOST_SOCKET), 1);
+        CHECK_EQ(bus_dir_remove_stale(dir_fd, false), -EADDRINUSE);
+        CHECK(exists(dir_fd, CONTAINER_HOST_SOCKET));
+        for (size_t i = 0; i < ELEMENTSOF(waiting); i++)
+                close(waiting[i]);
+        close(l);
+        close_dir(dir_fd);
+}
+
+/* bus/ as a symlink is not followed: nothing it points at is removed. */
+static void test_symlinked_bus_dir(void)
+{
+        int dir_fd = open_dir();
+        char elsewhere[] = "/tmp/test-cli-state-elsewhere.XXXXXX";
+        CHECK(mkdtemp(elsewhere));
+        CHECK(symlinkat(elsewhere, dir_fd, CONTAINER_BUS_DIR) == 0);
+        bind_at(CONTAINER_BUS_DIR "/" CONTAINER_BUS_SOCKET, -1); /* lands in elsewhere */
+        CHECK(bus_dir_remove_stale(dir_fd, false) < 0);
+        char sock[PATH_MAX];
+        snprintf(sock, sizeof(sock), "%s/%s", elsewhere, CONTAINER_BUS_SOCKET);
+        CHECK(access(sock, F_OK) == 0);
+        CHECK(unlink(sock) == 0 && rmdir(elsewhere) == 0);
+        CHECK(unlinkat(dir_fd, CONTAINER_BUS_DIR, 0) == 0);
+        close_dir(dir_fd);
+}
+
+/* A directory whose path is longer than sun_path: probed through its fd all the same. */
+static void test_long_path(void)
+{
+        int top = open_dir();
+        char name[81];
+        memset(name, 'd', sizeof(name) - 1);
+        name[sizeof(name) - 1] = 0;
+        CHECK(mkdirat(top, name, 0700) == 0);
+        int dir_fd = openat(top, name, O_DIRECTORY | O_CLOEXEC);
+        CHECK(dir_fd >= 0 && strlen(dir) + 1 + strlen(name) + 1 + strlen(CONTAINER_HOST_SOCKET) > 108);
+        the_dir_fd = dir_fd;
+        bind_at(CONTAINER_HOST_SOCKET, -1);
+        CHECK_EQ(unix_socket_answers(dir_fd, CONTAINER_HOST_SOCKET), 0);
+        int l = bind_at("live", 1);
+        CHECK_EQ(unix_socket_answers(dir_fd, "live"), 1);
+        close(l);
+        CHECK_EQ(bus_dir_remove_stale(dir_fd, false), 0);
+        CHECK(!exists(dir_fd, CONTAINER_HOST_SOCKET));
+        CHECK(unlinkat(dir_fd, "live", 0) == 0);
+        close(dir_fd);
+        CHECK(unlinkat(top, name, AT_REMOVEDIR) == 0);
+        close_dir(top);
 }
 
 int main(void)
@@ -156,5 +238,9 @@ int main(void)
         RUN(test_remove_stale);
         RUN(test_live_bus_is_kept);
         RUN(test_foreign_files_are_kept);
+        RUN(test_keep_bus_dir);
+        RUN(test_full_backlog_answers);
+        RUN(test_symlinked_bus_dir);
+        RUN(test_long_path);
         return failed != 0;
 }
