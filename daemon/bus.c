@@ -350,7 +350,7 @@ int bus_new(struct bus **ret)
                 /* No machine id on this system: a random one, stable for this bus's lifetime. */
                 random_hex(b->machine_id, 32);
 
-        b->peers_by_id = hashmap_new(&uint64_hash_ops);
+        b->peers_by_id = hashmap_new(&id_hash_ops);
         b->names = hashmap_new(&string_hash_ops);
         b->users = hashmap_new(&uint64_hash_ops);
         int r = -ENOMEM;

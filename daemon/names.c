@@ -261,13 +261,14 @@ struct peer *names_find_peer(struct bus *b, const char *name)
                 const char *s = startswith(name, ":1.");
                 if (!s || !*s || (s[0] == '0' && s[1]))
                         return NULL;
-                char *end;
-                errno = 0;
-                unsigned long long id = strtoull(s, &end, 10);
-                if (*end || errno || s[0] == '+' || s[0] == '-')
-                        return NULL;
-                uint64_t key = id;
-                struct peer *p = hashmap_get(b->peers_by_id, &key);
+                /* Decimal digits only, and no more than an id can have: ids are counted up from 0. */
+                uint64_t id = 0;
+                for (; *s; s++) {
+                        if (*s < '0' || *s > '9' || id > (UINT64_MAX - 9) / 10)
+                                return NULL;
+                        id = id * 10 + (uint64_t)(*s - '0');
+                }
+                struct peer *p = hashmap_get(b->peers_by_id, &id);
                 return p && p->state == PEER_RUNNING ? p : NULL;
         }
         struct name *n = names_get(b, name);

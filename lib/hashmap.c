@@ -114,6 +114,12 @@ static bool uint64_equal(const void *a, const void *b)
 }
 const struct hash_ops uint64_hash_ops = {uint64_hash, uint64_equal};
 
+static uint64_t id_hash(const void *k)
+{
+        return *(const uint64_t *)k;
+}
+const struct hash_ops id_hash_ops = {id_hash, uint64_equal};
+
 static uint64_t ptr_hash(const void *k)
 {
         return hash_bytes(&k, sizeof(k));

@@ -506,6 +506,32 @@ static void test_invalid_names(void)
         harness_check_leaks();
 }
 
+/* A unique name finds its peer when it is exactly ":1." and the peer's id in decimal, and nothing when it
+ * is any other spelling of that number or a number past what an id can be. */
+static void test_find_peer_by_unique_name(void)
+{
+        struct harness h;
+        harness_init(&h);
+        struct client *a = harness_connect(&h);
+        for (int i = 0; i < 11; i++)
+                harness_connect(&h); /* ids up to 11: two digits */
+        struct peer *p = names_find_peer(h.bus, a->unique_name);
+        CHECK(p && streq(p->unique_name, a->unique_name));
+        struct peer *last = names_find_peer(h.bus, ":1.11");
+        CHECK(last && last->id == 11);
+        CHECK(names_find_peer(h.bus, ":1.0") == p);
+        const char *const none[] = {":1.011", ":1.+11", ":1.-1", ":1. 11", ":1.11 ", ":1.11x", ":1.1e1",
+                                    ":1.", ":1", ":2.11", ":1.12", "1.11", ":1.0x11",
+                                    /* 2^64 + 11 and 2^64 - 1: past any id, and no wrap-around to 11 */
+                                    ":1.18446744073709551627", ":1.18446744073709551615"};
+        for (size_t i = 0; i < ELEMENTSOF(none); i++)
+                if (names_find_peer(h.bus, none[i])) {
+                        fprintf(stderr, "\"%s\" found a peer\n", none[i]);
+                        CHECK(!"a misspelt unique name found a peer");
+                }
+        harness_done(&h);
+}
+
 int main(void)
 {
         int failed = 0;
@@ -517,5 +543,6 @@ int main(void)
         RUN(test_release);
         RUN(test_disconnect_releases);
         RUN(test_invalid_names);
+        RUN(test_find_peer_by_unique_name);
         return failed != 0;
 }
