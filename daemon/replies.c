@@ -23,7 +23,7 @@ static const struct hash_ops reply_hash_ops = {reply_key_hash, reply_key_equal};
 
 void replies_slot_free(struct reply_slot *s)
 {
-        hashmap_remove(s->callee->replies_owed, s->key);
+        hashmap_remove_hashed(s->callee->replies_owed, s->key, s->hash);
         list_del(&s->caller_link);
         list_del(&s->timeout_link);
         s->caller->n_replies_waiting--;
@@ -50,7 +50,8 @@ int replies_slot_new(struct bus *b, struct peer *caller, struct peer *callee, ui
         s->key[0] = caller->id;
         s->key[1] = serial;
         list_init(&s->timeout_link);
-        int r = hashmap_put(callee->replies_owed, s->key, s);
+        s->hash = hashmap_hash(callee->replies_owed, s->key);
+        int r = hashmap_put_hashed(callee->replies_owed, s->key, s->hash, s);
         if (r < 0) {
                 free(s);
                 /* The same serial twice while the first is unanswered: one reply will do for both. */

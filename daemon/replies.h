@@ -22,6 +22,7 @@ struct reply_slot {
         struct peer *caller, *callee;
         struct list_head caller_link;
         uint64_t key[2]; /* caller id, serial of the call */
+        uint64_t hash;   /* key's, in callee->replies_owed */
         uint64_t deadline_usec;
         struct list_head timeout_link; /* in bus->reply_timeouts, oldest first */
 };

@@ -185,9 +185,18 @@ static int resize(struct hashmap *h, size_t n)
         return 0;
 }
 
+uint64_t hashmap_hash(const struct hashmap *h, const void *key)
+{
+        return h->ops->hash(key);
+}
+
 int hashmap_put(struct hashmap *h, const void *key, void *value)
 {
-        uint64_t hash = h->ops->hash(key);
+        return hashmap_put_hashed(h, key, h->ops->hash(key), value);
+}
+
+int hashmap_put_hashed(struct hashmap *h, const void *key, uint64_t hash, void *value)
+{
         struct entry **p = find(h, key, hash);
         if (*p)
                 return -EEXIST;
@@ -213,9 +222,14 @@ void *hashmap_get(const struct hashmap *h, const void *key)
 
 void *hashmap_remove(struct hashmap *h, const void *key)
 {
+        return h ? hashmap_remove_hashed(h, key, h->ops->hash(key)) : NULL;
+}
+
+void *hashmap_remove_hashed(struct hashmap *h, const void *key, uint64_t hash)
+{
         if (!h)
                 return NULL;
-        struct entry **p = find(h, key, h->ops->hash(key));
+        struct entry **p = find(h, key, hash);
         struct entry *e = *p;
         if (!e)
                 return NULL;

@@ -41,6 +41,11 @@ int hashmap_put(struct hashmap *h, const void *key, void *value);
 void *hashmap_get(const struct hashmap *h, const void *key);
 /* Returns the removed value, or NULL. */
 void *hashmap_remove(struct hashmap *h, const void *key);
+/* The hash h gives key, for a caller that keeps it to spare hashing the key again: hashmap_put() and
+ * hashmap_remove() with it. */
+uint64_t hashmap_hash(const struct hashmap *h, const void *key);
+int hashmap_put_hashed(struct hashmap *h, const void *key, uint64_t hash, void *value);
+void *hashmap_remove_hashed(struct hashmap *h, const void *key, uint64_t hash);
 size_t hashmap_size(const struct hashmap *h);
 /* Iterate; removing the current entry during iteration is allowed. */
 bool hashmap_next(const struct hashmap *h, struct hashmap_iter *it, void **value, const void **key);

@@ -63,11 +63,41 @@ static void test_siphash_vector(void)
         CHECK(siphash13("a", 1, key) != a);
 }
 
+/* Ids (id_hash_ops), consecutive as the bus hands them out, through the hashed calls: a kept hash puts
+ * and removes what hashmap_get() finds, across resizes. */
+static void test_ids_and_kept_hashes(void)
+{
+        struct hashmap *h = hashmap_new(&id_hash_ops);
+        uint64_t *ids = new0(uint64_t, 1000), *hashes = new0(uint64_t, 1000);
+        for (unsigned i = 0; i < 1000; i++) {
+                ids[i] = i;
+                hashes[i] = hashmap_hash(h, &ids[i]);
+                CHECK_EQ(hashmap_put_hashed(h, &ids[i], hashes[i], &ids[i]), 0);
+        }
+        CHECK_EQ(hashmap_put_hashed(h, &ids[7], hashes[7], NULL), -EEXIST);
+        for (unsigned i = 0; i < 1000; i++) {
+                uint64_t probe = i;
+                CHECK(hashmap_get(h, &probe) == &ids[i]);
+        }
+        for (unsigned i = 0; i < 1000; i += 2)
+                CHECK(hashmap_remove_hashed(h, &ids[i], hashes[i]) == &ids[i]);
+        CHECK(hashmap_remove_hashed(h, &ids[0], hashes[0]) == NULL);
+        CHECK_EQ(hashmap_size(h), 500);
+        for (unsigned i = 0; i < 1000; i++) {
+                uint64_t probe = i;
+                CHECK(hashmap_get(h, &probe) == (i % 2 ? &ids[i] : NULL));
+        }
+        hashmap_free(h);
+        free(ids);
+        free(hashes);
+}
+
 int main(void)
 {
         test_strings();
         test_uint64();
         test_siphash_vector();
+        test_ids_and_kept_hashes();
         printf("test-hashmap: ok\n");
         return 0;
 }
