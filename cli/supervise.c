@@ -66,7 +66,9 @@ struct supervisor {
         int log_fd;
         int init_pidfd; /* the container's init */
         bool stopping;
-        int exit_code; /* >= 0: done */
+        bool serving;      /* the bus came up, and up said so */
+        bool keep_bus_dir; /* the bus failed under a container that runs: bus/ (its /run/dbus) stays */
+        int exit_code;     /* >= 0: done */
 };
 
 static int64_t realtime_sec(void)
@@ -154,9 +156,8 @@ static void maybe_finish(struct supervisor *s)
 {
         if (!s->stopping || s->bus.pid || s->bridge.pid)
                 return;
-        /* nsbusd removed its sockets and bus/ unless it was killed; the directory and the rest are ours. A
-         * container that still runs keeps bus/ (its /run/dbus): a bus brought up again for it is seen. */
-        bool keep_bus_dir = container_alive(s);
+        /* nsbusd removed its sockets and bus/ unless it was killed; the directory and the rest are ours. */
+        bool keep_bus_dir = s->keep_bus_dir && container_alive(s);
         int r = bus_dir_remove_stale(s->o->dir_fd, keep_bus_dir);
         if (r < 0)
                 log_warning("cannot remove what the bus left: %s", strerror(-r));
@@ -166,15 +167,14 @@ static void maybe_finish(struct supervisor *s)
         unlinkat(s->o->dir_fd, SUPERVISE_CHECKPOINT, 0);
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/%s", s->o->runtime_dir, s->o->name);
-        if (rmdir(path) == 0 || errno == ENOENT)
-                ;
-        else if (errno == ENOTEMPTY && keep_bus_dir)
-                log_info("kept %s/" CONTAINER_BUS_DIR
-                         ": the container still runs, and sees a bus brought up there "
-                         "again",
-                         path);
-        else
-                log_warning("cannot remove %s: %m", path);
+        if (rmdir(path) < 0 && errno != ENOENT) {
+                if (errno == ENOTEMPTY && keep_bus_dir)
+                        log_info("kept %s/" CONTAINER_BUS_DIR ": the container still runs, and sees a bus "
+                                 "brought up there again",
+                                 path);
+                else
+                        log_warning("cannot remove %s: %m", path);
+        }
         log_info("stopped");
         s->exit_code = 0;
 }
@@ -280,6 +280,9 @@ static void bus_exited(struct event_source *src, uint32_t events)
         s->st.bus_pid = 0;
         if (!s->stopping)
                 log_info("nsbusd %s", how);
+        /* A bus that failed by itself (not stopped by down) under a container that runs: its bus/ stays for
+         * a bus brought up again, which the container then sees at /run/dbus. */
+        s->keep_bus_dir = !s->stopping && status != 0 && s->serving && container_alive(s);
         stop(s, status == 0 ? "the bus ended" : "the bus failed");
         save(s);
 }
@@ -524,6 +527,7 @@ int supervise(const struct supervise_options *o)
                 return 1;
         }
         save(&s);
+        s.serving = true;
         dprintf(o->ready_fd, "OK %s\n", s.st.socket);
         close(o->ready_fd);
         if (o->policy && o->init_pid > 0) /* a restored container's bridge waits for its init */

@@ -258,16 +258,9 @@ bool names_release_next(struct peer *p, struct name_change *change)
 struct peer *names_find_peer(struct bus *b, const char *name)
 {
         if (name[0] == ':') {
-                const char *s = startswith(name, ":1.");
-                if (!s || !*s || (s[0] == '0' && s[1]))
+                uint64_t id;
+                if (!dbus_parse_unique_name(name, &id))
                         return NULL;
-                /* Decimal digits only, and no more than an id can have: ids are counted up from 0. */
-                uint64_t id = 0;
-                for (; *s; s++) {
-                        if (*s < '0' || *s > '9' || id > (UINT64_MAX - 9) / 10)
-                                return NULL;
-                        id = id * 10 + (uint64_t)(*s - '0');
-                }
                 struct peer *p = hashmap_get(b->peers_by_id, &id);
                 return p && p->state == PEER_RUNNING ? p : NULL;
         }

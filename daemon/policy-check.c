@@ -17,7 +17,7 @@ static void subject_of(const struct peer *p, struct policy_subject *s, gid_t *bu
          * that list lacks it; never one twice (its rules would be counted twice in an error message, and a
          * view would not see that one rule decides, bus_policy_view_new()). */
         bool listed = false;
-        for (size_t i = 0; i < p->creds.n_groups && !listed; i++)
+        for (size_t i = 0; i < p->creds.n_groups && i < buf_n && !listed; i++)
                 listed = p->creds.groups[i] == p->creds.gid;
         if (!listed)
                 buf[n++] = p->creds.gid;

@@ -24,21 +24,6 @@
 #include "message.h"
 #include "util.h"
 
-bool ckpt_parse_unique_name(const char *s, uint64_t *id)
-{
-        /* Decimal without leading zeros: one spelling per id. */
-        if (!s || strncmp(s, ":1.", 3) != 0 || s[3] < '0' || s[3] > '9' || (s[3] == '0' && s[4]))
-                return false;
-        uint64_t v = 0;
-        for (const char *p = s + 3; *p; p++) {
-                if (*p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10)
-                        return false;
-                v = v * 10 + (uint64_t)(*p - '0');
-        }
-        *id = v;
-        return true;
-}
-
 void ckpt_image_done(struct ckpt_image *img)
 {
         free(img->unique_name);
@@ -251,7 +236,7 @@ static int read_replies(struct parse *ps, const char *field, struct ckpt_reply *
                     msg_reader_read_basic(&ps->rd, 't', &r->timeout_usec) < 0 ||
                     msg_reader_exit(&ps->rd) < 0)
                         return fail(ps, "%s[%zu]: not readable", field, *n);
-                if (!ckpt_parse_unique_name(s, &r->peer_id))
+                if (!dbus_parse_unique_name(s, &r->peer_id))
                         return fail(ps, "%s[%zu]: \"%s\" is not a unique name of this bus", field, *n, s);
                 if (r->serial == 0)
                         return fail(ps, "%s[%zu]: serial 0", field, *n);
@@ -283,7 +268,7 @@ static int parse_body(struct parse *ps, struct ckpt_image *img)
         int r;
         if ((r = read_string(ps, "unique name", &img->unique_name)) < 0)
                 return r;
-        if (!ckpt_parse_unique_name(img->unique_name, &img->id))
+        if (!dbus_parse_unique_name(img->unique_name, &img->id))
                 return fail(ps, "unique name: \"%s\" is not one this bus makes (:1.N)", img->unique_name);
         if (msg_reader_read_basic(&ps->rd, 't', &img->next_id) < 0)
                 return fail(ps, "next unique id: not readable");

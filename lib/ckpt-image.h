@@ -82,9 +82,6 @@ struct ckpt_image {
         size_t n_input, n_output;
 };
 
-/* The id N of a unique name ":1.N" the way this bus makes them: true and *id. */
-bool ckpt_parse_unique_name(const char *s, uint64_t *id);
-
 /* The file bytes of img: 0 and *ret (malloc'd, *ret_len bytes), -EINVAL for an image that would not
  * parse back (a field out of its bounds), -ENOMEM. */
 int ckpt_image_build(const struct ckpt_image *img, uint8_t **ret, size_t *ret_len);

@@ -114,9 +114,15 @@ static bool uint64_equal(const void *a, const void *b)
 }
 const struct hash_ops uint64_hash_ops = {uint64_hash, uint64_equal};
 
+/* Multiply-shift under the process's random key: a few instructions where SipHash takes a hundred. The ids
+ * are handed out counting up, but a client can keep only the connections whose ids it likes; with the key
+ * unknown to it, which bucket an id takes is too. */
 static uint64_t id_hash(const void *k)
 {
-        return *(const uint64_t *)k;
+        uint64_t mul;
+        memcpy(&mul, get_hash_key() + 8, sizeof(mul));
+        uint64_t h = *(const uint64_t *)k * (mul | 1);
+        return ROTL(h, 32); /* the product's best-mixed bits pick the bucket */
 }
 const struct hash_ops id_hash_ops = {id_hash, uint64_equal};
 

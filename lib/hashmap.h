@@ -17,8 +17,9 @@ struct hash_ops {
 
 extern const struct hash_ops string_hash_ops; /* key: const char * */
 extern const struct hash_ops uint64_hash_ops; /* key: const uint64_t * */
-/* Key: const uint64_t *, an id this process hands out itself (a peer's). Nobody else picks them, so they
- * need no keyed hash: the id is its own, and consecutive ids take consecutive buckets. */
+/* Key: const uint64_t *, an id this process hands out itself (a peer's), counting up: no peer can pick
+ * one, only keep the connections whose ids it likes, so a cheap keyed multiply-shift does instead of
+ * SipHash. */
 extern const struct hash_ops id_hash_ops;
 extern const struct hash_ops ptr_hash_ops; /* key: the pointer itself */
 

@@ -66,6 +66,21 @@ bool dbus_validate_unique_name(const char *s, size_t n)
         return validate_dotted(s + 1, n - 1, true, true) && n <= DBUS_MAXIMUM_NAME_LENGTH;
 }
 
+bool dbus_parse_unique_name(const char *s, uint64_t *ret_id)
+{
+        /* Decimal without leading zeros: one spelling per id. */
+        if (!s || strncmp(s, ":1.", 3) != 0 || !is_digit(s[3]) || (s[3] == '0' && s[4]))
+                return false;
+        uint64_t id = 0;
+        for (const char *p = s + 3; *p; p++) {
+                if (!is_digit(*p) || id > (UINT64_MAX - 9) / 10)
+                        return false;
+                id = id * 10 + (uint64_t)(*p - '0');
+        }
+        *ret_id = id;
+        return true;
+}
+
 bool dbus_validate_well_known_name(const char *s, size_t n)
 {
         return n > 0 && s[0] != ':' && validate_dotted(s, n, true, false);
