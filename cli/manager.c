@@ -117,8 +117,8 @@ bool manager_bus_up(const struct cli_options *o, const char *name)
 static char *find_program(const char *env, const char *name)
 {
         const char *v = getenv(env);
-        if (v && v[0])
-                return strdup(v);
+        if (v && v[0]) /* absolute in state.json: down checks a pid against it from any directory */
+                return realpath(v, NULL) ?: strdup(v);
         char self[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
         if (n > 0) {
@@ -246,6 +246,18 @@ static int ensure_user(uid_t uid)
 static pid_t pid_alive(pid_t pid)
 {
         return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM) ? pid : 0;
+}
+
+/* pid, if it is still the program argv (a command line from state.json) started, and not a process that
+ * got the pid of one that ended: its executable is argv[0]'s file. 0 otherwise. */
+static pid_t pid_runs(pid_t pid, char *const *argv)
+{
+        char exe[64];
+        struct stat want, is;
+        snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
+        if (pid <= 0 || !argv || !argv[0] || stat(argv[0], &want) < 0 || stat(exe, &is) < 0)
+                return 0;
+        return want.st_dev == is.st_dev && want.st_ino == is.st_ino ? pid : 0;
 }
 
 /* A second up for a bus that runs: say so, print its socket as the first up did, change nothing. */
@@ -399,7 +411,8 @@ int manager_up(const struct cli_options *o, const char *name, pid_t init, const 
         char err[256];
         if (bus_state_read(dir_fd, &old, err, sizeof(err)) >= 0) {
                 /* A supervisor that was killed leaves its children running: not ours to reuse or kill. */
-                pid_t left = pid_alive(old.bus_pid) ? old.bus_pid : pid_alive(old.bridge_pid);
+                pid_t left =
+                        pid_runs(old.bus_pid, old.bus_argv) ?: pid_runs(old.bridge_pid, old.bridge_argv);
                 bus_state_done(&old);
                 if (left)
                         return cli_fail(-EBUSY,
@@ -494,9 +507,10 @@ static int clean_unsupervised(const struct cli_options *o, int dir_fd, const cha
         int r = bus_state_read(dir_fd, &st, err, sizeof(err));
         if (r < 0 && r != -ENOENT) /* -ENOENT: an up that died before its supervisor wrote anything */
                 return cli_fail(r, "down %s: %s", name, err);
-        pid_t pids[] = {st.bridge_pid, st.bus_pid};
+        /* Only what it started: a pid of its may belong to another process by now. */
+        pid_t pids[] = {pid_runs(st.bridge_pid, st.bridge_argv), pid_runs(st.bus_pid, st.bus_argv)};
         for (size_t i = 0; i < ELEMENTSOF(pids); i++)
-                if (pid_alive(pids[i]))
+                if (pids[i])
                         kill(pids[i], SIGTERM);
         for (int waited = 0; waited < DOWN_TIMEOUT_MS && (pid_alive(pids[0]) || pid_alive(pids[1]));
              waited += 20)

@@ -275,6 +275,9 @@ static int parse_body(struct parse *ps, struct ckpt_image *img)
         if (img->next_id <= img->id)
                 return fail(ps, "next unique id %" PRIu64 " is not above the connection's own (%s)",
                             img->next_id, img->unique_name);
+        if (img->next_id > DBUS_UNIQUE_ID_MAX)
+                return fail(ps, "next unique id %" PRIu64 " is past the last one a unique name can carry",
+                            img->next_id);
         if ((r = read_string(ps, "container", &img->container)) < 0 ||
             (r = read_string(ps, "host socket", &img->host_socket)) < 0 ||
             (r = read_string(ps, "bus socket", &img->bus_socket)) < 0)

@@ -173,9 +173,10 @@ const char *message_type_to_string(uint8_t type);
 /* ---- validation of names (D-Bus spec, "Valid Names") ---- */
 bool dbus_validate_bus_name(const char *s, size_t n);
 bool dbus_validate_unique_name(const char *s, size_t n);
-/* The id N of a unique name ":1.N" the way this bus makes them (decimal, no leading zeros, below 2^64 - 6):
- * true and *ret_id. */
+/* The id N of a unique name ":1.N" the way this bus makes them (decimal, no leading zeros, at most
+ * DBUS_UNIQUE_ID_MAX): true and *ret_id. */
 bool dbus_parse_unique_name(const char *s, uint64_t *ret_id);
+#define DBUS_UNIQUE_ID_MAX ((UINT64_MAX - 9) / 10 * 10 + 9) /* 2^64 - 7 */
 bool dbus_validate_well_known_name(const char *s, size_t n);
 bool dbus_validate_interface(const char *s, size_t n);
 bool dbus_validate_member(const char *s, size_t n);

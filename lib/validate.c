@@ -73,7 +73,7 @@ bool dbus_parse_unique_name(const char *s, uint64_t *ret_id)
                 return false;
         uint64_t id = 0;
         for (const char *p = s + 3; *p; p++) {
-                if (!is_digit(*p) || id > (UINT64_MAX - 9) / 10)
+                if (!is_digit(*p) || id > DBUS_UNIQUE_ID_MAX / 10)
                         return false;
                 id = id * 10 + (uint64_t)(*p - '0');
         }

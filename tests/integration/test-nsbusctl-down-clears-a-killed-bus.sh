@@ -4,6 +4,8 @@
 # 1. under `nsbusctl up`, nsbusd killed while its container runs: the supervisor stops and removes the
 #    sockets, but keeps bus/ (the container's /run/dbus), so that `up` again serves the container in the
 #    same place; `down` then removes everything;
+#    and with its supervisor killed instead, down stops the nsbusd it left (by pid, checked against the
+#    program up started) and removes everything;
 # 2. nsbusd run by hand with --runtime-dir (no lock): `down` refuses at once while it runs, and once it is
 #    killed, `down` removes what it left at once and succeeds (an LXC stop hook runs down on every stop).
 . "$(dirname "$0")/lib.sh"
@@ -56,6 +58,17 @@ expect_eq "bus/ kept across the restart" "$(stat -c %i "$CTR_RT/up-killed/bus")"
 t nsenter -t "$C1" -m -- test -S /run/dbus/system_bus_socket ||
 	fail "the container does not see the new bus's socket at /run/dbus"
 ctl down up-killed >/dev/null 2>"$TMP/down.err" || fail "down: $(cat "$TMP/down.err")"
+[ -e "$CTR_RT/up-killed" ] && fail "down left $(ls -laR "$CTR_RT/up-killed" 2>&1)"
+
+# Its supervisor killed instead: down stops the bus it left (the pid is still that nsbusd) and removes all.
+ctl up up-killed --pid="$C1" --log="$TMP/up.log" >"$TMP/up.out" 2>"$TMP/up.err" ||
+	fail "nsbusctl up, third time: $(cat "$TMP/up.err")"
+read -r sup bus < <(jfield supervisor_pid bus_pid <"$CTR_RT/up-killed/state.json")
+kill -KILL "$sup"
+for i in $(seq 1 50); do pid_alive "$sup" || break; sleep 0.1; done
+pid_alive "$bus" || fail "nsbusd ended with its supervisor: nothing left for down to stop"
+ctl down up-killed >/dev/null 2>"$TMP/down.err" || fail "down after the supervisor was killed: $(cat "$TMP/down.err")"
+pid_alive "$bus" && fail "down left the bus (pid $bus) of a killed supervisor running"
 [ -e "$CTR_RT/up-killed" ] && fail "down left $(ls -laR "$CTR_RT/up-killed" 2>&1)"
 
 # 2. By hand: down refuses a live bus it did not start, and clears one that was killed.

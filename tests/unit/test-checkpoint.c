@@ -354,6 +354,21 @@ static void test_round_trip(void)
         CHECK_EQ(img.awaited[0].serial, call_serial);
         CHECK_EQ(img.n_matches, 1);
         CHECK(img.n_output > 0); /* the Ticks */
+        /* A next unique id no name could carry (the bus would hand out ids nobody can address): refused. */
+        uint64_t next_id = img.next_id;
+        for (int past = 0; past <= 1; past++) {
+                uint8_t *rebuilt;
+                size_t rebuilt_len;
+                struct ckpt_image again;
+                img.next_id = DBUS_UNIQUE_ID_MAX + (uint64_t)past;
+                CHECK_EQ(ckpt_image_build(&img, &rebuilt, &rebuilt_len), 0);
+                int r = ckpt_image_parse(rebuilt, rebuilt_len, &again, err, sizeof(err));
+                CHECK(past ? r < 0 && strstr(err, "past the last one") : r == 0);
+                if (r == 0)
+                        ckpt_image_done(&again);
+                free(rebuilt);
+        }
+        img.next_id = next_id;
         ckpt_image_done(&img);
         CHECK(ckpt_image_parse(iq, lq, &img, err, sizeof(err)) == 0);
         CHECK_EQ(img.n_names, 1);
