@@ -12,7 +12,7 @@
 #include "state.h"
 #include "test.h"
 
-static char dir[] = "/tmp/test-cli-state.XXXXXX";
+static char dir[PATH_MAX]; /* the test's directory, made by open_dir() */
 
 static int the_dir_fd = -1;
 
@@ -33,9 +33,16 @@ static int bind_at(const char *path, int backlog)
         return -1;
 }
 
+/* A new directory in $TMPDIR (else /tmp), its path in buf. */
+static void make_temp_dir(char *buf, size_t n, const char *prefix)
+{
+        snprintf(buf, n, "%s/%s.XXXXXX", getenv("TMPDIR") ?: "/tmp", prefix); /* mkdtemp()'s template */
+        CHECK(mkdtemp(buf));
+}
+
 static int open_dir(void)
 {
-        CHECK(mkdtemp(dir));
+        make_temp_dir(dir, sizeof(dir), "test-cli-state");
         int fd = open(dir, O_DIRECTORY | O_CLOEXEC);
         CHECK(fd >= 0);
         return the_dir_fd = fd;
@@ -176,10 +183,13 @@ static void test_full_backlog_answers(void)
         int waiting[2];
         for (size_t i = 0; i < ELEMENTSOF(waiting); i++) {
                 struct sockaddr_un sa = {.sun_family = AF_UNIX};
-                snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, CONTAINER_HOST_SOCKET);
+                snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dir_fd,
+                         CONTAINER_HOST_SOCKET);
                 waiting[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
                 CHECK(waiting[i] >= 0);
-                (void)connect(waiting[i], (struct sockaddr *)&sa, sizeof(sa));
+                int r = connect(waiting[i], (struct sockaddr *)&sa, sizeof(sa));
+                /* Backlog 0 takes one; the second finds it full, as the probe will. */
+                CHECK(i == 0 ? r == 0 : r < 0 && errno == EAGAIN);
         }
         CHECK_EQ(unix_socket_answers(dir_fd, CONTAINER_HOST_SOCKET), 1);
         CHECK_EQ(bus_dir_remove_stale(dir_fd, false), -EADDRINUSE);
@@ -194,12 +204,12 @@ static void test_full_backlog_answers(void)
 static void test_symlinked_bus_dir(void)
 {
         int dir_fd = open_dir();
-        char elsewhere[] = "/tmp/test-cli-state-elsewhere.XXXXXX";
-        CHECK(mkdtemp(elsewhere));
+        char elsewhere[PATH_MAX];
+        make_temp_dir(elsewhere, sizeof(elsewhere), "test-cli-state-elsewhere");
         CHECK(symlinkat(elsewhere, dir_fd, CONTAINER_BUS_DIR) == 0);
         bind_at(CONTAINER_BUS_DIR "/" CONTAINER_BUS_SOCKET, -1); /* lands in elsewhere */
         CHECK(bus_dir_remove_stale(dir_fd, false) < 0);
-        char sock[PATH_MAX];
+        char sock[PATH_MAX + sizeof(CONTAINER_BUS_SOCKET) + 1];
         snprintf(sock, sizeof(sock), "%s/%s", elsewhere, CONTAINER_BUS_SOCKET);
         CHECK(access(sock, F_OK) == 0);
         CHECK(unlink(sock) == 0 && rmdir(elsewhere) == 0);
