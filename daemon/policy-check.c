@@ -119,6 +119,10 @@ bool policy_check_send(struct bus *b, struct peer *from, struct peer *to, struct
 {
         if (!from || !from->policy_view)
                 return true; /* the bus driver is not subject to send rules */
+        int fixed = bus_policy_view_fixed_send(from->policy_view, m->reply_serial != 0, requested_reply,
+                                               (uint32_t)m->n_fds);
+        if (fixed >= 0)
+                return fixed;
         struct policy_msg pm;
         msg_of(m, requested_reply, false, &pm);
         if (!to)
@@ -137,6 +141,10 @@ bool policy_check_receive(struct bus *b, struct peer *to, struct peer *from, str
 {
         if (!to->policy_view)
                 return false;
+        int fixed = bus_policy_view_fixed_receive(to->policy_view, m->reply_serial != 0, requested_reply,
+                                                  eavesdropping, (uint32_t)m->n_fds);
+        if (fixed >= 0)
+                return fixed;
         struct policy_msg pm;
         msg_of(m, requested_reply, eavesdropping, &pm);
         if (!from)

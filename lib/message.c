@@ -49,14 +49,35 @@ struct vctx {
         uint32_t n_fds;
 };
 
-static bool v_align(struct vctx *c, unsigned a)
+/* Whether bytes [from, to) of c are zeros, for a boundary below 8: the start of a short body. */
+static bool v_zeros(const struct vctx *c, size_t from, size_t to)
 {
-        size_t np = ALIGN_TO(c->pos, a);
-        if (np > c->end)
-                return false;
-        for (size_t i = c->pos; i < np; i++)
+        for (size_t i = from; i < to; i++)
                 if (c->data[i] != 0)
                         return false;
+        return true;
+}
+
+/* Skips the padding up to an a-byte boundary (a <= 8), which must be zeros. Inlined at every step of the
+ * header and body walks: one load where a byte loop took ~20 instructions per field. */
+static inline __attribute__((always_inline)) bool v_align(struct vctx *c, unsigned a)
+{
+        size_t np = ALIGN_TO(c->pos, a);
+        size_t pad = np - c->pos;
+        if (pad == 0)
+                return true;
+        if (np > c->end)
+                return false;
+        if (np >= 8) {
+                /* The 8 bytes that end at the boundary, all received: the padding is their last pad
+                 * bytes, the most significant ones in little-endian order. */
+                uint64_t w;
+                memcpy(&w, c->data + np - 8, sizeof(w));
+                if (le64toh(w) >> (64 - 8 * pad))
+                        return false;
+        } else if (!v_zeros(c, c->pos, np)) {
+                return false;
+        }
         c->pos = np;
         return true;
 }
@@ -149,7 +170,8 @@ static bool v_value(struct vctx *c, const char **sig, unsigned depth)
                 size_t vl;
                 if (depth + 1 > 2 * DBUS_MAXIMUM_TYPE_RECURSION_DEPTH)
                         return false;
-                if (!v_string(c, 'g', &vs, &vl) || !signature_validate_single(vs, vl))
+                /* One complete type, which signature_validate_single() checks whole. */
+                if (!v_string_bytes(c, 'g', &vs, &vl) || !signature_validate_single(vs, vl))
                         return false;
                 const char *p = vs;
                 return v_value(c, &p, depth + 1);
@@ -163,7 +185,7 @@ static bool v_value(struct vctx *c, const char **sig, unsigned depth)
                 uint32_t len = wire_u32(c->data + c->pos, c->be);
                 c->pos += 4;
                 const char *elem = *sig;
-                size_t elen = signature_next_complete(elem);
+                size_t elen = signature_skip_valid(elem); /* validated with the header */
                 char et = elem[0];
                 if (len > DBUS_MAXIMUM_ARRAY_LENGTH || !v_align(c, wire_alignment(et)))
                         return false;
@@ -271,6 +293,7 @@ static int parse_header(struct message *m)
         struct vctx c = {.data = p, .end = 16 + (size_t)fields_len, .pos = 16, .be = be, .n_fds = 0};
         unsigned seen = 0;
         bool plain = true;
+        size_t path_len = 0, interface_len = 0;
 
         while (c.pos < c.end) {
                 if (!v_align(&c, 8) || !v_need(&c, 1))
@@ -285,7 +308,7 @@ static int parse_header(struct message *m)
                         vs = (const char *)p + c.pos + 1;
                         vl = 1;
                         c.pos += 3;
-                } else if (!v_string(&c, 'g', &vs, &vl) || !signature_validate_single(vs, vl)) {
+                } else if (!v_string_bytes(&c, 'g', &vs, &vl) || !signature_validate_single(vs, vl)) {
                         return -ERR_MSG_FIELD;
                 }
 
@@ -330,11 +353,13 @@ static int parse_header(struct message *m)
                 switch (code) {
                 case FIELD_PATH:
                         m->path = s;
+                        path_len = l;
                         break;
                 case FIELD_INTERFACE:
                         if (!dbus_validate_interface(s, l))
                                 return -ERR_MSG_INTERFACE;
                         m->interface = s;
+                        interface_len = l;
                         break;
                 case FIELD_MEMBER:
                         if (!dbus_validate_member(s, l))
@@ -389,8 +414,9 @@ static int parse_header(struct message *m)
         if (m->n_unix_fds > DBUS_MAXIMUM_UNIX_FDS)
                 return -ERR_MSG_UNIX_FDS;
         /* The spec reserves these for messages a library makes up locally; none may travel. */
-        if (streq_ptr(m->path, "/org/freedesktop/DBus/Local") ||
-            streq_ptr(m->interface, "org.freedesktop.DBus.Local"))
+        if ((path_len == STRLEN(DBUS_LOCAL_PATH) && memcmp(m->path, DBUS_LOCAL_PATH, path_len) == 0) ||
+            (interface_len == STRLEN(DBUS_LOCAL_INTERFACE) &&
+             memcmp(m->interface, DBUS_LOCAL_INTERFACE, interface_len) == 0))
                 return -ERR_MSG_LOCAL;
         m->header_plain = plain;
         return 0;
@@ -817,7 +843,7 @@ size_t wire_skip_value(const uint8_t *d, size_t pos, const char **sig, bool be)
                 uint32_t len = wire_u32(d + pos, be);
                 pos += 4;
                 const char *elem = *sig;
-                *sig = elem + signature_next_complete(elem);
+                *sig = elem + signature_skip_valid(elem);
                 return ALIGN_TO(pos, wire_alignment(elem[0])) + len;
         }
         case '(':

@@ -33,6 +33,9 @@
 #define DRIVER_NAME "org.freedesktop.DBus"
 #define DRIVER_PATH "/org/freedesktop/DBus"
 #define DRIVER_INTERFACE "org.freedesktop.DBus"
+/* Reserved for messages a library makes up for itself ("Message Bus Specification", Local): none travels. */
+#define DBUS_LOCAL_PATH "/org/freedesktop/DBus/Local"
+#define DBUS_LOCAL_INTERFACE "org.freedesktop.DBus.Local"
 
 enum message_type {
         MESSAGE_INVALID = 0,
@@ -192,6 +195,8 @@ bool signature_validate(const char *s, size_t n);
 bool signature_validate_single(const char *s, size_t n);
 /* Length of the complete type starting at s, or 0 if s does not start with one. */
 size_t signature_next_complete(const char *s);
+/* The same for a signature already validated: it only counts brackets. */
+size_t signature_skip_valid(const char *s);
 
 /* ---- zero-copy body reader ---- */
 

@@ -27,6 +27,8 @@
 #define _cleanup_(f) __attribute__((cleanup(f)))
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+/* The length of a string literal, as a constant. */
+#define STRLEN(lit) (sizeof("" lit "") - 1)
 #define ALIGN_TO(x, a) (((x) + ((a)-1)) & ~((size_t)(a)-1))
 #define ALIGN8(x) ALIGN_TO((x), 8)
 #define MIN(a, b) ((a) < (b) ? (a) : (b))

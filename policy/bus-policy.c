@@ -73,6 +73,13 @@ struct bus_policy_view {
         /* The only rule of its kind that applies from start on, if there is exactly one (session.conf's
          * catch-all allows): a check of that kind then looks at it alone. */
         const struct rule *sole[_KIND_MAX];
+        /* When that rule looks at nothing of a message but whether it is a reply, asked for or not, and
+         * (receive) eavesdropped, and at its fds only through max_fds: its verdicts, one bit per
+         * fixed_index(), for messages with at most fixed_max_fds fds. A check without a verdict to
+         * report (routing's) reads that bit. */
+        bool fixed[_KIND_MAX];
+        uint8_t fixed_allow[_KIND_MAX];
+        uint32_t fixed_max_fds[_KIND_MAX];
         size_t n_lists;
         const struct rule_list *lists[];
 };
@@ -477,6 +484,8 @@ static bool rule_is_catch_all(const struct rule *rule)
         return false;
 }
 
+static void view_fix_verdicts(struct bus_policy_view *v);
+
 int bus_policy_view_new(struct bus_policy *policy, const struct policy_subject *subject,
                         struct bus_policy_view **ret)
 {
@@ -546,6 +555,7 @@ int bus_policy_view_new(struct bus_policy *policy, const struct policy_subject *
                 if (n_live != 1)
                         v->sole[k] = NULL;
         }
+        view_fix_verdicts(v);
 
         v->policy = bus_policy_ref(policy);
         *ret = v;
@@ -780,6 +790,76 @@ static bool view_evaluate(const struct bus_policy_view *v, enum rule_kind kind, 
         return allow;
 }
 
+static unsigned fixed_index(const struct policy_msg *m)
+{
+        return (unsigned)m->has_reply_serial | (unsigned)m->requested_reply << 1 |
+               (unsigned)m->eavesdropping << 2;
+}
+
+/* Whether a rule, apart from its type, looks only at what fixed_index() holds and at a message's fds
+ * through max_fds: a catch-all (rule_is_catch_all()) without a broadcast condition or min_fds. */
+static bool rule_reads_reply_state_only(const struct rule *rule)
+{
+        const struct policy_rule *r = &rule->r;
+        if (!rule_is_catch_all(rule))
+                return false;
+        if (r->type == POLICY_RULE_SEND)
+                return r->send.broadcast == POLICY_TRISTATE_ANY && r->send.min_fds == 0;
+        return r->type == POLICY_RULE_RECEIVE && r->receive.min_fds == 0;
+}
+
+static void view_fix_verdicts(struct bus_policy_view *v)
+{
+        static const rule_match_fn match[_KIND_MAX] = {
+                [KIND_SEND] = send_rule_matches, [KIND_RECEIVE] = receive_rule_matches};
+        for (size_t k = KIND_SEND; k <= KIND_RECEIVE; k++) {
+                const struct rule *r = v->sole[k];
+                v->fixed[k] = r && rule_reads_reply_state_only(r);
+                if (!v->fixed[k])
+                        continue;
+                v->fixed_allow[k] = 0;
+                v->fixed_max_fds[k] = k == KIND_SEND ? r->r.send.max_fds : r->r.receive.max_fds;
+                for (unsigned bits = 0; bits < 8; bits++) {
+                        const struct policy_msg m = {
+                                .type = POLICY_TYPE_METHOD_CALL,
+                                .has_reply_serial = bits & 1,
+                                .requested_reply = bits & 2,
+                                .eavesdropping = bits & 4,
+                        };
+                        const struct match_ctx c = {.msg = &m};
+                        if (r->r.allow && match[k](r, &c))
+                                v->fixed_allow[k] |= 1u << fixed_index(&m);
+                }
+        }
+}
+
+/* A verdict that view_fix_verdicts() knew before the message came: 1 allow, 0 deny, -1 unknown. */
+static int view_fixed_verdict(const struct bus_policy_view *v, enum rule_kind kind,
+                              const struct policy_msg *m)
+{
+        if (!v->fixed[kind] || m->n_fds > v->fixed_max_fds[kind])
+                return -1;
+        return (v->fixed_allow[kind] >> fixed_index(m)) & 1;
+}
+
+int bus_policy_view_fixed_send(const struct bus_policy_view *view, bool has_reply_serial,
+                               bool requested_reply, uint32_t n_fds)
+{
+        const struct policy_msg m = {
+                .has_reply_serial = has_reply_serial, .requested_reply = requested_reply, .n_fds = n_fds};
+        return view_fixed_verdict(view, KIND_SEND, &m);
+}
+
+int bus_policy_view_fixed_receive(const struct bus_policy_view *view, bool has_reply_serial,
+                                  bool requested_reply, bool eavesdropping, uint32_t n_fds)
+{
+        const struct policy_msg m = {.has_reply_serial = has_reply_serial,
+                                     .requested_reply = requested_reply,
+                                     .eavesdropping = eavesdropping,
+                                     .n_fds = n_fds};
+        return view_fixed_verdict(view, KIND_RECEIVE, &m);
+}
+
 bool bus_policy_view_send_reads_names(const struct bus_policy_view *view)
 {
         return view->reads_names[KIND_SEND];
@@ -801,16 +881,18 @@ bool bus_policy_view_check_send(const struct bus_policy_view *view, const struct
                                 const struct policy_msg *msg, struct policy_verdict *ret_verdict)
 {
         const struct match_ctx c = {.msg = msg, .peer = receiver};
+        int fixed = ret_verdict ? -1 : view_fixed_verdict(view, KIND_SEND, msg);
 
-        return view_evaluate(view, KIND_SEND, send_rule_matches, &c, ret_verdict);
+        return fixed >= 0 ? fixed : view_evaluate(view, KIND_SEND, send_rule_matches, &c, ret_verdict);
 }
 
 bool bus_policy_view_check_receive(const struct bus_policy_view *view, const struct policy_names *sender,
                                    const struct policy_msg *msg, struct policy_verdict *ret_verdict)
 {
         const struct match_ctx c = {.msg = msg, .peer = sender};
+        int fixed = ret_verdict ? -1 : view_fixed_verdict(view, KIND_RECEIVE, msg);
 
-        return view_evaluate(view, KIND_RECEIVE, receive_rule_matches, &c, ret_verdict);
+        return fixed >= 0 ? fixed : view_evaluate(view, KIND_RECEIVE, receive_rule_matches, &c, ret_verdict);
 }
 
 static bool connect_rules_allow(const struct rule_array *a, const struct policy_subject *s, bool allowed)

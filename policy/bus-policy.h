@@ -281,6 +281,14 @@ bool bus_policy_view_check_send(const struct bus_policy_view *view, const struct
 bool bus_policy_view_check_receive(const struct bus_policy_view *view, const struct policy_names *sender,
                                    const struct policy_msg *msg, struct policy_verdict *ret_verdict);
 
+/* The verdict of a send (receive) check with this view, without the message, when the view's one rule of
+ * that kind looks at nothing but these (session.conf's catch-all allows): 1 allow, 0 deny; -1 when the
+ * check needs the whole message. The same verdict as the checks above give. */
+int bus_policy_view_fixed_send(const struct bus_policy_view *view, bool has_reply_serial,
+                               bool requested_reply, uint32_t n_fds);
+int bus_policy_view_fixed_receive(const struct bus_policy_view *view, bool has_reply_serial,
+                                  bool requested_reply, bool eavesdropping, uint32_t n_fds);
+
 /* Whether send (receive) checks with this view can look at the receiver's (sender's) well-known names,
  * through a live send_destination (receive_sender) rule. When not, the caller may pass a policy_names
  * with the unique name only: every verdict is the same. */

@@ -1149,10 +1149,12 @@ static void test_reject_header_padding(void)
                 CHECK_EQ(parse_raw(&msg), 0);
                 CHECK(msg.n > 16 + f.n); /* there is padding before the (empty) body */
 
-                c = msg;
-                c.buf[16 + 11] = 1; /* between PATH and MEMBER */
-                CHECK_EQ(c.buf[16 + 11 - 1], 0);
-                CHECK_INVALID(parse_raw(&c));
+                for (size_t i = 16 + 11; i < 16 + 16; i++) { /* between PATH and MEMBER */
+                        c = msg;
+                        CHECK_EQ(c.buf[i], 0);
+                        c.buf[i] = 1;
+                        CHECK_INVALID(parse_raw(&c));
+                }
                 c = msg;
                 c.buf[msg.n - 1] = 1; /* after the fields, before the body */
                 CHECK_INVALID(parse_raw(&c));
@@ -1218,8 +1220,11 @@ static void test_reject_body_padding(void)
                 raw_pad(&b, 8);
                 raw_u8(&b, 2);
                 CHECK_EQ(parse_call(be, "y(y)", &b, 0), 0);
-                b.buf[7] = 1;
-                CHECK_INVALID(parse_call(be, "y(y)", &b, 0));
+                for (size_t i = 1; i < 8; i++) { /* each of them, wherever it sits in the word */
+                        struct raw c = b;
+                        c.buf[i] = 1;
+                        CHECK_INVALID(parse_call(be, "y(y)", &c, 0));
+                }
                 /* Empty ax after y: length, then padding to 8 that must be zero even with no elements. */
                 raw_init(&b, be);
                 raw_u8(&b, 1);
@@ -1607,6 +1612,62 @@ static void test_reject_fds(void)
 
 #define V(fn, lit) fn((lit), sizeof(lit) - 1)
 
+/* The spec's rules for dotted names, spelled out one by one: what the state machine in validate.c must
+ * agree with. */
+static bool spec_dotted(const char *s, size_t n, bool dash, bool lead_digit)
+{
+        size_t elements = 0, len = 0;
+        if (n == 0 || n > 255)
+                return false;
+        for (size_t i = 0; i <= n; i++) {
+                if (i == n || s[i] == '.') {
+                        if (len == 0)
+                                return false;
+                        elements++;
+                        len = 0;
+                        continue;
+                }
+                char c = s[i];
+                bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+                bool digit = c >= '0' && c <= '9';
+                if (!letter && !digit && !(dash && c == '-'))
+                        return false;
+                if (len == 0 && digit && !lead_digit)
+                        return false;
+                len++;
+        }
+        return elements >= 2;
+}
+
+/* Every string of up to five bytes from the characters that matter (each class, and bytes that are none). */
+static void test_names_against_the_rules(void)
+{
+        static const char alphabet[] = {'a', 'Z', '_', '0', '9', '-', '.', ':', ' ', '\x80', '\0'};
+        const size_t k = sizeof(alphabet);
+        char s[8];
+        size_t checked = 0;
+        for (size_t n = 0; n <= 5; n++) {
+                size_t total = 1;
+                for (size_t i = 0; i < n; i++)
+                        total *= k;
+                for (size_t v = 0; v < total; v++) {
+                        size_t x = v;
+                        for (size_t i = 0; i < n; i++, x /= k)
+                                s[i] = alphabet[x % k];
+                        bool iface = spec_dotted(s, n, false, false);
+                        bool wk = n > 0 && s[0] != ':' && spec_dotted(s, n, true, false);
+                        bool uniq = n >= 2 && s[0] == ':' && spec_dotted(s + 1, n - 1, true, true);
+                        CHECK_EQ(dbus_validate_interface(s, n), iface);
+                        CHECK_EQ(dbus_validate_error_name(s, n), iface);
+                        CHECK_EQ(dbus_validate_well_known_name(s, n), wk);
+                        CHECK_EQ(dbus_validate_unique_name(s, n), uniq);
+                        CHECK_EQ(dbus_validate_bus_name(s, n), wk || uniq);
+                        checked++;
+                }
+        }
+        CHECK_EQ(checked, 1 + 11 + 121 + 1331 + 14641 + 161051);
+}
+
 static void test_names(void)
 {
         char big[300];
@@ -1738,6 +1799,37 @@ static void test_utf8(void)
 
 #define SIG(lit) signature_validate((lit), sizeof(lit) - 1)
 #define SINGLE(lit) signature_validate_single((lit), sizeof(lit) - 1)
+
+/* signature_skip_valid() only counts brackets: over every valid signature of up to seven characters from
+ * those that shape one, it must step where signature_next_complete() steps. */
+static void test_skip_valid_signatures(void)
+{
+        static const char alphabet[] = "ay(){}sv";
+        const size_t k = sizeof(alphabet) - 1;
+        char s[8];
+        size_t valid = 0;
+        for (size_t n = 1; n <= 7; n++) {
+                size_t total = 1;
+                for (size_t i = 0; i < n; i++)
+                        total *= k;
+                for (size_t v = 0; v < total; v++) {
+                        size_t x = v;
+                        for (size_t i = 0; i < n; i++, x /= k)
+                                s[i] = alphabet[x % k];
+                        s[n] = 0;
+                        if (!signature_validate(s, n))
+                                continue;
+                        valid++;
+                        for (size_t at = 0; at < n;) {
+                                size_t step = signature_next_complete(s + at);
+                                CHECK(step > 0);
+                                CHECK_EQ(signature_skip_valid(s + at), step);
+                                at += step;
+                        }
+                }
+        }
+        CHECK(valid > 1000);
+}
 
 static void test_signatures(void)
 {
@@ -1982,8 +2074,10 @@ int main(void)
         RUN(test_reject_depth);
         RUN(test_reject_fds);
         RUN(test_names);
+        RUN(test_names_against_the_rules);
         RUN(test_utf8);
         RUN(test_signatures);
+        RUN(test_skip_valid_signatures);
         RUN(test_type_names);
         RUN(test_refcount);
         RUN(test_limits);
