@@ -97,7 +97,9 @@ static bool same_ns(pid_t pid, const char *ns)
 /* The options every run shares: the service binary, the images, a log in them. */
 static int criu_opts_new(const char *verb, int dir_fd, const char *log, criu_opts **ret)
 {
-        criu_opts *c;
+        /* criu_local_init_opts() frees what *o points at first: it must start out NULL, or it frees
+         * whatever the stack held (a crash of every checkpoint and restore in some builds). */
+        criu_opts *c = NULL;
         if (criu_local_init_opts(&c) < 0)
                 return cli_fail(-ENOMEM, "%s: cannot set up libcriu", verb);
         const char *criu = getenv("NSBUS_CRIU");
