@@ -693,6 +693,12 @@ runtime_stopped() {
 	return 1
 }
 
+# runtime_bus_answers NAME: the container's bus answers GetId on host.sock.
+runtime_bus_answers() {
+	timeout 10 dbus-send --bus="unix:path=/run/nsbus/$1/host.sock" --print-reply=literal \
+		--dest=org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.GetId >/dev/null 2>&1
+}
+
 # runtime_start_stop VARIANT: one lxc-start -d and one lxc-stop -k of the variant's container,
 # each timed (rows rt_start_ms and rt_stop_ms). With nsbus the bus socket must be there as soon as
 # lxc-start returns.
@@ -707,6 +713,9 @@ runtime_start_stop() {
 		why="lxc-start-exit-$rc:$(grep -E 'ERROR|nsbus' "$RT_DIR/lxc.$name.log" | tail -1)"
 	elif [ "$v" != no-nsbus ] && [ ! -S "/run/nsbus/$name/bus/system_bus_socket" ]; then
 		why="no-bus-socket-when-lxc-start-returned"
+	elif [ "$v" != no-nsbus ] && ! runtime_bus_answers "$name"; then
+		# Untimed: a socket that accepts is not yet a bus that serves.
+		why="its-bus-does-not-answer-GetId"
 	elif state=$(lxc-info -n "$name" -s -H 2>&1); [ "$state" != RUNNING ]; then
 		why="lxc-info-says-$state"
 	fi
@@ -761,14 +770,24 @@ runtime_many_rows() {
 		[ $rc -eq 0 ] || { why="lxc-start-$name-exit-$rc:$(grep -E 'ERROR|nsbus' "$RT_DIR/lxc.$name.log" | tail -1)"; break; }
 	done
 	if [ -z "$why" ]; then
+		local gone=""
 		while :; do
 			peers=$(runtime_hostbus_peers)
 			[ "${peers:-0}" -ge "$N_LXC" ] && break
 			[ $((${EPOCHREALTIME/[.,]/} - t0)) -lt 120000000 ] || break
+			# A bus that is gone (its supervisor removes host.sock when it ends) brings no bridge: no
+			# reason to wait out the two minutes.
+			for i in $(seq 1 "$N_LXC"); do
+				[ -S "/run/nsbus/$RT_BASE-$i/host.sock" ] || { gone=$RT_BASE-$i; break; }
+			done
+			[ -z "$gone" ] || break
 			sleep 0.1
 		done
-		[ "${peers:-0}" -ge "$N_LXC" ] ||
+		if [ -n "$gone" ]; then
+			why="the bus of $gone is gone (no host.sock) after $(runtime_ms "$t0" "${EPOCHREALTIME/[.,]/}") ms: $(grep -E 'nsbus' "$RT_DIR/lxc.$gone.log" | tail -1)"
+		elif [ "${peers:-0}" -lt "$N_LXC" ]; then
 			why="${peers:-no} of $N_LXC bridges on the host bus after 120 s; $(runtime_bridge_state "$RT_BASE-1")"
+		fi
 	fi
 	t1=${EPOCHREALTIME/[.,]/}
 	if [ -z "$why" ]; then

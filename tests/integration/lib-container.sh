@@ -257,6 +257,9 @@ ctr_bus_start() {
 		t nsenter -t "$init" -m -- mount --no-mtab -t tmpfs -o size=4k,mode=0755 nsbus-hidden "$CTR_RT" ||
 			fail "hiding $CTR_RT inside container $init failed"
 	fi
+	# A bus that listens but dies on its first message would otherwise fail the test much later, in
+	# whatever waits for it first.
+	bus_get_id >/dev/null
 	log "nsbusd pid $BUS_PID for container $init printed $BUS_ADDR"
 }
 

@@ -7,7 +7,9 @@
 #    and with its supervisor killed instead, down stops the nsbusd it left (by pid, checked against the
 #    program up started) and removes everything;
 # 2. nsbusd run by hand with --runtime-dir (no lock): `down` refuses at once while it runs, and once it is
-#    killed, `down` removes what it left at once and succeeds (an LXC stop hook runs down on every stop).
+#    killed, `down` removes what it left at once and succeeds (an LXC stop hook runs down on every stop);
+# 3. a first `up` whose bus fails before it serves (here: exits at once) fails and leaves nothing, bus/
+#    included: no container has it at /run/dbus yet.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-container.sh"
 ctr_need
@@ -17,7 +19,7 @@ ctl() { t "$NSBUSCTL" --runtime-dir="$CTR_RT" "$@"; }
 jfield() { /usr/bin/python3 -c 'import json, sys; d = json.load(sys.stdin); print(*(d.get(k) for k in sys.argv[1:]))' "$@"; }
 down_at_exit() {
 	local n
-	for n in up-killed by-hand; do
+	for n in up-killed by-hand never-served; do
 		[ -d "$CTR_RT/$n" ] && "$NSBUSCTL" --runtime-dir="$CTR_RT" down "$n" >/dev/null 2>&1
 	done
 	ctr_cleanup
@@ -88,5 +90,13 @@ took=$(ms "$NSBUSCTL" --runtime-dir="$CTR_RT" down by-hand 2>"$TMP/down.err") ||
 	fail "down on a killed bus's directory: $(cat "$TMP/down.err")"
 [ "${took##*$'\n'}" -lt 1000 ] || fail "down took ${took##*$'\n'} ms on a killed bus's directory"
 [ -e "$CTR_RT/by-hand" ] && fail "down left $(ls -laR "$CTR_RT/by-hand" 2>&1)"
+
+# 3. A first up whose bus never serves.
+printf '#!/bin/sh\necho "nsbusd: refusing to start (test)" >&2\nexit 1\n' >"$TMP/failing-nsbusd"
+chmod +x "$TMP/failing-nsbusd"
+NSBUS_NSBUSD=$TMP/failing-nsbusd ctl up never-served --pid="$C2" --log="$TMP/up3.log" >"$TMP/up3.out" \
+	2>"$TMP/up3.err" && fail "nsbusctl up succeeded with a bus that exits at once"
+expect_match "up's error" "$(cat "$TMP/up3.err" "$TMP/up3.log" 2>/dev/null)" "refusing to start|exited"
+[ -e "$CTR_RT/never-served" ] && fail "a failed first up left $(ls -laR "$CTR_RT/never-served" 2>&1)"
 echo "$TEST_NAME: PASS"
 exit 0
