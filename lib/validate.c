@@ -329,6 +329,8 @@ size_t signature_skip_valid(const char *s)
         unsigned open = 0;
         for (;;) {
                 char c = s[i++];
+                if (c == '\0')
+                        return i - 1; /* not a valid signature after all: never read past its end */
                 if (c == 'a')
                         continue; /* its element follows */
                 if (c == '(' || c == '{')
