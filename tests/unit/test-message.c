@@ -1639,33 +1639,47 @@ static bool spec_dotted(const char *s, size_t n, bool dash, bool lead_digit)
         return elements >= 2;
 }
 
+/* Calls check(s, n) for every string of up to max_len bytes made of alphabet's k characters ('\0' may be
+ * one), s NUL-terminated after its n bytes; returns how many there were. */
+static size_t each_string(const char *alphabet, size_t k, size_t max_len,
+                          void (*check)(const char *s, size_t n))
+{
+        char s[16];
+        size_t count = 0;
+        CHECK(max_len < sizeof(s));
+        for (size_t n = 0; n <= max_len; n++) {
+                size_t total = 1;
+                for (size_t i = 0; i < n; i++)
+                        total *= k;
+                for (size_t v = 0; v < total; v++, count++) {
+                        size_t x = v;
+                        for (size_t i = 0; i < n; i++, x /= k)
+                                s[i] = alphabet[x % k];
+                        s[n] = 0;
+                        check(s, n);
+                }
+        }
+        return count;
+}
+
+static void check_name(const char *s, size_t n)
+{
+        bool iface = spec_dotted(s, n, false, false);
+        bool wk = n > 0 && s[0] != ':' && spec_dotted(s, n, true, false);
+        bool uniq = n >= 2 && s[0] == ':' && spec_dotted(s + 1, n - 1, true, true);
+        CHECK_EQ(dbus_validate_interface(s, n), iface);
+        CHECK_EQ(dbus_validate_error_name(s, n), iface);
+        CHECK_EQ(dbus_validate_well_known_name(s, n), wk);
+        CHECK_EQ(dbus_validate_unique_name(s, n), uniq);
+        CHECK_EQ(dbus_validate_bus_name(s, n), wk || uniq);
+}
+
 /* Every string of up to five bytes from the characters that matter (each class, and bytes that are none). */
 static void test_names_against_the_rules(void)
 {
         static const char alphabet[] = {'a', 'Z', '_', '0', '9', '-', '.', ':', ' ', '\x80', '\0'};
-        const size_t k = sizeof(alphabet);
-        char s[8];
-        size_t checked = 0;
-        for (size_t n = 0; n <= 5; n++) {
-                size_t total = 1;
-                for (size_t i = 0; i < n; i++)
-                        total *= k;
-                for (size_t v = 0; v < total; v++) {
-                        size_t x = v;
-                        for (size_t i = 0; i < n; i++, x /= k)
-                                s[i] = alphabet[x % k];
-                        bool iface = spec_dotted(s, n, false, false);
-                        bool wk = n > 0 && s[0] != ':' && spec_dotted(s, n, true, false);
-                        bool uniq = n >= 2 && s[0] == ':' && spec_dotted(s + 1, n - 1, true, true);
-                        CHECK_EQ(dbus_validate_interface(s, n), iface);
-                        CHECK_EQ(dbus_validate_error_name(s, n), iface);
-                        CHECK_EQ(dbus_validate_well_known_name(s, n), wk);
-                        CHECK_EQ(dbus_validate_unique_name(s, n), uniq);
-                        CHECK_EQ(dbus_validate_bus_name(s, n), wk || uniq);
-                        checked++;
-                }
-        }
-        CHECK_EQ(checked, 1 + 11 + 121 + 1331 + 14641 + 161051);
+        CHECK_EQ(each_string(alphabet, sizeof(alphabet), 5, check_name),
+                 1 + 11 + 121 + 1331 + 14641 + 161051);
 }
 
 static void test_names(void)
@@ -1800,35 +1814,28 @@ static void test_utf8(void)
 #define SIG(lit) signature_validate((lit), sizeof(lit) - 1)
 #define SINGLE(lit) signature_validate_single((lit), sizeof(lit) - 1)
 
+static size_t n_valid_signatures;
+
+static void check_skip(const char *s, size_t n)
+{
+        if (n == 0 || !signature_validate(s, n))
+                return;
+        n_valid_signatures++;
+        for (size_t at = 0; at < n;) {
+                size_t step = signature_next_complete(s + at);
+                CHECK(step > 0);
+                CHECK_EQ(signature_skip_valid(s + at), step);
+                at += step;
+        }
+}
+
 /* signature_skip_valid() only counts brackets: over every valid signature of up to seven characters from
  * those that shape one, it must step where signature_next_complete() steps. */
 static void test_skip_valid_signatures(void)
 {
         static const char alphabet[] = "ay(){}sv";
-        const size_t k = sizeof(alphabet) - 1;
-        char s[8];
-        size_t valid = 0;
-        for (size_t n = 1; n <= 7; n++) {
-                size_t total = 1;
-                for (size_t i = 0; i < n; i++)
-                        total *= k;
-                for (size_t v = 0; v < total; v++) {
-                        size_t x = v;
-                        for (size_t i = 0; i < n; i++, x /= k)
-                                s[i] = alphabet[x % k];
-                        s[n] = 0;
-                        if (!signature_validate(s, n))
-                                continue;
-                        valid++;
-                        for (size_t at = 0; at < n;) {
-                                size_t step = signature_next_complete(s + at);
-                                CHECK(step > 0);
-                                CHECK_EQ(signature_skip_valid(s + at), step);
-                                at += step;
-                        }
-                }
-        }
-        CHECK(valid > 1000);
+        each_string(alphabet, sizeof(alphabet) - 1, 7, check_skip);
+        CHECK(n_valid_signatures > 1000);
 }
 
 static void test_signatures(void)
