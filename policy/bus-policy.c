@@ -75,8 +75,8 @@ struct bus_policy_view {
         const struct rule *sole[_KIND_MAX];
         /* When that rule looks at nothing of a message but whether it is a reply, asked for or not, and
          * (receive) eavesdropped, and at its fds only through max_fds: its verdicts, one bit per
-         * fixed_index(), for messages with at most fixed_max_fds fds. A check without a verdict to
-         * report (routing's) reads that bit. */
+         * fixed_index(), for messages with at most fixed_max_fds fds. bus_policy_view_fixed_send() and
+         * _receive() read that bit. */
         bool fixed[_KIND_MAX];
         uint8_t fixed_allow[_KIND_MAX];
         uint32_t fixed_max_fds[_KIND_MAX];
@@ -881,18 +881,16 @@ bool bus_policy_view_check_send(const struct bus_policy_view *view, const struct
                                 const struct policy_msg *msg, struct policy_verdict *ret_verdict)
 {
         const struct match_ctx c = {.msg = msg, .peer = receiver};
-        int fixed = ret_verdict ? -1 : view_fixed_verdict(view, KIND_SEND, msg);
 
-        return fixed >= 0 ? fixed : view_evaluate(view, KIND_SEND, send_rule_matches, &c, ret_verdict);
+        return view_evaluate(view, KIND_SEND, send_rule_matches, &c, ret_verdict);
 }
 
 bool bus_policy_view_check_receive(const struct bus_policy_view *view, const struct policy_names *sender,
                                    const struct policy_msg *msg, struct policy_verdict *ret_verdict)
 {
         const struct match_ctx c = {.msg = msg, .peer = sender};
-        int fixed = ret_verdict ? -1 : view_fixed_verdict(view, KIND_RECEIVE, msg);
 
-        return fixed >= 0 ? fixed : view_evaluate(view, KIND_RECEIVE, receive_rule_matches, &c, ret_verdict);
+        return view_evaluate(view, KIND_RECEIVE, receive_rule_matches, &c, ret_verdict);
 }
 
 static bool connect_rules_allow(const struct rule_array *a, const struct policy_subject *s, bool allowed)

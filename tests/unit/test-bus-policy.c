@@ -813,7 +813,8 @@ static void test_sole_rule(void)
                         add(one, &DEFAULT, &r);
                         add(walked, &DEFAULT, &r);
                         add(walked, &DEFAULT, &never);
-                        /* Routing's checks ask for no verdict: a view may answer them from its table. */
+                        /* Routing asks the view's table first (bus_policy_view_fixed_*), then the full
+                         * check. */
                         struct bus_policy_view *view = NULL;
                         CHECK_EQ(bus_policy_view_new(one, &alice, &view), 0);
                         for (unsigned m_bits = 0; m_bits < 1u << 6; m_bits++)
