@@ -115,46 +115,60 @@ static void msg_of(const struct message *m, bool requested_reply, bool eavesdrop
 }
 
 bool policy_check_send(struct bus *b, struct peer *from, struct peer *to, struct message *m,
-                       bool requested_reply)
+                       bool requested_reply, unsigned *ret_n_matched)
 {
         if (!from || !from->policy_view)
                 return true; /* the bus driver is not subject to send rules */
         int fixed = bus_policy_view_fixed_send(from->policy_view, m->reply_serial != 0, requested_reply,
                                                (uint32_t)m->n_fds);
-        if (fixed >= 0)
+        if (fixed > 0 || (fixed == 0 && !ret_n_matched))
                 return fixed;
+        struct policy_verdict v = {0};
+        struct policy_verdict *want = ret_n_matched ? &v : NULL;
         struct policy_msg pm;
         msg_of(m, requested_reply, false, &pm);
+        bool ok = false;
         if (!to)
-                return bus_policy_view_check_send(from->policy_view, NULL, &pm, NULL);
-        struct names_buf nb;
-        struct policy_names pn;
-        if (!names_of(to, bus_policy_view_send_reads_names(from->policy_view), &nb, &pn))
-                return false;
-        bool ok = bus_policy_view_check_send(from->policy_view, &pn, &pm, NULL);
-        names_done(&nb);
+                ok = bus_policy_view_check_send(from->policy_view, NULL, &pm, want);
+        else {
+                struct names_buf nb;
+                struct policy_names pn;
+                if (names_of(to, bus_policy_view_send_reads_names(from->policy_view), &nb, &pn)) {
+                        ok = bus_policy_view_check_send(from->policy_view, &pn, &pm, want);
+                        names_done(&nb);
+                }
+        }
+        if (ret_n_matched)
+                *ret_n_matched = v.n_matched;
         return ok;
 }
 
 bool policy_check_receive(struct bus *b, struct peer *to, struct peer *from, struct message *m,
-                          bool requested_reply, bool eavesdropping)
+                          bool requested_reply, bool eavesdropping, unsigned *ret_n_matched)
 {
         if (!to->policy_view)
                 return false;
         int fixed = bus_policy_view_fixed_receive(to->policy_view, m->reply_serial != 0, requested_reply,
                                                   eavesdropping, (uint32_t)m->n_fds);
-        if (fixed >= 0)
+        if (fixed > 0 || (fixed == 0 && !ret_n_matched))
                 return fixed;
+        struct policy_verdict v = {0};
+        struct policy_verdict *want = ret_n_matched ? &v : NULL;
         struct policy_msg pm;
         msg_of(m, requested_reply, eavesdropping, &pm);
+        bool ok = false;
         if (!from)
-                return bus_policy_view_check_receive(to->policy_view, NULL, &pm, NULL);
-        struct names_buf nb;
-        struct policy_names pn;
-        if (!names_of(from, bus_policy_view_receive_reads_names(to->policy_view), &nb, &pn))
-                return false;
-        bool ok = bus_policy_view_check_receive(to->policy_view, &pn, &pm, NULL);
-        names_done(&nb);
+                ok = bus_policy_view_check_receive(to->policy_view, NULL, &pm, want);
+        else {
+                struct names_buf nb;
+                struct policy_names pn;
+                if (names_of(from, bus_policy_view_receive_reads_names(to->policy_view), &nb, &pn)) {
+                        ok = bus_policy_view_check_receive(to->policy_view, &pn, &pm, want);
+                        names_done(&nb);
+                }
+        }
+        if (ret_n_matched)
+                *ret_n_matched = v.n_matched;
         return ok;
 }
 

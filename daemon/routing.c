@@ -138,8 +138,8 @@ static void deliver_broadcast(struct bus *b, struct peer *to, struct message *m,
 {
         struct broadcast_ctx *ctx = ud;
         /* dbus-daemon checks a broadcast's send rules per recipient, against the recipient's names. */
-        if (!policy_check_send(b, ctx->sender, to, m, false) ||
-            !policy_check_receive(b, to, ctx->sender, m, false, false)) {
+        if (!policy_check_send(b, ctx->sender, to, m, false, NULL) ||
+            !policy_check_receive(b, to, ctx->sender, m, false, false, NULL)) {
                 if (ctx->sender)
                         bus_capture_error(b, ctx->sender, m, DBUS_ERROR_ACCESS_DENIED,
                                           "Rejected broadcast of %s.%s to %s by the bus policy",
@@ -162,7 +162,7 @@ static void deliver_broadcast(struct bus *b, struct peer *to, struct message *m,
 static void deliver_eavesdrop(struct bus *b, struct peer *to, struct message *m, void *ud)
 {
         struct broadcast_ctx *ctx = ud;
-        if (!policy_check_receive(b, to, ctx->sender, m, false, true))
+        if (!policy_check_receive(b, to, ctx->sender, m, false, true, NULL))
                 return;
         int r = peer_queue(to, m, to->user);
         if (r == -ERR_LIMIT_QUEUE || r == -ERR_LIMIT_USER)
@@ -192,7 +192,7 @@ static void send_driver_message(struct bus *b, struct peer *to, struct message *
 
         /* Replies from the driver always count as requested; its signals obey receive rules. */
         if (to && to->state != PEER_DEAD &&
-            !policy_check_receive(b, to, NULL, m, m->reply_serial != 0, false)) {
+            !policy_check_receive(b, to, NULL, m, m->reply_serial != 0, false, NULL)) {
                 if (capture)
                         send_to_monitors_ex(b, NULL, to, m);
                 capture_driver_refusal(b, m);
@@ -245,15 +245,17 @@ static void capture(struct bus *b, struct peer *sender, struct peer *to, struct 
  */
 static int auto_start(struct bus *b, struct peer *sender, struct message *m)
 {
-        if (!policy_check_send(b, sender, NULL, m, false)) {
+        unsigned n_matched;
+        if (!policy_check_send(b, sender, NULL, m, false, &n_matched)) {
                 capture(b, sender, NULL, m);
                 return routing_reply_error(
                         b, sender, m, DBUS_ERROR_ACCESS_DENIED,
-                        "Rejected send message, 1 matched rules; type=\"%s\", sender=\"%s\", "
+                        "Rejected send message, %u matched rules; type=\"%s\", sender=\"%s\", "
                         "interface=\"%s\" member=\"%s\" error name=\"%s\" "
                         "requested_reply=\"0\" destination=\"%s\" (activation of a service)",
-                        message_type_to_string(m->type), sender->unique_name, m->interface ?: "(unset)",
-                        m->member ?: "(unset)", m->error_name ?: "(unset)", m->destination);
+                        n_matched, message_type_to_string(m->type), sender->unique_name,
+                        m->interface ?: "(unset)", m->member ?: "(unset)", m->error_name ?: "(unset)",
+                        m->destination);
         }
         struct activation_start st;
         int r = activation_queue_message(b, sender, m, &st);
@@ -300,22 +302,24 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
                 solicited = true;
         }
 
-        if (!policy_check_send(b, sender, to, m, solicited))
+        unsigned n_matched;
+        if (!policy_check_send(b, sender, to, m, solicited, &n_matched))
                 return routing_reply_error(
                         b, sender, m, DBUS_ERROR_ACCESS_DENIED,
-                        "Rejected send message, 1 matched rules; type=\"%s\", sender=\"%s\", "
+                        "Rejected send message, %u matched rules; type=\"%s\", sender=\"%s\", "
                         "interface=\"%s\" member=\"%s\" error name=\"%s\" "
                         "requested_reply=\"%d\" destination=\"%s\"",
-                        message_type_to_string(m->type), sender->unique_name, m->interface ?: "(unset)",
-                        m->member ?: "(unset)", m->error_name ?: "(unset)", solicited, m->destination);
-        if (!policy_check_receive(b, to, sender, m, solicited, false)) {
+                        n_matched, message_type_to_string(m->type), sender->unique_name,
+                        m->interface ?: "(unset)", m->member ?: "(unset)", m->error_name ?: "(unset)",
+                        solicited, m->destination);
+        if (!policy_check_receive(b, to, sender, m, solicited, false, &n_matched)) {
                 if (slot)
                         replies_slot_free(slot);
                 return routing_reply_error(
                         b, sender, m, DBUS_ERROR_ACCESS_DENIED,
-                        "Rejected receive message, 1 matched rules; type=\"%s\", sender=\"%s\", "
+                        "Rejected receive message, %u matched rules; type=\"%s\", sender=\"%s\", "
                         "destination=\"%s\"",
-                        message_type_to_string(m->type), sender->unique_name, m->destination);
+                        n_matched, message_type_to_string(m->type), sender->unique_name, m->destination);
         }
 
         bool wants_reply = m->type == MESSAGE_METHOD_CALL && !(m->flags & MESSAGE_FLAG_NO_REPLY_EXPECTED);
