@@ -124,9 +124,15 @@ static inline const char *startswith(const char *s, const char *prefix)
 
 /* Allocation failure is not a condition nsbus tries to survive piecemeal: the
  * callers propagate -ENOMEM, and these helpers keep that path short. */
+/* malloc() and memset(), not calloc(): glibc's calloc() (2.36) never takes a chunk from the thread's
+ * cache, so a zeroed 80-byte struct cost about 400 instructions where malloc() costs about 20, and the
+ * bus makes one per call (its reply slot). For arrays that may be large, new0() keeps calloc(). */
 static inline void *zalloc(size_t n)
 {
-        return calloc(1, n ? n : 1);
+        void *p = malloc(n ? n : 1);
+        if (p)
+                memset(p, 0, n);
+        return p;
 }
 #define new0(type, n) ((type *)calloc((n) ? (n) : 1, sizeof(type)))
 
