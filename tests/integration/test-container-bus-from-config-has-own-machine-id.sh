@@ -29,7 +29,8 @@ XML
 "$NSBUSD" --config-file="$CONF" --nofork --print-address=3 3>"$TMP/addr" 2>"$TMP/bus.log" &
 BUS_PID=$!
 for i in $(seq 1 100); do
-	[ -S "$CTR_RT/from-config/host.sock" ] && break
+	# The sockets come before the address line: wait for both (a whole line, it may come in pieces).
+	[ -S "$CTR_RT/from-config/host.sock" ] && [ "$(wc -l <"$TMP/addr")" -ge 1 ] && break
 	kill -0 "$BUS_PID" 2>/dev/null || fail "nsbusd with <container> exited during startup"
 	sleep 0.05
 done
