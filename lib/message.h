@@ -115,6 +115,9 @@ struct message {
 
         /* A relayed message (message_new_relay()) borrows the body of this one, which it keeps alive. */
         struct message *body_owner;
+        /* The size of this allocation when message_unref() may keep it for the next message_new_copy()
+         * (message.c, "Blocks of message_new_copy()"), else 0. */
+        size_t block_size;
 
         /* Leading string/object-path/signature arguments, parsed lazily for match rules: read them with
          * message_arg(). */
