@@ -238,17 +238,18 @@ static uint64_t time_left(uint64_t deadline, uint64_t now)
 static int export_replies(struct bus *b, struct peer *p, struct ckpt_image *img)
 {
         uint64_t now = now_usec();
-        if (p->replies_owed && hashmap_size(p->replies_owed) > 0) {
-                img->owed = calloc(hashmap_size(p->replies_owed), sizeof(*img->owed));
+        size_t n_owed = 0;
+        struct reply_slot *s;
+        list_for_each_entry(s, &p->replies_owed, callee_link) n_owed++;
+        if (n_owed > 0) {
+                img->owed = calloc(n_owed, sizeof(*img->owed));
                 if (!img->owed)
                         return -ENOMEM;
-                struct hashmap_iter it;
-                struct reply_slot *s;
-                HASHMAP_FOREACH(s, p->replies_owed, it)
+                list_for_each_entry(s, &p->replies_owed, callee_link)
                 {
                         struct ckpt_reply *r = &img->owed[img->n_owed++];
                         r->peer = strdup(s->caller->unique_name);
-                        r->serial = (uint32_t)s->key[1];
+                        r->serial = s->serial;
                         r->timeout_usec = time_left(s->deadline_usec, now);
                         if (!r->peer)
                                 return -ENOMEM;
@@ -258,12 +259,11 @@ static int export_replies(struct bus *b, struct peer *p, struct ckpt_image *img)
                 img->awaited = calloc(p->n_replies_waiting, sizeof(*img->awaited));
                 if (!img->awaited)
                         return -ENOMEM;
-                struct reply_slot *s;
                 list_for_each_entry(s, &p->replies_waiting, caller_link)
                 {
                         struct ckpt_reply *r = &img->awaited[img->n_awaited++];
                         r->peer = strdup(s->callee->unique_name);
-                        r->serial = (uint32_t)s->key[1];
+                        r->serial = s->serial;
                         r->timeout_usec = time_left(s->deadline_usec, now);
                         if (!r->peer)
                                 return -ENOMEM;
@@ -746,12 +746,9 @@ static void batch_undo(struct batch *bt)
                 while (names_release_next(p, &c))
                         ;
                 match_remove_all(p);
-                if (p->replies_owed) {
-                        struct hashmap_iter it;
-                        struct reply_slot *s;
-                        HASHMAP_FOREACH(s, p->replies_owed, it)
-                        replies_slot_free(s);
-                }
+                while (!list_empty(&p->replies_owed))
+                        replies_slot_free(
+                                list_first_entry(&p->replies_owed, struct reply_slot, callee_link));
                 while (!list_empty(&p->replies_waiting))
                         replies_slot_free(
                                 list_first_entry(&p->replies_waiting, struct reply_slot, caller_link));

@@ -1911,12 +1911,9 @@ void driver_peer_gone(struct bus *b, struct peer *p, bool announce)
                                        p->unique_name);
 
         /* Callers waiting on us get an error now rather than a timeout later, as from dbus-daemon. */
-        if (p->replies_owed) {
-                struct hashmap_iter it;
-                struct reply_slot *s;
-                HASHMAP_FOREACH(s, p->replies_owed, it)
-                reply_slot_fail(b, s, "Message recipient disconnected from message bus without replying");
-        }
+        while (!list_empty(&p->replies_owed))
+                reply_slot_fail(b, list_first_entry(&p->replies_owed, struct reply_slot, callee_link),
+                                "Message recipient disconnected from message bus without replying");
         /* Replies owed to us will be dropped when they come. */
         while (!list_empty(&p->replies_waiting))
                 replies_slot_free(list_first_entry(&p->replies_waiting, struct reply_slot, caller_link));

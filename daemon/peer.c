@@ -61,6 +61,7 @@ static struct peer *peer_alloc(struct bus *b, int fd, enum listener_origin origi
         p->state = state;
         list_init(&p->names);
         list_init(&p->matches);
+        list_init(&p->replies_owed);
         list_init(&p->replies_waiting);
         list_init(&p->monitor_link);
         list_init(&p->flush_link);
@@ -385,7 +386,7 @@ void peer_free(struct peer *p)
         io_in_done(&p->in);
         io_out_done(&p->out); /* gives back what every queued message was charged */
         match_registry_done(&p->sender_matches);
-        hashmap_free(p->replies_owed);
+        hashmap_free(p->replies_index);
         quotas_uncharge_held(p->user, HELD_ARRIVING, p->in_charged_bytes, p->in_charged_fds);
         quotas_uncharge_connection(b, p);
         creds_done(&p->creds);

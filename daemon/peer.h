@@ -93,9 +93,11 @@ struct peer {
         struct hashmap *match_index; /* canonical rule text -> struct match_rule, for AddMatch/RemoveMatch */
         size_t n_matches;
         struct match_registry sender_matches; /* rules of others with sender = our unique name */
-        struct hashmap *replies_owed;         /* key[2] -> struct reply_slot: calls we must answer */
-        struct list_head replies_waiting;     /* slots in others' maps for calls we made */
+        struct list_head replies_owed;        /* struct reply_slot by callee_link: calls we must answer */
+        struct hashmap *replies_index;        /* key[2] -> those of callers with replies_indexed set */
+        struct list_head replies_waiting; /* struct reply_slot by caller_link: calls we made, oldest first */
         size_t n_replies_waiting;
+        bool replies_indexed; /* our slots are in their callees' replies_index (replies.c) */
 
         struct list_head monitor_link; /* in bus->monitors */
         struct list_head flush_link;   /* in bus->flush_list while output is pending */

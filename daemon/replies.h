@@ -15,14 +15,17 @@ struct peer;
 /*
  * A reply the callee owes: created when a method call expecting a reply is
  * delivered, consumed by the reply. A reply without a slot is dropped, so
- * no peer can inject unsolicited "replies". Keyed by (caller id, serial) in
- * the callee's map.
+ * no peer can inject unsolicited "replies". Found by (caller, callee, serial):
+ * in the caller's list, or, for a caller waiting on many replies, in the
+ * callee's index by (caller id, serial).
  */
 struct reply_slot {
         struct peer *caller, *callee;
-        struct list_head caller_link;
-        uint64_t key[2]; /* caller id, serial of the call */
-        uint64_t hash;   /* key's, in callee->replies_owed */
+        uint32_t serial;              /* of the call */
+        struct list_head caller_link; /* in caller->replies_waiting, oldest first */
+        struct list_head callee_link; /* in callee->replies_owed */
+        uint64_t key[2];              /* caller id, serial: in callee->replies_index when the caller's are */
+        uint64_t hash;                /* key's there */
         uint64_t deadline_usec;
         struct list_head timeout_link; /* in bus->reply_timeouts, oldest first */
 };
@@ -31,7 +34,7 @@ struct reply_slot {
  * will do for both), -ERR_LIMIT_CONNECTION over the caller's max_replies_per_connection, -ERR_LIMIT_USER
  * over its uid's limit, -ENOMEM. It times out after the bus's reply_timeout. */
 int replies_slot_new(struct bus *b, struct peer *caller, struct peer *callee, uint32_t serial);
-struct reply_slot *replies_slot_find(struct peer *callee, uint64_t caller_id, uint32_t serial);
+struct reply_slot *replies_slot_find(struct peer *callee, struct peer *caller, uint32_t serial);
 void replies_slot_free(struct reply_slot *s);
 /* A slot from a checkpoint image (checkpoint.c), with the time it had left (0: the bus's reply_timeout);
  * as replies_slot_new(). */

@@ -32,7 +32,7 @@ void reply_slot_fail(struct bus *b, struct reply_slot *s, const char *text)
 {
         struct peer *caller = s->caller;
         /* The error answers the call by its serial; nothing else of the call is needed. */
-        struct message call = {.type = MESSAGE_METHOD_CALL, .serial = (uint32_t)s->key[1]};
+        struct message call = {.type = MESSAGE_METHOD_CALL, .serial = s->serial};
         replies_slot_free(s);
         routing_reply_error(b, caller, &call, DBUS_ERROR_NO_REPLY, "%s", text);
 }
@@ -296,7 +296,7 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
         bool solicited = false;
         struct reply_slot *slot = NULL;
         if (m->type == MESSAGE_METHOD_RETURN || m->type == MESSAGE_ERROR) {
-                slot = replies_slot_find(sender, to->id, m->reply_serial);
+                slot = replies_slot_find(sender, to, m->reply_serial);
                 if (!slot)
                         return 0; /* nobody asked for it: never delivered */
                 solicited = true;
@@ -351,7 +351,7 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
                         return 0;
                 }
                 if (wants_reply) {
-                        struct reply_slot *s = replies_slot_find(to, sender->id, m->serial);
+                        struct reply_slot *s = replies_slot_find(to, sender, m->serial);
                         if (s)
                                 replies_slot_free(s);
                 }
@@ -370,7 +370,7 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
                 if (slot)
                         replies_slot_free(slot);
                 if (wants_reply) {
-                        struct reply_slot *s = replies_slot_find(to, sender->id, m->serial);
+                        struct reply_slot *s = replies_slot_find(to, sender, m->serial);
                         if (s)
                                 replies_slot_free(s);
                 }

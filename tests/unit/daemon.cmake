@@ -15,6 +15,9 @@ nsbus_unit_test(test-match nsbusd-core)
 target_include_directories(test-match PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
 nsbus_unit_test(test-quotas nsbusd-core)
 target_include_directories(test-quotas PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
+# Pending replies: found by a walk of the caller's list or through the callees' maps, in any order.
+nsbus_unit_test(test-replies nsbusd-core)
+target_include_directories(test-replies PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
 
 # Systemd activation: ActivationRequest, ActivationFailure, the fallback to starting a service itself.
 nsbus_unit_test(test-activation nsbusd-core)
