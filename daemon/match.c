@@ -460,6 +460,12 @@ void match_broadcast(struct bus *b, struct peer *sender, struct message *m,
         broadcast_registry(&bc, &b->eavesdrop_matches);
 }
 
+bool match_driver_broadcast_watched(const struct bus *b)
+{
+        /* The registries match_broadcast() looks at for a sender of NULL. */
+        return b->wildcard_matches.n_rules || b->driver_matches.n_rules || b->eavesdrop_matches.n_rules;
+}
+
 void match_eavesdrop(struct bus *b, struct peer *sender, struct peer *recipient, struct message *m,
                      void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud), void *ud)
 {

@@ -67,6 +67,9 @@ void match_remove_all(struct peer *p);
  * once. sender may be NULL for the driver. */
 void match_broadcast(struct bus *b, struct peer *sender, struct message *m,
                      void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud), void *ud);
+/* Whether any rule could take a broadcast from the driver: false when match_broadcast(b, NULL, ...) would
+ * reach nobody, whatever the message. */
+bool match_driver_broadcast_watched(const struct bus *b);
 /* The same for a unicast message to recipient: only eavesdropping rules, never the recipient itself. */
 void match_eavesdrop(struct bus *b, struct peer *sender, struct peer *recipient, struct message *m,
                      void (*deliver)(struct bus *b, struct peer *to, struct message *m, void *ud), void *ud);

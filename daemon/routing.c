@@ -213,6 +213,11 @@ static void send_driver_message(struct bus *b, struct peer *to, struct message *
                 send_to_monitors_ex(b, NULL, to, m);
 }
 
+bool routing_driver_broadcast_heard(struct bus *b)
+{
+        return !list_empty(&b->monitors) || match_driver_broadcast_watched(b);
+}
+
 void routing_send_driver_message(struct bus *b, struct peer *to, struct message *m)
 {
         send_driver_message(b, to, m, true);

@@ -24,6 +24,9 @@ int routing_dispatch(struct bus *b, struct peer *sender, struct message *m);
 int routing_deliver_held(struct bus *b, struct peer *sender, struct message *m);
 /* Deliver a driver-generated message to `to` (its destination), or broadcast it when to is NULL. */
 void routing_send_driver_message(struct bus *b, struct peer *to, struct message *m);
+/* Whether a broadcast from the driver would reach anyone (a monitor, a match rule): when not, the driver
+ * need not build it. */
+bool routing_driver_broadcast_heard(struct bus *b);
 void routing_send_to_monitors(struct bus *b, struct message *m);
 int routing_reply_error(struct bus *b, struct peer *to, const struct message *call, const char *name,
                         const char *fmt, ...) _printf_(5, 6);

@@ -331,6 +331,65 @@ static void test_sender_bus(void)
         harness_check_leaks();
 }
 
+/* The bus builds its broadcasts (NameOwnerChanged) only when someone would get them: each kind of
+ * listener alone must still get one. */
+static void test_driver_broadcast_reaches_each_kind_of_listener(void)
+{
+        static const char *const rules[] = {
+                "type='signal'",                              /* no sender: wildcard_matches */
+                "sender='org.freedesktop.DBus'",              /* driver_matches */
+                "eavesdrop='true',member='NameOwnerChanged'", /* eavesdrop_matches */
+                NULL,                                         /* a monitor, without rules */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(rules); i++) {
+                struct harness h;
+                harness_init(&h);
+                struct client *listener = harness_connect(&h);
+                if (rules[i]) {
+                        add_match(&h, listener, rules[i]);
+                } else {
+                        struct msg_builder b;
+                        msg_builder_init(&b, MESSAGE_METHOD_CALL, client_next_serial(listener));
+                        b.destination = DRIVER_NAME;
+                        b.path = DRIVER_PATH;
+                        b.interface = "org.freedesktop.DBus.Monitoring";
+                        b.member = "BecomeMonitor";
+                        static const char *const no_rules[] = {NULL};
+                        CHECK(msg_builder_append(&b, "asu", no_rules, (uint32_t)0) >= 0);
+                        struct message *m;
+                        CHECK(msg_builder_finish(&b, &m) >= 0);
+                        CHECK(client_queue(listener, m) >= 0);
+                        message_unref(m);
+                        CHECK(client_flush(listener) >= 0);
+                        struct harness_inbox box = {0};
+                        harness_collect(&h, listener, &box);
+                        harness_inbox_clear(&box); /* the reply, and NameLost */
+                }
+
+                struct client *newcomer = harness_connect(&h);
+                struct harness_inbox box = {0};
+                harness_collect(&h, listener, &box);
+                bool seen = false;
+                for (size_t k = 0; k < box.n; k++) {
+                        const struct message *m = box.v[k];
+                        const char *name, *old_owner, *new_owner;
+                        if (m->type == MESSAGE_SIGNAL && streq_ptr(m->member, "NameOwnerChanged") &&
+                            message_read(m, "sss", &name, &old_owner, &new_owner) >= 0 &&
+                            streq(name, newcomer->unique_name) && streq(new_owner, newcomer->unique_name))
+                                seen = true;
+                }
+                if (!seen)
+                        fprintf(stderr, "listener %s: no NameOwnerChanged for %s\n", rules[i] ?: "(monitor)",
+                                newcomer->unique_name);
+                CHECK(seen);
+                harness_inbox_clear(&box);
+                client_free(newcomer);
+                client_free(listener);
+                harness_done(&h);
+        }
+        harness_check_leaks();
+}
+
 /* However many of a peer's rules match, in however many registries and buckets, it gets one copy. */
 static void test_one_copy_per_subscriber(void)
 {
@@ -539,6 +598,7 @@ int main(void)
         RUN(test_sender_unique_name);
         RUN(test_sender_well_known_follows_owner);
         RUN(test_sender_bus);
+        RUN(test_driver_broadcast_reaches_each_kind_of_listener);
         RUN(test_one_copy_per_subscriber);
         RUN(test_remove_counts_additions);
         RUN(test_remove_unknown_rule);
