@@ -10,7 +10,9 @@
  * between. A view is just the ordered list of contexts that apply to one
  * peer plus, per kind, where evaluation starts; a check walks that backwards
  * and stops at the first matching rule, so a typical message costs a few
- * comparisons, not a pass over every rule of the system bus.
+ * comparisons, not a pass over every rule of the system bus. Peers whose
+ * views would be the same (the same contexts, the same origin: every peer of
+ * one user, and every user without rules of their own) share one.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -55,6 +57,9 @@ struct bus_policy {
         struct rule_list console_false_rules;
         struct hashmap *by_uid; /* uint64 id -> struct rule_list */
         struct hashmap *by_gid;
+        /* Live views by what makes them (origin and contexts), for bus_policy_view_new() to share. They
+         * hold a reference to the policy; it holds none to them: a view leaves when it is freed. */
+        struct hashmap *views;
 };
 
 /* Where evaluation of one kind starts: everything before the last catch-all
@@ -67,6 +72,7 @@ struct view_start {
 struct bus_policy_view {
         unsigned n_ref;
         struct bus_policy *policy;
+        bool shared; /* in policy->views */
         enum policy_origin origin;
         struct view_start start[_KIND_MAX];
         bool reads_names[_KIND_MAX]; /* a live send_destination / receive_sender rule */
@@ -329,8 +335,23 @@ struct bus_policy *bus_policy_unref(struct bus_policy *policy)
         rule_list_clear(&policy->console_false_rules);
         id_map_free(policy->by_uid);
         id_map_free(policy->by_gid);
+        hashmap_free(policy->views); /* empty: each view holds a reference */
         free(policy);
         return NULL;
+}
+
+/* A view made before a change of the rules stays as it was for the peers that hold it; the next peer
+ * must get one made from the rules as they are now. */
+static void policy_unshare_views(struct bus_policy *policy)
+{
+        if (!policy->views)
+                return;
+        struct hashmap_iter it;
+        struct bus_policy_view *v;
+        HASHMAP_FOREACH(v, policy->views, it)
+        v->shared = false;
+        hashmap_free(policy->views);
+        policy->views = NULL;
 }
 
 void bus_policy_set_owner_uid(struct bus_policy *policy, uid_t uid)
@@ -356,6 +377,7 @@ int bus_policy_add_rule(struct bus_policy *policy, const struct policy_context *
 
         if (!rule_valid(rule))
                 return -EINVAL;
+        policy_unshare_views(policy);
 
         switch (context->kind) {
         case POLICY_CONTEXT_DEFAULT:
@@ -431,6 +453,8 @@ int bus_policy_merge(struct bus_policy *dst, struct bus_policy *src)
         size_t before = bus_policy_n_rules(src);
         int r = 0;
 
+        policy_unshare_views(dst);
+
         if (rule_list_absorb(&dst->default_rules, &src->default_rules) < 0 ||
             rule_list_absorb(&dst->mandatory_rules, &src->mandatory_rules) < 0 ||
             rule_list_absorb(&dst->console_true_rules, &src->console_true_rules) < 0 ||
@@ -486,6 +510,21 @@ static bool rule_is_catch_all(const struct rule *rule)
 
 static void view_fix_verdicts(struct bus_policy_view *v);
 
+/* A view is what its origin and its contexts make it: the key of policy->views. */
+static uint64_t view_hash(const void *key)
+{
+        const struct bus_policy_view *v = key;
+        return hash_bytes(v->lists, v->n_lists * sizeof(v->lists[0])) ^
+               (uint64_t)v->origin * UINT64_C(0x9e3779b97f4a7c15);
+}
+static bool view_equal(const void *a, const void *b)
+{
+        const struct bus_policy_view *x = a, *y = b;
+        return x->origin == y->origin && x->n_lists == y->n_lists &&
+               memcmp(x->lists, y->lists, x->n_lists * sizeof(x->lists[0])) == 0;
+}
+static const struct hash_ops view_hash_ops = {view_hash, view_equal};
+
 int bus_policy_view_new(struct bus_policy *policy, const struct policy_subject *subject,
                         struct bus_policy_view **ret)
 {
@@ -515,6 +554,14 @@ int bus_policy_view_new(struct bus_policy *policy, const struct policy_subject *
         v->lists[v->n_lists++] =
                 subject->at_console ? &policy->console_true_rules : &policy->console_false_rules;
         v->lists[v->n_lists++] = &policy->mandatory_rules;
+
+        /* The rest follows from these: a peer with the same ones gets the same view. */
+        struct bus_policy_view *same = policy->views ? hashmap_get(policy->views, v) : NULL;
+        if (same) {
+                free(v);
+                *ret = bus_policy_view_ref(same);
+                return 0;
+        }
 
         /* Find the last catch-all rule of each kind that applies to this
          * peer; evaluation never looks before it. */
@@ -558,6 +605,10 @@ int bus_policy_view_new(struct bus_policy *policy, const struct policy_subject *
         view_fix_verdicts(v);
 
         v->policy = bus_policy_ref(policy);
+        /* Without memory for the map the view is just not shared. */
+        if (!policy->views)
+                policy->views = hashmap_new(&view_hash_ops);
+        v->shared = policy->views && hashmap_put(policy->views, v, v) >= 0;
         *ret = v;
         return 0;
 }
@@ -573,6 +624,8 @@ struct bus_policy_view *bus_policy_view_unref(struct bus_policy_view *view)
 {
         if (!view || --view->n_ref > 0)
                 return NULL;
+        if (view->shared)
+                hashmap_remove(view->policy->views, view);
         bus_policy_unref(view->policy);
         free(view);
         return NULL;

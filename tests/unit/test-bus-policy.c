@@ -712,6 +712,64 @@ static void test_views(void)
         bus_policy_view_unref(v);
 }
 
+/* Peers whose views would be the same share one: the same contexts apply to them (the same user, or
+ * users without rules of their own, the same groups with rules) and they came in the same way. A view
+ * made before the rules changed is not handed out again. */
+static void test_views_are_shared(void)
+{
+        struct bus_policy *p = policy_new();
+        struct policy_rule allow_own = own_rule(true, "com.example.Mine", false);
+        add(p, &DEFAULT, &allow_own);
+        struct policy_context bob_ctx = user_ctx(1001), staff = group_ctx(50);
+        struct policy_rule deny_own = own_rule(false, "com.example.Mine", false);
+        add(p, &bob_ctx, &deny_own);
+        add(p, &staff, &deny_own);
+
+        const gid_t alice_gids[] = {100}, staff_gids[] = {100, 50};
+        const struct policy_subject a1 = {.uid = 1000, .gids = alice_gids, .n_gids = 1},
+                                    carol = {.uid = 1002, .gids = alice_gids, .n_gids = 1},
+                                    bob = {.uid = 1001, .gids = alice_gids, .n_gids = 1},
+                                    dave = {.uid = 1003, .gids = staff_gids, .n_gids = 2},
+                                    a_in_ctr = {.uid = 1000,
+                                                .gids = alice_gids,
+                                                .n_gids = 1,
+                                                .origin = POLICY_ORIGIN_CONTAINER};
+        struct bus_policy_view *v1, *v2, *vc, *vb, *vd, *vctr;
+        CHECK_EQ(bus_policy_view_new(p, &a1, &v1), 0);
+        CHECK_EQ(bus_policy_view_new(p, &a1, &v2), 0);
+        CHECK_EQ(bus_policy_view_new(p, &carol, &vc), 0);
+        CHECK_EQ(bus_policy_view_new(p, &bob, &vb), 0);
+        CHECK_EQ(bus_policy_view_new(p, &dave, &vd), 0);
+        CHECK_EQ(bus_policy_view_new(p, &a_in_ctr, &vctr), 0);
+        CHECK(v1 == v2 && v1 == vc); /* carol has no rules of her own: alice's contexts */
+        CHECK(vb != v1 && vd != v1 && vd != vb && vctr != v1);
+        CHECK(bus_policy_view_check_own(v1, "com.example.Mine"));
+        CHECK(!bus_policy_view_check_own(vb, "com.example.Mine"));
+        CHECK(!bus_policy_view_check_own(vd, "com.example.Mine"));
+
+        /* The last reference frees a shared view, and the next peer gets a new one that works. */
+        bus_policy_view_unref(v1);
+        bus_policy_view_unref(v2);
+        bus_policy_view_unref(vc);
+        CHECK_EQ(bus_policy_view_new(p, &a1, &v1), 0);
+        CHECK(bus_policy_view_check_own(v1, "com.example.Mine"));
+
+        /* A rule added later: the peers before keep what they had, the next one sees it. */
+        struct policy_rule deny_mine = own_rule(false, "com.example.Mine", false);
+        add(p, &MANDATORY, &deny_mine);
+        CHECK_EQ(bus_policy_view_new(p, &a1, &v2), 0);
+        CHECK(v2 != v1);
+        CHECK(bus_policy_view_check_own(v1, "com.example.Mine"));
+        CHECK(!bus_policy_view_check_own(v2, "com.example.Mine"));
+        CHECK_EQ(bus_policy_view_new(p, &a1, &vc), 0);
+        CHECK(vc == v2);
+
+        bus_policy_unref(p); /* the views keep it */
+        struct bus_policy_view *all[] = {v1, v2, vc, vb, vd, vctr};
+        for (size_t i = 0; i < ELEMENTSOF(all); i++)
+                bus_policy_view_unref(all[i]);
+}
+
 static bool view_reads(struct bus_policy *p, const struct policy_subject *s, bool send)
 {
         struct bus_policy_view *v = NULL;
@@ -889,6 +947,7 @@ int main(void)
         test_merge();
         test_origin();
         test_views();
+        test_views_are_shared();
         test_reads_names();
         test_sole_rule();
         return 0;
