@@ -101,32 +101,6 @@ static struct message *take_first(struct harness_inbox *box)
         return harness_inbox_take(box, 0);
 }
 
-/* A client turned monitor of everything (org.freedesktop.DBus.Monitoring.BecomeMonitor). */
-static struct client *connect_monitor(struct harness *h)
-{
-        struct client *mon = harness_connect(h);
-        struct msg_builder b;
-        msg_builder_init(&b, MESSAGE_METHOD_CALL, client_next_serial(mon));
-        b.destination = DRIVER_NAME;
-        b.path = DRIVER_PATH;
-        b.interface = "org.freedesktop.DBus.Monitoring";
-        b.member = "BecomeMonitor";
-        static const char *const no_rules[] = {NULL};
-        CHECK(msg_builder_append(&b, "asu", no_rules, (uint32_t)0) >= 0);
-        struct message *m;
-        CHECK(msg_builder_finish(&b, &m) >= 0);
-        uint32_t serial = m->serial;
-        CHECK(client_queue(mon, m) >= 0);
-        message_unref(m);
-        struct harness_inbox box = {0};
-        harness_collect(h, mon, &box);
-        m = harness_take_reply(&box, serial);
-        CHECK(m && m->type == MESSAGE_METHOD_RETURN);
-        message_unref(m);
-        harness_inbox_clear(&box); /* NameLost of its unique name */
-        return mon;
-}
-
 /* Turn the loop (up to 5 s) until c has received the answer to serial: for what the bus learns from a
  * child process, which arrives with SIGCHLD. */
 static struct message *wait_reply(struct harness *h, struct client *c, uint32_t serial,
@@ -149,7 +123,7 @@ static void test_request_waits_for_systemd(void)
         struct fixture f;
         fixture_init(&f, true);
         struct harness *h = &f.h;
-        struct client *caller = harness_connect(h), *mon = connect_monitor(h);
+        struct client *caller = harness_connect(h), *mon = harness_connect_monitor(h);
         struct harness_inbox seen = {0}, box = {0};
 
         uint32_t serial = harness_call(caller, SD_SERVICE, "Ping", "hello");
