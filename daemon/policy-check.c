@@ -146,8 +146,11 @@ bool policy_check_send(struct bus *b, struct peer *from, struct peer *to, struct
 bool policy_check_receive(struct bus *b, struct peer *to, struct peer *from, struct message *m,
                           bool requested_reply, bool eavesdropping, unsigned *ret_n_matched)
 {
-        if (!to->policy_view)
+        if (!to->policy_view) {
+                if (ret_n_matched)
+                        *ret_n_matched = 0; /* no rules to match: a peer between views (a reload) */
                 return false;
+        }
         int fixed = bus_policy_view_fixed_receive(to->policy_view, m->reply_serial != 0, requested_reply,
                                                   eavesdropping, (uint32_t)m->n_fds);
         if (fixed > 0 || (fixed == 0 && !ret_n_matched))

@@ -439,7 +439,7 @@ static struct message *message_alloc(size_t extra)
  * so the last few freed blocks wait here for one that fits. nsbus programs are single-threaded. Under
  * AddressSanitizer nothing is kept, so that a use after free is still caught.
  */
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(NSBUS_ASAN)
 #define BLOCKS_KEPT 0
 #else
 #define BLOCKS_KEPT 4
@@ -478,10 +478,13 @@ static struct message *message_alloc_block(size_t extra)
 
 static void message_free_block(struct message *m)
 {
-        if (m->block_size && kept_blocks.n < BLOCKS_KEPT)
+#if BLOCKS_KEPT > 0
+        if (m->block_size && kept_blocks.n < BLOCKS_KEPT) {
                 kept_blocks.v[kept_blocks.n++] = m;
-        else
-                free(m);
+                return;
+        }
+#endif
+        free(m);
 }
 
 /* The bytes of a message_new_copy(), in the same allocation as the struct. */

@@ -21,6 +21,15 @@
 #define _unused_ __attribute__((unused))
 #define _pure_ __attribute__((pure))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
+
+/* Built with AddressSanitizer: gcc says so with __SANITIZE_ADDRESS__, clang only through __has_feature. */
+#if defined(__SANITIZE_ADDRESS__)
+#define NSBUS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NSBUS_ASAN 1
+#endif
+#endif
 #define _noreturn_ __attribute__((noreturn))
 #define _likely_(x) __builtin_expect(!!(x), 1)
 #define _unlikely_(x) __builtin_expect(!!(x), 0)

@@ -31,18 +31,14 @@
 #include "log.h"
 #include "nsview.h"
 #include "sandbox.h"
+#include "util.h"
 
 #define BOOTSTRAP_TIMEOUT_MS 10000
 /* A container's callers share this many connections to the host bus (dbus-daemon's system bus allows a
  * uid 256 of them); idle ones are recycled. */
 #define DEFAULT_MAX_HOST_LINKS 64
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NSBRIDGE_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(NSBRIDGE_ASAN)
+#if defined(NSBUS_ASAN)
 /* LeakSanitizer checks at exit by stopping the world with clone(), ptrace() and mprotect(), which the
  * sandbox refuses by design, so in the sanitizer build nsbridge is checked for memory errors but not for
  * leaks. Nothing else in the sandbox differs from the release build. */

@@ -454,6 +454,7 @@ int bus_policy_merge(struct bus_policy *dst, struct bus_policy *src)
         int r = 0;
 
         policy_unshare_views(dst);
+        policy_unshare_views(src); /* its lists are emptied into dst's */
 
         if (rule_list_absorb(&dst->default_rules, &src->default_rules) < 0 ||
             rule_list_absorb(&dst->mandatory_rules, &src->mandatory_rules) < 0 ||
