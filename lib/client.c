@@ -94,18 +94,17 @@ int client_queue(struct client *c, struct message *m)
         return io_out_queue(&c->out, m, NULL);
 }
 
-int64_t client_call_driver(struct client *c, const char *member, const char *sig, ...)
+static int64_t call_driver(struct client *c, const char *interface, const char *member, const char *sig,
+                           va_list ap)
 {
         struct msg_builder b;
         msg_builder_init(&b, MESSAGE_METHOD_CALL, client_next_serial(c));
         b.destination = DRIVER_NAME;
         b.path = DRIVER_PATH;
-        b.interface = DRIVER_INTERFACE;
+        b.interface = interface;
         b.member = member;
 
         /* Each type in sig is one argument; "as" takes a NULL-terminated const char *const *. */
-        va_list ap;
-        va_start(ap, sig);
         for (const char *t = sig; *t; t++) {
                 int r;
                 if (t[0] == 'a' && t[1] == 's') {
@@ -120,12 +119,10 @@ int64_t client_call_driver(struct client *c, const char *member, const char *sig
                 } else
                         r = -EINVAL;
                 if (r < 0) {
-                        va_end(ap);
                         msg_builder_done(&b);
                         return r;
                 }
         }
-        va_end(ap);
 
         struct message *m;
         int r = msg_builder_finish(&b, &m);
@@ -134,6 +131,25 @@ int64_t client_call_driver(struct client *c, const char *member, const char *sig
         r = client_queue(c, m);
         message_unref(m);
         return r < 0 ? r : (int64_t)c->serial;
+}
+
+int64_t client_call_driver(struct client *c, const char *member, const char *sig, ...)
+{
+        va_list ap;
+        va_start(ap, sig);
+        int64_t r = call_driver(c, DRIVER_INTERFACE, member, sig, ap);
+        va_end(ap);
+        return r;
+}
+
+int64_t client_call_driver_on(struct client *c, const char *interface, const char *member, const char *sig,
+                              ...)
+{
+        va_list ap;
+        va_start(ap, sig);
+        int64_t r = call_driver(c, interface, member, sig, ap);
+        va_end(ap);
+        return r;
 }
 
 int client_flush(struct client *c)

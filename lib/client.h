@@ -68,6 +68,9 @@ int client_queue(struct client *c, struct message *m);
 /* Build and queue a call to the bus driver: method(args) with signature sig (basic types and "as", as
  * msg_builder_append()). Returns the call's serial, or -errno. */
 int64_t client_call_driver(struct client *c, const char *member, const char *sig, ...);
+/* The same for a method of another of the driver's interfaces (org.freedesktop.DBus.Monitoring, ...). */
+int64_t client_call_driver_on(struct client *c, const char *interface, const char *member, const char *sig,
+                              ...);
 
 /* Write what the socket takes: 0 when everything is written (or what is left waits for the bus to
  * agree to fd passing), -EAGAIN when the socket is full, -EOPNOTSUPP when messages with fds are queued

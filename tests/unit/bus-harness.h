@@ -292,22 +292,13 @@ static inline void harness_expect_reply_empty(struct harness *h, struct client *
 static inline struct client *harness_connect_monitor(struct harness *h)
 {
         struct client *mon = harness_connect(h);
-        struct msg_builder b;
-        msg_builder_init(&b, MESSAGE_METHOD_CALL, client_next_serial(mon));
-        b.destination = DRIVER_NAME;
-        b.path = DRIVER_PATH;
-        b.interface = "org.freedesktop.DBus.Monitoring";
-        b.member = "BecomeMonitor";
         static const char *const no_rules[] = {NULL};
-        CHECK(msg_builder_append(&b, "asu", no_rules, (uint32_t)0) >= 0);
-        struct message *m;
-        CHECK(msg_builder_finish(&b, &m) >= 0);
-        uint32_t serial = m->serial;
-        CHECK(client_queue(mon, m) >= 0);
-        message_unref(m);
+        uint32_t serial =
+                harness_written(mon, client_call_driver_on(mon, "org.freedesktop.DBus.Monitoring",
+                                                           "BecomeMonitor", "asu", no_rules, (uint32_t)0));
         struct harness_inbox box = {0};
         harness_collect(h, mon, &box);
-        m = harness_take_reply(&box, serial);
+        struct message *m = harness_take_reply(&box, serial);
         CHECK(m && m->type == MESSAGE_METHOD_RETURN);
         message_unref(m);
         harness_inbox_clear(&box); /* NameLost of its unique name */

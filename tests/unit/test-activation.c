@@ -337,20 +337,10 @@ static bool has_systemd_feature(bool systemd)
         struct fixture f;
         fixture_init(&f, systemd);
         struct client *c = harness_connect(&f.h);
-        struct msg_builder b;
-        msg_builder_init(&b, MESSAGE_METHOD_CALL, client_next_serial(c));
-        b.destination = DRIVER_NAME;
-        b.path = DRIVER_PATH;
-        b.interface = "org.freedesktop.DBus.Properties";
-        b.member = "Get";
-        CHECK(msg_builder_append(&b, "ss", DRIVER_INTERFACE, "Features") >= 0);
-        struct message *m;
-        CHECK(msg_builder_finish(&b, &m) >= 0);
-        uint32_t serial = m->serial;
-        CHECK(client_queue(c, m) >= 0);
-        message_unref(m);
-        CHECK(client_flush(c) >= 0);
-        m = harness_expect_reply(&f.h, c, serial);
+        uint32_t serial =
+                harness_written(c, client_call_driver_on(c, "org.freedesktop.DBus.Properties", "Get", "ss",
+                                                         DRIVER_INTERFACE, "Features"));
+        struct message *m = harness_expect_reply(&f.h, c, serial);
         CHECK_EQ(m->type, MESSAGE_METHOD_RETURN);
         struct msg_reader r;
         msg_reader_init(&r, m);
