@@ -7,24 +7,14 @@ set -u
 . "$(dirname "$0")/lib.sh"
 need python3-dbus
 
-cat >"$CONF" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$TMP/bus</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-    <allow own="*"/>
-    <deny send_interface="com.example.Locked"/>
-    <deny send_path="/" send_member="Forbidden"/>
-    <deny receive_path="/" receive_member="Unwanted"/>
-    <deny receive_interface="com.example.Unwanted"/>
-  </policy>
-</busconfig>
-EOF
+# After lib.sh's default policy (a catch-all allow of sends and one of receives, with eavesdrop), denies
+# that name some of the calls below.
+bus_write_config '<policy context="default">' \
+	'  <deny send_interface="com.example.Locked"/>' \
+	'  <deny send_path="/" send_member="Forbidden"/>' \
+	'  <deny receive_path="/" receive_member="Unwanted"/>' \
+	'  <deny receive_interface="com.example.Unwanted"/>' \
+	'</policy>'
 bus_start
 
 TMO=30 t $PY - "$ADDR" "$IT_DIR" <<'PY' || fail "denial scenario failed (see above)"
