@@ -55,6 +55,8 @@ LIMITS = {
 # bounded by the machine when nsbusd reaches BOUNDED_FRACTION of that ceiling and is ahead of dbus-broker
 # (issue 21's alternative for such rows).
 CEILING = 'null-bus'
+# The connect rows' ceiling, in the same column: bench/connect-floor, not the null-bus process.
+FLOOR_ROWS = ('connect_us', 'connect_1cpu_us', 'connect_2cpu_us')
 BOUNDED_FRACTION = 0.9
 
 # A broadcast with many non-matching rules installed, against the same broadcast with none: the ratio
@@ -284,6 +286,12 @@ def main():
             rows.append((row, 'broadcast to %s subscriber%s, %s other rules' % (subs, '' if subs == '1' else 's',
                                                                               rules),
                          'signals/s', True, None, '-'))
+        elif row in ('connect_1cpu_us', 'connect_2cpu_us'):  # right below the connect row they pin down
+            where = 'one CPU' if row == 'connect_1cpu_us' else 'a CPU each'
+            at = next(i for i, r in enumerate(rows) if r[0] == 'connect_us') + 1
+            if row == 'connect_2cpu_us' and rows[at][0] == 'connect_1cpu_us':
+                at += 1
+            rows.insert(at, (row, 'the same, client and bus pinned to %s' % where, 'us', False, None, '-'))
         elif row.startswith('connect_watches_'):
             k = row.split('_')[2]
             rows.append((row, 'connect + auth + Hello + close, %s NameOwnerChanged watches installed' % k, 'us',
@@ -310,15 +318,16 @@ def main():
             limit, limit_shown = lv['limit'], ls['limit']
         ceiling = ceiling_shown = of_ceiling = bounded = None
         if CEILING in samples.get(rid, {}) or CEILING in na:
-            # connect_us's ceiling column is connect-floor, not the null-bus process that na speaks of
-            cv, cs = median_per_column(samples.get(rid, {}), [CEILING], na if rid != 'connect_us' else {})
+            # the connect rows' ceiling column is connect-floor, not the null-bus process that na speaks of
+            cv, cs = median_per_column(samples.get(rid, {}), [CEILING], na if rid not in FLOOR_ROWS else {})
             ceiling, ceiling_shown = cv[CEILING], cs[CEILING]
             if ceiling and n is not None and rid in LIMITS:  # a throughput row; the CPU rows only show it
                 of_ceiling = n / ceiling
                 bounded = of_ceiling >= BOUNDED_FRACTION and br is not None and n > br
-            elif ceiling and n and rid == 'connect_us':  # a time: the floor server's time over nsbusd's
+            elif ceiling and n and rid in FLOOR_ROWS:  # a time: the floor server's time over nsbusd's
                 of_ceiling = ceiling / n
-                bounded = of_ceiling >= BOUNDED_FRACTION and br is not None and n < br
+                if target is not None:  # the pinned rows have none: they only show where the time goes
+                    bounded = of_ceiling >= BOUNDED_FRACTION and br is not None and n < br
         result_rows.append(dict(id=rid, label=label, unit=unit, higher_is_better=higher,
                                 median=values, shown=shown, samples=raw, ratio_nsbusd_broker=ratio,
                                 target=target_text, target_ratio=target, target_met=met,
@@ -344,7 +353,7 @@ def main():
             if r['nsbusd_of_ceiling'] is not None:
                 ceiling += ' (%d %%)' % round(100 * r['nsbusd_of_ceiling'])
         elif CEILING in samples.get(r['id'], {}) or (r['id'] in LIMITS and CEILING in na):
-            ceiling_na = na if r['id'] != 'connect_us' else {}  # connect's ceiling is connect-floor
+            ceiling_na = na if r['id'] not in FLOOR_ROWS else {}  # connect's ceiling is connect-floor
             ceiling = median_per_column(samples[r['id']], [CEILING], ceiling_na)[1][CEILING]
         met = {True: 'yes', False: 'NO', None: '-'}[r['target_met']]
         if r['target_met'] is False and r['bounded_met']:

@@ -1076,6 +1076,27 @@ bus_rows() {
 		v=$("$WORK/bin/connect-rate" "${ADDR[$b]}" "$N_CONNECT" 2>"$WORK/cr.err" | awk '/^us_per_cycle/ {print $2}')
 		record connect_us "$b" "${v:-fail:$(head -c 80 "$WORK/cr.err" | tr ' \n' '__')}"
 	done
+	# The same, with the placement fixed: where the scheduler puts the client and the bus sets the row
+	# above (the floor takes 10 us a cycle with both on one vCPU, 47 us with one on each: every wakeup of
+	# a halted vCPU is an IPI through the hypervisor), and it moves them between runs. On one CPU the
+	# cycle is the client's and the bus's CPU and nothing else, so these rows show the bus's own cost per
+	# connection, repeatable to a few percent; on two CPUs, that plus the wakeups. No target.
+	if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+		for pin in 1cpu 2cpu; do
+			client_cpu=0
+			[ $pin = 2cpu ] && client_cpu=1
+			for b in $BUSES null-bus $MIRRORED null-bus; do
+				[ "$b" = null-bus ] || live "$b" || continue
+				pid=$floor_pid addr=unix:path=$WORK/floor.sock
+				[ "$b" = null-bus ] || pid=${BUS_PID[$b]} addr=${ADDR[$b]}
+				taskset -a -p -c 0 "$pid" >/dev/null 2>&1
+				v=$(taskset -c $client_cpu "$WORK/bin/connect-rate" "$addr" "$N_CONNECT" 2>"$WORK/cr.err" |
+					awk '/^us_per_cycle/ {print $2}')
+				taskset -a -p -c "0-$(($(nproc) - 1))" "$pid" >/dev/null 2>&1
+				record "connect_${pin}_us" "$b" "${v:-fail:$(head -c 80 "$WORK/cr.err" | tr ' \n' '__')}"
+			done
+		done
+	fi
 	stop_pid $floor_pid
 	# ... and with N_WATCHES NameOwnerChanged watches installed (one arg0 each, as name watchers
 	# install them): every connect and disconnect is a NameOwnerChanged broadcast.

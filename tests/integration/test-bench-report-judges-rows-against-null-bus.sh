@@ -30,6 +30,12 @@ oneway_msgs_per_s null-bus fail:no_sink
 connect_us dbus-broker 100
 connect_us nsbusd 85
 connect_us null-bus 80
+connect_2cpu_us dbus-broker 100
+connect_2cpu_us nsbusd 85
+connect_2cpu_us null-bus 80
+connect_1cpu_us dbus-broker 20
+connect_1cpu_us nsbusd 17
+connect_1cpu_us null-bus 10
 SAMPLES
 : >"$TMP/na"
 $PY "$ROOT/bench/report.py" "$TMP/samples" "$TMP/na" "$TMP/out.json" "dbus-broker nsbusd" \
@@ -51,6 +57,14 @@ check '1 MiB calls' NO '95 % of null-bus but behind dbus-broker'
 check 'one-way flood' NO 'null-bus failed: no ceiling'
 check 'connect + auth + Hello + close' bounded '0.85 x broker, the floor 94 % of its time'
 grep -q '"nsbusd_of_ceiling": 0.9,' "$TMP/out.json" || fail "the JSON lacks nsbusd's share of the ceiling"
+# The pinned connect rows have no goal: no verdict, even where the free row's rule would say bounded;
+# they sit right below the connect row, one CPU first, with the floor's share.
+check 'the same, client and bus pinned to a CPU each' - 'no goal'
+check 'the same, client and bus pinned to one CPU' - 'no goal'
+grep -A2 '| connect + auth + Hello + close ' "$TMP/table" | awk -F'|' 'NR > 1 {print $2}' | tr -s ' ' |
+	paste -sd, | grep -qx ' the same, client and bus pinned to one CPU , the same, client and bus pinned to a CPU each ' ||
+	{ cat "$TMP/table" >&2; fail "the pinned connect rows are not right below the connect row, one CPU first"; }
+grep -q '10.0 (59 %)' "$TMP/table" || { cat "$TMP/table" >&2; fail "the one-CPU row lacks the floor's share"; }
 
 # The connect row just beyond the edge: the floor's time is 89 % of nsbusd's.
 sed -i 's/^connect_us nsbusd 85$/connect_us nsbusd 90/' "$TMP/samples"
