@@ -4,9 +4,10 @@
  *
  * The reader walks a body that message_new_from_data() already validated,
  * handing out pointers into the message instead of copies. The builder
- * writes a body in native byte order and then runs the result through the
- * same parser every received message goes through, so a bug in the builder
- * shows up as an error here rather than as a malformed message on a peer.
+ * writes a body in native byte order; message_new_built() then checks its
+ * header fields and validates its body as every received message's are, so
+ * a bug in the builder shows up as an error here rather than as a malformed
+ * message on a peer.
  */
 #include <fcntl.h>
 #include <stdarg.h>
@@ -560,31 +561,12 @@ int msg_builder_finish(struct msg_builder *b, struct message **ret)
                 .sender = b->sender,
                 .signature = b->signature,
         };
-        _cleanup_free_ uint8_t *hdr = NULL;
-        size_t hsize;
-        r = message_write_header_(WIRE_NATIVE_BIG_ENDIAN, &f, &hdr, &hsize);
-        if (r < 0) {
-                msg_builder_done(b);
-                return r;
-        }
-        uint8_t *data = malloc(hsize + b->size + 1);
-        if (!data) {
-                msg_builder_done(b);
-                return -ENOMEM;
-        }
-        memcpy(data, hdr, hsize);
-        if (b->size)
-                memcpy(data + hsize, b->buf, b->size);
-
         struct message *m;
-        r = message_new_from_data(data, hsize + b->size, &m);
+        r = message_new_built(WIRE_NATIVE_BIG_ENDIAN, &f, b->buf, &m);
         if (r < 0) {
                 msg_builder_done(b);
                 return r;
         }
-        m->out_header = m->data;
-        m->out_header_size = m->body_offset;
-        m->stamped_sender = m->sender;
         message_attach_fds(m, b->fds, b->n_fds);
         b->fds = NULL;
         b->n_fds = 0;

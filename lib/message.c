@@ -259,6 +259,40 @@ static const char field_types[FIELD_MAX_KNOWN + 1] = {
         [FIELD_SENDER] = 's',     [FIELD_SIGNATURE] = 'g',    [FIELD_UNIX_FDS] = 'u',
 };
 
+/* What a header must hold beyond each field's own validity: the fields its type requires, a fd count
+ * within the limit, neither the path nor the interface the spec reserves for local messages. path_len
+ * and interface_len are the lengths of m's path and interface (0 when absent). */
+static int header_check(const struct message *m, size_t path_len, size_t interface_len)
+{
+        /* Required fields, "Message Types" in the spec. */
+        switch (m->type) {
+        case MESSAGE_METHOD_CALL:
+                if (!m->path || !m->member)
+                        return -ERR_MSG_REQUIRED_FIELD;
+                break;
+        case MESSAGE_SIGNAL:
+                if (!m->path || !m->interface || !m->member)
+                        return -ERR_MSG_REQUIRED_FIELD;
+                break;
+        case MESSAGE_ERROR:
+                if (!m->error_name || !m->reply_serial)
+                        return -ERR_MSG_REQUIRED_FIELD;
+                break;
+        case MESSAGE_METHOD_RETURN:
+                if (!m->reply_serial)
+                        return -ERR_MSG_REQUIRED_FIELD;
+                break;
+        }
+        if (m->n_unix_fds > DBUS_MAXIMUM_UNIX_FDS)
+                return -ERR_MSG_UNIX_FDS;
+        /* The spec reserves these for messages a library makes up locally; none may travel. */
+        if ((path_len == STRLEN(DBUS_LOCAL_PATH) && memcmp(m->path, DBUS_LOCAL_PATH, path_len) == 0) ||
+            (interface_len == STRLEN(DBUS_LOCAL_INTERFACE) &&
+             memcmp(m->interface, DBUS_LOCAL_INTERFACE, interface_len) == 0))
+                return -ERR_MSG_LOCAL;
+        return 0;
+}
+
 static int parse_header(struct message *m)
 {
         const uint8_t *p = m->data;
@@ -391,33 +425,9 @@ static int parse_header(struct message *m)
         c.end = m->body_offset;
         if (!v_align(&c, 8))
                 return -ERR_MSG_PADDING;
-
-        /* Required fields, "Message Types" in the spec. */
-        switch (m->type) {
-        case MESSAGE_METHOD_CALL:
-                if (!m->path || !m->member)
-                        return -ERR_MSG_REQUIRED_FIELD;
-                break;
-        case MESSAGE_SIGNAL:
-                if (!m->path || !m->interface || !m->member)
-                        return -ERR_MSG_REQUIRED_FIELD;
-                break;
-        case MESSAGE_ERROR:
-                if (!m->error_name || !m->reply_serial)
-                        return -ERR_MSG_REQUIRED_FIELD;
-                break;
-        case MESSAGE_METHOD_RETURN:
-                if (!m->reply_serial)
-                        return -ERR_MSG_REQUIRED_FIELD;
-                break;
-        }
-        if (m->n_unix_fds > DBUS_MAXIMUM_UNIX_FDS)
-                return -ERR_MSG_UNIX_FDS;
-        /* The spec reserves these for messages a library makes up locally; none may travel. */
-        if ((path_len == STRLEN(DBUS_LOCAL_PATH) && memcmp(m->path, DBUS_LOCAL_PATH, path_len) == 0) ||
-            (interface_len == STRLEN(DBUS_LOCAL_INTERFACE) &&
-             memcmp(m->interface, DBUS_LOCAL_INTERFACE, interface_len) == 0))
-                return -ERR_MSG_LOCAL;
+        r = header_check(m, path_len, interface_len);
+        if (r < 0)
+                return r;
         m->header_plain = plain;
         return 0;
 }
@@ -630,7 +640,8 @@ static size_t field_string_put(uint8_t *p, uint8_t code, const char *s, size_t l
         return n + l + 1;
 }
 
-static int hdr_field_string(struct hdr *h, uint8_t code, const char *s, const char **ret_copy)
+/* Appends string field code with s, if s is set; text_at[code] is where its text starts in h->buf. */
+static int hdr_field_string(struct hdr *h, uint8_t code, const char *s, size_t text_at[])
 {
         if (!s)
                 return 0;
@@ -642,8 +653,7 @@ static int hdr_field_string(struct hdr *h, uint8_t code, const char *s, const ch
         if (r < 0)
                 return r;
         size_t n = field_string_put(h->buf + h->size, code, s, l, h->be);
-        if (ret_copy)
-                *ret_copy = (const char *)h->buf + h->size + n - l - 1; /* offset fixed up by the caller */
+        text_at[code] = h->size + n - l - 1;
         h->size += n;
         return 0;
 }
@@ -679,10 +689,11 @@ static size_t hdr_size_bound(const struct hdr_fields *f)
         return n;
 }
 
-/* Writes a complete header padded to 8; *sender_offset is where SENDER's string starts (or 0). */
-static int hdr_write(struct hdr *h, const struct hdr_fields *f, size_t *sender_offset)
+/* Writes a complete header padded to 8; text_at[code] is where string field code's text starts in h->buf,
+ * 0 for a field f does not have. */
+static int hdr_write(struct hdr *h, const struct hdr_fields *f, size_t text_at[FIELD_MAX_KNOWN + 1])
 {
-        const char *sp = NULL;
+        memset(text_at, 0, (FIELD_MAX_KNOWN + 1) * sizeof(text_at[0]));
         int r = hdr_reserve(h, hdr_size_bound(f));
         if (r < 0)
                 return r;
@@ -694,21 +705,16 @@ static int hdr_write(struct hdr *h, const struct hdr_fields *f, size_t *sender_o
         wire_put_u32(h->buf + 8, f->serial, h->be);
         h->size = 16;
 
-        if ((r = hdr_field_string(h, FIELD_PATH, f->path, NULL)) < 0 ||
-            (r = hdr_field_string(h, FIELD_INTERFACE, f->interface, NULL)) < 0 ||
-            (r = hdr_field_string(h, FIELD_MEMBER, f->member, NULL)) < 0 ||
-            (r = hdr_field_string(h, FIELD_ERROR_NAME, f->error_name, NULL)) < 0 ||
+        if ((r = hdr_field_string(h, FIELD_PATH, f->path, text_at)) < 0 ||
+            (r = hdr_field_string(h, FIELD_INTERFACE, f->interface, text_at)) < 0 ||
+            (r = hdr_field_string(h, FIELD_MEMBER, f->member, text_at)) < 0 ||
+            (r = hdr_field_string(h, FIELD_ERROR_NAME, f->error_name, text_at)) < 0 ||
             (f->reply_serial && (r = hdr_field_u32(h, FIELD_REPLY_SERIAL, f->reply_serial)) < 0) ||
-            (r = hdr_field_string(h, FIELD_DESTINATION, f->destination, NULL)) < 0)
+            (r = hdr_field_string(h, FIELD_DESTINATION, f->destination, text_at)) < 0 ||
+            (r = hdr_field_string(h, FIELD_SENDER, f->sender, text_at)) < 0)
                 return r;
-        if (f->sender) {
-                r = hdr_field_string(h, FIELD_SENDER, f->sender, &sp);
-                if (r < 0)
-                        return r;
-                *sender_offset = (size_t)((const uint8_t *)sp - h->buf);
-        }
         if ((f->signature && f->signature[0] &&
-             (r = hdr_field_string(h, FIELD_SIGNATURE, f->signature, NULL)) < 0) ||
+             (r = hdr_field_string(h, FIELD_SIGNATURE, f->signature, text_at)) < 0) ||
             (f->n_unix_fds && (r = hdr_field_u32(h, FIELD_UNIX_FDS, f->n_unix_fds)) < 0))
                 return r;
 
@@ -735,15 +741,14 @@ static struct hdr_fields hdr_fields_of(const struct message *m)
         };
 }
 
-/* A complete header in m's byte order for m's body, within the protocol's limits. On failure h->buf is
- * freed. */
-static int hdr_write_for(const struct message *m, const struct hdr_fields *f, struct hdr *h,
-                         size_t *sender_offset)
+/* A complete header in byte order be for a body of f->body_size bytes, within the protocol's limits. On
+ * failure h->buf is freed. */
+static int hdr_write_for(bool be, const struct hdr_fields *f, struct hdr *h, size_t text_at[])
 {
-        *h = (struct hdr){.be = m->big_endian};
-        int r = hdr_write(h, f, sender_offset);
+        *h = (struct hdr){.be = be};
+        int r = hdr_write(h, f, text_at);
         if (r >= 0 && (h->size - 16 > DBUS_MAXIMUM_ARRAY_LENGTH ||
-                       h->size + m->body_size > DBUS_MAXIMUM_MESSAGE_LENGTH))
+                       h->size + f->body_size > DBUS_MAXIMUM_MESSAGE_LENGTH))
                 r = -E2BIG;
         if (r < 0) {
                 free(h->buf);
@@ -809,14 +814,14 @@ int message_stamp(struct message *m, const char *sender)
         struct hdr h;
         struct hdr_fields f = hdr_fields_of(m);
         f.sender = sender;
-        size_t so = 0;
-        int r = hdr_write_for(m, &f, &h, &so);
+        size_t text_at[FIELD_MAX_KNOWN + 1];
+        int r = hdr_write_for(m->big_endian, &f, &h, text_at);
         if (r < 0)
                 return r;
         message_drop_out_header(m);
         m->out_header = h.buf;
         m->out_header_size = h.size;
-        m->stamped_sender = sender ? (const char *)h.buf + so : NULL;
+        m->stamped_sender = sender ? (const char *)h.buf + text_at[FIELD_SENDER] : NULL;
         return 0;
 }
 
@@ -829,8 +834,8 @@ int message_new_relay(struct message *src, uint32_t serial, uint32_t reply_seria
         f.reply_serial = reply_serial;
         f.destination = destination;
         f.n_unix_fds = (uint32_t)src->n_fds;
-        size_t so = 0;
-        int r = hdr_write_for(src, &f, &h, &so);
+        size_t text_at[FIELD_MAX_KNOWN + 1];
+        int r = hdr_write_for(src->big_endian, &f, &h, text_at);
         if (r < 0)
                 return r;
         struct message *m = zalloc(sizeof(*m));
@@ -863,6 +868,86 @@ int message_new_relay(struct message *src, uint32_t serial, uint32_t reply_seria
         };
         src->fds = NULL;
         src->n_fds = 0;
+        *ret = m;
+        return 0;
+}
+
+/* The checks parse_header() makes of each field of a received header, made of the values a header is
+ * about to be written from, with the same errors. */
+static int hdr_fields_check(const struct hdr_fields *f)
+{
+        if (f->type == MESSAGE_INVALID)
+                return -ERR_MSG_TYPE;
+        if (f->serial == 0)
+                return -ERR_MSG_SERIAL;
+        if (f->path && !dbus_validate_object_path(f->path, strlen(f->path)))
+                return -ERR_MSG_FIELD;
+        if (f->interface && !dbus_validate_interface(f->interface, strlen(f->interface)))
+                return -ERR_MSG_INTERFACE;
+        if (f->member && !dbus_validate_member(f->member, strlen(f->member)))
+                return -ERR_MSG_MEMBER;
+        if (f->error_name && !dbus_validate_error_name(f->error_name, strlen(f->error_name)))
+                return -ERR_MSG_ERROR_NAME;
+        if ((f->destination && !dbus_validate_bus_name(f->destination, strlen(f->destination))) ||
+            (f->sender && !dbus_validate_bus_name(f->sender, strlen(f->sender))))
+                return -ERR_MSG_BUS_NAME;
+        if (f->signature && !signature_validate(f->signature, strlen(f->signature)))
+                return -ERR_MSG_FIELD;
+        return 0;
+}
+
+int message_new_built(bool be, const struct hdr_fields *f, const uint8_t *body, struct message **ret)
+{
+        int r = hdr_fields_check(f);
+        if (r < 0)
+                return r;
+        struct hdr h;
+        size_t text_at[FIELD_MAX_KNOWN + 1];
+        r = hdr_write_for(be, f, &h, text_at);
+        if (r < 0)
+                return r;
+        size_t size = h.size + f->body_size;
+        struct message *m = message_alloc_block(ALIGN8(size + 1));
+        if (!m) {
+                free(h.buf);
+                return -ENOMEM;
+        }
+        uint8_t *d = message_inline_data(m);
+        memcpy(d, h.buf, h.size);
+        if (f->body_size)
+                memcpy(d + h.size, body, f->body_size);
+        free(h.buf);
+
+#define TEXT_AT(code) (text_at[code] ? (const char *)d + text_at[code] : NULL)
+        m->data = d;
+        m->size = size;
+        m->big_endian = be;
+        m->type = f->type;
+        m->flags = f->flags;
+        m->serial = f->serial;
+        m->reply_serial = f->reply_serial;
+        m->n_unix_fds = f->n_unix_fds;
+        m->path = TEXT_AT(FIELD_PATH);
+        m->interface = TEXT_AT(FIELD_INTERFACE);
+        m->member = TEXT_AT(FIELD_MEMBER);
+        m->error_name = TEXT_AT(FIELD_ERROR_NAME);
+        m->destination = TEXT_AT(FIELD_DESTINATION);
+        m->sender = TEXT_AT(FIELD_SENDER);
+        m->signature = text_at[FIELD_SIGNATURE] ? TEXT_AT(FIELD_SIGNATURE) : "";
+        m->body_offset = h.size;
+        m->body_size = f->body_size;
+        m->header_plain = !m->sender;
+#undef TEXT_AT
+        r = header_check(m, m->path ? strlen(m->path) : 0, m->interface ? strlen(m->interface) : 0);
+        if (r >= 0)
+                r = validate_body(m);
+        if (r < 0) {
+                message_unref(m);
+                return r;
+        }
+        m->out_header = m->data;
+        m->out_header_size = m->body_offset;
+        m->stamped_sender = m->sender;
         *ret = m;
         return 0;
 }
@@ -985,18 +1070,4 @@ const char *message_type_to_string(uint8_t type)
                 return "signal";
         }
         return "invalid";
-}
-
-int message_write_header_(bool be, const struct hdr_fields *f, uint8_t **ret, size_t *ret_size)
-{
-        struct hdr h = {.be = be};
-        size_t so = 0;
-        int r = hdr_write(&h, f, &so);
-        if (r < 0) {
-                free(h.buf);
-                return r;
-        }
-        *ret = h.buf;
-        *ret_size = h.size;
-        return 0;
 }

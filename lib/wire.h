@@ -86,8 +86,15 @@ struct hdr_fields {
         const char *path, *interface, *member, *error_name, *destination, *sender, *signature;
 };
 
-/* Writes the fixed header and header fields, padded to 8, into a new buffer. */
-int message_write_header_(bool be, const struct hdr_fields *f, uint8_t **ret, size_t *ret_size);
+/*
+ * A message the bus builds (msg_builder_finish()): a header in byte order be written from f, and
+ * f->body_size bytes of body, in one allocation. Nothing is parsed back: each header field is checked as it
+ * would be on arrival, with the same -ERR_MSG_* errors, and the body validated against f->signature, so that
+ * a builder that wrote something a peer would have to refuse fails here instead. Its outgoing header is its
+ * own, with f->sender stamped. Returns -ERR_MSG_*, -E2BIG or -ENOMEM.
+ */
+struct message;
+int message_new_built(bool be, const struct hdr_fields *f, const uint8_t *body, struct message **ret);
 
 /* Offset just past the value of the complete type at *sig in validated data; advances *sig. */
 size_t wire_skip_value(const uint8_t *d, size_t pos, const char **sig, bool be);

@@ -1032,6 +1032,84 @@ static void test_builder_headers(void)
         message_unref(m);
 }
 
+/* A built message is not parsed back (message_new_built()): its fields are set from what the header was
+ * written from. Each must be what the parser of received messages finds in the same bytes. */
+static void check_reads_back(struct message *m)
+{
+        struct message *p = NULL;
+        CHECK_EQ(message_new_copy(m->data, m->size, &p), 0);
+        CHECK_EQ(p->big_endian, m->big_endian);
+        CHECK_EQ(p->type, m->type);
+        CHECK_EQ(p->flags, m->flags);
+        CHECK_EQ(p->serial, m->serial);
+        CHECK_EQ(p->reply_serial, m->reply_serial);
+        CHECK_EQ(p->n_unix_fds, m->n_unix_fds);
+        const char *got[] = {m->path, m->interface, m->member, m->error_name, m->destination, m->sender};
+        const char *want[] = {p->path, p->interface, p->member, p->error_name, p->destination, p->sender};
+        for (size_t i = 0; i < ELEMENTSOF(got); i++) {
+                CHECK_EQ(!got[i], !want[i]);
+                if (got[i]) {
+                        CHECK_STREQ(got[i], want[i]);
+                        /* into the message's own bytes, as a parsed message's fields are */
+                        CHECK((const uint8_t *)got[i] > m->data &&
+                              (const uint8_t *)got[i] < m->data + m->size);
+                }
+        }
+        CHECK_STREQ(m->signature, p->signature);
+        CHECK_EQ(m->body_offset, p->body_offset);
+        CHECK_EQ(m->body_size, p->body_size);
+        CHECK_EQ(m->header_plain, p->header_plain);
+        message_unref(p);
+}
+
+static void test_builder_reads_back(void)
+{
+        struct msg_builder b;
+        struct message *m;
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        CHECK(fd >= 0);
+
+        /* every string field, a reply serial and fds */
+        msg_builder_init(&b, MESSAGE_METHOD_CALL, 7);
+        b.flags = MESSAGE_FLAG_NO_AUTO_START;
+        b.path = "/org/example/Object";
+        b.interface = "org.example.Interface";
+        b.member = "Method";
+        b.destination = "org.example.Service";
+        b.sender = ":1.42";
+        CHECK_EQ(msg_builder_append(&b, "sohgu", "text", "/a/b", fd, "a{sv}", 5), 0);
+        m = build(&b);
+        CHECK_EQ(m->n_unix_fds, 1);
+        check_reads_back(m);
+        message_unref(m);
+
+        /* no sender: header_plain, as a received header without SENDER */
+        msg_builder_init(&b, MESSAGE_SIGNAL, 8);
+        b.path = "/";
+        b.interface = "org.example.I";
+        b.member = "S";
+        CHECK_EQ(msg_builder_append(&b, "as", (const char *const[]){"x", "yz", NULL}), 0);
+        m = build(&b);
+        CHECK(m->header_plain);
+        check_reads_back(m);
+        message_unref(m);
+
+        /* an error with a reply serial, and an empty reply (no SIGNATURE field: "") */
+        CHECK_EQ(message_new_error(9, 3, ":1.2", "org.freedesktop.DBus", "org.example.Error.Failed", "why",
+                                   &m),
+                 0);
+        check_reads_back(m);
+        message_unref(m);
+        msg_builder_init(&b, MESSAGE_METHOD_RETURN, 10);
+        b.reply_serial = 4;
+        b.sender = "org.freedesktop.DBus";
+        m = build(&b);
+        CHECK_STREQ(m->signature, "");
+        check_reads_back(m);
+        message_unref(m);
+        close(fd);
+}
+
 /* ---- builder: errors ---- */
 
 static void test_builder_errors(void)
@@ -1053,7 +1131,25 @@ static void test_builder_errors(void)
         b.member = "not.a.member";
         CHECK_INVALID(msg_builder_finish(&b, &m));
 
+        builder_call(&b);
+        b.interface = "no_dot";
+        CHECK_INVALID(msg_builder_finish(&b, &m));
+        builder_call(&b);
+        b.destination = "1.bad";
+        CHECK_INVALID(msg_builder_finish(&b, &m));
+        builder_call(&b);
+        b.sender = ":";
+        CHECK_INVALID(msg_builder_finish(&b, &m));
+        builder_call(&b);
+        b.path = "/org/freedesktop/DBus/Local"; /* reserved for messages that never travel */
+        CHECK_INVALID(msg_builder_finish(&b, &m));
+
         /* invalid values */
+        builder_call(&b);
+        CHECK_EQ(msg_builder_open(&b, 'v', "s"), 0); /* a variant that says "s" and holds a u */
+        CHECK_EQ(msg_builder_append_basic(&b, 'u', &(uint32_t){7}), 0);
+        CHECK_EQ(msg_builder_close(&b), 0);
+        CHECK_INVALID(msg_builder_finish(&b, &m));
         builder_call(&b);
         CHECK_EQ(msg_builder_append(&b, "s", "\xc0\x80"), 0);
         CHECK_INVALID(msg_builder_finish(&b, &m));
@@ -1215,7 +1311,6 @@ static void test_builder_big(void)
         free(bytes);
 }
 
-
 /* 64 MiB is the largest array the builder closes; one byte more is -E2BIG, not a bad message. */
 static void test_builder_array_limit(void)
 {
@@ -1252,6 +1347,7 @@ int main(void)
         RUN(test_builder_basic_roundtrip);
         RUN(test_builder_matches_glib);
         RUN(test_builder_headers);
+        RUN(test_builder_reads_back);
         RUN(test_builder_errors);
         RUN(test_builder_depth);
         RUN(test_builder_big);
