@@ -604,22 +604,6 @@ struct hdr {
         bool be;
 };
 
-static int hdr_reserve(struct hdr *h, size_t n)
-{
-        return GREEDY_REALLOC(h->buf, h->allocated, h->size + n);
-}
-
-static int hdr_pad(struct hdr *h, unsigned a)
-{
-        size_t np = ALIGN_TO(h->size, a);
-        int r = hdr_reserve(h, np - h->size);
-        if (r < 0)
-                return r;
-        memset(h->buf + h->size, 0, np - h->size);
-        h->size = np;
-        return 0;
-}
-
 /* Writes string field code with s (l bytes) at p, which has room; returns its size. The text starts at
  * p + (size - l - 1). */
 static size_t field_string_put(uint8_t *p, uint8_t code, const char *s, size_t l, bool be)
@@ -640,86 +624,81 @@ static size_t field_string_put(uint8_t *p, uint8_t code, const char *s, size_t l
         return n + l + 1;
 }
 
-/* Appends string field code with s, if s is set; text_at[code] is where its text starts in h->buf. */
-static int hdr_field_string(struct hdr *h, uint8_t code, const char *s, size_t text_at[])
-{
-        if (!s)
-                return 0;
-        size_t l = strlen(s);
-        int r = hdr_pad(h, 8);
-        if (r < 0)
-                return r;
-        r = hdr_reserve(h, 4 + 4 + 4 + l + 1);
-        if (r < 0)
-                return r;
-        size_t n = field_string_put(h->buf + h->size, code, s, l, h->be);
-        text_at[code] = h->size + n - l - 1;
-        h->size += n;
-        return 0;
-}
+/* One field of a header to write: a string s of l bytes, or (s NULL) the u32 v. */
+struct hdr_item {
+        uint8_t code;
+        const char *s;
+        size_t l;
+        uint32_t v;
+};
 
-static int hdr_field_u32(struct hdr *h, uint8_t code, uint32_t v)
-{
-        int r = hdr_pad(h, 8);
-        if (r < 0)
-                return r;
-        r = hdr_reserve(h, 8);
-        if (r < 0)
-                return r;
-        uint8_t *p = h->buf + h->size;
-        p[0] = code;
-        p[1] = 1;
-        p[2] = 'u';
-        p[3] = 0;
-        wire_put_u32(p + 4, v, h->be);
-        h->size += 8;
-        return 0;
-}
-
-/* At least the size of f's header: a string field takes at most 7 bytes of padding, 8 of code, type and
- * length, and its text with the NUL; a u32 field, 7 and 8. One allocation then holds the whole header. */
-static size_t hdr_size_bound(const struct hdr_fields *f)
-{
-        const char *strings[] = {f->path,        f->interface, f->member,   f->error_name,
-                                 f->destination, f->sender,    f->signature};
-        size_t n = 16 + 2 * (7 + 8) + 7;
-        for (size_t i = 0; i < ELEMENTSOF(strings); i++)
-                if (strings[i])
-                        n += 7 + 8 + strlen(strings[i]) + 1;
-        return n;
-}
-
-/* Writes a complete header padded to 8; text_at[code] is where string field code's text starts in h->buf,
- * 0 for a field f does not have. */
+/*
+ * Writes a complete header padded to 8 into h->buf: the fields of f in the order of their codes, sized
+ * first and then written into one zeroed buffer, so padding needs no writes of its own. text_at[code] is
+ * where string field code's text starts in h->buf, 0 for a field f does not have.
+ */
 static int hdr_write(struct hdr *h, const struct hdr_fields *f, size_t text_at[FIELD_MAX_KNOWN + 1])
 {
-        memset(text_at, 0, (FIELD_MAX_KNOWN + 1) * sizeof(text_at[0]));
-        int r = hdr_reserve(h, hdr_size_bound(f));
+        const char *strings[FIELD_MAX_KNOWN + 1] = {
+                [FIELD_PATH] = f->path,
+                [FIELD_INTERFACE] = f->interface,
+                [FIELD_MEMBER] = f->member,
+                [FIELD_ERROR_NAME] = f->error_name,
+                [FIELD_DESTINATION] = f->destination,
+                [FIELD_SENDER] = f->sender,
+                [FIELD_SIGNATURE] = f->signature && f->signature[0] ? f->signature : NULL,
+        };
+        const uint32_t numbers[FIELD_MAX_KNOWN + 1] = {
+                [FIELD_REPLY_SERIAL] = f->reply_serial,
+                [FIELD_UNIX_FDS] = f->n_unix_fds,
+        };
+        struct hdr_item items[FIELD_MAX_KNOWN];
+        size_t n = 0, end = 16;
+        for (uint8_t code = 1; code <= FIELD_MAX_KNOWN; code++) {
+                struct hdr_item it = {.code = code, .s = strings[code], .v = numbers[code]};
+                if (it.s) {
+                        it.l = strlen(it.s);
+                        end = ALIGN8(end) + 4 + (field_types[code] == 'g' ? 1 : 4) + it.l + 1;
+                } else if (it.v) {
+                        end = ALIGN8(end) + 8;
+                } else {
+                        continue;
+                }
+                items[n++] = it;
+        }
+
+        int r = GREEDY_REALLOC(h->buf, h->allocated, ALIGN8(end));
         if (r < 0)
                 return r;
-        h->buf[0] = h->be ? 'B' : 'l';
-        h->buf[1] = f->type;
-        h->buf[2] = f->flags;
-        h->buf[3] = 1;
-        wire_put_u32(h->buf + 4, f->body_size, h->be);
-        wire_put_u32(h->buf + 8, f->serial, h->be);
-        h->size = 16;
+        uint8_t *p = h->buf;
+        memset(p, 0, ALIGN8(end));
+        p[0] = h->be ? 'B' : 'l';
+        p[1] = f->type;
+        p[2] = f->flags;
+        p[3] = 1;
+        wire_put_u32(p + 4, f->body_size, h->be);
+        wire_put_u32(p + 8, f->serial, h->be);
+        wire_put_u32(p + 12, (uint32_t)(end - 16), h->be);
 
-        if ((r = hdr_field_string(h, FIELD_PATH, f->path, text_at)) < 0 ||
-            (r = hdr_field_string(h, FIELD_INTERFACE, f->interface, text_at)) < 0 ||
-            (r = hdr_field_string(h, FIELD_MEMBER, f->member, text_at)) < 0 ||
-            (r = hdr_field_string(h, FIELD_ERROR_NAME, f->error_name, text_at)) < 0 ||
-            (f->reply_serial && (r = hdr_field_u32(h, FIELD_REPLY_SERIAL, f->reply_serial)) < 0) ||
-            (r = hdr_field_string(h, FIELD_DESTINATION, f->destination, text_at)) < 0 ||
-            (r = hdr_field_string(h, FIELD_SENDER, f->sender, text_at)) < 0)
-                return r;
-        if ((f->signature && f->signature[0] &&
-             (r = hdr_field_string(h, FIELD_SIGNATURE, f->signature, text_at)) < 0) ||
-            (f->n_unix_fds && (r = hdr_field_u32(h, FIELD_UNIX_FDS, f->n_unix_fds)) < 0))
-                return r;
-
-        wire_put_u32(h->buf + 12, (uint32_t)(h->size - 16), h->be);
-        return hdr_pad(h, 8);
+        memset(text_at, 0, (FIELD_MAX_KNOWN + 1) * sizeof(text_at[0]));
+        size_t pos = 16;
+        for (size_t i = 0; i < n; i++) {
+                const struct hdr_item *it = &items[i];
+                pos = ALIGN8(pos);
+                if (it->s) {
+                        size_t k = field_string_put(p + pos, it->code, it->s, it->l, h->be);
+                        text_at[it->code] = pos + k - it->l - 1;
+                        pos += k;
+                } else {
+                        p[pos] = it->code;
+                        p[pos + 1] = 1;
+                        p[pos + 2] = 'u';
+                        wire_put_u32(p + pos + 4, it->v, h->be);
+                        pos += 8;
+                }
+        }
+        h->size = ALIGN8(end);
+        return 0;
 }
 
 /* The header fields a message carries on: its own, without SENDER (callers set what changes). */
