@@ -442,42 +442,65 @@ static struct message *message_alloc(size_t extra)
 }
 
 /*
- * Blocks of message_new_copy(), kept for the next message. glibc serves chunks of up to 1 KiB from its
- * per-thread cache in about 20 instructions; past that a malloc() and free() pair cost about 600
- * (callgrind, 4 KiB calls: _int_malloc, _int_free and the bins they sort), as much as parsing the
- * message. A bus frees such a block per message and mostly allocates the next of about the same size,
- * so the last few freed blocks wait here for one that fits. nsbus programs are single-threaded. Under
- * AddressSanitizer nothing is kept, so that a use after free is still caught.
+ * Blocks of message_new_copy(), kept for the next message. A bus frees a block per message and mostly
+ * allocates the next of about the same size, so freed blocks wait here for one that fits. glibc's
+ * thread cache does that for chunks of up to 1 KiB, 7 per size, in about 20 instructions; past 1 KiB,
+ * or past 7 messages of one size in flight (a pipelining client keeps 32), a malloc() and free() pair
+ * costs 300 to 600 (callgrind: _int_malloc, _int_free and the bins they sort), as much as parsing the
+ * message. Two kinds are kept, with a bound on the memory each may hold: up to SMALL_KEPT blocks of up
+ * to 1 KiB in size classes of SMALL_GRAIN (found in O(1)), and up to BIG_KEPT of 1 to 64 KiB (found by
+ * a scan). nsbus programs are single-threaded. Under AddressSanitizer nothing is kept, so that a use
+ * after free is still caught.
  */
 #if defined(NSBUS_ASAN)
-#define BLOCKS_KEPT 0
+#define SMALL_KEPT 0
+#define BIG_KEPT 0
 #else
-#define BLOCKS_KEPT 4
+#define SMALL_KEPT 32 /* at most 32 KiB */
+#define BIG_KEPT 4    /* at most 256 KiB */
 #endif
-#define BLOCK_KEEP_MIN 1024u /* smaller ones are glibc's thread cache's */
-#define BLOCK_KEEP_MAX (64u * 1024u)
-#define BLOCK_GRAIN 512u /* sizes round up to this, so that nearby sizes share blocks */
+#define SMALL_GRAIN 128u
+#define SMALL_MAX 1024u
+#define BIG_MAX (64u * 1024u)
+#define BIG_GRAIN 512u /* sizes round up to this, so that nearby sizes share blocks */
 
 static struct {
-        struct message *v[BLOCKS_KEPT + 1];
-        size_t n;
+        struct message *small[SMALL_MAX / SMALL_GRAIN][SMALL_KEPT + 1];
+        uint8_t n_small_of[SMALL_MAX / SMALL_GRAIN];
+        size_t n_small;
+        struct message *big[BIG_KEPT + 1];
+        size_t n_big;
 } kept_blocks;
 
-/* A message of at least extra bytes after the struct, as message_alloc(); a kept block serves if it is
- * big enough and at most a quarter bigger than needed (a small message must not hold a big block for
- * as long as it waits in a queue). */
+static struct message *message_reuse(struct message *m)
+{
+        *m = (struct message){.n_ref = 1, .block_size = m->block_size};
+        return m;
+}
+
+/* A message of at least extra bytes after the struct, as message_alloc(). A small block is taken from
+ * its size class; a big one serves if it is big enough and at most a quarter bigger than needed (a small
+ * message must not hold a big block for as long as it waits in a queue). */
 static struct message *message_alloc_block(size_t extra)
 {
         size_t size = sizeof(struct message) + extra;
-        if (BLOCKS_KEPT == 0 || size <= BLOCK_KEEP_MIN || size > BLOCK_KEEP_MAX)
+        if (size > BIG_MAX || (size <= SMALL_MAX ? SMALL_KEPT == 0 : BIG_KEPT == 0))
                 return message_alloc(extra);
-        size = ALIGN_TO(size, BLOCK_GRAIN);
-        for (size_t i = kept_blocks.n; i-- > 0;) {
-                struct message *m = kept_blocks.v[i];
-                if (m->block_size >= size && m->block_size - size <= size / 4) {
-                        kept_blocks.v[i] = kept_blocks.v[--kept_blocks.n];
-                        *m = (struct message){.n_ref = 1, .block_size = m->block_size};
-                        return m;
+        if (size <= SMALL_MAX) {
+                size = ALIGN_TO(size, SMALL_GRAIN);
+                size_t c = size / SMALL_GRAIN - 1;
+                if (kept_blocks.n_small_of[c] > 0) {
+                        kept_blocks.n_small--;
+                        return message_reuse(kept_blocks.small[c][--kept_blocks.n_small_of[c]]);
+                }
+        } else {
+                size = ALIGN_TO(size, BIG_GRAIN);
+                for (size_t i = kept_blocks.n_big; i-- > 0;) {
+                        struct message *m = kept_blocks.big[i];
+                        if (m->block_size >= size && m->block_size - size <= size / 4) {
+                                kept_blocks.big[i] = kept_blocks.big[--kept_blocks.n_big];
+                                return message_reuse(m);
+                        }
                 }
         }
         struct message *m = message_alloc(size - sizeof(struct message));
@@ -488,12 +511,17 @@ static struct message *message_alloc_block(size_t extra)
 
 static void message_free_block(struct message *m)
 {
-#if BLOCKS_KEPT > 0
-        if (m->block_size && kept_blocks.n < BLOCKS_KEPT) {
-                kept_blocks.v[kept_blocks.n++] = m;
+        if (m->block_size && m->block_size <= SMALL_MAX) {
+                size_t c = m->block_size / SMALL_GRAIN - 1;
+                if (kept_blocks.n_small < SMALL_KEPT) {
+                        kept_blocks.small[c][kept_blocks.n_small_of[c]++] = m;
+                        kept_blocks.n_small++;
+                        return;
+                }
+        } else if (m->block_size && kept_blocks.n_big < BIG_KEPT) {
+                kept_blocks.big[kept_blocks.n_big++] = m;
                 return;
         }
-#endif
         free(m);
 }
 

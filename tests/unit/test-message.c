@@ -532,14 +532,51 @@ static void test_copy_reuses_blocks(void)
         message_unref(c);
         message_unref(a);
 
-        /* A block of 1 KiB or less, struct and room included, is the allocator's own cache's: not kept. */
+        /* Blocks of 1 KiB or less, struct and room included, are kept by size class: a pipelining client
+         * keeps more of one size in flight than glibc's thread cache holds. */
+        uint8_t *call40;
+        size_t n40 = bytes_call(40, 0x55, &call40);
         CHECK_EQ(message_new_copy(call1k, n1k, &a), 0);
-        CHECK_EQ(a->block_size, 0);
+        CHECK(a->block_size > 0 && a->block_size <= 1024 && a->block_size % 128 == 0);
+        block = a;
+        size_t small_size = a->block_size;
+        message_unref(a);
+        CHECK_EQ(message_new_copy(call40, n40, &b), 0); /* 160 bytes smaller: another class */
+        CHECK(b != block && b->block_size < small_size);
+        CHECK_EQ(message_new_copy(call1k, n1k, &a), 0);
+#if !defined(NSBUS_ASAN)
+        CHECK(a == block);
+#endif
+        CHECK(memcmp(a->data, call1k, n1k) == 0 && a->n_ref == 1 && !a->args_parsed);
+        message_unref(a);
+        message_unref(b);
+
+        /* 40 in flight and let go: blocks are kept up to 32 in all classes (32 KiB), so the last ones freed
+         * went back to glibc, and the next message of the size gets one kept here. (glibc's own thread cache
+         * holds 7 of a size and would hand out the last one freed.) */
+        struct message *many[40];
+        bool found = false;
+        for (size_t i = 0; i < ELEMENTSOF(many); i++)
+                CHECK_EQ(message_new_copy(call1k, n1k, &many[i]), 0);
+        void *was[ELEMENTSOF(many)];
+        for (size_t i = 0; i < ELEMENTSOF(many); i++) {
+                was[i] = many[i];
+                message_unref(many[i]);
+        }
+        CHECK_EQ(message_new_copy(call1k, n1k, &a), 0);
+        for (size_t i = 0; i < ELEMENTSOF(was); i++)
+                found = found || a == was[i];
+#if !defined(NSBUS_ASAN)
+        CHECK(found && a != was[ELEMENTSOF(was) - 1]);
+#else
+        (void)found;
+#endif
         message_unref(a);
         free(call4k);
         free(call3k);
         free(call60k);
         free(call1k);
+        free(call40);
 }
 
 /* A few values spelled out, so a wrong dump generator cannot hide a wrong reader. */
