@@ -509,20 +509,45 @@ static struct message *message_alloc_block(size_t extra)
         return m;
 }
 
+/* A small block goes to its class. When all SMALL_KEPT are taken, the fullest other class gives one up,
+ * so that what is kept follows the sizes in use now rather than those of an earlier burst; if they are
+ * all of this class, the block is freed. */
 static void message_free_block(struct message *m)
 {
+#if SMALL_KEPT > 0
         if (m->block_size && m->block_size <= SMALL_MAX) {
                 size_t c = m->block_size / SMALL_GRAIN - 1;
-                if (kept_blocks.n_small < SMALL_KEPT) {
-                        kept_blocks.small[c][kept_blocks.n_small_of[c]++] = m;
-                        kept_blocks.n_small++;
-                        return;
+                if (kept_blocks.n_small == SMALL_KEPT) {
+                        size_t fullest = c;
+                        for (size_t i = 0; i < ELEMENTSOF(kept_blocks.n_small_of); i++)
+                                if (i != c && (fullest == c ||
+                                               kept_blocks.n_small_of[i] > kept_blocks.n_small_of[fullest]))
+                                        fullest = i;
+                        if (fullest == c || kept_blocks.n_small_of[fullest] == 0) {
+                                free(m);
+                                return;
+                        }
+                        free(kept_blocks.small[fullest][--kept_blocks.n_small_of[fullest]]);
+                        kept_blocks.n_small--;
                 }
-        } else if (m->block_size && kept_blocks.n_big < BIG_KEPT) {
+                kept_blocks.small[c][kept_blocks.n_small_of[c]++] = m;
+                kept_blocks.n_small++;
+                return;
+        }
+#endif
+#if BIG_KEPT > 0
+        if (m->block_size > SMALL_MAX && kept_blocks.n_big < BIG_KEPT) {
                 kept_blocks.big[kept_blocks.n_big++] = m;
                 return;
         }
+#endif
         free(m);
+}
+
+void message_blocks_kept(size_t *ret_small, size_t *ret_big)
+{
+        *ret_small = kept_blocks.n_small;
+        *ret_big = kept_blocks.n_big;
 }
 
 /* The bytes of a message_new_copy(), in the same allocation as the struct. */

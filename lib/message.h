@@ -146,6 +146,10 @@ int message_new_copy(const uint8_t *bytes, size_t size, struct message **ret);
 /* Hand n fds (exactly m->n_unix_fds) to the message, which closes them. */
 void message_attach_fds(struct message *m, int *fds, size_t n);
 
+/* How many freed message blocks are kept for the next messages (message.c, "Blocks of message_new_copy()"):
+ * small ones, of up to 1 KiB (at most 32), and big ones, of up to 64 KiB (at most 4); none under
+ * AddressSanitizer. */
+void message_blocks_kept(size_t *ret_small, size_t *ret_big);
 struct message *message_ref(struct message *m);
 struct message *message_unref(struct message *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct message *, message_unref)

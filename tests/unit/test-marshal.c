@@ -1056,6 +1056,13 @@ static void check_reads_back(struct message *m)
                 }
         }
         CHECK_STREQ(m->signature, p->signature);
+        if (m->signature[0])
+                CHECK((const uint8_t *)m->signature > m->data &&
+                      (const uint8_t *)m->signature < m->data + m->size);
+        /* and it goes out as built */
+        CHECK(m->out_header == m->data);
+        CHECK_EQ(m->out_header_size, m->body_offset);
+        CHECK(m->stamped_sender == m->sender);
         CHECK_EQ(m->body_offset, p->body_offset);
         CHECK_EQ(m->body_size, p->body_size);
         CHECK_EQ(m->header_plain, p->header_plain);
@@ -1142,6 +1149,12 @@ static void test_builder_errors(void)
         CHECK_INVALID(msg_builder_finish(&b, &m));
         builder_call(&b);
         b.path = "/org/freedesktop/DBus/Local"; /* reserved for messages that never travel */
+        CHECK_INVALID(msg_builder_finish(&b, &m));
+        builder_call(&b);
+        b.interface = "org.freedesktop.DBus.Local";
+        CHECK_INVALID(msg_builder_finish(&b, &m));
+        builder_call(&b);
+        b.type = MESSAGE_INVALID;
         CHECK_INVALID(msg_builder_finish(&b, &m));
 
         /* invalid values */
