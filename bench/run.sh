@@ -1081,18 +1081,27 @@ bus_rows() {
 	# a halted vCPU is an IPI through the hypervisor), and it moves them between runs. On one CPU the
 	# cycle is the client's and the bus's CPU and nothing else, so these rows show the bus's own cost per
 	# connection, repeatable to a few percent; on two CPUs, that plus the wakeups. No target.
-	if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+	# The two CPUs are the first two this script may run on; each process gets its own mask back after.
+	cpus=()
+	command -v taskset >/dev/null &&
+		read -ra cpus <<<"$(taskset -pc $$ 2>/dev/null | awk -F': ' '{print $2}' | tr ',' '\n' |
+			awk -F- '{for (c = $1; c <= ($2 == "" ? $1 : $2); c++) printf "%d ", c}')"
+	if [ "${#cpus[@]}" -ge 2 ]; then
 		for pin in 1cpu 2cpu; do
-			client_cpu=0
-			[ $pin = 2cpu ] && client_cpu=1
+			client_cpu=${cpus[0]}
+			[ $pin = 2cpu ] && client_cpu=${cpus[1]}
 			for b in $BUSES null-bus $MIRRORED null-bus; do
 				[ "$b" = null-bus ] || live "$b" || continue
 				pid=$floor_pid addr=unix:path=$WORK/floor.sock
 				[ "$b" = null-bus ] || pid=${BUS_PID[$b]} addr=${ADDR[$b]}
-				taskset -a -p -c 0 "$pid" >/dev/null 2>&1
-				v=$(taskset -c $client_cpu "$WORK/bin/connect-rate" "$addr" "$N_CONNECT" 2>"$WORK/cr.err" |
+				mask=$(taskset -p "$pid" 2>/dev/null | awk -F': ' '{print $2}')
+				if [ -z "$mask" ] || ! taskset -a -p -c "${cpus[0]}" "$pid" >/dev/null 2>&1; then
+					record "connect_${pin}_us" "$b" "fail:cannot_pin_pid_$pid"
+					continue
+				fi
+				v=$(taskset -c "$client_cpu" "$WORK/bin/connect-rate" "$addr" "$N_CONNECT" 2>"$WORK/cr.err" |
 					awk '/^us_per_cycle/ {print $2}')
-				taskset -a -p -c "0-$(($(nproc) - 1))" "$pid" >/dev/null 2>&1
+				taskset -a -p "$mask" "$pid" >/dev/null 2>&1
 				record "connect_${pin}_us" "$b" "${v:-fail:$(head -c 80 "$WORK/cr.err" | tr ' \n' '__')}"
 			done
 		done

@@ -65,6 +65,12 @@ grep -A2 '| connect + auth + Hello + close ' "$TMP/table" | awk -F'|' 'NR > 1 {p
 	paste -sd, | grep -qx ' the same, client and bus pinned to one CPU , the same, client and bus pinned to a CPU each ' ||
 	{ cat "$TMP/table" >&2; fail "the pinned connect rows are not right below the connect row, one CPU first"; }
 grep -q '10.0 (59 %)' "$TMP/table" || { cat "$TMP/table" >&2; fail "the one-CPU row lacks the floor's share"; }
+$PY - "$TMP/out.json" <<'PY' || fail "a pinned connect row has a verdict in the JSON"
+import json, sys
+rows = {r['id']: r for r in json.load(open(sys.argv[1]))['rows']}
+sys.exit(0 if all(rows[k]['bounded_met'] is None and rows[k]['target_met'] is None
+                  for k in ('connect_1cpu_us', 'connect_2cpu_us')) else 1)
+PY
 
 # The connect row just beyond the edge: the floor's time is 89 % of nsbusd's.
 sed -i 's/^connect_us nsbusd 85$/connect_us nsbusd 90/' "$TMP/samples"
