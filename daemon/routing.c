@@ -241,6 +241,20 @@ static void capture(struct bus *b, struct peer *sender, struct peer *to, struct 
                 send_to_monitors_ex(b, sender, to, m);
 }
 
+/* The AccessDenied a refused send gets, in dbus-daemon's words; what says where the message was going
+ * (activation of a service) goes after the destination. */
+static int reply_send_refused(struct bus *b, struct peer *sender, const struct message *m,
+                              unsigned n_matched, bool requested_reply, const char *where)
+{
+        return routing_reply_error(b, sender, m, DBUS_ERROR_ACCESS_DENIED,
+                                   "Rejected send message, %u matched rules; type=\"%s\", sender=\"%s\", "
+                                   "interface=\"%s\" member=\"%s\" error name=\"%s\" "
+                                   "requested_reply=\"%d\" destination=\"%s\"%s",
+                                   n_matched, message_type_to_string(m->type), sender->unique_name,
+                                   m->interface ?: "(unset)", m->member ?: "(unset)",
+                                   m->error_name ?: "(unset)", requested_reply, m->destination, where);
+}
+
 /*
  * A message for a name whose service is not running: held until the service has taken the name. As
  * dbus-daemon, any message that may auto-start does (a signal too), and the send rules are checked
@@ -253,14 +267,7 @@ static int auto_start(struct bus *b, struct peer *sender, struct message *m)
         unsigned n_matched;
         if (!policy_check_send(b, sender, NULL, m, false, &n_matched)) {
                 capture(b, sender, NULL, m);
-                return routing_reply_error(
-                        b, sender, m, DBUS_ERROR_ACCESS_DENIED,
-                        "Rejected send message, %u matched rules; type=\"%s\", sender=\"%s\", "
-                        "interface=\"%s\" member=\"%s\" error name=\"%s\" "
-                        "requested_reply=\"0\" destination=\"%s\" (activation of a service)",
-                        n_matched, message_type_to_string(m->type), sender->unique_name,
-                        m->interface ?: "(unset)", m->member ?: "(unset)", m->error_name ?: "(unset)",
-                        m->destination);
+                return reply_send_refused(b, sender, m, n_matched, false, " (activation of a service)");
         }
         struct activation_start st;
         int r = activation_queue_message(b, sender, m, &st);
@@ -309,14 +316,7 @@ static int dispatch_unicast(struct bus *b, struct peer *sender, struct message *
 
         unsigned n_matched;
         if (!policy_check_send(b, sender, to, m, solicited, &n_matched))
-                return routing_reply_error(
-                        b, sender, m, DBUS_ERROR_ACCESS_DENIED,
-                        "Rejected send message, %u matched rules; type=\"%s\", sender=\"%s\", "
-                        "interface=\"%s\" member=\"%s\" error name=\"%s\" "
-                        "requested_reply=\"%d\" destination=\"%s\"",
-                        n_matched, message_type_to_string(m->type), sender->unique_name,
-                        m->interface ?: "(unset)", m->member ?: "(unset)", m->error_name ?: "(unset)",
-                        solicited, m->destination);
+                return reply_send_refused(b, sender, m, n_matched, solicited, "");
         if (!policy_check_receive(b, to, sender, m, solicited, false, &n_matched)) {
                 if (slot)
                         replies_slot_free(slot);
@@ -459,6 +459,7 @@ static bool sender_may_send(struct bus *b, struct peer *p, struct message *m)
 static int dispatch(struct bus *b, struct peer *sender, struct message *m)
 {
         int r;
+        bool hello = sender->state == PEER_AWAITING_HELLO;
         if (!sender_may_send(b, sender, m))
                 return 0;
 
@@ -496,6 +497,20 @@ static int dispatch(struct bus *b, struct peer *sender, struct message *m)
                 bool signal = m->type == MESSAGE_SIGNAL;
                 if (!signal)
                         capture(b, sender, NULL, m);
+                /* Send rules apply to messages for the bus too, send_destination matched against the name
+                 * the message is addressed to (dbus-daemon). Two kinds pass whatever they say: the Hello of
+                 * a connection without a name yet, which has to get one first (dbus-daemon), and the calls
+                 * of nsbus's own interfaces (org.nsbus.Container1, .Checkpoint1), which no dbus-daemon
+                 * configuration knows (a system bus's denies every call it has no hole for) and which the
+                 * driver grants by itself: to the host's root, to the bridge once it has shown its key, or
+                 * (Resume) to a restored connection with its checkpoint token. */
+                unsigned n_matched;
+                bool own_interface = m->interface && strncmp(m->interface, "org.nsbus.", 10) == 0;
+                if (!hello && !own_interface && !policy_check_send(b, sender, NULL, m, false, &n_matched)) {
+                        if (signal)
+                                capture(b, sender, NULL, m);
+                        return reply_send_refused(b, sender, m, n_matched, false, "");
+                }
                 r = driver_handle(b, sender, m);
                 if (signal)
                         capture(b, sender, NULL, m);
