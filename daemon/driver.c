@@ -1667,6 +1667,11 @@ static int method_checkpoint_resume(struct bus *b, struct peer *p, struct messag
         return 0;
 }
 
+bool driver_guards_itself(const struct message *m)
+{
+        return streq_ptr(m->interface, CONTAINER_INTERFACE) || streq_ptr(m->interface, CHECKPOINT_INTERFACE);
+}
+
 /* Grouped by interface: Introspect walks the table in order. */
 static const struct method methods[] = {
         {DRIVER_INTERFACE, "Hello", "", "s", method_hello, false},

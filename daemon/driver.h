@@ -15,6 +15,11 @@ struct bus;
 struct peer;
 
 int driver_handle(struct bus *b, struct peer *p, struct message *m);
+/* Whether m calls one of nsbus's own driver interfaces (org.nsbus.Container1, org.nsbus.Checkpoint1), whose
+ * methods the driver grants by itself: to the host's root, to the bridge once it has shown its key, or
+ * (Resume) to a restored connection with its checkpoint token. Send rules do not apply to them: no
+ * dbus-daemon configuration knows them, and a system bus's would refuse every call it has no hole for. */
+bool driver_guards_itself(const struct message *m);
 /* ReloadConfig and SIGHUP: the configuration file and the service directories are read again and
  * ActivatableServicesChanged announced. 0, or -errno (the old configuration stays). */
 int driver_reload_config(struct bus *b);

@@ -500,13 +500,10 @@ static int dispatch(struct bus *b, struct peer *sender, struct message *m)
                 /* Send rules apply to messages for the bus too, send_destination matched against the name
                  * the message is addressed to (dbus-daemon). Two kinds pass whatever they say: the Hello of
                  * a connection without a name yet, which has to get one first (dbus-daemon), and the calls
-                 * of nsbus's own interfaces (org.nsbus.Container1, .Checkpoint1), which no dbus-daemon
-                 * configuration knows (a system bus's denies every call it has no hole for) and which the
-                 * driver grants by itself: to the host's root, to the bridge once it has shown its key, or
-                 * (Resume) to a restored connection with its checkpoint token. */
+                 * the driver grants by itself (driver_guards_itself()). */
                 unsigned n_matched;
-                bool own_interface = m->interface && strncmp(m->interface, "org.nsbus.", 10) == 0;
-                if (!hello && !own_interface && !policy_check_send(b, sender, NULL, m, false, &n_matched)) {
+                if (!hello && !driver_guards_itself(m) &&
+                    !policy_check_send(b, sender, NULL, m, false, &n_matched)) {
                         if (signal)
                                 capture(b, sender, NULL, m);
                         return reply_send_refused(b, sender, m, n_matched, false, "");
