@@ -29,7 +29,7 @@ cat "$TMP/bench.out" >&2
 lxc=
 [ "$(id -u)" = 0 ] && command -v lxc-start >/dev/null && [ -x /bin/busybox ] && lxc=1
 $PY - "$TMP/bench.json" "${NSBRIDGE:-}" "${NSBUSCTL:-}" "$(command -v busctl)" "$lxc" <<'PYEOF' || fail "the JSON lacks nsbusd figures (see above)"
-import json, sys
+import json, os, sys
 doc = json.load(open(sys.argv[1]))
 rows = doc['rows']
 ids = {r['id'] for r in rows}
@@ -56,6 +56,12 @@ for r in rows:
     if r['id'] == 'connect_us' and (not isinstance(r.get('ceiling_null_bus'), (int, float)) or
                                     not isinstance(r.get('nsbusd_of_ceiling'), (int, float))):
         bad.append('connect_us: no floor')
+# The same row pinned to one CPU and to a CPU each, with the floor, on a machine with two CPUs to pin to.
+if len(os.sched_getaffinity(0)) >= 2:
+    for rid in ('connect_1cpu_us', 'connect_2cpu_us'):
+        r = next((r for r in rows if r['id'] == rid), None)
+        if r is None or not isinstance(r.get('ceiling_null_bus'), (int, float)):
+            bad.append(rid + ': missing, or no floor')
 if not any(i.startswith('bytes_per_peer_') for i in ids):
     bad.append('no idle-peer rows')
 if not any(i.startswith('connect_watches_') for i in ids):
